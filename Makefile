@@ -1,0 +1,54 @@
+# cnnlab build. `make` builds build/cnnlab and build/libcnnlab.a; `make test`
+# builds and runs every test program under tests/.
+# PORTABLE=1 builds for any x86-64-v2 machine (no AVX-512 assumed; oneDNN still
+# picks the best kernels for the CPU at run time).
+
+CC ?= gcc
+ifeq ($(PORTABLE),1)
+ARCH := -march=x86-64-v2
+BUILD ?= build-portable
+else
+ARCH := -march=native
+BUILD ?= build
+endif
+
+CFLAGS ?= -O3 -g
+CFLAGS += -std=c11 $(ARCH) -fopenmp -Wall -Wextra -Wshadow -Wstrict-prototypes \
+          -Wno-unused-parameter -Iinclude -Isrc -MMD -MP
+LDLIBS := -ldnnl -lm
+LDFLAGS += -fopenmp
+
+LIB_SRC := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test clean
+all: $(BUILD)/cnnlab
+
+$(BUILD)/libcnnlab.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/cnnlab: $(CLI_OBJ) $(BUILD)/libcnnlab.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libcnnlab.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test: $(BUILD)/cnnlab $(TESTS)
+	@CNNLAB=$(BUILD)/cnnlab TESTBIN=$(BUILD)/tests tests/run_all.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d)

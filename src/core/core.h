@@ -1,0 +1,72 @@
+/* core.h: small services every module uses: aligned memory, the seeded
+ * random number generator, checked and atomic file I/O, invariant checks.
+ * Nothing here keeps global state. */
+#ifndef CNN_CORE_H
+#define CNN_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cnnlab/status.h"
+
+/* CNN_ASSERT: a broken invariant is a bug in cnnlab, not bad input: abort loudly. */
+#define CNN_ASSERT(cond)                                                              \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "cnnlab: internal error at %s:%d: %s\n", __FILE__,        \
+                    __LINE__, #cond);                                                 \
+            abort();                                                                  \
+        }                                                                             \
+    } while (0)
+
+/* ---- memory ---- */
+#define CNN_ALIGN 64
+/* 64-byte aligned, zero-filled; NULL on failure. Free with cnn_free. */
+void *cnn_alloc(size_t bytes);
+void cnn_free(void *p);
+
+/* ---- random numbers ----
+ * xoshiro256** seeded through splitmix64. One user seed drives everything:
+ * each consumer asks for its own stream, cnn_rng_init(&r, seed, CNN_STREAM_x, k),
+ * so that e.g. the shuffle of epoch 7 does not depend on how many numbers
+ * initialisation drew. */
+typedef struct cnn_rng {
+    uint64_t s[4];
+} cnn_rng;
+
+enum cnn_stream {
+    CNN_STREAM_INIT = 1,    /* parameter initialisation; sub = layer index */
+    CNN_STREAM_SPLIT = 2,   /* train/validation split */
+    CNN_STREAM_SHUFFLE = 3, /* per-epoch shuffle; sub = epoch */
+    CNN_STREAM_AUGMENT = 4, /* sub = epoch */
+    CNN_STREAM_DROPOUT = 5, /* sub = step */
+    CNN_STREAM_BENCH = 6,   /* random inputs for benchmarks */
+    CNN_STREAM_SUBSET = 7   /* choice of the --subset images */
+};
+
+void cnn_rng_init(cnn_rng *r, uint64_t seed, uint64_t stream, uint64_t sub);
+uint64_t cnn_rng_next(cnn_rng *r);
+double cnn_rng_uniform(cnn_rng *r);        /* [0, 1) with 53 random bits */
+uint32_t cnn_rng_below(cnn_rng *r, uint32_t n); /* uniform in [0, n), unbiased */
+double cnn_rng_normal(cnn_rng *r);         /* standard normal (Box-Muller) */
+void cnn_rng_shuffle(cnn_rng *r, int *a, int n); /* Fisher-Yates */
+
+/* ---- files ---- */
+/* Reads a whole file into a fresh buffer (caller frees with free()). */
+cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *size, cnn_error *err);
+/* Writes path atomically: into path.tmp.PID, fsync, rename. A crash leaves
+ * either the old file or the new one, never a torn one. */
+cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size, cnn_error *err);
+/* 1 if path exists (any kind of file). */
+int cnn_path_exists(const char *path);
+/* 1 if path is a directory holding at least one entry other than . and .. */
+int cnn_dir_nonempty(const char *path);
+/* mkdir -p */
+cnn_status cnn_mkdir_p(const char *path, cnn_error *err);
+
+/* Wall clock in seconds (monotonic). */
+double cnn_now(void);
+
+#endif

@@ -1,0 +1,134 @@
+/* fileio.c: checked reads, atomic writes, directories. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *size, cnn_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot seek: %s", path, strerror(errno));
+    }
+    long n = ftell(f);
+    rewind(f);
+    if (n < 0) {
+        fclose(f);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot tell size", path);
+    }
+    unsigned char *buf = malloc((size_t)n + 1);
+    if (!buf) {
+        fclose(f);
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory for %ld bytes", path, n);
+    }
+    size_t got = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    if (got != (size_t)n) {
+        free(buf);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: read %zu of %ld bytes", path, got, n);
+    }
+    buf[n] = 0;
+    *data = buf;
+    *size = (size_t)n;
+    return CNN_STATUS_OK;
+}
+
+cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size, cnn_error *err)
+{
+    char tmp[4096];
+    int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (len < 0 || (size_t)len >= sizeof tmp)
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    const unsigned char *p = data;
+    size_t left = size;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return cnn_error_set(err, CNN_STATUS_IO, "%s: write failed: %s", tmp, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        unlink(tmp);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush to disk", tmp);
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot rename into place: %s", path, strerror(e));
+    }
+    return CNN_STATUS_OK;
+}
+
+int cnn_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int cnn_dir_nonempty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            found = 1;
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+cnn_status cnn_mkdir_p(const char *path, cnn_error *err)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "bad directory path '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot create directory: %s", buf,
+                                     strerror(errno));
+            buf[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: exists and is not a directory", path);
+    return CNN_STATUS_OK;
+}
+
+double cnn_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,159 @@
+/* ops.h: the contract every operation keeps, in its reference form (src/ops/ref,
+ * plain loops, the definition) and its fast form (src/ops/fast, checked against
+ * the reference by tests/test_fast_ops.c).
+ *
+ * Layouts
+ *   Activations are NHWC (channels-last), row-major:  x[((n*H + h)*W + w)*C + c].
+ *   A 2-D activation (N, F) is the same with H = W = 1.
+ *   Weights keep PyTorch's layouts, so saved models and PyTorch fixtures compare
+ *   directly: conv w (OC, IC, KH, KW), linear w (OUT, IN), biases (OC) / (OUT).
+ *
+ * Conventions
+ *   Forward functions overwrite their output. Backward functions overwrite (never
+ *   accumulate into) their gradient outputs; any gradient output may be NULL when
+ *   the caller does not need it (e.g. dx of the first layer, db without a bias).
+ *   Shapes use the same letters everywhere: N batch, H/W height/width, C channels,
+ *   IC/OC input/output channels, KH/KW kernel, SH/SW stride, PH/PW padding.
+ */
+#ifndef CNN_OPS_H
+#define CNN_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- convolution: y = conv(x, w) + b, zero padding, PyTorch's Conv2d ---- */
+typedef struct cnn_conv_geom {
+    int n, ih, iw, ic; /* input  (N, IH, IW, IC) */
+    int oc, kh, kw;    /* weight (OC, IC, KH, KW) */
+    int sh, sw, ph, pw;
+    int oh, ow; /* output (N, OH, OW, OC): set by cnn_conv_geom_finish */
+} cnn_conv_geom;
+
+/* Fills oh, ow; returns 0 if the geometry is invalid (output would be empty). */
+int cnn_conv_geom_finish(cnn_conv_geom *g);
+
+/* ---- pooling windows (max, average) ---- */
+typedef struct cnn_pool_geom {
+    int n, ih, iw, c;
+    int kh, kw, sh, sw, ph, pw;
+    int oh, ow; /* set by cnn_pool_geom_finish (floor mode, as PyTorch's default) */
+} cnn_pool_geom;
+
+int cnn_pool_geom_finish(cnn_pool_geom *g);
+
+/* ---- batch normalisation: per channel over all other dims (m = N*H*W rows) ---- */
+typedef struct cnn_bn_geom {
+    int m;          /* rows: N*H*W for BatchNorm2d, N for BatchNorm1d */
+    int c;          /* channels (features) */
+    float eps;      /* 1e-5 in PyTorch */
+    float momentum; /* 0.1 in PyTorch: running = (1-momentum)*running + momentum*batch */
+} cnn_bn_geom;
+
+typedef enum cnn_act {
+    CNN_ACT_NONE = 0,
+    CNN_ACT_RELU,
+    CNN_ACT_SIGMOID,
+    CNN_ACT_TANH
+} cnn_act;
+
+/* ================= reference operations (src/ops/ref) ================= */
+
+/* x (N,IH,IW,IC), w (OC,IC,KH,KW), b (OC) or NULL, y (N,OH,OW,OC) */
+void cnn_ref_conv2d_forward(const cnn_conv_geom *g, const float *x, const float *w,
+                            const float *b, float *y);
+/* dy (N,OH,OW,OC) -> dx (N,IH,IW,IC), dw (OC,IC,KH,KW), db (OC) */
+void cnn_ref_conv2d_backward(const cnn_conv_geom *g, const float *x, const float *w,
+                             const float *dy, float *dx, float *dw, float *db);
+
+/* x (N,IN), w (OUT,IN), b (OUT) or NULL, y (N,OUT): y = x w^T + b */
+void cnn_ref_linear_forward(int n, int in, int out, const float *x, const float *w,
+                            const float *b, float *y);
+void cnn_ref_linear_backward(int n, int in, int out, const float *x, const float *w,
+                             const float *dy, float *dx, float *dw, float *db);
+
+/* Elementwise activations over count values. The backward is written in terms
+ * of the forward's output y (ReLU: y > 0; sigmoid: y(1-y); tanh: 1-y^2), so x
+ * need not be kept. x and y may alias; dy and dx may alias. */
+void cnn_ref_act_forward(cnn_act a, size_t count, const float *x, float *y);
+void cnn_ref_act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx);
+
+/* Max pooling: padding counts as -infinity; the gradient goes to the first
+ * maximum of each window in row-major window order (as PyTorch). */
+void cnn_ref_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y);
+void cnn_ref_maxpool_backward(const cnn_pool_geom *g, const float *x, const float *dy, float *dx);
+/* Average pooling, count_include_pad = true (PyTorch's default). */
+void cnn_ref_avgpool_forward(const cnn_pool_geom *g, const float *x, float *y);
+void cnn_ref_avgpool_backward(const cnn_pool_geom *g, const float *dy, float *dx);
+
+/* Global average pooling: x (N,H,W,C) -> y (N,C); hw = H*W. */
+void cnn_ref_gap_forward(int n, int hw, int c, const float *x, float *y);
+void cnn_ref_gap_backward(int n, int hw, int c, const float *dy, float *dx);
+
+/* Flatten: x (N,H,W,C) -> y (N, C*H*W) in PyTorch's (C,H,W) order, so that a
+ * following linear layer's weights mean what they mean in PyTorch. */
+void cnn_ref_flatten_forward(int n, int h, int w, int c, const float *x, float *y);
+void cnn_ref_flatten_backward(int n, int h, int w, int c, const float *dy, float *dx);
+
+/* Batch norm, training mode: batch statistics (biased variance) normalise x;
+ * saves mean and 1/sqrt(var+eps) per channel for the backward; updates the
+ * running estimates with the unbiased variance (as PyTorch). x (M,C) y (M,C). */
+void cnn_ref_batchnorm_forward_train(const cnn_bn_geom *g, const float *x, const float *gamma,
+                                     const float *beta, float *y, float *save_mean,
+                                     float *save_invstd, float *running_mean, float *running_var);
+/* Eval mode: normalises with the running estimates. */
+void cnn_ref_batchnorm_forward_eval(const cnn_bn_geom *g, const float *x, const float *gamma,
+                                    const float *beta, const float *running_mean,
+                                    const float *running_var, float *y);
+void cnn_ref_batchnorm_backward(const cnn_bn_geom *g, const float *x, const float *gamma,
+                                const float *save_mean, const float *save_invstd, const float *dy,
+                                float *dx, float *dgamma, float *dbeta);
+
+/* Softmax cross-entropy, mean over the batch (PyTorch's CrossEntropyLoss).
+ * logits (N,K), labels (N) in [0,K). Returns the mean loss; writes
+ * dlogits (N,K) = (softmax - onehot) / N when dlogits is not NULL, and the
+ * number of rows whose arg-max equals the label into *correct when not NULL. */
+float cnn_ref_softmax_xent(int n, int k, const float *logits, const uint8_t *labels,
+                           float *dlogits, int *correct);
+
+/* ================= fast operations (src/ops/fast) ================= */
+/* Same semantics as the reference; vectorised and threaded with OpenMP.
+ * Convolution and linear layers live in fast/conv_dnnl.c and fast/linear.c as
+ * objects (oneDNN primitives are created once per shape); see fast/fast.h. */
+
+void cnn_fast_act_forward(cnn_act a, size_t count, const float *x, float *y);
+void cnn_fast_act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx);
+
+/* Max pooling remembers each output's winning window position in argmax
+ * (one byte per output: kh*kw must be <= 256), so the backward needs no x. */
+void cnn_fast_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, uint8_t *argmax);
+void cnn_fast_maxpool_backward(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
+                               float *dx);
+void cnn_fast_avgpool_forward(const cnn_pool_geom *g, const float *x, float *y);
+void cnn_fast_avgpool_backward(const cnn_pool_geom *g, const float *dy, float *dx);
+void cnn_fast_gap_forward(int n, int hw, int c, const float *x, float *y);
+void cnn_fast_gap_backward(int n, int hw, int c, const float *dy, float *dx);
+void cnn_fast_flatten_forward(int n, int h, int w, int c, const float *x, float *y);
+void cnn_fast_flatten_backward(int n, int h, int w, int c, const float *dy, float *dx);
+
+/* Batch norm with an optional fused activation after it (CNN_ACT_NONE or
+ * CNN_ACT_RELU): y = act(bn(x)). The backward takes y to apply the activation's
+ * derivative, then the batch-norm backward; dy is not modified.
+ * scratch: cnn_fast_batchnorm_scratch_floats(c) floats, planned by the caller. */
+size_t cnn_fast_batchnorm_scratch_floats(int c);
+void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const float *x,
+                                      const float *gamma, const float *beta, float *y,
+                                      float *save_mean, float *save_invstd, float *running_mean,
+                                      float *running_var, float *scratch);
+void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const float *x,
+                                     const float *gamma, const float *beta,
+                                     const float *running_mean, const float *running_var,
+                                     float *y);
+void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float *x,
+                                 const float *y, const float *gamma, const float *save_mean,
+                                 const float *save_invstd, const float *dy, float *dx,
+                                 float *dgamma, float *dbeta, float *scratch);
+
+float cnn_fast_softmax_xent(int n, int k, const float *logits, const uint8_t *labels,
+                            float *dlogits, int *correct);
+
+#endif

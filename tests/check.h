@@ -1,0 +1,72 @@
+/* check.h: what every test program shares: comparisons that print what they
+ * compared and with which tolerance, and a failure count that becomes the exit
+ * status. Include once per test program. */
+#ifndef CNN_TEST_CHECK_H
+#define CNN_TEST_CHECK_H
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int check_failures;
+static int check_count;
+
+/* Records a pass/fail with a printf-style description. */
+static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    check_count++;
+    if (!ok) {
+        check_failures++;
+        fputs("FAIL ", stdout);
+        vprintf(fmt, ap);
+        fputc('\n', stdout);
+    }
+    va_end(ap);
+}
+
+/* max over i of |a-b| / (atol + rtol*|b|); passes when <= 1. Prints the worst. */
+static int check_close(const char *what, const float *a, const float *b, size_t n, double rtol,
+                       double atol)
+{
+    double worst = 0;
+    size_t wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]) / (atol + rtol * fabs((double)b[i]));
+        if (!(d <= worst)) { /* also catches NaN */
+            worst = d;
+            wi = i;
+            if (isnan(d))
+                break;
+        }
+    }
+    int ok = worst <= 1.0;
+    check_count++;
+    if (!ok) {
+        check_failures++;
+        printf("FAIL %s: element %zu: %.8g vs %.8g (rtol %g, atol %g, ratio %.3g)\n", what, wi,
+               (double)a[wi], (double)b[wi], rtol, atol, worst);
+    }
+    return ok;
+}
+
+/* Prints the summary and returns the exit status for main. */
+static int check_finish(const char *name)
+{
+    printf("%s: %d checks, %d failed\n", name, check_count, check_failures);
+    return check_failures ? 1 : 0;
+}
+
+/* Fills a with uniform values in [lo, hi) from a small LCG (tests only). */
+static void check_fill(float *a, size_t n, unsigned *state, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++) {
+        *state = *state * 1664525u + 1013904223u;
+        a[i] = lo + (hi - lo) * (float)((*state >> 8) & 0xffffff) / 16777216.0f;
+    }
+}
+
+#endif

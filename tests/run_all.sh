@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test program in $TESTBIN and every tests/*.sh script; prints a
+# summary; exits non-zero if any failed.
+set -u
+cd "$(dirname "$0")/.."
+: "${TESTBIN:=build/tests}" "${CNNLAB:=build/cnnlab}"
+export CNNLAB
+failed=()
+total=0
+for t in "$TESTBIN"/test_*; do
+    [ -x "$t" ] || continue
+    total=$((total + 1))
+    echo "=== $(basename "$t")"
+    if ! "$t"; then failed+=("$(basename "$t")"); fi
+done
+for s in tests/cli_*.sh; do
+    [ -f "$s" ] || continue
+    total=$((total + 1))
+    echo "=== $(basename "$s")"
+    if ! bash "$s"; then failed+=("$(basename "$s")"); fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED ${#failed[@]} of $total: ${failed[*]}"
+    exit 1
+fi
+echo "all $total test programs passed"
