@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cnnlab/activation.h"
+
 /* ---- convolution: y = conv(x, w) + b, zero padding, PyTorch's Conv2d ---- */
 typedef struct cnn_conv_geom {
     int n, ih, iw, ic; /* input  (N, IH, IW, IC) */
@@ -49,12 +51,6 @@ typedef struct cnn_bn_geom {
     float momentum; /* 0.1 in PyTorch: running = (1-momentum)*running + momentum*batch */
 } cnn_bn_geom;
 
-typedef enum cnn_act {
-    CNN_ACT_NONE = 0,
-    CNN_ACT_RELU,
-    CNN_ACT_SIGMOID,
-    CNN_ACT_TANH
-} cnn_act;
 
 /* ================= reference operations (src/ops/ref) ================= */
 
