@@ -1,0 +1,56 @@
+/* plan.h: running a model on batches of a fixed size.
+ *
+ * A plan is made once per model and batch size. It allocates every activation,
+ * gradient and workspace buffer and creates every oneDNN primitive up front, so
+ * a training step (cnn_plan_forward + cnn_plan_backward) allocates nothing.
+ * Several plans may share one model (e.g. the full batch and the epoch's last,
+ * shorter batch); parameters and gradients stay in the model.
+ *
+ *   cnn_plan *p;
+ *   cnn_plan_create(model, 128, CNN_BACKEND_FAST, 1, &p, &err);
+ *   fill cnn_plan_input(p) with (128, 32, 32, 3) NHWC images;
+ *   float loss = cnn_plan_forward(p, labels, 128, 1, &correct);
+ *   cnn_plan_backward(p);            // model->grads now hold dloss/dparams
+ */
+#ifndef CNNLAB_PLAN_H
+#define CNNLAB_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnnlab/model.h"
+#include "cnnlab/status.h"
+
+typedef enum cnn_backend {
+    CNN_BACKEND_FAST = 0,  /* oneDNN convolutions, vectorised C, fused activations */
+    CNN_BACKEND_REFERENCE  /* the plain-loop reference ops: slow, the definition */
+} cnn_backend;
+
+typedef struct cnn_plan cnn_plan;
+
+/* training = 0 plans inference only (no gradients, no backward primitives). */
+cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int training,
+                           cnn_plan **out, cnn_error *err);
+void cnn_plan_destroy(cnn_plan *p);
+
+int cnn_plan_batch(const cnn_plan *p);
+float *cnn_plan_input(cnn_plan *p);            /* (batch, H, W, C) */
+const float *cnn_plan_logits(const cnn_plan *p); /* (batch, classes) after a forward */
+
+/* Forward pass over the whole batch. In training mode batch norm uses batch
+ * statistics (and updates running estimates) and the pass keeps what the
+ * backward needs. With labels, returns the mean cross-entropy of the first
+ * `rows` samples (rows <= batch; the rest are padding, harmless in eval mode)
+ * and adds their correct predictions to *correct (if not NULL); without
+ * labels returns 0. */
+float cnn_plan_forward(cnn_plan *p, const uint8_t *labels, int rows, int training, int *correct);
+/* Backward of the latest training forward (which had labels, rows == batch):
+ * overwrites the model's gradient block. */
+void cnn_plan_backward(cnn_plan *p);
+
+/* Bytes the plan allocated (activations, gradients, workspaces, scratchpad). */
+size_t cnn_plan_bytes(const cnn_plan *p);
+/* One line per layer saying what runs it (e.g. the oneDNN kernel), for --verbose. */
+void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,92 @@
+/* batchnorm.c: batch normalisation, BatchNorm2d on (H,W,C) inputs and
+ * BatchNorm1d on flat (F) inputs: both normalise each channel over every other
+ * dimension. Parameters: gamma (C), beta (C). State: running mean (C), running
+ * variance (C). Workspace: the batch mean and 1/std saved for the backward, and
+ * the fast path's reduction scratch. The fast path may absorb a ReLU. */
+#include "layer.h"
+
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+
+static cnn_status bn_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
+                           size_t *params, size_t *state, cnn_error *err)
+{
+    *out = in;
+    *params = 2 * (size_t)in.c;
+    *state = 2 * (size_t)in.c;
+    return CNN_STATUS_OK;
+}
+
+static void bn_init(const cnn_model_layer *l, float *params, float *state, cnn_rng *rng)
+{
+    int c = l->in.c;
+    for (int i = 0; i < c; i++) {
+        params[i] = 1.0f;     /* gamma */
+        params[c + i] = 0.0f; /* beta */
+        state[i] = 0.0f;      /* running mean */
+        state[c + i] = 1.0f;  /* running variance */
+    }
+}
+
+static int bn_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
+
+static cnn_bn_geom geom_of(const cnn_plan_layer *pl)
+{
+    cnn_shape s = pl->ml->in;
+    return (cnn_bn_geom){.m = pl->n * s.h * s.w, .c = s.c, .eps = BN_EPS, .momentum = BN_MOMENTUM};
+}
+
+static cnn_status bn_plan(cnn_plan_layer *pl, cnn_error *err)
+{
+    size_t c = (size_t)pl->ml->in.c;
+    pl->ws_floats = 2 * c;
+    if (pl->backend == CNN_BACKEND_FAST)
+        pl->ws_floats += cnn_fast_batchnorm_scratch_floats((int)c);
+    return CNN_STATUS_OK;
+}
+
+static void bn_forward(cnn_plan_layer *pl)
+{
+    cnn_bn_geom g = geom_of(pl);
+    int c = g.c;
+    const float *gamma = pl->w, *beta = pl->w + c;
+    float *rmean = pl->state, *rvar = pl->state + c;
+    float *save_mean = pl->ws, *save_invstd = pl->ws + c, *scratch = pl->ws + 2 * c;
+    if (pl->backend == CNN_BACKEND_FAST) {
+        if (pl->training)
+            cnn_fast_batchnorm_forward_train(&g, pl->fused, pl->x, gamma, beta, pl->y, save_mean,
+                                             save_invstd, rmean, rvar, scratch);
+        else
+            cnn_fast_batchnorm_forward_eval(&g, pl->fused, pl->x, gamma, beta, rmean, rvar, pl->y);
+    } else {
+        if (pl->training)
+            cnn_ref_batchnorm_forward_train(&g, pl->x, gamma, beta, pl->y, save_mean, save_invstd,
+                                            rmean, rvar);
+        else
+            cnn_ref_batchnorm_forward_eval(&g, pl->x, gamma, beta, rmean, rvar, pl->y);
+    }
+}
+
+static void bn_backward(cnn_plan_layer *pl)
+{
+    cnn_bn_geom g = geom_of(pl);
+    int c = g.c;
+    const float *gamma = pl->w;
+    const float *save_mean = pl->ws, *save_invstd = pl->ws + c;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_batchnorm_backward(&g, pl->fused, pl->x, pl->y, gamma, save_mean, save_invstd,
+                                    pl->dy, pl->dx, pl->dw, pl->dw + c, pl->ws + 2 * c);
+    else
+        cnn_ref_batchnorm_backward(&g, pl->x, gamma, save_mean, save_invstd, pl->dy, pl->dx,
+                                   pl->dw, pl->dw + c);
+}
+
+const cnn_layer_class cnn_layer_batchnorm = {
+    .name = "batchnorm",
+    .infer = bn_infer,
+    .init = bn_init,
+    .can_fuse = bn_can_fuse,
+    .plan = bn_plan,
+    .forward = bn_forward,
+    .backward = bn_backward,
+};

@@ -1,0 +1,99 @@
+/* conv.c: 2-D convolution layer. Parameters: weight (OC,IC,K,K), then bias (OC)
+ * when the layer has one. The fast path runs oneDNN and may absorb a ReLU. */
+#include <math.h>
+
+#include "layer.h"
+
+static cnn_conv_geom geom_of(const cnn_model_layer *l, int n)
+{
+    cnn_conv_geom g = {.n = n, .ih = l->in.h, .iw = l->in.w, .ic = l->in.c,
+                       .oc = l->desc.out, .kh = l->desc.k, .kw = l->desc.k,
+                       .sh = l->desc.stride, .sw = l->desc.stride,
+                       .ph = l->desc.pad, .pw = l->desc.pad};
+    cnn_conv_geom_finish(&g);
+    return g;
+}
+
+static cnn_status conv_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
+                             size_t *params, size_t *state, cnn_error *err)
+{
+    if (d->out < 1 || d->k < 1 || d->stride < 1 || d->pad < 0)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "conv needs out >= 1, k >= 1, stride >= 1, pad >= 0; found out %d, "
+                             "k %d, stride %d, pad %d", d->out, d->k, d->stride, d->pad);
+    cnn_conv_geom g = {.n = 1, .ih = in.h, .iw = in.w, .ic = in.c, .oc = d->out, .kh = d->k,
+                       .kw = d->k, .sh = d->stride, .sw = d->stride, .ph = d->pad, .pw = d->pad};
+    if (!cnn_conv_geom_finish(&g))
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "a %dx%d kernel with padding %d does not fit the %dx%d input",
+                             d->k, d->k, d->pad, in.h, in.w);
+    *out = (cnn_shape){g.oh, g.ow, d->out};
+    *params = (size_t)d->out * in.c * d->k * d->k + (d->bias ? (size_t)d->out : 0);
+    *state = 0;
+    return CNN_STATUS_OK;
+}
+
+static void conv_init(const cnn_model_layer *l, float *params, float *state, cnn_rng *rng)
+{
+    size_t wcount = (size_t)l->desc.out * l->in.c * l->desc.k * l->desc.k;
+    float bound = 1.0f / sqrtf((float)(l->in.c * l->desc.k * l->desc.k));
+    cnn_layer_fill_uniform(params, wcount, bound, rng);
+    if (l->desc.bias)
+        cnn_layer_fill_uniform(params + wcount, (size_t)l->desc.out, bound, rng);
+}
+
+static int conv_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
+
+static float *bias_of(const cnn_plan_layer *pl, float *block)
+{
+    const cnn_model_layer *l = pl->ml;
+    return l->desc.bias ? block + (size_t)l->desc.out * l->in.c * l->desc.k * l->desc.k : NULL;
+}
+
+static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
+{
+    if (pl->backend != CNN_BACKEND_FAST)
+        return CNN_STATUS_OK;
+    cnn_conv_geom g = geom_of(pl->ml, pl->n);
+    return cnn_fast_conv_create(pl->dnnl, &g, pl->ml->desc.bias, pl->fused, pl->training,
+                                (cnn_fast_conv **)&pl->impl, err);
+}
+
+static void conv_forward(cnn_plan_layer *pl)
+{
+    if (pl->backend == CNN_BACKEND_FAST) {
+        cnn_fast_conv_forward(pl->impl, pl->x, pl->w, bias_of(pl, pl->w), pl->y);
+    } else {
+        cnn_conv_geom g = geom_of(pl->ml, pl->n);
+        cnn_ref_conv2d_forward(&g, pl->x, pl->w, bias_of(pl, pl->w), pl->y);
+    }
+}
+
+static void conv_backward(cnn_plan_layer *pl)
+{
+    if (pl->backend == CNN_BACKEND_FAST) {
+        cnn_fast_conv_backward(pl->impl, pl->x, pl->y, pl->dy, pl->dx, pl->dw, bias_of(pl, pl->dw));
+    } else {
+        cnn_conv_geom g = geom_of(pl->ml, pl->n);
+        cnn_ref_conv2d_backward(&g, pl->x, pl->w, pl->dy, pl->dx, pl->dw, bias_of(pl, pl->dw));
+    }
+}
+
+static void conv_release(cnn_plan_layer *pl) { cnn_fast_conv_destroy(pl->impl); }
+
+static double conv_macs(const cnn_model_layer *l)
+{
+    return (double)l->out.h * l->out.w * l->out.c * l->in.c * l->desc.k * l->desc.k;
+}
+
+const cnn_layer_class cnn_layer_conv = {
+    .name = "conv",
+    .infer = conv_infer,
+    .init = conv_init,
+    .can_fuse = conv_can_fuse,
+    .plan = conv_plan,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .release = conv_release,
+    .macs = conv_macs,
+};

@@ -1,0 +1,72 @@
+/* reshape.c: layers that only move values: flatten and global average pooling. */
+#include "layer.h"
+
+static cnn_status flatten_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
+                                size_t *params, size_t *state, cnn_error *err)
+{
+    *out = (cnn_shape){1, 1, in.h * in.w * in.c};
+    *params = *state = 0;
+    return CNN_STATUS_OK;
+}
+
+static void flatten_forward(cnn_plan_layer *pl)
+{
+    cnn_shape s = pl->ml->in;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_flatten_forward(pl->n, s.h, s.w, s.c, pl->x, pl->y);
+    else
+        cnn_ref_flatten_forward(pl->n, s.h, s.w, s.c, pl->x, pl->y);
+}
+
+static void flatten_backward(cnn_plan_layer *pl)
+{
+    if (!pl->dx)
+        return;
+    cnn_shape s = pl->ml->in;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_flatten_backward(pl->n, s.h, s.w, s.c, pl->dy, pl->dx);
+    else
+        cnn_ref_flatten_backward(pl->n, s.h, s.w, s.c, pl->dy, pl->dx);
+}
+
+const cnn_layer_class cnn_layer_flatten = {
+    .name = "flatten",
+    .infer = flatten_infer,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
+};
+
+static cnn_status gap_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
+                            size_t *params, size_t *state, cnn_error *err)
+{
+    *out = (cnn_shape){1, 1, in.c};
+    *params = *state = 0;
+    return CNN_STATUS_OK;
+}
+
+static void gap_forward(cnn_plan_layer *pl)
+{
+    cnn_shape s = pl->ml->in;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_gap_forward(pl->n, s.h * s.w, s.c, pl->x, pl->y);
+    else
+        cnn_ref_gap_forward(pl->n, s.h * s.w, s.c, pl->x, pl->y);
+}
+
+static void gap_backward(cnn_plan_layer *pl)
+{
+    if (!pl->dx)
+        return;
+    cnn_shape s = pl->ml->in;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_gap_backward(pl->n, s.h * s.w, s.c, pl->dy, pl->dx);
+    else
+        cnn_ref_gap_backward(pl->n, s.h * s.w, s.c, pl->dy, pl->dx);
+}
+
+const cnn_layer_class cnn_layer_gap = {
+    .name = "gap",
+    .infer = gap_infer,
+    .forward = gap_forward,
+    .backward = gap_backward,
+};

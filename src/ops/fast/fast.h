@@ -1,0 +1,54 @@
+/* fast.h: the oneDNN-backed operations. A primitive is created once per shape
+ * (at plan time) and executed many times; no allocation happens at execution.
+ *
+ *   cnn_dnnl       engine, stream and the one scratchpad all primitives share
+ *   cnn_fast_conv  2-D convolution, forward (optionally + bias + ReLU fused),
+ *                  backward data and backward weights
+ *   cnn_fast_linear  fully connected layer on oneDNN's sgemm
+ *
+ * Activations are NHWC, weights in PyTorch layout, as everywhere (ops.h). The
+ * convolution keeps private copies of its weights in whatever blocked layout
+ * oneDNN's fastest kernel asks for, refreshed by each forward in training.
+ */
+#ifndef CNN_OPS_FAST_H
+#define CNN_OPS_FAST_H
+
+#include "cnnlab/status.h"
+#include "ops/ops.h"
+
+typedef struct cnn_dnnl cnn_dnnl;
+
+cnn_status cnn_dnnl_create(cnn_dnnl **out, cnn_error *err);
+void cnn_dnnl_destroy(cnn_dnnl *ctx);
+/* Bytes of scratchpad planned so far (the largest any primitive asked for). */
+size_t cnn_dnnl_scratch_bytes(const cnn_dnnl *ctx);
+
+typedef struct cnn_fast_conv cnn_fast_conv;
+
+/* training = 0 creates only the inference forward. act is CNN_ACT_NONE or
+ * CNN_ACT_RELU (fused into the forward as a post-op). */
+cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
+                                cnn_act act, int training, cnn_fast_conv **out, cnn_error *err);
+void cnn_fast_conv_destroy(cnn_fast_conv *c);
+
+/* x (N,IH,IW,IC), w (OC,IC,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC). */
+void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, const float *b,
+                           float *y);
+/* Gradients from dy (N,OH,OW,OC). With a fused ReLU, y is the forward's output
+ * and dy is overwritten by dy * (y > 0). dx may be NULL (first layer); db NULL
+ * without bias. Uses the weights of the latest forward. */
+void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, float *dy,
+                            float *dx, float *dw, float *db);
+/* Which oneDNN implementation runs the forward (e.g. "brg:avx512_core"). */
+const char *cnn_fast_conv_impl(const cnn_fast_conv *c);
+
+/* Fully connected: x (N,IN), w (OUT,IN), b (OUT) or NULL, y (N,OUT), with an
+ * optional fused activation (any cnn_act) applied after the bias. */
+void cnn_fast_linear_forward(int n, int in, int out, const float *x, const float *w,
+                             const float *b, cnn_act act, float *y);
+/* With act != NONE, dy is overwritten by dy * act'(y). */
+void cnn_fast_linear_backward(int n, int in, int out, const float *x, const float *w,
+                              const float *y, cnn_act act, float *dy, float *dx, float *dw,
+                              float *db);
+
+#endif
