@@ -1,0 +1,65 @@
+/* train.h: training runs, evaluation and the run folder.
+ *
+ * A run folder holds everything needed to understand and reproduce a run:
+ *   config.txt     every setting (and the command line that reproduces it)
+ *   metrics.csv    epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second
+ *   best.weights   weights of the epoch with the best validation accuracy
+ *   last.weights   weights after the last finished epoch
+ *   test.json      written by `cnnlab test` (the test set is used there only)
+ */
+#ifndef CNNLAB_TRAIN_H
+#define CNNLAB_TRAIN_H
+
+#include <stdint.h>
+
+#include "cnnlab/data.h"
+#include "cnnlab/model.h"
+#include "cnnlab/plan.h"
+#include "cnnlab/status.h"
+
+typedef struct cnn_train_config {
+    const char *model;
+    int epochs, batch_size;
+    float lr, momentum, weight_decay;
+    uint64_t seed;
+    int threads;
+    double val_fraction;
+    int subset;           /* train on this many images of the train split; 0 = all */
+    const char *data_dir; /* NULL: ./data/cifar-10-batches-bin (downloaded if missing) */
+    const char *out_dir;  /* must not exist or be empty */
+    cnn_backend backend;
+    const char *command_line; /* recorded in config.txt; may be NULL */
+} cnn_train_config;
+
+void cnn_train_config_defaults(cnn_train_config *c);
+
+typedef struct cnn_epoch_stats {
+    int epoch; /* 1-based */
+    double train_loss, train_acc, val_loss, val_acc, lr, seconds, images_per_second;
+    int best; /* 1 if this epoch's validation accuracy is the best so far */
+} cnn_epoch_stats;
+
+/* Progress callbacks; any may be NULL. The library prints nothing itself. */
+typedef struct cnn_train_hooks {
+    void (*on_info)(void *user, const char *line);
+    void (*on_step)(void *user, int epoch, int step, int steps, double loss);
+    void (*on_epoch)(void *user, const cnn_epoch_stats *s);
+    void *user;
+} cnn_train_hooks;
+
+/* Runs a whole training and fills the run folder. A NaN or infinite loss stops
+ * the run with CNN_STATUS_NUMERIC; the weights saved so far stay. */
+cnn_status cnn_train(const cnn_train_config *cfg, const cnn_train_hooks *hooks, cnn_error *err);
+
+typedef struct cnn_eval_result {
+    int count;
+    double loss, accuracy;
+    int confusion[CNN_CIFAR_CLASSES][CNN_CIFAR_CLASSES]; /* [true][predicted] */
+} cnn_eval_result;
+
+/* Evaluates m (eval mode) on images d[idx[0..count)] with plan p (made for m;
+ * the last partial batch is padded). */
+void cnn_evaluate(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const int *idx,
+                  int count, const cnn_norm *norm, cnn_eval_result *out);
+
+#endif

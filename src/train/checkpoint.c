@@ -1,0 +1,120 @@
+/* checkpoint.c: saving and loading model weights (layout in checkpoint.h). */
+#include <string.h>
+
+#include "cnnlab/checkpoint.h"
+#include "core/core.h"
+
+static const char MAGIC[8] = {'C', 'N', 'N', 'L', 'A', 'B', 'W', '1'};
+#define HEADER_BYTES (8 + 4 + 64 + 24 + 16)
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+cnn_status cnn_checkpoint_save(const char *path, const cnn_model *m, const cnn_norm *norm,
+                               cnn_error *err)
+{
+    size_t bytes = HEADER_BYTES + (m->param_count + m->state_count) * sizeof(float) + 8;
+    unsigned char *buf = calloc(1, bytes), *p = buf;
+    if (!buf)
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory to save", path);
+    uint32_t version = 1;
+    uint64_t np = m->param_count, ns = m->state_count;
+    memcpy(p, MAGIC, 8), p += 8;
+    memcpy(p, &version, 4), p += 4;
+    strncpy((char *)p, m->desc->name, 63), p += 64;
+    memcpy(p, norm->mean, 12), p += 12;
+    memcpy(p, norm->std, 12), p += 12;
+    memcpy(p, &np, 8), p += 8;
+    memcpy(p, &ns, 8), p += 8;
+    memcpy(p, m->params, np * sizeof(float)), p += np * sizeof(float);
+    memcpy(p, m->state, ns * sizeof(float)), p += ns * sizeof(float);
+    uint64_t sum = fnv1a(buf, (size_t)(p - buf));
+    memcpy(p, &sum, 8);
+    cnn_status st = cnn_file_write_atomic(path, buf, bytes, err);
+    free(buf);
+    return st;
+}
+
+cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *err)
+{
+    memset(ck, 0, sizeof *ck);
+    unsigned char *buf;
+    size_t size;
+    cnn_status st = cnn_file_read_all(path, &buf, &size, err);
+    if (st)
+        return st;
+    const unsigned char *p = buf;
+    uint32_t version;
+    uint64_t np, ns, sum;
+    if (size < HEADER_BYTES + 8 || memcmp(p, MAGIC, 8) != 0) {
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: not a cnnlab weights file (expected the "
+                           "CNNLABW1 header)", path);
+        goto done;
+    }
+    p += 8;
+    memcpy(&version, p, 4), p += 4;
+    if (version != 1) {
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: weights format version %u, expected 1",
+                           path, version);
+        goto done;
+    }
+    memcpy(ck->model, p, 64), p += 64;
+    ck->model[63] = 0;
+    memcpy(ck->norm.mean, p, 12), p += 12;
+    memcpy(ck->norm.std, p, 12), p += 12;
+    memcpy(&np, p, 8), p += 8;
+    memcpy(&ns, p, 8), p += 8;
+    if (np > size || ns > size || HEADER_BYTES + (np + ns) * sizeof(float) + 8 != size) {
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: expected %llu bytes for %llu parameters "
+                           "and %llu state values, found %zu (file truncated?)", path,
+                           (unsigned long long)(HEADER_BYTES + (np + ns) * 4 + 8),
+                           (unsigned long long)np, (unsigned long long)ns, size);
+        goto done;
+    }
+    memcpy(&sum, buf + size - 8, 8);
+    if (sum != fnv1a(buf, size - 8)) {
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: checksum mismatch (file damaged)", path);
+        goto done;
+    }
+    ck->param_count = np;
+    ck->state_count = ns;
+    ck->params = malloc(np * sizeof(float) + 1);
+    ck->state = malloc(ns * sizeof(float) + 1);
+    if (!ck->params || !ck->state) {
+        cnn_checkpoint_free(ck);
+        st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory", path);
+        goto done;
+    }
+    memcpy(ck->params, p, np * sizeof(float));
+    memcpy(ck->state, p + np * sizeof(float), ns * sizeof(float));
+done:
+    free(buf);
+    return st;
+}
+
+cnn_status cnn_checkpoint_apply(const cnn_checkpoint *ck, cnn_model *m, const char *path,
+                                cnn_error *err)
+{
+    if (strcmp(ck->model, m->desc->name) != 0 || ck->param_count != m->param_count ||
+        ck->state_count != m->state_count)
+        return cnn_error_set(err, CNN_STATUS_FORMAT,
+                             "%s: holds %s with %zu parameters, expected %s with %zu", path,
+                             ck->model, ck->param_count, m->desc->name, m->param_count);
+    memcpy(m->params, ck->params, m->param_count * sizeof(float));
+    memcpy(m->state, ck->state, m->state_count * sizeof(float));
+    return CNN_STATUS_OK;
+}
+
+void cnn_checkpoint_free(cnn_checkpoint *ck)
+{
+    free(ck->params);
+    free(ck->state);
+    ck->params = ck->state = NULL;
+}
