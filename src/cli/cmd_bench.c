@@ -1,0 +1,135 @@
+/* cmd_bench.c: `cnnlab bench`: images per second of full training steps
+ * (forward, loss, backward, SGD) or of inference, on random CIFAR-shaped data,
+ * as the median of timed windows after a warm-up; the same measurement as
+ * ../shared/bench/torch_reference.py makes for PyTorch. Never asserts. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnlab/cnnlab.h"
+#include "commands.h"
+#include "core/core.h"
+#include "flags.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int cnn_cmd_bench(int argc, char **argv)
+{
+    const char *model = "lenet5", *precision = "fp32", *mode = "train", *backend = "fast";
+    int batch = 128, threads = omp_get_num_procs(), json = 0, windows = 5, verbose = 0;
+    double seconds = 3.0;
+    const char *positional[1];
+    int npos = 0;
+    const cli_flag flags[] = {
+        {"--model", CLI_STRING, &model, 0, 0, "NAME", "model to time (default lenet5)", NULL},
+        {"--batch-size", CLI_INT, &batch, 1, 65536, "N", "images per step (default 128)", NULL},
+        {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (bf16 comes with the performance work)", "fp32"},
+        {"--mode", CLI_CHOICE, &mode, 0, 0, "MODE", "train (default) or infer", "train,infer"},
+        {"--threads", CLI_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
+        {"--seconds", CLI_DOUBLE, &seconds, 0.01, 3600, "S", "length of one timed window (default 3)", NULL},
+        {"--windows", CLI_INT, &windows, 1, 1000, "N", "timed windows; the median is reported (default 5)", NULL},
+        {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference", "fast,reference"},
+        {"--verbose", CLI_BOOL, &verbose, 0, 0, NULL, "print the plan: each layer and the kernel that runs it", NULL},
+        {"--json", CLI_BOOL, &json, 0, 0, NULL, "end with one JSON object holding the figures", NULL},
+    };
+    cli_command cmd = {"bench", "cnnlab bench --model NAME [options]",
+                       "Times full training steps (or inference) on random data: median images/s "
+                       "of several windows after a warm-up. Compare with "
+                       "../shared/bench/torch_reference.py in the same sitting.",
+                       flags, (int)(sizeof flags / sizeof flags[0]), positional, 0, &npos};
+    int r = cli_parse(&cmd, argc, argv);
+    if (r >= 0)
+        return r;
+    const cnn_model_desc *desc = cnn_model_find(model);
+    if (!desc) {
+        fprintf(stderr, "cnnlab bench: --model: unknown model '%s'\n", model);
+        return CLI_EXIT_USAGE;
+    }
+    int train = strcmp(mode, "train") == 0;
+    omp_set_num_threads(threads);
+    cnn_error err = {0};
+    cnn_model *m = NULL;
+    cnn_plan *p = NULL;
+    cnn_sgd sgd = {0};
+    cnn_status st;
+    if ((st = cnn_model_create(desc, &m, &err)))
+        return cnn_cli_report("bench", &err);
+    cnn_model_init(m, 1);
+    cnn_backend be = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
+    if ((st = cnn_plan_create(m, batch, be, train, &p, &err)) ||
+        (st = cnn_sgd_init(&sgd, m->param_count, 0.01f, 0.9f, 5e-4f, &err))) {
+        cnn_model_destroy(m);
+        return cnn_cli_report("bench", &err);
+    }
+    if (verbose) {
+        char desc_buf[8192];
+        cnn_plan_describe(p, desc_buf, sizeof desc_buf);
+        fputs(desc_buf, stdout);
+    }
+    cnn_rng rng;
+    cnn_rng_init(&rng, 1, CNN_STREAM_BENCH, 0);
+    float *x = cnn_plan_input(p);
+    size_t nx = (size_t)batch * desc->in_h * desc->in_w * desc->in_c;
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)cnn_rng_normal(&rng);
+    uint8_t *labels = malloc((size_t)batch);
+    for (int i = 0; i < batch; i++)
+        labels[i] = (uint8_t)cnn_rng_below(&rng, (uint32_t)desc->classes);
+
+    for (int i = 0; i < 3; i++) { /* warm-up: first-touch pages, caches, JIT */
+        cnn_plan_forward(p, labels, batch, train, NULL);
+        if (train) {
+            cnn_plan_backward(p);
+            cnn_sgd_step(&sgd, m->params, m->grads);
+        }
+    }
+    double *rates = malloc(sizeof(double) * (size_t)windows);
+    for (int w = 0; w < windows; w++) {
+        long steps = 0;
+        double t0 = cnn_now(), t;
+        do {
+            cnn_plan_forward(p, labels, batch, train, NULL);
+            if (train) {
+                cnn_plan_backward(p);
+                cnn_sgd_step(&sgd, m->params, m->grads);
+            }
+            steps++;
+        } while ((t = cnn_now() - t0) < seconds);
+        rates[w] = (double)steps * batch / t;
+    }
+    double *sorted = malloc(sizeof(double) * (size_t)windows);
+    memcpy(sorted, rates, sizeof(double) * (size_t)windows);
+    qsort(sorted, (size_t)windows, sizeof(double), cmp_double);
+    double median = windows % 2 ? sorted[windows / 2]
+                                : 0.5 * (sorted[windows / 2 - 1] + sorted[windows / 2]);
+    /* Training does about three forward passes' worth of work (forward,
+     * backward data, backward weights); a multiply-accumulate is 2 FLOPs. */
+    double flop_per_image = 2.0 * cnn_model_macs(m) * (train ? 3.0 : 1.0);
+    double gflops = median * flop_per_image / 1e9;
+    printf("cnnlab %s %s %s %s batch %d threads %d: %.1f images/s (median of %d windows of "
+           "%.1f s), %.1f GFLOP/s, plan memory %.1f MiB\n",
+           CNNLAB_VERSION, desc->name, mode, precision, batch, threads, median, windows, seconds,
+           gflops, (double)cnn_plan_bytes(p) / 1048576.0);
+    if (json) {
+        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"precision\": \"%s\", \"backend\": \"%s\", "
+               "\"batch_size\": %d, \"threads\": %d, \"images_per_second\": %.2f, "
+               "\"gflops\": %.2f, \"plan_bytes\": %zu, \"windows\": [",
+               desc->name, mode, precision, backend, batch, threads, median, gflops,
+               cnn_plan_bytes(p));
+        for (int w = 0; w < windows; w++)
+            printf("%s%.2f", w ? ", " : "", rates[w]);
+        printf("]}\n");
+    }
+    free(rates);
+    free(sorted);
+    free(labels);
+    cnn_sgd_free(&sgd);
+    cnn_plan_destroy(p);
+    cnn_model_destroy(m);
+    return CLI_EXIT_OK;
+}

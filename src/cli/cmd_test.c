@@ -1,0 +1,121 @@
+/* cmd_test.c: `cnnlab test RUN_DIR`: the run's best weights on the test set.
+ * The test set is for the final answer only: a run folder that already has a
+ * test.json is not tested again unless --force. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnlab/cnnlab.h"
+#include "commands.h"
+#include "core/core.h"
+#include "flags.h"
+
+static cnn_status write_json(const char *path, const char *model, const cnn_eval_result *r,
+                             cnn_error *err)
+{
+    char text[4096];
+    int n = snprintf(text, sizeof text,
+                     "{\"model\": \"%s\", \"images\": %d, \"accuracy\": %.4f, \"loss\": %.6f, "
+                     "\"per_class\": [", model, r->count, r->accuracy, r->loss);
+    for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
+        int total = 0;
+        for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
+            total += r->confusion[k][j];
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s%.4f", k ? ", " : "",
+                      total ? (double)r->confusion[k][k] / total : 0.0);
+    }
+    n += snprintf(text + n, sizeof text - (size_t)n, "], \"classes\": [");
+    for (int k = 0; k < CNN_CIFAR_CLASSES; k++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s\"%s\"", k ? ", " : "",
+                      cnn_cifar_class_names[k]);
+    n += snprintf(text + n, sizeof text - (size_t)n, "], \"confusion\": [");
+    for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s[", k ? ", " : "");
+        for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s%d", j ? ", " : "",
+                          r->confusion[k][j]);
+        n += snprintf(text + n, sizeof text - (size_t)n, "]");
+    }
+    n += snprintf(text + n, sizeof text - (size_t)n, "]}\n");
+    return cnn_file_write_atomic(path, text, (size_t)n, err);
+}
+
+int cnn_cmd_test(int argc, char **argv)
+{
+    const char *data = NULL;
+    int threads = omp_get_num_procs(), batch = 256, force = 0;
+    const char *positional[1];
+    int npos = 0;
+    const cli_flag flags[] = {
+        {"--data", CLI_STRING, &data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
+        {"--threads", CLI_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
+        {"--batch-size", CLI_INT, &batch, 1, 65536, "N", "images per forward pass (default 256)", NULL},
+        {"--force", CLI_BOOL, &force, 0, 0, NULL, "test again although this run was tested before", NULL},
+    };
+    cli_command cmd = {"test", "cnnlab test RUN_DIR [options]",
+                       "Evaluates RUN_DIR/best.weights on the 10,000 test images, prints the "
+                       "overall and per-class accuracy and writes RUN_DIR/test.json.",
+                       flags, (int)(sizeof flags / sizeof flags[0]), positional, 1, &npos};
+    int r = cli_parse(&cmd, argc, argv);
+    if (r >= 0)
+        return r;
+    if (npos != 1) {
+        fprintf(stderr, "cnnlab test: expected a run folder (RUN_DIR), found none "
+                "(see `cnnlab test --help`)\n");
+        return CLI_EXIT_USAGE;
+    }
+    const char *run = positional[0];
+    char weights[4096], json[4096], dir[4096];
+    snprintf(weights, sizeof weights, "%s/best.weights", run);
+    snprintf(json, sizeof json, "%s/test.json", run);
+    if (cnn_path_exists(json) && !force) {
+        fprintf(stderr, "cnnlab test: %s exists: this run was already evaluated on the test set; "
+                "the test set is used once per run (use --force to test again)\n", json);
+        return CLI_EXIT_USAGE;
+    }
+    omp_set_num_threads(threads);
+    cnn_error err = {0};
+    cnn_checkpoint ck;
+    cnn_model *m = NULL;
+    cnn_plan *p = NULL;
+    cnn_dataset test = {0};
+    cnn_status st;
+    if ((st = cnn_checkpoint_read(weights, &ck, &err)))
+        return cnn_cli_report("test", &err);
+    const cnn_model_desc *desc = cnn_model_find(ck.model);
+    if (!desc) {
+        cnn_checkpoint_free(&ck);
+        fprintf(stderr, "cnnlab test: %s holds model '%s', which this cnnlab does not know\n",
+                weights, ck.model);
+        return CLI_EXIT_USAGE;
+    }
+    if ((st = cnn_model_create(desc, &m, &err)) || (st = cnn_checkpoint_apply(&ck, m, weights, &err)) ||
+        (st = cnn_cifar_locate(data, 1, dir, sizeof dir, &err)) ||
+        (st = cnn_cifar_load_test(dir, &test, &err)) ||
+        (st = cnn_plan_create(m, batch, CNN_BACKEND_FAST, 0, &p, &err)))
+        goto done;
+    int *idx = malloc(sizeof(int) * (size_t)test.count);
+    for (int i = 0; i < test.count; i++)
+        idx[i] = i;
+    cnn_eval_result res;
+    cnn_evaluate(p, m, &test, idx, test.count, &ck.norm, &res);
+    free(idx);
+    printf("%s on %d test images: accuracy %.2f%%, loss %.4f\n", ck.model, res.count,
+           100 * res.accuracy, res.loss);
+    for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
+        int total = 0;
+        for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
+            total += res.confusion[k][j];
+        printf("  %-10s %6.2f%%\n", cnn_cifar_class_names[k],
+               total ? 100.0 * res.confusion[k][k] / total : 0.0);
+    }
+    if ((st = write_json(json, ck.model, &res, &err)) == CNN_STATUS_OK)
+        printf("wrote %s\n", json);
+done:
+    cnn_plan_destroy(p);
+    cnn_model_destroy(m);
+    cnn_dataset_free(&test);
+    cnn_checkpoint_free(&ck);
+    return st ? cnn_cli_report("test", &err) : CLI_EXIT_OK;
+}

@@ -1,0 +1,66 @@
+/* main.c: the cnnlab tool: dispatches to a subcommand. The command-line layer is
+ * the only code that prints errors and chooses exit statuses (see flags.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cnnlab/cnnlab.h"
+#include "commands.h"
+#include "flags.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "cnnlab %s: train and study convolutional networks on CIFAR-10\n\n"
+            "usage: cnnlab COMMAND [options]\n\n"
+            "commands:\n"
+            "  train   train a model; writes a run folder (config, metrics.csv, weights)\n"
+            "  test    evaluate a run's best weights on the test set, once\n"
+            "  bench   time training steps or inference on random data\n\n"
+            "`cnnlab COMMAND --help` describes a command's options; `cnnlab --version`.\n",
+            CNNLAB_VERSION);
+}
+
+int cnn_cli_exit_for(cnn_status st)
+{
+    switch (st) {
+    case CNN_STATUS_OK: return CLI_EXIT_OK;
+    case CNN_STATUS_INVALID_ARGUMENT:
+    case CNN_STATUS_FORMAT:
+    case CNN_STATUS_MISSING_DATA:
+    case CNN_STATUS_IO: return CLI_EXIT_USAGE;
+    case CNN_STATUS_NUMERIC: return CLI_EXIT_NUMERIC;
+    default: return CLI_EXIT_FAILURE;
+    }
+}
+
+int cnn_cli_report(const char *cmd, const cnn_error *err)
+{
+    fprintf(stderr, "cnnlab %s: %s\n", cmd, err->msg);
+    return cnn_cli_exit_for(err->status);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("cnnlab %s\n", CNNLAB_VERSION);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "train") == 0)
+        return cnn_cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "test") == 0)
+        return cnn_cmd_test(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cnn_cmd_bench(argc - 1, argv + 1);
+    fprintf(stderr, "cnnlab: unknown command '%s'; expected train, test or bench "
+            "(see `cnnlab --help`)\n", cmd);
+    return CLI_EXIT_USAGE;
+}
