@@ -1,0 +1,168 @@
+/* test_plan.c: whole networks. The fast plan (oneDNN, fused activations) against
+ * the reference plan (plain loops) on the same weights and batch: loss, logits,
+ * every parameter gradient and the batch-norm running estimates. Then a tiny
+ * training on a learnable synthetic task whose loss must fall, and a check that
+ * two runs with the same seed are bit-identical. */
+#include <string.h>
+
+#include "check.h"
+#include "cnnlab/cnnlab.h"
+#include "core/core.h"
+
+#define CONV(oc, k, s, p, b) {CNN_LAYER_CONV, (oc), (k), (s), (p), (b), CNN_ACT_NONE}
+#define ACT(a) {CNN_LAYER_ACT, 0, 0, 0, 0, 0, (a)}
+#define BN {CNN_LAYER_BATCHNORM, 0, 0, 0, 0, 0, CNN_ACT_NONE}
+
+/* Every layer kind, fused and unfused activations, BatchNorm2d and 1d. */
+static const cnn_layer_desc mixed_layers[] = {
+    CONV(16, 3, 1, 1, 0), BN, ACT(CNN_ACT_RELU),
+    {CNN_LAYER_MAXPOOL, 0, 2, 2, 0, 0, CNN_ACT_NONE},
+    CONV(20, 3, 1, 1, 1), ACT(CNN_ACT_RELU),
+    {CNN_LAYER_AVGPOOL, 0, 3, 2, 1, 0, CNN_ACT_NONE},
+    CONV(24, 1, 1, 0, 1), ACT(CNN_ACT_TANH),
+    {CNN_LAYER_FLATTEN, 0, 0, 0, 0, 0, CNN_ACT_NONE},
+    {CNN_LAYER_LINEAR, 32, 0, 0, 0, 1, CNN_ACT_NONE}, BN, ACT(CNN_ACT_RELU),
+    {CNN_LAYER_LINEAR, 10, 0, 0, 0, 1, CNN_ACT_NONE}, ACT(CNN_ACT_SIGMOID),
+    {CNN_LAYER_LINEAR, 10, 0, 0, 0, 1, CNN_ACT_NONE},
+};
+static const cnn_model_desc mixed = {"mixed", "", 12, 12, 3, 10,
+                                     (int)(sizeof mixed_layers / sizeof mixed_layers[0]),
+                                     mixed_layers};
+
+static const cnn_layer_desc gap_layers[] = {
+    CONV(8, 3, 2, 1, 1), ACT(CNN_ACT_RELU),
+    {CNN_LAYER_GAP, 0, 0, 0, 0, 0, CNN_ACT_NONE},
+    {CNN_LAYER_LINEAR, 10, 0, 0, 0, 1, CNN_ACT_NONE},
+};
+static const cnn_model_desc gapnet = {"gapnet", "", 9, 9, 3, 10, 4, gap_layers};
+
+static void compare_backends(const cnn_model_desc *d, int batch)
+{
+    cnn_error err;
+    cnn_model *mf, *mr;
+    cnn_plan *pf, *pr;
+    if (cnn_model_create(d, &mf, &err) || cnn_model_create(d, &mr, &err) ||
+        cnn_plan_create(mf, batch, CNN_BACKEND_FAST, 1, &pf, &err) ||
+        cnn_plan_create(mr, batch, CNN_BACKEND_REFERENCE, 1, &pr, &err)) {
+        check(0, "%s: %s", d->name, err.msg);
+        return;
+    }
+    cnn_model_init(mf, 3);
+    cnn_model_init(mr, 3);
+    unsigned seed = 99;
+    size_t nx = (size_t)batch * d->in_h * d->in_w * d->in_c;
+    check_fill(cnn_plan_input(pf), nx, &seed, -2, 2);
+    memcpy(cnn_plan_input(pr), cnn_plan_input(pf), nx * 4);
+    uint8_t labels[64];
+    for (int i = 0; i < batch; i++)
+        labels[i] = (uint8_t)(i * 7 % 10);
+    int cf = 0, cr = 0;
+    float lf = cnn_plan_forward(pf, labels, batch, 1, &cf);
+    float lr = cnn_plan_forward(pr, labels, batch, 1, &cr);
+    cnn_plan_backward(pf);
+    cnn_plan_backward(pr);
+    printf("  %s batch %d: loss fast %.6f reference %.6f, correct %d / %d\n", d->name, batch, lf,
+           lr, cf, cr);
+    char what[128];
+    snprintf(what, sizeof what, "%s: loss", d->name);
+    check_close(what, &lf, &lr, 1, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "%s: logits", d->name);
+    check_close(what, cnn_plan_logits(pf), cnn_plan_logits(pr), (size_t)batch * d->classes, 1e-4, 1e-5);
+    for (int i = 0; i < mf->count; i++) {
+        const cnn_model_layer *l = &mf->layers[i];
+        if (l->param_count) {
+            snprintf(what, sizeof what, "%s: layer %d gradients", d->name, i + 1);
+            /* Batch-norm gradients subtract nearly equal sums: judge them
+             * against the gradient's scale, not element by element. */
+            check_close(what, mf->grads + l->param_offset, mr->grads + l->param_offset,
+                        l->param_count, 1e-3, 1e-5);
+        }
+        if (l->state_count) {
+            snprintf(what, sizeof what, "%s: layer %d running estimates", d->name, i + 1);
+            check_close(what, mf->state + l->state_offset, mr->state + l->state_offset,
+                        l->state_count, 1e-5, 1e-6);
+        }
+    }
+    /* eval mode uses the running estimates on both paths */
+    lf = cnn_plan_forward(pf, labels, batch, 0, NULL);
+    lr = cnn_plan_forward(pr, labels, batch, 0, NULL);
+    snprintf(what, sizeof what, "%s: eval logits", d->name);
+    check_close(what, cnn_plan_logits(pf), cnn_plan_logits(pr), (size_t)batch * d->classes, 1e-4, 1e-5);
+    cnn_plan_destroy(pf);
+    cnn_plan_destroy(pr);
+    cnn_model_destroy(mf);
+    cnn_model_destroy(mr);
+}
+
+/* Class k: a bright 3x3 patch at a position given by k, on noise. */
+static void synth_batch(float *x, uint8_t *labels, int batch, cnn_rng *rng)
+{
+    for (int i = 0; i < batch; i++) {
+        int k = (int)cnn_rng_below(rng, 10);
+        labels[i] = (uint8_t)k;
+        float *img = x + (size_t)i * 12 * 12 * 3;
+        for (int j = 0; j < 12 * 12 * 3; j++)
+            img[j] = (float)(0.3 * cnn_rng_normal(rng));
+        int py = 1 + (k / 5) * 6, px = 1 + (k % 5) * 2;
+        for (int dy = 0; dy < 3; dy++)
+            for (int dx = 0; dx < 2; dx++)
+                for (int c = 0; c < 3; c++)
+                    img[((py + dy) * 12 + px + dx) * 3 + c] += 1.5f;
+    }
+}
+
+/* Trains `mixed` for 60 steps; returns the mean loss of the last 10 and writes
+ * the final parameters' checksum. */
+static double tiny_training(double *first, uint32_t *checksum)
+{
+    cnn_error err;
+    cnn_model *m;
+    cnn_plan *p;
+    cnn_sgd sgd;
+    cnn_model_create(&mixed, &m, &err);
+    cnn_model_init(m, 5);
+    cnn_plan_create(m, 32, CNN_BACKEND_FAST, 1, &p, &err);
+    cnn_sgd_init(&sgd, m->param_count, 0.05f, 0.9f, 5e-4f, &err);
+    cnn_rng rng;
+    cnn_rng_init(&rng, 5, CNN_STREAM_BENCH, 0);
+    uint8_t labels[32];
+    double head = 0, tail = 0;
+    for (int step = 0; step < 60; step++) {
+        synth_batch(cnn_plan_input(p), labels, 32, &rng);
+        float loss = cnn_plan_forward(p, labels, 32, 1, NULL);
+        cnn_plan_backward(p);
+        cnn_sgd_step(&sgd, m->params, m->grads);
+        if (step < 10)
+            head += loss / 10;
+        if (step >= 50)
+            tail += loss / 10;
+    }
+    uint32_t h = 2166136261u;
+    const unsigned char *b = (const unsigned char *)m->params;
+    for (size_t i = 0; i < m->param_count * 4; i++)
+        h = (h ^ b[i]) * 16777619u;
+    *checksum = h;
+    *first = head;
+    cnn_sgd_free(&sgd);
+    cnn_plan_destroy(p);
+    cnn_model_destroy(m);
+    return tail;
+}
+
+int main(void)
+{
+    printf("whole network, fast vs reference (logits rtol 1e-4; gradients rtol 1e-3, atol 1e-5):\n");
+    compare_backends(&mixed, 5);
+    compare_backends(&mixed, 1 + 1); /* batch norm needs 2 samples for a variance */
+    compare_backends(&gapnet, 3);
+
+    double first, last, first2, last2;
+    uint32_t sum1, sum2;
+    last = tiny_training(&first, &sum1);
+    printf("tiny training (60 steps, synthetic patches): loss %.4f -> %.4f\n", first, last);
+    check(last < 0.5 * first, "loss falls by more than half (%.4f -> %.4f)", first, last);
+    last2 = tiny_training(&first2, &sum2);
+    check(sum1 == sum2 && last == last2, "the same seed gives bit-identical weights (%08x vs %08x)",
+          sum1, sum2);
+    return check_finish("test_plan");
+}
