@@ -54,7 +54,7 @@ static cnn_status write_text(const char *dir, const char *name, const char *text
 static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, const cnn_norm *norm,
                                int n_train, int n_val, const char *data_dir, cnn_error *err)
 {
-    char text[4096];
+    char text[16384];
     snprintf(text, sizeof text,
              "# cnnlab %s run configuration\n"
              "# reproduce with: %s\n"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# deps.sh: installs the Debian packages cnnlab needs to build, test and fetch
+# data, when any is missing. Runs apt-get as root (or through sudo).
+set -eu
+need=()
+for p in gcc make libc6-dev libdnnl-dev perl curl ca-certificates tar; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${need[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"

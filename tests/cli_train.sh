@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# cli_train.sh: the tool end to end on a small fake CIFAR-10 folder the test
+# writes itself (official layout, synthetic pixels): train, test, bench, and the
+# errors a user can make. Prints each check; exits non-zero on failure.
+set -u
+CNNLAB=${CNNLAB:-build/cnnlab}
+CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
+tmp=$(mktemp -d /tmp/cnnlab-cli.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass() { echo "ok   $*"; }
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+
+# expect STATUS PATTERN -- command...: exit status and a stderr line matching PATTERN
+expect() {
+    local want=$1 pattern=$2
+    shift 3
+    local out rc
+    out=$("$@" 2>&1 >/dev/null)
+    rc=$?
+    if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
+        pass "exit $rc: $(head -n1 <<<"$out")"
+    else
+        fail "$* -> exit $rc (want $want), stderr: $out (want /$pattern/)"
+    fi
+}
+
+# A fake dataset: each record is a label byte and 3072 pixels; class k images
+# are bright in a band that depends on k, so a model can learn them.
+data=$tmp/cifar-10-batches-bin
+mkdir -p "$data"
+perl -e '
+  for my $f (1..5, "test") {
+    my $name = $f eq "test" ? "test_batch.bin" : "data_batch_$f.bin";
+    open(my $o, ">", "'"$data"'/$name") or die;
+    binmode $o;
+    for my $i (0..9999) {
+      my $k = ($i * 7 + (($f eq "test") ? 3 : $f)) % 10;
+      my $row = chr(40) x (3 * $k) . chr(220) x 3 . chr(40) x (29 - 3 * $k);
+      my $plane = substr($row x 32, 0, 1024);
+      print $o chr($k), $plane x 3;
+    }
+    close $o;
+  }'
+
+run=$tmp/run1
+if "$CNNLAB" train --model lenet5 --epochs 2 --subset 512 --batch-size 64 --lr 0.05 \
+    --val-fraction 0.02 --threads 2 --data "$data" --out "$run" >"$tmp/train.log" 2>&1; then
+    pass "train lenet5 on the fake folder"
+else
+    fail "train failed: $(cat "$tmp/train.log")"
+fi
+for f in config.txt metrics.csv best.weights last.weights; do
+    [ -s "$run/$f" ] && pass "run folder has $f" || fail "run folder lacks $f"
+done
+header=$(head -n1 "$run/metrics.csv")
+[ "$header" = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second" ] &&
+    pass "metrics.csv header" || fail "metrics.csv header is '$header'"
+[ "$(wc -l <"$run/metrics.csv")" -eq 3 ] && pass "metrics.csv has one row per epoch" ||
+    fail "metrics.csv: $(cat "$run/metrics.csv")"
+grep -q '^seed = 1$' "$run/config.txt" && grep -q '^threads = 2$' "$run/config.txt" &&
+    pass "config.txt records seed and threads" || fail "config.txt: $(cat "$run/config.txt")"
+grep -q '^epoch   2 ' "$tmp/train.log" && pass "one line per epoch" || fail "log: $(cat "$tmp/train.log")"
+
+# The same seed and threads give bit-identical metrics (times aside).
+"$CNNLAB" train --model lenet5 --epochs 2 --subset 512 --batch-size 64 --lr 0.05 \
+    --val-fraction 0.02 --threads 2 --data "$data" --out "$tmp/run2" >/dev/null 2>&1
+if [ "$(cut -d, -f1-6 "$run/metrics.csv")" = "$(cut -d, -f1-6 "$tmp/run2/metrics.csv")" ]; then
+    pass "same seed, same metrics"
+else
+    fail "metrics differ between identical runs"
+fi
+
+if "$CNNLAB" test "$run" --data "$data" >"$tmp/test.log" 2>&1 && [ -s "$run/test.json" ]; then
+    pass "test writes test.json ($(grep -o '"accuracy": [0-9.]*' "$run/test.json"))"
+else
+    fail "test: $(cat "$tmp/test.log")"
+fi
+grep -q '"per_class": \[' "$run/test.json" && pass "test.json has per_class" || fail "test.json lacks per_class"
+expect 2 "already evaluated" -- "$CNNLAB" test "$run" --data "$data"
+
+out=$("$CNNLAB" bench --model lenet5 --batch-size 16 --seconds 0.05 --windows 3 --threads 2 --json 2>&1)
+tail -n1 <<<"$out" | grep -q '"images_per_second": [0-9]' && pass "bench --json ends with images_per_second" ||
+    fail "bench: $out"
+
+# Bad input: one clear line, exit status 2, nothing overwritten.
+before=$(md5sum "$run/metrics.csv")
+expect 2 "not empty" -- "$CNNLAB" train --model lenet5 --data "$data" --out "$run"
+[ "$(md5sum "$run/metrics.csv")" = "$before" ] && pass "existing run folder untouched" || fail "run folder changed"
+expect 2 "unknown flag '--epoch'" -- "$CNNLAB" train --epoch 3
+expect 2 "--epochs: expected an integer from 1 to .*found 'abc'" -- "$CNNLAB" train --epochs abc
+expect 2 "--lr: expected a number .*found '-1'" -- "$CNNLAB" train --lr -1
+expect 2 "--val-fraction: expected a number" -- "$CNNLAB" train --val-fraction 1.5
+expect 2 "unknown model 'resnet9000'" -- "$CNNLAB" train --model resnet9000
+expect 2 "expected a value after it" -- "$CNNLAB" train --model
+expect 2 "unknown command 'trian'" -- "$CNNLAB" trian
+expect 2 "--precision: expected one of fp32" -- "$CNNLAB" bench --precision fp64
+expect 2 "missing" -- "$CNNLAB" train --data "$tmp/nowhere" --out "$tmp/run3"
+[ ! -e "$tmp/run3" ] && pass "no run folder made when the data is missing" || fail "run3 was created"
+
+# Truncated data file and bad label: named in the error.
+bad=$tmp/bad/cifar-10-batches-bin
+mkdir -p "$bad" && cp "$data"/*.bin "$bad"/
+head -c 1000000 "$data/data_batch_3.bin" >"$bad/data_batch_3.bin"
+expect 2 "data_batch_3.bin.*(expected|truncated)" -- "$CNNLAB" train --data "$bad" --out "$tmp/run4"
+cp "$data/data_batch_3.bin" "$bad/data_batch_3.bin"
+printf '\x0c' | dd of="$bad/data_batch_2.bin" bs=1 seek=$((3073 * 5)) conv=notrunc status=none
+expect 2 "data_batch_2.bin.*label 12" -- "$CNNLAB" train --data "$bad" --out "$tmp/run5"
+
+# A learning rate that makes the loss explode stops with a clear message.
+expect 3 "NaN|infinite" -- "$CNNLAB" train --model lenet5 --epochs 1 --subset 512 --lr 900 \
+    --momentum 0.99 --data "$data" --out "$tmp/run6"
+
+"$CNNLAB" --version | grep -qE '^cnnlab [0-9]+\.[0-9]+' && pass "--version" || fail "--version"
+for c in train test bench; do
+    "$CNNLAB" $c --help | grep -q "usage: cnnlab $c" && pass "$c --help" || fail "$c --help"
+done
+
+if [ "$fails" -gt 0 ]; then
+    echo "cli_train.sh: $fails failed"
+    exit 1
+fi
+echo "cli_train.sh: all passed"
