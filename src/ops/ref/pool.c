@@ -1,0 +1,144 @@
+/* pool.c: reference pooling, PyTorch's nn.MaxPool2d, nn.AvgPool2d and
+ * nn.AdaptiveAvgPool2d(1), over NHWC activations; windows in floor mode.
+ *
+ *   max:  y[n,oy,ox,c] = max over the window of x[n, oy*SH+ky-PH, ox*SW+kx-PW, c],
+ *         positions in the padding count as -infinity (never win). The gradient
+ *         goes to the FIRST maximum in row-major window order (ky, then kx), as
+ *         PyTorch; a NaN in the window wins, so NaN propagates as in PyTorch.
+ *   avg:  y = (sum of the in-image window values) / (KH*KW), count_include_pad =
+ *         true (PyTorch's default): padding counts as zeros in the divisor. In
+ *         floor mode no window reaches past the padding, so the divisor is
+ *         always KH*KW. dx[window] += dy / (KH*KW).
+ *   gap:  y[n,c] = (1/HW) sum_p x[n,p,c];  dx[n,p,c] = dy[n,c] / HW.
+ *
+ * Backwards overwrite dx (zeroed first, then each window adds its share). */
+#include <math.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+/* Index into x (N,IH,IW,C) of the first maximum of the window of output
+ * (n,oy,ox,c). The geometry keeps 2*PH <= KH, so each window holds at least
+ * one in-image position. */
+static size_t window_argmax(const cnn_pool_geom *g, const float *x, int n, int oy, int ox, int c)
+{
+    size_t best_i = 0;
+    float best = -INFINITY;
+    int found = 0;
+    for (int ky = 0; ky < g->kh; ky++) {
+        int iy = oy * g->sh + ky - g->ph;
+        if (iy < 0 || iy >= g->ih)
+            continue;
+        for (int kx = 0; kx < g->kw; kx++) {
+            int ix = ox * g->sw + kx - g->pw;
+            if (ix < 0 || ix >= g->iw)
+                continue;
+            size_t i = (((size_t)n * g->ih + iy) * g->iw + ix) * g->c + c;
+            float v = x[i];
+            if (!found || v > best || (isnan(v) && !isnan(best))) {
+                best = v;
+                best_i = i;
+                found = 1;
+            }
+        }
+    }
+    return best_i;
+}
+
+/* x (N,IH,IW,C), y (N,OH,OW,C) */
+void cnn_ref_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y)
+{
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++)
+                for (int c = 0; c < g->c; c++)
+                    y[(((size_t)n * g->oh + oy) * g->ow + ox) * g->c + c] =
+                        x[window_argmax(g, x, n, oy, ox, c)];
+}
+
+/* x (N,IH,IW,C), dy (N,OH,OW,C) -> dx (N,IH,IW,C) or NULL */
+void cnn_ref_maxpool_backward(const cnn_pool_geom *g, const float *x, const float *dy, float *dx)
+{
+    if (!dx)
+        return;
+    memset(dx, 0, (size_t)g->n * g->ih * g->iw * g->c * sizeof *dx);
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++)
+                for (int c = 0; c < g->c; c++)
+                    dx[window_argmax(g, x, n, oy, ox, c)] +=
+                        dy[(((size_t)n * g->oh + oy) * g->ow + ox) * g->c + c];
+}
+
+/* x (N,IH,IW,C), y (N,OH,OW,C) */
+void cnn_ref_avgpool_forward(const cnn_pool_geom *g, const float *x, float *y)
+{
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++)
+                for (int c = 0; c < g->c; c++) {
+                    double s = 0;
+                    for (int ky = 0; ky < g->kh; ky++) {
+                        int iy = oy * g->sh + ky - g->ph;
+                        if (iy < 0 || iy >= g->ih)
+                            continue;
+                        for (int kx = 0; kx < g->kw; kx++) {
+                            int ix = ox * g->sw + kx - g->pw;
+                            if (ix < 0 || ix >= g->iw)
+                                continue;
+                            s += x[(((size_t)n * g->ih + iy) * g->iw + ix) * g->c + c];
+                        }
+                    }
+                    y[(((size_t)n * g->oh + oy) * g->ow + ox) * g->c + c] =
+                        (float)(s / (g->kh * g->kw));
+                }
+}
+
+/* dy (N,OH,OW,C) -> dx (N,IH,IW,C) or NULL */
+void cnn_ref_avgpool_backward(const cnn_pool_geom *g, const float *dy, float *dx)
+{
+    if (!dx)
+        return;
+    memset(dx, 0, (size_t)g->n * g->ih * g->iw * g->c * sizeof *dx);
+    float inv = 1.0f / (float)(g->kh * g->kw);
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++)
+                for (int c = 0; c < g->c; c++) {
+                    float d = dy[(((size_t)n * g->oh + oy) * g->ow + ox) * g->c + c] * inv;
+                    for (int ky = 0; ky < g->kh; ky++) {
+                        int iy = oy * g->sh + ky - g->ph;
+                        if (iy < 0 || iy >= g->ih)
+                            continue;
+                        for (int kx = 0; kx < g->kw; kx++) {
+                            int ix = ox * g->sw + kx - g->pw;
+                            if (ix < 0 || ix >= g->iw)
+                                continue;
+                            dx[(((size_t)n * g->ih + iy) * g->iw + ix) * g->c + c] += d;
+                        }
+                    }
+                }
+}
+
+/* x (N,HW,C), y (N,C) */
+void cnn_ref_gap_forward(int n, int hw, int c, const float *x, float *y)
+{
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++) {
+            double s = 0;
+            for (int p = 0; p < hw; p++)
+                s += x[((size_t)b * hw + p) * c + ch];
+            y[(size_t)b * c + ch] = (float)(s / hw);
+        }
+}
+
+/* dy (N,C) -> dx (N,HW,C) or NULL */
+void cnn_ref_gap_backward(int n, int hw, int c, const float *dy, float *dx)
+{
+    if (!dx)
+        return;
+    for (int b = 0; b < n; b++)
+        for (int p = 0; p < hw; p++)
+            for (int ch = 0; ch < c; ch++)
+                dx[((size_t)b * hw + p) * c + ch] = dy[(size_t)b * c + ch] / (float)hw;
+}

@@ -1,0 +1,640 @@
+/* test_ref_grad.c: checks every reference op's backward (src/ops/ref) against
+ * central finite differences, and a few forwards against values worked out by
+ * hand.
+ *
+ * Method: for an op y = f(p) and a fixed random r, the scalar objective is
+ * L = sum_i y_i * r_i, accumulated in double from the float outputs. The
+ * analytic gradient is the op's backward with dy = r; the numerical one is
+ * (L(p + h) - L(p - h)) / (2h) per element of p, with h ~ FD_EPS (the actual
+ * float step is used as the divisor). Gradient buffers are filled with NaN
+ * before each backward, so an element the backward forgets to write fails. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "ops/ops.h"
+
+#define FD_EPS 1e-3f
+#define RTOL 1e-2
+#define ATOL 1e-3
+
+static unsigned seed = 12345u;
+
+static float *falloc(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    if (!p) {
+        fprintf(stderr, "test_ref_grad: out of memory (%zu floats)\n", n);
+        exit(2);
+    }
+    return p;
+}
+
+static float *frand(size_t n, float lo, float hi)
+{
+    float *p = falloc(n);
+    check_fill(p, n, &seed, lo, hi);
+    return p;
+}
+
+static float *fnan(size_t n)
+{
+    float *p = falloc(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = NAN;
+    return p;
+}
+
+static double dot(const float *y, const float *r, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)y[i] * r[i];
+    return s;
+}
+
+/* The objective L(ctx) evaluated at the current contents of the buffers. */
+typedef double (*objective_fn)(void *ctx);
+
+/* g (n) = central differences of f with respect to each element of p (n). */
+static void fd_grad(objective_fn f, void *ctx, float *p, size_t n, float *g)
+{
+    for (size_t i = 0; i < n; i++) {
+        float saved = p[i];
+        p[i] = saved + FD_EPS;
+        float hi = p[i];
+        double lp = f(ctx);
+        p[i] = saved - FD_EPS;
+        float lo = p[i];
+        double lm = f(ctx);
+        p[i] = saved;
+        g[i] = (float)((lp - lm) / ((double)hi - (double)lo));
+    }
+}
+
+/* Prints the worst error ratio |a-b| / (atol + rtol*|b|) (pass when <= 1) and
+ * records the check. */
+static void compare(const char *what, const float *analytic, const float *numeric, size_t n,
+                    double rtol, double atol)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)analytic[i] - numeric[i]) / (atol + rtol * fabs((double)numeric[i]));
+        if (!(d <= worst))
+            worst = d;
+    }
+    printf("  %-58s %4zu values  worst ratio %.3f\n", what, n, worst);
+    check_close(what, analytic, numeric, n, rtol, atol);
+}
+
+static void compare_exact(const char *what, const float *a, const float *b, size_t n)
+{
+    check(memcmp(a, b, n * sizeof *a) == 0, "%s: not bit-identical", what);
+}
+
+/* ---------------- convolution ---------------- */
+
+typedef struct conv_ctx {
+    cnn_conv_geom g;
+    float *x, *w, *b, *y, *r; /* x (N,IH,IW,IC) w (OC,IC,KH,KW) b (OC) or NULL y,r (N,OH,OW,OC) */
+} conv_ctx;
+
+static size_t conv_ny(const cnn_conv_geom *g) { return (size_t)g->n * g->oh * g->ow * g->oc; }
+
+static double conv_objective(void *p)
+{
+    conv_ctx *c = p;
+    cnn_ref_conv2d_forward(&c->g, c->x, c->w, c->b, c->y);
+    return dot(c->y, c->r, conv_ny(&c->g));
+}
+
+static void test_conv(int n, int ih, int iw, int ic, int oc, int kh, int kw, int sh, int sw,
+                      int ph, int pw, int bias)
+{
+    conv_ctx c = {.g = {.n = n, .ih = ih, .iw = iw, .ic = ic, .oc = oc, .kh = kh, .kw = kw,
+                        .sh = sh, .sw = sw, .ph = ph, .pw = pw}};
+    if (!cnn_conv_geom_finish(&c.g)) {
+        check(0, "conv test geometry invalid");
+        return;
+    }
+    size_t nx = (size_t)n * ih * iw * ic, nw = (size_t)oc * ic * kh * kw, ny = conv_ny(&c.g);
+    c.x = frand(nx, -1, 1);
+    c.w = frand(nw, -0.5f, 0.5f);
+    c.b = bias ? frand((size_t)oc, -0.5f, 0.5f) : NULL;
+    c.y = falloc(ny);
+    c.r = frand(ny, -1, 1);
+    float *dx = fnan(nx), *dw = fnan(nw), *db = bias ? fnan((size_t)oc) : NULL;
+    cnn_ref_conv2d_backward(&c.g, c.x, c.w, c.r, dx, dw, db);
+
+    char name[160];
+    int len = snprintf(name, sizeof name, "conv N%d %dx%dx%d->%d k%dx%d s%dx%d p%dx%d %s", n, ih,
+                       iw, ic, oc, kh, kw, sh, sw, ph, pw, bias ? "bias" : "nobias");
+    float *num = falloc(nx > nw ? nx : nw);
+    fd_grad(conv_objective, &c, c.x, nx, num);
+    snprintf(name + len, sizeof name - (size_t)len, ": dx");
+    compare(name, dx, num, nx, RTOL, ATOL);
+    fd_grad(conv_objective, &c, c.w, nw, num);
+    snprintf(name + len, sizeof name - (size_t)len, ": dw");
+    compare(name, dw, num, nw, RTOL, ATOL);
+    if (bias) {
+        fd_grad(conv_objective, &c, c.b, (size_t)oc, num);
+        snprintf(name + len, sizeof name - (size_t)len, ": db");
+        compare(name, db, num, (size_t)oc, RTOL, ATOL);
+    }
+
+    /* Gradient outputs may be NULL; the others come out the same. */
+    float *dx2 = fnan(nx), *dw2 = fnan(nw);
+    cnn_ref_conv2d_backward(&c.g, c.x, c.w, c.r, dx2, NULL, NULL);
+    cnn_ref_conv2d_backward(&c.g, c.x, c.w, c.r, NULL, dw2, NULL);
+    compare_exact("conv dx with dw, db NULL", dx2, dx, nx);
+    compare_exact("conv dw with dx, db NULL", dw2, dw, nw);
+
+    free(dx2), free(dw2), free(num), free(dx), free(dw), free(db);
+    free(c.x), free(c.w), free(c.b), free(c.y), free(c.r);
+}
+
+/* A 1-channel 3x3 convolution, stride 2, padding 1, on x = 1..16 (4x4):
+ * worked out by hand, e.g. y[0,0] = 1*x[0,0] + 3*x[1,1] + 0.5 = 1 + 18 + 0.5. */
+static void test_conv_known(void)
+{
+    cnn_conv_geom g = {.n = 1, .ih = 4, .iw = 4, .ic = 1, .oc = 1, .kh = 3, .kw = 3,
+                       .sh = 2, .sw = 2, .ph = 1, .pw = 1};
+    check(cnn_conv_geom_finish(&g) && g.oh == 2 && g.ow == 2, "conv known: output 2x2");
+    float x[16], w[9] = {1, 2, 0, 0, 1, 0, -1, 0, 3}, b[1] = {0.5f}, y[4];
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i + 1);
+    const float want[4] = {19.5f, 21.5f, 61.5f, 65.5f};
+    cnn_ref_conv2d_forward(&g, x, w, b, y);
+    printf("  conv 1x4x4x1 k3 s2 p1 forward vs hand values (atol 1e-6)\n");
+    check_close("conv forward, hand values", y, want, 4, 0, 1e-6);
+}
+
+/* ---------------- linear ---------------- */
+
+typedef struct linear_ctx {
+    int n, in, out;
+    float *x, *w, *b, *y, *r; /* x (N,IN) w (OUT,IN) b (OUT) or NULL y,r (N,OUT) */
+} linear_ctx;
+
+static double linear_objective(void *p)
+{
+    linear_ctx *c = p;
+    cnn_ref_linear_forward(c->n, c->in, c->out, c->x, c->w, c->b, c->y);
+    return dot(c->y, c->r, (size_t)c->n * c->out);
+}
+
+static void test_linear(int n, int in, int out, int bias)
+{
+    linear_ctx c = {.n = n, .in = in, .out = out};
+    size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
+    c.x = frand(nx, -1, 1);
+    c.w = frand(nw, -0.5f, 0.5f);
+    c.b = bias ? frand((size_t)out, -0.5f, 0.5f) : NULL;
+    c.y = falloc(ny);
+    c.r = frand(ny, -1, 1);
+    float *dx = fnan(nx), *dw = fnan(nw), *db = fnan((size_t)out);
+    cnn_ref_linear_backward(n, in, out, c.x, c.w, c.r, dx, dw, bias ? db : NULL);
+
+    char name[120];
+    int len = snprintf(name, sizeof name, "linear N%d %d->%d %s", n, in, out,
+                       bias ? "bias" : "nobias");
+    float *num = falloc(nx > nw ? nx : nw);
+    fd_grad(linear_objective, &c, c.x, nx, num);
+    snprintf(name + len, sizeof name - (size_t)len, ": dx");
+    compare(name, dx, num, nx, RTOL, ATOL);
+    fd_grad(linear_objective, &c, c.w, nw, num);
+    snprintf(name + len, sizeof name - (size_t)len, ": dw");
+    compare(name, dw, num, nw, RTOL, ATOL);
+    if (bias) {
+        fd_grad(linear_objective, &c, c.b, (size_t)out, num);
+        snprintf(name + len, sizeof name - (size_t)len, ": db");
+        compare(name, db, num, (size_t)out, RTOL, ATOL);
+    }
+    free(num), free(dx), free(dw), free(db);
+    free(c.x), free(c.w), free(c.b), free(c.y), free(c.r);
+}
+
+/* ---------------- activations ---------------- */
+
+typedef struct act_ctx {
+    cnn_act a;
+    size_t count;
+    float *x, *y, *r; /* (count) each */
+} act_ctx;
+
+static double act_objective(void *p)
+{
+    act_ctx *c = p;
+    cnn_ref_act_forward(c->a, c->count, c->x, c->y);
+    return dot(c->y, c->r, c->count);
+}
+
+static void test_act(cnn_act a, const char *name)
+{
+    act_ctx c = {.a = a, .count = 60};
+    c.x = frand(c.count, -3, 3);
+    for (size_t i = 0; i < c.count; i++) /* keep ReLU's kink out of the FD steps */
+        if (fabsf(c.x[i]) < 0.05f)
+            c.x[i] += c.x[i] < 0 ? -0.1f : 0.1f;
+    c.y = falloc(c.count);
+    c.r = frand(c.count, -1, 1);
+    cnn_ref_act_forward(a, c.count, c.x, c.y);
+    float *dx = fnan(c.count), *num = falloc(c.count);
+    cnn_ref_act_backward(a, c.count, c.y, c.r, dx);
+    fd_grad(act_objective, &c, c.x, c.count, num);
+    char what[80];
+    snprintf(what, sizeof what, "activation %s: dx (from y)", name);
+    compare(what, dx, num, c.count, RTOL, ATOL);
+
+    /* In place: x and y alias, dy and dx alias. (The FD pass left y from a
+     * perturbed x, so recompute it first.) */
+    cnn_ref_act_forward(a, c.count, c.x, c.y);
+    float *buf = falloc(c.count);
+    memcpy(buf, c.x, c.count * sizeof *buf);
+    cnn_ref_act_forward(a, c.count, buf, buf);
+    compare_exact("activation forward in place", buf, c.y, c.count);
+    memcpy(buf, c.r, c.count * sizeof *buf);
+    cnn_ref_act_backward(a, c.count, c.y, buf, buf);
+    compare_exact("activation backward in place", buf, dx, c.count);
+    free(buf), free(dx), free(num), free(c.x), free(c.y), free(c.r);
+}
+
+static void test_act_known(void)
+{
+    float x[4] = {-1.0f, 0.0f, 2.0f, NAN}, y[4];
+    cnn_ref_act_forward(CNN_ACT_RELU, 4, x, y);
+    check(y[0] == 0 && y[1] == 0 && y[2] == 2 && isnan(y[3]), "relu(-1, 0, 2, NaN) = 0, 0, 2, NaN");
+    cnn_ref_act_forward(CNN_ACT_SIGMOID, 3, x, y);
+    check(fabsf(y[0] - 0.26894142f) < 1e-6f && y[1] == 0.5f && fabsf(y[2] - 0.88079708f) < 1e-6f,
+          "sigmoid(-1, 0, 2) = 0.268941, 0.5, 0.880797");
+    cnn_ref_act_forward(CNN_ACT_TANH, 3, x, y);
+    check(fabsf(y[0] + 0.76159416f) < 1e-6f && y[1] == 0 && fabsf(y[2] - 0.96402758f) < 1e-6f,
+          "tanh(-1, 0, 2) = -0.761594, 0, 0.964028");
+    printf("  activation forwards vs hand values (relu, sigmoid, tanh; tol 1e-6)\n");
+}
+
+/* ---------------- pooling ---------------- */
+
+typedef struct pool_ctx {
+    cnn_pool_geom g;
+    int max;
+    float *x, *y, *r; /* x (N,IH,IW,C) y,r (N,OH,OW,C) */
+} pool_ctx;
+
+static size_t pool_nx(const cnn_pool_geom *g) { return (size_t)g->n * g->ih * g->iw * g->c; }
+static size_t pool_ny(const cnn_pool_geom *g) { return (size_t)g->n * g->oh * g->ow * g->c; }
+
+static double pool_objective(void *p)
+{
+    pool_ctx *c = p;
+    if (c->max)
+        cnn_ref_maxpool_forward(&c->g, c->x, c->y);
+    else
+        cnn_ref_avgpool_forward(&c->g, c->x, c->y);
+    return dot(c->y, c->r, pool_ny(&c->g));
+}
+
+static void test_pool(int max, int n, int ih, int iw, int ch, int kh, int kw, int sh, int sw,
+                      int ph, int pw)
+{
+    pool_ctx c = {.g = {.n = n, .ih = ih, .iw = iw, .c = ch, .kh = kh, .kw = kw, .sh = sh,
+                        .sw = sw, .ph = ph, .pw = pw},
+                  .max = max};
+    if (!cnn_pool_geom_finish(&c.g)) {
+        check(0, "pool test geometry invalid");
+        return;
+    }
+    size_t nx = pool_nx(&c.g), ny = pool_ny(&c.g);
+    c.x = falloc(nx);
+    /* Distinct values 0.01 apart in shuffled order: no ties, and an FD step of
+     * 1e-3 never changes which element is a window's maximum. */
+    for (size_t i = 0; i < nx; i++)
+        c.x[i] = 0.01f * ((float)i - (float)nx / 2);
+    for (size_t i = nx - 1; i > 0; i--) {
+        seed = seed * 1664525u + 1013904223u;
+        size_t j = (seed >> 8) % (i + 1);
+        float t = c.x[i];
+        c.x[i] = c.x[j], c.x[j] = t;
+    }
+    c.y = falloc(ny);
+    c.r = frand(ny, -1, 1);
+    float *dx = fnan(nx), *num = falloc(nx);
+    if (max)
+        cnn_ref_maxpool_backward(&c.g, c.x, c.r, dx);
+    else
+        cnn_ref_avgpool_backward(&c.g, c.r, dx);
+    fd_grad(pool_objective, &c, c.x, nx, num);
+    char what[120];
+    snprintf(what, sizeof what, "%s N%d %dx%dx%d k%dx%d s%dx%d p%dx%d: dx",
+             max ? "maxpool" : "avgpool", n, ih, iw, ch, kh, kw, sh, sw, ph, pw);
+    compare(what, dx, num, nx, RTOL, ATOL);
+    free(dx), free(num), free(c.x), free(c.y), free(c.r);
+}
+
+static void test_pool_known(void)
+{
+    /* 2x2 input, k2 s1 p1 -> 3x3 output: every window sees part of the padding. */
+    cnn_pool_geom g = {.n = 1, .ih = 2, .iw = 2, .c = 1, .kh = 2, .kw = 2, .sh = 1, .sw = 1,
+                       .ph = 1, .pw = 1};
+    check(cnn_pool_geom_finish(&g) && g.oh == 3 && g.ow == 3, "pool known: output 3x3");
+    float neg[4] = {-1, -2, -3, -4}, pos[4] = {1, 2, 3, 4}, y[9];
+    const float want_max[9] = {-1, -1, -2, -1, -1, -2, -3, -3, -4}; /* padding is -inf, not 0 */
+    const float want_avg[9] = {0.25f, 0.75f, 0.5f, 1, 2.5f, 1.5f, 0.75f, 1.75f, 1}; /* sum / 4 */
+    cnn_ref_maxpool_forward(&g, neg, y);
+    check_close("maxpool k2 s1 p1 forward on negatives, hand values", y, want_max, 9, 0, 1e-6);
+    cnn_ref_avgpool_forward(&g, pos, y);
+    check_close("avgpool k2 s1 p1 forward (count_include_pad), hand values", y, want_avg, 9,
+                1e-6, 0);
+
+    /* Ties: the gradient goes to the first maximum in row-major window order. */
+    cnn_pool_geom t = {.n = 1, .ih = 2, .iw = 2, .c = 1, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+    cnn_pool_geom_finish(&t);
+    float same[4] = {1, 1, 1, 1}, later[4] = {0, 5, 5, 1}, dy[1] = {1}, dx[4];
+    const float want_same[4] = {1, 0, 0, 0}, want_later[4] = {0, 1, 0, 0};
+    cnn_ref_maxpool_backward(&t, same, dy, dx);
+    check_close("maxpool tie (all equal): gradient to first", dx, want_same, 4, 0, 1e-6);
+    cnn_ref_maxpool_backward(&t, later, dy, dx);
+    check_close("maxpool tie (0,5,5,1): gradient to first 5", dx, want_later, 4, 0, 1e-6);
+    printf("  pool forwards vs hand values, max-pool tie routing (atol 1e-6)\n");
+}
+
+/* ---------------- global average pooling, flatten ---------------- */
+
+typedef struct shape_ctx {
+    int n, h, w, c;
+    int gap;
+    float *x, *y, *r; /* x (N,H,W,C) y,r (N,C) for gap, (N,C*H*W) for flatten */
+} shape_ctx;
+
+static double shape_objective(void *p)
+{
+    shape_ctx *s = p;
+    if (s->gap) {
+        cnn_ref_gap_forward(s->n, s->h * s->w, s->c, s->x, s->y);
+        return dot(s->y, s->r, (size_t)s->n * s->c);
+    }
+    cnn_ref_flatten_forward(s->n, s->h, s->w, s->c, s->x, s->y);
+    return dot(s->y, s->r, (size_t)s->n * s->h * s->w * s->c);
+}
+
+static void test_shape(int gap, int n, int h, int w, int ch)
+{
+    shape_ctx s = {.n = n, .h = h, .w = w, .c = ch, .gap = gap};
+    size_t nx = (size_t)n * h * w * ch, ny = gap ? (size_t)n * ch : nx;
+    s.x = frand(nx, -1, 1);
+    s.y = falloc(ny);
+    s.r = frand(ny, -1, 1);
+    float *dx = fnan(nx), *num = falloc(nx);
+    if (gap)
+        cnn_ref_gap_backward(n, h * w, ch, s.r, dx);
+    else
+        cnn_ref_flatten_backward(n, h, w, ch, s.r, dx);
+    fd_grad(shape_objective, &s, s.x, nx, num);
+    char what[80];
+    snprintf(what, sizeof what, "%s N%d %dx%dx%d: dx", gap ? "gap" : "flatten", n, h, w, ch);
+    compare(what, dx, num, nx, RTOL, ATOL);
+    free(dx), free(num), free(s.x), free(s.y), free(s.r);
+}
+
+static void test_shape_known(void)
+{
+    /* x (1,1,2,3) NHWC = [w0: c0 c1 c2, w1: c0 c1 c2] -> (C,H,W) order c0w0 c0w1 c1w0 ... */
+    float x[6] = {0, 1, 2, 3, 4, 5}, y[6], back[6];
+    const float want[6] = {0, 3, 1, 4, 2, 5};
+    cnn_ref_flatten_forward(1, 1, 2, 3, x, y);
+    check_close("flatten NHWC -> (C,H,W) order, hand values", y, want, 6, 0, 1e-6);
+    cnn_ref_flatten_backward(1, 1, 2, 3, y, back);
+    check_close("flatten backward undoes forward", back, x, 6, 0, 1e-6);
+    /* gap of (1,2,1,2): channel means */
+    float g[2];
+    const float want_g[2] = {1.0f, 2.0f};
+    float gx[4] = {0.5f, 3.0f, 1.5f, 1.0f};
+    cnn_ref_gap_forward(1, 2, 2, gx, g);
+    check_close("gap forward, hand values", g, want_g, 2, 1e-6, 0);
+    printf("  flatten order and gap forward vs hand values\n");
+}
+
+/* ---------------- batch norm ---------------- */
+
+typedef struct bn_ctx {
+    cnn_bn_geom g;
+    float *x, *gamma, *beta, *y, *r;   /* x,y,r (M,C) gamma,beta (C) */
+    float *mean, *invstd, *rmean, *rvar; /* (C) */
+} bn_ctx;
+
+static double bn_objective(void *p)
+{
+    bn_ctx *b = p;
+    cnn_ref_batchnorm_forward_train(&b->g, b->x, b->gamma, b->beta, b->y, b->mean, b->invstd,
+                                    b->rmean, b->rvar);
+    return dot(b->y, b->r, (size_t)b->g.m * b->g.c);
+}
+
+static void test_bn(const char *kind, int m, int ch)
+{
+    bn_ctx b = {.g = {.m = m, .c = ch, .eps = 1e-5f, .momentum = 0.1f}};
+    size_t nx = (size_t)m * ch;
+    b.x = frand(nx, -1.5f, 2.5f);
+    b.gamma = frand((size_t)ch, 0.5f, 1.5f);
+    b.beta = frand((size_t)ch, -0.5f, 0.5f);
+    b.y = falloc(nx);
+    b.r = frand(nx, -1, 1);
+    b.mean = falloc((size_t)ch), b.invstd = falloc((size_t)ch);
+    b.rmean = falloc((size_t)ch), b.rvar = falloc((size_t)ch);
+    bn_objective(&b);
+
+    /* Output per channel: (y - beta) / gamma has mean 0 and variance var/(var+eps) ~ 1. */
+    double worst_mean = 0, worst_var = 0;
+    for (int c = 0; c < ch; c++) {
+        double s = 0, ss = 0;
+        for (int r = 0; r < m; r++)
+            s += (b.y[(size_t)r * ch + c] - b.beta[c]) / b.gamma[c];
+        for (int r = 0; r < m; r++) {
+            double d = (b.y[(size_t)r * ch + c] - b.beta[c]) / b.gamma[c] - s / m;
+            ss += d * d;
+        }
+        worst_mean = fmax(worst_mean, fabs(s / m));
+        worst_var = fmax(worst_var, fabs(ss / m - 1));
+    }
+    printf("  batchnorm %s M%d C%d: normalised output |mean| %.2g, |var-1| %.2g (tol 1e-5, 1e-3)\n",
+           kind, m, ch, worst_mean, worst_var);
+    check(worst_mean < 1e-5 && worst_var < 1e-3, "batchnorm %s: output not mean 0 var 1", kind);
+
+    float *dx = fnan(nx), *dgamma = fnan((size_t)ch), *dbeta = fnan((size_t)ch);
+    cnn_ref_batchnorm_backward(&b.g, b.x, b.gamma, b.mean, b.invstd, b.r, dx, dgamma, dbeta);
+    float *num = falloc(nx);
+    char what[80];
+    fd_grad(bn_objective, &b, b.x, nx, num);
+    snprintf(what, sizeof what, "batchnorm %s M%d C%d: dx", kind, m, ch);
+    compare(what, dx, num, nx, RTOL, ATOL);
+    fd_grad(bn_objective, &b, b.gamma, (size_t)ch, num);
+    snprintf(what, sizeof what, "batchnorm %s M%d C%d: dgamma", kind, m, ch);
+    compare(what, dgamma, num, (size_t)ch, RTOL, ATOL);
+    fd_grad(bn_objective, &b, b.beta, (size_t)ch, num);
+    snprintf(what, sizeof what, "batchnorm %s M%d C%d: dbeta", kind, m, ch);
+    compare(what, dbeta, num, (size_t)ch, RTOL, ATOL);
+    free(num), free(dx), free(dgamma), free(dbeta);
+    free(b.x), free(b.gamma), free(b.beta), free(b.y), free(b.r);
+    free(b.mean), free(b.invstd), free(b.rmean), free(b.rvar);
+}
+
+static void test_bn_known(void)
+{
+    /* Channel 0: 1 2 3 4 (mean 2.5, var 1.25, unbiased 5/3);
+     * channel 1: 10 -10 0 4 (mean 1, var 53, unbiased 212/3). */
+    cnn_bn_geom g = {.m = 4, .c = 2, .eps = 1e-5f, .momentum = 0.1f};
+    float x[8] = {1, 10, 2, -10, 3, 0, 4, 4}, gamma[2] = {1, 1}, beta[2] = {0, 0}, y[8];
+    float mean[2], invstd[2], rmean[2] = {0, 0}, rvar[2] = {1, 1};
+    cnn_ref_batchnorm_forward_train(&g, x, gamma, beta, y, mean, invstd, rmean, rvar);
+    const float want_mean[2] = {2.5f, 1.0f};
+    const float want_invstd[2] = {0.89442361f, 0.13736055f};   /* 1/sqrt(var + 1e-5) */
+    const float want_rmean[2] = {0.25f, 0.1f};                 /* 0.9*0 + 0.1*mean */
+    const float want_rvar[2] = {1.0666667f, 7.9666667f};       /* 0.9*1 + 0.1*unbiased */
+    check_close("batchnorm save_mean, hand values", mean, want_mean, 2, 1e-6, 0);
+    check_close("batchnorm save_invstd, hand values", invstd, want_invstd, 2, 1e-6, 0);
+    check_close("batchnorm running_mean update, hand values", rmean, want_rmean, 2, 1e-6, 0);
+    check_close("batchnorm running_var update (unbiased), hand values", rvar, want_rvar, 2, 1e-6,
+                0);
+    /* Eval with those running estimates: row 0 is (1 - 0.25)/sqrt(1.0666667 + 1e-5),
+     * (10 - 0.1)/sqrt(7.9666667 + 1e-5). */
+    cnn_ref_batchnorm_forward_eval(&g, x, gamma, beta, rmean, rvar, y);
+    const float want_eval[2] = {0.72618097f, 3.5074913f};
+    check_close("batchnorm eval forward, hand values", y, want_eval, 2, 1e-6, 0);
+
+    /* M == 1: the running variance takes the (zero) batch variance, not var*M/(M-1). */
+    cnn_bn_geom g1 = {.m = 1, .c = 1, .eps = 1e-5f, .momentum = 0.1f};
+    float x1 = 3, gm = 2, bt = 0.5f, y1, m1, s1, rm1 = 0, rv1 = 1;
+    cnn_ref_batchnorm_forward_train(&g1, &x1, &gm, &bt, &y1, &m1, &s1, &rm1, &rv1);
+    check(y1 == 0.5f && fabsf(rm1 - 0.3f) < 1e-7f && fabsf(rv1 - 0.9f) < 1e-7f,
+          "batchnorm M=1: y %g (want 0.5), running mean %g (0.3), running var %g (0.9)",
+          (double)y1, (double)rm1, (double)rv1);
+    printf("  batchnorm statistics, running updates (momentum 0.1), eval, M=1 vs hand values "
+           "(rtol 1e-6)\n");
+}
+
+/* ---------------- softmax cross-entropy ---------------- */
+
+typedef struct xent_ctx {
+    int n, k;
+    float *logits;   /* (N,K) */
+    uint8_t *labels; /* (N) */
+} xent_ctx;
+
+static double xent_objective(void *p)
+{
+    xent_ctx *c = p;
+    return cnn_ref_softmax_xent(c->n, c->k, c->logits, c->labels, NULL, NULL);
+}
+
+static void test_xent(int n, int k)
+{
+    xent_ctx c = {.n = n, .k = k};
+    size_t nz = (size_t)n * k;
+    c.logits = frand(nz, -3, 3);
+    c.labels = malloc((size_t)n);
+    if (!c.labels)
+        exit(2);
+    for (int i = 0; i < n; i++)
+        c.labels[i] = (uint8_t)((i * 7 + 3) % k);
+    float *dz = fnan(nz), *num = falloc(nz);
+    cnn_ref_softmax_xent(n, k, c.logits, c.labels, dz, NULL);
+    fd_grad(xent_objective, &c, c.logits, nz, num);
+    char what[80];
+    snprintf(what, sizeof what, "softmax xent N%d K%d: dlogits of the mean loss", n, k);
+    compare(what, dz, num, nz, RTOL, ATOL);
+    free(dz), free(num), free(c.logits), free(c.labels);
+}
+
+static void test_xent_known(void)
+{
+    /* Uniform logits: p = 1/K, loss = ln K; ties go to the first class. */
+    enum { N = 3, K = 10 };
+    float z[N * K], dz[N * K], want_dz[N * K];
+    uint8_t labels[N] = {0, 3, 0};
+    for (int i = 0; i < N * K; i++) {
+        z[i] = 0.7f;
+        want_dz[i] = (0.1f - ((i % K) == labels[i / K])) / N;
+    }
+    int correct = -1;
+    float loss = cnn_ref_softmax_xent(N, K, z, labels, dz, &correct);
+    check(fabsf(loss - logf(10.0f)) < 1e-6f, "softmax xent uniform: loss %.7g, want ln 10",
+          (double)loss);
+    check(correct == 2, "softmax xent uniform: correct %d, want 2 (first max on ties)", correct);
+    check_close("softmax xent uniform: dlogits = (1/K - onehot)/N", dz, want_dz, N * K, 1e-6,
+                1e-8);
+
+    /* Rows [0, ln 3] (p = 1/4, 3/4) with labels 1 and 0: loss (-ln 0.75 - ln 0.25)/2. */
+    float z2[4] = {0, logf(3.0f), 0, logf(3.0f)};
+    uint8_t l2[2] = {1, 0};
+    loss = cnn_ref_softmax_xent(2, 2, z2, l2, NULL, &correct);
+    check(fabsf(loss - 0.83698822f) < 1e-6f && correct == 1,
+          "softmax xent [0, ln3]: loss %.7g (want 0.836988), correct %d (want 1)", (double)loss,
+          correct);
+
+    /* Large logits stay finite: [1000, 1001], label 1 -> -ln(e/(1+e)) = 0.313262. */
+    float z3[2] = {1000, 1001};
+    uint8_t l3[1] = {1};
+    loss = cnn_ref_softmax_xent(1, 2, z3, l3, NULL, NULL);
+    check(fabsf(loss - 0.31326169f) < 1e-6f, "softmax xent [1000, 1001]: loss %.7g, want 0.313262",
+          (double)loss);
+    printf("  softmax xent: uniform = ln K, tie -> first max, [0, ln 3], [1000, 1001] vs hand "
+           "values (tol 1e-6)\n");
+}
+
+int main(void)
+{
+    printf("test_ref_grad: reference backwards vs central differences of L = sum(y*r),\n"
+           "  step %g, pass when |analytic - fd| <= %g + %g*|fd| (worst ratio <= 1)\n",
+           (double)FD_EPS, ATOL, RTOL);
+
+    /* n ih iw ic oc kh kw sh sw ph pw bias */
+    test_conv(1, 5, 5, 3, 4, 1, 1, 1, 1, 0, 0, 1);
+    test_conv(3, 5, 4, 2, 3, 1, 1, 2, 2, 0, 0, 0);
+    test_conv(3, 7, 5, 2, 3, 3, 3, 1, 1, 1, 1, 1);
+    test_conv(1, 7, 7, 3, 2, 3, 3, 2, 2, 1, 1, 0);
+    test_conv(3, 8, 8, 2, 2, 3, 3, 2, 2, 0, 0, 1); /* last input row and column unused */
+    test_conv(1, 6, 7, 2, 3, 5, 5, 1, 1, 2, 2, 1);
+    test_conv(3, 9, 9, 2, 2, 5, 5, 2, 2, 2, 2, 0);
+    test_conv(1, 9, 8, 2, 3, 7, 7, 1, 1, 0, 0, 1);
+    test_conv(3, 9, 9, 1, 2, 7, 7, 2, 2, 2, 2, 1);
+    test_conv(1, 7, 9, 2, 3, 3, 5, 1, 2, 1, 2, 1); /* rectangular kernel, stride, padding */
+    test_conv_known();
+
+    test_linear(1, 5, 3, 1);
+    test_linear(4, 7, 6, 0);
+    test_linear(3, 9, 10, 1);
+
+    test_act(CNN_ACT_NONE, "none");
+    test_act(CNN_ACT_RELU, "relu");
+    test_act(CNN_ACT_SIGMOID, "sigmoid");
+    test_act(CNN_ACT_TANH, "tanh");
+    test_act_known();
+
+    /* max n ih iw c kh kw sh sw ph pw */
+    test_pool(1, 2, 6, 6, 3, 2, 2, 2, 2, 0, 0);
+    test_pool(1, 1, 7, 7, 2, 3, 3, 2, 2, 1, 1); /* overlapping windows, padding */
+    test_pool(1, 2, 5, 4, 2, 3, 3, 1, 1, 1, 1);
+    test_pool(1, 1, 7, 6, 2, 2, 3, 2, 1, 1, 1); /* rectangular */
+    test_pool(0, 2, 6, 6, 3, 2, 2, 2, 2, 0, 0);
+    test_pool(0, 1, 7, 7, 2, 3, 3, 2, 2, 1, 1);
+    test_pool(0, 2, 5, 4, 2, 3, 3, 1, 1, 1, 1);
+    test_pool(0, 1, 7, 6, 2, 2, 3, 2, 1, 1, 1);
+    test_pool_known();
+
+    test_shape(1, 2, 5, 3, 4);
+    test_shape(0, 2, 3, 2, 4);
+    test_shape_known();
+
+    test_bn("2d", 2 * 3 * 3, 3); /* BatchNorm2d: M = N*H*W with N 2, 3x3 */
+    test_bn("1d", 5, 4);         /* BatchNorm1d: M = N */
+    test_bn_known();
+
+    test_xent(4, 5);
+    test_xent(3, 10);
+    test_xent_known();
+
+    return check_finish("test_ref_grad");
+}
