@@ -53,4 +53,10 @@ size_t cnn_plan_bytes(const cnn_plan *p);
 /* One line per layer saying what runs it (e.g. the oneDNN kernel), for --verbose. */
 void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size);
 
+/* Per-layer timing: cnn_plan_profile(p, 1) resets and starts it; the report
+ * gives each layer's forward and backward milliseconds per step, GFLOP/s and
+ * share of peak_gflops (the machine's peak; 0 to omit). */
+void cnn_plan_profile(cnn_plan *p, int on);
+void cnn_plan_profile_report(const cnn_plan *p, double peak_gflops, char *buf, size_t size);
+
 #endif

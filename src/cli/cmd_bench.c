@@ -21,7 +21,8 @@ static int cmp_double(const void *a, const void *b)
 int cnn_cmd_bench(int argc, char **argv)
 {
     const char *model = "lenet5", *precision = "fp32", *mode = "train", *backend = "fast";
-    int batch = 128, threads = omp_get_num_procs(), json = 0, windows = 5, verbose = 0;
+    int batch = 128, threads = omp_get_num_procs(), json = 0, windows = 5, verbose = 0, profile = 0;
+    double peak = 0;
     double seconds = 3.0;
     const char *positional[1];
     int npos = 0;
@@ -35,6 +36,8 @@ int cnn_cmd_bench(int argc, char **argv)
         {"--windows", CLI_INT, &windows, 1, 1000, "N", "timed windows; the median is reported (default 5)", NULL},
         {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference", "fast,reference"},
         {"--verbose", CLI_BOOL, &verbose, 0, 0, NULL, "print the plan: each layer and the kernel that runs it", NULL},
+        {"--profile", CLI_BOOL, &profile, 0, 0, NULL, "time each layer's forward and backward against its FLOPs", NULL},
+        {"--peak", CLI_DOUBLE, &peak, 0, 1e6, "GFLOPS", "the machine's peak, for the profile's % of peak", NULL},
         {"--json", CLI_BOOL, &json, 0, 0, NULL, "end with one JSON object holding the figures", NULL},
     };
     cli_command cmd = {"bench", "cnnlab bench --model NAME [options]",
@@ -88,6 +91,7 @@ int cnn_cmd_bench(int argc, char **argv)
             cnn_sgd_step(&sgd, m->params, m->grads);
         }
     }
+    cnn_plan_profile(p, profile);
     double *rates = malloc(sizeof(double) * (size_t)windows);
     for (int w = 0; w < windows; w++) {
         long steps = 0;
@@ -115,6 +119,11 @@ int cnn_cmd_bench(int argc, char **argv)
            "%.1f s), %.1f GFLOP/s, plan memory %.1f MiB\n",
            CNNLAB_VERSION, desc->name, mode, precision, batch, threads, median, windows, seconds,
            gflops, (double)cnn_plan_bytes(p) / 1048576.0);
+    if (profile) {
+        char report[16384];
+        cnn_plan_profile_report(p, peak, report, sizeof report);
+        fputs(report, stdout);
+    }
     if (json) {
         printf("{\"model\": \"%s\", \"mode\": \"%s\", \"precision\": \"%s\", \"backend\": \"%s\", "
                "\"batch_size\": %d, \"threads\": %d, \"images_per_second\": %.2f, "

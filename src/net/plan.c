@@ -27,6 +27,9 @@ struct cnn_plan {
     float *grad[2];    /* gradient ping-pong buffers */
     float *ws;         /* every layer's workspace */
     size_t bytes;
+    int profiling;     /* time each layer's forward and backward */
+    double *fwd_s, *bwd_s, loss_s;
+    long fwd_calls, bwd_calls;
 };
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
@@ -49,7 +52,13 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int tra
                              batch);
     cnn_status st = CNN_STATUS_OK;
     cnn_plan *p = calloc(1, sizeof *p);
-    if (!p || !(p->layers = calloc((size_t)m->count, sizeof *p->layers))) {
+    if (!p || !(p->layers = calloc((size_t)m->count, sizeof *p->layers)) ||
+        !(p->fwd_s = calloc((size_t)m->count, sizeof(double))) ||
+        !(p->bwd_s = calloc((size_t)m->count, sizeof(double)))) {
+        if (p) {
+            free(p->layers);
+            free(p->fwd_s);
+        }
         free(p);
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a plan");
     }
@@ -182,6 +191,8 @@ void cnn_plan_destroy(cnn_plan *p)
     cnn_free(p->grad[1]);
     cnn_free(p->ws);
     cnn_dnnl_destroy(p->dnnl);
+    free(p->fwd_s);
+    free(p->bwd_s);
     free(p->layers);
     free(p);
 }
@@ -200,10 +211,15 @@ float cnn_plan_forward(cnn_plan *p, const uint8_t *labels, int rows, int trainin
         if (pl->absorbed)
             continue;
         pl->training = training;
+        double t0 = p->profiling ? cnn_now() : 0;
         cnn_layer_class_of(pl->ml->desc.kind)->forward(pl);
+        if (p->profiling)
+            p->fwd_s[i] += cnn_now() - t0;
     }
+    p->fwd_calls++;
     if (!labels)
         return 0.0f;
+    double t0 = p->profiling ? cnn_now() : 0;
     int classes = p->m->desc->classes, ok = 0;
     float *dlogits = training ? p->layers[p->last].dy : NULL;
     if (training)
@@ -213,6 +229,8 @@ float cnn_plan_forward(cnn_plan *p, const uint8_t *labels, int rows, int trainin
                      : cnn_ref_softmax_xent(rows, classes, cnn_plan_logits(p), labels, dlogits, &ok);
     if (correct)
         *correct += ok;
+    if (p->profiling)
+        p->loss_s += cnn_now() - t0;
     return loss;
 }
 
@@ -223,8 +241,55 @@ void cnn_plan_backward(cnn_plan *p)
         cnn_plan_layer *pl = &p->layers[i];
         if (pl->absorbed)
             continue;
+        double t0 = p->profiling ? cnn_now() : 0;
         cnn_layer_class_of(pl->ml->desc.kind)->backward(pl);
+        if (p->profiling)
+            p->bwd_s[i] += cnn_now() - t0;
     }
+    p->bwd_calls++;
+}
+
+void cnn_plan_profile(cnn_plan *p, int on)
+{
+    p->profiling = on;
+    p->fwd_calls = p->bwd_calls = 0;
+    p->loss_s = 0;
+    for (int i = 0; i < p->m->count; i++)
+        p->fwd_s[i] = p->bwd_s[i] = 0;
+}
+
+void cnn_plan_profile_report(const cnn_plan *p, double peak_gflops, char *buf, size_t size)
+{
+    size_t used = 0;
+    double tf = 0, tb = 0;
+    long nf = p->fwd_calls ? p->fwd_calls : 1, nb = p->bwd_calls ? p->bwd_calls : 1;
+    used += (size_t)snprintf(buf, size, "%3s %-9s %-22s %10s %10s %9s %9s %7s\n", "#", "layer",
+                             "output", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s", "% peak");
+    for (int i = 0; i < p->m->count && used < size; i++) {
+        const cnn_plan_layer *pl = &p->layers[i];
+        if (pl->absorbed)
+            continue;
+        const cnn_model_layer *l = pl->ml;
+        const cnn_layer_class *cls = cnn_layer_class_of(l->desc.kind);
+        double f = p->fwd_s[i] / nf, b = p->bwd_s[i] / nb;
+        tf += f;
+        tb += b;
+        double flop = cls->macs ? 2.0 * cls->macs(l) * p->batch : 0;
+        double gf = f > 0 ? flop / f / 1e9 : 0, gb = b > 0 ? 2 * flop / b / 1e9 : 0;
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%dx%d%s", l->out.h, l->out.w, l->out.c,
+                 pl->fused ? " +act" : "");
+        int w = snprintf(buf + used, size - used, "%3d %-9s %-22s %10.3f %10.3f %9.1f %9.1f %7.1f\n",
+                         i + 1, cls->name, shape, 1e3 * f, 1e3 * b, gf, gb,
+                         flop > 0 && peak_gflops > 0 && f + b > 0
+                             ? 100.0 * 3 * flop / (f + b) / 1e9 / peak_gflops : 0.0);
+        if (w < 0)
+            return;
+        used += (size_t)w;
+    }
+    if (used < size)
+        snprintf(buf + used, size - used, "    loss %.3f ms; layers total: forward %.3f ms, "
+                 "backward %.3f ms\n", 1e3 * p->loss_s / nf, 1e3 * tf, 1e3 * tb);
 }
 
 void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
