@@ -36,7 +36,10 @@ extern const char *const cnn_cifar_class_names[CNN_CIFAR_CLASSES];
  * https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz into the parent of the
  * folder, verifies its MD5 (c32a1d4ab5d03f1284b67883e8d87530) and unpacks it.
  * Otherwise fails with CNN_STATUS_MISSING_DATA and a message that says exactly
- * which files to put where. resolved receives the folder's path. */
+ * which files to put where. resolved receives the folder's path (without a
+ * trailing slash). Only a folder named cifar-10-batches-bin (the name the
+ * archive unpacks to) is ever downloaded into; a download prints progress lines
+ * to stderr. */
 cnn_status cnn_cifar_locate(const char *dir, int allow_download, char *resolved,
                             size_t resolved_size, cnn_error *err);
 
@@ -47,7 +50,9 @@ cnn_status cnn_cifar_load_train(const char *dir, cnn_dataset *out, cnn_error *er
 /* Reads test_batch.bin (10,000 images). Only `cnnlab test` calls this. */
 cnn_status cnn_cifar_load_test(const char *dir, cnn_dataset *out, cnn_error *err);
 /* Reads one batch file with any whole number of records (used by the two above
- * and by tests); expect_count < 0 accepts any count. */
+ * and by tests); expect_count < 0 accepts any count of one or more. A missing
+ * file is CNN_STATUS_MISSING_DATA, bad contents CNN_STATUS_FORMAT; on failure
+ * *out is left empty. Free with cnn_dataset_free. */
 cnn_status cnn_cifar_load_file(const char *path, int expect_count, cnn_dataset *out,
                                cnn_error *err);
 void cnn_dataset_free(cnn_dataset *d);
@@ -69,10 +74,13 @@ typedef struct cnn_norm {
     float std[CNN_CIFAR_CHANNELS];
 } cnn_norm;
 
+/* idx NULL means images 0..count-1; no images gives mean 0, std 1. */
 void cnn_norm_compute(const cnn_dataset *d, const int *idx, int count, cnn_norm *out);
 
 /* Assembles a batch: images d[idx[0..count)] normalised ((p/255 - mean)/std)
- * into x (count, 32, 32, 3) NHWC floats and their labels into labels (count). */
+ * into x (count, 32, 32, 3) NHWC floats and their labels into labels (count).
+ * idx NULL means images 0..count-1; labels may be NULL. A channel with std 0
+ * is only shifted by its mean. */
 void cnn_batch_fill(const cnn_dataset *d, const int *idx, int count, const cnn_norm *norm,
                     float *x, uint8_t *labels);
 
