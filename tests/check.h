@@ -29,7 +29,7 @@ static void check(int ok, const char *fmt, ...)
 }
 
 /* max over i of |a-b| / (atol + rtol*|b|); passes when <= 1. Prints the worst. */
-static int check_close(const char *what, const float *a, const float *b, size_t n, double rtol,
+__attribute__((unused)) static int check_close(const char *what, const float *a, const float *b, size_t n, double rtol,
                        double atol)
 {
     double worst = 0;
@@ -61,7 +61,7 @@ static int check_finish(const char *name)
 }
 
 /* Fills a with uniform values in [lo, hi) from a small LCG (tests only). */
-static void check_fill(float *a, size_t n, unsigned *state, float lo, float hi)
+__attribute__((unused)) static void check_fill(float *a, size_t n, unsigned *state, float lo, float hi)
 {
     for (size_t i = 0; i < n; i++) {
         *state = *state * 1664525u + 1013904223u;

@@ -95,7 +95,7 @@ expect 2 "unknown model 'resnet9000'" -- "$CNNLAB" train --model resnet9000
 expect 2 "expected a value after it" -- "$CNNLAB" train --model
 expect 2 "unknown command 'trian'" -- "$CNNLAB" trian
 expect 2 "--precision: expected one of fp32" -- "$CNNLAB" bench --precision fp64
-expect 2 "missing" -- "$CNNLAB" train --data "$tmp/nowhere" --out "$tmp/run3"
+expect 2 "CIFAR-10 not found in .*nowhere" -- "$CNNLAB" train --data "$tmp/nowhere" --out "$tmp/run3"
 [ ! -e "$tmp/run3" ] && pass "no run folder made when the data is missing" || fail "run3 was created"
 
 # Truncated data file and bad label: named in the error.

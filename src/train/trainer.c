@@ -225,13 +225,18 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
             float loss = cnn_plan_forward(p, labels, rows, 1, &correct);
             global_step++;
             if (!isfinite(loss)) {
+                char kept[4200];
+                if (epoch > 1)
+                    snprintf(kept, sizeof kept, "the weights of epoch %d stay in %s", epoch - 1,
+                             c->out_dir);
+                else
+                    snprintf(kept, sizeof kept, "no epoch finished, so no weights were saved");
                 st = cnn_error_set(err, CNN_STATUS_NUMERIC,
                                    "the training loss became %s at epoch %d, step %d of %d "
-                                   "(step %ld overall); training stopped and the weights of the "
-                                   "last finished epoch stay in %s; try a lower --lr (now %g) or "
-                                   "gradient clipping",
+                                   "(step %ld overall); training stopped and %s; try a lower "
+                                   "--lr (now %g) or gradient clipping",
                                    isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps,
-                                   global_step, c->out_dir, (double)c->lr);
+                                   global_step, kept, (double)c->lr);
                 break;
             }
             cnn_plan_backward(p);
