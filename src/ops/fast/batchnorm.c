@@ -1,0 +1,320 @@
+/* batchnorm.c: fast batch normalisation over (M,C) rows, channels innermost,
+ * with an optional fused ReLU after it. Same semantics as ref/batchnorm.c:
+ *
+ * train:    mean, var (biased) per channel; invstd = 1/sqrt(var + eps)
+ *           y = act((x - mean) * (gamma*invstd) + beta)
+ *           running_mean/var updated with momentum (var unbiased: m/(m-1))
+ * eval:     y = act((x - running_mean) * gamma/sqrt(running_var + eps) + beta)
+ * backward: dy' = dy * act'(y)      (ReLU: dy where y > 0; dy is not modified)
+ *           dbeta = sum dy',  dgamma = sum dy' * xhat,  xhat = (x - mean)*invstd
+ *           dx = gamma*invstd * (dy' - dbeta/m - xhat * dgamma/m)
+ *
+ * Reductions. The M rows split into at most BN_BLOCKS contiguous blocks; a block
+ * sums its rows into per-channel partials (float over BN_CHUNK rows, then double
+ * over the block, stored as float in the scratch), and the blocks' partials
+ * combine in double per channel. The block count depends only on M and C, never
+ * on the thread count, so results are bitwise the same with any number of
+ * threads. The forward statistics are one pass over x: sums of d = x - K and d^2,
+ * with K a per-channel estimate of the mean from the first rows, so that
+ * var = E[d^2] - E[d]^2 does not cancel the way E[x^2] - E[x]^2 would.
+ *
+ * Passes over memory: forward train 2 reads of x + 1 write of y; backward 2
+ * reads of x, dy (and y with ReLU) + 1 write of dx.
+ *
+ * Scratch (cnn_fast_batchnorm_scratch_floats(c) floats, no alignment assumed;
+ * its size depends on C alone, not on the thread count):
+ *   [0, 2*BN_BLOCKS*C)   block partials, block b at 2*b*C: first sum (C), second (C)
+ *   then 3*C             per-channel values of the final pass (forward: K and
+ *                        gamma*invstd; backward: the three coefficients of dx)
+ * Nothing in it survives from one call to the next. */
+#include <math.h>
+
+#include "core/core.h"
+#include "ops/ops.h"
+
+#define BN_BLOCKS 64       /* most row blocks of a reduction (sizes the scratch) */
+#define BN_BLOCK_MIN 16384 /* fewest elements (rows * C) a block should hold */
+#define BN_CHUNK 32        /* rows a float partial sums before joining the block's double */
+#define BN_SLICE 256       /* channels a block reduction handles at a time (stack arrays) */
+#define BN_PILOT 32        /* rows averaged into the shift K */
+
+size_t cnn_fast_batchnorm_scratch_floats(int c) { return (size_t)(2 * BN_BLOCKS + 3) * (size_t)c; }
+
+static int block_count(int m, int c)
+{
+    size_t nb = (size_t)m * (size_t)c / BN_BLOCK_MIN;
+    if (nb > BN_BLOCKS)
+        nb = BN_BLOCKS;
+    if (nb > (size_t)m)
+        nb = (size_t)m;
+    return nb < 1 ? 1 : (int)nb;
+}
+
+static int block_start(int m, int nb, int b) { return (int)((long long)m * b / nb); }
+
+static int parallel_worthwhile(int m, int c) { return (size_t)m * (size_t)c >= 32768; }
+
+/* Rows [r0, r1) of x (M,C): s1 (C) = sum (x - k), s2 (C) = sum (x - k)^2. */
+static void block_moments(const float *x, int c, int r0, int r1, const float *k, float *s1,
+                          float *s2)
+{
+    for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
+        const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
+        double t1[BN_SLICE], t2[BN_SLICE];
+        for (int j = 0; j < nc; j++)
+            t1[j] = t2[j] = 0.0;
+        for (int q0 = r0; q0 < r1; q0 += BN_CHUNK) {
+            const int q1 = r1 - q0 < BN_CHUNK ? r1 : q0 + BN_CHUNK;
+            float p1[BN_SLICE], p2[BN_SLICE];
+            for (int j = 0; j < nc; j++)
+                p1[j] = p2[j] = 0.0f;
+            for (int r = q0; r < q1; r++) {
+                const float *xr = x + (size_t)r * c + c0;
+                const float *kr = k + c0;
+#pragma omp simd
+                for (int j = 0; j < nc; j++) {
+                    float d = xr[j] - kr[j];
+                    p1[j] += d;
+                    p2[j] += d * d;
+                }
+            }
+#pragma omp simd
+            for (int j = 0; j < nc; j++) {
+                t1[j] += p1[j];
+                t2[j] += p2[j];
+            }
+        }
+        for (int j = 0; j < nc; j++) {
+            s1[c0 + j] = (float)t1[j];
+            s2[c0 + j] = (float)t2[j];
+        }
+    }
+}
+
+/* Rows [r0, r1): with dy' = dy masked by y > 0 when relu (y unread otherwise),
+ * s1 (C) = sum dy', s2 (C) = sum dy' * (x - mean). */
+static void block_grad_sums(const float *x, const float *y, const float *dy, int relu, int c,
+                            int r0, int r1, const float *mean, float *s1, float *s2)
+{
+    for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
+        const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
+        double t1[BN_SLICE], t2[BN_SLICE];
+        for (int j = 0; j < nc; j++)
+            t1[j] = t2[j] = 0.0;
+        for (int q0 = r0; q0 < r1; q0 += BN_CHUNK) {
+            const int q1 = r1 - q0 < BN_CHUNK ? r1 : q0 + BN_CHUNK;
+            float p1[BN_SLICE], p2[BN_SLICE];
+            for (int j = 0; j < nc; j++)
+                p1[j] = p2[j] = 0.0f;
+            for (int r = q0; r < q1; r++) {
+                const size_t o = (size_t)r * c + c0;
+                const float *xr = x + o, *dyr = dy + o, *mr = mean + c0;
+                if (relu) {
+                    const float *yr = y + o;
+#pragma omp simd
+                    for (int j = 0; j < nc; j++) {
+                        float d = yr[j] > 0.0f ? dyr[j] : 0.0f;
+                        p1[j] += d;
+                        p2[j] += d * (xr[j] - mr[j]);
+                    }
+                } else {
+#pragma omp simd
+                    for (int j = 0; j < nc; j++) {
+                        p1[j] += dyr[j];
+                        p2[j] += dyr[j] * (xr[j] - mr[j]);
+                    }
+                }
+            }
+#pragma omp simd
+            for (int j = 0; j < nc; j++) {
+                t1[j] += p1[j];
+                t2[j] += p2[j];
+            }
+        }
+        for (int j = 0; j < nc; j++) {
+            s1[c0 + j] = (float)t1[j];
+            s2[c0 + j] = (float)t2[j];
+        }
+    }
+}
+
+/* Sums channel ch's two partials over the nb blocks, in double. */
+static void combine(const float *part, int c, int nb, int ch, double *s1, double *s2)
+{
+    double a = 0, b = 0;
+    for (int i = 0; i < nb; i++) {
+        a += part[(size_t)2 * i * c + ch];
+        b += part[(size_t)2 * i * c + c + ch];
+    }
+    *s1 = a;
+    *s2 = b;
+}
+
+/* y (M,C) = act((x - mean) * scale + beta), rows split among the running threads
+ * (call inside a parallel region). */
+static void normalise_rows(int m, int c, int relu, const float *x, const float *mean,
+                           const float *scale, const float *beta, float *y)
+{
+#pragma omp for schedule(static)
+    for (int r = 0; r < m; r++) {
+        const float *xr = x + (size_t)r * c;
+        float *yr = y + (size_t)r * c;
+        if (relu) {
+#pragma omp simd
+            for (int j = 0; j < c; j++) {
+                float v = (xr[j] - mean[j]) * scale[j] + beta[j];
+                yr[j] = v < 0.0f ? 0.0f : v;
+            }
+        } else {
+#pragma omp simd
+            for (int j = 0; j < c; j++)
+                yr[j] = (xr[j] - mean[j]) * scale[j] + beta[j];
+        }
+    }
+}
+
+/* x (M,C), gamma, beta (C) -> y (M,C); save_mean, save_invstd (C) written;
+ * running_mean, running_var (C) updated; scratch as above. */
+void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const float *x,
+                                      const float *gamma, const float *beta, float *y,
+                                      float *save_mean, float *save_invstd, float *running_mean,
+                                      float *running_var, float *scratch)
+{
+    CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    CNN_ASSERT(g->m >= 1 && g->c >= 1 && scratch);
+    const int m = g->m, c = g->c, nb = block_count(m, c), relu = act == CNN_ACT_RELU;
+    float *part = scratch, *shift = scratch + (size_t)2 * BN_BLOCKS * c, *scale = shift + c;
+
+    /* the shift K: mean of the first rows, close enough to the batch mean */
+    const int pilot = m < BN_PILOT ? m : BN_PILOT;
+    for (int j = 0; j < c; j++)
+        shift[j] = 0.0f;
+    for (int r = 0; r < pilot; r++)
+        for (int j = 0; j < c; j++)
+            shift[j] += x[(size_t)r * c + j];
+    for (int j = 0; j < c; j++)
+        shift[j] /= (float)pilot;
+
+#pragma omp parallel if (parallel_worthwhile(m, c))
+    {
+#pragma omp for schedule(static)
+        for (int b = 0; b < nb; b++)
+            block_moments(x, c, block_start(m, nb, b), block_start(m, nb, b + 1), shift,
+                          part + (size_t)2 * b * c, part + (size_t)2 * b * c + c);
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < c; ch++) {
+            double s1, s2;
+            combine(part, c, nb, ch, &s1, &s2);
+            double dmean = s1 / m; /* mean - K */
+            double var = s2 / m - dmean * dmean;
+            if (var < 0.0)
+                var = 0.0;
+            double mean = shift[ch] + dmean;
+            double invstd = 1.0 / sqrt(var + g->eps);
+            save_mean[ch] = (float)mean;
+            save_invstd[ch] = (float)invstd;
+            scale[ch] = (float)(gamma[ch] * invstd);
+            double unbiased = m > 1 ? var * m / (m - 1) : var;
+            double mom = g->momentum;
+            running_mean[ch] = (float)((1.0 - mom) * running_mean[ch] + mom * mean);
+            running_var[ch] = (float)((1.0 - mom) * running_var[ch] + mom * unbiased);
+        }
+        normalise_rows(m, c, relu, x, save_mean, scale, beta, y);
+    }
+}
+
+/* x (M,C), gamma, beta, running_mean, running_var (C) -> y (M,C). Needs no
+ * scratch: each thread derives the per-channel scale and shift for a slice of
+ * channels on its stack. */
+void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const float *x,
+                                     const float *gamma, const float *beta,
+                                     const float *running_mean, const float *running_var,
+                                     float *y)
+{
+    CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    const int m = g->m, c = g->c, relu = act == CNN_ACT_RELU;
+#pragma omp parallel if (parallel_worthwhile(m, c))
+    {
+        float scale[BN_SLICE];
+        for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
+            const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
+            for (int j = 0; j < nc; j++)
+                scale[j] = (float)(gamma[c0 + j] / sqrt((double)running_var[c0 + j] + g->eps));
+            const float *mean = running_mean + c0, *b = beta + c0;
+#pragma omp for schedule(static)
+            for (int r = 0; r < m; r++) {
+                const float *xr = x + (size_t)r * c + c0;
+                float *yr = y + (size_t)r * c + c0;
+                if (relu) {
+#pragma omp simd
+                    for (int j = 0; j < nc; j++) {
+                        float v = (xr[j] - mean[j]) * scale[j] + b[j];
+                        yr[j] = v < 0.0f ? 0.0f : v;
+                    }
+                } else {
+#pragma omp simd
+                    for (int j = 0; j < nc; j++)
+                        yr[j] = (xr[j] - mean[j]) * scale[j] + b[j];
+                }
+            }
+        }
+    }
+}
+
+/* x (M,C), y (M,C) (read only with ReLU), gamma, save_mean, save_invstd (C),
+ * dy (M,C) -> dx (M,C), dgamma (C), dbeta (C), each may be NULL. */
+void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float *x,
+                                 const float *y, const float *gamma, const float *save_mean,
+                                 const float *save_invstd, const float *dy, float *dx,
+                                 float *dgamma, float *dbeta, float *scratch)
+{
+    CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    CNN_ASSERT(g->m >= 1 && g->c >= 1 && scratch);
+    const int m = g->m, c = g->c, nb = block_count(m, c), relu = act == CNN_ACT_RELU;
+    float *part = scratch;
+    /* dx = ka * (dy' - kd - (x - mean)*kb): the small differences first, then
+     * the gain gamma*invstd, which can be large */
+    float *ka = scratch + (size_t)2 * BN_BLOCKS * c, *kb = ka + c, *kd = kb + c;
+
+#pragma omp parallel if (parallel_worthwhile(m, c))
+    {
+#pragma omp for schedule(static)
+        for (int b = 0; b < nb; b++)
+            block_grad_sums(x, y, dy, relu, c, block_start(m, nb, b), block_start(m, nb, b + 1),
+                            save_mean, part + (size_t)2 * b * c, part + (size_t)2 * b * c + c);
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < c; ch++) {
+            double sdy, sdyxm;
+            combine(part, c, nb, ch, &sdy, &sdyxm);
+            double invstd = save_invstd[ch];
+            double sdyx = sdyxm * invstd; /* sum dy' * xhat */
+            if (dbeta)
+                dbeta[ch] = (float)sdy;
+            if (dgamma)
+                dgamma[ch] = (float)sdyx;
+            ka[ch] = (float)(gamma[ch] * invstd);
+            kb[ch] = (float)(invstd * sdyx / m);
+            kd[ch] = (float)(sdy / m);
+        }
+        if (dx) {
+#pragma omp for schedule(static)
+            for (int r = 0; r < m; r++) {
+                const size_t o = (size_t)r * c;
+                const float *xr = x + o, *dyr = dy + o;
+                float *dxr = dx + o;
+                if (relu) {
+                    const float *yr = y + o;
+#pragma omp simd
+                    for (int j = 0; j < c; j++) {
+                        float d = yr[j] > 0.0f ? dyr[j] : 0.0f;
+                        dxr[j] = ka[j] * (d - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
+                    }
+                } else {
+#pragma omp simd
+                    for (int j = 0; j < c; j++)
+                        dxr[j] = ka[j] * (dyr[j] - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
+                }
+            }
+        }
+    }
+}

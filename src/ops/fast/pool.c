@@ -1,0 +1,337 @@
+/* pool.c: fast max and average pooling over NHWC activations, same semantics
+ * as ref/pool.c (floor mode; max: padding never wins, the first maximum in
+ * row-major window order wins, NaN wins; avg: divisor KH*KW).
+ *
+ * Channels are innermost, so every loop below runs over a contiguous row of C
+ * values and vectorises. Threads split the (n, row) pairs.
+ *
+ * Max pooling writes argmax (N,OH,OW,C): the winner's window position
+ * ky*KW + kx, one byte each, so the backward needs no x.
+ *
+ * Two paths. 2x2 windows with stride 2 and no padding (every pooling layer of
+ * the built-in models) read or write a whole window in one loop over C. Any
+ * other window runs one loop over C per window position. Either way the
+ * backwards are gathers, not scatters: each input position sums the outputs
+ * whose windows cover it, in the reference's (oy, ox) order, starting from
+ * zero. Every dx element is written exactly once, so there is no zeroing pass,
+ * no race between threads however windows overlap, and the max backward is
+ * bitwise the reference's (adding 0 for non-winners changes nothing). */
+#include "core/core.h"
+#include "ops/ops.h"
+
+/* First and one-past-last output index o whose window [o*s - p, o*s - p + k)
+ * covers input index i, clipped to [0, out). */
+static void covering(int i, int k, int s, int p, int out, int *lo, int *hi)
+{
+    int num = i + p - k + 1; /* o*s >= num */
+    int a = num <= 0 ? 0 : (num + s - 1) / s;
+    int b = (i + p) / s + 1; /* o*s <= i + p */
+    *lo = a;
+    *hi = b < out ? b : out;
+}
+
+/* Whether v replaces the running maximum b: strictly greater (so the first
+ * maximum stays), or the first NaN. */
+static inline int max_wins(float v, float b) { return v > b || (v != v && b == b); }
+
+/* In-image window rows [*k0, *k1) for output index o. */
+static void window_span(int o, int k, int s, int p, int in, int *k0, int *k1)
+{
+    int start = o * s - p;
+    *k0 = start < 0 ? -start : 0;
+    *k1 = start + k > in ? in - start : k;
+}
+
+/* ---- any window: one vector loop over C per window position ---- */
+
+static void maxpool_forward_any(const cnn_pool_geom *g, const float *x, float *y, uint8_t *argmax)
+{
+    const int C = g->c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++) {
+            int ky0, ky1;
+            window_span(oy, g->kh, g->sh, g->ph, g->ih, &ky0, &ky1);
+            int iy0 = oy * g->sh - g->ph;
+            for (int ox = 0; ox < g->ow; ox++) {
+                int kx0, kx1;
+                window_span(ox, g->kw, g->sw, g->pw, g->iw, &kx0, &kx1);
+                int ix0 = ox * g->sw - g->pw;
+                size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                float *yo = y + o;
+                uint8_t *ao = argmax + o;
+                /* the first in-image position starts the race */
+                const float *first = x + (((size_t)n * g->ih + iy0 + ky0) * g->iw + ix0 + kx0) * C;
+                uint8_t k_first = (uint8_t)(ky0 * g->kw + kx0);
+#pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    yo[c] = first[c];
+                    ao[c] = k_first;
+                }
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        if (ky == ky0 && kx == kx0)
+                            continue;
+                        const float *xp =
+                            x + (((size_t)n * g->ih + iy0 + ky) * g->iw + ix0 + kx) * C;
+                        uint8_t k = (uint8_t)(ky * g->kw + kx);
+#pragma omp simd
+                        for (int c = 0; c < C; c++) {
+                            float v = xp[c], b = yo[c];
+                            int wins = max_wins(v, b);
+                            yo[c] = wins ? v : b;
+                            ao[c] = wins ? k : ao[c];
+                        }
+                    }
+            }
+        }
+}
+
+static void maxpool_backward_any(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
+                                float *dx)
+{
+    const int C = g->c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int iy = 0; iy < g->ih; iy++) {
+            int oy0, oy1;
+            covering(iy, g->kh, g->sh, g->ph, g->oh, &oy0, &oy1);
+            for (int ix = 0; ix < g->iw; ix++) {
+                int ox0, ox1;
+                covering(ix, g->kw, g->sw, g->pw, g->ow, &ox0, &ox1);
+                float *d = dx + (((size_t)n * g->ih + iy) * g->iw + ix) * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                    d[c] = 0.0f;
+                for (int oy = oy0; oy < oy1; oy++)
+                    for (int ox = ox0; ox < ox1; ox++) {
+                        /* this input's position inside the window of (oy, ox) */
+                        int k = (iy - (oy * g->sh - g->ph)) * g->kw + (ix - (ox * g->sw - g->pw));
+                        size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                        const uint8_t *a = argmax + o;
+                        const float *dyo = dy + o;
+#pragma omp simd
+                        for (int c = 0; c < C; c++)
+                            d[c] += a[c] == k ? dyo[c] : 0.0f;
+                    }
+            }
+        }
+}
+
+static void avgpool_forward_any(const cnn_pool_geom *g, const float *x, float *y)
+{
+    const int C = g->c;
+    const float area = (float)(g->kh * g->kw);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++) {
+            int ky0, ky1;
+            window_span(oy, g->kh, g->sh, g->ph, g->ih, &ky0, &ky1);
+            int iy0 = oy * g->sh - g->ph;
+            for (int ox = 0; ox < g->ow; ox++) {
+                int kx0, kx1;
+                window_span(ox, g->kw, g->sw, g->pw, g->iw, &kx0, &kx1);
+                int ix0 = ox * g->sw - g->pw;
+                float *yo = y + (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                    yo[c] = 0.0f;
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        const float *xp =
+                            x + (((size_t)n * g->ih + iy0 + ky) * g->iw + ix0 + kx) * C;
+#pragma omp simd
+                        for (int c = 0; c < C; c++)
+                            yo[c] += xp[c];
+                    }
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                    yo[c] /= area;
+            }
+        }
+}
+
+static void avgpool_backward_any(const cnn_pool_geom *g, const float *dy, float *dx)
+{
+    const int C = g->c;
+    const float inv = 1.0f / (float)(g->kh * g->kw);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int iy = 0; iy < g->ih; iy++) {
+            int oy0, oy1;
+            covering(iy, g->kh, g->sh, g->ph, g->oh, &oy0, &oy1);
+            for (int ix = 0; ix < g->iw; ix++) {
+                int ox0, ox1;
+                covering(ix, g->kw, g->sw, g->pw, g->ow, &ox0, &ox1);
+                float *d = dx + (((size_t)n * g->ih + iy) * g->iw + ix) * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                    d[c] = 0.0f;
+                for (int oy = oy0; oy < oy1; oy++)
+                    for (int ox = ox0; ox < ox1; ox++) {
+                        const float *dyo = dy + (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+#pragma omp simd
+                        for (int c = 0; c < C; c++)
+                            d[c] += dyo[c] * inv;
+                    }
+            }
+        }
+}
+
+/* ---- 2x2 windows, stride 2, no padding (every pooling layer of the built-in
+ * models): one vector loop over C per output, reading all four positions. The
+ * backward writes each input row once: the window's share, or zeros for the
+ * odd last row and column that floor mode leaves out. ---- */
+
+static int is_2x2_tiling(const cnn_pool_geom *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0;
+}
+
+static void maxpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y, uint8_t *argmax)
+{
+    const int C = g->c;
+    const size_t row = (size_t)g->iw * C;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const float *p = x + (((size_t)n * g->ih + 2 * oy) * g->iw + 2 * ox) * C;
+                const size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                float *yo = y + o;
+                uint8_t *ao = argmax + o;
+#pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    float b = p[c], v;
+                    int k = 0;
+                    v = p[C + c];
+                    if (max_wins(v, b))
+                        b = v, k = 1;
+                    v = p[row + c];
+                    if (max_wins(v, b))
+                        b = v, k = 2;
+                    v = p[row + C + c];
+                    if (max_wins(v, b))
+                        b = v, k = 3;
+                    yo[c] = b;
+                    ao[c] = (uint8_t)k;
+                }
+            }
+}
+
+/* Input rows of the 2x2 backward: row iy of image n takes, for each output ox
+ * of output row iy/2, grad(c, q) into its columns 2*ox (q = 2*(iy%2)) and
+ * 2*ox + 1 (q + 1). */
+static void maxpool_backward_2x2(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
+                                 float *dx)
+{
+    const int C = g->c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int iy = 0; iy < g->ih; iy++) {
+            float *dxr = dx + ((size_t)n * g->ih + iy) * g->iw * C;
+            const int oy = iy / 2;
+            int ix_done = 0;
+            if (oy < g->oh) {
+                const int q = 2 * (iy % 2);
+                for (int ox = 0; ox < g->ow; ox++) {
+                    const size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                    const uint8_t *a = argmax + o;
+                    const float *d = dy + o;
+                    float *left = dxr + (size_t)2 * ox * C, *right = left + C;
+#pragma omp simd
+                    for (int c = 0; c < C; c++) {
+                        left[c] = a[c] == q ? d[c] : 0.0f;
+                        right[c] = a[c] == q + 1 ? d[c] : 0.0f;
+                    }
+                }
+                ix_done = 2 * g->ow;
+            }
+            for (size_t i = (size_t)ix_done * C; i < (size_t)g->iw * C; i++)
+                dxr[i] = 0.0f;
+        }
+}
+
+static void avgpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y)
+{
+    const int C = g->c;
+    const size_t row = (size_t)g->iw * C;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const float *p = x + (((size_t)n * g->ih + 2 * oy) * g->iw + 2 * ox) * C;
+                float *yo = y + (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                    yo[c] = (p[c] + p[C + c] + p[row + c] + p[row + C + c]) / 4.0f;
+            }
+}
+
+static void avgpool_backward_2x2(const cnn_pool_geom *g, const float *dy, float *dx)
+{
+    const int C = g->c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int iy = 0; iy < g->ih; iy++) {
+            float *dxr = dx + ((size_t)n * g->ih + iy) * g->iw * C;
+            const int oy = iy / 2;
+            int ix_done = 0;
+            if (oy < g->oh) {
+                for (int ox = 0; ox < g->ow; ox++) {
+                    const float *d = dy + (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                    float *left = dxr + (size_t)2 * ox * C, *right = left + C;
+#pragma omp simd
+                    for (int c = 0; c < C; c++)
+                        left[c] = right[c] = d[c] * 0.25f;
+                }
+                ix_done = 2 * g->ow;
+            }
+            for (size_t i = (size_t)ix_done * C; i < (size_t)g->iw * C; i++)
+                dxr[i] = 0.0f;
+        }
+}
+
+/* ---- the entry points ---- */
+
+/* x (N,IH,IW,C) -> y (N,OH,OW,C), argmax (N,OH,OW,C) */
+void cnn_fast_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, uint8_t *argmax)
+{
+    CNN_ASSERT(g->kh * g->kw <= 256);
+    if (is_2x2_tiling(g))
+        maxpool_forward_2x2(g, x, y, argmax);
+    else
+        maxpool_forward_any(g, x, y, argmax);
+}
+
+/* argmax (N,OH,OW,C), dy (N,OH,OW,C) -> dx (N,IH,IW,C) or NULL */
+void cnn_fast_maxpool_backward(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
+                               float *dx)
+{
+    if (!dx)
+        return;
+    if (is_2x2_tiling(g))
+        maxpool_backward_2x2(g, argmax, dy, dx);
+    else
+        maxpool_backward_any(g, argmax, dy, dx);
+}
+
+/* x (N,IH,IW,C) -> y (N,OH,OW,C) */
+void cnn_fast_avgpool_forward(const cnn_pool_geom *g, const float *x, float *y)
+{
+    if (is_2x2_tiling(g))
+        avgpool_forward_2x2(g, x, y);
+    else
+        avgpool_forward_any(g, x, y);
+}
+
+/* dy (N,OH,OW,C) -> dx (N,IH,IW,C) or NULL */
+void cnn_fast_avgpool_backward(const cnn_pool_geom *g, const float *dy, float *dx)
+{
+    if (!dx)
+        return;
+    if (is_2x2_tiling(g))
+        avgpool_backward_2x2(g, dy, dx);
+    else
+        avgpool_backward_any(g, dy, dx);
+}

@@ -1,0 +1,391 @@
+/* test_fast_ops.c: the fast activations, pooling, GAP, flatten, batch norm
+ * (plain and with the fused ReLU) and softmax cross-entropy against their
+ * references in src/ops/ref, on odd shapes, forward and backward, in place where
+ * the contract allows it. Also checks that batch norm gives bitwise the same
+ * result with one thread and with all of them. Prints each comparison with its
+ * tolerance; exits non-zero on any mismatch. */
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "ops/ops.h"
+
+static unsigned seed = 12345u;
+
+static float *fresh(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p) {
+        fprintf(stderr, "test_fast_ops: out of memory (%zu floats)\n", n);
+        exit(2);
+    }
+    return p;
+}
+
+static float *random_floats(size_t n, float lo, float hi)
+{
+    float *p = fresh(n);
+    check_fill(p, n, &seed, lo, hi);
+    return p;
+}
+
+static float *copy_of(const float *a, size_t n)
+{
+    float *p = fresh(n);
+    memcpy(p, a, n * sizeof *p);
+    return p;
+}
+
+static int bitwise_equal(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+/* ---------------- activations ---------------- */
+
+static const char *act_name[] = {"none", "relu", "sigmoid", "tanh"};
+
+static void test_act(cnn_act a, size_t count)
+{
+    /* none and relu must be exact; sigmoid and tanh call the same libm functions,
+     * the tolerances allow for a different evaluation order all the same */
+    const int exact = a == CNN_ACT_NONE || a == CNN_ACT_RELU;
+    const double rtol = 1e-6, atol = 1e-7;
+    float *x = random_floats(count, -4.0f, 4.0f), *dy = random_floats(count, -1.0f, 1.0f);
+    float *yr = fresh(count), *yf = fresh(count), *dxr = fresh(count), *dxf = fresh(count);
+    float *z = copy_of(x, count);
+    if (a == CNN_ACT_RELU && count > 1) /* ReLU passes NaN, and -0 stays -0 */
+        x[0] = z[0] = NAN, x[1] = z[1] = -0.0f;
+    char what[96];
+
+    cnn_ref_act_forward(a, count, x, yr);
+    cnn_fast_act_forward(a, count, x, yf);
+    cnn_ref_act_backward(a, count, yr, dy, dxr);
+    cnn_fast_act_backward(a, count, yr, dy, dxf);
+    if (exact) {
+        check(bitwise_equal(yf, yr, count), "act %s forward, %zu values: not bitwise equal",
+              act_name[a], count);
+        check(bitwise_equal(dxf, dxr, count), "act %s backward, %zu values: not bitwise equal",
+              act_name[a], count);
+    } else {
+        snprintf(what, sizeof what, "act %s forward, %zu values", act_name[a], count);
+        check_close(what, yf, yr, count, rtol, atol);
+        snprintf(what, sizeof what, "act %s backward, %zu values", act_name[a], count);
+        check_close(what, dxf, dxr, count, rtol, atol);
+    }
+
+    /* in place: x == y, then dy == dx; the same results bitwise */
+    cnn_fast_act_forward(a, count, z, z);
+    check(bitwise_equal(z, yf, count), "act %s forward in place, %zu values: differs",
+          act_name[a], count);
+    memcpy(z, dy, count * sizeof *z);
+    cnn_fast_act_backward(a, count, yr, z, z);
+    check(bitwise_equal(z, dxf, count), "act %s backward in place, %zu values: differs",
+          act_name[a], count);
+
+    if (exact)
+        printf("act %-7s %6zu values: forward, backward, in place bitwise equal\n", act_name[a],
+               count);
+    else
+        printf("act %-7s %6zu values: forward, backward (rtol %g, atol %g), in place bitwise\n",
+               act_name[a], count, rtol, atol);
+    free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf), free(z);
+}
+
+/* ---------------- pooling ---------------- */
+
+typedef struct pool_case {
+    int n, ih, iw, c, k, s, p;
+} pool_case;
+
+static const pool_case pool_cases[] = {
+    {1, 7, 7, 3, 2, 2, 0},   {2, 8, 8, 16, 2, 2, 0},  {3, 9, 11, 36, 3, 2, 1},
+    {2, 6, 5, 67, 3, 1, 1},  {2, 5, 7, 64, 2, 1, 0},  {1, 10, 9, 16, 2, 2, 1},
+    {4, 13, 13, 3, 3, 3, 1}, {3, 16, 16, 64, 2, 2, 0}, {1, 4, 4, 67, 3, 1, 0},
+    {2, 9, 8, 67, 2, 2, 0},  {2, 8, 11, 5, 2, 2, 0},
+};
+
+/* Distinct values (no ties inside any window): a permutation of i/P, shifted. */
+static void fill_distinct(float *x, size_t n)
+{
+    const size_t prime = 1000003;
+    if (n >= prime) {
+        fprintf(stderr, "test_fast_ops: fill_distinct holds at most %zu values\n", prime - 1);
+        exit(2);
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((i * 7919u + seed) % prime) / (float)prime - 0.5f;
+    seed = seed * 1664525u + 1013904223u;
+}
+
+static void test_maxpool(const pool_case *pc, int ties)
+{
+    cnn_pool_geom g = {.n = pc->n, .ih = pc->ih, .iw = pc->iw, .c = pc->c, .kh = pc->k,
+                       .kw = pc->k, .sh = pc->s, .sw = pc->s, .ph = pc->p, .pw = pc->p};
+    check(cnn_pool_geom_finish(&g), "maxpool geometry %dx%d k%d s%d p%d", pc->ih, pc->iw, pc->k,
+          pc->s, pc->p);
+    size_t in = (size_t)g.n * g.ih * g.iw * g.c, out = (size_t)g.n * g.oh * g.ow * g.c;
+    float *x = fresh(in), *dy = random_floats(out, -1.0f, 1.0f);
+    if (ties) /* values on a coarse grid: many windows hold equal maxima */
+        for (size_t i = 0; i < in; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            x[i] = (float)((seed >> 16) % 4) * 0.25f;
+        }
+    else
+        fill_distinct(x, in);
+    float *yr = fresh(out), *yf = fresh(out), *dxr = fresh(in), *dxf = fresh(in);
+    uint8_t *arg = malloc(out);
+    char what[128];
+    snprintf(what, sizeof what, "maxpool%s N%d %dx%dx%d k%d s%d p%d", ties ? " (ties)" : "",
+             g.n, g.ih, g.iw, g.c, g.kh, g.sh, g.ph);
+
+    cnn_ref_maxpool_forward(&g, x, yr);
+    cnn_fast_maxpool_forward(&g, x, yf, arg);
+    check(bitwise_equal(yf, yr, out), "%s forward: not bitwise equal", what);
+    cnn_ref_maxpool_backward(&g, x, dy, dxr);
+    cnn_fast_maxpool_backward(&g, arg, dy, dxf);
+    check(bitwise_equal(dxf, dxr, in), "%s backward: not bitwise equal", what);
+    printf("%s: forward, backward bitwise equal\n", what);
+    free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf), free(arg);
+}
+
+static void test_avgpool(const pool_case *pc)
+{
+    cnn_pool_geom g = {.n = pc->n, .ih = pc->ih, .iw = pc->iw, .c = pc->c, .kh = pc->k,
+                       .kw = pc->k, .sh = pc->s, .sw = pc->s, .ph = pc->p, .pw = pc->p};
+    check(cnn_pool_geom_finish(&g), "avgpool geometry %dx%d k%d s%d p%d", pc->ih, pc->iw, pc->k,
+          pc->s, pc->p);
+    size_t in = (size_t)g.n * g.ih * g.iw * g.c, out = (size_t)g.n * g.oh * g.ow * g.c;
+    float *x = random_floats(in, -1.0f, 1.0f), *dy = random_floats(out, -1.0f, 1.0f);
+    float *yr = fresh(out), *yf = fresh(out), *dxr = fresh(in), *dxf = fresh(in);
+    const double rtol = 1e-6, atol = 1e-6;
+    char what[128];
+    snprintf(what, sizeof what, "avgpool N%d %dx%dx%d k%d s%d p%d", g.n, g.ih, g.iw, g.c, g.kh,
+             g.sh, g.ph);
+
+    cnn_ref_avgpool_forward(&g, x, yr);
+    cnn_fast_avgpool_forward(&g, x, yf);
+    check_close(what, yf, yr, out, rtol, atol);
+    cnn_ref_avgpool_backward(&g, dy, dxr);
+    cnn_fast_avgpool_backward(&g, dy, dxf);
+    check_close(what, dxf, dxr, in, rtol, atol);
+    printf("%s: forward, backward (rtol %g, atol %g)\n", what, rtol, atol);
+    free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf);
+}
+
+/* ---------------- GAP and flatten ---------------- */
+
+static void test_gap(int n, int hw, int c)
+{
+    size_t in = (size_t)n * hw * c, out = (size_t)n * c;
+    float *x = random_floats(in, -1.0f, 2.0f), *dy = random_floats(out, -1.0f, 1.0f);
+    float *yr = fresh(out), *yf = fresh(out), *dxr = fresh(in), *dxf = fresh(in);
+    const double rtol = 1e-6, atol = 1e-7;
+    char what[96];
+    snprintf(what, sizeof what, "gap N%d HW%d C%d", n, hw, c);
+    cnn_ref_gap_forward(n, hw, c, x, yr);
+    cnn_fast_gap_forward(n, hw, c, x, yf);
+    check_close(what, yf, yr, out, rtol, atol);
+    cnn_ref_gap_backward(n, hw, c, dy, dxr);
+    cnn_fast_gap_backward(n, hw, c, dy, dxf);
+    check(bitwise_equal(dxf, dxr, in), "%s backward: not bitwise equal", what);
+    printf("%s: forward (rtol %g, atol %g), backward bitwise\n", what, rtol, atol);
+    free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf);
+}
+
+static void test_flatten(int n, int h, int w, int c)
+{
+    size_t count = (size_t)n * h * w * c;
+    float *x = random_floats(count, -1.0f, 1.0f), *dy = random_floats(count, -1.0f, 1.0f);
+    float *yr = fresh(count), *yf = fresh(count), *dxr = fresh(count), *dxf = fresh(count);
+    char what[96];
+    snprintf(what, sizeof what, "flatten N%d %dx%dx%d", n, h, w, c);
+    cnn_ref_flatten_forward(n, h, w, c, x, yr);
+    cnn_fast_flatten_forward(n, h, w, c, x, yf);
+    check(bitwise_equal(yf, yr, count), "%s forward: not bitwise equal", what);
+    cnn_ref_flatten_backward(n, h, w, c, dy, dxr);
+    cnn_fast_flatten_backward(n, h, w, c, dy, dxf);
+    check(bitwise_equal(dxf, dxr, count), "%s backward: not bitwise equal", what);
+    printf("%s: forward, backward bitwise equal\n", what);
+    free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf);
+}
+
+/* ---------------- batch norm ---------------- */
+
+/* Runs the fast batch norm forward (train) and backward with act; results into
+ * the given arrays. y_for_mask is the y the backward sees. */
+static void fast_bn(const cnn_bn_geom *g, cnn_act act, const float *x, const float *gamma,
+                    const float *beta, const float *dy, const float *y_for_mask, float *y,
+                    float *mean, float *invstd, float *rmean, float *rvar, float *dx, float *dgamma,
+                    float *dbeta, float *scratch)
+{
+    cnn_fast_batchnorm_forward_train(g, act, x, gamma, beta, y, mean, invstd, rmean, rvar,
+                                     scratch);
+    cnn_fast_batchnorm_backward(g, act, x, y_for_mask ? y_for_mask : y, gamma, mean, invstd, dy,
+                                dx, dgamma, dbeta, scratch);
+}
+
+static void test_batchnorm(int m, int c, float offset, float spread)
+{
+    const cnn_bn_geom g = {.m = m, .c = c, .eps = 1e-5f, .momentum = 0.1f};
+    const size_t count = (size_t)m * c;
+    const double rtol = 1e-4, atol = 1e-5;
+    /* dgamma and dbeta sum m terms of size ~1 with random signs */
+    const double atol_sum = 1e-5 * sqrt((double)m);
+    float *x = random_floats(count, offset - spread, offset + spread);
+    float *dy = random_floats(count, -1.0f, 1.0f);
+    float *gamma = random_floats((size_t)c, 0.5f, 1.5f);
+    float *beta = random_floats((size_t)c, -0.5f, 0.5f);
+    float *rm0 = random_floats((size_t)c, -1.0f, 1.0f), *rv0 = random_floats((size_t)c, 0.5f, 2.0f);
+    float *scratch = fresh(cnn_fast_batchnorm_scratch_floats(c));
+    char what[128];
+
+    for (int fused = 0; fused <= 1; fused++) {
+        const cnn_act act = fused ? CNN_ACT_RELU : CNN_ACT_NONE;
+        /* reference: bn, then relu; backward: relu, then bn */
+        float *yr = fresh(count), *mr = fresh((size_t)c), *sr = fresh((size_t)c);
+        float *rmr = copy_of(rm0, (size_t)c), *rvr = copy_of(rv0, (size_t)c);
+        float *dym = fresh(count), *dxr = fresh(count);
+        float *dgr = fresh((size_t)c), *dbr = fresh((size_t)c);
+        cnn_ref_batchnorm_forward_train(&g, x, gamma, beta, yr, mr, sr, rmr, rvr);
+        if (fused)
+            cnn_ref_act_forward(CNN_ACT_RELU, count, yr, yr);
+        cnn_ref_act_backward(act, count, yr, dy, dym);
+        cnn_ref_batchnorm_backward(&g, x, gamma, mr, sr, dym, dxr, dgr, dbr);
+
+        /* fast; the backward sees the reference's y, so that the ReLU masks agree
+         * even where bn(x) is within rounding of 0 */
+        float *yf = fresh(count), *mf = fresh((size_t)c), *sf = fresh((size_t)c);
+        float *rmf = copy_of(rm0, (size_t)c), *rvf = copy_of(rv0, (size_t)c);
+        float *dxf = fresh(count), *dgf = fresh((size_t)c), *dbf = fresh((size_t)c);
+        float *dy_before = copy_of(dy, count);
+        fast_bn(&g, act, x, gamma, beta, dy, yr, yf, mf, sf, rmf, rvf, dxf, dgf, dbf, scratch);
+
+        snprintf(what, sizeof what, "batchnorm%s M%d C%d x~U(%g+-%g)", fused ? "+relu" : "", m,
+                 c, (double)offset, (double)spread);
+        char part[160];
+#define BN_CLOSE(name, a, b, n, rt, at)                                                   \
+    (snprintf(part, sizeof part, "%s %s", what, name), check_close(part, a, b, n, rt, at))
+        BN_CLOSE("y", yf, yr, count, rtol, atol);
+        BN_CLOSE("save_mean", mf, mr, (size_t)c, rtol, atol);
+        BN_CLOSE("save_invstd", sf, sr, (size_t)c, rtol, atol);
+        BN_CLOSE("running_mean", rmf, rmr, (size_t)c, rtol, atol);
+        BN_CLOSE("running_var", rvf, rvr, (size_t)c, rtol, atol);
+        BN_CLOSE("dx", dxf, dxr, count, rtol, atol);
+        BN_CLOSE("dgamma", dgf, dgr, (size_t)c, rtol, atol_sum);
+        BN_CLOSE("dbeta", dbf, dbr, (size_t)c, rtol, atol_sum);
+        check(bitwise_equal(dy, dy_before, count), "%s: backward modified dy", what);
+
+        /* gradient outputs may be NULL */
+        float *dbn = fresh((size_t)c);
+        cnn_fast_batchnorm_backward(&g, act, x, yr, gamma, mf, sf, dy, NULL, NULL, dbn, scratch);
+        check(bitwise_equal(dbn, dbf, (size_t)c), "%s: dbeta alone differs", what);
+
+        /* eval mode with the running estimates */
+        float *er = fresh(count), *ef = fresh(count);
+        cnn_ref_batchnorm_forward_eval(&g, x, gamma, beta, rm0, rv0, er);
+        if (fused)
+            cnn_ref_act_forward(CNN_ACT_RELU, count, er, er);
+        cnn_fast_batchnorm_forward_eval(&g, act, x, gamma, beta, rm0, rv0, ef);
+        BN_CLOSE("eval y", ef, er, count, rtol, atol);
+#undef BN_CLOSE
+
+        /* another thread count: bitwise the same */
+        const int threads = omp_get_max_threads(), other = threads == 1 ? 3 : 1;
+        float *y1 = fresh(count), *dx1 = fresh(count);
+        float *dg1 = fresh((size_t)c), *db1 = fresh((size_t)c);
+        float *m1 = fresh((size_t)c), *s1 = fresh((size_t)c);
+        float *rm1 = copy_of(rm0, (size_t)c), *rv1 = copy_of(rv0, (size_t)c);
+        omp_set_num_threads(other);
+        fast_bn(&g, act, x, gamma, beta, dy, yr, y1, m1, s1, rm1, rv1, dx1, dg1, db1, scratch);
+        omp_set_num_threads(threads);
+        check(bitwise_equal(y1, yf, count) && bitwise_equal(dx1, dxf, count) &&
+                  bitwise_equal(dg1, dgf, (size_t)c) && bitwise_equal(db1, dbf, (size_t)c),
+              "%s: %d and %d threads differ", what, other, threads);
+
+        printf("%s: y, stats, running, dx, eval (rtol %g, atol %g); dgamma, dbeta (rtol %g, "
+               "atol %.2g); NULL outputs; %d vs %d threads bitwise\n",
+               what, rtol, atol, rtol, atol_sum, other, threads);
+        free(yr), free(mr), free(sr), free(rmr), free(rvr), free(dym), free(dxr), free(dgr),
+            free(dbr), free(yf), free(mf), free(sf), free(rmf), free(rvf), free(dxf), free(dgf),
+            free(dbf), free(dy_before), free(dbn), free(er), free(ef), free(y1), free(dx1),
+            free(dg1), free(db1), free(m1), free(s1), free(rm1), free(rv1);
+    }
+    free(x), free(dy), free(gamma), free(beta), free(rm0), free(rv0), free(scratch);
+}
+
+/* ---------------- softmax cross-entropy ---------------- */
+
+static void test_softmax_xent(int n, int k, float spread)
+{
+    size_t count = (size_t)n * k;
+    float *z = random_floats(count, -spread, spread);
+    uint8_t *labels = malloc((size_t)n);
+    for (int i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        labels[i] = (uint8_t)((seed >> 8) % (unsigned)(k < 256 ? k : 256));
+    }
+    /* make a few rows right, so that correct is not always 0 */
+    for (int i = 0; i < n; i += 3)
+        z[(size_t)i * k + labels[i]] = spread + 1.0f;
+    float *dr = fresh(count), *df = fresh(count);
+    int cr = -1, cf = -2, cn = -3;
+    float lr = cnn_ref_softmax_xent(n, k, z, labels, dr, &cr);
+    float lf = cnn_fast_softmax_xent(n, k, z, labels, df, &cf);
+    float ln = cnn_fast_softmax_xent(n, k, z, labels, NULL, &cn);
+    const double rtol = 1e-5, atol = 1e-8;
+    char what[96];
+    snprintf(what, sizeof what, "softmax_xent N%d K%d logits~U(+-%g)", n, k, (double)spread);
+    check_close(what, &lf, &lr, 1, rtol, 0.0);
+    check_close(what, &ln, &lr, 1, rtol, 0.0);
+    check_close(what, df, dr, count, rtol, atol);
+    check(cf == cr && cn == cr, "%s: correct %d and %d, reference %d", what, cf, cn, cr);
+    printf("%s: loss %.6f (rtol %g), dlogits (rtol %g, atol %g), correct %d/%d\n", what,
+           (double)lr, rtol, rtol, atol, cr, n);
+    free(z), free(labels), free(dr), free(df);
+}
+
+int main(void)
+{
+    const cnn_act acts[] = {CNN_ACT_NONE, CNN_ACT_RELU, CNN_ACT_SIGMOID, CNN_ACT_TANH};
+    const size_t counts[] = {1, 17, 100003};
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 3; j++)
+            test_act(acts[i], counts[j]);
+
+    for (size_t i = 0; i < sizeof pool_cases / sizeof pool_cases[0]; i++) {
+        test_maxpool(&pool_cases[i], 0);
+        test_maxpool(&pool_cases[i], 1);
+        test_avgpool(&pool_cases[i]);
+    }
+
+    test_gap(1, 1, 3);
+    test_gap(2, 16, 64);
+    test_gap(3, 49, 67);
+    test_gap(2, 1024, 36);
+
+    test_flatten(1, 1, 1, 512);
+    test_flatten(2, 3, 5, 7);
+    test_flatten(3, 8, 8, 67);
+    test_flatten(2, 33, 35, 3);
+    test_flatten(5, 2, 2, 1);
+
+    test_batchnorm(1, 16, 0.0f, 1.0f);          /* one row: var 0 */
+    test_batchnorm(2, 512, 0.0f, 1.0f);         /* BatchNorm1d, batch 2 */
+    test_batchnorm(128, 67, 1.0f, 2.0f);        /* BatchNorm1d */
+    test_batchnorm(2 * 5 * 7, 3, 3.0f, 2.0f);
+    test_batchnorm(3 * 9 * 9, 36, -2.0f, 1.0f);
+    test_batchnorm(4 * 16 * 16, 64, 0.5f, 1.0f);
+    test_batchnorm(2 * 7 * 7, 300, 0.0f, 1.0f); /* more channels than one slice */
+    test_batchnorm(16 * 32 * 32, 64, 2.0f, 3.0f); /* the full 64 row blocks */
+    test_batchnorm(8 * 16 * 16, 16, 50.0f, 1.0f); /* mean far from 0 against the spread */
+
+    test_softmax_xent(1, 10, 5.0f);
+    test_softmax_xent(128, 10, 5.0f);
+    test_softmax_xent(7, 1000, 3.0f);
+    test_softmax_xent(64, 3, 30.0f); /* confident rows: p near 1 */
+    test_softmax_xent(300, 256, 8.0f);
+
+    return check_finish("test_fast_ops");
+}
