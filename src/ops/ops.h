@@ -68,10 +68,15 @@ void cnn_ref_linear_backward(int n, int in, int out, const float *x, const float
                              const float *dy, float *dx, float *dw, float *db);
 
 /* Elementwise activations over count values. The backward is written in terms
- * of the forward's output y (ReLU: y > 0; sigmoid: y(1-y); tanh: 1-y^2), so x
- * need not be kept. x and y may alias; dy and dx may alias. */
+ * of the forward's output y where that is possible (ReLU: y > 0; leaky ReLU:
+ * y > 0; sigmoid: y(1-y); tanh: 1-y^2; ELU: y > 0 ? 1 : y + 1), so x need not be
+ * kept; GELU's needs x. x may be NULL unless a == CNN_ACT_GELU.
+ * cnn_act_backward_needs_x(a) says which. x and y may alias in the forward;
+ * dy and dx may alias in the backward. */
+int cnn_act_backward_needs_x(cnn_act a);
 void cnn_ref_act_forward(cnn_act a, size_t count, const float *x, float *y);
-void cnn_ref_act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx);
+void cnn_ref_act_backward(cnn_act a, size_t count, const float *x, const float *y,
+                          const float *dy, float *dx);
 
 /* Max pooling: padding counts as -infinity; the gradient goes to the first
  * maximum of each window in row-major window order (as PyTorch). */
@@ -104,12 +109,69 @@ void cnn_ref_batchnorm_backward(const cnn_bn_geom *g, const float *x, const floa
                                 const float *save_mean, const float *save_invstd, const float *dy,
                                 float *dx, float *dgamma, float *dbeta);
 
-/* Softmax cross-entropy, mean over the batch (PyTorch's CrossEntropyLoss).
- * logits (N,K), labels (N) in [0,K). Returns the mean loss; writes
- * dlogits (N,K) = (softmax - onehot) / N when dlogits is not NULL, and the
- * number of rows whose arg-max equals the label into *correct when not NULL. */
+/* Softmax cross-entropy, mean over the batch (PyTorch's CrossEntropyLoss with
+ * label_smoothing = smoothing in [0,1)): the target is q = (1-s) onehot + s/K,
+ * loss = -(1/N) sum q log softmax(z). logits (N,K), labels (N) in [0,K).
+ * Returns the mean loss; writes dlogits (N,K) = (softmax - q) / N when dlogits
+ * is not NULL, and the number of rows whose arg-max equals the label into
+ * *correct when not NULL. */
 float cnn_ref_softmax_xent(int n, int k, const float *logits, const uint8_t *labels,
-                           float *dlogits, int *correct);
+                           float smoothing, float *dlogits, int *correct);
+
+/* ---- per-sample normalisation: group norm and its special cases ----
+ * Statistics per sample n and group g over (H, W, C/G channels of the group):
+ *   y = (x - mean[n,g]) / sqrt(var[n,g] + eps) * gamma + beta   (biased var)
+ * Training and inference compute the same thing (no running estimates).
+ *   GroupNorm(G, C):       groups = G,  affine per channel: gamma, beta (C)
+ *   InstanceNorm2d(C, affine=True): groups = C, per channel (C)
+ *   LayerNorm([C,H,W]):    groups = 1,  elementwise affine: gamma, beta (H*W*C),
+ *                          stored in NHWC order (element (h,w,c) at (h*W+w)*C+c)
+ * PyTorch's eps is 1e-5 for all three. */
+typedef struct cnn_gn_geom {
+    int n, hw, c;      /* x (N, H*W, C) */
+    int groups;        /* divides c */
+    int per_element;   /* 1: gamma/beta are (H*W*C) (LayerNorm); 0: (C) */
+    float eps;
+} cnn_gn_geom;
+
+/* save_mean, save_invstd: (N, groups), kept for the backward. */
+void cnn_ref_groupnorm_forward(const cnn_gn_geom *g, const float *x, const float *gamma,
+                               const float *beta, float *y, float *save_mean, float *save_invstd);
+void cnn_ref_groupnorm_backward(const cnn_gn_geom *g, const float *x, const float *gamma,
+                                const float *save_mean, const float *save_invstd, const float *dy,
+                                float *dx, float *dgamma, float *dbeta);
+
+/* ---- dropout ----
+ * Inverted dropout (PyTorch's nn.Dropout, nn.Dropout2d): in training each
+ * element (Dropout) or each whole channel of a sample (Dropout2d) is kept with
+ * probability 1-p and scaled by 1/(1-p); in eval it is the identity (callers
+ * skip it). The mask is one byte per element (or per (n,c)), 1 = kept; it is
+ * drawn by cnn_dropout_mask from a caller-seeded RNG so runs are reproducible.
+ * Dropout2d's x is (N, HW, C), mask (N, C). */
+typedef struct cnn_rng cnn_rng;
+void cnn_dropout_mask(cnn_rng *rng, size_t count, float p, uint8_t *mask);
+void cnn_ref_dropout_forward(size_t count, float p, const uint8_t *mask, const float *x, float *y);
+void cnn_ref_dropout_backward(size_t count, float p, const uint8_t *mask, const float *dy,
+                              float *dx);
+void cnn_ref_dropout2d_forward(int n, int hw, int c, float p, const uint8_t *mask, const float *x,
+                               float *y);
+void cnn_ref_dropout2d_backward(int n, int hw, int c, float p, const uint8_t *mask,
+                                const float *dy, float *dx);
+
+/* ---- merging branches ----
+ * add: y = a + b (a residual connection), all (count).
+ * concat: along channels, NHWC: inputs i = 0..k-1 are (N, HW, C_i); y is
+ *   (N, HW, sum C_i) with input i's channels at offset sum_{j<i} C_j.
+ *   The backward splits dy back into the dx_i (a NULL dx_i is skipped). */
+void cnn_ref_add_forward(size_t count, const float *a, const float *b, float *y);
+void cnn_ref_concat_forward(int n, int hw, int k, const int *c, const float *const *x, float *y);
+void cnn_ref_concat_backward(int n, int hw, int k, const int *c, const float *dy,
+                             float *const *dx);
+
+/* Global max pooling: x (N,H,W,C) -> y (N,C); the gradient goes to the first
+ * maximum of each channel (in h, w order). */
+void cnn_ref_gmp_forward(int n, int hw, int c, const float *x, float *y);
+void cnn_ref_gmp_backward(int n, int hw, int c, const float *x, const float *dy, float *dx);
 
 /* ================= fast operations (src/ops/fast) ================= */
 /* Same semantics as the reference; vectorised and threaded with OpenMP.
@@ -117,7 +179,8 @@ float cnn_ref_softmax_xent(int n, int k, const float *logits, const uint8_t *lab
  * objects (oneDNN primitives are created once per shape); see fast/fast.h. */
 
 void cnn_fast_act_forward(cnn_act a, size_t count, const float *x, float *y);
-void cnn_fast_act_backward(cnn_act a, size_t count, const float *y, const float *dy, float *dx);
+void cnn_fast_act_backward(cnn_act a, size_t count, const float *x, const float *y,
+                           const float *dy, float *dx);
 
 /* Max pooling remembers each output's winning window position in argmax
  * (one byte per output: kh*kw must be <= 256), so the backward needs no x. */
@@ -150,6 +213,30 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
                                  float *dgamma, float *dbeta, float *scratch);
 
 float cnn_fast_softmax_xent(int n, int k, const float *logits, const uint8_t *labels,
-                            float *dlogits, int *correct);
+                            float smoothing, float *dlogits, int *correct);
+
+/* Fast twins of the ops above (same semantics). The group norm scratch holds
+ * cnn_fast_groupnorm_scratch_floats(g) floats, planned by the caller. */
+size_t cnn_fast_groupnorm_scratch_floats(const cnn_gn_geom *g);
+void cnn_fast_groupnorm_forward(const cnn_gn_geom *g, const float *x, const float *gamma,
+                                const float *beta, float *y, float *save_mean, float *save_invstd);
+void cnn_fast_groupnorm_backward(const cnn_gn_geom *g, const float *x, const float *gamma,
+                                 const float *save_mean, const float *save_invstd,
+                                 const float *dy, float *dx, float *dgamma, float *dbeta,
+                                 float *scratch);
+void cnn_fast_dropout_forward(size_t count, float p, const uint8_t *mask, const float *x, float *y);
+void cnn_fast_dropout_backward(size_t count, float p, const uint8_t *mask, const float *dy,
+                               float *dx);
+void cnn_fast_dropout2d_forward(int n, int hw, int c, float p, const uint8_t *mask,
+                                const float *x, float *y);
+void cnn_fast_dropout2d_backward(int n, int hw, int c, float p, const uint8_t *mask,
+                                 const float *dy, float *dx);
+void cnn_fast_add_forward(size_t count, const float *a, const float *b, float *y);
+void cnn_fast_concat_forward(int n, int hw, int k, const int *c, const float *const *x, float *y);
+void cnn_fast_concat_backward(int n, int hw, int k, const int *c, const float *dy,
+                              float *const *dx);
+void cnn_fast_gmp_forward(int n, int hw, int c, const float *x, float *y, int32_t *argmax);
+void cnn_fast_gmp_backward(int n, int hw, int c, const int32_t *argmax, const float *dy,
+                           float *dx);
 
 #endif
