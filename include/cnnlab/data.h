@@ -84,4 +84,63 @@ void cnn_norm_compute(const cnn_dataset *d, const int *idx, int count, cnn_norm 
 void cnn_batch_fill(const cnn_dataset *d, const int *idx, int count, const cnn_norm *norm,
                     float *x, uint8_t *labels);
 
+/* ---- training-time augmentation and input noise ----
+ *
+ * cnn_batch_fill_augmented assembles a batch like cnn_batch_fill and, per
+ * image, applies in this order (torchvision semantics):
+ *   1. crop:   RandomCrop(32, padding=crop_padding): the image is padded with
+ *              black (pixel value 0) on every side, then a 32x32 window is cut
+ *              at a uniform offset. Output pixel (h, w) is source pixel
+ *              (h + dy, w + dx), dy and dx uniform in [-crop_padding,
+ *              crop_padding]; padded pixels normalise to (0 - mean) / std.
+ *   2. flip:   RandomHorizontalFlip(0.5): w -> 31 - w, after the crop.
+ *   3. normalise, as cnn_batch_fill.
+ *   4. cutout: Cutout (DeVries & Taylor 2017): one square of side cutout_size
+ *              whose centre (cy, cx) is uniform over the 32x32 pixels covers rows
+ *              [cy - cutout_size/2, cy - cutout_size/2 + cutout_size) and the same
+ *              columns, clipped at the borders; it is set to 0 after
+ *              normalisation (= the channel mean), all three channels. (The
+ *              reference code's square is cutout_size - 1 for odd sizes; here
+ *              it is always cutout_size.)
+ *   5. noise:  input_noise * N(0, 1) added to every normalised value, cutout
+ *              square included. The normals come from Box-Muller with float
+ *              polynomial log/sin/cos (error about 1e-6 sigma); the radius
+ *              is limited to 5.77 sigma (missing probability 2^-24).
+ *
+ * Randomness: image i of the batch draws everything from its own stream,
+ * cnn_rng_init(&r, seed, CNN_STREAM_AUGMENT, batch_id * 65536 + i), so the
+ * result depends on (seed, batch_id, i) only, never on the thread count.
+ * Crop, flip and cutout each take their own fixed draw, so switching one on or
+ * off leaves the others' choices unchanged. Offsets map a 32-bit draw onto
+ * their range (bias below 2^-32).
+ */
+typedef struct cnn_augment {
+    int crop;          /* 1: random crop after zero padding by crop_padding */
+    int crop_padding;  /* pixels of padding on each side, 0 to 32 (default 4) */
+    int flip;          /* 1: horizontal flip with probability 0.5 */
+    int cutout;        /* 1: one zeroed square of side cutout_size per image */
+    int cutout_size;   /* side of the square, >= 0 (default 8); 0 zeroes nothing */
+    float input_noise; /* sigma of Gaussian noise on normalised inputs, >= 0; 0 = none */
+} cnn_augment;
+
+/* Everything off, crop_padding 4, cutout_size 8, input_noise 0. */
+void cnn_augment_defaults(cnn_augment *a);
+
+/* Sets a->crop, a->flip and a->cutout from list: "none" (all off) or a
+ * comma-separated list of crop, flip and cutout in any order (those not listed
+ * are switched off). Sizes and input_noise are kept. On error a is unchanged
+ * and the message names --augment, the bad item and the allowed ones. */
+cnn_status cnn_augment_parse(const char *list, cnn_augment *a, cnn_error *err);
+
+/* 1 if a changes anything (crop, flip, cutout or input_noise > 0), else 0. */
+int cnn_augment_active(const cnn_augment *a);
+
+/* Like cnn_batch_fill (same arguments, same layout), then applies a as
+ * described above. batch_id must identify the batch uniquely within the run
+ * (e.g. the global step); count <= 65536. With nothing active the output is
+ * exactly cnn_batch_fill's. */
+void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
+                              const cnn_norm *norm, const cnn_augment *a, uint64_t seed,
+                              uint64_t batch_id, float *x, uint8_t *labels);
+
 #endif
