@@ -1,4 +1,28 @@
-/* optim.h: optimizers over a model's parameter block (one loop, one pass). */
+/* optim.h: everything that turns gradients into a parameter update, with
+ * PyTorch's (1.13) semantics:
+ *
+ *   optimizers     cnn_optim: SGD (momentum, Nesterov), Adam, AdamW, RMSprop
+ *   schedules      cnn_sched: the learning rate of every training step
+ *                  (step, multistep, exponential, cosine, plateau, one-cycle,
+ *                  and a linear warm-up that composes with any of them)
+ *   clipping       cnn_clip_grad_norm, cnn_clip_grad_value
+ *   L2 penalty     cnn_l2_penalty: an explicit lambda * sum w^2 term
+ *
+ * One training step, in this order:
+ *
+ *   backward                                  -> grads
+ *   pen  = cnn_l2_penalty(lambda, weights, n, params, grads);   (optional)
+ *   cnn_clip_grad_norm(grads, count, max_norm);                 (optional)
+ *   cnn_clip_grad_value(grads, count, clip);                    (optional)
+ *   lr   = cnn_sched_lr(&sched, epoch, step);
+ *   cnn_optim_step(&opt, lr, params, grads);
+ *   ... and after each epoch's validation: cnn_sched_epoch_end(&sched, val_loss).
+ *
+ * Every function works on a model's whole parameter block (params and grads
+ * are (count) floats each) and each optimizer state is one block of the same
+ * size, so an update is one fused loop. Tested against PyTorch trajectories in
+ * tests/test_optim.c (fixtures from tools/fixtures/make_optim_fixtures.py).
+ */
 #ifndef CNNLAB_OPTIM_H
 #define CNNLAB_OPTIM_H
 
@@ -6,12 +30,91 @@
 
 #include "cnnlab/status.h"
 
-/* SGD with momentum and (coupled) weight decay, as torch.optim.SGD:
- *   g = grad + weight_decay * p
- *   v = momentum * v + g        (v starts at 0, so the first v is g)
- *   p = p - lr * v
- * Weight decay applies to every parameter, biases and norm weights included,
- * as PyTorch's does when given model.parameters(). */
+/* ======================================================================
+ * Optimizers
+ * ====================================================================== */
+
+typedef enum cnn_opt_kind {
+    CNN_OPT_SGD,
+    CNN_OPT_ADAM,
+    CNN_OPT_ADAMW,
+    CNN_OPT_RMSPROP
+} cnn_opt_kind;
+
+typedef struct cnn_optim_config {
+    cnn_opt_kind kind;
+    float lr;           /* the base learning rate (a schedule scales from it) */
+    float momentum;     /* SGD and RMSprop; [0, 1) */
+    float weight_decay; /* coupled (added to the gradient) except for AdamW */
+    int nesterov;       /* SGD only; needs momentum > 0 */
+    float beta1, beta2; /* Adam, AdamW; [0, 1) */
+    float eps;          /* Adam, AdamW, RMSprop; >= 0 */
+    float alpha;        /* RMSprop's smoothing constant; [0, 1] */
+} cnn_optim_config;
+
+/* Fills c with PyTorch's defaults for kind: momentum 0, nesterov 0,
+ * betas (0.9, 0.999), eps 1e-8, RMSprop alpha 0.99; weight decay 0.01 for
+ * AdamW, 0 otherwise; lr 1e-3 for Adam/AdamW, 1e-2 for RMSprop and SGD
+ * (PyTorch's SGD has no default lr; 1e-2 is cnnlab's choice). */
+void cnn_optim_config_defaults(cnn_optim_config *c, cnn_opt_kind kind);
+
+/* The optimizer's state. Which blocks exist depends on the kind:
+ *   SGD      m: momentum buffer (only when momentum > 0)
+ *   Adam(W)  m: first moment (exp_avg), v: second moment (exp_avg_sq)
+ *   RMSprop  v: square_avg, m: momentum buffer (only when momentum > 0)
+ * Unused blocks are NULL. t counts the steps taken (Adam's bias correction). */
+typedef struct cnn_optim {
+    cnn_optim_config c;
+    size_t count;
+    float *m; /* (count) or NULL */
+    float *v; /* (count) or NULL */
+    long t;
+} cnn_optim;
+
+/* Validates c (errors name the flag: --lr, --momentum, --nesterov,
+ * --weight-decay, --beta1, --beta2, --eps, --alpha, with the value found and
+ * the range allowed) and allocates zeroed state for count parameters. */
+cnn_status cnn_optim_init(cnn_optim *o, const cnn_optim_config *c, size_t count, cnn_error *err);
+
+/* One update of params (count) from grads (count) with learning rate lr (the
+ * schedule's value for this step; o->c.lr is not used here). grads is not
+ * modified. One fused OpenMP pass over the block. Per element, with
+ * g = grad, p = param, wd = weight_decay, t = the step number from 1:
+ *
+ * SGD (torch.optim.SGD, dampening 0):
+ *     g = g + wd * p
+ *     momentum > 0:  m = momentum * m + g     (m starts at 0: the first m is g)
+ *                    g = nesterov ? g + momentum * m : m
+ *     p = p - lr * g
+ *   With momentum 0 and wd 0 this is exactly p -= lr * g.
+ *
+ * Adam (torch.optim.Adam, amsgrad off; weight decay coupled, L2-style):
+ *     g = g + wd * p
+ *     m = beta1 * m + (1 - beta1) * g
+ *     v = beta2 * v + (1 - beta2) * g^2
+ *     p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ *
+ * AdamW (torch.optim.AdamW): Adam without the coupled term, and first
+ *     p = p * (1 - lr * wd)                   (decoupled decay, scaled by lr)
+ *
+ * RMSprop (torch.optim.RMSprop, centered off):
+ *     g = g + wd * p
+ *     v = alpha * v + (1 - alpha) * g^2
+ *     momentum > 0:  m = momentum * m + g / (sqrt(v) + eps);  p = p - lr * m
+ *     otherwise:     p = p - lr * g / (sqrt(v) + eps)
+ */
+void cnn_optim_step(cnn_optim *o, float lr, float *params, const float *grads);
+
+void cnn_optim_free(cnn_optim *o);
+
+/* "sgd", "adam", "adamw", "rmsprop". parse returns 1 and sets *out, or 0 for
+ * an unknown name (leaving *out alone). */
+const char *cnn_opt_kind_name(cnn_opt_kind k);
+int cnn_opt_kind_parse(const char *s, cnn_opt_kind *out);
+
+/* The first, SGD-only API, kept for its callers (same update as cnn_optim with
+ * kind CNN_OPT_SGD, nesterov 0, at a fixed lr):
+ *   g = grad + weight_decay * p;  v = momentum * v + g;  p = p - lr * v */
 typedef struct cnn_sgd {
     float lr, momentum, weight_decay;
     size_t count;
@@ -22,5 +125,128 @@ cnn_status cnn_sgd_init(cnn_sgd *o, size_t count, float lr, float momentum, floa
                         cnn_error *err);
 void cnn_sgd_step(cnn_sgd *o, float *params, const float *grads);
 void cnn_sgd_free(cnn_sgd *o);
+
+/* ======================================================================
+ * Gradient adjustments before the step
+ * ====================================================================== */
+
+/* A slice of the parameter block: elements [offset, offset + count). */
+typedef struct cnn_range {
+    size_t offset, count;
+} cnn_range;
+
+/* The explicit L2 penalty lambda * sum w^2 over the elements of the n ranges
+ * (usually the conv and linear weights, not biases or norm parameters):
+ *     grads[i] += 2 * lambda * params[i]      for i in the ranges
+ * Returns lambda * sum w^2 (summed in double), the term this adds to the
+ * objective, for logging. Independent of the optimizer's weight decay. */
+double cnn_l2_penalty(float lambda, const cnn_range *ranges, int n, const float *params,
+                      float *grads);
+
+/* torch.nn.utils.clip_grad_norm_ (norm type 2) over the whole block:
+ *     total = sqrt(sum g^2)            (accumulated in double)
+ *     coef  = max_norm / (total + 1e-6)
+ *     if coef < 1: g = g * coef
+ * Returns total, the norm before clipping. A NaN or infinite total leaves the
+ * gradients untouched (PyTorch would scale them by NaN or 0); check the return
+ * value with isfinite when that matters. */
+double cnn_clip_grad_norm(float *grads, size_t count, float max_norm);
+
+/* torch.nn.utils.clip_grad_value_: g = min(max(g, -clip), clip). NaN stays NaN. */
+void cnn_clip_grad_value(float *grads, size_t count, float clip);
+
+/* ======================================================================
+ * Learning-rate schedules
+ * ====================================================================== */
+
+typedef enum cnn_sched_kind {
+    CNN_SCHED_NONE,
+    CNN_SCHED_STEP,
+    CNN_SCHED_MULTISTEP,
+    CNN_SCHED_EXP,
+    CNN_SCHED_COSINE,
+    CNN_SCHED_PLATEAU,
+    CNN_SCHED_ONECYCLE
+} cnn_sched_kind;
+
+#define CNN_SCHED_MAX_MILESTONES 32
+
+typedef struct cnn_sched_config {
+    cnn_sched_kind kind;
+    float base_lr;       /* the optimizer's lr; one-cycle's max_lr */
+    int epochs;          /* length of the run: cosine's T_max, one-cycle's length */
+    int steps_per_epoch; /* training steps per epoch (one-cycle and warm-up count steps) */
+    int step_size;       /* step: epochs between decays, >= 1 */
+    float gamma;         /* step, multistep, exp: the decay factor, > 0 */
+    int milestones[CNN_SCHED_MAX_MILESTONES]; /* multistep: strictly increasing, in [1, epochs) */
+    int milestone_count;
+    float min_lr;        /* cosine's eta_min, plateau's floor; in [0, base_lr] */
+    int patience;        /* plateau: bad epochs tolerated before a decay, >= 0 */
+    float factor;        /* plateau: the decay multiplier, in (0, 1); 0 means 0.1 */
+    int warmup_epochs;   /* linear warm-up length in epochs, in [0, epochs]; 0: off */
+} cnn_sched_config;
+
+/* Fills c for kind with PyTorch's defaults where PyTorch has them: gamma 0.1
+ * (step, multistep) or 0.95 (exp, which PyTorch requires explicitly),
+ * factor 0.1, patience 10, min_lr 0, no warm-up. base_lr, epochs,
+ * steps_per_epoch, step_size and milestones are the caller's to set. */
+void cnn_sched_config_defaults(cnn_sched_config *c, cnn_sched_kind kind);
+
+typedef struct cnn_sched {
+    cnn_sched_config c;
+    double plateau_lr; /* plateau: the lr now in effect */
+    double best;       /* plateau: the lowest validation loss so far (starts at +inf) */
+    int bad_epochs;    /* plateau: epochs since best improved */
+} cnn_sched;
+
+/* Validates c and starts the schedule. Errors name the flag (--lr, --epochs,
+ * --step-size, --gamma, --milestones, --min-lr, --patience, --factor,
+ * --warmup-epochs), the value found and the range allowed. */
+cnn_status cnn_sched_init(cnn_sched *s, const cnn_sched_config *c, cnn_error *err);
+
+/* The lr in effect for training step `step` (0-based, within the epoch) of
+ * epoch `epoch` (0-based). With e = epoch, E = epochs, i = e * steps_per_epoch
+ * + step (the global step) and N = E * steps_per_epoch, the schedule's lr is
+ * PyTorch's scheduler stepped once per epoch (per step for one-cycle):
+ *
+ *   none       base_lr
+ *   step       base_lr * gamma^floor(e / step_size)                    (StepLR)
+ *   multistep  base_lr * gamma^(number of milestones <= e)        (MultiStepLR)
+ *   exp        base_lr * gamma^e                                (ExponentialLR)
+ *   cosine     min_lr + (base_lr - min_lr) * (1 + cos(pi * e / E)) / 2
+ *              (CosineAnnealingLR, T_max = E, eta_min = min_lr; closed form;
+ *              e > E holds min_lr. The last epoch, E-1, is still above min_lr.)
+ *   plateau    the lr ReduceLROnPlateau has reached (see cnn_sched_epoch_end)
+ *   onecycle   OneCycleLR(max_lr = base_lr, total_steps = N, pct_start 0.3,
+ *              anneal 'cos', div_factor 25, final_div_factor 1e4,
+ *              three_phase off) at step i (i >= N is taken as N-1):
+ *                a = 0.3 * N - 1   (float, may be fractional)
+ *                i <= a:  cos_anneal(base_lr / 25, base_lr, i / a)
+ *                else:    cos_anneal(base_lr, base_lr / 25 / 1e4, (i - a) / (N - 1 - a))
+ *              with cos_anneal(x, y, f) = y + (x - y) * (1 + cos(pi * f)) / 2.
+ *              Only the lr cycles: PyTorch's default cycle_momentum=True would
+ *              also cycle SGD's momentum (0.95 -> 0.85) or Adam's beta1; cnnlab
+ *              does not, which is PyTorch's cycle_momentum=False.
+ *
+ * Warm-up (warmup_epochs > 0, W = warmup_epochs * steps_per_epoch) multiplies
+ * that lr by (i + 1) / W while i < W, and by 1 afterwards: the first step runs
+ * at lr/W, step W-1 at the full lr. It is torch.optim.lr_scheduler.LinearLR(
+ * start_factor = 1/W, end_factor = 1, total_iters = W - 1) stepped per step,
+ * multiplied with the schedule above (which keeps running during warm-up). */
+float cnn_sched_lr(const cnn_sched *s, int epoch, int step);
+
+/* Plateau bookkeeping after each epoch's validation (no-op for other kinds),
+ * as ReduceLROnPlateau(mode 'min', threshold 1e-4 'rel', cooldown 0, eps 1e-8):
+ *     if val_loss < best * (1 - 1e-4):  best = val_loss, bad = 0
+ *     else                              bad = bad + 1      (NaN counts as bad)
+ *     if bad > patience:
+ *         new = max(lr * factor, min_lr);  if lr - new > 1e-8: lr = new
+ *         bad = 0                          (even when lr is already at min_lr) */
+void cnn_sched_epoch_end(cnn_sched *s, double val_loss);
+
+/* "none", "step", "multistep", "exp", "cosine", "plateau", "onecycle". parse
+ * returns 1 and sets *out, or 0 for an unknown name. */
+const char *cnn_sched_kind_name(cnn_sched_kind k);
+int cnn_sched_kind_parse(const char *s, cnn_sched_kind *out);
 
 #endif

@@ -1,0 +1,663 @@
+/* test_optim.c: optimizers, learning-rate schedules, gradient clipping and the
+ * L2 penalty against PyTorch 1.13, plus unit checks of what fixtures cannot
+ * show (exactness, validation messages, names, edge cases).
+ *
+ * The PyTorch side is tests/fixtures/optim.txt, written by
+ * tools/fixtures/make_optim_fixtures.py (its header documents every record):
+ *   traj.*   5 steps of each optimizer (some under a schedule) on a tiny
+ *            network: C replays torch's gradients from torch's initial
+ *            parameters and compares the parameters after every step
+ *   sched.*  the lr of every step of 12 epochs x 3 steps for each schedule
+ *   clip.*   clip_grad_norm_ (clipping and not) and clip_grad_value_
+ *   l2.*     the penalty's value and gradient
+ * Usage: test_optim [FIXTURE]   (default tests/fixtures/optim.txt, relative to
+ * the repository root, where tests/run_all.sh runs it). */
+#include <string.h>
+
+#include "check.h"
+#include "cnnlab/optim.h"
+#include "core/core.h"
+
+/* Tolerances (see the summary lines printed by main). */
+#define TRAJ_RTOL 1e-4  /* parameters after 1..5 optimizer steps */
+#define TRAJ_ATOL 1e-6
+#define LR_RTOL 1e-6    /* learning rates (both sides compute in double) */
+#define CLIP_RTOL 1e-5  /* clipped gradients, norms, the L2 penalty */
+#define CLIP_ATOL 1e-7
+
+/* ---- the fixture file: records "name count v1 ... vcount" ---- */
+
+typedef struct record {
+    char name[96];
+    int count;
+    float *v; /* (count) */
+} record;
+
+static record *records;
+static int n_records;
+
+static int load_fixture(const char *path)
+{
+    unsigned char *data;
+    size_t size;
+    cnn_error err = {0};
+    if (cnn_file_read_all(path, &data, &size, &err)) {
+        printf("FAIL cannot read the fixture: %s (run from the repository root, or pass its "
+               "path; regenerate with /usr/bin/python3 tools/fixtures/make_optim_fixtures.py)\n",
+               err.msg);
+        return 0;
+    }
+    char *text = malloc(size + 1);
+    memcpy(text, data, size);
+    text[size] = 0;
+    free(data);
+    int cap = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#' || line[0] == 0)
+            continue;
+        record r = {0};
+        int used = 0;
+        if (sscanf(line, "%95s %d%n", r.name, &r.count, &used) != 2 || r.count < 0) {
+            printf("FAIL fixture: bad line '%.60s'\n", line);
+            free(text);
+            return 0;
+        }
+        r.v = malloc(((size_t)r.count + 1) * sizeof(float));
+        char *p = line + used;
+        for (int i = 0; i < r.count; i++) {
+            char *end;
+            r.v[i] = strtof(p, &end);
+            if (end == p) {
+                printf("FAIL fixture: %s: expected %d values, found %d\n", r.name, r.count, i);
+                free(text);
+                return 0;
+            }
+            p = end;
+        }
+        if (n_records == cap) {
+            cap = cap ? 2 * cap : 256;
+            records = realloc(records, (size_t)cap * sizeof(record));
+        }
+        records[n_records++] = r;
+    }
+    free(text);
+    return 1;
+}
+
+/* The record called prefix + suffix, with count values (count < 0: any). */
+static const record *need(const char *prefix, const char *suffix, int count)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s%s", prefix, suffix);
+    for (int i = 0; i < n_records; i++)
+        if (strcmp(records[i].name, name) == 0) {
+            if (count >= 0 && records[i].count != count) {
+                printf("FAIL fixture: %s has %d values, expected %d\n", name, records[i].count,
+                       count);
+                exit(1);
+            }
+            return &records[i];
+        }
+    printf("FAIL fixture: no record %s\n", name);
+    exit(1);
+}
+
+/* A sched config record (layout in make_optim_fixtures.py). */
+static cnn_sched_config sched_from(const record *r)
+{
+    cnn_sched_config c;
+    memset(&c, 0, sizeof c);
+    const float *v = r->v;
+    c.kind = (cnn_sched_kind)v[0];
+    c.base_lr = v[1];
+    c.epochs = (int)v[2];
+    c.steps_per_epoch = (int)v[3];
+    c.step_size = (int)v[4];
+    c.gamma = v[5];
+    c.min_lr = v[6];
+    c.patience = (int)v[7];
+    c.factor = v[8];
+    c.warmup_epochs = (int)v[9];
+    c.milestone_count = (int)v[10];
+    for (int i = 0; i < c.milestone_count; i++)
+        c.milestones[i] = (int)v[11 + i];
+    return c;
+}
+
+/* An optim config record: kind lr momentum wd nesterov beta1 beta2 eps alpha. */
+static cnn_optim_config optim_from(const record *r)
+{
+    cnn_optim_config c;
+    const float *v = r->v;
+    cnn_optim_config_defaults(&c, (cnn_opt_kind)v[0]);
+    c.lr = v[1];
+    c.momentum = v[2];
+    c.weight_decay = v[3];
+    c.nesterov = (int)v[4];
+    c.beta1 = v[5];
+    c.beta2 = v[6];
+    c.eps = v[7];
+    c.alpha = v[8];
+    return c;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int bitwise_equal(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/* ---- PyTorch trajectories ---- */
+
+static void test_trajectories(void)
+{
+    const record *p0 = need("net.params0", "", -1);
+    const int n = p0->count;
+    float *params = malloc((size_t)n * sizeof(float));
+    float *legacy = malloc((size_t)n * sizeof(float));
+    int cases = 0;
+    for (int ri = 0; ri < n_records; ri++) {
+        if (strncmp(records[ri].name, "traj.", 5) != 0 || !ends_with(records[ri].name, ".optim"))
+            continue;
+        char c_name[96];
+        snprintf(c_name, sizeof c_name, "%.*s", (int)(strlen(records[ri].name) - 6),
+                 records[ri].name);
+        cnn_optim_config oc = optim_from(&records[ri]);
+        cnn_sched_config sc = sched_from(need(c_name, ".sched", -1));
+        const record *torch_lr = need(c_name, ".lr", 5);
+        cnn_error err = {0};
+        cnn_optim o;
+        cnn_sched s;
+        if (cnn_sched_init(&s, &sc, &err) || cnn_optim_init(&o, &oc, (size_t)n, &err)) {
+            check(0, "%s: init: %s", c_name, err.msg);
+            continue;
+        }
+        /* The old SGD-only API must give the same bits at a constant lr. */
+        cnn_sgd sgd;
+        int with_legacy = oc.kind == CNN_OPT_SGD && !oc.nesterov && sc.kind == CNN_SCHED_NONE &&
+                          sc.warmup_epochs == 0;
+        if (with_legacy)
+            cnn_sgd_init(&sgd, (size_t)n, oc.lr, oc.momentum, oc.weight_decay, &err);
+        memcpy(params, p0->v, (size_t)n * sizeof(float));
+        memcpy(legacy, p0->v, (size_t)n * sizeof(float));
+        for (int k = 1; k <= 5; k++) {
+            char what[160], suffix[32];
+            float lr = cnn_sched_lr(&s, k - 1, 0); /* 5 epochs of 1 step */
+            snprintf(what, sizeof what, "%s: lr of step %d", c_name, k);
+            check_close(what, &lr, &torch_lr->v[k - 1], 1, LR_RTOL, 0);
+            snprintf(suffix, sizeof suffix, ".grad%d", k);
+            const float *g = need(c_name, suffix, n)->v;
+            cnn_optim_step(&o, lr, params, g);
+            snprintf(suffix, sizeof suffix, ".params%d", k);
+            snprintf(what, sizeof what, "%s: params after step %d", c_name, k);
+            check_close(what, params, need(c_name, suffix, n)->v, (size_t)n, TRAJ_RTOL, TRAJ_ATOL);
+            if (with_legacy) {
+                cnn_sgd_step(&sgd, legacy, g);
+                check(bitwise_equal(params, legacy, (size_t)n),
+                      "%s: cnn_sgd_step and cnn_optim_step differ after step %d", c_name, k);
+            }
+        }
+        check(o.t == 5, "%s: step counter %ld, expected 5", c_name, o.t);
+        if (with_legacy)
+            cnn_sgd_free(&sgd);
+        cnn_optim_free(&o);
+        cases++;
+    }
+    check(cases >= 10, "trajectories: found %d cases in the fixture, expected at least 10", cases);
+    printf("trajectories: %d optimizer/schedule cases x 5 steps vs PyTorch, rtol %g atol %g "
+           "(lr rtol %g)\n", cases, TRAJ_RTOL, TRAJ_ATOL, LR_RTOL);
+    free(params);
+    free(legacy);
+}
+
+/* ---- PyTorch lr sequences ---- */
+
+static void test_schedules(void)
+{
+    int cases = 0;
+    for (int ri = 0; ri < n_records; ri++) {
+        if (strncmp(records[ri].name, "sched.", 6) != 0 || !ends_with(records[ri].name, ".config"))
+            continue;
+        char c_name[96];
+        snprintf(c_name, sizeof c_name, "%.*s", (int)(strlen(records[ri].name) - 7),
+                 records[ri].name);
+        cnn_sched_config c = sched_from(&records[ri]);
+        const int steps = c.epochs * c.steps_per_epoch;
+        const record *want = need(c_name, ".lr", steps);
+        const record *loss = c.kind == CNN_SCHED_PLATEAU ? need(c_name, ".loss", c.epochs) : NULL;
+        cnn_sched s;
+        cnn_error err = {0};
+        if (cnn_sched_init(&s, &c, &err)) {
+            check(0, "%s: init: %s", c_name, err.msg);
+            continue;
+        }
+        float *got = malloc((size_t)steps * sizeof(float));
+        for (int e = 0; e < c.epochs; e++) {
+            for (int st = 0; st < c.steps_per_epoch; st++)
+                got[e * c.steps_per_epoch + st] = cnn_sched_lr(&s, e, st);
+            /* Other kinds must ignore it. */
+            cnn_sched_epoch_end(&s, loss ? (double)loss->v[e] : 1.0 / (e + 1));
+        }
+        char what[160];
+        snprintf(what, sizeof what, "%s: lr of each of %d steps (%s%s)", c_name, steps,
+                 cnn_sched_kind_name(c.kind), c.warmup_epochs ? " with warm-up" : "");
+        check_close(what, got, want->v, (size_t)steps, LR_RTOL, 0);
+        free(got);
+        cases++;
+    }
+    check(cases >= 10, "schedules: found %d cases in the fixture, expected at least 10", cases);
+    printf("schedules: %d lr sequences vs PyTorch, rtol %g\n", cases, LR_RTOL);
+}
+
+/* ---- PyTorch clipping and L2 ---- */
+
+static void test_clip_l2(void)
+{
+    const record *g0 = need("clip.grads", "", -1);
+    const size_t n = (size_t)g0->count;
+    float *g = malloc(n * sizeof(float));
+    const char *tags[] = {"clip.norm_small", "clip.norm_large"};
+    for (int t = 0; t < 2; t++) {
+        memcpy(g, g0->v, n * sizeof(float));
+        float max_norm = need(tags[t], ".max", 1)->v[0];
+        float total = (float)cnn_clip_grad_norm(g, n, max_norm);
+        char what[96];
+        snprintf(what, sizeof what, "%s: total norm", tags[t]);
+        check_close(what, &total, need(tags[t], ".total", 1)->v, 1, CLIP_RTOL, 0);
+        snprintf(what, sizeof what, "%s: clipped gradients (max_norm %g)", tags[t],
+                 (double)max_norm);
+        check_close(what, g, need(tags[t], ".out", (int)n)->v, n, CLIP_RTOL, CLIP_ATOL);
+        if (t == 1)
+            check(bitwise_equal(g, g0->v, n), "clip_grad_norm under max_norm changed gradients");
+    }
+    memcpy(g, g0->v, n * sizeof(float));
+    cnn_clip_grad_value(g, n, need("clip.value.clip", "", 1)->v[0]);
+    check(bitwise_equal(g, need("clip.value.out", "", (int)n)->v, n),
+          "clip_grad_value: differs from PyTorch's clamp (expected bitwise equal)");
+    free(g);
+
+    const record *params = need("l2.params", "", -1), *ranges = need("l2.ranges", "", -1);
+    const size_t np = (size_t)params->count;
+    const float lambda = need("l2.lambda", "", 1)->v[0];
+    cnn_range r[8];
+    const int nr = ranges->count / 2;
+    for (int i = 0; i < nr; i++)
+        r[i] = (cnn_range){(size_t)ranges->v[2 * i], (size_t)ranges->v[2 * i + 1]};
+    float *lg = malloc(np * sizeof(float));
+    const float *before = need("l2.grads", "", (int)np)->v;
+    memcpy(lg, before, np * sizeof(float));
+    float pen = (float)cnn_l2_penalty(lambda, r, nr, params->v, lg);
+    check_close("l2: penalty lambda * sum w^2", &pen, need("l2.penalty", "", 1)->v, 1, CLIP_RTOL, 0);
+    check_close("l2: gradient with the penalty", lg, need("l2.grads_out", "", (int)np)->v, np,
+                CLIP_RTOL, CLIP_ATOL);
+    /* Outside the ranges (the biases) nothing may change, to the bit. */
+    size_t pos = 0;
+    int outside_same = 1;
+    for (int i = 0; i <= nr; i++) {
+        size_t end = i < nr ? r[i].offset : np;
+        if (end > pos)
+            outside_same &= bitwise_equal(lg + pos, before + pos, end - pos);
+        if (i < nr)
+            pos = r[i].offset + r[i].count;
+    }
+    check(outside_same, "l2: gradients outside the ranges changed");
+    free(lg);
+    printf("clipping and L2 vs PyTorch: rtol %g atol %g; clip_grad_value and untouched "
+           "elements bitwise\n", CLIP_RTOL, CLIP_ATOL);
+}
+
+/* ---- unit checks ---- */
+
+/* SGD without momentum or weight decay is exactly p -= lr * g, on a block
+ * large enough for the OpenMP path; the old and new SGD APIs agree bitwise. */
+static void test_sgd_exact(void)
+{
+    const size_t n = 100003;
+    unsigned seed = 12345;
+    float *p = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    float *want = malloc(n * sizeof(float)), *q = malloc(n * sizeof(float));
+    check_fill(p, n, &seed, -1, 1);
+    check_fill(g, n, &seed, -2, 2);
+    const float lr = 0.037f;
+    for (size_t i = 0; i < n; i++)
+        want[i] = p[i] - lr * g[i];
+    cnn_optim_config c;
+    cnn_optim_config_defaults(&c, CNN_OPT_SGD);
+    cnn_optim o;
+    cnn_error err = {0};
+    check(cnn_optim_init(&o, &c, n, &err) == CNN_STATUS_OK, "sgd init: %s", err.msg);
+    check(!o.m && !o.v, "sgd with momentum 0 allocates no state");
+    cnn_optim_step(&o, lr, p, g);
+    check(bitwise_equal(p, want, n), "sgd momentum 0, wd 0: not exactly p -= lr * g");
+    cnn_optim_free(&o);
+
+    /* Old API vs new, momentum and weight decay, three steps. */
+    check_fill(p, n, &seed, -1, 1);
+    memcpy(q, p, n * sizeof(float));
+    c.momentum = 0.9f;
+    c.weight_decay = 5e-4f;
+    cnn_sgd sgd;
+    check(cnn_optim_init(&o, &c, n, &err) == CNN_STATUS_OK &&
+          cnn_sgd_init(&sgd, n, 0.05f, 0.9f, 5e-4f, &err) == CNN_STATUS_OK, "init: %s", err.msg);
+    for (int k = 0; k < 3; k++) {
+        check_fill(g, n, &seed, -1, 1);
+        cnn_optim_step(&o, 0.05f, p, g);
+        cnn_sgd_step(&sgd, q, g);
+    }
+    check(bitwise_equal(p, q, n), "cnn_sgd and cnn_optim (sgd, momentum 0.9, wd 5e-4) differ");
+    cnn_optim_free(&o);
+    cnn_sgd_free(&sgd);
+    free(p);
+    free(g);
+    free(want);
+    free(q);
+}
+
+/* init must refuse c with a message naming flag and value. */
+static void expect_optim_error(const char *what, const cnn_optim_config *c, const char *flag,
+                               const char *value)
+{
+    cnn_optim o;
+    cnn_error err = {0};
+    cnn_status st = cnn_optim_init(&o, c, 10, &err);
+    check(st == CNN_STATUS_INVALID_ARGUMENT && strstr(err.msg, flag) &&
+              (!value || strstr(err.msg, value)),
+          "optim init, %s: expected an error naming %s and %s, got status %d '%s'", what, flag,
+          value ? value : "-", (int)st, err.msg);
+    if (st == CNN_STATUS_OK)
+        cnn_optim_free(&o);
+}
+
+static void test_optim_validation(void)
+{
+    cnn_optim_config c;
+    cnn_optim_config_defaults(&c, CNN_OPT_SGD);
+    c.lr = -1;
+    expect_optim_error("negative lr", &c, "--lr", "-1");
+    cnn_optim_config_defaults(&c, CNN_OPT_SGD);
+    c.momentum = 1;
+    expect_optim_error("momentum 1", &c, "--momentum", "1");
+    cnn_optim_config_defaults(&c, CNN_OPT_SGD);
+    c.nesterov = 1;
+    expect_optim_error("nesterov without momentum", &c, "--nesterov", NULL);
+    cnn_optim_config_defaults(&c, CNN_OPT_ADAM);
+    c.nesterov = 1;
+    expect_optim_error("nesterov with adam", &c, "--nesterov", "adam");
+    cnn_optim_config_defaults(&c, CNN_OPT_RMSPROP);
+    c.weight_decay = -0.25f;
+    expect_optim_error("negative weight decay", &c, "--weight-decay", "-0.25");
+    cnn_optim_config_defaults(&c, CNN_OPT_ADAMW);
+    c.beta1 = 1;
+    expect_optim_error("beta1 1", &c, "--beta1", "1");
+    cnn_optim_config_defaults(&c, CNN_OPT_ADAM);
+    c.beta2 = -0.5f;
+    expect_optim_error("negative beta2", &c, "--beta2", "-0.5");
+    cnn_optim_config_defaults(&c, CNN_OPT_ADAM);
+    c.eps = -1e-3f;
+    expect_optim_error("negative eps", &c, "--eps", "-0.001");
+    cnn_optim_config_defaults(&c, CNN_OPT_RMSPROP);
+    c.alpha = 1.5f;
+    expect_optim_error("alpha 1.5", &c, "--alpha", "1.5");
+
+    /* PyTorch's defaults, and which state blocks each kind gets. */
+    cnn_optim_config_defaults(&c, CNN_OPT_ADAMW);
+    check(c.weight_decay == 0.01f && c.beta1 == 0.9f && c.beta2 == 0.999f && c.eps == 1e-8f &&
+              c.lr == 1e-3f && c.momentum == 0,
+          "adamw defaults: wd %g beta1 %g beta2 %g eps %g lr %g", (double)c.weight_decay,
+          (double)c.beta1, (double)c.beta2, (double)c.eps, (double)c.lr);
+    cnn_optim_config_defaults(&c, CNN_OPT_ADAM);
+    check(c.weight_decay == 0, "adam default weight decay %g, expected 0", (double)c.weight_decay);
+    cnn_optim_config_defaults(&c, CNN_OPT_RMSPROP);
+    check(c.alpha == 0.99f && c.eps == 1e-8f && c.lr == 1e-2f && c.momentum == 0,
+          "rmsprop defaults: alpha %g eps %g lr %g", (double)c.alpha, (double)c.eps, (double)c.lr);
+    struct {
+        cnn_opt_kind k;
+        float momentum;
+        int m, v;
+    } blocks[] = {{CNN_OPT_SGD, 0.9f, 1, 0}, {CNN_OPT_ADAM, 0, 1, 1}, {CNN_OPT_ADAMW, 0, 1, 1},
+                  {CNN_OPT_RMSPROP, 0, 0, 1}, {CNN_OPT_RMSPROP, 0.5f, 1, 1}};
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
+        cnn_optim o;
+        cnn_error err = {0};
+        cnn_optim_config_defaults(&c, blocks[i].k);
+        c.momentum = blocks[i].momentum;
+        check(cnn_optim_init(&o, &c, 100, &err) == CNN_STATUS_OK, "init %s: %s",
+              cnn_opt_kind_name(blocks[i].k), err.msg);
+        check(!!o.m == blocks[i].m && !!o.v == blocks[i].v,
+              "%s momentum %g: state blocks m %d v %d, expected %d %d",
+              cnn_opt_kind_name(blocks[i].k), (double)c.momentum, !!o.m, !!o.v, blocks[i].m,
+              blocks[i].v);
+        cnn_optim_free(&o);
+    }
+
+    /* Names round-trip; unknown names are refused and leave *out alone. */
+    for (int k = CNN_OPT_SGD; k <= CNN_OPT_RMSPROP; k++) {
+        cnn_opt_kind out = CNN_OPT_SGD;
+        check(cnn_opt_kind_parse(cnn_opt_kind_name((cnn_opt_kind)k), &out) == 1 && (int)out == k,
+              "optimizer name %s does not parse back", cnn_opt_kind_name((cnn_opt_kind)k));
+    }
+    cnn_opt_kind ko = CNN_OPT_RMSPROP;
+    check(cnn_opt_kind_parse("lbfgs", &ko) == 0 && ko == CNN_OPT_RMSPROP,
+          "unknown optimizer name accepted");
+    check(strcmp(cnn_opt_kind_name(CNN_OPT_ADAMW), "adamw") == 0, "adamw's name");
+}
+
+static cnn_sched_config sched_base(cnn_sched_kind kind)
+{
+    cnn_sched_config c;
+    cnn_sched_config_defaults(&c, kind);
+    c.base_lr = 0.1f;
+    c.epochs = 12;
+    c.steps_per_epoch = 3;
+    c.step_size = 4;
+    c.milestone_count = 2;
+    c.milestones[0] = 4;
+    c.milestones[1] = 8;
+    return c;
+}
+
+static void expect_sched_error(const char *what, const cnn_sched_config *c, const char *flag,
+                               const char *value)
+{
+    cnn_sched s;
+    cnn_error err = {0};
+    cnn_status st = cnn_sched_init(&s, c, &err);
+    check(st == CNN_STATUS_INVALID_ARGUMENT && strstr(err.msg, flag) &&
+              (!value || strstr(err.msg, value)),
+          "sched init, %s: expected an error naming %s and %s, got status %d '%s'", what, flag,
+          value ? value : "-", (int)st, err.msg);
+}
+
+static void test_sched_validation(void)
+{
+    cnn_sched_config c;
+    for (int k = CNN_SCHED_NONE; k <= CNN_SCHED_ONECYCLE; k++) {
+        c = sched_base((cnn_sched_kind)k);
+        cnn_sched s;
+        cnn_error err = {0};
+        check(cnn_sched_init(&s, &c, &err) == CNN_STATUS_OK, "sched %s with valid settings: %s",
+              cnn_sched_kind_name((cnn_sched_kind)k), err.msg);
+        cnn_sched_kind out = CNN_SCHED_NONE;
+        check(cnn_sched_kind_parse(cnn_sched_kind_name((cnn_sched_kind)k), &out) == 1 &&
+                  (int)out == k,
+              "schedule name %s does not parse back", cnn_sched_kind_name((cnn_sched_kind)k));
+    }
+    cnn_sched_kind ks = CNN_SCHED_EXP;
+    check(cnn_sched_kind_parse("cyclic", &ks) == 0 && ks == CNN_SCHED_EXP,
+          "unknown schedule name accepted");
+
+    c = sched_base(CNN_SCHED_STEP);
+    c.step_size = 0;
+    expect_sched_error("step size 0", &c, "--step-size", "0");
+    c = sched_base(CNN_SCHED_STEP);
+    c.gamma = 0;
+    expect_sched_error("step gamma 0", &c, "--gamma", "0");
+    c = sched_base(CNN_SCHED_EXP);
+    c.gamma = -0.5f;
+    expect_sched_error("exp gamma -0.5", &c, "--gamma", "-0.5");
+    c = sched_base(CNN_SCHED_MULTISTEP);
+    c.milestones[1] = 4;
+    expect_sched_error("repeated milestone", &c, "--milestones", "4");
+    c = sched_base(CNN_SCHED_MULTISTEP);
+    c.milestones[0] = 9;
+    expect_sched_error("decreasing milestones", &c, "--milestones", "8 after 9");
+    c = sched_base(CNN_SCHED_MULTISTEP);
+    c.milestones[1] = 12;
+    expect_sched_error("milestone at --epochs", &c, "--milestones", "12");
+    c = sched_base(CNN_SCHED_MULTISTEP);
+    c.milestones[0] = 0;
+    expect_sched_error("milestone 0", &c, "--milestones", "found 0");
+    c = sched_base(CNN_SCHED_MULTISTEP);
+    c.milestone_count = 0;
+    expect_sched_error("no milestones", &c, "--milestones", NULL);
+    c = sched_base(CNN_SCHED_PLATEAU);
+    c.patience = -1;
+    expect_sched_error("negative patience", &c, "--patience", "-1");
+    c = sched_base(CNN_SCHED_PLATEAU);
+    c.factor = 1.5f;
+    expect_sched_error("factor 1.5", &c, "--factor", "1.5");
+    c = sched_base(CNN_SCHED_PLATEAU);
+    c.min_lr = -0.125f;
+    expect_sched_error("negative min lr", &c, "--min-lr", "-0.125");
+    c = sched_base(CNN_SCHED_COSINE);
+    c.min_lr = 0.5f;
+    expect_sched_error("min lr above lr", &c, "--min-lr", "0.5");
+    c = sched_base(CNN_SCHED_COSINE);
+    c.warmup_epochs = 13;
+    expect_sched_error("warm-up longer than the run", &c, "--warmup-epochs", "13");
+    c = sched_base(CNN_SCHED_NONE);
+    c.warmup_epochs = -1;
+    expect_sched_error("negative warm-up", &c, "--warmup-epochs", "-1");
+    c = sched_base(CNN_SCHED_ONECYCLE);
+    c.steps_per_epoch = 0;
+    expect_sched_error("onecycle without steps", &c, "steps per epoch", "0");
+    c = sched_base(CNN_SCHED_COSINE);
+    c.epochs = 0;
+    expect_sched_error("cosine without epochs", &c, "--epochs", "0");
+    c = sched_base(CNN_SCHED_NONE);
+    c.base_lr = -0.1f;
+    expect_sched_error("negative lr", &c, "--lr", "-0.1");
+
+    /* Defaults: PyTorch's gamma per kind; factor 0 means 0.1. */
+    cnn_sched_config_defaults(&c, CNN_SCHED_EXP);
+    check(c.gamma == 0.95f, "exp default gamma %g, expected 0.95", (double)c.gamma);
+    cnn_sched_config_defaults(&c, CNN_SCHED_MULTISTEP);
+    check(c.gamma == 0.1f && c.factor == 0.1f && c.patience == 10,
+          "defaults: gamma %g factor %g patience %d", (double)c.gamma, (double)c.factor,
+          c.patience);
+    c = sched_base(CNN_SCHED_PLATEAU);
+    c.factor = 0;
+    c.patience = 0;
+    cnn_sched s;
+    cnn_error err = {0};
+    check(cnn_sched_init(&s, &c, &err) == CNN_STATUS_OK, "plateau with factor 0: %s", err.msg);
+    cnn_sched_epoch_end(&s, 1.0);
+    cnn_sched_epoch_end(&s, 1.0); /* bad epoch, patience 0: decay by the default 0.1 */
+    check(cnn_sched_lr(&s, 2, 0) == (float)((double)0.1f * (double)0.1f),
+          "plateau factor 0 decays by 0.1: lr %g", (double)cnn_sched_lr(&s, 2, 0));
+}
+
+static void test_sched_edges(void)
+{
+    cnn_sched s;
+    cnn_error err = {0};
+    /* Warm-up: the first step runs at lr / W, step W-1 at the full lr. */
+    cnn_sched_config c = sched_base(CNN_SCHED_NONE);
+    c.warmup_epochs = 2; /* W = 6 */
+    cnn_sched_init(&s, &c, &err);
+    check(cnn_sched_lr(&s, 0, 0) == (float)((double)c.base_lr / 6) &&
+              cnn_sched_lr(&s, 1, 2) == c.base_lr && cnn_sched_lr(&s, 5, 1) == c.base_lr,
+          "warm-up over 6 steps: %g at step 0, %g at step 5", (double)cnn_sched_lr(&s, 0, 0),
+          (double)cnn_sched_lr(&s, 1, 2));
+    /* Past the end: one-cycle holds its last step, cosine holds min_lr. */
+    c = sched_base(CNN_SCHED_ONECYCLE);
+    cnn_sched_init(&s, &c, &err);
+    float last = cnn_sched_lr(&s, c.epochs - 1, c.steps_per_epoch - 1);
+    check(cnn_sched_lr(&s, c.epochs + 2, 0) == last, "onecycle past its end: %g, expected %g",
+          (double)cnn_sched_lr(&s, c.epochs + 2, 0), (double)last);
+    check(fabs((double)last - 0.1 / 25 / 1e4) <= 1e-6 * (0.1 / 25 / 1e4),
+          "onecycle's last lr %g, expected max_lr / 25 / 1e4", (double)last);
+    c = sched_base(CNN_SCHED_COSINE);
+    c.min_lr = 0.01f;
+    cnn_sched_init(&s, &c, &err);
+    check(cnn_sched_lr(&s, c.epochs + 5, 0) == c.min_lr, "cosine past its end: %g, expected %g",
+          (double)cnn_sched_lr(&s, c.epochs + 5, 0), (double)c.min_lr);
+    /* Plateau: a bad epoch at min_lr still resets the count. */
+    c = sched_base(CNN_SCHED_PLATEAU);
+    c.patience = 1;
+    c.factor = 0.5f;
+    c.min_lr = 0.1f; /* already at the floor */
+    cnn_sched_init(&s, &c, &err);
+    cnn_sched_epoch_end(&s, 1.0);
+    cnn_sched_epoch_end(&s, 2.0);
+    cnn_sched_epoch_end(&s, 2.0);
+    check(s.bad_epochs == 0 && cnn_sched_lr(&s, 3, 0) == 0.1f,
+          "plateau at min_lr: bad epochs %d (expected reset to 0), lr %g", s.bad_epochs,
+          (double)cnn_sched_lr(&s, 3, 0));
+    /* Plateau: a decay smaller than PyTorch's eps (1e-8) is skipped. */
+    c = sched_base(CNN_SCHED_PLATEAU);
+    c.base_lr = 1e-8f;
+    c.patience = 0;
+    cnn_sched_init(&s, &c, &err);
+    cnn_sched_epoch_end(&s, 1.0);
+    cnn_sched_epoch_end(&s, 1.0); /* 1e-8 -> 1e-9 would change it by 9e-9 < 1e-8 */
+    check(cnn_sched_lr(&s, 2, 0) == 1e-8f, "plateau decay below eps applied: lr %g",
+          (double)cnn_sched_lr(&s, 2, 0));
+}
+
+static void test_clip_edges(void)
+{
+    /* Large block (OpenMP path): the norm matches a serial double sum. */
+    const size_t n = 200001;
+    unsigned seed = 777;
+    float *g = malloc(n * sizeof(float)), *g0 = malloc(n * sizeof(float));
+    check_fill(g, n, &seed, -1, 1);
+    memcpy(g0, g, n * sizeof(float));
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += (double)g[i] * (double)g[i];
+    double total = cnn_clip_grad_norm(g, n, 1.0f);
+    check(fabs(total - sqrt(sum)) <= 1e-12 * sqrt(sum), "clip norm of %zu values: %.17g vs %.17g",
+          n, total, sqrt(sum));
+    double after = 0;
+    for (size_t i = 0; i < n; i++)
+        after += (double)g[i] * (double)g[i];
+    check(fabs(sqrt(after) - 1.0) < 1e-5, "norm after clipping to 1: %.9g", sqrt(after));
+    /* Non-finite: gradients left alone, the norm says so. */
+    memcpy(g, g0, n * sizeof(float));
+    g[5] = NAN;
+    total = cnn_clip_grad_norm(g, n, 1.0f);
+    check(isnan(total) && g[6] == g0[6], "clip norm with a NaN: total %g, others kept", total);
+    float v[4] = {NAN, -3.0f, 0.25f, 2.0f};
+    cnn_clip_grad_value(v, 4, 1.0f);
+    check(isnan(v[0]) && v[1] == -1.0f && v[2] == 0.25f && v[3] == 1.0f,
+          "clip value: %g %g %g %g", (double)v[0], (double)v[1], (double)v[2], (double)v[3]);
+    free(g);
+    free(g0);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = argc > 1 ? argv[1] : "tests/fixtures/optim.txt";
+    test_sgd_exact();
+    test_optim_validation();
+    test_sched_validation();
+    test_sched_edges();
+    test_clip_edges();
+    if (load_fixture(path)) {
+        test_trajectories();
+        test_schedules();
+        test_clip_l2();
+    } else {
+        check(0, "fixture %s not loaded", path);
+    }
+    for (int i = 0; i < n_records; i++)
+        free(records[i].v);
+    free(records);
+    return check_finish("test_optim");
+}
