@@ -159,7 +159,6 @@ static void test_trajectories(void)
     const record *p0 = need("net.params0", "", -1);
     const int n = p0->count;
     float *params = malloc((size_t)n * sizeof(float));
-    float *legacy = malloc((size_t)n * sizeof(float));
     int cases = 0;
     for (int ri = 0; ri < n_records; ri++) {
         if (strncmp(records[ri].name, "traj.", 5) != 0 || !ends_with(records[ri].name, ".optim"))
@@ -177,14 +176,7 @@ static void test_trajectories(void)
             check(0, "%s: init: %s", c_name, err.msg);
             continue;
         }
-        /* The old SGD-only API must give the same bits at a constant lr. */
-        cnn_sgd sgd;
-        int with_legacy = oc.kind == CNN_OPT_SGD && !oc.nesterov && sc.kind == CNN_SCHED_NONE &&
-                          sc.warmup_epochs == 0;
-        if (with_legacy)
-            cnn_sgd_init(&sgd, (size_t)n, oc.lr, oc.momentum, oc.weight_decay, &err);
         memcpy(params, p0->v, (size_t)n * sizeof(float));
-        memcpy(legacy, p0->v, (size_t)n * sizeof(float));
         for (int k = 1; k <= 5; k++) {
             char what[160], suffix[32];
             float lr = cnn_sched_lr(&s, k - 1, 0); /* 5 epochs of 1 step */
@@ -196,15 +188,8 @@ static void test_trajectories(void)
             snprintf(suffix, sizeof suffix, ".params%d", k);
             snprintf(what, sizeof what, "%s: params after step %d", c_name, k);
             check_close(what, params, need(c_name, suffix, n)->v, (size_t)n, TRAJ_RTOL, TRAJ_ATOL);
-            if (with_legacy) {
-                cnn_sgd_step(&sgd, legacy, g);
-                check(bitwise_equal(params, legacy, (size_t)n),
-                      "%s: cnn_sgd_step and cnn_optim_step differ after step %d", c_name, k);
-            }
         }
         check(o.t == 5, "%s: step counter %ld, expected 5", c_name, o.t);
-        if (with_legacy)
-            cnn_sgd_free(&sgd);
         cnn_optim_free(&o);
         cases++;
     }
@@ -212,7 +197,6 @@ static void test_trajectories(void)
     printf("trajectories: %d optimizer/schedule cases x 5 steps vs PyTorch, rtol %g atol %g "
            "(lr rtol %g)\n", cases, TRAJ_RTOL, TRAJ_ATOL, LR_RTOL);
     free(params);
-    free(legacy);
 }
 
 /* ---- PyTorch lr sequences ---- */
@@ -320,7 +304,7 @@ static void test_sgd_exact(void)
     const size_t n = 100003;
     unsigned seed = 12345;
     float *p = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
-    float *want = malloc(n * sizeof(float)), *q = malloc(n * sizeof(float));
+    float *want = malloc(n * sizeof(float));
     check_fill(p, n, &seed, -1, 1);
     check_fill(g, n, &seed, -2, 2);
     const float lr = 0.037f;
@@ -336,26 +320,9 @@ static void test_sgd_exact(void)
     check(bitwise_equal(p, want, n), "sgd momentum 0, wd 0: not exactly p -= lr * g");
     cnn_optim_free(&o);
 
-    /* Old API vs new, momentum and weight decay, three steps. */
-    check_fill(p, n, &seed, -1, 1);
-    memcpy(q, p, n * sizeof(float));
-    c.momentum = 0.9f;
-    c.weight_decay = 5e-4f;
-    cnn_sgd sgd;
-    check(cnn_optim_init(&o, &c, n, &err) == CNN_STATUS_OK &&
-          cnn_sgd_init(&sgd, n, 0.05f, 0.9f, 5e-4f, &err) == CNN_STATUS_OK, "init: %s", err.msg);
-    for (int k = 0; k < 3; k++) {
-        check_fill(g, n, &seed, -1, 1);
-        cnn_optim_step(&o, 0.05f, p, g);
-        cnn_sgd_step(&sgd, q, g);
-    }
-    check(bitwise_equal(p, q, n), "cnn_sgd and cnn_optim (sgd, momentum 0.9, wd 5e-4) differ");
-    cnn_optim_free(&o);
-    cnn_sgd_free(&sgd);
     free(p);
     free(g);
     free(want);
-    free(q);
 }
 
 /* init must refuse c with a message naming flag and value. */

@@ -9,21 +9,25 @@
 #include "cnnlab/cnnlab.h"
 #include "core/core.h"
 
-#define CONV(oc, k, s, p, b) {CNN_LAYER_CONV, (oc), (k), (s), (p), (b), CNN_ACT_NONE}
-#define ACT(a) {CNN_LAYER_ACT, 0, 0, 0, 0, 0, (a)}
-#define BN {CNN_LAYER_BATCHNORM, 0, 0, 0, 0, 0, CNN_ACT_NONE}
+#define CONV(oc, k_, s, p_, b)                                                               \
+    {.kind = CNN_LAYER_CONV, .out = (oc), .k = (k_), .stride = (s), .pad = (p_), .bias = (b)}
+#define ACT(a) {.kind = CNN_LAYER_ACT, .act = (a)}
+#define BN {.kind = CNN_LAYER_BATCHNORM}
+#define POOL(kind_, k_, s, p_) {.kind = (kind_), .k = (k_), .stride = (s), .pad = (p_)}
+#define LINEAR(o) {.kind = CNN_LAYER_LINEAR, .out = (o), .bias = 1}
+#define FROM1(a) .from_count = 1, .from = {a}
 
 /* Every layer kind, fused and unfused activations, BatchNorm2d and 1d. */
 static const cnn_layer_desc mixed_layers[] = {
     CONV(16, 3, 1, 1, 0), BN, ACT(CNN_ACT_RELU),
-    {CNN_LAYER_MAXPOOL, 0, 2, 2, 0, 0, CNN_ACT_NONE},
+    POOL(CNN_LAYER_MAXPOOL, 2, 2, 0),
     CONV(20, 3, 1, 1, 1), ACT(CNN_ACT_RELU),
-    {CNN_LAYER_AVGPOOL, 0, 3, 2, 1, 0, CNN_ACT_NONE},
+    POOL(CNN_LAYER_AVGPOOL, 3, 2, 1),
     CONV(24, 1, 1, 0, 1), ACT(CNN_ACT_TANH),
-    {CNN_LAYER_FLATTEN, 0, 0, 0, 0, 0, CNN_ACT_NONE},
-    {CNN_LAYER_LINEAR, 32, 0, 0, 0, 1, CNN_ACT_NONE}, BN, ACT(CNN_ACT_RELU),
-    {CNN_LAYER_LINEAR, 10, 0, 0, 0, 1, CNN_ACT_NONE}, ACT(CNN_ACT_SIGMOID),
-    {CNN_LAYER_LINEAR, 10, 0, 0, 0, 1, CNN_ACT_NONE},
+    {.kind = CNN_LAYER_FLATTEN},
+    LINEAR(32), BN, ACT(CNN_ACT_RELU),
+    LINEAR(10), ACT(CNN_ACT_SIGMOID),
+    LINEAR(10),
 };
 static const cnn_model_desc mixed = {"mixed", "", 12, 12, 3, 10,
                                      (int)(sizeof mixed_layers / sizeof mixed_layers[0]),
@@ -31,17 +35,40 @@ static const cnn_model_desc mixed = {"mixed", "", 12, 12, 3, 10,
 
 static const cnn_layer_desc gap_layers[] = {
     CONV(8, 3, 2, 1, 1), ACT(CNN_ACT_RELU),
-    {CNN_LAYER_GAP, 0, 0, 0, 0, 0, CNN_ACT_NONE},
-    {CNN_LAYER_LINEAR, 10, 0, 0, 0, 1, CNN_ACT_NONE},
+    {.kind = CNN_LAYER_GAP},
+    LINEAR(10),
 };
 static const cnn_model_desc gapnet = {"gapnet", "", 9, 9, 3, 10, 4, gap_layers};
+
+/* A residual block and an Inception-style concatenation: layers with several
+ * inputs and outputs read by several layers (gradients must add up). Indices
+ * in from[] are 0-based layer positions. */
+static const cnn_layer_desc graph_layers[] = {
+    /* 0 */ CONV(8, 3, 1, 1, 0), /* 1 */ BN, /* 2 */ ACT(CNN_ACT_RELU),
+    /* 3 */ CONV(8, 3, 1, 1, 0), /* 4 */ {.kind = CNN_LAYER_GROUPNORM, .groups = 2},
+    /* 5 */ {.kind = CNN_LAYER_ADD, .from_count = 2, .from = {4, 2}},
+    /* 6 */ ACT(CNN_ACT_RELU),
+    /* 7 */ {.kind = CNN_LAYER_CONV, .out = 4, .k = 1, .stride = 1, .bias = 1, FROM1(6)},
+    /* 8 */ {.kind = CNN_LAYER_CONV, .out = 6, .k = 3, .stride = 1, .pad = 1, .bias = 1, FROM1(6)},
+    /* 9 */ {.kind = CNN_LAYER_MAXPOOL, .k = 3, .stride = 1, .pad = 1, FROM1(6)},
+    /* 10 */ {.kind = CNN_LAYER_CONCAT, .from_count = 3, .from = {7, 8, 9}},
+    /* 11 */ {.kind = CNN_LAYER_INSTANCENORM}, /* 12 */ ACT(CNN_ACT_GELU),
+    /* 13 */ {.kind = CNN_LAYER_DROPOUT2D, .p = 0.25f},
+    /* 14 */ {.kind = CNN_LAYER_LAYERNORM}, /* 15 */ ACT(CNN_ACT_ELU),
+    /* 16 */ {.kind = CNN_LAYER_GMP},
+    /* 17 */ {.kind = CNN_LAYER_DROPOUT, .p = 0.5f},
+    /* 18 */ {.kind = CNN_LAYER_LINEAR, .out = 10, .bias = 1, .p = 0.3f},
+};
+static const cnn_model_desc graphnet = {"graphnet", "", 6, 6, 3, 10,
+                                        (int)(sizeof graph_layers / sizeof graph_layers[0]),
+                                        graph_layers};
 
 static void compare_backends(const cnn_model_desc *d, int batch)
 {
     cnn_error err;
     cnn_model *mf, *mr;
     cnn_plan *pf, *pr;
-    if (cnn_model_create(d, &mf, &err) || cnn_model_create(d, &mr, &err) ||
+    if (cnn_model_create(d, NULL, &mf, &err) || cnn_model_create(d, NULL, &mr, &err) ||
         cnn_plan_create(mf, batch, CNN_BACKEND_FAST, 1, &pf, &err) ||
         cnn_plan_create(mr, batch, CNN_BACKEND_REFERENCE, 1, &pr, &err)) {
         check(0, "%s: %s", d->name, err.msg);
@@ -118,11 +145,16 @@ static double tiny_training(double *first, uint32_t *checksum)
     cnn_error err;
     cnn_model *m;
     cnn_plan *p;
-    cnn_sgd sgd;
-    cnn_model_create(&mixed, &m, &err);
+    cnn_optim opt;
+    cnn_optim_config oc;
+    cnn_optim_config_defaults(&oc, CNN_OPT_SGD);
+    oc.lr = 0.05f;
+    oc.momentum = 0.9f;
+    oc.weight_decay = 5e-4f;
+    cnn_model_create(&mixed, NULL, &m, &err);
     cnn_model_init(m, 5);
     cnn_plan_create(m, 32, CNN_BACKEND_FAST, 1, &p, &err);
-    cnn_sgd_init(&sgd, m->param_count, 0.05f, 0.9f, 5e-4f, &err);
+    cnn_optim_init(&opt, &oc, m->param_count, &err);
     cnn_rng rng;
     cnn_rng_init(&rng, 5, CNN_STREAM_BENCH, 0);
     uint8_t labels[32];
@@ -131,7 +163,7 @@ static double tiny_training(double *first, uint32_t *checksum)
         synth_batch(cnn_plan_input(p), labels, 32, &rng);
         float loss = cnn_plan_forward(p, labels, 32, 1, NULL);
         cnn_plan_backward(p);
-        cnn_sgd_step(&sgd, m->params, m->grads);
+        cnn_optim_step(&opt, oc.lr, m->params, m->grads);
         if (step < 10)
             head += loss / 10;
         if (step >= 50)
@@ -143,7 +175,7 @@ static double tiny_training(double *first, uint32_t *checksum)
         h = (h ^ b[i]) * 16777619u;
     *checksum = h;
     *first = head;
-    cnn_sgd_free(&sgd);
+    cnn_optim_free(&opt);
     cnn_plan_destroy(p);
     cnn_model_destroy(m);
     return tail;
@@ -155,6 +187,7 @@ int main(void)
     compare_backends(&mixed, 5);
     compare_backends(&mixed, 1 + 1); /* batch norm needs 2 samples for a variance */
     compare_backends(&gapnet, 3);
+    compare_backends(&graphnet, 4); /* residual, concat, norms, dropout, DropConnect */
 
     double first, last, first2, last2;
     uint32_t sum1, sum2;

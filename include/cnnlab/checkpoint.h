@@ -2,8 +2,9 @@
  *
  * File layout (little-endian), written atomically:
  *   "CNNLABW1"                 8 bytes magic
- *   u32 version (1)
+ *   u32 version (2)
  *   char model[64]             built-in model name, NUL-padded
+ *   char options[192]          the model options (cnn_model_options_format), NUL-padded
  *   f32 mean[3], std[3]        the input normalisation the model was trained with
  *   u64 param_count, state_count
  *   f32 params[param_count], state[state_count]
@@ -18,6 +19,7 @@
 
 typedef struct cnn_checkpoint {
     char model[64];
+    char options[192];
     cnn_norm norm;
     size_t param_count, state_count;
     float *params, *state; /* owned; free with cnn_checkpoint_free */
@@ -27,6 +29,9 @@ cnn_status cnn_checkpoint_save(const char *path, const cnn_model *m, const cnn_n
                                cnn_error *err);
 /* Reads and verifies a file; an error names the file and what is wrong. */
 cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *err);
+/* Creates the model the checkpoint holds (built-in name and options) with its weights. */
+cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *path, cnn_model **out,
+                                cnn_error *err);
 /* Copies the weights into m, which must be the same model (counts must match). */
 cnn_status cnn_checkpoint_apply(const cnn_checkpoint *ck, cnn_model *m, const char *path,
                                 cnn_error *err);

@@ -19,23 +19,50 @@
 #include "cnnlab/status.h"
 
 typedef enum cnn_layer_kind {
-    CNN_LAYER_CONV = 0,  /* 2-D convolution: out channels, k, stride, pad, bias */
-    CNN_LAYER_LINEAR,    /* fully connected: out features, bias */
-    CNN_LAYER_ACT,       /* activation: act */
-    CNN_LAYER_MAXPOOL,   /* k, stride, pad */
-    CNN_LAYER_AVGPOOL,   /* k, stride, pad (padding counted, as PyTorch) */
-    CNN_LAYER_GAP,       /* global average pooling: (H,W,C) -> (C) */
-    CNN_LAYER_FLATTEN,   /* (H,W,C) -> (C*H*W), PyTorch's order */
-    CNN_LAYER_BATCHNORM, /* BatchNorm2d on (H,W,C), BatchNorm1d on (F) */
+    CNN_LAYER_CONV = 0,     /* 2-D convolution: out channels, k, stride, pad, bias, p (DropConnect) */
+    CNN_LAYER_LINEAR,       /* fully connected: out features, bias, p (DropConnect) */
+    CNN_LAYER_ACT,          /* activation: act */
+    CNN_LAYER_MAXPOOL,      /* k, stride, pad */
+    CNN_LAYER_AVGPOOL,      /* k, stride, pad (padding counted, as PyTorch) */
+    CNN_LAYER_GAP,          /* global average pooling: (H,W,C) -> (C) */
+    CNN_LAYER_FLATTEN,      /* (H,W,C) -> (C*H*W), PyTorch's order */
+    CNN_LAYER_BATCHNORM,    /* BatchNorm2d on (H,W,C), BatchNorm1d on (F) */
+    CNN_LAYER_IDENTITY,     /* passes its input on (an empty norm or dropout slot) */
+    CNN_LAYER_DROPOUT,      /* inverted dropout, p */
+    CNN_LAYER_DROPOUT2D,    /* whole channels, p */
+    CNN_LAYER_LAYERNORM,    /* over (C,H,W) per sample, elementwise affine */
+    CNN_LAYER_INSTANCENORM, /* per sample and channel, affine per channel */
+    CNN_LAYER_GROUPNORM,    /* groups of channels per sample, affine per channel */
+    CNN_LAYER_ADD,          /* sum of two inputs of one shape (residual connection) */
+    CNN_LAYER_CONCAT,       /* channel concatenation of inputs of one H, W */
+    CNN_LAYER_GMP,          /* global max pooling: (H,W,C) -> (C) */
     CNN_LAYER_KIND_COUNT
 } cnn_layer_kind;
+
+enum { CNN_BIAS_NO = 0, CNN_BIAS_YES = 1, CNN_BIAS_AUTO = 2 /* unless a norm layer follows */ };
+
+/* Which model options (cnn_model_options) reach a layer. */
+enum {
+    CNN_SLOT_NORM = 1,        /* a norm slot: its kind follows --norm (identity for none) */
+    CNN_SLOT_ACT = 2,         /* an activation slot: follows --activation */
+    CNN_SLOT_KERNEL = 4,      /* a conv whose kernel follows --kernel-size (pad k/2 if it had padding) */
+    CNN_SLOT_DROPOUT = 8,     /* a dropout slot: p follows --dropout (identity for 0) */
+    CNN_SLOT_DROPCONNECT = 16 /* a conv or linear layer that takes --dropconnect */
+};
+
+#define CNN_MAX_INPUTS 4
 
 typedef struct cnn_layer_desc {
     cnn_layer_kind kind;
     int out;            /* conv: output channels; linear: output features */
     int k, stride, pad; /* conv and pooling windows (square) */
-    int bias;           /* conv, linear: 1 to add a bias */
+    int bias;           /* conv, linear: CNN_BIAS_* */
     cnn_act act;        /* CNN_LAYER_ACT */
+    float p;            /* dropout probability; conv, linear: DropConnect probability */
+    int groups;         /* group norm: groups (0: 32 or the largest divisor that fits) */
+    int slots;          /* CNN_SLOT_* bits */
+    int from_count;     /* 0: the input is the layer before (or the model's input) */
+    int from[CNN_MAX_INPUTS]; /* earlier layers' 0-based indices; -1 = the model's input */
 } cnn_layer_desc;
 
 typedef struct cnn_model_desc {
@@ -45,6 +72,44 @@ typedef struct cnn_model_desc {
     int count;
     const cnn_layer_desc *layers;
 } cnn_model_desc;
+
+typedef enum cnn_norm_kind {
+    CNN_NORM_DEFAULT = 0, /* the model's own choice */
+    CNN_NORM_NONE,
+    CNN_NORM_BATCH,
+    CNN_NORM_LAYER,
+    CNN_NORM_INSTANCE,
+    CNN_NORM_GROUP
+} cnn_norm_kind;
+
+typedef enum cnn_init_kind {
+    CNN_INIT_PYTORCH = 0, /* uniform +-1/sqrt(fan_in) for weights and biases */
+    CNN_INIT_KAIMING,     /* normal, std sqrt(2/fan_in); biases 0 */
+    CNN_INIT_XAVIER       /* uniform +-sqrt(6/(fan_in+fan_out)); biases 0 */
+} cnn_init_kind;
+
+/* The knobs a study turns; each reaches the layers whose slots ask for it. */
+typedef struct cnn_model_options {
+    cnn_norm_kind norm;
+    int groups;        /* group norm groups; 0: 32 or the largest divisor of C that fits */
+    cnn_act act;       /* CNN_ACT_NONE: the model's own */
+    float dropout;     /* < 0: the model's own */
+    float dropconnect; /* 0: none */
+    int kernel_size;   /* 0: the model's own */
+    cnn_init_kind init;
+} cnn_model_options;
+
+void cnn_model_options_defaults(cnn_model_options *o);
+/* "norm=batch activation=relu ..." listing the options that differ from the
+ * defaults (empty string if none); cnn_model_options_parse reads it back. */
+void cnn_model_options_format(const cnn_model_options *o, char *buf, size_t size);
+cnn_status cnn_model_options_parse(const char *text, cnn_model_options *o, cnn_error *err);
+const char *cnn_norm_kind_name(cnn_norm_kind k);
+int cnn_norm_kind_parse(const char *s, cnn_norm_kind *out);
+const char *cnn_act_name(cnn_act a);
+int cnn_act_parse(const char *s, cnn_act *out);
+const char *cnn_init_kind_name(cnn_init_kind k);
+int cnn_init_kind_parse(const char *s, cnn_init_kind *out);
 
 /* Built-in models; NULL-terminated list and lookup by name (NULL if unknown). */
 const cnn_model_desc *const *cnn_model_builtins(void);
@@ -58,14 +123,16 @@ typedef struct cnn_shape {
 static inline size_t cnn_shape_size(cnn_shape s) { return (size_t)s.h * s.w * s.c; }
 
 typedef struct cnn_model_layer {
-    cnn_layer_desc desc;
-    cnn_shape in, out;
+    cnn_layer_desc desc;  /* resolved: options applied, from[] filled in */
+    cnn_shape in, out;    /* in: the first input's shape */
+    cnn_shape ins[CNN_MAX_INPUTS];
     size_t param_offset, param_count; /* into params and grads */
     size_t state_offset, state_count; /* into state */
 } cnn_model_layer;
 
 typedef struct cnn_model {
     const cnn_model_desc *desc;
+    cnn_model_options options;
     int count;
     cnn_model_layer *layers;
     size_t param_count, state_count;
@@ -74,17 +141,26 @@ typedef struct cnn_model {
     float *state;  /* (state_count) */
 } cnn_model;
 
-/* Checks shapes layer by layer; an error names the layer, its index and both shapes. */
-cnn_status cnn_model_create(const cnn_model_desc *desc, cnn_model **out, cnn_error *err);
+/* Applies the options (NULL: defaults) and checks shapes layer by layer; an
+ * error names the layer, its index and the shapes, or the option and why the
+ * model cannot take it. */
+cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options *opt,
+                            cnn_model **out, cnn_error *err);
 void cnn_model_destroy(cnn_model *m);
 
-/* Initialises as PyTorch does by default: conv and linear weights and biases
- * uniform in +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)), batch-norm
- * weight 1, bias 0, running mean 0, running variance 1. Layer i draws from
- * stream (seed, CNN_STREAM_INIT, i), so layers do not disturb each other. */
+/* Initialises per options.init (PyTorch's defaults unless asked otherwise:
+ * conv and linear weights and biases uniform in +-1/sqrt(fan_in), i.e.
+ * kaiming_uniform with a = sqrt(5)); norm weights 1, biases 0, running mean 0,
+ * running variance 1. Layer i draws from stream (seed, CNN_STREAM_INIT, i), so
+ * layers do not disturb each other. */
 void cnn_model_init(cnn_model *m, uint64_t seed);
 
 /* Multiply-accumulates of one sample's forward pass (conv and linear layers). */
 double cnn_model_macs(const cnn_model *m);
+
+/* The parameter ranges that are weights of conv and linear layers (not biases
+ * or norm parameters): what an L2 penalty applies to. Returns the count
+ * written (at most max). */
+int cnn_model_weight_ranges(const cnn_model *m, size_t *offsets, size_t *counts, int max);
 
 #endif

@@ -112,19 +112,6 @@ void cnn_optim_free(cnn_optim *o);
 const char *cnn_opt_kind_name(cnn_opt_kind k);
 int cnn_opt_kind_parse(const char *s, cnn_opt_kind *out);
 
-/* The first, SGD-only API, kept for its callers (same update as cnn_optim with
- * kind CNN_OPT_SGD, nesterov 0, at a fixed lr):
- *   g = grad + weight_decay * p;  v = momentum * v + g;  p = p - lr * v */
-typedef struct cnn_sgd {
-    float lr, momentum, weight_decay;
-    size_t count;
-    float *velocity; /* (count), the momentum buffer */
-} cnn_sgd;
-
-cnn_status cnn_sgd_init(cnn_sgd *o, size_t count, float lr, float momentum, float weight_decay,
-                        cnn_error *err);
-void cnn_sgd_step(cnn_sgd *o, float *params, const float *grads);
-void cnn_sgd_free(cnn_sgd *o);
 
 /* ======================================================================
  * Gradient adjustments before the step

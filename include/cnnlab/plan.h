@@ -48,6 +48,13 @@ float cnn_plan_forward(cnn_plan *p, const uint8_t *labels, int rows, int trainin
  * overwrites the model's gradient block. */
 void cnn_plan_backward(cnn_plan *p);
 
+/* Random masks (dropout, DropConnect) of training step `step` draw from
+ * (seed, CNN_STREAM_DROPOUT, ...); each training forward advances step. */
+void cnn_plan_set_seed(cnn_plan *p, uint64_t seed, uint64_t step);
+/* Label smoothing of the training loss (PyTorch's CrossEntropyLoss
+ * label_smoothing); evaluation always reports plain cross-entropy. */
+void cnn_plan_set_label_smoothing(cnn_plan *p, float smoothing);
+
 /* Bytes the plan allocated (activations, gradients, workspaces, scratchpad). */
 size_t cnn_plan_bytes(const cnn_plan *p);
 /* One line per layer saying what runs it (e.g. the oneDNN kernel), for --verbose. */

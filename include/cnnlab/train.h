@@ -5,6 +5,7 @@
  *   metrics.csv    epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second
  *   best.weights   weights of the epoch with the best validation accuracy
  *   last.weights   weights after the last finished epoch
+ *   status.txt     how the run ended: finished, stopped early (when, why) or diverged
  *   test.json      written by `cnnlab test` (the test set is used there only)
  */
 #ifndef CNNLAB_TRAIN_H
@@ -14,13 +15,22 @@
 
 #include "cnnlab/data.h"
 #include "cnnlab/model.h"
+#include "cnnlab/optim.h"
 #include "cnnlab/plan.h"
 #include "cnnlab/status.h"
 
 typedef struct cnn_train_config {
     const char *model;
+    cnn_model_options model_options; /* --norm, --activation, --dropout, ... */
     int epochs, batch_size;
-    float lr, momentum, weight_decay;
+    cnn_optim_config optim;          /* lr, momentum, weight decay, Adam's betas, ... */
+    cnn_sched_config sched;          /* learning-rate schedule (base_lr = optim.lr) */
+    float l2;                        /* explicit penalty l2 * sum w^2 on conv/linear weights */
+    float clip_grad_norm;            /* 0: off */
+    float clip_grad_value;           /* 0: off */
+    float label_smoothing;
+    int early_stop;                  /* patience in epochs on validation accuracy; 0: off */
+    cnn_augment augment;             /* includes input noise */
     uint64_t seed;
     int threads;
     double val_fraction;
@@ -36,6 +46,7 @@ void cnn_train_config_defaults(cnn_train_config *c);
 typedef struct cnn_epoch_stats {
     int epoch; /* 1-based */
     double train_loss, train_acc, val_loss, val_acc, lr, seconds, images_per_second;
+    double l2_penalty; /* mean of the L2 term over the epoch's steps (0 without --l2) */
     int best; /* 1 if this epoch's validation accuracy is the best so far */
 } cnn_epoch_stats;
 

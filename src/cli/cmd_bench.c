@@ -58,14 +58,20 @@ int cnn_cmd_bench(int argc, char **argv)
     cnn_error err = {0};
     cnn_model *m = NULL;
     cnn_plan *p = NULL;
-    cnn_sgd sgd = {0};
+    cnn_optim opt = {0};
     cnn_status st;
-    if ((st = cnn_model_create(desc, &m, &err)))
+    if ((st = cnn_model_create(desc, NULL, &m, &err)))
         return cnn_cli_report("bench", &err);
     cnn_model_init(m, 1);
+    /* the reference benchmark's optimizer: SGD, lr 0.01, momentum 0.9, weight decay 5e-4 */
+    cnn_optim_config oc;
+    cnn_optim_config_defaults(&oc, CNN_OPT_SGD);
+    oc.lr = 0.01f;
+    oc.momentum = 0.9f;
+    oc.weight_decay = 5e-4f;
     cnn_backend be = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
     if ((st = cnn_plan_create(m, batch, be, train, &p, &err)) ||
-        (st = cnn_sgd_init(&sgd, m->param_count, 0.01f, 0.9f, 5e-4f, &err))) {
+        (st = cnn_optim_init(&opt, &oc, m->param_count, &err))) {
         cnn_model_destroy(m);
         return cnn_cli_report("bench", &err);
     }
@@ -88,7 +94,7 @@ int cnn_cmd_bench(int argc, char **argv)
         cnn_plan_forward(p, labels, batch, train, NULL);
         if (train) {
             cnn_plan_backward(p);
-            cnn_sgd_step(&sgd, m->params, m->grads);
+            cnn_optim_step(&opt, oc.lr, m->params, m->grads);
         }
     }
     cnn_plan_profile(p, profile);
@@ -100,7 +106,7 @@ int cnn_cmd_bench(int argc, char **argv)
             cnn_plan_forward(p, labels, batch, train, NULL);
             if (train) {
                 cnn_plan_backward(p);
-                cnn_sgd_step(&sgd, m->params, m->grads);
+                cnn_optim_step(&opt, oc.lr, m->params, m->grads);
             }
             steps++;
         } while ((t = cnn_now() - t0) < seconds);
@@ -137,7 +143,7 @@ int cnn_cmd_bench(int argc, char **argv)
     free(rates);
     free(sorted);
     free(labels);
-    cnn_sgd_free(&sgd);
+    cnn_optim_free(&opt);
     cnn_plan_destroy(p);
     cnn_model_destroy(m);
     return CLI_EXIT_OK;

@@ -83,14 +83,7 @@ int cnn_cmd_test(int argc, char **argv)
     cnn_status st;
     if ((st = cnn_checkpoint_read(weights, &ck, &err)))
         return cnn_cli_report("test", &err);
-    const cnn_model_desc *desc = cnn_model_find(ck.model);
-    if (!desc) {
-        cnn_checkpoint_free(&ck);
-        fprintf(stderr, "cnnlab test: %s holds model '%s', which this cnnlab does not know\n",
-                weights, ck.model);
-        return CLI_EXIT_USAGE;
-    }
-    if ((st = cnn_model_create(desc, &m, &err)) || (st = cnn_checkpoint_apply(&ck, m, weights, &err)) ||
+    if ((st = cnn_checkpoint_model(&ck, weights, &m, &err)) ||
         (st = cnn_cifar_locate(data, 1, dir, sizeof dir, &err)) ||
         (st = cnn_cifar_load_test(dir, &test, &err)) ||
         (st = cnn_plan_create(m, batch, CNN_BACKEND_FAST, 0, &p, &err)))

@@ -43,21 +43,78 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
     fflush(stdout);
 }
 
+/* Fills c from the training flags shared by `train` (and later `study`).
+ * Returns -1 to go on, or an exit status. */
+static int parse_milestones(const char *text, cnn_sched_config *s)
+{
+    s->milestone_count = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 100000 || s->milestone_count >= 32 ||
+            (s->milestone_count && v <= s->milestones[s->milestone_count - 1])) {
+            fprintf(stderr, "cnnlab train: --milestones: expected increasing epoch numbers "
+                    "separated by commas (at most 32), found '%s'\n", text);
+            return CLI_EXIT_USAGE;
+        }
+        s->milestones[s->milestone_count++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') {
+            fprintf(stderr, "cnnlab train: --milestones: expected numbers separated by commas, "
+                    "found '%s'\n", text);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 int cnn_cmd_train(int argc, char **argv)
 {
     cnn_train_config c;
     cnn_train_config_defaults(&c);
-    const char *backend = "fast";
+    const char *backend = "fast", *norm = NULL, *act = NULL, *init = "pytorch";
+    const char *optimizer = "sgd", *schedule = "none", *milestones = NULL, *augment = "none";
+    float lr = -1, momentum = -1, weight_decay = -1, beta1 = -1, beta2 = -1, eps = -1;
+    float dropout = -1, gamma = -1;
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
         {"--model", CLI_STRING, &c.model, 0, 0, "NAME", "lenet5 (default), lenet5-classic or vgg16_bn", NULL},
         {"--epochs", CLI_INT, &c.epochs, 1, 100000, "N", "passes over the train split (default 10)", NULL},
         {"--batch-size", CLI_INT, &c.batch_size, 1, 65536, "N", "images per step (default 128)", NULL},
-        {"--lr", CLI_FLOAT, &c.lr, 0, 1000, "F", "learning rate (default 0.05)", NULL},
-        {"--momentum", CLI_FLOAT, &c.momentum, 0, 0.9999, "F", "SGD momentum (default 0.9)", NULL},
-        {"--weight-decay", CLI_FLOAT, &c.weight_decay, 0, 1, "F", "SGD weight decay (default 5e-4)", NULL},
-        {"--seed", CLI_U64, &c.seed, 0, 9.2e18, "N", "seed of the split, initialisation and shuffling (default 1)", NULL},
+        {"--optimizer", CLI_CHOICE, &optimizer, 0, 0, "NAME", "sgd (default), adam, adamw or rmsprop", "sgd,adam,adamw,rmsprop"},
+        {"--lr", CLI_FLOAT, &lr, 0, 1000, "F", "learning rate (default 0.05 for sgd, 0.001 otherwise)", NULL},
+        {"--momentum", CLI_FLOAT, &momentum, 0, 0.9999, "F", "momentum of sgd and rmsprop (default 0.9 for sgd, 0 for rmsprop)", NULL},
+        {"--nesterov", CLI_BOOL, &c.optim.nesterov, 0, 0, NULL, "Nesterov momentum (sgd)", NULL},
+        {"--weight-decay", CLI_FLOAT, &weight_decay, 0, 1, "F", "the optimizer's weight decay (default 5e-4 for sgd, 0.01 for adamw, 0 otherwise; decoupled for adamw)", NULL},
+        {"--beta1", CLI_FLOAT, &beta1, 0, 0.99999, "F", "Adam's beta1 (default 0.9)", NULL},
+        {"--beta2", CLI_FLOAT, &beta2, 0, 0.99999999, "F", "Adam's beta2 (default 0.999)", NULL},
+        {"--eps", CLI_FLOAT, &eps, 1e-12, 1, "F", "Adam/RMSprop epsilon (default 1e-8)", NULL},
+        {"--lr-schedule", CLI_CHOICE, &schedule, 0, 0, "NAME", "none (default), step, multistep, exp, cosine, plateau or onecycle", "none,step,multistep,exp,cosine,plateau,onecycle"},
+        {"--step-size", CLI_INT, &c.sched.step_size, 1, 100000, "N", "epochs between decays (step)", NULL},
+        {"--gamma", CLI_FLOAT, &gamma, 1e-6, 1, "F", "decay factor (step, multistep: 0.1; exp: 0.95)", NULL},
+        {"--milestones", CLI_STRING, &milestones, 0, 0, "A,B,..", "epochs at which multistep decays", NULL},
+        {"--min-lr", CLI_FLOAT, &c.sched.min_lr, 0, 1000, "F", "floor of cosine and plateau (default 0)", NULL},
+        {"--patience", CLI_INT, &c.sched.patience, 0, 100000, "N", "plateau: epochs without a lower validation loss before a decay (default 10)", NULL},
+        {"--warmup-epochs", CLI_INT, &c.sched.warmup_epochs, 0, 100000, "N", "linear warm-up over N epochs, per step (default 0)", NULL},
+        {"--norm", CLI_CHOICE, &norm, 0, 0, "NAME", "normalisation in every norm slot: none, batch, layer, instance, group", "none,batch,layer,instance,group"},
+        {"--groups", CLI_INT, &c.model_options.groups, 1, 4096, "N", "groups of --norm group (default 32 or the largest divisor that fits)", NULL},
+        {"--activation", CLI_CHOICE, &act, 0, 0, "NAME", "activation in every activation slot: relu, leaky_relu, sigmoid, tanh, gelu, elu", "relu,leaky_relu,sigmoid,tanh,gelu,elu"},
+        {"--dropout", CLI_FLOAT, &dropout, 0, 0.99, "P", "dropout probability in the model's dropout slots (default 0)", NULL},
+        {"--dropconnect", CLI_FLOAT, &c.model_options.dropconnect, 0, 0.99, "P", "DropConnect probability on fully connected weights (default 0)", NULL},
+        {"--kernel-size", CLI_INT, &c.model_options.kernel_size, 1, 15, "K", "kernel size of the model's kernel-size slots", NULL},
+        {"--init", CLI_CHOICE, &init, 0, 0, "NAME", "pytorch (default), kaiming or xavier", "pytorch,kaiming,xavier"},
+        {"--l2", CLI_FLOAT, &c.l2, 0, 10, "LAMBDA", "adds LAMBDA * sum w^2 over conv and fc weights to the objective (logged separately)", NULL},
+        {"--clip-grad-norm", CLI_FLOAT, &c.clip_grad_norm, 0, 1e6, "MAX", "clip the global gradient norm to MAX", NULL},
+        {"--clip-grad-value", CLI_FLOAT, &c.clip_grad_value, 0, 1e6, "V", "clamp every gradient to [-V, V]", NULL},
+        {"--label-smoothing", CLI_FLOAT, &c.label_smoothing, 0, 0.99, "E", "label smoothing of the training loss (default 0)", NULL},
+        {"--input-noise", CLI_FLOAT, &c.augment.input_noise, 0, 100, "SIGMA", "Gaussian noise added to normalised training inputs", NULL},
+        {"--augment", CLI_STRING, &augment, 0, 0, "LIST", "none (default) or a comma list of crop, flip, cutout", NULL},
+        {"--crop-padding", CLI_INT, &c.augment.crop_padding, 0, 16, "N", "zero padding before the random crop (default 4)", NULL},
+        {"--cutout-size", CLI_INT, &c.augment.cutout_size, 1, 32, "N", "side of the cutout square (default 8)", NULL},
+        {"--early-stop", CLI_INT, &c.early_stop, 1, 100000, "PATIENCE", "stop after PATIENCE epochs without a better validation accuracy; keeps the best weights", NULL},
+        {"--seed", CLI_U64, &c.seed, 0, 9.2e18, "N", "seed of the split, initialisation, shuffling, augmentation and dropout (default 1)", NULL},
         {"--threads", CLI_INT, &c.threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
         {"--val-fraction", CLI_DOUBLE, &c.val_fraction, 0, 0.9, "F", "share of the 50,000 training images held out for validation (default 0.1)", NULL},
         {"--subset", CLI_INT, &c.subset, 0, 50000, "N", "train on only N images of the train split (0 = all)", NULL},
@@ -67,8 +124,8 @@ int cnn_cmd_train(int argc, char **argv)
     };
     cli_command cmd = {"train", "cnnlab train --model NAME [options]",
                        "Trains a model on the train split, evaluating on the validation split after "
-                       "each epoch. Writes RUN_DIR/config.txt, metrics.csv, best.weights and "
-                       "last.weights. The test set is not touched: see `cnnlab test`.",
+                       "each epoch. Writes RUN_DIR/config.txt, metrics.csv, status.txt, best.weights "
+                       "and last.weights. The test set is not touched: see `cnnlab test`.",
                        flags, (int)(sizeof flags / sizeof flags[0]), positional, 0, &npos};
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
@@ -80,6 +137,57 @@ int cnn_cmd_train(int argc, char **argv)
         fprintf(stderr, "\n");
         return CLI_EXIT_USAGE;
     }
+    /* Optimizer: PyTorch's defaults for the chosen one, then the flags given. */
+    cnn_opt_kind kind;
+    cnn_opt_kind_parse(optimizer, &kind);
+    int nesterov = c.optim.nesterov;
+    cnn_optim_config_defaults(&c.optim, kind);
+    c.optim.nesterov = nesterov;
+    c.optim.lr = lr >= 0 ? lr : kind == CNN_OPT_SGD ? 0.05f : 0.001f;
+    if (kind == CNN_OPT_SGD) {
+        c.optim.momentum = 0.9f;
+        c.optim.weight_decay = 5e-4f;
+    }
+    if (momentum >= 0)
+        c.optim.momentum = momentum;
+    if (weight_decay >= 0)
+        c.optim.weight_decay = weight_decay;
+    if (beta1 >= 0)
+        c.optim.beta1 = beta1;
+    if (beta2 >= 0)
+        c.optim.beta2 = beta2;
+    if (eps >= 0)
+        c.optim.eps = eps;
+    if (c.optim.nesterov && (kind != CNN_OPT_SGD || c.optim.momentum <= 0)) {
+        fprintf(stderr, "cnnlab train: --nesterov: needs --optimizer sgd with a momentum > 0\n");
+        return CLI_EXIT_USAGE;
+    }
+    cnn_sched_kind_parse(schedule, &c.sched.kind);
+    c.sched.gamma = gamma > 0 ? gamma : c.sched.kind == CNN_SCHED_EXP ? 0.95f : 0.1f;
+    if (c.sched.kind == CNN_SCHED_PLATEAU && c.sched.patience == 0)
+        c.sched.patience = 10;
+    if (c.sched.kind == CNN_SCHED_STEP && c.sched.step_size == 0)
+        c.sched.step_size = c.epochs / 3 > 0 ? c.epochs / 3 : 1;
+    if (milestones && (r = parse_milestones(milestones, &c.sched)) >= 0)
+        return r;
+    if (c.sched.kind == CNN_SCHED_MULTISTEP && c.sched.milestone_count == 0) {
+        c.sched.milestones[0] = c.epochs / 2 > 0 ? c.epochs / 2 : 1;
+        c.sched.milestones[1] = c.epochs * 3 / 4 > c.sched.milestones[0] ? c.epochs * 3 / 4
+                                                                          : c.sched.milestones[0] + 1;
+        c.sched.milestone_count = 2;
+    }
+    if (norm)
+        cnn_norm_kind_parse(norm, &c.model_options.norm);
+    if (act)
+        cnn_act_parse(act, &c.model_options.act);
+    cnn_init_kind_parse(init, &c.model_options.init);
+    if (dropout >= 0)
+        c.model_options.dropout = dropout;
+    cnn_error err = {0};
+    cnn_augment aug = c.augment;
+    if (cnn_augment_parse(augment, &aug, &err))
+        return cnn_cli_report("train", &err);
+    c.augment = aug;
     c.backend = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
     char out[4096];
     if (!c.out_dir) {
@@ -95,7 +203,6 @@ int cnn_cmd_train(int argc, char **argv)
     c.command_line = line;
     progress p = {isatty(2), cnn_now()};
     cnn_train_hooks hooks = {on_info, on_step, on_epoch, &p};
-    cnn_error err = {0};
     printf("run folder: %s\n", c.out_dir);
     cnn_status st = cnn_train(&c, &hooks, &err);
     free(line);

@@ -40,8 +40,8 @@ enum cnn_stream {
     CNN_STREAM_INIT = 1,    /* parameter initialisation; sub = layer index */
     CNN_STREAM_SPLIT = 2,   /* train/validation split */
     CNN_STREAM_SHUFFLE = 3, /* per-epoch shuffle; sub = epoch */
-    CNN_STREAM_AUGMENT = 4, /* sub = epoch */
-    CNN_STREAM_DROPOUT = 5, /* sub = step */
+    CNN_STREAM_AUGMENT = 4, /* sub = batch id * 65536 + image */
+    CNN_STREAM_DROPOUT = 5, /* sub = step * 4096 + layer */
     CNN_STREAM_BENCH = 6,   /* random inputs for benchmarks */
     CNN_STREAM_SUBSET = 7   /* choice of the --subset images */
 };

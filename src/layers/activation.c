@@ -3,9 +3,10 @@
  * and this layer does nothing. */
 #include "layer.h"
 
-static cnn_status act_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
-                            size_t *params, size_t *state, cnn_error *err)
+static cnn_status act_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                            cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
 {
+    cnn_shape in = ins[0];
     if (d->act == CNN_ACT_NONE)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "activation layer without an activation");
@@ -29,9 +30,9 @@ static void act_backward(cnn_plan_layer *pl)
     if (!pl->dx)
         return;
     if (pl->backend == CNN_BACKEND_FAST)
-        cnn_fast_act_backward(pl->ml->desc.act, count_of(pl), pl->y, pl->dy, pl->dx);
+        cnn_fast_act_backward(pl->ml->desc.act, count_of(pl), pl->x, pl->y, pl->dy, pl->dx);
     else
-        cnn_ref_act_backward(pl->ml->desc.act, count_of(pl), pl->y, pl->dy, pl->dx);
+        cnn_ref_act_backward(pl->ml->desc.act, count_of(pl), pl->x, pl->y, pl->dy, pl->dx);
 }
 
 const cnn_layer_class cnn_layer_act = {

@@ -8,16 +8,18 @@
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
 
-static cnn_status bn_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
-                           size_t *params, size_t *state, cnn_error *err)
+static cnn_status bn_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                           cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
 {
+    cnn_shape in = ins[0];
     *out = in;
     *params = 2 * (size_t)in.c;
     *state = 2 * (size_t)in.c;
     return CNN_STATUS_OK;
 }
 
-static void bn_init(const cnn_model_layer *l, float *params, float *state, cnn_rng *rng)
+static void bn_init(const cnn_model_layer *l, cnn_init_kind how, float *params, float *state,
+                    cnn_rng *rng)
 {
     int c = l->in.c;
     for (int i = 0; i < c; i++) {

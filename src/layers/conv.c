@@ -1,7 +1,6 @@
 /* conv.c: 2-D convolution layer. Parameters: weight (OC,IC,K,K), then bias (OC)
- * when the layer has one. The fast path runs oneDNN and may absorb a ReLU. */
-#include <math.h>
-
+ * when the layer has one. The fast path runs oneDNN and may absorb a ReLU.
+ * With DropConnect (p > 0) the workspace holds the step's masked weights. */
 #include "layer.h"
 
 static cnn_conv_geom geom_of(const cnn_model_layer *l, int n)
@@ -14,9 +13,15 @@ static cnn_conv_geom geom_of(const cnn_model_layer *l, int n)
     return g;
 }
 
-static cnn_status conv_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
-                             size_t *params, size_t *state, cnn_error *err)
+static size_t wcount_of(const cnn_model_layer *l)
 {
+    return (size_t)l->desc.out * l->in.c * l->desc.k * l->desc.k;
+}
+
+static cnn_status conv_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                             cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
+{
+    cnn_shape in = ins[0];
     if (d->out < 1 || d->k < 1 || d->stride < 1 || d->pad < 0)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "conv needs out >= 1, k >= 1, stride >= 1, pad >= 0; found out %d, "
@@ -33,13 +38,13 @@ static cnn_status conv_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *o
     return CNN_STATUS_OK;
 }
 
-static void conv_init(const cnn_model_layer *l, float *params, float *state, cnn_rng *rng)
+static void conv_init(const cnn_model_layer *l, cnn_init_kind how, float *params, float *state,
+                      cnn_rng *rng)
 {
-    size_t wcount = (size_t)l->desc.out * l->in.c * l->desc.k * l->desc.k;
-    float bound = 1.0f / sqrtf((float)(l->in.c * l->desc.k * l->desc.k));
-    cnn_layer_fill_uniform(params, wcount, bound, rng);
-    if (l->desc.bias)
-        cnn_layer_fill_uniform(params + wcount, (size_t)l->desc.out, bound, rng);
+    size_t wcount = wcount_of(l);
+    int kk = l->desc.k * l->desc.k;
+    cnn_layer_init_weights(how, params, wcount, l->desc.bias ? params + wcount : NULL,
+                           (size_t)l->desc.out, l->in.c * kk, l->desc.out * kk, rng);
 }
 
 static int conv_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
@@ -52,6 +57,8 @@ static float *bias_of(const cnn_plan_layer *pl, float *block)
 
 static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
 {
+    if (pl->ml->desc.p > 0.0f && pl->training)
+        pl->ws_floats = cnn_dropconnect_ws_floats(wcount_of(pl->ml));
     if (pl->backend != CNN_BACKEND_FAST)
         return CNN_STATUS_OK;
     cnn_conv_geom g = geom_of(pl->ml, pl->n);
@@ -59,13 +66,22 @@ static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
                                 (cnn_fast_conv **)&pl->impl, err);
 }
 
+/* The weights of this pass: the parameters, or their DropConnect-masked copy. */
+static const float *weights_of(cnn_plan_layer *pl)
+{
+    return pl->ws_floats ? (pl->training ? cnn_dropconnect_forward(pl, pl->ws, wcount_of(pl->ml))
+                                         : pl->w)
+                         : pl->w;
+}
+
 static void conv_forward(cnn_plan_layer *pl)
 {
+    const float *w = weights_of(pl);
     if (pl->backend == CNN_BACKEND_FAST) {
-        cnn_fast_conv_forward(pl->impl, pl->x, pl->w, bias_of(pl, pl->w), pl->y);
+        cnn_fast_conv_forward(pl->impl, pl->x, w, bias_of(pl, pl->w), pl->y);
     } else {
         cnn_conv_geom g = geom_of(pl->ml, pl->n);
-        cnn_ref_conv2d_forward(&g, pl->x, pl->w, bias_of(pl, pl->w), pl->y);
+        cnn_ref_conv2d_forward(&g, pl->x, w, bias_of(pl, pl->w), pl->y);
     }
 }
 
@@ -74,9 +90,13 @@ static void conv_backward(cnn_plan_layer *pl)
     if (pl->backend == CNN_BACKEND_FAST) {
         cnn_fast_conv_backward(pl->impl, pl->x, pl->y, pl->dy, pl->dx, pl->dw, bias_of(pl, pl->dw));
     } else {
+        /* the masked weights of the latest forward, when DropConnect is on */
+        const float *w = pl->ws_floats && pl->ml->desc.p > 0.0f ? pl->ws : pl->w;
         cnn_conv_geom g = geom_of(pl->ml, pl->n);
-        cnn_ref_conv2d_backward(&g, pl->x, pl->w, pl->dy, pl->dx, pl->dw, bias_of(pl, pl->dw));
+        cnn_ref_conv2d_backward(&g, pl->x, w, pl->dy, pl->dx, pl->dw, bias_of(pl, pl->dw));
     }
+    if (pl->ws_floats)
+        cnn_dropconnect_backward(pl, pl->ws, wcount_of(pl->ml));
 }
 
 static void conv_release(cnn_plan_layer *pl) { cnn_fast_conv_destroy(pl->impl); }

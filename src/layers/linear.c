@@ -2,13 +2,14 @@
  * Takes any input shape as IN = H*W*C features (in the input's memory order;
  * use flatten before it for PyTorch's order). The fast path may absorb any
  * activation. */
-#include <math.h>
-
 #include "layer.h"
 
-static cnn_status linear_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
-                               size_t *params, size_t *state, cnn_error *err)
+static size_t wcount_of(const cnn_model_layer *l) { return (size_t)l->desc.out * l->in.c; }
+
+static cnn_status linear_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                               cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
 {
+    cnn_shape in = ins[0];
     if (d->out < 1)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "linear needs out >= 1, found %d", d->out);
@@ -22,15 +23,22 @@ static cnn_status linear_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape 
     return CNN_STATUS_OK;
 }
 
-static void linear_init(const cnn_model_layer *l, float *params, float *state, cnn_rng *rng)
+static void linear_init(const cnn_model_layer *l, cnn_init_kind how, float *params, float *state,
+                        cnn_rng *rng)
 {
-    float bound = 1.0f / sqrtf((float)l->in.c);
-    cnn_layer_fill_uniform(params, (size_t)l->desc.out * l->in.c, bound, rng);
-    if (l->desc.bias)
-        cnn_layer_fill_uniform(params + (size_t)l->desc.out * l->in.c, (size_t)l->desc.out, bound, rng);
+    size_t wcount = wcount_of(l);
+    cnn_layer_init_weights(how, params, wcount, l->desc.bias ? params + wcount : NULL,
+                           (size_t)l->desc.out, l->in.c, l->desc.out, rng);
 }
 
-static int linear_can_fuse(cnn_act act) { return act != CNN_ACT_NONE; }
+static cnn_status linear_plan(cnn_plan_layer *pl, cnn_error *err)
+{
+    if (pl->ml->desc.p > 0.0f && pl->training)
+        pl->ws_floats = cnn_dropconnect_ws_floats(wcount_of(pl->ml));
+    return CNN_STATUS_OK;
+}
+
+static int linear_can_fuse(cnn_act act) { return act != CNN_ACT_NONE && !cnn_act_backward_needs_x(act); }
 
 static float *bias_of(const cnn_plan_layer *pl, float *block)
 {
@@ -38,24 +46,35 @@ static float *bias_of(const cnn_plan_layer *pl, float *block)
     return l->desc.bias ? block + (size_t)l->desc.out * l->in.c : NULL;
 }
 
+/* The weights of the latest forward: the parameters or their DropConnect-masked copy. */
+static const float *weights_in_use(const cnn_plan_layer *pl)
+{
+    return pl->ws_floats && pl->training && pl->ml->desc.p > 0.0f ? pl->ws : pl->w;
+}
+
 static void linear_forward(cnn_plan_layer *pl)
 {
     int in = pl->ml->in.c, out = pl->ml->desc.out;
+    const float *w = pl->ws_floats && pl->training ? cnn_dropconnect_forward(pl, pl->ws, wcount_of(pl->ml))
+                                                   : pl->w;
     if (pl->backend == CNN_BACKEND_FAST)
-        cnn_fast_linear_forward(pl->n, in, out, pl->x, pl->w, bias_of(pl, pl->w), pl->fused, pl->y);
+        cnn_fast_linear_forward(pl->n, in, out, pl->x, w, bias_of(pl, pl->w), pl->fused, pl->y);
     else
-        cnn_ref_linear_forward(pl->n, in, out, pl->x, pl->w, bias_of(pl, pl->w), pl->y);
+        cnn_ref_linear_forward(pl->n, in, out, pl->x, w, bias_of(pl, pl->w), pl->y);
 }
 
 static void linear_backward(cnn_plan_layer *pl)
 {
     int in = pl->ml->in.c, out = pl->ml->desc.out;
+    const float *w = weights_in_use(pl);
     if (pl->backend == CNN_BACKEND_FAST)
-        cnn_fast_linear_backward(pl->n, in, out, pl->x, pl->w, pl->y, pl->fused, pl->dy, pl->dx,
+        cnn_fast_linear_backward(pl->n, in, out, pl->x, w, pl->y, pl->fused, pl->dy, pl->dx,
                                  pl->dw, bias_of(pl, pl->dw));
     else
-        cnn_ref_linear_backward(pl->n, in, out, pl->x, pl->w, pl->dy, pl->dx, pl->dw,
+        cnn_ref_linear_backward(pl->n, in, out, pl->x, w, pl->dy, pl->dx, pl->dw,
                                 bias_of(pl, pl->dw));
+    if (pl->ws_floats)
+        cnn_dropconnect_backward(pl, pl->ws, wcount_of(pl->ml));
 }
 
 static double linear_macs(const cnn_model_layer *l) { return (double)l->in.c * l->desc.out; }
@@ -65,6 +84,7 @@ const cnn_layer_class cnn_layer_linear = {
     .infer = linear_infer,
     .init = linear_init,
     .can_fuse = linear_can_fuse,
+    .plan = linear_plan,
     .forward = linear_forward,
     .backward = linear_backward,
     .macs = linear_macs,

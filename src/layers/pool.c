@@ -11,9 +11,10 @@ static cnn_pool_geom geom_of(const cnn_plan_layer *pl)
     return g;
 }
 
-static cnn_status pool_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
-                             size_t *params, size_t *state, cnn_error *err)
+static cnn_status pool_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                             cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
 {
+    cnn_shape in = ins[0];
     cnn_pool_geom g = {.n = 1, .ih = in.h, .iw = in.w, .c = in.c, .kh = d->k, .kw = d->k,
                        .sh = d->stride, .sw = d->stride, .ph = d->pad, .pw = d->pad};
     if (!cnn_pool_geom_finish(&g))

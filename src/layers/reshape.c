@@ -1,9 +1,10 @@
 /* reshape.c: layers that only move values: flatten and global average pooling. */
 #include "layer.h"
 
-static cnn_status flatten_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
-                                size_t *params, size_t *state, cnn_error *err)
+static cnn_status flatten_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                                cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
 {
+    cnn_shape in = ins[0];
     *out = (cnn_shape){1, 1, in.h * in.w * in.c};
     *params = *state = 0;
     return CNN_STATUS_OK;
@@ -36,9 +37,10 @@ const cnn_layer_class cnn_layer_flatten = {
     .backward = flatten_backward,
 };
 
-static cnn_status gap_infer(const cnn_layer_desc *d, cnn_shape in, cnn_shape *out,
-                            size_t *params, size_t *state, cnn_error *err)
+static cnn_status gap_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                            cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
 {
+    cnn_shape in = ins[0];
     *out = (cnn_shape){1, 1, in.c};
     *params = *state = 0;
     return CNN_STATUS_OK;
@@ -69,4 +71,40 @@ const cnn_layer_class cnn_layer_gap = {
     .infer = gap_infer,
     .forward = gap_forward,
     .backward = gap_backward,
+};
+
+/* Global max pooling; the fast path keeps each output's winning position. */
+static cnn_status gmp_plan(cnn_plan_layer *pl, cnn_error *err)
+{
+    if (pl->backend == CNN_BACKEND_FAST)
+        pl->ws_floats = (size_t)pl->n * pl->ml->in.c; /* int32 argmax per (n, c) */
+    return CNN_STATUS_OK;
+}
+
+static void gmp_forward(cnn_plan_layer *pl)
+{
+    cnn_shape s = pl->ml->in;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_gmp_forward(pl->n, s.h * s.w, s.c, pl->x, pl->y, (int32_t *)pl->ws);
+    else
+        cnn_ref_gmp_forward(pl->n, s.h * s.w, s.c, pl->x, pl->y);
+}
+
+static void gmp_backward(cnn_plan_layer *pl)
+{
+    if (!pl->dx)
+        return;
+    cnn_shape s = pl->ml->in;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_gmp_backward(pl->n, s.h * s.w, s.c, (const int32_t *)pl->ws, pl->dy, pl->dx);
+    else
+        cnn_ref_gmp_backward(pl->n, s.h * s.w, s.c, pl->x, pl->dy, pl->dx);
+}
+
+const cnn_layer_class cnn_layer_gmp = {
+    .name = "gmp",
+    .infer = gap_infer,
+    .plan = gmp_plan,
+    .forward = gmp_forward,
+    .backward = gmp_backward,
 };

@@ -1,40 +1,52 @@
 /* builtin.c: the built-in networks, as data. Parameter counts match the
- * PyTorch definitions in ../shared/bench/torch_reference.py (checked by
- * tests/test_models.c). A later model-file format will describe the same lists. */
+ * PyTorch definitions in the issues (checked by tests/test_models.c).
+ * Slots mark where the study knobs reach (model.h: CNN_SLOT_*): a norm slot
+ * after each convolution (and LeNet's hidden fc layers), an activation slot for
+ * every activation, a kernel-size slot on each convolution, dropout slots on
+ * the classifier, DropConnect on the fully connected layers. */
 #include <string.h>
 
 #include "cnnlab/model.h"
 
-#define CONV(oc, k, s, p, b) {CNN_LAYER_CONV, (oc), (k), (s), (p), (b), CNN_ACT_NONE}
-#define LINEAR(o) {CNN_LAYER_LINEAR, (o), 0, 0, 0, 1, CNN_ACT_NONE}
-#define ACT(a) {CNN_LAYER_ACT, 0, 0, 0, 0, 0, (a)}
-#define MAXPOOL(k, s) {CNN_LAYER_MAXPOOL, 0, (k), (s), 0, 0, CNN_ACT_NONE}
-#define AVGPOOL(k, s) {CNN_LAYER_AVGPOOL, 0, (k), (s), 0, 0, CNN_ACT_NONE}
-#define BN {CNN_LAYER_BATCHNORM, 0, 0, 0, 0, 0, CNN_ACT_NONE}
-#define FLATTEN {CNN_LAYER_FLATTEN, 0, 0, 0, 0, 0, CNN_ACT_NONE}
+#define CONV(oc, k_, s, p_)                                                                  \
+    {.kind = CNN_LAYER_CONV, .out = (oc), .k = (k_), .stride = (s), .pad = (p_),            \
+     .bias = CNN_BIAS_AUTO, .slots = CNN_SLOT_KERNEL}
+#define LINEAR(o)                                                                            \
+    {.kind = CNN_LAYER_LINEAR, .out = (o), .bias = CNN_BIAS_YES, .slots = CNN_SLOT_DROPCONNECT}
+#define LINEAR_AUTO(o)                                                                       \
+    {.kind = CNN_LAYER_LINEAR, .out = (o), .bias = CNN_BIAS_AUTO, .slots = CNN_SLOT_DROPCONNECT}
+#define ACT(a) {.kind = CNN_LAYER_ACT, .act = (a), .slots = CNN_SLOT_ACT}
+#define MAXPOOL(k_, s) {.kind = CNN_LAYER_MAXPOOL, .k = (k_), .stride = (s)}
+#define AVGPOOL(k_, s) {.kind = CNN_LAYER_AVGPOOL, .k = (k_), .stride = (s)}
+#define NORM(kind_) {.kind = (kind_), .slots = CNN_SLOT_NORM}
+#define DROPOUT {.kind = CNN_LAYER_IDENTITY, .slots = CNN_SLOT_DROPOUT}
+#define FLATTEN {.kind = CNN_LAYER_FLATTEN}
 #define RELU ACT(CNN_ACT_RELU)
 #define SIGMOID ACT(CNN_ACT_SIGMOID)
-/* VGG's unit: 3x3 convolution without bias, batch norm, ReLU. */
-#define VGG_BN(oc) CONV(oc, 3, 1, 1, 0), BN, RELU
+/* LeNet's units: no norm by default (--norm adds one), then the activation. */
+#define LENET_CONV(oc, k, act) CONV(oc, k, 1, 0), NORM(CNN_LAYER_IDENTITY), ACT(act)
+#define LENET_FC(o, act) LINEAR_AUTO(o), NORM(CNN_LAYER_IDENTITY), ACT(act), DROPOUT
+/* VGG's unit: 3x3 convolution (bias only without a norm), batch norm, ReLU. */
+#define VGG_BN(oc) CONV(oc, 3, 1, 1), NORM(CNN_LAYER_BATCHNORM), RELU
 #define M MAXPOOL(2, 2)
 
 /* The course's LeNet-5 variant: 185,806 parameters. */
 static const cnn_layer_desc lenet5_layers[] = {
-    CONV(16, 5, 1, 0, 1), RELU, AVGPOOL(2, 2),
-    CONV(36, 3, 1, 0, 1), RELU, AVGPOOL(2, 2),
+    LENET_CONV(16, 5, CNN_ACT_RELU), AVGPOOL(2, 2),
+    LENET_CONV(36, 3, CNN_ACT_RELU), AVGPOOL(2, 2),
     FLATTEN,
-    LINEAR(128), RELU,
-    LINEAR(96), RELU,
+    LENET_FC(128, CNN_ACT_RELU),
+    LENET_FC(96, CNN_ACT_RELU),
     LINEAR(10),
 };
 
 /* LeCun's original proportions with sigmoid activations: 62,006 parameters. */
 static const cnn_layer_desc lenet5_classic_layers[] = {
-    CONV(6, 5, 1, 0, 1), SIGMOID, AVGPOOL(2, 2),
-    CONV(16, 5, 1, 0, 1), SIGMOID, AVGPOOL(2, 2),
+    LENET_CONV(6, 5, CNN_ACT_SIGMOID), AVGPOOL(2, 2),
+    LENET_CONV(16, 5, CNN_ACT_SIGMOID), AVGPOOL(2, 2),
     FLATTEN,
-    LINEAR(120), SIGMOID,
-    LINEAR(84), SIGMOID,
+    LENET_FC(120, CNN_ACT_SIGMOID),
+    LENET_FC(84, CNN_ACT_SIGMOID),
     LINEAR(10),
 };
 
@@ -45,7 +57,7 @@ static const cnn_layer_desc vgg16_bn_layers[] = {
     VGG_BN(256), VGG_BN(256), VGG_BN(256), M,
     VGG_BN(512), VGG_BN(512), VGG_BN(512), M,
     VGG_BN(512), VGG_BN(512), VGG_BN(512), M,
-    FLATTEN,
+    FLATTEN, DROPOUT,
     LINEAR(10),
 };
 

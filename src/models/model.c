@@ -1,39 +1,171 @@
-/* model.c: from a description to shapes, parameter layout and initial values.
- * Invariant: layer i's parameters are params[param_offset, +param_count), its
- * gradients the same range of grads, its state the range of state. */
+/* model.c: from a description and options to a resolved layer list, shapes,
+ * parameter layout and initial values.
+ * Invariants after cnn_model_create: every layer's desc has explicit inputs
+ * (from_count >= 1, earlier layers or -1 for the model input), no slot is left
+ * unresolved, biases are decided; layer i's parameters are
+ * params[param_offset, +param_count), its gradients the same range of grads,
+ * its state the same range of state. */
 #include <string.h>
 
 #include "layers/layer.h"
 
-static const char *kind_name(cnn_layer_kind k) { return cnn_layer_class_of(k)->name; }
 
-cnn_status cnn_model_create(const cnn_model_desc *desc, cnn_model **out, cnn_error *err)
+/* Refuses a knob the model has no slot for, or a value out of range. */
+static cnn_status check_options(const cnn_model_desc *d, const cnn_model_options *o, cnn_error *err)
 {
+    int slots = 0;
+    for (int i = 0; i < d->count; i++)
+        slots |= d->layers[i].slots;
+    struct {
+        int set, slot;
+        const char *flag, *what;
+    } knobs[] = {
+        {o->norm != CNN_NORM_DEFAULT, CNN_SLOT_NORM, "--norm", "normalisation"},
+        {o->groups != 0, CNN_SLOT_NORM, "--groups", "normalisation"},
+        {o->act != CNN_ACT_NONE, CNN_SLOT_ACT, "--activation", "activation"},
+        {o->kernel_size != 0, CNN_SLOT_KERNEL, "--kernel-size", "kernel-size"},
+        {o->dropout >= 0, CNN_SLOT_DROPOUT, "--dropout", "dropout"},
+        {o->dropconnect > 0, CNN_SLOT_DROPCONNECT, "--dropconnect", "DropConnect"},
+    };
+    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++)
+        if (knobs[i].set && !(slots & knobs[i].slot))
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "%s: model %s has no %s slots, so it cannot take this option",
+                                 knobs[i].flag, d->name, knobs[i].what);
+    if (o->dropout >= 1.0f)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--dropout: expected a probability in [0, 1), found %g", (double)o->dropout);
+    if (o->dropconnect < 0.0f || o->dropconnect >= 1.0f)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--dropconnect: expected a probability in [0, 1), found %g",
+                             (double)o->dropconnect);
+    if (o->kernel_size < 0 || o->kernel_size > 15)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--kernel-size: expected 1 to 15, found %d", o->kernel_size);
+    if (o->groups < 0)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--groups: expected a positive number, found %d", o->groups);
+    if (o->groups && o->norm != CNN_NORM_GROUP)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--groups: only used with --norm group, found --norm %s",
+                             cnn_norm_kind_name(o->norm));
+    return CNN_STATUS_OK;
+}
+
+static cnn_layer_kind norm_layer(cnn_norm_kind k, cnn_layer_kind own)
+{
+    switch (k) {
+    case CNN_NORM_NONE: return CNN_LAYER_IDENTITY;
+    case CNN_NORM_BATCH: return CNN_LAYER_BATCHNORM;
+    case CNN_NORM_LAYER: return CNN_LAYER_LAYERNORM;
+    case CNN_NORM_INSTANCE: return CNN_LAYER_INSTANCENORM;
+    case CNN_NORM_GROUP: return CNN_LAYER_GROUPNORM;
+    default: return own;
+    }
+}
+
+/* Applies the options to layer i's description. */
+static void resolve(cnn_layer_desc *l, const cnn_model_options *o)
+{
+    if (l->slots & CNN_SLOT_NORM) {
+        l->kind = norm_layer(o->norm, l->kind);
+        if (l->kind == CNN_LAYER_GROUPNORM && o->groups)
+            l->groups = o->groups;
+    }
+    if ((l->slots & CNN_SLOT_ACT) && o->act != CNN_ACT_NONE)
+        l->act = o->act;
+    if ((l->slots & CNN_SLOT_KERNEL) && o->kernel_size) {
+        if (l->pad > 0)
+            l->pad = o->kernel_size / 2;
+        l->k = o->kernel_size;
+    }
+    if ((l->slots & CNN_SLOT_DROPOUT) && o->dropout >= 0)
+        l->p = o->dropout;
+    if ((l->kind == CNN_LAYER_DROPOUT || l->kind == CNN_LAYER_DROPOUT2D) && l->p == 0.0f)
+        l->kind = CNN_LAYER_IDENTITY;
+    if (l->slots & CNN_SLOT_DROPCONNECT)
+        l->p = o->dropconnect;
+}
+
+/* 32 groups, or the largest divisor of c below it. */
+static int auto_groups(int c)
+{
+    int g = c < 32 ? c : 32;
+    while (c % g)
+        g--;
+    return g;
+}
+
+static void shape_text(cnn_shape s, char *buf, size_t n) { snprintf(buf, n, "%dx%dx%d", s.h, s.w, s.c); }
+
+cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options *opt,
+                            cnn_model **out, cnn_error *err)
+{
+    cnn_model_options defaults;
+    if (!opt) {
+        cnn_model_options_defaults(&defaults);
+        opt = &defaults;
+    }
+    cnn_status st = check_options(desc, opt, err);
+    if (st)
+        return st;
     cnn_model *m = calloc(1, sizeof *m);
-    if (!m)
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for model %s", desc->name);
-    m->desc = desc;
-    m->count = desc->count;
-    m->layers = calloc((size_t)desc->count, sizeof *m->layers);
-    if (!m->layers) {
-        cnn_model_destroy(m);
+    if (!m || !(m->layers = calloc((size_t)desc->count, sizeof *m->layers))) {
+        free(m);
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for model %s", desc->name);
     }
-    cnn_shape shape = {desc->in_h, desc->in_w, desc->in_c};
+    m->desc = desc;
+    m->options = *opt;
+    m->count = desc->count;
+    for (int i = 0; i < desc->count; i++) {
+        cnn_layer_desc *l = &m->layers[i].desc;
+        *l = desc->layers[i];
+        resolve(l, opt);
+        if (l->from_count == 0) {
+            l->from_count = 1;
+            l->from[0] = i - 1;
+        }
+    }
+    /* Automatic biases: none when a norm layer takes the output. */
+    for (int i = 0; i < desc->count; i++) {
+        cnn_layer_desc *l = &m->layers[i].desc;
+        if (l->bias == CNN_BIAS_AUTO) {
+            const cnn_layer_desc *next = i + 1 < desc->count ? &m->layers[i + 1].desc : NULL;
+            l->bias = !(next && next->from[0] == i && cnn_layer_is_norm(next->kind));
+        }
+    }
+    cnn_shape input = {desc->in_h, desc->in_w, desc->in_c};
     for (int i = 0; i < desc->count; i++) {
         cnn_model_layer *l = &m->layers[i];
-        l->desc = desc->layers[i];
-        l->in = shape;
+        cnn_layer_desc *d = &l->desc;
+        const cnn_layer_class *cls = cnn_layer_class_of(d->kind);
+        char where[96];
+        snprintf(where, sizeof where, "model %s, layer %d (%s)", desc->name, i + 1, cls->name);
+        if (d->from_count < 1 || d->from_count > CNN_MAX_INPUTS) {
+            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: expected 1 to %d inputs, "
+                               "found %d", where, CNN_MAX_INPUTS, d->from_count);
+            goto fail;
+        }
+        for (int j = 0; j < d->from_count; j++) {
+            int f = d->from[j];
+            if (f < -1 || f >= i) {
+                st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: input %d refers to "
+                                   "layer %d, expected an earlier layer", where, j + 1, f + 1);
+                goto fail;
+            }
+            l->ins[j] = f < 0 ? input : m->layers[f].out;
+        }
+        l->in = l->ins[0];
+        if (d->kind == CNN_LAYER_GROUPNORM && d->groups == 0)
+            d->groups = auto_groups(l->in.c);
         size_t np = 0, ns = 0;
         cnn_error sub;
-        if (cnn_layer_class_of(l->desc.kind)->infer(&l->desc, shape, &l->out, &np, &ns, &sub) !=
-            CNN_STATUS_OK) {
-            cnn_status st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
-                                          "model %s, layer %d (%s) on input %dx%dx%d: %s",
-                                          desc->name, i + 1, kind_name(l->desc.kind), shape.h,
-                                          shape.w, shape.c, sub.msg);
-            cnn_model_destroy(m);
-            return st;
+        if (cls->infer(d, l->ins, d->from_count, &l->out, &np, &ns, &sub) != CNN_STATUS_OK) {
+            char shape[48];
+            shape_text(l->in, shape, sizeof shape);
+            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s on input %s: %s", where,
+                               shape, sub.msg);
+            goto fail;
         }
         l->param_offset = m->param_count;
         l->param_count = np;
@@ -41,27 +173,28 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, cnn_model **out, cnn_err
         l->state_count = ns;
         m->param_count += np;
         m->state_count += ns;
-        shape = l->out;
     }
-    if (shape.h != 1 || shape.w != 1 || shape.c != desc->classes) {
-        cnn_status st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
-                                      "model %s: the last layer gives %dx%dx%d, expected %d class "
-                                      "scores (1x1x%d)", desc->name, shape.h, shape.w, shape.c,
-                                      desc->classes, desc->classes);
-        cnn_model_destroy(m);
-        return st;
+    cnn_shape last = m->layers[desc->count - 1].out;
+    if (last.h != 1 || last.w != 1 || last.c != desc->classes) {
+        st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                           "model %s: the last layer gives %dx%dx%d, expected %d class scores "
+                           "(1x1x%d)", desc->name, last.h, last.w, last.c, desc->classes,
+                           desc->classes);
+        goto fail;
     }
     m->params = cnn_alloc(m->param_count * sizeof(float));
     m->grads = cnn_alloc(m->param_count * sizeof(float));
     m->state = cnn_alloc(m->state_count * sizeof(float));
     if (!m->params || !m->grads || !m->state) {
-        size_t count = m->param_count;
-        cnn_model_destroy(m);
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %zu parameters of %s",
-                             count, desc->name);
+        st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %zu parameters of %s",
+                           m->param_count, desc->name);
+        goto fail;
     }
     *out = m;
     return CNN_STATUS_OK;
+fail:
+    cnn_model_destroy(m);
+    return st;
 }
 
 void cnn_model_destroy(cnn_model *m)
@@ -84,7 +217,7 @@ void cnn_model_init(cnn_model *m, uint64_t seed)
             continue;
         cnn_rng rng;
         cnn_rng_init(&rng, seed, CNN_STREAM_INIT, (uint64_t)i);
-        cls->init(l, m->params + l->param_offset, m->state + l->state_offset, &rng);
+        cls->init(l, m->options.init, m->params + l->param_offset, m->state + l->state_offset, &rng);
     }
 }
 
@@ -97,4 +230,18 @@ double cnn_model_macs(const cnn_model *m)
             total += cls->macs(&m->layers[i]);
     }
     return total;
+}
+
+int cnn_model_weight_ranges(const cnn_model *m, size_t *offsets, size_t *counts, int max)
+{
+    int n = 0;
+    for (int i = 0; i < m->count && n < max; i++) {
+        const cnn_model_layer *l = &m->layers[i];
+        if (l->desc.kind != CNN_LAYER_CONV && l->desc.kind != CNN_LAYER_LINEAR)
+            continue;
+        offsets[n] = l->param_offset;
+        counts[n] = l->param_count - (l->desc.bias ? (size_t)l->desc.out : 0);
+        n++;
+    }
+    return n;
 }

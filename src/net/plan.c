@@ -1,14 +1,19 @@
 /* plan.c: runs a model on batches of one size.
  *
  * Invariants, set up once in cnn_plan_create and kept by every step:
- *  - every buffer lives in one of four blocks (input, activations, two
- *    gradient buffers, workspaces) allocated here; forward and backward
- *    allocate nothing;
- *  - each executed layer owns its output (the backward needs them); an
- *    activation folded into the layer before it (fast path) runs inside that
- *    layer and is skipped;
- *  - gradients flow through two buffers used in turn: a layer reads dy from one
- *    and writes dx into the other, which is the dy of the layer before it.
+ *  - every buffer lives in one of a few blocks (input, activations, gradient
+ *    buffers, gradient temporaries, workspaces) allocated here; forward and
+ *    backward allocate nothing;
+ *  - layers that do nothing are absorbed: identities, dropout in an inference
+ *    plan, and (fast path) an activation folded into the layer before it when
+ *    that layer's output has no other consumer. Their consumers read the
+ *    source layer's output instead;
+ *  - each executed layer owns its output (the backward needs them);
+ *  - the gradient of a layer's output (dy) lives in one of a few shared
+ *    buffers, from the backward of its last consumer (which overwrites it) to
+ *    its own backward; further consumers write into a temporary that is added
+ *    in. A sequential network needs two buffers; residual and Inception blocks
+ *    a few more.
  */
 #include <string.h>
 
@@ -24,9 +29,14 @@ struct cnn_plan {
     int last;          /* index of the last executed layer: its output is the logits */
     float *input;      /* (batch, H, W, C) */
     float *acts;       /* every executed layer's output */
-    float *grad[2];    /* gradient ping-pong buffers */
+    float *grads;      /* gradient buffers */
+    float *temps;      /* temporaries for gradients that add into another */
     float *ws;         /* every layer's workspace */
+    /* per layer and input slot: the gradient buffer a temporary adds into, or NULL */
+    float *(*add_into)[CNN_MAX_INPUTS];
     size_t bytes;
+    uint64_t seed, step;
+    float label_smoothing;
     int profiling;     /* time each layer's forward and backward */
     double *fwd_s, *bwd_s, loss_s;
     long fwd_calls, bwd_calls;
@@ -44,6 +54,48 @@ static cnn_status alloc_block(float **p, size_t floats, size_t *bytes, cnn_error
     return CNN_STATUS_OK;
 }
 
+/* Decides which layers are absorbed; fills src[i] (the executed layer whose
+ * output layer i's output is; -1 for the model input) and each executed
+ * layer's inputs in[i][s] as executed layers. */
+static void absorb(cnn_plan *p, int *src, int (*in)[CNN_MAX_INPUTS], int *consumers)
+{
+    cnn_model *m = p->m;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < m->count; i++) {
+            cnn_plan_layer *pl = &p->layers[i];
+            const cnn_layer_desc *d = &pl->ml->desc;
+            src[i] = i;
+            pl->n_in = d->from_count;
+            for (int s = 0; s < d->from_count; s++)
+                in[i][s] = d->from[s] < 0 ? -1 : src[d->from[s]];
+            if (pass == 0) {
+                pl->absorbed = d->kind == CNN_LAYER_IDENTITY ||
+                               (!p->training && (d->kind == CNN_LAYER_DROPOUT ||
+                                                 d->kind == CNN_LAYER_DROPOUT2D));
+            } else if (!pl->absorbed && p->backend == CNN_BACKEND_FAST &&
+                       d->kind == CNN_LAYER_ACT && in[i][0] >= 0) {
+                cnn_plan_layer *prev = &p->layers[in[i][0]];
+                const cnn_layer_class *pc = cnn_layer_class_of(prev->ml->desc.kind);
+                if (consumers[in[i][0]] == 1 && prev->fused == CNN_ACT_NONE && pc->can_fuse &&
+                    pc->can_fuse(d->act)) {
+                    prev->fused = d->act;
+                    pl->absorbed = 1;
+                }
+            }
+            if (pl->absorbed)
+                src[i] = in[i][0];
+        }
+        if (pass == 0) {
+            memset(consumers, 0, sizeof(int) * (size_t)m->count);
+            for (int i = 0; i < m->count; i++)
+                if (!p->layers[i].absorbed)
+                    for (int s = 0; s < p->layers[i].n_in; s++)
+                        if (in[i][s] >= 0)
+                            consumers[in[i][s]]++;
+        }
+    }
+}
+
 cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int training,
                            cnn_plan **out, cnn_error *err)
 {
@@ -51,16 +103,18 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int tra
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "batch size must be >= 1, found %d",
                              batch);
     cnn_status st = CNN_STATUS_OK;
+    int count = m->count;
+    int *src = calloc((size_t)count, sizeof(int)), *consumers = calloc((size_t)count, sizeof(int));
+    int *first = calloc((size_t)count, sizeof(int)), *buf_of = calloc((size_t)count, sizeof(int));
+    int(*in)[CNN_MAX_INPUTS] = calloc((size_t)count, sizeof *in);
     cnn_plan *p = calloc(1, sizeof *p);
-    if (!p || !(p->layers = calloc((size_t)m->count, sizeof *p->layers)) ||
-        !(p->fwd_s = calloc((size_t)m->count, sizeof(double))) ||
-        !(p->bwd_s = calloc((size_t)m->count, sizeof(double)))) {
-        if (p) {
-            free(p->layers);
-            free(p->fwd_s);
-        }
-        free(p);
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a plan");
+    if (!src || !consumers || !first || !buf_of || !in || !p ||
+        !(p->layers = calloc((size_t)count, sizeof *p->layers)) ||
+        !(p->add_into = calloc((size_t)count, sizeof *p->add_into)) ||
+        !(p->fwd_s = calloc((size_t)count, sizeof(double))) ||
+        !(p->bwd_s = calloc((size_t)count, sizeof(double)))) {
+        st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a plan");
+        goto fail;
     }
     p->m = m;
     p->batch = batch;
@@ -69,11 +123,11 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int tra
     if (backend == CNN_BACKEND_FAST && (st = cnn_dnnl_create(&p->dnnl, err)) != CNN_STATUS_OK)
         goto fail;
 
-    /* Layer views and activation fusion. */
-    for (int i = 0; i < m->count; i++) {
+    for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         const cnn_model_layer *l = &m->layers[i];
         pl->ml = l;
+        pl->index = i;
         pl->n = batch;
         pl->backend = backend;
         pl->training = training;
@@ -81,68 +135,110 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int tra
         pl->w = m->params + l->param_offset;
         pl->dw = m->grads + l->param_offset;
         pl->state = m->state + l->state_offset;
-        if (backend == CNN_BACKEND_FAST && i > 0 && l->desc.kind == CNN_LAYER_ACT) {
-            cnn_plan_layer *prev = &p->layers[i - 1];
-            const cnn_layer_class *pc = cnn_layer_class_of(prev->ml->desc.kind);
-            if (!prev->absorbed && prev->fused == CNN_ACT_NONE && pc->can_fuse &&
-                pc->can_fuse(l->desc.act)) {
-                prev->fused = l->desc.act;
-                pl->absorbed = 1;
-            }
-        }
-        if (!pl->absorbed)
-            p->last = i;
     }
+    absorb(p, src, in, consumers);
+    p->last = src[count - 1];
+    CNN_ASSERT(p->last >= 0);
 
     /* Activation buffers. */
     cnn_shape in0 = {m->desc->in_h, m->desc->in_w, m->desc->in_c};
-    size_t act_floats = 0, grad_floats = round16((size_t)batch * cnn_shape_size(in0));
-    for (int i = 0; i < m->count; i++) {
+    size_t act_floats = 0, max_floats = round16((size_t)batch * cnn_shape_size(in0));
+    for (int i = 0; i < count; i++) {
         size_t n = round16((size_t)batch * cnn_shape_size(m->layers[i].out));
         if (!p->layers[i].absorbed)
             act_floats += n;
-        if (n > grad_floats)
-            grad_floats = n;
+        if (n > max_floats)
+            max_floats = n;
     }
     if ((st = alloc_block(&p->input, round16((size_t)batch * cnn_shape_size(in0)), &p->bytes, err)) ||
         (st = alloc_block(&p->acts, act_floats, &p->bytes, err)))
         goto fail;
-    if (training && ((st = alloc_block(&p->grad[0], grad_floats, &p->bytes, err)) ||
-                     (st = alloc_block(&p->grad[1], grad_floats, &p->bytes, err))))
-        goto fail;
     float *next = p->acts;
-    const float *x = p->input;
-    for (int i = 0; i < m->count; i++) {
+    for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
-        pl->x = x;
-        if (pl->absorbed) {
-            pl->y = p->layers[i - 1].y;
-        } else {
-            pl->y = next;
-            next += round16((size_t)batch * cnn_shape_size(pl->ml->out));
-        }
-        x = pl->y;
+        if (pl->absorbed)
+            continue;
+        pl->y = next;
+        next += round16((size_t)batch * cnn_shape_size(pl->ml->out));
     }
+    for (int i = 0; i < count; i++) {
+        cnn_plan_layer *pl = &p->layers[i];
+        for (int s = 0; s < pl->n_in; s++)
+            pl->xs[s] = in[i][s] < 0 ? p->input : p->layers[in[i][s]].y;
+        pl->x = pl->xs[0];
+        if (pl->absorbed)
+            pl->y = (float *)pl->x;
+    }
+
     if (training) {
-        int cur = 0;
-        for (int i = m->count - 1; i >= 0; i--) {
+        /* first[j]: the consumer whose backward runs first (the highest index),
+         * count for the logits (the loss writes them); -1 if nobody reads j. */
+        for (int j = 0; j < count; j++)
+            first[j] = -1;
+        first[p->last] = count;
+        for (int i = 0; i < count; i++)
+            if (!p->layers[i].absorbed)
+                for (int s = 0; s < p->layers[i].n_in; s++)
+                    if (in[i][s] >= 0 && i > first[in[i][s]])
+                        first[in[i][s]] = i;
+        /* Interval colouring in backward order: dy_j is live from the backward
+         * of first[j] down to j's own. A buffer is free for a new interval
+         * starting at c if its occupant's own backward (end) is after c's in
+         * index, i.e. end > c. */
+        int nbuf = 0, ends[64];
+        for (int c = count; c >= 0; c--)
+            for (int j = count - 1; j >= 0; j--) {
+                if (p->layers[j].absorbed || first[j] != c)
+                    continue;
+                int b = 0;
+                while (b < nbuf && !(ends[b] > c))
+                    b++;
+                if (b == nbuf) {
+                    CNN_ASSERT(nbuf < 64);
+                    nbuf++;
+                }
+                ends[b] = j;
+                buf_of[j] = b;
+            }
+        int ntemp = 0;
+        for (int i = 0; i < count; i++) {
+            int t = 0;
+            for (int s = 0; s < p->layers[i].n_in; s++)
+                if (!p->layers[i].absorbed && in[i][s] >= 0 &&
+                    (first[in[i][s]] != i || (s > 0 && in[i][s] == in[i][s - 1])))
+                    t++;
+            if (t > ntemp)
+                ntemp = t;
+        }
+        if ((st = alloc_block(&p->grads, max_floats * (size_t)(nbuf ? nbuf : 1), &p->bytes, err)) ||
+            (ntemp && (st = alloc_block(&p->temps, max_floats * (size_t)ntemp, &p->bytes, err))))
+            goto fail;
+        for (int j = 0; j < count; j++)
+            if (!p->layers[j].absorbed && first[j] >= 0)
+                p->layers[j].dy = p->grads + (size_t)buf_of[j] * max_floats;
+        for (int i = 0; i < count; i++) {
             cnn_plan_layer *pl = &p->layers[i];
             if (pl->absorbed)
                 continue;
-            pl->dy = p->grad[cur];
-            cur = 1 - cur;
-            pl->dx = p->grad[cur];
-        }
-        for (int i = 0; i < m->count; i++)
-            if (!p->layers[i].absorbed) {
-                p->layers[i].dx = NULL; /* nothing before the first layer needs a gradient */
-                break;
+            int t = 0;
+            for (int s = 0; s < pl->n_in; s++) {
+                int j = in[i][s];
+                if (j < 0) {
+                    pl->dxs[s] = NULL;
+                } else if (first[j] == i && !(s > 0 && j == in[i][s - 1])) {
+                    pl->dxs[s] = p->layers[j].dy;
+                } else {
+                    pl->dxs[s] = p->temps + (size_t)t++ * max_floats;
+                    p->add_into[i][s] = p->layers[j].dy;
+                }
             }
+            pl->dx = pl->dxs[0];
+        }
     }
 
     /* Per-layer set-up (oneDNN primitives) and workspaces. */
     size_t ws_floats = 0;
-    for (int i = 0; i < m->count; i++) {
+    for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         const cnn_layer_class *cls = cnn_layer_class_of(pl->ml->desc.kind);
         if (pl->absorbed || !cls->plan)
@@ -158,7 +254,7 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int tra
     if ((st = alloc_block(&p->ws, ws_floats, &p->bytes, err)))
         goto fail;
     float *w = p->ws;
-    for (int i = 0; i < m->count; i++) {
+    for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         if (pl->ws_floats) {
             pl->ws = w;
@@ -167,10 +263,12 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int tra
     }
     if (p->dnnl)
         p->bytes += cnn_dnnl_scratch_bytes(p->dnnl);
+    free(src), free(consumers), free(first), free(buf_of), free(in);
     *out = p;
     return CNN_STATUS_OK;
 
 fail:
+    free(src), free(consumers), free(first), free(buf_of), free(in);
     cnn_plan_destroy(p);
     return st;
 }
@@ -179,17 +277,17 @@ void cnn_plan_destroy(cnn_plan *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < p->m->count; i++) {
+    for (int i = 0; p->layers && i < p->m->count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
-        const cnn_layer_class *cls = cnn_layer_class_of(pl->ml ? pl->ml->desc.kind : CNN_LAYER_CONV);
-        if (pl->ml && pl->impl && cls->release)
-            cls->release(pl);
+        if (pl->ml && pl->impl && cnn_layer_class_of(pl->ml->desc.kind)->release)
+            cnn_layer_class_of(pl->ml->desc.kind)->release(pl);
     }
     cnn_free(p->input);
     cnn_free(p->acts);
-    cnn_free(p->grad[0]);
-    cnn_free(p->grad[1]);
+    cnn_free(p->grads);
+    cnn_free(p->temps);
     cnn_free(p->ws);
+    free(p->add_into);
     cnn_dnnl_destroy(p->dnnl);
     free(p->fwd_s);
     free(p->bwd_s);
@@ -198,6 +296,13 @@ void cnn_plan_destroy(cnn_plan *p)
 }
 
 int cnn_plan_batch(const cnn_plan *p) { return p->batch; }
+void cnn_plan_set_seed(cnn_plan *p, uint64_t seed, uint64_t step)
+{
+    p->seed = seed;
+    p->step = step;
+}
+
+void cnn_plan_set_label_smoothing(cnn_plan *p, float smoothing) { p->label_smoothing = smoothing; }
 float *cnn_plan_input(cnn_plan *p) { return p->input; }
 const float *cnn_plan_logits(const cnn_plan *p) { return p->layers[p->last].y; }
 size_t cnn_plan_bytes(const cnn_plan *p) { return p->bytes; }
@@ -211,12 +316,16 @@ float cnn_plan_forward(cnn_plan *p, const uint8_t *labels, int rows, int trainin
         if (pl->absorbed)
             continue;
         pl->training = training;
+        pl->seed = p->seed;
+        pl->step = p->step;
         double t0 = p->profiling ? cnn_now() : 0;
         cnn_layer_class_of(pl->ml->desc.kind)->forward(pl);
         if (p->profiling)
             p->fwd_s[i] += cnn_now() - t0;
     }
     p->fwd_calls++;
+    if (training)
+        p->step++;
     if (!labels)
         return 0.0f;
     double t0 = p->profiling ? cnn_now() : 0;
@@ -224,9 +333,14 @@ float cnn_plan_forward(cnn_plan *p, const uint8_t *labels, int rows, int trainin
     float *dlogits = training ? p->layers[p->last].dy : NULL;
     if (training)
         CNN_ASSERT(rows == p->batch);
+    /* label smoothing shapes the training objective; evaluation reports plain
+     * cross-entropy so that runs with and without it compare */
+    float smoothing = training ? p->label_smoothing : 0.0f;
     float loss = p->backend == CNN_BACKEND_FAST
-                     ? cnn_fast_softmax_xent(rows, classes, cnn_plan_logits(p), labels, dlogits, &ok)
-                     : cnn_ref_softmax_xent(rows, classes, cnn_plan_logits(p), labels, dlogits, &ok);
+                     ? cnn_fast_softmax_xent(rows, classes, cnn_plan_logits(p), labels, smoothing,
+                                             dlogits, &ok)
+                     : cnn_ref_softmax_xent(rows, classes, cnn_plan_logits(p), labels, smoothing,
+                                            dlogits, &ok);
     if (correct)
         *correct += ok;
     if (p->profiling)
@@ -239,10 +353,20 @@ void cnn_plan_backward(cnn_plan *p)
     CNN_ASSERT(p->training);
     for (int i = p->last; i >= 0; i--) {
         cnn_plan_layer *pl = &p->layers[i];
-        if (pl->absorbed)
+        if (pl->absorbed || !pl->dy)
             continue;
         double t0 = p->profiling ? cnn_now() : 0;
         cnn_layer_class_of(pl->ml->desc.kind)->backward(pl);
+        for (int s = 0; s < pl->n_in; s++) {
+            float *into = p->add_into[i][s];
+            if (!into)
+                continue;
+            const float *t = pl->dxs[s];
+            size_t count = (size_t)p->batch * cnn_shape_size(pl->ml->ins[s]);
+#pragma omp parallel for simd schedule(static) if (count >= 65536)
+            for (size_t k = 0; k < count; k++)
+                into[k] += t[k];
+        }
         if (p->profiling)
             p->bwd_s[i] += cnn_now() - t0;
     }

@@ -5,7 +5,7 @@
 #include "core/core.h"
 
 static const char MAGIC[8] = {'C', 'N', 'N', 'L', 'A', 'B', 'W', '1'};
-#define HEADER_BYTES (8 + 4 + 64 + 24 + 16)
+#define HEADER_BYTES (8 + 4 + 64 + 192 + 24 + 16)
 
 static uint64_t fnv1a(const unsigned char *p, size_t n)
 {
@@ -24,11 +24,12 @@ cnn_status cnn_checkpoint_save(const char *path, const cnn_model *m, const cnn_n
     unsigned char *buf = calloc(1, bytes), *p = buf;
     if (!buf)
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory to save", path);
-    uint32_t version = 1;
+    uint32_t version = 2;
     uint64_t np = m->param_count, ns = m->state_count;
     memcpy(p, MAGIC, 8), p += 8;
     memcpy(p, &version, 4), p += 4;
     strncpy((char *)p, m->desc->name, 63), p += 64;
+    cnn_model_options_format(&m->options, (char *)p, 192), p += 192;
     memcpy(p, norm->mean, 12), p += 12;
     memcpy(p, norm->std, 12), p += 12;
     memcpy(p, &np, 8), p += 8;
@@ -60,13 +61,15 @@ cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *
     }
     p += 8;
     memcpy(&version, p, 4), p += 4;
-    if (version != 1) {
-        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: weights format version %u, expected 1",
+    if (version != 2) {
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: weights format version %u, expected 2",
                            path, version);
         goto done;
     }
     memcpy(ck->model, p, 64), p += 64;
     ck->model[63] = 0;
+    memcpy(ck->options, p, 192), p += 192;
+    ck->options[191] = 0;
     memcpy(ck->norm.mean, p, 12), p += 12;
     memcpy(ck->norm.std, p, 12), p += 12;
     memcpy(&np, p, 8), p += 8;
@@ -109,6 +112,28 @@ cnn_status cnn_checkpoint_apply(const cnn_checkpoint *ck, cnn_model *m, const ch
                              ck->model, ck->param_count, m->desc->name, m->param_count);
     memcpy(m->params, ck->params, m->param_count * sizeof(float));
     memcpy(m->state, ck->state, m->state_count * sizeof(float));
+    return CNN_STATUS_OK;
+}
+
+cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *path, cnn_model **out,
+                                cnn_error *err)
+{
+    const cnn_model_desc *desc = cnn_model_find(ck->model);
+    if (!desc)
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: holds model '%s', which this cnnlab "
+                             "does not know", path, ck->model);
+    cnn_model_options opt;
+    cnn_status st = cnn_model_options_parse(ck->options, &opt, err);
+    if (st)
+        return st;
+    cnn_model *m;
+    if ((st = cnn_model_create(desc, &opt, &m, err)))
+        return st;
+    if ((st = cnn_checkpoint_apply(ck, m, path, err))) {
+        cnn_model_destroy(m);
+        return st;
+    }
+    *out = m;
     return CNN_STATUS_OK;
 }
 

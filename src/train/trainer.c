@@ -1,9 +1,10 @@
 /* trainer.c: one training run, from the data folder to a filled run folder.
  *
  * Reproducibility: one seed drives the split (CNN_STREAM_SPLIT), the subset
- * (CNN_STREAM_SUBSET), initialisation (CNN_STREAM_INIT) and each epoch's
- * shuffle (CNN_STREAM_SHUFFLE, epoch); with the same thread count the metrics
- * are bit-identical.
+ * (CNN_STREAM_SUBSET), initialisation (CNN_STREAM_INIT), each epoch's shuffle
+ * (CNN_STREAM_SHUFFLE, epoch), augmentation (per global step and image) and
+ * dropout masks (per global step and layer); with the same thread count the
+ * metrics are bit-identical.
  * The step allocates nothing: plans are made before the first epoch, one for
  * the batch size and one for the epoch's last, shorter batch when there is one.
  */
@@ -15,19 +16,24 @@
 #include "cnnlab/cnnlab.h"
 #include "core/core.h"
 
+#define MAX_WEIGHT_RANGES 1024
+
 void cnn_train_config_defaults(cnn_train_config *c)
 {
     memset(c, 0, sizeof *c);
     c->model = "lenet5";
+    cnn_model_options_defaults(&c->model_options);
     c->epochs = 10;
     c->batch_size = 128;
-    c->lr = 0.05f;
-    c->momentum = 0.9f;
-    c->weight_decay = 5e-4f;
+    cnn_optim_config_defaults(&c->optim, CNN_OPT_SGD);
+    c->optim.lr = 0.05f;
+    c->optim.momentum = 0.9f;
+    c->optim.weight_decay = 5e-4f;
+    c->sched.kind = CNN_SCHED_NONE;
+    cnn_augment_defaults(&c->augment);
     c->seed = 1;
     c->threads = omp_get_num_procs();
     c->val_fraction = 0.1;
-    c->subset = 0;
     c->backend = CNN_BACKEND_FAST;
 }
 
@@ -36,7 +42,7 @@ static void info(const cnn_train_hooks *h, const char *fmt, ...)
 {
     if (!h || !h->on_info)
         return;
-    char line[512];
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
@@ -51,41 +57,68 @@ static cnn_status write_text(const char *dir, const char *name, const char *text
     return cnn_file_write_atomic(path, text, strlen(text), err);
 }
 
+typedef struct text {
+    char buf[16384];
+    size_t len;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (t->len < sizeof t->buf) {
+        int n = vsnprintf(t->buf + t->len, sizeof t->buf - t->len, fmt, ap);
+        if (n > 0)
+            t->len += (size_t)n;
+    }
+    va_end(ap);
+}
+
 static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, const cnn_norm *norm,
                                int n_train, int n_val, const char *data_dir, cnn_error *err)
 {
-    char text[16384];
-    snprintf(text, sizeof text,
-             "# cnnlab %s run configuration\n"
-             "# reproduce with: %s\n"
-             "model = %s\n"
-             "parameters = %zu\n"
-             "epochs = %d\n"
-             "batch_size = %d\n"
-             "lr = %.7g\n"
-             "momentum = %.7g\n"
-             "weight_decay = %.7g\n"
-             "optimizer = sgd\n"
-             "lr_schedule = none\n"
-             "seed = %llu\n"
-             "threads = %d\n"
-             "val_fraction = %.9g\n"
-             "subset = %d\n"
-             "train_images = %d\n"
-             "val_images = %d\n"
-             "data = %s\n"
-             "backend = %s\n"
-             "precision = fp32\n"
-             "norm_mean = %.6f %.6f %.6f\n"
-             "norm_std = %.6f %.6f %.6f\n",
-             CNNLAB_VERSION, c->command_line ? c->command_line : "(library call)", c->model,
-             m->param_count, c->epochs, c->batch_size, (double)c->lr, (double)c->momentum,
-             (double)c->weight_decay, (unsigned long long)c->seed, c->threads, c->val_fraction,
-             c->subset, n_train, n_val, data_dir,
-             c->backend == CNN_BACKEND_FAST ? "fast" : "reference", (double)norm->mean[0],
-             (double)norm->mean[1], (double)norm->mean[2], (double)norm->std[0],
-             (double)norm->std[1], (double)norm->std[2]);
-    return write_text(c->out_dir, "config.txt", text, err);
+    text t = {.len = 0};
+    const cnn_model_options *mo = &m->options;
+    const cnn_optim_config *o = &c->optim;
+    const cnn_sched_config *s = &c->sched;
+    put(&t, "# cnnlab %s run configuration\n", CNNLAB_VERSION);
+    put(&t, "# reproduce with: %s\n", c->command_line ? c->command_line : "(library call)");
+    put(&t, "model = %s\nparameters = %zu\n", c->model, m->param_count);
+    put(&t, "norm = %s\ngroups = %d\nactivation = %s\ndropout = %.7g\ndropconnect = %.7g\n"
+            "kernel_size = %d\ninit = %s\n",
+        mo->norm == CNN_NORM_DEFAULT ? "model default" : cnn_norm_kind_name(mo->norm), mo->groups,
+        mo->act == CNN_ACT_NONE ? "model default" : cnn_act_name(mo->act),
+        (double)(mo->dropout < 0 ? 0 : mo->dropout), (double)mo->dropconnect, mo->kernel_size,
+        cnn_init_kind_name(mo->init));
+    put(&t, "epochs = %d\nbatch_size = %d\n", c->epochs, c->batch_size);
+    put(&t, "optimizer = %s\nlr = %.7g\nmomentum = %.7g\nnesterov = %d\nweight_decay = %.7g\n"
+            "beta1 = %.7g\nbeta2 = %.7g\neps = %.7g\n",
+        cnn_opt_kind_name(o->kind), (double)o->lr, (double)o->momentum, o->nesterov,
+        (double)o->weight_decay, (double)o->beta1, (double)o->beta2, (double)o->eps);
+    put(&t, "lr_schedule = %s\nstep_size = %d\ngamma = %.7g\nmilestones = ",
+        cnn_sched_kind_name(s->kind), s->step_size, (double)s->gamma);
+    for (int i = 0; i < s->milestone_count; i++)
+        put(&t, "%s%d", i ? "," : "", s->milestones[i]);
+    put(&t, "\nmin_lr = %.7g\npatience = %d\nwarmup_epochs = %d\n", (double)s->min_lr, s->patience,
+        s->warmup_epochs);
+    put(&t, "l2 = %.7g\nclip_grad_norm = %.7g\nclip_grad_value = %.7g\nlabel_smoothing = %.7g\n"
+            "early_stop = %d\n",
+        (double)c->l2, (double)c->clip_grad_norm, (double)c->clip_grad_value,
+        (double)c->label_smoothing, c->early_stop);
+    const cnn_augment *a = &c->augment;
+    put(&t, "augment = %s%s%s%s\ncrop_padding = %d\ncutout_size = %d\ninput_noise = %.7g\n",
+        cnn_augment_active(a) && (a->crop || a->flip || a->cutout) ? "" : "none",
+        a->crop ? "crop " : "", a->flip ? "flip " : "", a->cutout ? "cutout" : "", a->crop_padding,
+        a->cutout_size, (double)a->input_noise);
+    put(&t, "seed = %llu\nthreads = %d\nval_fraction = %.7g\nsubset = %d\ntrain_images = %d\n"
+            "val_images = %d\ndata = %s\nbackend = %s\nprecision = fp32\n",
+        (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data_dir,
+        c->backend == CNN_BACKEND_FAST ? "fast" : "reference");
+    put(&t, "norm_mean = %.6f %.6f %.6f\nnorm_std = %.6f %.6f %.6f\n", (double)norm->mean[0],
+        (double)norm->mean[1], (double)norm->mean[2], (double)norm->std[0], (double)norm->std[1],
+        (double)norm->std[2]);
+    return write_text(c->out_dir, "config.txt", t.buf, err);
 }
 
 typedef struct run {
@@ -95,37 +128,22 @@ typedef struct run {
     cnn_norm norm;
     cnn_model *model;
     cnn_plan *plan, *tail; /* tail: the last, shorter batch of an epoch (or NULL) */
-    cnn_sgd sgd;
-    char *csv;
-    size_t csv_len, csv_cap;
+    cnn_optim opt;
+    cnn_sched sched;
+    cnn_range weights[MAX_WEIGHT_RANGES];
+    int n_weights;
+    text csv;
 } run;
 
 static void run_free(run *r)
 {
     cnn_plan_destroy(r->plan);
     cnn_plan_destroy(r->tail);
-    cnn_sgd_free(&r->sgd);
+    cnn_optim_free(&r->opt);
     cnn_model_destroy(r->model);
     cnn_dataset_free(&r->data);
     free(r->train_idx);
     free(r->val_idx);
-    free(r->csv);
-}
-
-static cnn_status csv_append(run *r, const char *line, cnn_error *err)
-{
-    size_t n = strlen(line);
-    if (r->csv_len + n + 1 > r->csv_cap) {
-        size_t cap = (r->csv_cap + n + 1) * 2;
-        char *p = realloc(r->csv, cap);
-        if (!p)
-            return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for metrics");
-        r->csv = p;
-        r->csv_cap = cap;
-    }
-    memcpy(r->csv + r->csv_len, line, n + 1);
-    r->csv_len += n;
-    return write_text(r->cfg->out_dir, "metrics.csv", r->csv, err);
 }
 
 static cnn_status save_weights(run *r, const char *name, cnn_error *err)
@@ -135,6 +153,15 @@ static cnn_status save_weights(run *r, const char *name, cnn_error *err)
     return cnn_checkpoint_save(path, r->model, &r->norm, err);
 }
 
+static cnn_status write_status(const run *r, const char *status, int epochs_run, int best_epoch,
+                               double best_acc, const char *why, cnn_error *err)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "status = %s\nepochs_run = %d\nbest_epoch = %d\nbest_val_acc = %.6f\n"
+             "detail = %s\n", status, epochs_run, best_epoch, best_acc, why);
+    return write_text(r->cfg->out_dir, "status.txt", buf, err);
+}
+
 static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
 {
     const cnn_train_config *c = r->cfg;
@@ -142,11 +169,14 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
     const cnn_model_desc *desc = cnn_model_find(c->model);
     if (!desc)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
-                             "--model: unknown model '%s' (see `cnnlab train --help`)", c->model);
+                             "--model: unknown model '%s' (see `cnnlab models`)", c->model);
     if (cnn_dir_nonempty(c->out_dir))
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "--out: run folder %s already exists and is not empty; choose "
                              "another, nothing in it was changed", c->out_dir);
+    /* Everything that can be refused is checked before the data is read. */
+    if ((st = cnn_model_create(desc, &c->model_options, &r->model, err)))
+        return st;
     char data_dir[4096];
     if ((st = cnn_cifar_locate(c->data_dir, 1, data_dir, sizeof data_dir, err)) ||
         (st = cnn_cifar_load_train(data_dir, &r->data, err)) ||
@@ -165,16 +195,25 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
     }
     cnn_norm_compute(&r->data, r->train_idx, r->n_train, &r->norm);
 
-    if ((st = cnn_model_create(desc, &r->model, err)))
-        return st;
     cnn_model_init(r->model, c->seed);
     int full = r->n_train / c->batch_size, rest = r->n_train % c->batch_size;
     if ((st = cnn_plan_create(r->model, full ? c->batch_size : rest, c->backend, 1, &r->plan, err)))
         return st;
     if (full && rest && (st = cnn_plan_create(r->model, rest, c->backend, 1, &r->tail, err)))
         return st;
-    if ((st = cnn_sgd_init(&r->sgd, r->model->param_count, c->lr, c->momentum, c->weight_decay,
-                           err)))
+    cnn_plan_set_label_smoothing(r->plan, c->label_smoothing);
+    if (r->tail)
+        cnn_plan_set_label_smoothing(r->tail, c->label_smoothing);
+    size_t off[MAX_WEIGHT_RANGES], cnt[MAX_WEIGHT_RANGES];
+    r->n_weights = cnn_model_weight_ranges(r->model, off, cnt, MAX_WEIGHT_RANGES);
+    for (int i = 0; i < r->n_weights; i++)
+        r->weights[i] = (cnn_range){off[i], cnt[i]};
+    cnn_sched_config sc = c->sched;
+    sc.base_lr = c->optim.lr;
+    sc.epochs = c->epochs;
+    sc.steps_per_epoch = full + (rest ? 1 : 0);
+    if ((st = cnn_sched_init(&r->sched, &sc, err)) ||
+        (st = cnn_optim_init(&r->opt, &c->optim, r->model->param_count, err)))
         return st;
     if ((st = cnn_mkdir_p(c->out_dir, err)) ||
         (st = write_config(c, r->model, &r->norm, r->n_train, r->n_val, data_dir, err)))
@@ -187,41 +226,69 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
+static cnn_status check_config(const cnn_train_config *c, cnn_error *err)
+{
+    if (c->epochs < 1)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--epochs: expected >= 1, found %d", c->epochs);
+    if (c->batch_size < 1)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--batch-size: expected >= 1, found %d", c->batch_size);
+    if (!(c->val_fraction >= 0 && c->val_fraction < 1))
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--val-fraction: expected a number in [0, 1), found %g", c->val_fraction);
+    if (!(c->label_smoothing >= 0 && c->label_smoothing < 1))
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--label-smoothing: expected a number in [0, 1), found %g",
+                             (double)c->label_smoothing);
+    if (c->early_stop && c->val_fraction == 0)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--early-stop: needs a validation split, found --val-fraction 0");
+    if (c->sched.kind == CNN_SCHED_PLATEAU && c->val_fraction == 0)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--lr-schedule plateau: needs a validation split, found --val-fraction 0");
+    return CNN_STATUS_OK;
+}
+
 cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cnn_error *err)
 {
-    if (c->epochs < 1 || c->batch_size < 1 || !(c->val_fraction >= 0 && c->val_fraction < 1))
-        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
-                             "bad training configuration (epochs %d, batch size %d, validation "
-                             "fraction %g)", c->epochs, c->batch_size, c->val_fraction);
+    cnn_status st = check_config(c, err);
+    if (st)
+        return st;
     omp_set_num_threads(c->threads);
     run r = {.cfg = c};
-    cnn_status st = prepare(&r, hooks, err);
-    if (st) {
+    if ((st = prepare(&r, hooks, err))) {
         run_free(&r);
         return st;
     }
-    if ((st = csv_append(&r, "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,"
-                             "images_per_second\n", err))) {
-        run_free(&r);
-        return st;
-    }
+    put(&r.csv, "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second%s\n",
+        c->l2 > 0 ? ",l2_penalty" : "");
     int batch = cnn_plan_batch(r.plan);
     int steps = r.n_train / batch + (r.tail ? 1 : 0);
     uint8_t *labels = malloc((size_t)batch);
     double best_acc = -1;
+    int best_epoch = 0, since_best = 0, epoch = 0;
     long global_step = 0;
-    for (int epoch = 1; epoch <= c->epochs && !st; epoch++) {
+    const char *status = "finished";
+    char why[512] = "";
+    int augment = cnn_augment_active(&c->augment);
+    for (epoch = 1; epoch <= c->epochs; epoch++) {
         double t0 = cnn_now();
         cnn_rng rng;
         cnn_rng_init(&rng, c->seed, CNN_STREAM_SHUFFLE, (uint64_t)epoch);
         cnn_rng_shuffle(&rng, r.train_idx, r.n_train);
-        double loss_sum = 0;
+        double loss_sum = 0, l2_sum = 0;
+        float lr = c->optim.lr;
         int correct = 0, seen = 0;
         for (int s = 0; s < steps; s++) {
             cnn_plan *p = (s * batch + batch <= r.n_train) ? r.plan : r.tail;
             int rows = cnn_plan_batch(p);
-            cnn_batch_fill(&r.data, r.train_idx + s * batch, rows, &r.norm, cnn_plan_input(p),
-                           labels);
+            if (augment)
+                cnn_batch_fill_augmented(&r.data, r.train_idx + s * batch, rows, &r.norm,
+                                         &c->augment, c->seed, (uint64_t)global_step,
+                                         cnn_plan_input(p), labels);
+            else
+                cnn_batch_fill(&r.data, r.train_idx + s * batch, rows, &r.norm,
+                               cnn_plan_input(p), labels);
+            cnn_plan_set_seed(p, c->seed, (uint64_t)global_step);
             float loss = cnn_plan_forward(p, labels, rows, 1, &correct);
             global_step++;
             if (!isfinite(loss)) {
@@ -234,13 +301,24 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
                 st = cnn_error_set(err, CNN_STATUS_NUMERIC,
                                    "the training loss became %s at epoch %d, step %d of %d "
                                    "(step %ld overall); training stopped and %s; try a lower "
-                                   "--lr (now %g) or gradient clipping",
+                                   "--lr (now %g) or --clip-grad-norm",
                                    isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps,
-                                   global_step, kept, (double)c->lr);
+                                   global_step, kept, (double)c->optim.lr);
+                status = "diverged";
+                snprintf(why, sizeof why, "loss %s at epoch %d step %d", isnan(loss) ? "NaN" : "inf",
+                         epoch, s + 1);
                 break;
             }
             cnn_plan_backward(p);
-            cnn_sgd_step(&r.sgd, r.model->params, r.model->grads);
+            if (c->l2 > 0)
+                l2_sum += cnn_l2_penalty(c->l2, r.weights, r.n_weights, r.model->params,
+                                         r.model->grads) * rows;
+            if (c->clip_grad_norm > 0)
+                cnn_clip_grad_norm(r.model->grads, r.model->param_count, c->clip_grad_norm);
+            if (c->clip_grad_value > 0)
+                cnn_clip_grad_value(r.model->grads, r.model->param_count, c->clip_grad_value);
+            lr = cnn_sched_lr(&r.sched, epoch - 1, s);
+            cnn_optim_step(&r.opt, lr, r.model->params, r.model->grads);
             loss_sum += (double)loss * rows;
             seen += rows;
             if (hooks && hooks->on_step)
@@ -258,26 +336,52 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
             .train_acc = (double)correct / seen,
             .val_loss = r.n_val ? val.loss : NAN,
             .val_acc = r.n_val ? val.accuracy : NAN,
-            .lr = c->lr,
+            .lr = lr,
             .seconds = cnn_now() - t0,
             .images_per_second = seen / train_seconds,
+            .l2_penalty = l2_sum / seen,
         };
         /* Without a validation split the last epoch counts as the best. */
         double score = r.n_val ? val.accuracy : epoch;
         es.best = score > best_acc;
-        char line[512];
-        snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.9g,%.3f,%.1f\n", es.epoch,
-                 es.train_loss, es.train_acc, es.val_loss, es.val_acc, es.lr, es.seconds,
-                 es.images_per_second);
-        if ((st = csv_append(&r, line, err)) || (st = save_weights(&r, "last.weights", err)))
+        put(&r.csv, "%d,%.6f,%.6f,%.6f,%.6f,%.9g,%.3f,%.1f", es.epoch, es.train_loss, es.train_acc,
+            es.val_loss, es.val_acc, es.lr, es.seconds, es.images_per_second);
+        if (c->l2 > 0)
+            put(&r.csv, ",%.6f", es.l2_penalty);
+        put(&r.csv, "\n");
+        if ((st = write_text(c->out_dir, "metrics.csv", r.csv.buf, err)) ||
+            (st = save_weights(&r, "last.weights", err)))
             break;
         if (es.best) {
             best_acc = score;
+            best_epoch = epoch;
+            since_best = 0;
             if ((st = save_weights(&r, "best.weights", err)))
                 break;
+        } else {
+            since_best++;
         }
+        if (r.n_val > 0)
+            cnn_sched_epoch_end(&r.sched, val.loss);
         if (hooks && hooks->on_epoch)
             hooks->on_epoch(hooks->user, &es);
+        if (c->early_stop && since_best >= c->early_stop && epoch < c->epochs) {
+            status = "stopped early";
+            snprintf(why, sizeof why, "no better validation accuracy for %d epochs after epoch %d; "
+                     "stopped after epoch %d of %d; best.weights are epoch %d's", c->early_stop,
+                     best_epoch, epoch, c->epochs, best_epoch);
+            info(hooks, "early stop: %s", why);
+            epoch++;
+            break;
+        }
+    }
+    if (st == CNN_STATUS_OK || st == CNN_STATUS_NUMERIC) {
+        cnn_error werr;
+        if (!*why)
+            snprintf(why, sizeof why, "all %d epochs ran", c->epochs);
+        if (write_status(&r, status, epoch - 1, best_epoch, best_acc < 0 ? 0 : best_acc, why,
+                         st ? &werr : err) && !st)
+            st = err->status;
     }
     free(labels);
     run_free(&r);

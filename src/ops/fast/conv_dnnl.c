@@ -354,7 +354,7 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
     CNN_ASSERT(c->bwd_weights.p != NULL);
     if (c->act == CNN_ACT_RELU)
         cnn_fast_act_backward(CNN_ACT_RELU,
-                              (size_t)c->g.n * c->g.oh * c->g.ow * c->g.oc, y, dy, dy);
+                              (size_t)c->g.n * c->g.oh * c->g.ow * c->g.oc, NULL, y, dy, dy);
     set(c->diff_dst, dy);
     if (dx) {
         set(c->diff_src, dx);

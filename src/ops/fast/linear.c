@@ -32,7 +32,7 @@ void cnn_fast_linear_backward(int n, int in, int out, const float *x, const floa
                               float *db)
 {
     if (act != CNN_ACT_NONE)
-        cnn_fast_act_backward(act, (size_t)n * out, y, dy, dy);
+        cnn_fast_act_backward(act, (size_t)n * out, NULL, y, dy, dy);
     dnnl_status_t s;
     if (dx) {
         s = dnnl_sgemm('N', 'N', n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);

@@ -1,0 +1,95 @@
+/* groupnorm.c: per-sample normalisations, all on the group-norm op (ops.h):
+ *   layernorm     LayerNorm([C,H,W]): one group, elementwise affine (2*H*W*C parameters)
+ *   instancenorm  InstanceNorm2d(C, affine=True): a group per channel (2*C)
+ *   groupnorm     GroupNorm(G, C): G groups (2*C)
+ * Training and evaluation compute the same thing. Workspace: the saved mean and
+ * 1/std per (sample, group), then the fast path's scratch. */
+#include "layer.h"
+
+#define NORM_EPS 1e-5f
+
+static int groups_of(const cnn_layer_desc *d, cnn_shape in)
+{
+    switch (d->kind) {
+    case CNN_LAYER_LAYERNORM: return 1;
+    case CNN_LAYER_INSTANCENORM: return in.c;
+    default: return d->groups;
+    }
+}
+
+static cnn_status gn_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                           cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
+{
+    cnn_shape in = ins[0];
+    int g = groups_of(d, in);
+    if (g < 1 || in.c % g != 0)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--groups: %d groups do not divide the layer's %d channels", g, in.c);
+    *out = in;
+    *params = 2 * (d->kind == CNN_LAYER_LAYERNORM ? cnn_shape_size(in) : (size_t)in.c);
+    *state = 0;
+    return CNN_STATUS_OK;
+}
+
+static void gn_init(const cnn_model_layer *l, cnn_init_kind how, float *params, float *state,
+                    cnn_rng *rng)
+{
+    size_t half = l->param_count / 2;
+    for (size_t i = 0; i < half; i++) {
+        params[i] = 1.0f;        /* gamma */
+        params[half + i] = 0.0f; /* beta */
+    }
+}
+
+static cnn_gn_geom geom_of(const cnn_plan_layer *pl)
+{
+    cnn_shape s = pl->ml->in;
+    return (cnn_gn_geom){.n = pl->n, .hw = s.h * s.w, .c = s.c,
+                         .groups = groups_of(&pl->ml->desc, s),
+                         .per_element = pl->ml->desc.kind == CNN_LAYER_LAYERNORM, .eps = NORM_EPS};
+}
+
+static cnn_status gn_plan(cnn_plan_layer *pl, cnn_error *err)
+{
+    cnn_gn_geom g = geom_of(pl);
+    pl->ws_floats = 2 * (size_t)g.n * g.groups;
+    if (pl->backend == CNN_BACKEND_FAST)
+        pl->ws_floats += cnn_fast_groupnorm_scratch_floats(&g);
+    return CNN_STATUS_OK;
+}
+
+static void gn_forward(cnn_plan_layer *pl)
+{
+    cnn_gn_geom g = geom_of(pl);
+    size_t half = pl->ml->param_count / 2, ng = (size_t)g.n * g.groups;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_groupnorm_forward(&g, pl->x, pl->w, pl->w + half, pl->y, pl->ws, pl->ws + ng);
+    else
+        cnn_ref_groupnorm_forward(&g, pl->x, pl->w, pl->w + half, pl->y, pl->ws, pl->ws + ng);
+}
+
+static void gn_backward(cnn_plan_layer *pl)
+{
+    cnn_gn_geom g = geom_of(pl);
+    size_t half = pl->ml->param_count / 2, ng = (size_t)g.n * g.groups;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_groupnorm_backward(&g, pl->x, pl->w, pl->ws, pl->ws + ng, pl->dy, pl->dx, pl->dw,
+                                    pl->dw + half, pl->ws + 2 * ng);
+    else
+        cnn_ref_groupnorm_backward(&g, pl->x, pl->w, pl->ws, pl->ws + ng, pl->dy, pl->dx, pl->dw,
+                                   pl->dw + half);
+}
+
+#define GN_CLASS(var, label)                                                                       \
+    const cnn_layer_class var = {                                                                 \
+        .name = label,                                                                             \
+        .infer = gn_infer,                                                                         \
+        .init = gn_init,                                                                           \
+        .plan = gn_plan,                                                                           \
+        .forward = gn_forward,                                                                     \
+        .backward = gn_backward,                                                                   \
+    }
+
+GN_CLASS(cnn_layer_layernorm, "layernorm");
+GN_CLASS(cnn_layer_instancenorm, "instancenorm");
+GN_CLASS(cnn_layer_groupnorm, "groupnorm");

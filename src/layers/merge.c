@@ -1,0 +1,97 @@
+/* merge.c: layers with several inputs: add (a residual connection: inputs of
+ * one shape, summed) and concat (along channels; inputs of one height and
+ * width, as Inception's branches). */
+#include <string.h>
+
+#include "layer.h"
+
+static cnn_status add_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                            cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
+{
+    if (n_in != 2)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "add takes 2 inputs, found %d", n_in);
+    if (ins[0].h != ins[1].h || ins[0].w != ins[1].w || ins[0].c != ins[1].c)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "add needs inputs of one shape, found %dx%dx%d (from layer %d) and "
+                             "%dx%dx%d (from layer %d)", ins[0].h, ins[0].w, ins[0].c,
+                             d->from[0] + 1, ins[1].h, ins[1].w, ins[1].c, d->from[1] + 1);
+    *out = ins[0];
+    *params = *state = 0;
+    return CNN_STATUS_OK;
+}
+
+static size_t count_of(const cnn_plan_layer *pl) { return (size_t)pl->n * cnn_shape_size(pl->ml->out); }
+
+static void add_forward(cnn_plan_layer *pl)
+{
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_add_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
+    else
+        cnn_ref_add_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
+}
+
+static void add_backward(cnn_plan_layer *pl)
+{
+    for (int i = 0; i < 2; i++)
+        if (pl->dxs[i] && pl->dxs[i] != pl->dy)
+            memcpy(pl->dxs[i], pl->dy, count_of(pl) * sizeof(float));
+}
+
+const cnn_layer_class cnn_layer_add = {
+    .name = "add",
+    .infer = add_infer,
+    .forward = add_forward,
+    .backward = add_backward,
+};
+
+static cnn_status concat_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                               cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
+{
+    if (n_in < 2)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "concat takes 2 to %d inputs, found %d", CNN_MAX_INPUTS, n_in);
+    int c = 0;
+    for (int i = 0; i < n_in; i++) {
+        if (ins[i].h != ins[0].h || ins[i].w != ins[0].w)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "concat needs inputs of one height and width, found %dx%dx%d "
+                                 "(from layer %d) and %dx%dx%d (from layer %d)", ins[0].h,
+                                 ins[0].w, ins[0].c, d->from[0] + 1, ins[i].h, ins[i].w, ins[i].c,
+                                 d->from[i] + 1);
+        c += ins[i].c;
+    }
+    *out = (cnn_shape){ins[0].h, ins[0].w, c};
+    *params = *state = 0;
+    return CNN_STATUS_OK;
+}
+
+static void concat_forward(cnn_plan_layer *pl)
+{
+    int c[CNN_MAX_INPUTS];
+    for (int i = 0; i < pl->n_in; i++)
+        c[i] = pl->ml->ins[i].c;
+    int hw = pl->ml->out.h * pl->ml->out.w;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_concat_forward(pl->n, hw, pl->n_in, c, pl->xs, pl->y);
+    else
+        cnn_ref_concat_forward(pl->n, hw, pl->n_in, c, pl->xs, pl->y);
+}
+
+static void concat_backward(cnn_plan_layer *pl)
+{
+    int c[CNN_MAX_INPUTS];
+    for (int i = 0; i < pl->n_in; i++)
+        c[i] = pl->ml->ins[i].c;
+    int hw = pl->ml->out.h * pl->ml->out.w;
+    if (pl->backend == CNN_BACKEND_FAST)
+        cnn_fast_concat_backward(pl->n, hw, pl->n_in, c, pl->dy, pl->dxs);
+    else
+        cnn_ref_concat_backward(pl->n, hw, pl->n_in, c, pl->dy, pl->dxs);
+}
+
+const cnn_layer_class cnn_layer_concat = {
+    .name = "concat",
+    .infer = concat_infer,
+    .forward = concat_forward,
+    .backward = concat_backward,
+};
