@@ -49,7 +49,7 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
 
     memcpy(dyr, dy, ny * 4);
     if (act == CNN_ACT_RELU)
-        cnn_ref_act_backward(CNN_ACT_RELU, ny, yr, dyr, dyr);
+        cnn_ref_act_backward(CNN_ACT_RELU, ny, NULL, yr, dyr, dyr);
     cnn_ref_conv2d_backward(&g, x, w, dyr, dxr, dwr, bias ? dbr : NULL);
     cnn_fast_conv_backward(c, x, y, dy, dx, dw, bias ? db : NULL);
     snprintf(label, sizeof label, "%s: dx", what);
@@ -84,7 +84,7 @@ static void linear_case(int n, int in, int out, int bias, cnn_act act, unsigned 
     snprintf(label, sizeof label, "linear n%d %d->%d act %d: forward", n, in, out, (int)act);
     check_close(label, y, yr, ny, RTOL, ATOL);
     memcpy(dyr, dy, ny * 4);
-    cnn_ref_act_backward(act, ny, yr, dyr, dyr);
+    cnn_ref_act_backward(act, ny, NULL, yr, dyr, dyr);
     cnn_ref_linear_backward(n, in, out, x, w, dyr, dxr, dwr, bias ? dbr : NULL);
     cnn_fast_linear_backward(n, in, out, x, w, y, act, dy, dx, dw, bias ? db : NULL);
     snprintf(label, sizeof label, "linear n%d %d->%d act %d: dx", n, in, out, (int)act);

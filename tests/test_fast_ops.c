@@ -44,25 +44,27 @@ static int bitwise_equal(const float *a, const float *b, size_t n)
 
 /* ---------------- activations ---------------- */
 
-static const char *act_name[] = {"none", "relu", "sigmoid", "tanh"};
+static const char *act_name[] = {"none", "relu", "sigmoid", "tanh", "leaky", "gelu", "elu"};
 
 static void test_act(cnn_act a, size_t count)
 {
-    /* none and relu must be exact; sigmoid and tanh call the same libm functions,
-     * the tolerances allow for a different evaluation order all the same */
-    const int exact = a == CNN_ACT_NONE || a == CNN_ACT_RELU;
+    /* none, relu and leaky relu must be exact; the others call the same libm
+     * functions, the tolerances allow for a different evaluation order all the same */
+    const int exact = a == CNN_ACT_NONE || a == CNN_ACT_RELU || a == CNN_ACT_LEAKY_RELU;
     const double rtol = 1e-6, atol = 1e-7;
     float *x = random_floats(count, -4.0f, 4.0f), *dy = random_floats(count, -1.0f, 1.0f);
     float *yr = fresh(count), *yf = fresh(count), *dxr = fresh(count), *dxf = fresh(count);
     float *z = copy_of(x, count);
-    if (a == CNN_ACT_RELU && count > 1) /* ReLU passes NaN, and -0 stays -0 */
+    if ((a == CNN_ACT_RELU || a == CNN_ACT_LEAKY_RELU) && count > 1) /* NaN passes, -0 stays -0 */
         x[0] = z[0] = NAN, x[1] = z[1] = -0.0f;
+    if (count > 2) /* the kink itself */
+        x[2] = z[2] = 0.0f;
     char what[96];
 
     cnn_ref_act_forward(a, count, x, yr);
     cnn_fast_act_forward(a, count, x, yf);
-    cnn_ref_act_backward(a, count, yr, dy, dxr);
-    cnn_fast_act_backward(a, count, yr, dy, dxf);
+    cnn_ref_act_backward(a, count, x, yr, dy, dxr);
+    cnn_fast_act_backward(a, count, x, yr, dy, dxf);
     if (exact) {
         check(bitwise_equal(yf, yr, count), "act %s forward, %zu values: not bitwise equal",
               act_name[a], count);
@@ -80,7 +82,7 @@ static void test_act(cnn_act a, size_t count)
     check(bitwise_equal(z, yf, count), "act %s forward in place, %zu values: differs",
           act_name[a], count);
     memcpy(z, dy, count * sizeof *z);
-    cnn_fast_act_backward(a, count, yr, z, z);
+    cnn_fast_act_backward(a, count, x, yr, z, z);
     check(bitwise_equal(z, dxf, count), "act %s backward in place, %zu values: differs",
           act_name[a], count);
 
@@ -251,7 +253,7 @@ static void test_batchnorm(int m, int c, float offset, float spread)
         cnn_ref_batchnorm_forward_train(&g, x, gamma, beta, yr, mr, sr, rmr, rvr);
         if (fused)
             cnn_ref_act_forward(CNN_ACT_RELU, count, yr, yr);
-        cnn_ref_act_backward(act, count, yr, dy, dym);
+        cnn_ref_act_backward(act, count, NULL, yr, dy, dym);
         cnn_ref_batchnorm_backward(&g, x, gamma, mr, sr, dym, dxr, dgr, dbr);
 
         /* fast; the backward sees the reference's y, so that the ReLU masks agree
@@ -317,7 +319,7 @@ static void test_batchnorm(int m, int c, float offset, float spread)
 
 /* ---------------- softmax cross-entropy ---------------- */
 
-static void test_softmax_xent(int n, int k, float spread)
+static void test_softmax_xent(int n, int k, float spread, float smoothing)
 {
     size_t count = (size_t)n * k;
     float *z = random_floats(count, -spread, spread);
@@ -331,12 +333,13 @@ static void test_softmax_xent(int n, int k, float spread)
         z[(size_t)i * k + labels[i]] = spread + 1.0f;
     float *dr = fresh(count), *df = fresh(count);
     int cr = -1, cf = -2, cn = -3;
-    float lr = cnn_ref_softmax_xent(n, k, z, labels, dr, &cr);
-    float lf = cnn_fast_softmax_xent(n, k, z, labels, df, &cf);
-    float ln = cnn_fast_softmax_xent(n, k, z, labels, NULL, &cn);
+    float lr = cnn_ref_softmax_xent(n, k, z, labels, smoothing, dr, &cr);
+    float lf = cnn_fast_softmax_xent(n, k, z, labels, smoothing, df, &cf);
+    float ln = cnn_fast_softmax_xent(n, k, z, labels, smoothing, NULL, &cn);
     const double rtol = 1e-5, atol = 1e-8;
     char what[96];
-    snprintf(what, sizeof what, "softmax_xent N%d K%d logits~U(+-%g)", n, k, (double)spread);
+    snprintf(what, sizeof what, "softmax_xent N%d K%d logits~U(+-%g) smoothing %g", n, k,
+             (double)spread, (double)smoothing);
     check_close(what, &lf, &lr, 1, rtol, 0.0);
     check_close(what, &ln, &lr, 1, rtol, 0.0);
     check_close(what, df, dr, count, rtol, atol);
@@ -348,9 +351,10 @@ static void test_softmax_xent(int n, int k, float spread)
 
 int main(void)
 {
-    const cnn_act acts[] = {CNN_ACT_NONE, CNN_ACT_RELU, CNN_ACT_SIGMOID, CNN_ACT_TANH};
+    const cnn_act acts[] = {CNN_ACT_NONE,       CNN_ACT_RELU, CNN_ACT_SIGMOID, CNN_ACT_TANH,
+                            CNN_ACT_LEAKY_RELU, CNN_ACT_GELU, CNN_ACT_ELU};
     const size_t counts[] = {1, 17, 100003};
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         for (size_t j = 0; j < 3; j++)
             test_act(acts[i], counts[j]);
 
@@ -381,11 +385,14 @@ int main(void)
     test_batchnorm(16 * 32 * 32, 64, 2.0f, 3.0f); /* the full 64 row blocks */
     test_batchnorm(8 * 16 * 16, 16, 50.0f, 1.0f); /* mean far from 0 against the spread */
 
-    test_softmax_xent(1, 10, 5.0f);
-    test_softmax_xent(128, 10, 5.0f);
-    test_softmax_xent(7, 1000, 3.0f);
-    test_softmax_xent(64, 3, 30.0f); /* confident rows: p near 1 */
-    test_softmax_xent(300, 256, 8.0f);
+    const float smoothing[] = {0.0f, 0.1f, 0.5f};
+    for (size_t i = 0; i < sizeof smoothing / sizeof smoothing[0]; i++) {
+        test_softmax_xent(1, 10, 5.0f, smoothing[i]);
+        test_softmax_xent(128, 10, 5.0f, smoothing[i]);
+        test_softmax_xent(7, 1000, 3.0f, smoothing[i]);
+        test_softmax_xent(64, 3, 30.0f, smoothing[i]); /* confident rows: p near 1 */
+        test_softmax_xent(300, 256, 8.0f, smoothing[i]);
+    }
 
     return check_finish("test_fast_ops");
 }

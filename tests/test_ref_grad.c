@@ -236,17 +236,18 @@ static void test_act(cnn_act a, const char *name)
 {
     act_ctx c = {.a = a, .count = 60};
     c.x = frand(c.count, -3, 3);
-    for (size_t i = 0; i < c.count; i++) /* keep ReLU's kink out of the FD steps */
+    for (size_t i = 0; i < c.count; i++) /* keep the kinks at 0 out of the FD steps */
         if (fabsf(c.x[i]) < 0.05f)
             c.x[i] += c.x[i] < 0 ? -0.1f : 0.1f;
     c.y = falloc(c.count);
     c.r = frand(c.count, -1, 1);
     cnn_ref_act_forward(a, c.count, c.x, c.y);
     float *dx = fnan(c.count), *num = falloc(c.count);
-    cnn_ref_act_backward(a, c.count, c.y, c.r, dx);
+    cnn_ref_act_backward(a, c.count, c.x, c.y, c.r, dx);
     fd_grad(act_objective, &c, c.x, c.count, num);
     char what[80];
-    snprintf(what, sizeof what, "activation %s: dx (from y)", name);
+    snprintf(what, sizeof what, "activation %s: dx (from %s)", name,
+             cnn_act_backward_needs_x(a) ? "x" : "y");
     compare(what, dx, num, c.count, RTOL, ATOL);
 
     /* In place: x and y alias, dy and dx alias. (The FD pass left y from a
@@ -257,8 +258,12 @@ static void test_act(cnn_act a, const char *name)
     cnn_ref_act_forward(a, c.count, buf, buf);
     compare_exact("activation forward in place", buf, c.y, c.count);
     memcpy(buf, c.r, c.count * sizeof *buf);
-    cnn_ref_act_backward(a, c.count, c.y, buf, buf);
+    cnn_ref_act_backward(a, c.count, c.x, c.y, buf, buf);
     compare_exact("activation backward in place", buf, dx, c.count);
+    if (!cnn_act_backward_needs_x(a)) { /* the backward must not read x */
+        cnn_ref_act_backward(a, c.count, NULL, c.y, c.r, buf);
+        compare_exact("activation backward with x NULL", buf, dx, c.count);
+    }
     free(buf), free(dx), free(num), free(c.x), free(c.y), free(c.r);
 }
 
@@ -273,7 +278,31 @@ static void test_act_known(void)
     cnn_ref_act_forward(CNN_ACT_TANH, 3, x, y);
     check(fabsf(y[0] + 0.76159416f) < 1e-6f && y[1] == 0 && fabsf(y[2] - 0.96402758f) < 1e-6f,
           "tanh(-1, 0, 2) = -0.761594, 0, 0.964028");
-    printf("  activation forwards vs hand values (relu, sigmoid, tanh; tol 1e-6)\n");
+    cnn_ref_act_forward(CNN_ACT_LEAKY_RELU, 3, x, y);
+    check(y[0] == -0.01f && y[1] == 0 && y[2] == 2, "leaky relu(-1, 0, 2) = -0.01, 0, 2");
+    cnn_ref_act_forward(CNN_ACT_GELU, 3, x, y);
+    check(fabsf(y[0] + 0.158655254f) < 1e-6f && y[1] == 0 && fabsf(y[2] - 1.95449974f) < 1e-6f,
+          "gelu(-1, 0, 2) = -0.158655, 0, 1.954500");
+    cnn_ref_act_forward(CNN_ACT_ELU, 3, x, y);
+    check(fabsf(y[0] + 0.632120559f) < 1e-6f && y[1] == 0 && y[2] == 2,
+          "elu(-1, 0, 2) = -0.632121, 0, 2");
+
+    /* Derivatives at exactly 0 (PyTorch's choice): relu 0, leaky 0.01, elu 1, gelu 1/2. */
+    float zero[1] = {0.0f}, yz[1], one[1] = {1.0f}, d[1];
+    const cnn_act at0[4] = {CNN_ACT_RELU, CNN_ACT_LEAKY_RELU, CNN_ACT_ELU, CNN_ACT_GELU};
+    const float want0[4] = {0.0f, 0.01f, 1.0f, 0.5f};
+    for (int i = 0; i < 4; i++) {
+        cnn_ref_act_forward(at0[i], 1, zero, yz);
+        cnn_ref_act_backward(at0[i], 1, zero, yz, one, d);
+        check(d[0] == want0[i], "activation %d: derivative at 0 is %g, want %g", (int)at0[i],
+              (double)d[0], (double)want0[i]);
+    }
+    check(cnn_act_backward_needs_x(CNN_ACT_GELU) && !cnn_act_backward_needs_x(CNN_ACT_ELU) &&
+              !cnn_act_backward_needs_x(CNN_ACT_LEAKY_RELU) &&
+              !cnn_act_backward_needs_x(CNN_ACT_RELU),
+          "cnn_act_backward_needs_x: only GELU");
+    printf("  activation forwards vs hand values (relu, sigmoid, tanh, leaky relu, gelu, elu; "
+           "tol 1e-6), derivatives at 0 exact\n");
 }
 
 /* ---------------- pooling ---------------- */
@@ -519,6 +548,7 @@ static void test_bn_known(void)
 
 typedef struct xent_ctx {
     int n, k;
+    float smoothing;
     float *logits;   /* (N,K) */
     uint8_t *labels; /* (N) */
 } xent_ctx;
@@ -526,12 +556,30 @@ typedef struct xent_ctx {
 static double xent_objective(void *p)
 {
     xent_ctx *c = p;
-    return cnn_ref_softmax_xent(c->n, c->k, c->logits, c->labels, NULL, NULL);
+    return cnn_ref_softmax_xent(c->n, c->k, c->logits, c->labels, c->smoothing, NULL, NULL);
 }
 
-static void test_xent(int n, int k)
+/* The unsmoothed loss and gradient, written out independently in double. */
+static double plain_xent(int n, int k, const float *z, const uint8_t *labels, float *dz)
 {
-    xent_ctx c = {.n = n, .k = k};
+    double total = 0;
+    for (int r = 0; r < n; r++) {
+        const float *row = z + (size_t)r * k;
+        double m = row[0], s = 0;
+        for (int j = 1; j < k; j++)
+            m = fmax(m, row[j]);
+        for (int j = 0; j < k; j++)
+            s += exp(row[j] - m);
+        total += m + log(s) - row[labels[r]];
+        for (int j = 0; j < k; j++)
+            dz[(size_t)r * k + j] = (float)((exp(row[j] - m) / s - (j == labels[r])) / n);
+    }
+    return total / n;
+}
+
+static void test_xent(int n, int k, float smoothing)
+{
+    xent_ctx c = {.n = n, .k = k, .smoothing = smoothing};
     size_t nz = (size_t)n * k;
     c.logits = frand(nz, -3, 3);
     c.labels = malloc((size_t)n);
@@ -540,48 +588,91 @@ static void test_xent(int n, int k)
     for (int i = 0; i < n; i++)
         c.labels[i] = (uint8_t)((i * 7 + 3) % k);
     float *dz = fnan(nz), *num = falloc(nz);
-    cnn_ref_softmax_xent(n, k, c.logits, c.labels, dz, NULL);
+    float loss = cnn_ref_softmax_xent(n, k, c.logits, c.labels, smoothing, dz, NULL);
     fd_grad(xent_objective, &c, c.logits, nz, num);
-    char what[80];
-    snprintf(what, sizeof what, "softmax xent N%d K%d: dlogits of the mean loss", n, k);
+    char what[96];
+    snprintf(what, sizeof what, "softmax xent N%d K%d smoothing %g: dlogits of the mean loss", n,
+             k, (double)smoothing);
     compare(what, dz, num, nz, RTOL, ATOL);
+
+    /* The definition -mean sum q log p, summed term by term in double. */
+    double want = 0;
+    for (int r = 0; r < n; r++) {
+        const float *z = c.logits + (size_t)r * k;
+        double m = z[0], s = 0;
+        for (int j = 1; j < k; j++)
+            m = fmax(m, z[j]);
+        for (int j = 0; j < k; j++)
+            s += exp(z[j] - m);
+        for (int j = 0; j < k; j++) {
+            double q = (1.0 - smoothing) * (j == c.labels[r]) + (double)smoothing / k;
+            want -= q * (z[j] - m - log(s));
+        }
+    }
+    want /= n;
+    check(fabs(loss - want) <= 1e-6 * fabs(want),
+          "softmax xent N%d K%d smoothing %g: loss %.8g, -mean sum q log p %.8g", n, k,
+          (double)smoothing, (double)loss, want);
+    if (smoothing == 0.0f) { /* the plain cross-entropy, unchanged */
+        float *dplain = falloc(nz);
+        double plain = plain_xent(n, k, c.logits, c.labels, dplain);
+        check(fabs(loss - plain) <= 1e-6 * plain, "softmax xent smoothing 0: loss %.8g, plain %.8g",
+              (double)loss, plain);
+        check_close("softmax xent smoothing 0: dlogits equal the plain ones", dz, dplain, nz, 1e-6,
+                    1e-9);
+        free(dplain);
+    }
     free(dz), free(num), free(c.logits), free(c.labels);
 }
 
 static void test_xent_known(void)
 {
-    /* Uniform logits: p = 1/K, loss = ln K; ties go to the first class. */
+    /* Uniform logits: p = 1/K, loss = ln K for any smoothing (q sums to 1);
+     * ties go to the first class; dlogits = (1-s)(1/K - onehot)/N. */
     enum { N = 3, K = 10 };
     float z[N * K], dz[N * K], want_dz[N * K];
     uint8_t labels[N] = {0, 3, 0};
-    for (int i = 0; i < N * K; i++) {
-        z[i] = 0.7f;
-        want_dz[i] = (0.1f - ((i % K) == labels[i / K])) / N;
+    const float smooth[3] = {0.0f, 0.1f, 0.5f};
+    for (int t = 0; t < 3; t++) {
+        const float s = smooth[t];
+        for (int i = 0; i < N * K; i++) {
+            z[i] = 0.7f;
+            want_dz[i] = (1.0f - s) * (0.1f - ((i % K) == labels[i / K])) / N;
+        }
+        int correct = -1;
+        float loss = cnn_ref_softmax_xent(N, K, z, labels, s, dz, &correct);
+        check(fabsf(loss - logf(10.0f)) < 1e-6f,
+              "softmax xent uniform, smoothing %g: loss %.7g, want ln 10", (double)s,
+              (double)loss);
+        check(correct == 2, "softmax xent uniform: correct %d, want 2 (first max on ties)", correct);
+        check_close("softmax xent uniform: dlogits = (1-s)(1/K - onehot)/N", dz, want_dz, N * K,
+                    1e-6, 1e-8);
     }
-    int correct = -1;
-    float loss = cnn_ref_softmax_xent(N, K, z, labels, dz, &correct);
-    check(fabsf(loss - logf(10.0f)) < 1e-6f, "softmax xent uniform: loss %.7g, want ln 10",
-          (double)loss);
-    check(correct == 2, "softmax xent uniform: correct %d, want 2 (first max on ties)", correct);
-    check_close("softmax xent uniform: dlogits = (1/K - onehot)/N", dz, want_dz, N * K, 1e-6,
-                1e-8);
 
     /* Rows [0, ln 3] (p = 1/4, 3/4) with labels 1 and 0: loss (-ln 0.75 - ln 0.25)/2. */
+    int correct = -1;
     float z2[4] = {0, logf(3.0f), 0, logf(3.0f)};
     uint8_t l2[2] = {1, 0};
-    loss = cnn_ref_softmax_xent(2, 2, z2, l2, NULL, &correct);
+    float loss = cnn_ref_softmax_xent(2, 2, z2, l2, 0.0f, NULL, &correct);
     check(fabsf(loss - 0.83698822f) < 1e-6f && correct == 1,
           "softmax xent [0, ln3]: loss %.7g (want 0.836988), correct %d (want 1)", (double)loss,
           correct);
+    /* The first row with smoothing 0.1: q = (0.05, 0.95), loss -(0.05 ln 1/4 + 0.95 ln 3/4). */
+    float d2[2];
+    const float want_d2[2] = {0.25f - 0.05f, 0.75f - 0.95f};
+    loss = cnn_ref_softmax_xent(1, 2, z2, l2, 0.1f, d2, NULL);
+    check(fabsf(loss - 0.342612687f) < 1e-6f,
+          "softmax xent [0, ln3] label 1 smoothing 0.1: loss %.7g (want 0.342613)", (double)loss);
+    check_close("softmax xent [0, ln3] smoothing 0.1: dlogits p - q", d2, want_d2, 2, 1e-6, 1e-7);
 
     /* Large logits stay finite: [1000, 1001], label 1 -> -ln(e/(1+e)) = 0.313262. */
     float z3[2] = {1000, 1001};
     uint8_t l3[1] = {1};
-    loss = cnn_ref_softmax_xent(1, 2, z3, l3, NULL, NULL);
+    loss = cnn_ref_softmax_xent(1, 2, z3, l3, 0.0f, NULL, NULL);
     check(fabsf(loss - 0.31326169f) < 1e-6f, "softmax xent [1000, 1001]: loss %.7g, want 0.313262",
           (double)loss);
-    printf("  softmax xent: uniform = ln K, tie -> first max, [0, ln 3], [1000, 1001] vs hand "
-           "values (tol 1e-6)\n");
+    printf("  softmax xent: uniform = ln K (smoothing 0, 0.1, 0.5), tie -> first max, [0, ln 3] "
+           "(smoothing 0, 0.1), [1000, 1001] vs hand values (tol 1e-6)\n");
 }
 
 int main(void)
@@ -611,6 +702,9 @@ int main(void)
     test_act(CNN_ACT_RELU, "relu");
     test_act(CNN_ACT_SIGMOID, "sigmoid");
     test_act(CNN_ACT_TANH, "tanh");
+    test_act(CNN_ACT_LEAKY_RELU, "leaky_relu");
+    test_act(CNN_ACT_GELU, "gelu");
+    test_act(CNN_ACT_ELU, "elu");
     test_act_known();
 
     /* max n ih iw c kh kw sh sw ph pw */
@@ -632,8 +726,11 @@ int main(void)
     test_bn("1d", 5, 4);         /* BatchNorm1d: M = N */
     test_bn_known();
 
-    test_xent(4, 5);
-    test_xent(3, 10);
+    test_xent(4, 5, 0.0f);
+    test_xent(3, 10, 0.0f);
+    test_xent(4, 5, 0.1f);
+    test_xent(3, 10, 0.3f);
+    test_xent(2, 7, 0.9f);
     test_xent_known();
 
     return check_finish("test_ref_grad");

@@ -1,8 +1,11 @@
 /* softmax_xent.c: fast softmax cross-entropy, same semantics as
- * ref/softmax_xent.c (PyTorch's CrossEntropyLoss, mean over the batch):
+ * ref/softmax_xent.c (PyTorch's CrossEntropyLoss with label_smoothing s, mean
+ * over the batch):
  *
- *   loss    = (1/N) sum_n ( max_n + log sum_k e^(z[n,k] - max_n) - z[n,label] )
- *   dz[n,k] = (p[n,k] - [k == label]) / N
+ *   a_n     = lse_n - z[n,label],  b_n = lse_n - mean_k z[n,k],
+ *             lse_n = max_n + log sum_k e^(z[n,k] - max_n)
+ *   loss    = (1/N) sum_n ( a_n + s (b_n - a_n) )
+ *   dz[n,k] = (p[n,k] - (1-s) [k == label] - s/K) / N
  *
  * Rows are independent; threads split them for large problems. The exponentials
  * are computed once, in float, into dlogits when it is given; each row's sum and
@@ -13,8 +16,10 @@
 #include "ops/ops.h"
 
 /* One row: returns its loss term; writes its gradient into d (K) when d is not
- * NULL; sets *right to whether its first arg-max is the label. */
-static double row_xent(int k, const float *z, int label, float inv_n, float *d, int *right)
+ * NULL; sets *right to whether its first arg-max is the label; s_mix is the
+ * smoothing. */
+static double row_xent(int k, const float *z, int label, float s_mix, float inv_n, float *d,
+                       int *right)
 {
     int arg = 0;
     for (int j = 1; j < k; j++)
@@ -30,22 +35,32 @@ static double row_xent(int k, const float *z, int label, float inv_n, float *d, 
         }
         const double e_label = d[label];
         const float scale = (float)(1.0 / s) * inv_n;
+        const float each = s_mix / (float)k * inv_n; /* s/K, scaled; 0 without smoothing */
 #pragma omp simd
         for (int j = 0; j < k; j++)
-            d[j] *= scale;
-        /* p - 1 = -(sum of the other terms) / s, free of cancellation */
-        d[label] = -(float)((s - e_label) / s) * inv_n;
+            d[j] = d[j] * scale - each;
+        /* p - 1 = -(sum of the other terms) / s, free of cancellation; the
+         * smoothing gives back s - s/K of the label's target */
+        d[label] = (-(float)((s - e_label) / s) + (s_mix - s_mix / (float)k)) * inv_n;
     } else {
         for (int j = 0; j < k; j++)
             s += expf(z[j] - zmax);
     }
-    return (double)zmax + log(s) - (double)z[label];
+    const double lse = (double)zmax + log(s);
+    const double a = lse - (double)z[label];
+    if (s_mix == 0.0f)
+        return a;
+    double zsum = 0;
+    for (int j = 0; j < k; j++)
+        zsum += z[j];
+    return a + (double)s_mix * ((lse - zsum / k) - a);
 }
 
 /* logits (N,K), labels (N) in [0,K), dlogits (N,K) or NULL, correct or NULL */
 float cnn_fast_softmax_xent(int n, int k, const float *logits, const uint8_t *labels,
-                            float *dlogits, int *correct)
+                            float smoothing, float *dlogits, int *correct)
 {
+    CNN_ASSERT(smoothing >= 0.0f && smoothing < 1.0f);
     double total = 0;
     int right = 0;
     const float inv_n = 1.0f / (float)n;
@@ -54,7 +69,7 @@ float cnn_fast_softmax_xent(int n, int k, const float *logits, const uint8_t *la
         int label = labels[r];
         CNN_ASSERT(label < k);
         int ok;
-        total += row_xent(k, logits + (size_t)r * k, label, inv_n,
+        total += row_xent(k, logits + (size_t)r * k, label, smoothing, inv_n,
                           dlogits ? dlogits + (size_t)r * k : NULL, &ok);
         right += ok;
     }
