@@ -1,12 +1,16 @@
-/* reshape.c: fast flatten and global average pooling, same semantics as
- * ref/flatten.c and ref/pool.c:
+/* reshape.c: fast flatten and global average and max pooling, same semantics
+ * as ref/flatten.c and ref/pool.c:
  *
  *   flatten:  y[n, c*HW + p] = x[n, p, c]   (PyTorch's (C,H,W) order); per image
  *             a (HW, C) -> (C, HW) transpose, done in cache-sized tiles.
  *   gap:      y[n,c] = (1/HW) sum_p x[n,p,c];  dx[n,p,c] = dy[n,c] / HW.
+ *   gmp:      y[n,c] = max_p x[n,p,c], argmax[n,c] = the first such p (a NaN
+ *             wins); dx[n,p,c] = dy[n,c] where p == argmax[n,c], else 0.
  *
  * GAP sums a (HW, C) image row by row into a double row (channels innermost,
- * vectorised), as the reference accumulates in double. */
+ * vectorised), as the reference accumulates in double. GMP likewise scans the
+ * rows with a running maximum and position per channel, a vectorised
+ * compare-and-select; the backward needs only the int32 positions. */
 #include <string.h>
 
 #include "core/core.h"
@@ -94,4 +98,50 @@ void cnn_fast_gap_backward(int n, int hw, int c, const float *dy, float *dx)
             for (int j = 0; j < c; j++)
                 o[j] = d[j] / fhw;
         }
+}
+
+/* v replaces the running maximum m: strictly greater (so ties keep the first),
+ * or the first NaN */
+static inline int gmp_wins(float v, float m) { return v > m || (v != v && m == m); }
+
+/* x (N,HW,C) -> y (N,C), argmax (N,C) positions in [0,HW) */
+void cnn_fast_gmp_forward(int n, int hw, int c, const float *x, float *y, int32_t *argmax)
+{
+#pragma omp parallel for schedule(static) if ((size_t)n * hw * c >= 32768)
+    for (int b = 0; b < n; b++) {
+        const float *xb = x + (size_t)b * hw * c;
+        float *yb = y + (size_t)b * c;
+        int32_t *ab = argmax + (size_t)b * c;
+#pragma omp simd
+        for (int ch = 0; ch < c; ch++) {
+            yb[ch] = xb[ch];
+            ab[ch] = 0;
+        }
+        for (int p = 1; p < hw; p++) {
+            const float *xp = xb + (size_t)p * c;
+#pragma omp simd
+            for (int ch = 0; ch < c; ch++) {
+                const int win = gmp_wins(xp[ch], yb[ch]);
+                yb[ch] = win ? xp[ch] : yb[ch];
+                ab[ch] = win ? p : ab[ch];
+            }
+        }
+    }
+}
+
+/* argmax (N,C), dy (N,C) -> dx (N,HW,C) or NULL */
+void cnn_fast_gmp_backward(int n, int hw, int c, const int32_t *argmax, const float *dy,
+                           float *dx)
+{
+    if (!dx)
+        return;
+#pragma omp parallel for schedule(static) if ((size_t)n * hw * c >= 32768)
+    for (int b = 0; b < n; b++) {
+        float *dxb = dx + (size_t)b * hw * c;
+        memset(dxb, 0, (size_t)hw * c * sizeof *dxb);
+        const int32_t *ab = argmax + (size_t)b * c;
+        const float *dyb = dy + (size_t)b * c;
+        for (int ch = 0; ch < c; ch++)
+            dxb[(size_t)ab[ch] * c + ch] = dyb[ch];
+    }
 }

@@ -1,5 +1,6 @@
-/* pool.c: reference pooling, PyTorch's nn.MaxPool2d, nn.AvgPool2d and
- * nn.AdaptiveAvgPool2d(1), over NHWC activations; windows in floor mode.
+/* pool.c: reference pooling, PyTorch's nn.MaxPool2d, nn.AvgPool2d,
+ * nn.AdaptiveAvgPool2d(1) and nn.AdaptiveMaxPool2d(1), over NHWC activations;
+ * windows in floor mode.
  *
  *   max:  y[n,oy,ox,c] = max over the window of x[n, oy*SH+ky-PH, ox*SW+kx-PW, c],
  *         positions in the padding count as -infinity (never win). The gradient
@@ -10,6 +11,8 @@
  *         floor mode no window reaches past the padding, so the divisor is
  *         always KH*KW. dx[window] += dy / (KH*KW).
  *   gap:  y[n,c] = (1/HW) sum_p x[n,p,c];  dx[n,p,c] = dy[n,c] / HW.
+ *   gmp:  y[n,c] = max_p x[n,p,c];  dx[n,p,c] = dy[n,c] at the FIRST maximum p
+ *         (in h, w order), 0 elsewhere; a NaN wins, as in max pooling.
  *
  * Backwards overwrite dx (zeroed first, then each window adds its share). */
 #include <math.h>
@@ -141,4 +144,35 @@ void cnn_ref_gap_backward(int n, int hw, int c, const float *dy, float *dx)
         for (int p = 0; p < hw; p++)
             for (int ch = 0; ch < c; ch++)
                 dx[((size_t)b * hw + p) * c + ch] = dy[(size_t)b * c + ch] / (float)hw;
+}
+
+/* Position p in [0,HW) of the first maximum of channel ch of image b. */
+static int channel_argmax(int hw, int c, const float *x, int b, int ch)
+{
+    int best = 0;
+    for (int p = 1; p < hw; p++) {
+        float v = x[((size_t)b * hw + p) * c + ch], m = x[((size_t)b * hw + best) * c + ch];
+        if (v > m || (isnan(v) && !isnan(m)))
+            best = p;
+    }
+    return best;
+}
+
+/* x (N,HW,C), y (N,C) */
+void cnn_ref_gmp_forward(int n, int hw, int c, const float *x, float *y)
+{
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++)
+            y[(size_t)b * c + ch] = x[((size_t)b * hw + channel_argmax(hw, c, x, b, ch)) * c + ch];
+}
+
+/* x (N,HW,C), dy (N,C) -> dx (N,HW,C) or NULL */
+void cnn_ref_gmp_backward(int n, int hw, int c, const float *x, const float *dy, float *dx)
+{
+    if (!dx)
+        return;
+    memset(dx, 0, (size_t)n * hw * c * sizeof *dx);
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++)
+            dx[((size_t)b * hw + channel_argmax(hw, c, x, b, ch)) * c + ch] = dy[(size_t)b * c + ch];
 }
