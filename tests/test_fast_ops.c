@@ -1,6 +1,7 @@
 /* test_fast_ops.c: the fast activations, pooling, GAP, flatten, batch norm
- * (plain and with the fused ReLU) and softmax cross-entropy against their
- * references in src/ops/ref, on odd shapes, forward and backward, in place where
+ * (plain and with the fused ReLU), softmax cross-entropy (with label
+ * smoothing), dropout, dropout2d, add, concat and global max pooling against
+ * their references in src/ops/ref, on odd shapes, forward and backward, in place where
  * the contract allows it. Also checks that batch norm gives bitwise the same
  * result with one thread and with all of them. Prints each comparison with its
  * tolerance; exits non-zero on any mismatch. */
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/core.h"
 #include "ops/ops.h"
 
 static unsigned seed = 12345u;
@@ -349,6 +351,124 @@ static void test_softmax_xent(int n, int k, float spread, float smoothing)
     free(z), free(labels), free(dr), free(df);
 }
 
+/* ---------------- dropout ---------------- */
+
+static void test_dropout(int two_d, int n, int hw, int c, float p)
+{
+    const size_t count = (size_t)n * hw * c, masks = two_d ? (size_t)n * c : count;
+    uint8_t *mask = malloc(masks);
+    cnn_rng rng;
+    cnn_rng_init(&rng, 7, CNN_STREAM_DROPOUT, (uint64_t)count);
+    cnn_dropout_mask(&rng, masks, p, mask);
+    float *x = random_floats(count, -2.0f, 2.0f), *dy = random_floats(count, -1.0f, 1.0f);
+    float *yr = fresh(count), *yf = fresh(count), *dxr = fresh(count), *dxf = fresh(count);
+    float *z = copy_of(x, count);
+    char what[96];
+    snprintf(what, sizeof what, "%s N%d HW%d C%d p %g", two_d ? "dropout2d" : "dropout", n, hw, c,
+             (double)p);
+    if (two_d) {
+        cnn_ref_dropout2d_forward(n, hw, c, p, mask, x, yr);
+        cnn_fast_dropout2d_forward(n, hw, c, p, mask, x, yf);
+        cnn_ref_dropout2d_backward(n, hw, c, p, mask, dy, dxr);
+        cnn_fast_dropout2d_backward(n, hw, c, p, mask, dy, dxf);
+        cnn_fast_dropout2d_forward(n, hw, c, p, mask, z, z);
+    } else {
+        cnn_ref_dropout_forward(count, p, mask, x, yr);
+        cnn_fast_dropout_forward(count, p, mask, x, yf);
+        cnn_ref_dropout_backward(count, p, mask, dy, dxr);
+        cnn_fast_dropout_backward(count, p, mask, dy, dxf);
+        cnn_fast_dropout_forward(count, p, mask, z, z);
+    }
+    check(bitwise_equal(yf, yr, count), "%s forward: not bitwise equal", what);
+    check(bitwise_equal(dxf, dxr, count), "%s backward: not bitwise equal", what);
+    check(bitwise_equal(z, yr, count), "%s forward in place: differs", what);
+    printf("%s: forward, backward, in place bitwise equal\n", what);
+    free(mask), free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf), free(z);
+}
+
+/* ---------------- add, concat ---------------- */
+
+static void test_add(size_t count)
+{
+    float *a = random_floats(count, -1.0f, 1.0f), *b = random_floats(count, -1.0f, 1.0f);
+    float *yr = fresh(count), *yf = fresh(count);
+    cnn_ref_add_forward(count, a, b, yr);
+    cnn_fast_add_forward(count, a, b, yf);
+    check(bitwise_equal(yf, yr, count), "add %zu values: not bitwise equal", count);
+    cnn_fast_add_forward(count, a, b, a);
+    check(bitwise_equal(a, yr, count), "add %zu values in place: differs", count);
+    printf("add %zu values: forward, in place bitwise equal\n", count);
+    free(a), free(b), free(yr), free(yf);
+}
+
+static void test_concat(int n, int hw, int k, const int *c)
+{
+    const float *xs[4];
+    float *x[4], *dxr[4], *dxf[4], *dxs[4];
+    size_t ct = 0;
+    char what[96];
+    int len = snprintf(what, sizeof what, "concat N%d HW%d C", n, hw);
+    for (int i = 0; i < k; i++) {
+        size_t ni = (size_t)n * hw * c[i];
+        xs[i] = x[i] = random_floats(ni, -1.0f, 1.0f);
+        dxr[i] = fresh(ni), dxf[i] = fresh(ni);
+        dxs[i] = i == 0 ? NULL : dxf[i];
+        ct += (size_t)c[i];
+        len += snprintf(what + len, sizeof what - (size_t)len, "%s%d", i ? "+" : "", c[i]);
+    }
+    const size_t ny = (size_t)n * hw * ct;
+    float *yr = fresh(ny), *yf = fresh(ny), *dy = random_floats(ny, -1.0f, 1.0f);
+    cnn_ref_concat_forward(n, hw, k, c, xs, yr);
+    cnn_fast_concat_forward(n, hw, k, c, xs, yf);
+    check(bitwise_equal(yf, yr, ny), "%s forward: not bitwise equal", what);
+    cnn_ref_concat_backward(n, hw, k, c, dy, dxr);
+    cnn_fast_concat_backward(n, hw, k, c, dy, dxf);
+    int same = 1;
+    for (int i = 0; i < k; i++)
+        same &= bitwise_equal(dxf[i], dxr[i], (size_t)n * hw * c[i]);
+    check(same, "%s backward: not bitwise equal", what);
+    /* dx0 NULL: skipped, the others written as before */
+    for (int i = 1; i < k; i++)
+        memset(dxf[i], 0xff, (size_t)n * hw * c[i] * sizeof(float));
+    cnn_fast_concat_backward(n, hw, k, c, dy, dxs);
+    for (int i = 1; i < k; i++)
+        same &= bitwise_equal(dxf[i], dxr[i], (size_t)n * hw * c[i]);
+    check(same, "%s backward with dx0 NULL: differs", what);
+    printf("%s: forward, backward (also with dx0 NULL) bitwise equal\n", what);
+    for (int i = 0; i < k; i++)
+        free(x[i]), free(dxr[i]), free(dxf[i]);
+    free(yr), free(yf), free(dy);
+}
+
+/* ---------------- global max pooling ---------------- */
+
+static void test_gmp(int n, int hw, int c, int ties)
+{
+    const size_t in = (size_t)n * hw * c, out = (size_t)n * c;
+    float *x = fresh(in), *dy = random_floats(out, -1.0f, 1.0f);
+    if (ties) /* a coarse grid: most channels hold their maximum more than once */
+        for (size_t i = 0; i < in; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            x[i] = (float)((seed >> 16) % 4) * 0.25f;
+        }
+    else
+        fill_distinct(x, in);
+    if (ties && in > 2)
+        x[1] = NAN; /* channel 1 of image 0: the NaN wins, as in the reference */
+    float *yr = fresh(out), *yf = fresh(out), *dxr = fresh(in), *dxf = fresh(in);
+    int32_t *arg = malloc(out * sizeof *arg);
+    char what[96];
+    snprintf(what, sizeof what, "gmp%s N%d HW%d C%d", ties ? " (ties, a NaN)" : "", n, hw, c);
+    cnn_ref_gmp_forward(n, hw, c, x, yr);
+    cnn_fast_gmp_forward(n, hw, c, x, yf, arg);
+    check(bitwise_equal(yf, yr, out), "%s forward: not bitwise equal", what);
+    cnn_ref_gmp_backward(n, hw, c, x, dy, dxr);
+    cnn_fast_gmp_backward(n, hw, c, arg, dy, dxf);
+    check(bitwise_equal(dxf, dxr, in), "%s backward: not bitwise equal", what);
+    printf("%s: forward, backward bitwise equal\n", what);
+    free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf), free(arg);
+}
+
 int main(void)
 {
     const cnn_act acts[] = {CNN_ACT_NONE,       CNN_ACT_RELU, CNN_ACT_SIGMOID, CNN_ACT_TANH,
@@ -393,6 +513,31 @@ int main(void)
         test_softmax_xent(64, 3, 30.0f, smoothing[i]); /* confident rows: p near 1 */
         test_softmax_xent(300, 256, 8.0f, smoothing[i]);
     }
+
+    /* two_d n hw c p */
+    test_dropout(0, 1, 1, 1, 0.5f);
+    test_dropout(0, 3, 7, 17, 0.1f);
+    test_dropout(0, 8, 32 * 32, 16, 0.5f);
+    test_dropout(0, 2, 9, 33, 0.0f);
+    test_dropout(1, 2, 5, 3, 0.5f);
+    test_dropout(1, 3, 49, 67, 0.2f);
+    test_dropout(1, 16, 16 * 16, 64, 0.9f);
+
+    test_add(1);
+    test_add(1001);
+    test_add(100003);
+    const int c1[1] = {5}, c2[2] = {64, 64}, c3[3] = {3, 17, 1}, c4[4] = {16, 32, 8, 67};
+    test_concat(1, 1, 1, c1);
+    test_concat(2, 9, 3, c3);
+    test_concat(8, 16 * 16, 2, c2);
+    test_concat(3, 49, 4, c4);
+
+    test_gmp(1, 1, 3, 0);
+    test_gmp(2, 16, 64, 0);
+    test_gmp(3, 49, 67, 0);
+    test_gmp(16, 64, 128, 0);
+    test_gmp(2, 9, 17, 1);
+    test_gmp(4, 64, 36, 1);
 
     return check_finish("test_fast_ops");
 }

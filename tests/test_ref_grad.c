@@ -1,6 +1,7 @@
 /* test_ref_grad.c: checks every reference op's backward (src/ops/ref) against
  * central finite differences, and a few forwards against values worked out by
- * hand.
+ * hand. (Group norm has its own, tests/test_groupnorm.c; dropout's random mask
+ * is checked statistically by tests/test_dropout_mask.c, here it is fixed.)
  *
  * Method: for an op y = f(p) and a fixed random r, the scalar objective is
  * L = sum_i y_i * r_i, accumulated in double from the float outputs. The
@@ -675,6 +676,219 @@ static void test_xent_known(void)
            "(smoothing 0, 0.1), [1000, 1001] vs hand values (tol 1e-6)\n");
 }
 
+/* ---------------- dropout (fixed mask) ---------------- */
+
+typedef struct dropout_ctx {
+    int n, hw, c, two_d;
+    float p;
+    uint8_t *mask;    /* (count) or (N,C) for dropout2d */
+    float *x, *y, *r; /* (N,HW,C) each */
+} dropout_ctx;
+
+static double dropout_objective(void *ctx)
+{
+    dropout_ctx *d = ctx;
+    size_t count = (size_t)d->n * d->hw * d->c;
+    if (d->two_d)
+        cnn_ref_dropout2d_forward(d->n, d->hw, d->c, d->p, d->mask, d->x, d->y);
+    else
+        cnn_ref_dropout_forward(count, d->p, d->mask, d->x, d->y);
+    return dot(d->y, d->r, count);
+}
+
+static void test_dropout(int two_d, int n, int hw, int ch, float p)
+{
+    dropout_ctx d = {.n = n, .hw = hw, .c = ch, .two_d = two_d, .p = p};
+    size_t count = (size_t)n * hw * ch, masks = two_d ? (size_t)n * ch : count;
+    d.mask = malloc(masks);
+    if (!d.mask)
+        exit(2);
+    for (size_t i = 0; i < masks; i++) /* a fixed pattern with both values */
+        d.mask[i] = (uint8_t)((i * 5 + 1) % 3 != 0);
+    d.x = frand(count, -1, 1);
+    d.y = falloc(count);
+    d.r = frand(count, -1, 1);
+    float *dx = fnan(count), *num = falloc(count);
+    if (two_d)
+        cnn_ref_dropout2d_backward(n, hw, ch, p, d.mask, d.r, dx);
+    else
+        cnn_ref_dropout_backward(count, p, d.mask, d.r, dx);
+    fd_grad(dropout_objective, &d, d.x, count, num);
+    char what[96];
+    snprintf(what, sizeof what, "%s N%d HW%d C%d p %g (fixed mask): dx",
+             two_d ? "dropout2d" : "dropout", n, hw, ch, (double)p);
+    compare(what, dx, num, count, RTOL, ATOL);
+    free(dx), free(num), free(d.mask), free(d.x), free(d.y), free(d.r);
+}
+
+static void test_dropout_known(void)
+{
+    /* p = 0.5 scales kept values by 2; a dropped value is x * 0, so a NaN stays NaN. */
+    float x[4] = {1.0f, -3.0f, 0.25f, NAN}, y[4];
+    uint8_t mask[4] = {1, 0, 1, 0};
+    cnn_ref_dropout_forward(4, 0.5f, mask, x, y);
+    check(y[0] == 2.0f && y[1] == 0.0f && y[2] == 0.5f && isnan(y[3]),
+          "dropout p 0.5 mask 1010 of (1, -3, 0.25, NaN) = (2, 0, 0.5, NaN)");
+    /* dropout2d: (N 1, HW 2, C 2), mask (1, 0) per channel, p 0.75 scales by 4 */
+    float x2[4] = {1, 2, 3, 4}, y2[4];
+    const float want2[4] = {4, 0, 12, 0};
+    uint8_t m2[2] = {1, 0};
+    cnn_ref_dropout2d_forward(1, 2, 2, 0.75f, m2, x2, y2);
+    compare_exact("dropout2d p 0.75, channel 1 dropped at every position, hand values", y2, want2,
+                  4);
+    printf("  dropout, dropout2d forwards vs hand values (exact)\n");
+}
+
+/* ---------------- add, concat ---------------- */
+
+typedef struct merge_ctx {
+    int n, hw, k;
+    int c[4];
+    float *x[4];      /* (N,HW,c[i]) */
+    float *y, *r;     /* (N,HW,sum c) */
+} merge_ctx;
+
+static size_t merge_ny(const merge_ctx *m)
+{
+    size_t ct = 0;
+    for (int i = 0; i < m->k; i++)
+        ct += (size_t)m->c[i];
+    return (size_t)m->n * m->hw * ct;
+}
+
+static double add_objective(void *ctx)
+{
+    merge_ctx *m = ctx;
+    size_t count = (size_t)m->n * m->hw * m->c[0];
+    cnn_ref_add_forward(count, m->x[0], m->x[1], m->y);
+    return dot(m->y, m->r, count);
+}
+
+static double concat_objective(void *ctx)
+{
+    merge_ctx *m = ctx;
+    cnn_ref_concat_forward(m->n, m->hw, m->k, m->c, (const float *const *)m->x, m->y);
+    return dot(m->y, m->r, merge_ny(m));
+}
+
+/* add has no backward op: its gradient is dy into both inputs, checked here. */
+static void test_add(int n, int hw, int ch)
+{
+    merge_ctx m = {.n = n, .hw = hw, .k = 2, .c = {ch, ch}};
+    size_t count = (size_t)n * hw * ch;
+    m.x[0] = frand(count, -1, 1), m.x[1] = frand(count, -1, 1);
+    m.y = falloc(count);
+    m.r = frand(count, -1, 1);
+    float *num = falloc(count);
+    char what[80];
+    for (int i = 0; i < 2; i++) {
+        fd_grad(add_objective, &m, m.x[i], count, num);
+        snprintf(what, sizeof what, "add N%d HW%d C%d: d%s = dy", n, hw, ch, i ? "b" : "a");
+        compare(what, m.r, num, count, RTOL, ATOL);
+    }
+    /* y may alias an input */
+    float *want = falloc(count);
+    cnn_ref_add_forward(count, m.x[0], m.x[1], want);
+    cnn_ref_add_forward(count, m.x[0], m.x[1], m.x[0]);
+    compare_exact("add in place (y = a)", m.x[0], want, count);
+    free(want), free(num), free(m.x[0]), free(m.x[1]), free(m.y), free(m.r);
+}
+
+static void test_concat(int n, int hw, int k, const int *c)
+{
+    merge_ctx m = {.n = n, .hw = hw, .k = k};
+    char what[120];
+    int len = snprintf(what, sizeof what, "concat N%d HW%d C", n, hw);
+    for (int i = 0; i < k; i++) {
+        m.c[i] = c[i];
+        m.x[i] = frand((size_t)n * hw * c[i], -1, 1);
+        len += snprintf(what + len, sizeof what - (size_t)len, "%s%d", i ? "+" : "", c[i]);
+    }
+    size_t ny = merge_ny(&m);
+    m.y = falloc(ny);
+    m.r = frand(ny, -1, 1);
+    float *dx[4] = {NULL, NULL, NULL, NULL}, *skip[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < k; i++) {
+        dx[i] = fnan((size_t)n * hw * c[i]);
+        if (i % 2)
+            skip[i] = fnan((size_t)n * hw * c[i]);
+    }
+    cnn_ref_concat_backward(n, hw, k, m.c, m.r, dx);
+    cnn_ref_concat_backward(n, hw, k, m.c, m.r, skip); /* even inputs skipped (NULL) */
+    for (int i = 0; i < k; i++) {
+        size_t ni = (size_t)n * hw * c[i];
+        float *num = falloc(ni);
+        fd_grad(concat_objective, &m, m.x[i], ni, num);
+        snprintf(what + len, sizeof what - (size_t)len, ": dx%d", i);
+        compare(what, dx[i], num, ni, RTOL, ATOL);
+        if (skip[i])
+            compare_exact("concat backward with some dx NULL", skip[i], dx[i], ni);
+        free(num);
+    }
+    for (int i = 0; i < k; i++)
+        free(m.x[i]), free(dx[i]), free(skip[i]);
+    free(m.y), free(m.r);
+}
+
+static void test_concat_known(void)
+{
+    /* (N 1, HW 2): a with C 1 = [1; 2], b with C 2 = [3 4; 5 6] -> rows [1 3 4; 2 5 6] */
+    float a[2] = {1, 2}, b[4] = {3, 4, 5, 6}, y[6];
+    const float want[6] = {1, 3, 4, 2, 5, 6};
+    const float *xs[2] = {a, b};
+    const int c[2] = {1, 2};
+    cnn_ref_concat_forward(1, 2, 2, c, xs, y);
+    compare_exact("concat NHWC channel order, hand values", y, want, 6);
+    printf("  concat forward vs hand values (exact)\n");
+}
+
+/* ---------------- global max pooling ---------------- */
+
+static double gmp_objective(void *p)
+{
+    shape_ctx *s = p;
+    cnn_ref_gmp_forward(s->n, s->h * s->w, s->c, s->x, s->y);
+    return dot(s->y, s->r, (size_t)s->n * s->c);
+}
+
+static void test_gmp(int n, int h, int w, int ch)
+{
+    shape_ctx s = {.n = n, .h = h, .w = w, .c = ch};
+    size_t nx = (size_t)n * h * w * ch, ny = (size_t)n * ch;
+    s.x = falloc(nx);
+    /* distinct values 0.01 apart, shuffled: FD steps never change the maximum */
+    for (size_t i = 0; i < nx; i++)
+        s.x[i] = 0.01f * ((float)i - (float)nx / 2);
+    for (size_t i = nx - 1; i > 0; i--) {
+        seed = seed * 1664525u + 1013904223u;
+        size_t j = (seed >> 8) % (i + 1);
+        float t = s.x[i];
+        s.x[i] = s.x[j], s.x[j] = t;
+    }
+    s.y = falloc(ny);
+    s.r = frand(ny, -1, 1);
+    float *dx = fnan(nx), *num = falloc(nx);
+    cnn_ref_gmp_backward(n, h * w, ch, s.x, s.r, dx);
+    fd_grad(gmp_objective, &s, s.x, nx, num);
+    char what[80];
+    snprintf(what, sizeof what, "gmp N%d %dx%dx%d: dx", n, h, w, ch);
+    compare(what, dx, num, nx, RTOL, ATOL);
+    free(dx), free(num), free(s.x), free(s.y), free(s.r);
+}
+
+static void test_gmp_known(void)
+{
+    /* (N 1, HW 4, C 2): channel 0 = 1 5 5 2 (tie: the gradient goes to p = 1),
+     * channel 1 = -3 -1 -2 -1 (tie at p = 1, 3) */
+    float x[8] = {1, -3, 5, -1, 5, -2, 2, -1}, y[2], dy[2] = {10, 20}, dx[8];
+    const float want_y[2] = {5, -1}, want_dx[8] = {0, 0, 10, 20, 0, 0, 0, 0};
+    cnn_ref_gmp_forward(1, 4, 2, x, y);
+    compare_exact("gmp forward, hand values", y, want_y, 2);
+    cnn_ref_gmp_backward(1, 4, 2, x, dy, dx);
+    compare_exact("gmp backward: ties -> first maximum", dx, want_dx, 8);
+    printf("  gmp forward and tie routing vs hand values (exact)\n");
+}
+
 int main(void)
 {
     printf("test_ref_grad: reference backwards vs central differences of L = sum(y*r),\n"
@@ -732,6 +946,26 @@ int main(void)
     test_xent(3, 10, 0.3f);
     test_xent(2, 7, 0.9f);
     test_xent_known();
+
+    /* two_d n hw c p */
+    test_dropout(0, 2, 5, 3, 0.3f);
+    test_dropout(0, 1, 1, 17, 0.9f);
+    test_dropout(1, 2, 6, 4, 0.5f);
+    test_dropout(1, 3, 1, 5, 0.2f);
+    test_dropout_known();
+
+    test_add(2, 3, 5);
+    const int c1[1] = {3}, c2[2] = {2, 5}, c3[3] = {1, 4, 2}, c4[4] = {3, 1, 2, 2};
+    test_concat(2, 3, 1, c1);
+    test_concat(2, 4, 2, c2);
+    test_concat(1, 5, 3, c3);
+    test_concat(3, 2, 4, c4);
+    test_concat_known();
+
+    test_gmp(2, 3, 4, 5);
+    test_gmp(1, 1, 1, 3);
+    test_gmp(3, 5, 5, 2);
+    test_gmp_known();
 
     return check_finish("test_ref_grad");
 }
