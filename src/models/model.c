@@ -79,8 +79,13 @@ static void resolve(cnn_layer_desc *l, const cnn_model_options *o)
             l->pad = o->kernel_size / 2;
         l->k = o->kernel_size;
     }
-    if ((l->slots & CNN_SLOT_DROPOUT) && o->dropout >= 0)
-        l->p = o->dropout;
+    if (l->slots & CNN_SLOT_DROPOUT) {
+        /* an empty dropout slot is an identity until given a probability */
+        if (o->dropout >= 0)
+            l->p = o->dropout;
+        if (l->kind == CNN_LAYER_IDENTITY && l->p > 0.0f)
+            l->kind = CNN_LAYER_DROPOUT;
+    }
     if ((l->kind == CNN_LAYER_DROPOUT || l->kind == CNN_LAYER_DROPOUT2D) && l->p == 0.0f)
         l->kind = CNN_LAYER_IDENTITY;
     if (l->slots & CNN_SLOT_DROPCONNECT)
