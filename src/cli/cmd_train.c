@@ -43,9 +43,7 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
     fflush(stdout);
 }
 
-/* Fills c from the training flags shared by `train` (and later `study`).
- * Returns -1 to go on, or an exit status. */
-static int parse_milestones(const char *text, cnn_sched_config *s)
+static int parse_milestones(const char *name, const char *text, cnn_sched_config *s)
 {
     s->milestone_count = 0;
     const char *p = text;
@@ -54,22 +52,22 @@ static int parse_milestones(const char *text, cnn_sched_config *s)
         long v = strtol(p, &end, 10);
         if (end == p || v < 1 || v > 100000 || s->milestone_count >= 32 ||
             (s->milestone_count && v <= s->milestones[s->milestone_count - 1])) {
-            fprintf(stderr, "cnnlab train: --milestones: expected increasing epoch numbers "
-                    "separated by commas (at most 32), found '%s'\n", text);
+            fprintf(stderr, "cnnlab %s: --milestones: expected increasing epoch numbers "
+                    "separated by commas (at most 32), found '%s'\n", name, text);
             return CLI_EXIT_USAGE;
         }
         s->milestones[s->milestone_count++] = (int)v;
         p = *end == ',' ? end + 1 : end;
         if (*end && *end != ',') {
-            fprintf(stderr, "cnnlab train: --milestones: expected numbers separated by commas, "
-                    "found '%s'\n", text);
+            fprintf(stderr, "cnnlab %s: --milestones: expected numbers separated by commas, "
+                    "found '%s'\n", name, text);
             return CLI_EXIT_USAGE;
         }
     }
     return -1;
 }
 
-int cnn_cmd_train(int argc, char **argv)
+int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_config *out)
 {
     cnn_train_config c;
     cnn_train_config_defaults(&c);
@@ -122,7 +120,7 @@ int cnn_cmd_train(int argc, char **argv)
         {"--out", CLI_STRING, &c.out_dir, 0, 0, "RUN_DIR", "run folder to create (default runs/MODEL-DATE-TIME)", NULL},
         {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference (plain loops, slow)", "fast,reference"},
     };
-    cli_command cmd = {"train", "cnnlab train --model NAME [options]",
+    cli_command cmd = {name, "cnnlab train --model NAME [options]",
                        "Trains a model on the train split, evaluating on the validation split after "
                        "each epoch. Writes RUN_DIR/config.txt, metrics.csv, status.txt, best.weights "
                        "and last.weights. The test set is not touched: see `cnnlab test`.",
@@ -131,7 +129,7 @@ int cnn_cmd_train(int argc, char **argv)
     if (r >= 0)
         return r;
     if (!cnn_model_find(c.model)) {
-        fprintf(stderr, "cnnlab train: --model: unknown model '%s'; expected one of", c.model);
+        fprintf(stderr, "cnnlab %s: --model: unknown model '%s'; expected one of", name, c.model);
         for (const cnn_model_desc *const *m = cnn_model_builtins(); *m; m++)
             fprintf(stderr, " %s", (*m)->name);
         fprintf(stderr, "\n");
@@ -159,7 +157,7 @@ int cnn_cmd_train(int argc, char **argv)
     if (eps >= 0)
         c.optim.eps = eps;
     if (c.optim.nesterov && (kind != CNN_OPT_SGD || c.optim.momentum <= 0)) {
-        fprintf(stderr, "cnnlab train: --nesterov: needs --optimizer sgd with a momentum > 0\n");
+        fprintf(stderr, "cnnlab %s: --nesterov: needs --optimizer sgd with a momentum > 0\n", name);
         return CLI_EXIT_USAGE;
     }
     cnn_sched_kind_parse(schedule, &c.sched.kind);
@@ -168,7 +166,7 @@ int cnn_cmd_train(int argc, char **argv)
         c.sched.patience = 10;
     if (c.sched.kind == CNN_SCHED_STEP && c.sched.step_size == 0)
         c.sched.step_size = c.epochs / 3 > 0 ? c.epochs / 3 : 1;
-    if (milestones && (r = parse_milestones(milestones, &c.sched)) >= 0)
+    if (milestones && (r = parse_milestones(name, milestones, &c.sched)) >= 0)
         return r;
     if (c.sched.kind == CNN_SCHED_MULTISTEP && c.sched.milestone_count == 0) {
         c.sched.milestones[0] = c.epochs / 2 > 0 ? c.epochs / 2 : 1;
@@ -186,9 +184,26 @@ int cnn_cmd_train(int argc, char **argv)
     cnn_error err = {0};
     cnn_augment aug = c.augment;
     if (cnn_augment_parse(augment, &aug, &err))
-        return cnn_cli_report("train", &err);
+        return cnn_cli_report(name, &err);
     c.augment = aug;
     c.backend = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
+    /* Options the model cannot take are refused now, before any data is read. */
+    const cnn_model_desc *desc = cnn_model_find(c.model);
+    cnn_model *probe;
+    if (cnn_model_create(desc, &c.model_options, &probe, &err))
+        return cnn_cli_report(name, &err);
+    cnn_model_destroy(probe);
+    *out = c;
+    return -1;
+}
+
+int cnn_cmd_train(int argc, char **argv)
+{
+    cnn_train_config c;
+    int r = cnn_cli_train_config("train", argc, argv, &c);
+    if (r >= 0)
+        return r;
+    cnn_error err = {0};
     char out[4096];
     if (!c.out_dir) {
         char stamp[32];

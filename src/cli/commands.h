@@ -6,6 +6,15 @@
 #include "cnnlab/status.h"
 
 int cnn_cmd_train(int argc, char **argv);
+
+/* The training flags (shared by `train` and `study`): parses argv (argv[0] is
+ * the command's name, used in messages) into a full configuration, checking
+ * every value and that the model can take the options, without reading data.
+ * Returns -1 when the configuration is good, else the exit status (the error
+ * or --help has been printed). Strings in *out point into argv. out_dir and
+ * command_line are left for the caller. */
+#include "cnnlab/train.h"
+int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_config *out);
 int cnn_cmd_test(int argc, char **argv);
 int cnn_cmd_bench(int argc, char **argv);
 

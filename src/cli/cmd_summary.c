@@ -1,0 +1,222 @@
+/* cmd_summary.c: `cnnlab summary MODEL|FILE`: a model's layers as torchsummary
+ * prints them: label, kind (with its inputs where they are not the layer
+ * before), output shape, parameters and multiply-accumulates per image, then
+ * the totals; --json prints one object instead. The model knobs (--norm, ...)
+ * and the file's variables (--head, --var) apply as they would for training. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cnnlab/cnnlab.h"
+#include "commands.h"
+#include "flags.h"
+#include "layers/layer.h"
+
+static const char *grouped(double v, char *buf, size_t size)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%.0f", v), o = 0;
+    for (int i = 0; i < n && (size_t)o + 2 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+static const char *name_of(const cnn_model *m, int i, char *buf, size_t size)
+{
+    if (i < 0)
+        snprintf(buf, size, "input");
+    else if (m->layers[i].desc.label)
+        snprintf(buf, size, "%s", m->layers[i].desc.label);
+    else
+        snprintf(buf, size, "%d", i + 1);
+    return buf;
+}
+
+/* "conv 3x3 /2 pad 1", "maxpool 2x2 /2", "relu", "add <- basic1.body, in" */
+static void kind_text(const cnn_model *m, int i, char *buf, size_t size)
+{
+    const cnn_layer_desc *d = &m->layers[i].desc;
+    size_t u = 0;
+#define ADD(...) u += (size_t)snprintf(buf + u, u < size ? size - u : 0, __VA_ARGS__)
+    switch (d->kind) {
+    case CNN_LAYER_CONV:
+    case CNN_LAYER_MAXPOOL:
+    case CNN_LAYER_AVGPOOL:
+        ADD("%s %dx%d", cnn_layer_class_of(d->kind)->name, d->k, d->k);
+        if (d->stride > 1)
+            ADD(" /%d", d->stride);
+        if (d->pad)
+            ADD(" pad %d", d->pad);
+        break;
+    case CNN_LAYER_SHORTCUT: ADD("shortcut /%d", d->stride); break;
+    case CNN_LAYER_ACT: ADD("%s", cnn_act_name(d->act)); break;
+    case CNN_LAYER_DROPOUT:
+    case CNN_LAYER_DROPOUT2D: ADD("%s %g", cnn_layer_class_of(d->kind)->name, (double)d->p); break;
+    case CNN_LAYER_GROUPNORM: ADD("groupnorm %d", d->groups); break;
+    default: ADD("%s", cnn_layer_class_of(d->kind)->name); break;
+    }
+    if ((d->kind == CNN_LAYER_CONV || d->kind == CNN_LAYER_LINEAR) && d->p > 0)
+        ADD(" dropconnect %g", (double)d->p);
+    if (d->from_count > 1 || d->from[0] != i - 1) {
+        for (int j = 0; j < d->from_count; j++) {
+            char who[128];
+            ADD("%s%s", j ? ", " : " <- ", name_of(m, d->from[j], who, sizeof who));
+        }
+    }
+#undef ADD
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_json(const cnn_model *m, const char *path, const char *options)
+{
+    const cnn_model_desc *d = m->desc;
+    printf("{\"model\": ");
+    json_string(d->name);
+    printf(", \"file\": ");
+    if (path)
+        json_string(path);
+    else
+        printf("null");
+    printf(", \"options\": ");
+    json_string(options);
+    printf(", \"input\": [%d, %d, %d], \"classes\": %d, \"params\": %zu, \"macs\": %.0f, "
+           "\"state\": %zu, \"layers\": [", d->in_h, d->in_w, d->in_c, d->classes, m->param_count,
+           cnn_model_macs(m), m->state_count);
+    for (int i = 0; i < m->count; i++) {
+        const cnn_model_layer *l = &m->layers[i];
+        const cnn_layer_class *cls = cnn_layer_class_of(l->desc.kind);
+        char who[128], kind[256];
+        kind_text(m, i, kind, sizeof kind);
+        printf("%s\n  {\"index\": %d, \"label\": ", i ? "," : "", i + 1);
+        json_string(name_of(m, i, who, sizeof who));
+        printf(", \"kind\": ");
+        json_string(cls->name);
+        printf(", \"text\": ");
+        json_string(kind);
+        printf(", \"inputs\": [");
+        for (int j = 0; j < l->desc.from_count; j++)
+            printf("%s%d", j ? ", " : "", l->desc.from[j] + 1);
+        printf("], \"out\": [%d, %d, %d], \"params\": %zu, \"macs\": %.0f}", l->out.h, l->out.w,
+               l->out.c, l->param_count, cls->macs ? cls->macs(l) : 0.0);
+    }
+    printf("\n]}\n");
+}
+
+static void print_table(const cnn_model *m, const char *path, const char *options, int all)
+{
+    const cnn_model_desc *d = m->desc;
+    char a[32], b[32];
+    printf("%s%s%s%s: %s\n", d->name, path ? " (" : "", path ? path : "", path ? ")" : "",
+           d->about);
+    printf("input %dx%dx%d, %d classes%s%s\n\n", d->in_h, d->in_w, d->in_c, d->classes,
+           *options ? ", options: " : "", options);
+    printf("%4s  %-26s %-34s %-12s %11s %15s\n", "#", "layer", "kind", "output", "params", "MACs");
+    int hidden = 0;
+    for (int i = 0; i < m->count; i++) {
+        const cnn_model_layer *l = &m->layers[i];
+        const cnn_layer_class *cls = cnn_layer_class_of(l->desc.kind);
+        if (l->desc.kind == CNN_LAYER_IDENTITY && !all) {
+            hidden++;
+            continue;
+        }
+        char who[128], kind[256], shape[32];
+        kind_text(m, i, kind, sizeof kind);
+        snprintf(shape, sizeof shape, "%dx%dx%d", l->out.h, l->out.w, l->out.c);
+        printf("%4d  %-26s %-34s %-12s %11s %15s\n", i + 1, name_of(m, i, who, sizeof who), kind,
+               shape, grouped((double)l->param_count, a, sizeof a),
+               grouped(cls->macs ? cls->macs(l) : 0.0, b, sizeof b));
+    }
+    double macs = cnn_model_macs(m);
+    printf("\ntotal: %s parameters, %s multiply-accumulates per image (%.1f M), %d layers",
+           grouped((double)m->param_count, a, sizeof a), grouped(macs, b, sizeof b), macs / 1e6,
+           m->count);
+    if (m->state_count)
+        printf(", %zu saved state values (norm running estimates)", m->state_count);
+    printf("\n");
+    if (hidden)
+        printf("(%d empty slots, identities, not shown: --all shows them)\n", hidden);
+}
+
+int cnn_cmd_summary(int argc, char **argv)
+{
+    int json = 0, all = 0, head = -1;
+    const char *norm = NULL, *act = NULL, *init = "pytorch", *vars = NULL;
+    float dropout = -1;
+    cnn_model_options o;
+    cnn_model_options_defaults(&o);
+    const char *positional[1];
+    int npos = 0;
+    const cli_flag flags[] = {
+        {"--json", CLI_BOOL, &json, 0, 0, NULL, "print one JSON object (params, macs, layers)", NULL},
+        {"--all", CLI_BOOL, &all, 0, 0, NULL, "also list empty slots (identity layers)", NULL},
+        {"--head", CLI_INT, &head, 0, 1 << 20, "N", "set the file's variable head (VGG: the course's classifier head, 4096)", NULL},
+        {"--var", CLI_STRING, &vars, 0, 0, "'NAME=N ...'", "set variables the model file declares", NULL},
+        {"--norm", CLI_CHOICE, &norm, 0, 0, "NAME", "normalisation in every norm slot", "none,batch,layer,instance,group"},
+        {"--groups", CLI_INT, &o.groups, 1, 4096, "N", "groups of --norm group", NULL},
+        {"--activation", CLI_CHOICE, &act, 0, 0, "NAME", "activation in every activation slot", "relu,leaky_relu,sigmoid,tanh,gelu,elu"},
+        {"--dropout", CLI_FLOAT, &dropout, 0, 0.99, "P", "probability in the dropout slots", NULL},
+        {"--dropconnect", CLI_FLOAT, &o.dropconnect, 0, 0.99, "P", "DropConnect probability", NULL},
+        {"--kernel-size", CLI_INT, &o.kernel_size, 1, 15, "K", "kernel size of the kernel-size slots", NULL},
+    };
+    cli_command cmd = {"summary", "cnnlab summary MODEL|FILE [options]",
+                       "Prints each layer of a built-in model (see `cnnlab models`) or a model "
+                       "file (a path containing '/' or ending in .cnn): label, kind, output "
+                       "shape, parameters and multiply-accumulates per image, and the totals.",
+                       flags, (int)(sizeof flags / sizeof flags[0]), positional, 1, &npos};
+    int r = cli_parse(&cmd, argc, argv);
+    if (r >= 0)
+        return r;
+    if (npos != 1) {
+        fprintf(stderr, "cnnlab summary: expected a model name or file, found none (see "
+                "`cnnlab summary --help`)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (norm)
+        cnn_norm_kind_parse(norm, &o.norm);
+    if (act)
+        cnn_act_parse(act, &o.act);
+    cnn_init_kind_parse(init, &o.init);
+    if (dropout >= 0)
+        o.dropout = dropout;
+    char var_text[1024];
+    snprintf(var_text, sizeof var_text, "%s%s%s", vars ? vars : "", vars && head >= 0 ? " " : "",
+             "");
+    if (head >= 0) {
+        size_t n = strlen(var_text);
+        snprintf(var_text + n, sizeof var_text - n, "head=%d", head);
+    }
+    cnn_error err = {0};
+    const cnn_model_desc *d;
+    cnn_model *m;
+    if (cnn_model_load(positional[0], var_text, &d, &err) || cnn_model_create(d, &o, &m, &err))
+        return cnn_cli_report("summary", &err);
+    const cnn_model_file *f = cnn_model_file_of(d);
+    char options[512];
+    cnn_model_options_format(&o, options, sizeof options);
+    if (*var_text) {
+        size_t n = strlen(options);
+        snprintf(options + n, sizeof options - n, "%s%s", n ? " " : "", var_text);
+    }
+    if (json)
+        print_json(m, f ? f->path : NULL, options);
+    else
+        print_table(m, f ? f->path : NULL, options, all);
+    cnn_model_destroy(m);
+    return CLI_EXIT_OK;
+}
