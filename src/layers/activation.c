@@ -1,6 +1,7 @@
-/* activation.c: elementwise activation layer (ReLU, sigmoid, tanh). On the fast
- * path the plan usually folds it into the layer before (conv, linear, batch norm)
- * and this layer does nothing. */
+/* activation.c: elementwise activation layer (any cnn_act: ReLU, leaky ReLU,
+ * sigmoid, tanh, GELU, ELU). On the fast path the plan folds it into the layer
+ * before (conv, linear, batch norm) when that layer can apply it and nothing
+ * else reads its output; then this layer does nothing. */
 #include "layer.h"
 
 static cnn_status act_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,

@@ -71,8 +71,8 @@ void cnn_ref_linear_backward(int n, int in, int out, const float *x, const float
  * of the forward's output y where that is possible (ReLU: y > 0; leaky ReLU:
  * y > 0; sigmoid: y(1-y); tanh: 1-y^2; ELU: y > 0 ? 1 : y + 1), so x need not be
  * kept; GELU's needs x. x may be NULL unless a == CNN_ACT_GELU.
- * cnn_act_backward_needs_x(a) says which. x and y may alias in the forward;
- * dy and dx may alias in the backward. */
+ * cnn_act_backward_needs_x(a) says which. x and y may alias in the forward
+ * only when the backward does not need x; dy and dx may alias in the backward. */
 int cnn_act_backward_needs_x(cnn_act a);
 void cnn_ref_act_forward(cnn_act a, size_t count, const float *x, float *y);
 void cnn_ref_act_backward(cnn_act a, size_t count, const float *x, const float *y,
