@@ -36,6 +36,8 @@ typedef enum cnn_layer_kind {
     CNN_LAYER_ADD,          /* sum of two inputs of one shape (residual connection) */
     CNN_LAYER_CONCAT,       /* channel concatenation of inputs of one H, W */
     CNN_LAYER_GMP,          /* global max pooling: (H,W,C) -> (C) */
+    CNN_LAYER_SHORTCUT,     /* parameter-free ResNet shortcut (He et al.'s option A): every
+                             * stride-th pixel, channels zero-padded to out */
     CNN_LAYER_KIND_COUNT
 } cnn_layer_kind;
 

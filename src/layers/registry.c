@@ -23,6 +23,7 @@ static const cnn_layer_class *const classes[CNN_LAYER_KIND_COUNT] = {
     [CNN_LAYER_ADD] = &cnn_layer_add,
     [CNN_LAYER_CONCAT] = &cnn_layer_concat,
     [CNN_LAYER_GMP] = &cnn_layer_gmp,
+    [CNN_LAYER_SHORTCUT] = &cnn_layer_shortcut,
 };
 
 const cnn_layer_class *cnn_layer_class_of(cnn_layer_kind kind)
