@@ -1,7 +1,9 @@
 /* model.h: networks as data, and the parameters they own.
  *
- * A model description (cnn_model_desc) is a list of layer descriptions; the
- * built-in ones live in src/models/builtin.c. cnn_model_create checks the
+ * A model description (cnn_model_desc) is a list of layer descriptions. Model
+ * files (docs/model-files.md) are the way to write one: the built-in models are
+ * the files in models/, compiled into the library, and cnn_model_load reads a
+ * built-in by name or a file by path. cnn_model_create checks the
  * shapes, counts parameters and lays out three blocks:
  *   params  every trainable tensor, one allocation (weights then biases per layer)
  *   grads   the same layout, written by each backward
@@ -65,6 +67,8 @@ typedef struct cnn_layer_desc {
     int slots;          /* CNN_SLOT_* bits */
     int from_count;     /* 0: the input is the layer before (or the model's input) */
     int from[CNN_MAX_INPUTS]; /* earlier layers' 0-based indices; -1 = the model's input */
+    const char *label;  /* name for messages and summaries ("basic4.body"), or NULL */
+    const char *origin; /* where it was written ("models/resnet20.cnn:17"), or NULL */
 } cnn_layer_desc;
 
 typedef struct cnn_model_desc {
@@ -113,9 +117,44 @@ int cnn_act_parse(const char *s, cnn_act *out);
 const char *cnn_init_kind_name(cnn_init_kind k);
 int cnn_init_kind_parse(const char *s, cnn_init_kind *out);
 
-/* Built-in models; NULL-terminated list and lookup by name (NULL if unknown). */
+/* ---- Model files (docs/model-files.md) ----
+ * A model file is text: header settings, the model's knob defaults, variables,
+ * blocks with parameters, and one layer per line. Parsing checks everything it
+ * can without shapes; an error reads "FILE:LINE:COL: ... expected X, found Y".
+ * Shapes are checked by cnn_model_create, whose errors name layers by label and
+ * FILE:LINE. */
+typedef struct cnn_model_file {
+    cnn_model_desc desc; /* the layers carry label and origin */
+    const char *path;    /* as given ("models/NAME.cnn" for built-ins) */
+    const char *text;    /* the file's text as read: what a run folder keeps */
+    const char *vars;    /* the variables set from outside, "head=4096" ("" if none) */
+} cnn_model_file;
+
+/* Parses text; path names it in messages. vars: "NAME=INT ..." (NULL or "":
+ * none) overrides variables the file declares at its top level; naming one it
+ * does not declare is an error. Free the result with cnn_model_file_free. */
+cnn_status cnn_model_file_parse(const char *path, const char *text, const char *vars,
+                                cnn_model_file **out, cnn_error *err);
+/* Reads path and parses it. */
+cnn_status cnn_model_file_read(const char *path, const char *vars, cnn_model_file **out,
+                               cnn_error *err);
+void cnn_model_file_free(cnn_model_file *f);
+
+/* Built-in models: NULL-terminated list, and lookup by name (NULL if unknown).
+ * Parsed from the embedded files on first use; they live until the program ends. */
 const cnn_model_desc *const *cnn_model_builtins(void);
 const cnn_model_desc *cnn_model_find(const char *name);
+
+/* A built-in by name, or a model file when the name contains '/' or ends in
+ * ".cnn"; vars as for cnn_model_file_parse (NULL: none). The description lives
+ * until the program ends (loads are cached by name and vars). Errors list the
+ * built-in names when a name is unknown. Not thread-safe: load models from one
+ * thread. */
+cnn_status cnn_model_load(const char *name_or_path, const char *vars, const cnn_model_desc **out,
+                          cnn_error *err);
+/* The file a description came from (built-ins too), or NULL for descriptions
+ * made in C. */
+const cnn_model_file *cnn_model_file_of(const cnn_model_desc *d);
 
 /* Per-sample shape of a layer's input or output: (H, W, C); a vector is (1,1,F). */
 typedef struct cnn_shape {

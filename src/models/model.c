@@ -103,6 +103,37 @@ static int auto_groups(int c)
 
 static void shape_text(cnn_shape s, char *buf, size_t n) { snprintf(buf, n, "%dx%dx%d", s.h, s.w, s.c); }
 
+/* "layer 12 'basic4.add' (add, models/resnet20.cnn:19)", "layer 3 (conv)" or
+ * "the model's input". */
+static void layer_text(const cnn_model *m, int i, char *buf, size_t n)
+{
+    if (i < 0) {
+        snprintf(buf, n, "the model's input");
+        return;
+    }
+    const cnn_layer_desc *d = &m->layers[i].desc;
+    const char *kind = cnn_layer_class_of(d->kind)->name;
+    if (d->label && d->origin)
+        snprintf(buf, n, "layer %d '%s' (%s, %s)", i + 1, d->label, kind, d->origin);
+    else
+        snprintf(buf, n, "layer %d (%s)", i + 1, kind);
+}
+
+/* "; reading layer 9 'basic1.body' (...) gives 16x16x32, layer 4 ... gives ..." */
+static void inputs_text(const cnn_model *m, int i, char *buf, size_t n)
+{
+    const cnn_model_layer *l = &m->layers[i];
+    size_t used = 0;
+    buf[0] = 0;
+    for (int j = 0; j < l->desc.from_count && used < n; j++) {
+        char who[256], shape[48];
+        layer_text(m, l->desc.from[j], who, sizeof who);
+        shape_text(l->ins[j], shape, sizeof shape);
+        used += (size_t)snprintf(buf + used, n - used, "%s%s gives %s", j ? ", " : "; reading ",
+                                 who, shape);
+    }
+}
+
 cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options *opt,
                             cnn_model **out, cnn_error *err)
 {
@@ -144,8 +175,9 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
         cnn_model_layer *l = &m->layers[i];
         cnn_layer_desc *d = &l->desc;
         const cnn_layer_class *cls = cnn_layer_class_of(d->kind);
-        char where[96];
-        snprintf(where, sizeof where, "model %s, layer %d (%s)", desc->name, i + 1, cls->name);
+        char where[400];
+        size_t wn = (size_t)snprintf(where, sizeof where, "model %s, ", desc->name);
+        layer_text(m, i, where + wn, sizeof where - wn);
         if (d->from_count < 1 || d->from_count > CNN_MAX_INPUTS) {
             st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: expected 1 to %d inputs, "
                                "found %d", where, CNN_MAX_INPUTS, d->from_count);
@@ -166,10 +198,11 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
         size_t np = 0, ns = 0;
         cnn_error sub;
         if (cls->infer(d, l->ins, d->from_count, &l->out, &np, &ns, &sub) != CNN_STATUS_OK) {
-            char shape[48];
+            char shape[48], inputs[800];
             shape_text(l->in, shape, sizeof shape);
-            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s on input %s: %s", where,
-                               shape, sub.msg);
+            inputs_text(m, i, inputs, sizeof inputs);
+            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s on input %s: %s%s", where,
+                               shape, sub.msg, d->label ? inputs : "");
             goto fail;
         }
         l->param_offset = m->param_count;
@@ -181,10 +214,12 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
     }
     cnn_shape last = m->layers[desc->count - 1].out;
     if (last.h != 1 || last.w != 1 || last.c != desc->classes) {
+        char who[256];
+        layer_text(m, desc->count - 1, who, sizeof who);
         st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
-                           "model %s: the last layer gives %dx%dx%d, expected %d class scores "
-                           "(1x1x%d)", desc->name, last.h, last.w, last.c, desc->classes,
-                           desc->classes);
+                           "model %s: the last layer, %s, gives %dx%dx%d, expected %d class "
+                           "scores (1x1x%d)", desc->name, who, last.h, last.w, last.c,
+                           desc->classes, desc->classes);
         goto fail;
     }
     m->params = cnn_alloc(m->param_count * sizeof(float));
