@@ -21,8 +21,10 @@ LDFLAGS += -fopenmp
 LIB_SRC := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
+MODEL_FILES := $(sort $(wildcard models/*.cnn))
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The built-in models: models/*.cnn compiled in as one generated source.
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/models.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -38,6 +40,14 @@ $(BUILD)/cnnlab: $(CLI_OBJ) $(BUILD)/libcnnlab.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/models.c: $(MODEL_FILES) tools/embed_models.sh models
+	@mkdir -p $(@D)
+	sh tools/embed_models.sh $(MODEL_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/models.o: $(BUILD)/gen/models.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -1,87 +1,169 @@
-/* builtin.c: the built-in networks, as data. Parameter counts match the
- * PyTorch definitions in the issues (checked by tests/test_models.c).
- * Slots mark where the study knobs reach (model.h: CNN_SLOT_*): a norm slot
- * after each convolution (and LeNet's hidden fc layers), an activation slot for
- * every activation, a kernel-size slot on each convolution, dropout slots on
- * the classifier, DropConnect on the fully connected layers. */
+/* builtin.c: where model descriptions come from. The built-in models are the
+ * files in models/, compiled in (tools/embed_models.sh writes the table in
+ * embedded.h at build time), parsed on first use; cnn_model_load also reads
+ * the user's files and built-ins with variables set.
+ *
+ * Invariant: every description this file hands out belongs to a parsed model
+ * file that is kept until the program ends (cnn_model_find's callers hold the
+ * pointers without owning them), and is either a built-in or in the load cache,
+ * so cnn_model_file_of can find the file behind it. This is the library's one
+ * piece of global state: an append-only cache, filled on first use (load
+ * models from one thread).
+ */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cnnlab/model.h"
+#include "core/core.h"
+#include "models/embedded.h"
 
-#define CONV(oc, k_, s, p_)                                                                  \
-    {.kind = CNN_LAYER_CONV, .out = (oc), .k = (k_), .stride = (s), .pad = (p_),            \
-     .bias = CNN_BIAS_AUTO, .slots = CNN_SLOT_KERNEL}
-#define LINEAR(o)                                                                            \
-    {.kind = CNN_LAYER_LINEAR, .out = (o), .bias = CNN_BIAS_YES, .slots = CNN_SLOT_DROPCONNECT}
-#define LINEAR_AUTO(o)                                                                       \
-    {.kind = CNN_LAYER_LINEAR, .out = (o), .bias = CNN_BIAS_AUTO, .slots = CNN_SLOT_DROPCONNECT}
-#define ACT(a) {.kind = CNN_LAYER_ACT, .act = (a), .slots = CNN_SLOT_ACT}
-#define MAXPOOL(k_, s) {.kind = CNN_LAYER_MAXPOOL, .k = (k_), .stride = (s)}
-#define AVGPOOL(k_, s) {.kind = CNN_LAYER_AVGPOOL, .k = (k_), .stride = (s)}
-#define NORM(kind_) {.kind = (kind_), .slots = CNN_SLOT_NORM}
-#define DROPOUT {.kind = CNN_LAYER_IDENTITY, .slots = CNN_SLOT_DROPOUT}
-#define FLATTEN {.kind = CNN_LAYER_FLATTEN}
-#define RELU ACT(CNN_ACT_RELU)
-#define SIGMOID ACT(CNN_ACT_SIGMOID)
-/* LeNet's units: no norm by default (--norm adds one), then the activation. */
-#define LENET_CONV(oc, k, act) CONV(oc, k, 1, 0), NORM(CNN_LAYER_IDENTITY), ACT(act)
-#define LENET_FC(o, act) LINEAR_AUTO(o), NORM(CNN_LAYER_IDENTITY), ACT(act), DROPOUT
-/* VGG's unit: 3x3 convolution (bias only without a norm), batch norm, ReLU. */
-#define VGG_BN(oc) CONV(oc, 3, 1, 1), NORM(CNN_LAYER_BATCHNORM), RELU
-#define M MAXPOOL(2, 2)
+typedef struct loaded {
+    cnn_model_file *file;
+    char *name, *vars; /* what cnn_model_load was asked for */
+    struct loaded *next;
+} loaded;
 
-/* The course's LeNet-5 variant: 185,806 parameters. */
-static const cnn_layer_desc lenet5_layers[] = {
-    LENET_CONV(16, 5, CNN_ACT_RELU), AVGPOOL(2, 2),
-    LENET_CONV(36, 3, CNN_ACT_RELU), AVGPOOL(2, 2),
-    FLATTEN,
-    LENET_FC(128, CNN_ACT_RELU),
-    LENET_FC(96, CNN_ACT_RELU),
-    LINEAR(10),
-};
+static cnn_model_file **builtin_files; /* in the order of cnn_embedded_models */
+static const cnn_model_desc **builtin_list; /* NULL-terminated, in natural name order */
+static int builtin_count;
+static loaded *cache;
 
-/* LeCun's original proportions with sigmoid activations: 62,006 parameters. */
-static const cnn_layer_desc lenet5_classic_layers[] = {
-    LENET_CONV(6, 5, CNN_ACT_SIGMOID), AVGPOOL(2, 2),
-    LENET_CONV(16, 5, CNN_ACT_SIGMOID), AVGPOOL(2, 2),
-    FLATTEN,
-    LENET_FC(120, CNN_ACT_SIGMOID),
-    LENET_FC(84, CNN_ACT_SIGMOID),
-    LINEAR(10),
-};
+/* "resnet20" before "resnet110": digit runs compare as numbers. */
+static int natural_cmp(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+            char *ea, *eb;
+            unsigned long x = strtoul(a, &ea, 10), y = strtoul(b, &eb, 10);
+            if (x != y)
+                return x < y ? -1 : 1;
+            a = ea, b = eb;
+        } else if (*a != *b) {
+            return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+        } else {
+            a++, b++;
+        }
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
 
-/* VGG-16 (configuration D) with batch norm, CIFAR head: 14,724,042 parameters. */
-static const cnn_layer_desc vgg16_bn_layers[] = {
-    VGG_BN(64), VGG_BN(64), M,
-    VGG_BN(128), VGG_BN(128), M,
-    VGG_BN(256), VGG_BN(256), VGG_BN(256), M,
-    VGG_BN(512), VGG_BN(512), VGG_BN(512), M,
-    VGG_BN(512), VGG_BN(512), VGG_BN(512), M,
-    FLATTEN, DROPOUT,
-    LINEAR(10),
-};
+static int desc_cmp(const void *x, const void *y)
+{
+    const cnn_model_desc *a = *(const cnn_model_desc *const *)x, *b = *(const cnn_model_desc *const *)y;
+    return natural_cmp(a->name, b->name);
+}
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define CIFAR_MODEL(name, about, layers) {name, about, 32, 32, 3, 10, COUNT(layers), layers}
+static void load_builtins(void)
+{
+    if (builtin_list)
+        return;
+    while (cnn_embedded_models[builtin_count].path)
+        builtin_count++;
+    builtin_files = calloc((size_t)builtin_count + 1, sizeof *builtin_files);
+    builtin_list = calloc((size_t)builtin_count + 1, sizeof *builtin_list);
+    CNN_ASSERT(builtin_files && builtin_list);
+    for (int i = 0; i < builtin_count; i++) {
+        cnn_error err;
+        const cnn_embedded_model *e = &cnn_embedded_models[i];
+        if (cnn_model_file_parse(e->path, e->text, NULL, &builtin_files[i], &err)) {
+            fprintf(stderr, "cnnlab: built-in model file broken: %s\n", err.msg);
+            CNN_ASSERT(!"every built-in model file parses");
+        }
+        builtin_list[i] = &builtin_files[i]->desc;
+    }
+    qsort(builtin_list, (size_t)builtin_count, sizeof *builtin_list, desc_cmp);
+}
 
-static const cnn_model_desc lenet5 = CIFAR_MODEL(
-    "lenet5", "LeNet-5, the course's variant: 2 conv (16, 36) + 3 fc, ReLU, average pooling",
-    lenet5_layers);
-static const cnn_model_desc lenet5_classic = CIFAR_MODEL(
-    "lenet5-classic", "LeNet-5 as LeCun drew it: 2 conv (6, 16) + 3 fc, sigmoid, average pooling",
-    lenet5_classic_layers);
-static const cnn_model_desc vgg16_bn = CIFAR_MODEL(
-    "vgg16_bn", "VGG-16 with batch norm, CIFAR variant: 13 conv 3x3 + fc 512->10",
-    vgg16_bn_layers);
-
-static const cnn_model_desc *const builtins[] = {&lenet5, &lenet5_classic, &vgg16_bn, NULL};
-
-const cnn_model_desc *const *cnn_model_builtins(void) { return builtins; }
+const cnn_model_desc *const *cnn_model_builtins(void)
+{
+    load_builtins();
+    return builtin_list;
+}
 
 const cnn_model_desc *cnn_model_find(const char *name)
 {
-    for (int i = 0; builtins[i]; i++)
-        if (strcmp(builtins[i]->name, name) == 0)
-            return builtins[i];
+    load_builtins();
+    for (int i = 0; i < builtin_count; i++)
+        if (strcmp(builtin_list[i]->name, name) == 0)
+            return builtin_list[i];
     return NULL;
+}
+
+const cnn_model_file *cnn_model_file_of(const cnn_model_desc *d)
+{
+    load_builtins();
+    for (int i = 0; i < builtin_count; i++)
+        if (&builtin_files[i]->desc == d)
+            return builtin_files[i];
+    for (loaded *l = cache; l; l = l->next)
+        if (&l->file->desc == d)
+            return l->file;
+    return NULL;
+}
+
+static int is_path(const char *s)
+{
+    size_t n = strlen(s);
+    return strchr(s, '/') || (n > 4 && strcmp(s + n - 4, ".cnn") == 0);
+}
+
+static cnn_status unknown(const char *name, cnn_error *err)
+{
+    char names[1024];
+    size_t used = 0;
+    names[0] = 0;
+    for (int i = 0; i < builtin_count && used < sizeof names; i++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                 builtin_list[i]->name);
+    return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "unknown model '%s'; expected a "
+                         "built-in (%s) or a model file (a path containing '/' or ending in "
+                         ".cnn)", name, names);
+}
+
+cnn_status cnn_model_load(const char *name_or_path, const char *vars, const cnn_model_desc **out,
+                          cnn_error *err)
+{
+    load_builtins();
+    *out = NULL;
+    if (!vars)
+        vars = "";
+    int path = is_path(name_or_path);
+    const cnn_model_desc *builtin = path ? NULL : cnn_model_find(name_or_path);
+    if (!path && !builtin)
+        return unknown(name_or_path, err);
+    if (builtin && !*vars) {
+        *out = builtin;
+        return CNN_STATUS_OK;
+    }
+    for (loaded *l = cache; l; l = l->next)
+        if (!strcmp(l->name, name_or_path) && !strcmp(l->vars, vars)) {
+            *out = &l->file->desc;
+            return CNN_STATUS_OK;
+        }
+    cnn_model_file *f;
+    const cnn_model_file *bf = builtin ? cnn_model_file_of(builtin) : NULL;
+    cnn_status st = bf ? cnn_model_file_parse(bf->path, bf->text, vars, &f, err)
+                       : cnn_model_file_read(name_or_path, vars, &f, err);
+    if (st)
+        return st;
+    loaded *l = calloc(1, sizeof *l);
+    if (l) {
+        l->name = malloc(strlen(name_or_path) + 1);
+        l->vars = malloc(strlen(vars) + 1);
+    }
+    if (!l || !l->name || !l->vars) {
+        if (l)
+            free(l->name), free(l->vars);
+        free(l);
+        cnn_model_file_free(f);
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory", name_or_path);
+    }
+    strcpy(l->name, name_or_path);
+    strcpy(l->vars, vars);
+    l->file = f;
+    l->next = cache;
+    cache = l;
+    *out = &f->desc;
+    return CNN_STATUS_OK;
 }

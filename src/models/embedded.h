@@ -1,0 +1,15 @@
+/* embedded.h: the built-in model files, compiled into the library. The table
+ * is generated at build time from the .cnn files in models/ by
+ * tools/embed_models.sh. */
+#ifndef CNN_MODELS_EMBEDDED_H
+#define CNN_MODELS_EMBEDDED_H
+
+typedef struct cnn_embedded_model {
+    const char *path; /* "models/resnet20.cnn" */
+    const char *text; /* the file's text */
+} cnn_embedded_model;
+
+/* Ends with {NULL, NULL}. */
+extern const cnn_embedded_model cnn_embedded_models[];
+
+#endif
