@@ -126,7 +126,7 @@ static void print_table(const cnn_model *m, const char *path, const char *option
            d->about);
     printf("input %dx%dx%d, %d classes%s%s\n\n", d->in_h, d->in_w, d->in_c, d->classes,
            *options ? ", options: " : "", options);
-    printf("%4s  %-26s %-34s %-12s %11s %15s\n", "#", "layer", "kind", "output", "params", "MACs");
+    printf("%4s  %-26s %-36s %-12s %11s %15s\n", "#", "layer", "kind", "output", "params", "MACs");
     int hidden = 0;
     for (int i = 0; i < m->count; i++) {
         const cnn_model_layer *l = &m->layers[i];
@@ -138,7 +138,7 @@ static void print_table(const cnn_model *m, const char *path, const char *option
         char who[128], kind[256], shape[32];
         kind_text(m, i, kind, sizeof kind);
         snprintf(shape, sizeof shape, "%dx%dx%d", l->out.h, l->out.w, l->out.c);
-        printf("%4d  %-26s %-34s %-12s %11s %15s\n", i + 1, name_of(m, i, who, sizeof who), kind,
+        printf("%4d  %-26s %-36s %-12s %11s %15s\n", i + 1, name_of(m, i, who, sizeof who), kind,
                shape, grouped((double)l->param_count, a, sizeof a),
                grouped(cls->macs ? cls->macs(l) : 0.0, b, sizeof b));
     }
@@ -150,13 +150,14 @@ static void print_table(const cnn_model *m, const char *path, const char *option
         printf(", %zu saved state values (norm running estimates)", m->state_count);
     printf("\n");
     if (hidden)
-        printf("(%d empty slots, identities, not shown: --all shows them)\n", hidden);
+        printf("(%d empty slot%s (identity) not shown: --all shows %s)\n", hidden,
+               hidden == 1 ? "" : "s", hidden == 1 ? "it" : "them");
 }
 
 int cnn_cmd_summary(int argc, char **argv)
 {
     int json = 0, all = 0, head = -1;
-    const char *norm = NULL, *act = NULL, *init = "pytorch", *vars = NULL;
+    const char *norm = NULL, *act = NULL, *vars = NULL;
     float dropout = -1;
     cnn_model_options o;
     cnn_model_options_defaults(&o);
@@ -191,15 +192,13 @@ int cnn_cmd_summary(int argc, char **argv)
         cnn_norm_kind_parse(norm, &o.norm);
     if (act)
         cnn_act_parse(act, &o.act);
-    cnn_init_kind_parse(init, &o.init);
     if (dropout >= 0)
         o.dropout = dropout;
     char var_text[1024];
-    snprintf(var_text, sizeof var_text, "%s%s%s", vars ? vars : "", vars && head >= 0 ? " " : "",
-             "");
+    snprintf(var_text, sizeof var_text, "%s", vars ? vars : "");
     if (head >= 0) {
         size_t n = strlen(var_text);
-        snprintf(var_text + n, sizeof var_text - n, "head=%d", head);
+        snprintf(var_text + n, sizeof var_text - n, "%shead=%d", n ? " " : "", head);
     }
     cnn_error err = {0};
     const cnn_model_desc *d;

@@ -15,7 +15,9 @@ static void usage(FILE *f)
             "commands:\n"
             "  train   train a model; writes a run folder (config, metrics.csv, weights)\n"
             "  test    evaluate a run's best weights on the test set, once\n"
-            "  bench   time training steps or inference on random data\n\n"
+            "  bench   time training steps or inference on random data\n"
+            "  models  list the built-in models\n"
+            "  summary print a model's layers, shapes, parameters and MACs\n\n"
             "`cnnlab COMMAND --help` describes a command's options; `cnnlab --version`.\n",
             CNNLAB_VERSION);
 }
@@ -60,7 +62,11 @@ int main(int argc, char **argv)
         return cnn_cmd_test(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cnn_cmd_bench(argc - 1, argv + 1);
-    fprintf(stderr, "cnnlab: unknown command '%s'; expected train, test or bench "
+    if (strcmp(cmd, "models") == 0)
+        return cnn_cmd_models(argc - 1, argv + 1);
+    if (strcmp(cmd, "summary") == 0)
+        return cnn_cmd_summary(argc - 1, argv + 1);
+    fprintf(stderr, "cnnlab: unknown command '%s'; expected train, test, bench, models or summary "
             "(see `cnnlab --help`)\n", cmd);
     return CLI_EXIT_USAGE;
 }
