@@ -122,8 +122,8 @@ static void print_table(const cnn_model *m, const char *path, const char *option
 {
     const cnn_model_desc *d = m->desc;
     char a[32], b[32];
-    printf("%s%s%s%s: %s\n", d->name, path ? " (" : "", path ? path : "", path ? ")" : "",
-           d->about);
+    printf("%s%s%s%s%s%s\n", d->name, path ? " (" : "", path ? path : "", path ? ")" : "",
+           *d->about ? ": " : "", d->about);
     printf("input %dx%dx%d, %d classes%s%s\n\n", d->in_h, d->in_w, d->in_c, d->classes,
            *options ? ", options: " : "", options);
     printf("%4s  %-26s %-36s %-12s %11s %15s\n", "#", "layer", "kind", "output", "params", "MACs");
