@@ -1,6 +1,7 @@
-/* modelfile.h: the model-file parser's internals, shared by its three files:
- *   modelfile.c        text -> lines of tokens; block structure; the checks that
- *                      need no values (kinds, keys, arity, recursion); entry points
+/* modelfile.h: the model-file parser's internals, shared by its four files:
+ *   modelfile.c        text -> lines of tokens; block structure; entry points
+ *   modelfile_check.c  the words; the checks that need no values (kinds, keys,
+ *                      arity, recursion)
  *   modelfile_expr.c   integer expressions ($width*4, $stride > 1 && $n)
  *   modelfile_build.c  runs the lines: variables, labels, block calls, repeats,
  *                      conditions -> the layer list
@@ -97,6 +98,14 @@ const mf_kind *mf_kind_find(const char *word);
 const mf_block *mf_block_find(const mf_file *f, const char *name);
 const char *mf_key_name(unsigned key);
 int mf_is_ident(const char *s, size_t n);
+int mf_is_keyword(const char *s);
+/* "k=3" -> 1 with the length of "k" in *n; anything else -> 0. */
+int mf_key_like(const char *s, size_t *n);
+
+/* The checks of modelfile_check.c, in this order, after the structure pass. */
+cnn_status mf_collect_blocks(mf_file *f);
+cnn_status mf_check_statements(const mf_file *f);
+cnn_status mf_check_recursion(const mf_file *f);
 
 /* Sets f->err to "PATH:LINE:COL: message" and returns CNN_STATUS_FORMAT. */
 cnn_status mf_fail(const mf_file *f, const mf_line *l, int col, const char *fmt, ...)

@@ -20,6 +20,7 @@
 
 #define MAX_LAYERS 100000
 #define MAX_DEPTH 64
+#define MAX_STEPS 1000000 /* lines run, repeats included */
 
 typedef struct mf_var {
     const char *name;
@@ -69,6 +70,7 @@ typedef struct run {
     mf_override *ovr;
     int novr;
     int depth;
+    long steps;
 } run;
 
 static cnn_status no_memory(const mf_file *f)
@@ -637,6 +639,11 @@ static cnn_status run_range(run *r, mf_scope *s, int a, int b, int *cursor)
     for (int i = a; i < b && !st; i++) {
         const mf_line *l = &f->lines[i];
         const mf_tok *w = &l->tok[l->first];
+        if (l->kind != MF_EMPTY && ++r->steps > MAX_STEPS) {
+            st = mf_fail(f, l, w->col, "expected at most %d lines run (repeats included), "
+                         "found more", MAX_STEPS);
+            break;
+        }
         switch (l->kind) {
         case MF_EMPTY: break;
         case MF_HEADER: st = header(r, l); break;
@@ -662,6 +669,11 @@ static cnn_status run_range(run *r, mf_scope *s, int a, int b, int *cursor)
                 break;
             int inline_body = l->ntok - l->first > 2;
             for (int k = 0; k < n && !st; k++) {
+                if (++r->steps > MAX_STEPS) {
+                    st = mf_fail(f, l, w->col, "expected at most %d lines run (repeats "
+                                 "included), found more", MAX_STEPS);
+                    break;
+                }
                 mf_scope it = {.parent = s, .prefix = s->prefix};
                 st = inline_body ? statement(r, &it, l, l->first + 2, cursor)
                                  : run_range(r, &it, i + 1, l->match, cursor);

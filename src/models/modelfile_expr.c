@@ -25,6 +25,7 @@ typedef struct ex {
     mf_lookup_fn lookup;
     void *ctx;
     cnn_status st;
+    int depth; /* of parentheses and unary operators */
 } ex;
 
 static void skip(ex *e)
@@ -69,6 +70,7 @@ static long checked(ex *e, const char *where, double v, long r)
 }
 
 static long expr_or(ex *e);
+static long unary_inner(ex *e, const char *start);
 
 static long unary(ex *e)
 {
@@ -76,6 +78,17 @@ static long unary(ex *e)
     const char *start = e->p;
     if (e->st)
         return 0;
+    if (e->depth > 200)
+        return fail(e, start, "expected at most 200 nested parentheses or signs, found more in "
+                    "'%s'", e->s);
+    e->depth++;
+    long v = unary_inner(e, start);
+    e->depth--;
+    return v;
+}
+
+static long unary_inner(ex *e, const char *start)
+{
     if (at(e, "-"))
         return -unary(e);
     if (at(e, "!"))
@@ -196,7 +209,7 @@ static long expr_or(ex *e)
 cnn_status mf_eval(const mf_file *f, const mf_line *l, int col, const char *s, mf_lookup_fn lookup,
                    void *ctx, long *out)
 {
-    ex e = {f, l, col, s, s, lookup, ctx, CNN_STATUS_OK};
+    ex e = {f, l, col, s, s, lookup, ctx, CNN_STATUS_OK, 0};
     long v = expr_or(&e);
     skip(&e);
     if (!e.st && *e.p)
