@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli_train.sh: the tool end to end on a small fake CIFAR-10 folder the test
-# writes itself (official layout, synthetic pixels): train, test, bench, and the
+# writes itself (official layout, synthetic pixels): train, test, bench, plot, and the
 # errors a user can make. Prints each check; exits non-zero on failure.
 set -u
 CNNLAB=${CNNLAB:-build/cnnlab}
@@ -78,6 +78,40 @@ else
 fi
 grep -q '"per_class": \[' "$run/test.json" && pass "test.json has per_class" || fail "test.json lacks per_class"
 expect 2 "already evaluated" -- "$CNNLAB" test "$run" --data "$data"
+[ "$(head -n1 "$run/confusion.csv" 2>/dev/null)" = \
+  "true/predicted,airplane,automobile,bird,cat,deer,dog,frog,horse,ship,truck" ] &&
+    [ "$(wc -l <"$run/confusion.csv")" -eq 11 ] && pass "test writes confusion.csv" ||
+    fail "confusion.csv: $(cat "$run/confusion.csv" 2>&1)"
+
+# Plots: with gnuplot the pictures, without it one line saying how to get it.
+if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then
+    [ -s "$run/confusion.png" ] && [ -s "$run/confusion.svg" ] && pass "test draws confusion.png" ||
+        fail "no confusion.png: $(cat "$tmp/test.log")"
+    missing=""
+    if "$CNNLAB" plot "$run" >"$tmp/plot.log" 2>&1; then
+        for k in val_loss val_acc lr train_val; do
+            for e in png svg gp; do [ -s "$run/plot-$k.$e" ] || missing="$missing plot-$k.$e"; done
+        done
+        [ -z "$missing" ] && grep -q "wrote $run/plot-val_loss.png" "$tmp/plot.log" &&
+            pass "plot RUN_DIR writes RUN_DIR/plot-{val_loss,val_acc,lr,train_val}.{png,svg,gp}" ||
+            fail "plot: missing$missing; $(cat "$tmp/plot.log")"
+    else
+        fail "plot: $(cat "$tmp/plot.log")"
+    fi
+    if (cd "$tmp" && "$CNNLAB" plot "$run" "$tmp/run2" --labels first,second --title "cli test" \
+        >"$tmp/plot2.log" 2>&1) && [ -s "$tmp/plot-val_acc.png" ] && [ ! -e "$tmp/plot-train_val.png" ] &&
+        grep -q "'second'" "$tmp/plot-val_acc.gp"; then
+        pass "plot of two runs writes ./plot-*.png with the labels"
+    else
+        fail "plot of two runs: $(cat "$tmp/plot2.log")"
+    fi
+    mkdir -p "$tmp/emptyrun" && : >"$tmp/emptyrun/metrics.csv"
+    expect 2 "emptyrun/metrics.csv: empty file" -- "$CNNLAB" plot "$tmp/emptyrun"
+else
+    echo "skip picture checks: gnuplot with pngcairo not installed (apt-get install gnuplot-nox)"
+fi
+expect 1 "apt-get install gnuplot-nox" -- env PATH=/nonexistent-cnnlab "$CNNLAB" plot "$run"
+expect 2 "--labels: expected 2 names" -- "$CNNLAB" plot "$run" "$tmp/run2" --labels one
 
 out=$("$CNNLAB" bench --model lenet5 --batch-size 16 --seconds 0.05 --windows 3 --threads 2 --json 2>&1)
 tail -n1 <<<"$out" | grep -q '"images_per_second": [0-9]' && pass "bench --json ends with images_per_second" ||
@@ -112,7 +146,7 @@ expect 3 "NaN|infinite" -- "$CNNLAB" train --model lenet5 --epochs 1 --subset 51
     --momentum 0.99 --data "$data" --out "$tmp/run6"
 
 "$CNNLAB" --version | grep -qE '^cnnlab [0-9]+\.[0-9]+' && pass "--version" || fail "--version"
-for c in train test bench; do
+for c in train test bench plot; do
     "$CNNLAB" $c --help | grep -q "usage: cnnlab $c" && pass "$c --help" || fail "$c --help"
 done
 

@@ -7,6 +7,7 @@
  *   optim.h       optimizers over the parameter block
  *   checkpoint.h  weights on disk
  *   train.h       whole training runs, evaluation, the run folder
+ *   plot.h        curves and confusion matrices as pictures, drawn by gnuplot
  *   status.h      how every function reports failure
  *
  * Activations are NHWC float32 throughout; weights keep PyTorch's layouts.
@@ -22,6 +23,7 @@
 #include "cnnlab/model.h"
 #include "cnnlab/optim.h"
 #include "cnnlab/plan.h"
+#include "cnnlab/plot.h"
 #include "cnnlab/status.h"
 #include "cnnlab/train.h"
 

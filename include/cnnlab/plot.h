@@ -32,4 +32,11 @@ cnn_status cnn_plot_confusion(const int *confusion /* (k, k) row-major */, int k
                               const char *const *class_names, const char *out_prefix,
                               const char *title, cnn_error *err);
 
+/* The same matrix as CSV at path (needs no gnuplot): a header row
+ * "true/predicted" then the predicted class names, then one row per true class
+ * (its name, then the counts). class_names NULL: the class numbers. */
+cnn_status cnn_plot_confusion_csv(const int *confusion /* (k, k) row-major */, int k,
+                                  const char *const *class_names, const char *path,
+                                  cnn_error *err);
+
 #endif

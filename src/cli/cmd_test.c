@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cnnlab/cnnlab.h"
+#include "cnnlab/plot.h"
 #include "commands.h"
 #include "core/core.h"
 #include "flags.h"
@@ -41,6 +42,37 @@ static cnn_status write_json(const char *path, const char *model, const cnn_eval
     return cnn_file_write_atomic(path, text, (size_t)n, err);
 }
 
+/* RUN_DIR/confusion.csv, and the heat map RUN_DIR/confusion.png/.svg when
+ * gnuplot is there (without it, a note says how to get it). */
+static cnn_status write_confusion(const char *run, const char *model, const cnn_eval_result *r,
+                                  cnn_error *err)
+{
+    char path[4200], title[600];
+    size_t end = strlen(run), start;
+    while (end > 1 && run[end - 1] == '/')
+        end--;
+    for (start = end; start > 0 && run[start - 1] != '/'; start--)
+        ;
+    snprintf(path, sizeof path, "%s/confusion.csv", run);
+    cnn_status st = cnn_plot_confusion_csv(&r->confusion[0][0], CNN_CIFAR_CLASSES,
+                                           cnn_cifar_class_names, path, err);
+    if (st)
+        return st;
+    printf("wrote %s\n", path);
+    snprintf(path, sizeof path, "%s/confusion", run);
+    snprintf(title, sizeof title, "%s on the test set (%.*s)", model, (int)(end - start),
+             run + start);
+    st = cnn_plot_confusion(&r->confusion[0][0], CNN_CIFAR_CLASSES, cnn_cifar_class_names, path,
+                            title, err);
+    if (st == CNN_STATUS_MISSING_DATA) {
+        fprintf(stderr, "cnnlab test: note: confusion.png skipped: %s\n", err->msg);
+        return CNN_STATUS_OK;
+    }
+    if (st == CNN_STATUS_OK)
+        printf("wrote %s.png (and .svg, .gp, .dat)\n", path);
+    return st;
+}
+
 int cnn_cmd_test(int argc, char **argv)
 {
     const char *data = NULL;
@@ -55,7 +87,9 @@ int cnn_cmd_test(int argc, char **argv)
     };
     cli_command cmd = {"test", "cnnlab test RUN_DIR [options]",
                        "Evaluates RUN_DIR/best.weights on the 10,000 test images, prints the "
-                       "overall and per-class accuracy and writes RUN_DIR/test.json.",
+                       "overall and per-class accuracy and writes RUN_DIR/test.json, the "
+                       "confusion matrix RUN_DIR/confusion.csv and, with gnuplot, its heat map "
+                       "RUN_DIR/confusion.png (and .svg).",
                        flags, (int)(sizeof flags / sizeof flags[0]), positional, 1, &npos};
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
@@ -103,8 +137,10 @@ int cnn_cmd_test(int argc, char **argv)
         printf("  %-10s %6.2f%%\n", cnn_cifar_class_names[k],
                total ? 100.0 * res.confusion[k][k] / total : 0.0);
     }
-    if ((st = write_json(json, ck.model, &res, &err)) == CNN_STATUS_OK)
+    if ((st = write_json(json, ck.model, &res, &err)) == CNN_STATUS_OK) {
         printf("wrote %s\n", json);
+        st = write_confusion(run, ck.model, &res, &err);
+    }
 done:
     cnn_plan_destroy(p);
     cnn_model_destroy(m);

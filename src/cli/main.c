@@ -17,7 +17,8 @@ static void usage(FILE *f)
             "  test    evaluate a run's best weights on the test set, once\n"
             "  bench   time training steps or inference on random data\n"
             "  models  list the built-in models\n"
-            "  summary print a model's layers, shapes, parameters and MACs\n\n"
+            "  summary print a model's layers, shapes, parameters and MACs\n"
+            "  plot    draw runs' curves (loss, accuracy, learning rate) with gnuplot\n\n"
             "`cnnlab COMMAND --help` describes a command's options; `cnnlab --version`.\n",
             CNNLAB_VERSION);
 }
@@ -66,7 +67,9 @@ int main(int argc, char **argv)
         return cnn_cmd_models(argc - 1, argv + 1);
     if (strcmp(cmd, "summary") == 0)
         return cnn_cmd_summary(argc - 1, argv + 1);
-    fprintf(stderr, "cnnlab: unknown command '%s'; expected train, test, bench, models or summary "
-            "(see `cnnlab --help`)\n", cmd);
+    if (strcmp(cmd, "plot") == 0)
+        return cnn_cmd_plot(argc - 1, argv + 1);
+    fprintf(stderr, "cnnlab: unknown command '%s'; expected train, test, bench, models, summary "
+            "or plot (see `cnnlab --help`)\n", cmd);
     return CLI_EXIT_USAGE;
 }
