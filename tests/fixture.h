@@ -100,19 +100,29 @@ __attribute__((unused)) static void fixture_free(fixture_file *f)
     f->n = 0;
 }
 
+/* The first record called name, of any length; NULL (and nothing recorded)
+ * when there is none. */
+__attribute__((unused)) static const fixture_record *fixture_find(const fixture_file *f,
+                                                                  const char *name)
+{
+    for (int i = 0; i < f->n; i++)
+        if (strcmp(f->r[i].name, name) == 0)
+            return &f->r[i];
+    return NULL;
+}
+
 /* The values of record name, which must hold count of them; NULL, and a
  * recorded failure, when the record is missing or has another length. */
 __attribute__((unused)) static const float *fixture_get(const fixture_file *f, const char *name,
                                                         size_t count)
 {
-    for (int i = 0; i < f->n; i++)
-        if (strcmp(f->r[i].name, name) == 0) {
-            check(f->r[i].count == count, "fixture %s: %zu values, expected %zu", name,
-                  f->r[i].count, count);
-            return f->r[i].count == count ? f->r[i].v : NULL;
-        }
-    check(0, "fixture %s: missing from %s", name, f->path);
-    return NULL;
+    const fixture_record *r = fixture_find(f, name);
+    if (!r) {
+        check(0, "fixture %s: missing from %s", name, f->path);
+        return NULL;
+    }
+    check(r->count == count, "fixture %s: %zu values, expected %zu", name, r->count, count);
+    return r->count == count ? r->v : NULL;
 }
 
 #endif

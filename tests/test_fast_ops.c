@@ -15,33 +15,11 @@
 
 static unsigned seed = 12345u;
 
-static float *fresh(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    if (!p) {
-        fprintf(stderr, "test_fast_ops: out of memory (%zu floats)\n", n);
-        exit(2);
-    }
-    return p;
-}
-
-static float *random_floats(size_t n, float lo, float hi)
-{
-    float *p = fresh(n);
-    check_fill(p, n, &seed, lo, hi);
-    return p;
-}
-
 static float *copy_of(const float *a, size_t n)
 {
-    float *p = fresh(n);
+    float *p = check_fresh(n);
     memcpy(p, a, n * sizeof *p);
     return p;
-}
-
-static int bitwise_equal(const float *a, const float *b, size_t n)
-{
-    return memcmp(a, b, n * sizeof *a) == 0;
 }
 
 /* ---------------- activations ---------------- */
@@ -54,8 +32,9 @@ static void test_act(cnn_act a, size_t count)
      * functions, the tolerances allow for a different evaluation order all the same */
     const int exact = a == CNN_ACT_NONE || a == CNN_ACT_RELU || a == CNN_ACT_LEAKY_RELU;
     const double rtol = 1e-6, atol = 1e-7;
-    float *x = random_floats(count, -4.0f, 4.0f), *dy = random_floats(count, -1.0f, 1.0f);
-    float *yr = fresh(count), *yf = fresh(count), *dxr = fresh(count), *dxf = fresh(count);
+    float *x = check_frand(count, &seed, -4.0f, 4.0f), *dy = check_frand(count, &seed, -1.0f, 1.0f);
+    float *yr = check_fresh(count), *yf = check_fresh(count);
+    float *dxr = check_fresh(count), *dxf = check_fresh(count);
     float *z = copy_of(x, count);
     if ((a == CNN_ACT_RELU || a == CNN_ACT_LEAKY_RELU) && count > 1) /* NaN passes, -0 stays -0 */
         x[0] = z[0] = NAN, x[1] = z[1] = -0.0f;
@@ -68,10 +47,10 @@ static void test_act(cnn_act a, size_t count)
     cnn_ref_act_backward(a, count, x, yr, dy, dxr);
     cnn_fast_act_backward(a, count, x, yr, dy, dxf);
     if (exact) {
-        check(bitwise_equal(yf, yr, count), "act %s forward, %zu values: not bitwise equal",
+        check(check_bitwise_equal(yf, yr, count), "act %s forward, %zu values: not bitwise equal",
               act_name[a], count);
-        check(bitwise_equal(dxf, dxr, count), "act %s backward, %zu values: not bitwise equal",
-              act_name[a], count);
+        check(check_bitwise_equal(dxf, dxr, count),
+              "act %s backward, %zu values: not bitwise equal", act_name[a], count);
     } else {
         snprintf(what, sizeof what, "act %s forward, %zu values", act_name[a], count);
         check_close(what, yf, yr, count, rtol, atol);
@@ -81,11 +60,11 @@ static void test_act(cnn_act a, size_t count)
 
     /* in place: x == y, then dy == dx; the same results bitwise */
     cnn_fast_act_forward(a, count, z, z);
-    check(bitwise_equal(z, yf, count), "act %s forward in place, %zu values: differs",
+    check(check_bitwise_equal(z, yf, count), "act %s forward in place, %zu values: differs",
           act_name[a], count);
     memcpy(z, dy, count * sizeof *z);
     cnn_fast_act_backward(a, count, x, yr, z, z);
-    check(bitwise_equal(z, dxf, count), "act %s backward in place, %zu values: differs",
+    check(check_bitwise_equal(z, dxf, count), "act %s backward in place, %zu values: differs",
           act_name[a], count);
 
     if (exact)
@@ -130,7 +109,7 @@ static void test_maxpool(const pool_case *pc, int ties)
     check(cnn_pool_geom_finish(&g), "maxpool geometry %dx%d k%d s%d p%d", pc->ih, pc->iw, pc->k,
           pc->s, pc->p);
     size_t in = (size_t)g.n * g.ih * g.iw * g.c, out = (size_t)g.n * g.oh * g.ow * g.c;
-    float *x = fresh(in), *dy = random_floats(out, -1.0f, 1.0f);
+    float *x = check_fresh(in), *dy = check_frand(out, &seed, -1.0f, 1.0f);
     if (ties) /* values on a coarse grid: many windows hold equal maxima */
         for (size_t i = 0; i < in; i++) {
             seed = seed * 1664525u + 1013904223u;
@@ -138,7 +117,8 @@ static void test_maxpool(const pool_case *pc, int ties)
         }
     else
         fill_distinct(x, in);
-    float *yr = fresh(out), *yf = fresh(out), *dxr = fresh(in), *dxf = fresh(in);
+    float *yr = check_fresh(out), *yf = check_fresh(out);
+    float *dxr = check_fresh(in), *dxf = check_fresh(in);
     uint8_t *arg = malloc(out);
     char what[128];
     snprintf(what, sizeof what, "maxpool%s N%d %dx%dx%d k%d s%d p%d", ties ? " (ties)" : "",
@@ -146,10 +126,10 @@ static void test_maxpool(const pool_case *pc, int ties)
 
     cnn_ref_maxpool_forward(&g, x, yr);
     cnn_fast_maxpool_forward(&g, x, yf, arg);
-    check(bitwise_equal(yf, yr, out), "%s forward: not bitwise equal", what);
+    check(check_bitwise_equal(yf, yr, out), "%s forward: not bitwise equal", what);
     cnn_ref_maxpool_backward(&g, x, dy, dxr);
     cnn_fast_maxpool_backward(&g, arg, dy, dxf);
-    check(bitwise_equal(dxf, dxr, in), "%s backward: not bitwise equal", what);
+    check(check_bitwise_equal(dxf, dxr, in), "%s backward: not bitwise equal", what);
     printf("%s: forward, backward bitwise equal\n", what);
     free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf), free(arg);
 }
@@ -161,8 +141,9 @@ static void test_avgpool(const pool_case *pc)
     check(cnn_pool_geom_finish(&g), "avgpool geometry %dx%d k%d s%d p%d", pc->ih, pc->iw, pc->k,
           pc->s, pc->p);
     size_t in = (size_t)g.n * g.ih * g.iw * g.c, out = (size_t)g.n * g.oh * g.ow * g.c;
-    float *x = random_floats(in, -1.0f, 1.0f), *dy = random_floats(out, -1.0f, 1.0f);
-    float *yr = fresh(out), *yf = fresh(out), *dxr = fresh(in), *dxf = fresh(in);
+    float *x = check_frand(in, &seed, -1.0f, 1.0f), *dy = check_frand(out, &seed, -1.0f, 1.0f);
+    float *yr = check_fresh(out), *yf = check_fresh(out);
+    float *dxr = check_fresh(in), *dxf = check_fresh(in);
     const double rtol = 1e-6, atol = 1e-6;
     char what[128];
     snprintf(what, sizeof what, "avgpool N%d %dx%dx%d k%d s%d p%d", g.n, g.ih, g.iw, g.c, g.kh,
@@ -183,8 +164,9 @@ static void test_avgpool(const pool_case *pc)
 static void test_gap(int n, int hw, int c)
 {
     size_t in = (size_t)n * hw * c, out = (size_t)n * c;
-    float *x = random_floats(in, -1.0f, 2.0f), *dy = random_floats(out, -1.0f, 1.0f);
-    float *yr = fresh(out), *yf = fresh(out), *dxr = fresh(in), *dxf = fresh(in);
+    float *x = check_frand(in, &seed, -1.0f, 2.0f), *dy = check_frand(out, &seed, -1.0f, 1.0f);
+    float *yr = check_fresh(out), *yf = check_fresh(out);
+    float *dxr = check_fresh(in), *dxf = check_fresh(in);
     const double rtol = 1e-6, atol = 1e-7;
     char what[96];
     snprintf(what, sizeof what, "gap N%d HW%d C%d", n, hw, c);
@@ -193,7 +175,7 @@ static void test_gap(int n, int hw, int c)
     check_close(what, yf, yr, out, rtol, atol);
     cnn_ref_gap_backward(n, hw, c, dy, dxr);
     cnn_fast_gap_backward(n, hw, c, dy, dxf);
-    check(bitwise_equal(dxf, dxr, in), "%s backward: not bitwise equal", what);
+    check(check_bitwise_equal(dxf, dxr, in), "%s backward: not bitwise equal", what);
     printf("%s: forward (rtol %g, atol %g), backward bitwise\n", what, rtol, atol);
     free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf);
 }
@@ -201,16 +183,17 @@ static void test_gap(int n, int hw, int c)
 static void test_flatten(int n, int h, int w, int c)
 {
     size_t count = (size_t)n * h * w * c;
-    float *x = random_floats(count, -1.0f, 1.0f), *dy = random_floats(count, -1.0f, 1.0f);
-    float *yr = fresh(count), *yf = fresh(count), *dxr = fresh(count), *dxf = fresh(count);
+    float *x = check_frand(count, &seed, -1.0f, 1.0f), *dy = check_frand(count, &seed, -1.0f, 1.0f);
+    float *yr = check_fresh(count), *yf = check_fresh(count);
+    float *dxr = check_fresh(count), *dxf = check_fresh(count);
     char what[96];
     snprintf(what, sizeof what, "flatten N%d %dx%dx%d", n, h, w, c);
     cnn_ref_flatten_forward(n, h, w, c, x, yr);
     cnn_fast_flatten_forward(n, h, w, c, x, yf);
-    check(bitwise_equal(yf, yr, count), "%s forward: not bitwise equal", what);
+    check(check_bitwise_equal(yf, yr, count), "%s forward: not bitwise equal", what);
     cnn_ref_flatten_backward(n, h, w, c, dy, dxr);
     cnn_fast_flatten_backward(n, h, w, c, dy, dxf);
-    check(bitwise_equal(dxf, dxr, count), "%s backward: not bitwise equal", what);
+    check(check_bitwise_equal(dxf, dxr, count), "%s backward: not bitwise equal", what);
     printf("%s: forward, backward bitwise equal\n", what);
     free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf);
 }
@@ -237,21 +220,22 @@ static void test_batchnorm(int m, int c, float offset, float spread)
     const double rtol = 1e-4, atol = 1e-5;
     /* dgamma and dbeta sum m terms of size ~1 with random signs */
     const double atol_sum = 1e-5 * sqrt((double)m);
-    float *x = random_floats(count, offset - spread, offset + spread);
-    float *dy = random_floats(count, -1.0f, 1.0f);
-    float *gamma = random_floats((size_t)c, 0.5f, 1.5f);
-    float *beta = random_floats((size_t)c, -0.5f, 0.5f);
-    float *rm0 = random_floats((size_t)c, -1.0f, 1.0f), *rv0 = random_floats((size_t)c, 0.5f, 2.0f);
-    float *scratch = fresh(cnn_fast_batchnorm_scratch_floats(c));
+    float *x = check_frand(count, &seed, offset - spread, offset + spread);
+    float *dy = check_frand(count, &seed, -1.0f, 1.0f);
+    float *gamma = check_frand((size_t)c, &seed, 0.5f, 1.5f);
+    float *beta = check_frand((size_t)c, &seed, -0.5f, 0.5f);
+    float *rm0 = check_frand((size_t)c, &seed, -1.0f, 1.0f);
+    float *rv0 = check_frand((size_t)c, &seed, 0.5f, 2.0f);
+    float *scratch = check_fresh(cnn_fast_batchnorm_scratch_floats(c));
     char what[128];
 
     for (int fused = 0; fused <= 1; fused++) {
         const cnn_act act = fused ? CNN_ACT_RELU : CNN_ACT_NONE;
         /* reference: bn, then relu; backward: relu, then bn */
-        float *yr = fresh(count), *mr = fresh((size_t)c), *sr = fresh((size_t)c);
+        float *yr = check_fresh(count), *mr = check_fresh((size_t)c), *sr = check_fresh((size_t)c);
         float *rmr = copy_of(rm0, (size_t)c), *rvr = copy_of(rv0, (size_t)c);
-        float *dym = fresh(count), *dxr = fresh(count);
-        float *dgr = fresh((size_t)c), *dbr = fresh((size_t)c);
+        float *dym = check_fresh(count), *dxr = check_fresh(count);
+        float *dgr = check_fresh((size_t)c), *dbr = check_fresh((size_t)c);
         cnn_ref_batchnorm_forward_train(&g, x, gamma, beta, yr, mr, sr, rmr, rvr);
         if (fused)
             cnn_ref_act_forward(CNN_ACT_RELU, count, yr, yr);
@@ -260,9 +244,10 @@ static void test_batchnorm(int m, int c, float offset, float spread)
 
         /* fast; the backward sees the reference's y, so that the ReLU masks agree
          * even where bn(x) is within rounding of 0 */
-        float *yf = fresh(count), *mf = fresh((size_t)c), *sf = fresh((size_t)c);
+        float *yf = check_fresh(count), *mf = check_fresh((size_t)c), *sf = check_fresh((size_t)c);
         float *rmf = copy_of(rm0, (size_t)c), *rvf = copy_of(rv0, (size_t)c);
-        float *dxf = fresh(count), *dgf = fresh((size_t)c), *dbf = fresh((size_t)c);
+        float *dxf = check_fresh(count), *dgf = check_fresh((size_t)c);
+        float *dbf = check_fresh((size_t)c);
         float *dy_before = copy_of(dy, count);
         fast_bn(&g, act, x, gamma, beta, dy, yr, yf, mf, sf, rmf, rvf, dxf, dgf, dbf, scratch);
 
@@ -279,15 +264,15 @@ static void test_batchnorm(int m, int c, float offset, float spread)
         BN_CLOSE("dx", dxf, dxr, count, rtol, atol);
         BN_CLOSE("dgamma", dgf, dgr, (size_t)c, rtol, atol_sum);
         BN_CLOSE("dbeta", dbf, dbr, (size_t)c, rtol, atol_sum);
-        check(bitwise_equal(dy, dy_before, count), "%s: backward modified dy", what);
+        check(check_bitwise_equal(dy, dy_before, count), "%s: backward modified dy", what);
 
         /* gradient outputs may be NULL */
-        float *dbn = fresh((size_t)c);
+        float *dbn = check_fresh((size_t)c);
         cnn_fast_batchnorm_backward(&g, act, x, yr, gamma, mf, sf, dy, NULL, NULL, dbn, scratch);
-        check(bitwise_equal(dbn, dbf, (size_t)c), "%s: dbeta alone differs", what);
+        check(check_bitwise_equal(dbn, dbf, (size_t)c), "%s: dbeta alone differs", what);
 
         /* eval mode with the running estimates */
-        float *er = fresh(count), *ef = fresh(count);
+        float *er = check_fresh(count), *ef = check_fresh(count);
         cnn_ref_batchnorm_forward_eval(&g, x, gamma, beta, rm0, rv0, er);
         if (fused)
             cnn_ref_act_forward(CNN_ACT_RELU, count, er, er);
@@ -297,15 +282,16 @@ static void test_batchnorm(int m, int c, float offset, float spread)
 
         /* another thread count: bitwise the same */
         const int threads = omp_get_max_threads(), other = threads == 1 ? 3 : 1;
-        float *y1 = fresh(count), *dx1 = fresh(count);
-        float *dg1 = fresh((size_t)c), *db1 = fresh((size_t)c);
-        float *m1 = fresh((size_t)c), *s1 = fresh((size_t)c);
+        float *y1 = check_fresh(count), *dx1 = check_fresh(count);
+        float *dg1 = check_fresh((size_t)c), *db1 = check_fresh((size_t)c);
+        float *m1 = check_fresh((size_t)c), *s1 = check_fresh((size_t)c);
         float *rm1 = copy_of(rm0, (size_t)c), *rv1 = copy_of(rv0, (size_t)c);
         omp_set_num_threads(other);
         fast_bn(&g, act, x, gamma, beta, dy, yr, y1, m1, s1, rm1, rv1, dx1, dg1, db1, scratch);
         omp_set_num_threads(threads);
-        check(bitwise_equal(y1, yf, count) && bitwise_equal(dx1, dxf, count) &&
-                  bitwise_equal(dg1, dgf, (size_t)c) && bitwise_equal(db1, dbf, (size_t)c),
+        check(check_bitwise_equal(y1, yf, count) && check_bitwise_equal(dx1, dxf, count) &&
+                  check_bitwise_equal(dg1, dgf, (size_t)c) &&
+                  check_bitwise_equal(db1, dbf, (size_t)c),
               "%s: %d and %d threads differ", what, other, threads);
 
         printf("%s: y, stats, running, dx, eval (rtol %g, atol %g); dgamma, dbeta (rtol %g, "
@@ -324,7 +310,7 @@ static void test_batchnorm(int m, int c, float offset, float spread)
 static void test_softmax_xent(int n, int k, float spread, float smoothing)
 {
     size_t count = (size_t)n * k;
-    float *z = random_floats(count, -spread, spread);
+    float *z = check_frand(count, &seed, -spread, spread);
     uint8_t *labels = malloc((size_t)n);
     for (int i = 0; i < n; i++) {
         seed = seed * 1664525u + 1013904223u;
@@ -333,7 +319,7 @@ static void test_softmax_xent(int n, int k, float spread, float smoothing)
     /* make a few rows right, so that correct is not always 0 */
     for (int i = 0; i < n; i += 3)
         z[(size_t)i * k + labels[i]] = spread + 1.0f;
-    float *dr = fresh(count), *df = fresh(count);
+    float *dr = check_fresh(count), *df = check_fresh(count);
     int cr = -1, cf = -2, cn = -3;
     float lr = cnn_ref_softmax_xent(n, k, z, labels, smoothing, dr, &cr);
     float lf = cnn_fast_softmax_xent(n, k, z, labels, smoothing, df, &cf);
@@ -360,8 +346,9 @@ static void test_dropout(int two_d, int n, int hw, int c, float p)
     cnn_rng rng;
     cnn_rng_init(&rng, 7, CNN_STREAM_DROPOUT, (uint64_t)count);
     cnn_dropout_mask(&rng, masks, p, mask);
-    float *x = random_floats(count, -2.0f, 2.0f), *dy = random_floats(count, -1.0f, 1.0f);
-    float *yr = fresh(count), *yf = fresh(count), *dxr = fresh(count), *dxf = fresh(count);
+    float *x = check_frand(count, &seed, -2.0f, 2.0f), *dy = check_frand(count, &seed, -1.0f, 1.0f);
+    float *yr = check_fresh(count), *yf = check_fresh(count);
+    float *dxr = check_fresh(count), *dxf = check_fresh(count);
     float *z = copy_of(x, count);
     char what[96];
     snprintf(what, sizeof what, "%s N%d HW%d C%d p %g", two_d ? "dropout2d" : "dropout", n, hw, c,
@@ -379,9 +366,9 @@ static void test_dropout(int two_d, int n, int hw, int c, float p)
         cnn_fast_dropout_backward(count, p, mask, dy, dxf);
         cnn_fast_dropout_forward(count, p, mask, z, z);
     }
-    check(bitwise_equal(yf, yr, count), "%s forward: not bitwise equal", what);
-    check(bitwise_equal(dxf, dxr, count), "%s backward: not bitwise equal", what);
-    check(bitwise_equal(z, yr, count), "%s forward in place: differs", what);
+    check(check_bitwise_equal(yf, yr, count), "%s forward: not bitwise equal", what);
+    check(check_bitwise_equal(dxf, dxr, count), "%s backward: not bitwise equal", what);
+    check(check_bitwise_equal(z, yr, count), "%s forward in place: differs", what);
     printf("%s: forward, backward, in place bitwise equal\n", what);
     free(mask), free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf), free(z);
 }
@@ -390,13 +377,13 @@ static void test_dropout(int two_d, int n, int hw, int c, float p)
 
 static void test_add(size_t count)
 {
-    float *a = random_floats(count, -1.0f, 1.0f), *b = random_floats(count, -1.0f, 1.0f);
-    float *yr = fresh(count), *yf = fresh(count);
+    float *a = check_frand(count, &seed, -1.0f, 1.0f), *b = check_frand(count, &seed, -1.0f, 1.0f);
+    float *yr = check_fresh(count), *yf = check_fresh(count);
     cnn_ref_add_forward(count, a, b, yr);
     cnn_fast_add_forward(count, a, b, yf);
-    check(bitwise_equal(yf, yr, count), "add %zu values: not bitwise equal", count);
+    check(check_bitwise_equal(yf, yr, count), "add %zu values: not bitwise equal", count);
     cnn_fast_add_forward(count, a, b, a);
-    check(bitwise_equal(a, yr, count), "add %zu values in place: differs", count);
+    check(check_bitwise_equal(a, yr, count), "add %zu values in place: differs", count);
     printf("add %zu values: forward, in place bitwise equal\n", count);
     free(a), free(b), free(yr), free(yf);
 }
@@ -410,29 +397,29 @@ static void test_concat(int n, int hw, int k, const int *c)
     int len = snprintf(what, sizeof what, "concat N%d HW%d C", n, hw);
     for (int i = 0; i < k; i++) {
         size_t ni = (size_t)n * hw * c[i];
-        xs[i] = x[i] = random_floats(ni, -1.0f, 1.0f);
-        dxr[i] = fresh(ni), dxf[i] = fresh(ni);
+        xs[i] = x[i] = check_frand(ni, &seed, -1.0f, 1.0f);
+        dxr[i] = check_fresh(ni), dxf[i] = check_fresh(ni);
         dxs[i] = i == 0 ? NULL : dxf[i];
         ct += (size_t)c[i];
         len += snprintf(what + len, sizeof what - (size_t)len, "%s%d", i ? "+" : "", c[i]);
     }
     const size_t ny = (size_t)n * hw * ct;
-    float *yr = fresh(ny), *yf = fresh(ny), *dy = random_floats(ny, -1.0f, 1.0f);
+    float *yr = check_fresh(ny), *yf = check_fresh(ny), *dy = check_frand(ny, &seed, -1.0f, 1.0f);
     cnn_ref_concat_forward(n, hw, k, c, xs, yr);
     cnn_fast_concat_forward(n, hw, k, c, xs, yf);
-    check(bitwise_equal(yf, yr, ny), "%s forward: not bitwise equal", what);
+    check(check_bitwise_equal(yf, yr, ny), "%s forward: not bitwise equal", what);
     cnn_ref_concat_backward(n, hw, k, c, dy, dxr);
     cnn_fast_concat_backward(n, hw, k, c, dy, dxf);
     int same = 1;
     for (int i = 0; i < k; i++)
-        same &= bitwise_equal(dxf[i], dxr[i], (size_t)n * hw * c[i]);
+        same &= check_bitwise_equal(dxf[i], dxr[i], (size_t)n * hw * c[i]);
     check(same, "%s backward: not bitwise equal", what);
     /* dx0 NULL: skipped, the others written as before */
     for (int i = 1; i < k; i++)
         memset(dxf[i], 0xff, (size_t)n * hw * c[i] * sizeof(float));
     cnn_fast_concat_backward(n, hw, k, c, dy, dxs);
     for (int i = 1; i < k; i++)
-        same &= bitwise_equal(dxf[i], dxr[i], (size_t)n * hw * c[i]);
+        same &= check_bitwise_equal(dxf[i], dxr[i], (size_t)n * hw * c[i]);
     check(same, "%s backward with dx0 NULL: differs", what);
     printf("%s: forward, backward (also with dx0 NULL) bitwise equal\n", what);
     for (int i = 0; i < k; i++)
@@ -445,7 +432,7 @@ static void test_concat(int n, int hw, int k, const int *c)
 static void test_gmp(int n, int hw, int c, int ties)
 {
     const size_t in = (size_t)n * hw * c, out = (size_t)n * c;
-    float *x = fresh(in), *dy = random_floats(out, -1.0f, 1.0f);
+    float *x = check_fresh(in), *dy = check_frand(out, &seed, -1.0f, 1.0f);
     if (ties) /* a coarse grid: most channels hold their maximum more than once */
         for (size_t i = 0; i < in; i++) {
             seed = seed * 1664525u + 1013904223u;
@@ -455,16 +442,17 @@ static void test_gmp(int n, int hw, int c, int ties)
         fill_distinct(x, in);
     if (ties && in > 2)
         x[1] = NAN; /* channel 1 of image 0: the NaN wins, as in the reference */
-    float *yr = fresh(out), *yf = fresh(out), *dxr = fresh(in), *dxf = fresh(in);
+    float *yr = check_fresh(out), *yf = check_fresh(out);
+    float *dxr = check_fresh(in), *dxf = check_fresh(in);
     int32_t *arg = malloc(out * sizeof *arg);
     char what[96];
     snprintf(what, sizeof what, "gmp%s N%d HW%d C%d", ties ? " (ties, a NaN)" : "", n, hw, c);
     cnn_ref_gmp_forward(n, hw, c, x, yr);
     cnn_fast_gmp_forward(n, hw, c, x, yf, arg);
-    check(bitwise_equal(yf, yr, out), "%s forward: not bitwise equal", what);
+    check(check_bitwise_equal(yf, yr, out), "%s forward: not bitwise equal", what);
     cnn_ref_gmp_backward(n, hw, c, x, dy, dxr);
     cnn_fast_gmp_backward(n, hw, c, arg, dy, dxf);
-    check(bitwise_equal(dxf, dxr, in), "%s backward: not bitwise equal", what);
+    check(check_bitwise_equal(dxf, dxr, in), "%s backward: not bitwise equal", what);
     printf("%s: forward, backward bitwise equal\n", what);
     free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf), free(arg);
 }

@@ -19,42 +19,14 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "ops/ops.h"
 
 #define FIXTURES "tests/fixtures/norms.txt"
+#define MADE_BY "tools/fixtures/make_norm_fixtures.py"
 #define EPS 1e-5f
 
 static unsigned seed = 4242u;
-
-static float *falloc(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    if (!p) {
-        fprintf(stderr, "test_groupnorm: out of memory (%zu floats)\n", n);
-        exit(2);
-    }
-    return p;
-}
-
-static float *frand(size_t n, float lo, float hi)
-{
-    float *p = falloc(n);
-    check_fill(p, n, &seed, lo, hi);
-    return p;
-}
-
-static float *fnan(size_t n)
-{
-    float *p = falloc(n);
-    for (size_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
-
-static int bitwise_equal(const float *a, const float *b, size_t n)
-{
-    return memcmp(a, b, n * sizeof *a) == 0;
-}
 
 static double max_abs(const float *a, size_t n)
 {
@@ -70,7 +42,7 @@ static double max_abs(const float *a, size_t n)
 static float *make_x(const cnn_gn_geom *g, float offset)
 {
     const size_t count = (size_t)g->n * g->hw * g->c;
-    float *x = frand(count, -1.0f, 1.0f);
+    float *x = check_frand(count, &seed, -1.0f, 1.0f);
     for (size_t i = 0; i < count; i++)
         x[i] += offset + 0.5f * (float)((i % (size_t)g->c) % 3);
     return x;
@@ -103,10 +75,7 @@ typedef struct gn_ctx {
 static double gn_objective(gn_ctx *c)
 {
     cnn_ref_groupnorm_forward(&c->g, c->x, c->gamma, c->beta, c->y, c->mean, c->invstd);
-    double s = 0;
-    for (size_t i = 0; i < (size_t)c->g.n * c->g.hw * c->g.c; i++)
-        s += (double)c->y[i] * c->r[i];
-    return s;
+    return check_dot(c->y, c->r, (size_t)c->g.n * c->g.hw * c->g.c);
 }
 
 /* Central differences of L = sum y*r with respect to each element of p (count). */
@@ -127,14 +96,7 @@ static void fd_grad(gn_ctx *c, float *p, size_t count, float *grad)
 
 static void fd_compare(const char *what, const float *analytic, const float *numeric, size_t n)
 {
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)analytic[i] - numeric[i]) / (FD_ATOL + FD_RTOL * fabs(numeric[i]));
-        if (!(d <= worst))
-            worst = d;
-    }
-    printf("  %-52s %4zu values  worst ratio %.3f\n", what, n, worst);
-    check_close(what, analytic, numeric, n, FD_RTOL, FD_ATOL);
+    check_close_print(what, 52, analytic, numeric, n, FD_RTOL, FD_ATOL);
 }
 
 static void test_ref_grad(int n, int h, int w, int c, int groups, int per_element)
@@ -143,20 +105,20 @@ static void test_ref_grad(int n, int h, int w, int c, int groups, int per_elemen
                       .eps = EPS}};
     const size_t count = (size_t)n * h * w * c, np = param_count(&k.g), ng = (size_t)n * groups;
     k.x = make_x(&k.g, 0.3f);
-    k.gamma = frand(np, 0.5f, 1.5f);
-    k.beta = frand(np, -0.5f, 0.5f);
-    k.y = falloc(count);
-    k.r = frand(count, -1.0f, 1.0f);
-    k.mean = falloc(ng);
-    k.invstd = falloc(ng);
+    k.gamma = check_frand(np, &seed, 0.5f, 1.5f);
+    k.beta = check_frand(np, &seed, -0.5f, 0.5f);
+    k.y = check_falloc(count);
+    k.r = check_frand(count, &seed, -1.0f, 1.0f);
+    k.mean = check_falloc(ng);
+    k.invstd = check_falloc(ng);
     gn_objective(&k);
-    float *dx = fnan(count), *dgamma = fnan(np), *dbeta = fnan(np);
+    float *dx = check_fnan(count), *dgamma = check_fnan(np), *dbeta = check_fnan(np);
     cnn_ref_groupnorm_backward(&k.g, k.x, k.gamma, k.mean, k.invstd, k.r, dx, dgamma, dbeta);
 
     char what[120];
     int len = snprintf(what, sizeof what, "%s norm N%d %dx%dx%d G%d", kind_name(&k.g), n, h, w, c,
                        groups);
-    float *num = falloc(count > np ? count : np);
+    float *num = check_falloc(count > np ? count : np);
     fd_grad(&k, k.x, count, num);
     snprintf(what + len, sizeof what - (size_t)len, ": dx");
     fd_compare(what, dx, num, count);
@@ -169,13 +131,13 @@ static void test_ref_grad(int n, int h, int w, int c, int groups, int per_elemen
 
     /* any gradient output may be NULL; the others come out the same */
     gn_objective(&k);
-    float *dx2 = fnan(count), *dg2 = fnan(np), *db2 = fnan(np);
+    float *dx2 = check_fnan(count), *dg2 = check_fnan(np), *db2 = check_fnan(np);
     cnn_ref_groupnorm_backward(&k.g, k.x, k.gamma, k.mean, k.invstd, k.r, dx2, NULL, NULL);
     cnn_ref_groupnorm_backward(&k.g, k.x, k.gamma, k.mean, k.invstd, k.r, NULL, dg2, NULL);
     cnn_ref_groupnorm_backward(&k.g, k.x, k.gamma, k.mean, k.invstd, k.r, NULL, NULL, db2);
     what[len] = '\0';
-    check(bitwise_equal(dx2, dx, count) && bitwise_equal(dg2, dgamma, np) &&
-              bitwise_equal(db2, dbeta, np),
+    check(check_bitwise_equal(dx2, dx, count) && check_bitwise_equal(dg2, dgamma, np) &&
+              check_bitwise_equal(db2, dbeta, np),
           "%s: backward with NULL outputs differs", what);
     free(dx2), free(dg2), free(db2), free(num), free(dx), free(dgamma), free(dbeta);
     free(k.x), free(k.gamma), free(k.beta), free(k.y), free(k.r), free(k.mean), free(k.invstd);
@@ -191,8 +153,9 @@ static void test_unit_stats(int fast, int n, int hw, int c, int groups, float of
     const size_t count = (size_t)n * hw * c, ng = (size_t)n * groups;
     const int cpg = c / groups;
     const double m_count = (double)hw * cpg;
-    float *x = make_x(&g, offset), *gamma = falloc((size_t)c), *beta = falloc((size_t)c);
-    float *y = falloc(count), *mean = falloc(ng), *invstd = falloc(ng);
+    float *x = make_x(&g, offset), *gamma = check_falloc((size_t)c);
+    float *beta = check_falloc((size_t)c);
+    float *y = check_falloc(count), *mean = check_falloc(ng), *invstd = check_falloc(ng);
     for (int i = 0; i < c; i++)
         gamma[i] = 1.0f;
     if (fast)
@@ -259,22 +222,22 @@ static void test_fast(int n, int hw, int c, int groups, int per_element, float o
                            .per_element = per_element, .eps = EPS};
     const size_t count = (size_t)n * hw * c, np = param_count(&g), ng = (size_t)n * groups;
     const double rtol = 1e-4, atol_rel = 1e-5;
-    float *x = make_x(&g, offset), *dy = frand(count, -1.0f, 1.0f);
-    float *gamma = frand(np, 0.5f, 1.5f), *beta = frand(np, -0.5f, 0.5f);
-    float *scratch = fnan(cnn_fast_groupnorm_scratch_floats(&g));
+    float *x = make_x(&g, offset), *dy = check_frand(count, &seed, -1.0f, 1.0f);
+    float *gamma = check_frand(np, &seed, 0.5f, 1.5f), *beta = check_frand(np, &seed, -0.5f, 0.5f);
+    float *scratch = check_fnan(cnn_fast_groupnorm_scratch_floats(&g));
     char what[96];
     snprintf(what, sizeof what, "fast %s norm N%d hw%d C%d G%d offset %g", kind_name(&g), n, hw,
              c, groups, offset);
 
-    float *yr = falloc(count), *mr = falloc(ng), *sr = falloc(ng);
-    float *dxr = falloc(count), *dgr = falloc(np), *dbr = falloc(np);
+    float *yr = check_falloc(count), *mr = check_falloc(ng), *sr = check_falloc(ng);
+    float *dxr = check_falloc(count), *dgr = check_falloc(np), *dbr = check_falloc(np);
     cnn_ref_groupnorm_forward(&g, x, gamma, beta, yr, mr, sr);
     cnn_ref_groupnorm_backward(&g, x, gamma, mr, sr, dy, dxr, dgr, dbr);
 
     /* the fast backward gets the reference's statistics, so that it is compared
      * on the same inputs */
-    float *yf = fnan(count), *mf = fnan(ng), *sf = fnan(ng);
-    float *dxf = fnan(count), *dgf = fnan(np), *dbf = fnan(np);
+    float *yf = check_fnan(count), *mf = check_fnan(ng), *sf = check_fnan(ng);
+    float *dxf = check_fnan(count), *dgf = check_fnan(np), *dbf = check_fnan(np);
     fast_pass(&g, x, gamma, beta, dy, mr, sr, yf, mf, sf, dxf, dgf, dbf, scratch);
     close_scaled(what, "y", yf, yr, count, rtol, atol_rel);
     close_scaled(what, "mean", mf, mr, ng, 1e-6, 1e-6);
@@ -297,23 +260,23 @@ static void test_fast(int n, int hw, int c, int groups, int per_element, float o
     close_scaled(what, "dbeta", dbf, dbr, np, rtol, atol_rel);
 
     /* NULL gradient outputs: the others bitwise the same */
-    float *dx1 = fnan(count), *dg1 = fnan(np), *db1 = fnan(np);
+    float *dx1 = check_fnan(count), *dg1 = check_fnan(np), *db1 = check_fnan(np);
     cnn_fast_groupnorm_backward(&g, x, gamma, mr, sr, dy, dx1, NULL, NULL, scratch);
     cnn_fast_groupnorm_backward(&g, x, gamma, mr, sr, dy, NULL, dg1, NULL, scratch);
     cnn_fast_groupnorm_backward(&g, x, gamma, mr, sr, dy, NULL, NULL, db1, scratch);
-    check(bitwise_equal(dx1, dxf, count) && bitwise_equal(dg1, dgf, np) &&
-              bitwise_equal(db1, dbf, np),
+    check(check_bitwise_equal(dx1, dxf, count) && check_bitwise_equal(dg1, dgf, np) &&
+              check_bitwise_equal(db1, dbf, np),
           "%s: backward with NULL outputs differs", what);
 
     /* another thread count: bitwise the same */
     const int threads = omp_get_max_threads(), other = threads == 1 ? 3 : 1;
-    float *y2 = fnan(count), *m2 = fnan(ng), *s2 = fnan(ng);
+    float *y2 = check_fnan(count), *m2 = check_fnan(ng), *s2 = check_fnan(ng);
     omp_set_num_threads(other);
     fast_pass(&g, x, gamma, beta, dy, mr, sr, y2, m2, s2, dx1, dg1, db1, scratch);
     omp_set_num_threads(threads);
-    check(bitwise_equal(y2, yf, count) && bitwise_equal(m2, mf, ng) &&
-              bitwise_equal(s2, sf, ng) && bitwise_equal(dx1, dxf, count) &&
-              bitwise_equal(dg1, dgf, np) && bitwise_equal(db1, dbf, np),
+    check(check_bitwise_equal(y2, yf, count) && check_bitwise_equal(m2, mf, ng) &&
+              check_bitwise_equal(s2, sf, ng) && check_bitwise_equal(dx1, dxf, count) &&
+              check_bitwise_equal(dg1, dgf, np) && check_bitwise_equal(db1, dbf, np),
           "%s: %d and %d threads differ", what, other, threads);
 
     printf("%s: y, dgamma, dbeta (rtol %g, atol %g*max|ref|), dx (atol "
@@ -331,9 +294,10 @@ static void test_fast_far_from_zero(int n, int hw, int c, int groups)
 {
     const cnn_gn_geom g = {.n = n, .hw = hw, .c = c, .groups = groups, .eps = EPS};
     const size_t count = (size_t)n * hw * c, ng = (size_t)n * groups;
-    float *x = make_x(&g, 1000.0f), *gamma = frand((size_t)c, 0.5f, 1.5f);
-    float *beta = frand((size_t)c, -0.5f, 0.5f), *y = falloc(count);
-    float *mr = falloc(ng), *sr = falloc(ng), *mf = falloc(ng), *sf = falloc(ng);
+    float *x = make_x(&g, 1000.0f), *gamma = check_frand((size_t)c, &seed, 0.5f, 1.5f);
+    float *beta = check_frand((size_t)c, &seed, -0.5f, 0.5f), *y = check_falloc(count);
+    float *mr = check_falloc(ng), *sr = check_falloc(ng);
+    float *mf = check_falloc(ng), *sf = check_falloc(ng);
     cnn_ref_groupnorm_forward(&g, x, gamma, beta, y, mr, sr);
     cnn_fast_groupnorm_forward(&g, x, gamma, beta, y, mf, sf);
     char what[96];
@@ -346,102 +310,6 @@ static void test_fast_far_from_zero(int n, int hw, int c, int groups)
 
 /* ---------------- 4. PyTorch fixtures ---------------- */
 
-typedef struct record {
-    char name[40];
-    size_t count;
-    float *v;
-} record;
-
-typedef struct fixtures {
-    record *r;
-    int n;
-} fixtures;
-
-/* Parses "name count v1 ... vcount" lines ('#' lines are comments). Returns 0
- * and prints why when the file is missing or malformed. */
-static int fixtures_load(fixtures *f, const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        printf("FAIL cannot open %s (run from the repository root; regenerate with "
-               "/usr/bin/python3 tools/fixtures/make_norm_fixtures.py)\n", path);
-        return 0;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *text = malloc(cap);
-    for (size_t got; text && (got = fread(text + len, 1, cap - len - 1, fp)) > 0;) {
-        len += got;
-        if (len + 1 == cap)
-            text = realloc(text, cap *= 2);
-    }
-    fclose(fp);
-    if (!text) {
-        fprintf(stderr, "test_groupnorm: out of memory reading %s\n", path);
-        exit(2);
-    }
-    text[len] = '\0';
-    f->r = NULL;
-    f->n = 0;
-    int line = 0, ok = 1;
-    for (char *p = text; ok && *p;) {
-        char *end = strchr(p, '\n');
-        if (end)
-            *end = '\0';
-        line++;
-        if (*p && *p != '#') {
-            record rec = {.v = NULL};
-            int used = 0;
-            if (sscanf(p, "%39s %zu%n", rec.name, &rec.count, &used) != 2 || rec.count > 1u << 20) {
-                printf("FAIL %s:%d: expected \"name count values...\"\n", path, line);
-                ok = 0;
-                break;
-            }
-            rec.v = falloc(rec.count);
-            char *q = p + used;
-            for (size_t i = 0; i < rec.count && ok; i++) {
-                char *after;
-                rec.v[i] = strtof(q, &after);
-                if (after == q) {
-                    printf("FAIL %s:%d: %s: value %zu of %zu missing\n", path, line, rec.name,
-                           i + 1, rec.count);
-                    ok = 0;
-                }
-                q = after;
-            }
-            f->r = realloc(f->r, (size_t)(f->n + 1) * sizeof *f->r);
-            if (!f->r) {
-                fprintf(stderr, "test_groupnorm: out of memory\n");
-                exit(2);
-            }
-            f->r[f->n++] = rec;
-        }
-        p = end ? end + 1 : p + strlen(p);
-    }
-    free(text);
-    return ok;
-}
-
-static void fixtures_free(fixtures *f)
-{
-    for (int i = 0; i < f->n; i++)
-        free(f->r[i].v);
-    free(f->r);
-}
-
-/* The values of record name, which must hold count of them; NULL (and a
- * failure) otherwise. */
-static const float *fixture(const fixtures *f, const char *name, size_t count)
-{
-    for (int i = 0; i < f->n; i++)
-        if (strcmp(f->r[i].name, name) == 0) {
-            check(f->r[i].count == count, "fixture %s: %zu values, expected %zu", name,
-                  f->r[i].count, count);
-            return f->r[i].count == count ? f->r[i].v : NULL;
-        }
-    check(0, "fixture %s: missing from %s", name, FIXTURES);
-    return NULL;
-}
-
 #define TORCH_RTOL 1e-4
 #define TORCH_ATOL 1e-5 /* times the largest |value| of the array */
 
@@ -452,33 +320,34 @@ static void torch_compare(const char *case_name, const char *what, const float *
 }
 
 /* Geometry of input in ("in3", "in5") as (N, HW, C), from <in>.shape. */
-static int fixture_input(const fixtures *f, const char *in, int shape[4], const float **x,
+static int fixture_input(const fixture_file *f, const char *in, int shape[4], const float **x,
                          const float **r)
 {
     char name[48];
     snprintf(name, sizeof name, "%s.shape", in);
-    const float *s = fixture(f, name, 4);
+    const float *s = fixture_get(f, name, 4);
     if (!s)
         return 0;
     for (int i = 0; i < 4; i++)
         shape[i] = (int)s[i];
     const size_t count = (size_t)shape[0] * shape[1] * shape[2] * shape[3];
     snprintf(name, sizeof name, "%s.x", in);
-    *x = fixture(f, name, count);
+    *x = fixture_get(f, name, count);
     snprintf(name, sizeof name, "%s.r", in);
-    *r = fixture(f, name, count);
+    *r = fixture_get(f, name, count);
     return *x && *r;
 }
 
 /* Looks up <case>.<field> with count values. */
-static const float *field(const fixtures *f, const char *case_name, const char *fld, size_t count)
+static const float *field(const fixture_file *f, const char *case_name, const char *fld,
+                          size_t count)
 {
     char name[48];
     snprintf(name, sizeof name, "%s.%s", case_name, fld);
-    return fixture(f, name, count);
+    return fixture_get(f, name, count);
 }
 
-static void torch_groupnorm(const fixtures *f, const char *case_name, const char *in,
+static void torch_groupnorm(const fixture_file *f, const char *case_name, const char *in,
                             const char *module)
 {
     int shape[4];
@@ -496,9 +365,9 @@ static void torch_groupnorm(const fixtures *f, const char *case_name, const char
     const float *tdg = field(f, case_name, "dgamma", np), *tdb = field(f, case_name, "dbeta", np);
     if (!gamma || !beta || !ty || !tdx || !tdg || !tdb)
         return;
-    float *y = fnan(count), *mean = fnan(ng), *invstd = fnan(ng);
-    float *dx = fnan(count), *dg = fnan(np), *db = fnan(np);
-    float *scratch = fnan(cnn_fast_groupnorm_scratch_floats(&g));
+    float *y = check_fnan(count), *mean = check_fnan(ng), *invstd = check_fnan(ng);
+    float *dx = check_fnan(count), *dg = check_fnan(np), *db = check_fnan(np);
+    float *scratch = check_fnan(cnn_fast_groupnorm_scratch_floats(&g));
     for (int fast = 0; fast <= 1; fast++) {
         char what[96];
         snprintf(what, sizeof what, "torch %s vs %s", module, fast ? "fast" : "ref");
@@ -520,7 +389,7 @@ static void torch_groupnorm(const fixtures *f, const char *case_name, const char
     free(y), free(mean), free(invstd), free(dx), free(dg), free(db), free(scratch);
 }
 
-static void torch_batchnorm(const fixtures *f)
+static void torch_batchnorm(const fixture_file *f)
 {
     int shape[4];
     const float *x, *r;
@@ -538,9 +407,10 @@ static void torch_batchnorm(const fixtures *f)
     const float *trm = field(f, "bn", "running_mean", c), *trv = field(f, "bn", "running_var", c);
     if (!gamma || !beta || !ty || !tdx || !tdg || !tdb || !trm || !trv)
         return;
-    float *y = fnan(count), *mean = fnan(c), *invstd = fnan(c), *rm = falloc(c), *rv = falloc(c);
-    float *dx = fnan(count), *dg = fnan(c), *db = fnan(c);
-    float *scratch = fnan(cnn_fast_batchnorm_scratch_floats(g.c));
+    float *y = check_fnan(count), *mean = check_fnan(c), *invstd = check_fnan(c);
+    float *rm = check_falloc(c), *rv = check_falloc(c);
+    float *dx = check_fnan(count), *dg = check_fnan(c), *db = check_fnan(c);
+    float *scratch = check_fnan(cnn_fast_batchnorm_scratch_floats(g.c));
     for (int fast = 0; fast <= 1; fast++) {
         char what[96];
         snprintf(what, sizeof what, "torch BatchNorm2d(8) train vs %s", fast ? "fast" : "ref");
@@ -571,16 +441,17 @@ static void torch_batchnorm(const fixtures *f)
 
 static void test_torch(void)
 {
-    fixtures f;
-    if (!fixtures_load(&f, FIXTURES)) {
+    fixture_file f;
+    if (!fixture_load(&f, FIXTURES, MADE_BY)) {
         check(0, "PyTorch fixtures %s not loaded", FIXTURES);
+        fixture_free(&f);
         return;
     }
     torch_groupnorm(&f, "gn", "in3", "GroupNorm(2,8)");
     torch_groupnorm(&f, "in", "in3", "InstanceNorm2d(8,affine)");
     torch_groupnorm(&f, "ln", "in5", "LayerNorm([8,5,5])");
     torch_batchnorm(&f);
-    fixtures_free(&f);
+    fixture_free(&f);
 }
 
 int main(void)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "cnnlab/optim.h"
 #include "core/core.h"
 
@@ -25,85 +26,31 @@
 #define CLIP_RTOL 1e-5  /* clipped gradients, norms, the L2 penalty */
 #define CLIP_ATOL 1e-7
 
-/* ---- the fixture file: records "name count v1 ... vcount" ---- */
+/* ---- the fixture file (read by tests/fixture.h) ---- */
 
-typedef struct record {
-    char name[96];
-    int count;
-    float *v; /* (count) */
-} record;
+#define MADE_BY "tools/fixtures/make_optim_fixtures.py"
 
-static record *records;
-static int n_records;
-
-static int load_fixture(const char *path)
-{
-    unsigned char *data;
-    size_t size;
-    cnn_error err = {0};
-    if (cnn_file_read_all(path, &data, &size, &err)) {
-        printf("FAIL cannot read the fixture: %s (run from the repository root, or pass its "
-               "path; regenerate with /usr/bin/python3 tools/fixtures/make_optim_fixtures.py)\n",
-               err.msg);
-        return 0;
-    }
-    char *text = malloc(size + 1);
-    memcpy(text, data, size);
-    text[size] = 0;
-    free(data);
-    int cap = 0;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        if (line[0] == '#' || line[0] == 0)
-            continue;
-        record r = {0};
-        int used = 0;
-        if (sscanf(line, "%95s %d%n", r.name, &r.count, &used) != 2 || r.count < 0) {
-            printf("FAIL fixture: bad line '%.60s'\n", line);
-            free(text);
-            return 0;
-        }
-        r.v = malloc(((size_t)r.count + 1) * sizeof(float));
-        char *p = line + used;
-        for (int i = 0; i < r.count; i++) {
-            char *end;
-            r.v[i] = strtof(p, &end);
-            if (end == p) {
-                printf("FAIL fixture: %s: expected %d values, found %d\n", r.name, r.count, i);
-                free(text);
-                return 0;
-            }
-            p = end;
-        }
-        if (n_records == cap) {
-            cap = cap ? 2 * cap : 256;
-            records = realloc(records, (size_t)cap * sizeof(record));
-        }
-        records[n_records++] = r;
-    }
-    free(text);
-    return 1;
-}
-
-/* The record called prefix + suffix, with count values (count < 0: any). */
-static const record *need(const char *prefix, const char *suffix, int count)
+/* The record called prefix + suffix, with count values (count < 0: any); a
+ * missing record, or one of another length, ends the program. */
+static const fixture_record *need(const fixture_file *f, const char *prefix, const char *suffix,
+                                  int count)
 {
     char name[160];
     snprintf(name, sizeof name, "%s%s", prefix, suffix);
-    for (int i = 0; i < n_records; i++)
-        if (strcmp(records[i].name, name) == 0) {
-            if (count >= 0 && records[i].count != count) {
-                printf("FAIL fixture: %s has %d values, expected %d\n", name, records[i].count,
-                       count);
-                exit(1);
-            }
-            return &records[i];
-        }
-    printf("FAIL fixture: no record %s\n", name);
-    exit(1);
+    const fixture_record *r = fixture_find(f, name);
+    if (!r) {
+        printf("FAIL fixture: no record %s\n", name);
+        exit(1);
+    }
+    if (count >= 0 && r->count != (size_t)count) {
+        printf("FAIL fixture: %s has %zu values, expected %d\n", name, r->count, count);
+        exit(1);
+    }
+    return r;
 }
 
 /* A sched config record (layout in make_optim_fixtures.py). */
-static cnn_sched_config sched_from(const record *r)
+static cnn_sched_config sched_from(const fixture_record *r)
 {
     cnn_sched_config c;
     memset(&c, 0, sizeof c);
@@ -125,7 +72,7 @@ static cnn_sched_config sched_from(const record *r)
 }
 
 /* An optim config record: kind lr momentum wd nesterov beta1 beta2 eps alpha. */
-static cnn_optim_config optim_from(const record *r)
+static cnn_optim_config optim_from(const fixture_record *r)
 {
     cnn_optim_config c;
     const float *v = r->v;
@@ -147,28 +94,23 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static int bitwise_equal(const float *a, const float *b, size_t n)
-{
-    return memcmp(a, b, n * sizeof(float)) == 0;
-}
-
 /* ---- PyTorch trajectories ---- */
 
-static void test_trajectories(void)
+static void test_trajectories(const fixture_file *f)
 {
-    const record *p0 = need("net.params0", "", -1);
-    const int n = p0->count;
+    const fixture_record *p0 = need(f, "net.params0", "", -1);
+    const int n = (int)p0->count;
     float *params = malloc((size_t)n * sizeof(float));
     int cases = 0;
-    for (int ri = 0; ri < n_records; ri++) {
-        if (strncmp(records[ri].name, "traj.", 5) != 0 || !ends_with(records[ri].name, ".optim"))
+    for (int ri = 0; ri < f->n; ri++) {
+        if (strncmp(f->r[ri].name, "traj.", 5) != 0 || !ends_with(f->r[ri].name, ".optim"))
             continue;
         char c_name[96];
-        snprintf(c_name, sizeof c_name, "%.*s", (int)(strlen(records[ri].name) - 6),
-                 records[ri].name);
-        cnn_optim_config oc = optim_from(&records[ri]);
-        cnn_sched_config sc = sched_from(need(c_name, ".sched", -1));
-        const record *torch_lr = need(c_name, ".lr", 5);
+        snprintf(c_name, sizeof c_name, "%.*s", (int)(strlen(f->r[ri].name) - 6),
+                 f->r[ri].name);
+        cnn_optim_config oc = optim_from(&f->r[ri]);
+        cnn_sched_config sc = sched_from(need(f, c_name, ".sched", -1));
+        const fixture_record *torch_lr = need(f, c_name, ".lr", 5);
         cnn_error err = {0};
         cnn_optim o;
         cnn_sched s;
@@ -183,11 +125,12 @@ static void test_trajectories(void)
             snprintf(what, sizeof what, "%s: lr of step %d", c_name, k);
             check_close(what, &lr, &torch_lr->v[k - 1], 1, LR_RTOL, 0);
             snprintf(suffix, sizeof suffix, ".grad%d", k);
-            const float *g = need(c_name, suffix, n)->v;
+            const float *g = need(f, c_name, suffix, n)->v;
             cnn_optim_step(&o, lr, params, g);
             snprintf(suffix, sizeof suffix, ".params%d", k);
             snprintf(what, sizeof what, "%s: params after step %d", c_name, k);
-            check_close(what, params, need(c_name, suffix, n)->v, (size_t)n, TRAJ_RTOL, TRAJ_ATOL);
+            check_close(what, params, need(f, c_name, suffix, n)->v, (size_t)n, TRAJ_RTOL,
+                        TRAJ_ATOL);
         }
         check(o.t == 5, "%s: step counter %ld, expected 5", c_name, o.t);
         cnn_optim_free(&o);
@@ -201,19 +144,20 @@ static void test_trajectories(void)
 
 /* ---- PyTorch lr sequences ---- */
 
-static void test_schedules(void)
+static void test_schedules(const fixture_file *f)
 {
     int cases = 0;
-    for (int ri = 0; ri < n_records; ri++) {
-        if (strncmp(records[ri].name, "sched.", 6) != 0 || !ends_with(records[ri].name, ".config"))
+    for (int ri = 0; ri < f->n; ri++) {
+        if (strncmp(f->r[ri].name, "sched.", 6) != 0 || !ends_with(f->r[ri].name, ".config"))
             continue;
         char c_name[96];
-        snprintf(c_name, sizeof c_name, "%.*s", (int)(strlen(records[ri].name) - 7),
-                 records[ri].name);
-        cnn_sched_config c = sched_from(&records[ri]);
+        snprintf(c_name, sizeof c_name, "%.*s", (int)(strlen(f->r[ri].name) - 7),
+                 f->r[ri].name);
+        cnn_sched_config c = sched_from(&f->r[ri]);
         const int steps = c.epochs * c.steps_per_epoch;
-        const record *want = need(c_name, ".lr", steps);
-        const record *loss = c.kind == CNN_SCHED_PLATEAU ? need(c_name, ".loss", c.epochs) : NULL;
+        const fixture_record *want = need(f, c_name, ".lr", steps);
+        const fixture_record *loss =
+            c.kind == CNN_SCHED_PLATEAU ? need(f, c_name, ".loss", c.epochs) : NULL;
         cnn_sched s;
         cnn_error err = {0};
         if (cnn_sched_init(&s, &c, &err)) {
@@ -240,44 +184,47 @@ static void test_schedules(void)
 
 /* ---- PyTorch clipping and L2 ---- */
 
-static void test_clip_l2(void)
+static void test_clip_l2(const fixture_file *f)
 {
-    const record *g0 = need("clip.grads", "", -1);
-    const size_t n = (size_t)g0->count;
+    const fixture_record *g0 = need(f, "clip.grads", "", -1);
+    const size_t n = g0->count;
     float *g = malloc(n * sizeof(float));
     const char *tags[] = {"clip.norm_small", "clip.norm_large"};
     for (int t = 0; t < 2; t++) {
         memcpy(g, g0->v, n * sizeof(float));
-        float max_norm = need(tags[t], ".max", 1)->v[0];
+        float max_norm = need(f, tags[t], ".max", 1)->v[0];
         float total = (float)cnn_clip_grad_norm(g, n, max_norm);
         char what[96];
         snprintf(what, sizeof what, "%s: total norm", tags[t]);
-        check_close(what, &total, need(tags[t], ".total", 1)->v, 1, CLIP_RTOL, 0);
+        check_close(what, &total, need(f, tags[t], ".total", 1)->v, 1, CLIP_RTOL, 0);
         snprintf(what, sizeof what, "%s: clipped gradients (max_norm %g)", tags[t],
                  (double)max_norm);
-        check_close(what, g, need(tags[t], ".out", (int)n)->v, n, CLIP_RTOL, CLIP_ATOL);
+        check_close(what, g, need(f, tags[t], ".out", (int)n)->v, n, CLIP_RTOL, CLIP_ATOL);
         if (t == 1)
-            check(bitwise_equal(g, g0->v, n), "clip_grad_norm under max_norm changed gradients");
+            check(check_bitwise_equal(g, g0->v, n),
+                  "clip_grad_norm under max_norm changed gradients");
     }
     memcpy(g, g0->v, n * sizeof(float));
-    cnn_clip_grad_value(g, n, need("clip.value.clip", "", 1)->v[0]);
-    check(bitwise_equal(g, need("clip.value.out", "", (int)n)->v, n),
+    cnn_clip_grad_value(g, n, need(f, "clip.value.clip", "", 1)->v[0]);
+    check(check_bitwise_equal(g, need(f, "clip.value.out", "", (int)n)->v, n),
           "clip_grad_value: differs from PyTorch's clamp (expected bitwise equal)");
     free(g);
 
-    const record *params = need("l2.params", "", -1), *ranges = need("l2.ranges", "", -1);
-    const size_t np = (size_t)params->count;
-    const float lambda = need("l2.lambda", "", 1)->v[0];
+    const fixture_record *params = need(f, "l2.params", "", -1);
+    const fixture_record *ranges = need(f, "l2.ranges", "", -1);
+    const size_t np = params->count;
+    const float lambda = need(f, "l2.lambda", "", 1)->v[0];
     cnn_range r[8];
-    const int nr = ranges->count / 2;
+    const int nr = (int)(ranges->count / 2);
     for (int i = 0; i < nr; i++)
         r[i] = (cnn_range){(size_t)ranges->v[2 * i], (size_t)ranges->v[2 * i + 1]};
     float *lg = malloc(np * sizeof(float));
-    const float *before = need("l2.grads", "", (int)np)->v;
+    const float *before = need(f, "l2.grads", "", (int)np)->v;
     memcpy(lg, before, np * sizeof(float));
     float pen = (float)cnn_l2_penalty(lambda, r, nr, params->v, lg);
-    check_close("l2: penalty lambda * sum w^2", &pen, need("l2.penalty", "", 1)->v, 1, CLIP_RTOL, 0);
-    check_close("l2: gradient with the penalty", lg, need("l2.grads_out", "", (int)np)->v, np,
+    check_close("l2: penalty lambda * sum w^2", &pen, need(f, "l2.penalty", "", 1)->v, 1,
+                CLIP_RTOL, 0);
+    check_close("l2: gradient with the penalty", lg, need(f, "l2.grads_out", "", (int)np)->v, np,
                 CLIP_RTOL, CLIP_ATOL);
     /* Outside the ranges (the biases) nothing may change, to the bit. */
     size_t pos = 0;
@@ -285,7 +232,7 @@ static void test_clip_l2(void)
     for (int i = 0; i <= nr; i++) {
         size_t end = i < nr ? r[i].offset : np;
         if (end > pos)
-            outside_same &= bitwise_equal(lg + pos, before + pos, end - pos);
+            outside_same &= check_bitwise_equal(lg + pos, before + pos, end - pos);
         if (i < nr)
             pos = r[i].offset + r[i].count;
     }
@@ -317,7 +264,7 @@ static void test_sgd_exact(void)
     check(cnn_optim_init(&o, &c, n, &err) == CNN_STATUS_OK, "sgd init: %s", err.msg);
     check(!o.m && !o.v, "sgd with momentum 0 allocates no state");
     cnn_optim_step(&o, lr, p, g);
-    check(bitwise_equal(p, want, n), "sgd momentum 0, wd 0: not exactly p -= lr * g");
+    check(check_bitwise_equal(p, want, n), "sgd momentum 0, wd 0: not exactly p -= lr * g");
     cnn_optim_free(&o);
 
     free(p);
@@ -616,15 +563,14 @@ int main(int argc, char **argv)
     test_sched_validation();
     test_sched_edges();
     test_clip_edges();
-    if (load_fixture(path)) {
-        test_trajectories();
-        test_schedules();
-        test_clip_l2();
+    fixture_file f;
+    if (fixture_load(&f, path, MADE_BY)) {
+        test_trajectories(&f);
+        test_schedules(&f);
+        test_clip_l2(&f);
     } else {
         check(0, "fixture %s not loaded", path);
     }
-    for (int i = 0; i < n_records; i++)
-        free(records[i].v);
-    free(records);
+    fixture_free(&f);
     return check_finish("test_optim");
 }

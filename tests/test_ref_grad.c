@@ -24,39 +24,6 @@
 
 static unsigned seed = 12345u;
 
-static float *falloc(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    if (!p) {
-        fprintf(stderr, "test_ref_grad: out of memory (%zu floats)\n", n);
-        exit(2);
-    }
-    return p;
-}
-
-static float *frand(size_t n, float lo, float hi)
-{
-    float *p = falloc(n);
-    check_fill(p, n, &seed, lo, hi);
-    return p;
-}
-
-static float *fnan(size_t n)
-{
-    float *p = falloc(n);
-    for (size_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
-
-static double dot(const float *y, const float *r, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)y[i] * r[i];
-    return s;
-}
-
 /* The objective L(ctx) evaluated at the current contents of the buffers. */
 typedef double (*objective_fn)(void *ctx);
 
@@ -81,19 +48,12 @@ static void fd_grad(objective_fn f, void *ctx, float *p, size_t n, float *g)
 static void compare(const char *what, const float *analytic, const float *numeric, size_t n,
                     double rtol, double atol)
 {
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)analytic[i] - numeric[i]) / (atol + rtol * fabs((double)numeric[i]));
-        if (!(d <= worst))
-            worst = d;
-    }
-    printf("  %-58s %4zu values  worst ratio %.3f\n", what, n, worst);
-    check_close(what, analytic, numeric, n, rtol, atol);
+    check_close_print(what, 58, analytic, numeric, n, rtol, atol);
 }
 
 static void compare_exact(const char *what, const float *a, const float *b, size_t n)
 {
-    check(memcmp(a, b, n * sizeof *a) == 0, "%s: not bit-identical", what);
+    check(check_bitwise_equal(a, b, n), "%s: not bit-identical", what);
 }
 
 /* ---------------- convolution ---------------- */
@@ -109,7 +69,7 @@ static double conv_objective(void *p)
 {
     conv_ctx *c = p;
     cnn_ref_conv2d_forward(&c->g, c->x, c->w, c->b, c->y);
-    return dot(c->y, c->r, conv_ny(&c->g));
+    return check_dot(c->y, c->r, conv_ny(&c->g));
 }
 
 static void test_conv(int n, int ih, int iw, int ic, int oc, int kh, int kw, int sh, int sw,
@@ -122,18 +82,18 @@ static void test_conv(int n, int ih, int iw, int ic, int oc, int kh, int kw, int
         return;
     }
     size_t nx = (size_t)n * ih * iw * ic, nw = (size_t)oc * ic * kh * kw, ny = conv_ny(&c.g);
-    c.x = frand(nx, -1, 1);
-    c.w = frand(nw, -0.5f, 0.5f);
-    c.b = bias ? frand((size_t)oc, -0.5f, 0.5f) : NULL;
-    c.y = falloc(ny);
-    c.r = frand(ny, -1, 1);
-    float *dx = fnan(nx), *dw = fnan(nw), *db = bias ? fnan((size_t)oc) : NULL;
+    c.x = check_frand(nx, &seed, -1, 1);
+    c.w = check_frand(nw, &seed, -0.5f, 0.5f);
+    c.b = bias ? check_frand((size_t)oc, &seed, -0.5f, 0.5f) : NULL;
+    c.y = check_falloc(ny);
+    c.r = check_frand(ny, &seed, -1, 1);
+    float *dx = check_fnan(nx), *dw = check_fnan(nw), *db = bias ? check_fnan((size_t)oc) : NULL;
     cnn_ref_conv2d_backward(&c.g, c.x, c.w, c.r, dx, dw, db);
 
     char name[160];
     int len = snprintf(name, sizeof name, "conv N%d %dx%dx%d->%d k%dx%d s%dx%d p%dx%d %s", n, ih,
                        iw, ic, oc, kh, kw, sh, sw, ph, pw, bias ? "bias" : "nobias");
-    float *num = falloc(nx > nw ? nx : nw);
+    float *num = check_falloc(nx > nw ? nx : nw);
     fd_grad(conv_objective, &c, c.x, nx, num);
     snprintf(name + len, sizeof name - (size_t)len, ": dx");
     compare(name, dx, num, nx, RTOL, ATOL);
@@ -147,7 +107,7 @@ static void test_conv(int n, int ih, int iw, int ic, int oc, int kh, int kw, int
     }
 
     /* Gradient outputs may be NULL; the others come out the same. */
-    float *dx2 = fnan(nx), *dw2 = fnan(nw);
+    float *dx2 = check_fnan(nx), *dw2 = check_fnan(nw);
     cnn_ref_conv2d_backward(&c.g, c.x, c.w, c.r, dx2, NULL, NULL);
     cnn_ref_conv2d_backward(&c.g, c.x, c.w, c.r, NULL, dw2, NULL);
     compare_exact("conv dx with dw, db NULL", dx2, dx, nx);
@@ -184,25 +144,25 @@ static double linear_objective(void *p)
 {
     linear_ctx *c = p;
     cnn_ref_linear_forward(c->n, c->in, c->out, c->x, c->w, c->b, c->y);
-    return dot(c->y, c->r, (size_t)c->n * c->out);
+    return check_dot(c->y, c->r, (size_t)c->n * c->out);
 }
 
 static void test_linear(int n, int in, int out, int bias)
 {
     linear_ctx c = {.n = n, .in = in, .out = out};
     size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
-    c.x = frand(nx, -1, 1);
-    c.w = frand(nw, -0.5f, 0.5f);
-    c.b = bias ? frand((size_t)out, -0.5f, 0.5f) : NULL;
-    c.y = falloc(ny);
-    c.r = frand(ny, -1, 1);
-    float *dx = fnan(nx), *dw = fnan(nw), *db = fnan((size_t)out);
+    c.x = check_frand(nx, &seed, -1, 1);
+    c.w = check_frand(nw, &seed, -0.5f, 0.5f);
+    c.b = bias ? check_frand((size_t)out, &seed, -0.5f, 0.5f) : NULL;
+    c.y = check_falloc(ny);
+    c.r = check_frand(ny, &seed, -1, 1);
+    float *dx = check_fnan(nx), *dw = check_fnan(nw), *db = check_fnan((size_t)out);
     cnn_ref_linear_backward(n, in, out, c.x, c.w, c.r, dx, dw, bias ? db : NULL);
 
     char name[120];
     int len = snprintf(name, sizeof name, "linear N%d %d->%d %s", n, in, out,
                        bias ? "bias" : "nobias");
-    float *num = falloc(nx > nw ? nx : nw);
+    float *num = check_falloc(nx > nw ? nx : nw);
     fd_grad(linear_objective, &c, c.x, nx, num);
     snprintf(name + len, sizeof name - (size_t)len, ": dx");
     compare(name, dx, num, nx, RTOL, ATOL);
@@ -230,20 +190,20 @@ static double act_objective(void *p)
 {
     act_ctx *c = p;
     cnn_ref_act_forward(c->a, c->count, c->x, c->y);
-    return dot(c->y, c->r, c->count);
+    return check_dot(c->y, c->r, c->count);
 }
 
 static void test_act(cnn_act a, const char *name)
 {
     act_ctx c = {.a = a, .count = 60};
-    c.x = frand(c.count, -3, 3);
+    c.x = check_frand(c.count, &seed, -3, 3);
     for (size_t i = 0; i < c.count; i++) /* keep the kinks at 0 out of the FD steps */
         if (fabsf(c.x[i]) < 0.05f)
             c.x[i] += c.x[i] < 0 ? -0.1f : 0.1f;
-    c.y = falloc(c.count);
-    c.r = frand(c.count, -1, 1);
+    c.y = check_falloc(c.count);
+    c.r = check_frand(c.count, &seed, -1, 1);
     cnn_ref_act_forward(a, c.count, c.x, c.y);
-    float *dx = fnan(c.count), *num = falloc(c.count);
+    float *dx = check_fnan(c.count), *num = check_falloc(c.count);
     cnn_ref_act_backward(a, c.count, c.x, c.y, c.r, dx);
     fd_grad(act_objective, &c, c.x, c.count, num);
     char what[80];
@@ -254,7 +214,7 @@ static void test_act(cnn_act a, const char *name)
     /* In place: x and y alias, dy and dx alias. (The FD pass left y from a
      * perturbed x, so recompute it first.) */
     cnn_ref_act_forward(a, c.count, c.x, c.y);
-    float *buf = falloc(c.count);
+    float *buf = check_falloc(c.count);
     memcpy(buf, c.x, c.count * sizeof *buf);
     cnn_ref_act_forward(a, c.count, buf, buf);
     compare_exact("activation forward in place", buf, c.y, c.count);
@@ -324,7 +284,7 @@ static double pool_objective(void *p)
         cnn_ref_maxpool_forward(&c->g, c->x, c->y);
     else
         cnn_ref_avgpool_forward(&c->g, c->x, c->y);
-    return dot(c->y, c->r, pool_ny(&c->g));
+    return check_dot(c->y, c->r, pool_ny(&c->g));
 }
 
 static void test_pool(int max, int n, int ih, int iw, int ch, int kh, int kw, int sh, int sw,
@@ -338,7 +298,7 @@ static void test_pool(int max, int n, int ih, int iw, int ch, int kh, int kw, in
         return;
     }
     size_t nx = pool_nx(&c.g), ny = pool_ny(&c.g);
-    c.x = falloc(nx);
+    c.x = check_falloc(nx);
     /* Distinct values 0.01 apart in shuffled order: no ties, and an FD step of
      * 1e-3 never changes which element is a window's maximum. */
     for (size_t i = 0; i < nx; i++)
@@ -349,9 +309,9 @@ static void test_pool(int max, int n, int ih, int iw, int ch, int kh, int kw, in
         float t = c.x[i];
         c.x[i] = c.x[j], c.x[j] = t;
     }
-    c.y = falloc(ny);
-    c.r = frand(ny, -1, 1);
-    float *dx = fnan(nx), *num = falloc(nx);
+    c.y = check_falloc(ny);
+    c.r = check_frand(ny, &seed, -1, 1);
+    float *dx = check_fnan(nx), *num = check_falloc(nx);
     if (max)
         cnn_ref_maxpool_backward(&c.g, c.x, c.r, dx);
     else
@@ -404,20 +364,20 @@ static double shape_objective(void *p)
     shape_ctx *s = p;
     if (s->gap) {
         cnn_ref_gap_forward(s->n, s->h * s->w, s->c, s->x, s->y);
-        return dot(s->y, s->r, (size_t)s->n * s->c);
+        return check_dot(s->y, s->r, (size_t)s->n * s->c);
     }
     cnn_ref_flatten_forward(s->n, s->h, s->w, s->c, s->x, s->y);
-    return dot(s->y, s->r, (size_t)s->n * s->h * s->w * s->c);
+    return check_dot(s->y, s->r, (size_t)s->n * s->h * s->w * s->c);
 }
 
 static void test_shape(int gap, int n, int h, int w, int ch)
 {
     shape_ctx s = {.n = n, .h = h, .w = w, .c = ch, .gap = gap};
     size_t nx = (size_t)n * h * w * ch, ny = gap ? (size_t)n * ch : nx;
-    s.x = frand(nx, -1, 1);
-    s.y = falloc(ny);
-    s.r = frand(ny, -1, 1);
-    float *dx = fnan(nx), *num = falloc(nx);
+    s.x = check_frand(nx, &seed, -1, 1);
+    s.y = check_falloc(ny);
+    s.r = check_frand(ny, &seed, -1, 1);
+    float *dx = check_fnan(nx), *num = check_falloc(nx);
     if (gap)
         cnn_ref_gap_backward(n, h * w, ch, s.r, dx);
     else
@@ -460,20 +420,20 @@ static double bn_objective(void *p)
     bn_ctx *b = p;
     cnn_ref_batchnorm_forward_train(&b->g, b->x, b->gamma, b->beta, b->y, b->mean, b->invstd,
                                     b->rmean, b->rvar);
-    return dot(b->y, b->r, (size_t)b->g.m * b->g.c);
+    return check_dot(b->y, b->r, (size_t)b->g.m * b->g.c);
 }
 
 static void test_bn(const char *kind, int m, int ch)
 {
     bn_ctx b = {.g = {.m = m, .c = ch, .eps = 1e-5f, .momentum = 0.1f}};
     size_t nx = (size_t)m * ch;
-    b.x = frand(nx, -1.5f, 2.5f);
-    b.gamma = frand((size_t)ch, 0.5f, 1.5f);
-    b.beta = frand((size_t)ch, -0.5f, 0.5f);
-    b.y = falloc(nx);
-    b.r = frand(nx, -1, 1);
-    b.mean = falloc((size_t)ch), b.invstd = falloc((size_t)ch);
-    b.rmean = falloc((size_t)ch), b.rvar = falloc((size_t)ch);
+    b.x = check_frand(nx, &seed, -1.5f, 2.5f);
+    b.gamma = check_frand((size_t)ch, &seed, 0.5f, 1.5f);
+    b.beta = check_frand((size_t)ch, &seed, -0.5f, 0.5f);
+    b.y = check_falloc(nx);
+    b.r = check_frand(nx, &seed, -1, 1);
+    b.mean = check_falloc((size_t)ch), b.invstd = check_falloc((size_t)ch);
+    b.rmean = check_falloc((size_t)ch), b.rvar = check_falloc((size_t)ch);
     bn_objective(&b);
 
     /* Output per channel: (y - beta) / gamma has mean 0 and variance var/(var+eps) ~ 1. */
@@ -493,9 +453,9 @@ static void test_bn(const char *kind, int m, int ch)
            kind, m, ch, worst_mean, worst_var);
     check(worst_mean < 1e-5 && worst_var < 1e-3, "batchnorm %s: output not mean 0 var 1", kind);
 
-    float *dx = fnan(nx), *dgamma = fnan((size_t)ch), *dbeta = fnan((size_t)ch);
+    float *dx = check_fnan(nx), *dgamma = check_fnan((size_t)ch), *dbeta = check_fnan((size_t)ch);
     cnn_ref_batchnorm_backward(&b.g, b.x, b.gamma, b.mean, b.invstd, b.r, dx, dgamma, dbeta);
-    float *num = falloc(nx);
+    float *num = check_falloc(nx);
     char what[80];
     fd_grad(bn_objective, &b, b.x, nx, num);
     snprintf(what, sizeof what, "batchnorm %s M%d C%d: dx", kind, m, ch);
@@ -582,13 +542,13 @@ static void test_xent(int n, int k, float smoothing)
 {
     xent_ctx c = {.n = n, .k = k, .smoothing = smoothing};
     size_t nz = (size_t)n * k;
-    c.logits = frand(nz, -3, 3);
+    c.logits = check_frand(nz, &seed, -3, 3);
     c.labels = malloc((size_t)n);
     if (!c.labels)
         exit(2);
     for (int i = 0; i < n; i++)
         c.labels[i] = (uint8_t)((i * 7 + 3) % k);
-    float *dz = fnan(nz), *num = falloc(nz);
+    float *dz = check_fnan(nz), *num = check_falloc(nz);
     float loss = cnn_ref_softmax_xent(n, k, c.logits, c.labels, smoothing, dz, NULL);
     fd_grad(xent_objective, &c, c.logits, nz, num);
     char what[96];
@@ -615,7 +575,7 @@ static void test_xent(int n, int k, float smoothing)
           "softmax xent N%d K%d smoothing %g: loss %.8g, -mean sum q log p %.8g", n, k,
           (double)smoothing, (double)loss, want);
     if (smoothing == 0.0f) { /* the plain cross-entropy, unchanged */
-        float *dplain = falloc(nz);
+        float *dplain = check_falloc(nz);
         double plain = plain_xent(n, k, c.logits, c.labels, dplain);
         check(fabs(loss - plain) <= 1e-6 * plain, "softmax xent smoothing 0: loss %.8g, plain %.8g",
               (double)loss, plain);
@@ -693,7 +653,7 @@ static double dropout_objective(void *ctx)
         cnn_ref_dropout2d_forward(d->n, d->hw, d->c, d->p, d->mask, d->x, d->y);
     else
         cnn_ref_dropout_forward(count, d->p, d->mask, d->x, d->y);
-    return dot(d->y, d->r, count);
+    return check_dot(d->y, d->r, count);
 }
 
 static void test_dropout(int two_d, int n, int hw, int ch, float p)
@@ -705,10 +665,10 @@ static void test_dropout(int two_d, int n, int hw, int ch, float p)
         exit(2);
     for (size_t i = 0; i < masks; i++) /* a fixed pattern with both values */
         d.mask[i] = (uint8_t)((i * 5 + 1) % 3 != 0);
-    d.x = frand(count, -1, 1);
-    d.y = falloc(count);
-    d.r = frand(count, -1, 1);
-    float *dx = fnan(count), *num = falloc(count);
+    d.x = check_frand(count, &seed, -1, 1);
+    d.y = check_falloc(count);
+    d.r = check_frand(count, &seed, -1, 1);
+    float *dx = check_fnan(count), *num = check_falloc(count);
     if (two_d)
         cnn_ref_dropout2d_backward(n, hw, ch, p, d.mask, d.r, dx);
     else
@@ -761,14 +721,14 @@ static double add_objective(void *ctx)
     merge_ctx *m = ctx;
     size_t count = (size_t)m->n * m->hw * m->c[0];
     cnn_ref_add_forward(count, m->x[0], m->x[1], m->y);
-    return dot(m->y, m->r, count);
+    return check_dot(m->y, m->r, count);
 }
 
 static double concat_objective(void *ctx)
 {
     merge_ctx *m = ctx;
     cnn_ref_concat_forward(m->n, m->hw, m->k, m->c, (const float *const *)m->x, m->y);
-    return dot(m->y, m->r, merge_ny(m));
+    return check_dot(m->y, m->r, merge_ny(m));
 }
 
 /* add has no backward op: its gradient is dy into both inputs, checked here. */
@@ -776,10 +736,10 @@ static void test_add(int n, int hw, int ch)
 {
     merge_ctx m = {.n = n, .hw = hw, .k = 2, .c = {ch, ch}};
     size_t count = (size_t)n * hw * ch;
-    m.x[0] = frand(count, -1, 1), m.x[1] = frand(count, -1, 1);
-    m.y = falloc(count);
-    m.r = frand(count, -1, 1);
-    float *num = falloc(count);
+    m.x[0] = check_frand(count, &seed, -1, 1), m.x[1] = check_frand(count, &seed, -1, 1);
+    m.y = check_falloc(count);
+    m.r = check_frand(count, &seed, -1, 1);
+    float *num = check_falloc(count);
     char what[80];
     for (int i = 0; i < 2; i++) {
         fd_grad(add_objective, &m, m.x[i], count, num);
@@ -787,7 +747,7 @@ static void test_add(int n, int hw, int ch)
         compare(what, m.r, num, count, RTOL, ATOL);
     }
     /* y may alias an input */
-    float *want = falloc(count);
+    float *want = check_falloc(count);
     cnn_ref_add_forward(count, m.x[0], m.x[1], want);
     cnn_ref_add_forward(count, m.x[0], m.x[1], m.x[0]);
     compare_exact("add in place (y = a)", m.x[0], want, count);
@@ -801,23 +761,23 @@ static void test_concat(int n, int hw, int k, const int *c)
     int len = snprintf(what, sizeof what, "concat N%d HW%d C", n, hw);
     for (int i = 0; i < k; i++) {
         m.c[i] = c[i];
-        m.x[i] = frand((size_t)n * hw * c[i], -1, 1);
+        m.x[i] = check_frand((size_t)n * hw * c[i], &seed, -1, 1);
         len += snprintf(what + len, sizeof what - (size_t)len, "%s%d", i ? "+" : "", c[i]);
     }
     size_t ny = merge_ny(&m);
-    m.y = falloc(ny);
-    m.r = frand(ny, -1, 1);
+    m.y = check_falloc(ny);
+    m.r = check_frand(ny, &seed, -1, 1);
     float *dx[4] = {NULL, NULL, NULL, NULL}, *skip[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < k; i++) {
-        dx[i] = fnan((size_t)n * hw * c[i]);
+        dx[i] = check_fnan((size_t)n * hw * c[i]);
         if (i % 2)
-            skip[i] = fnan((size_t)n * hw * c[i]);
+            skip[i] = check_fnan((size_t)n * hw * c[i]);
     }
     cnn_ref_concat_backward(n, hw, k, m.c, m.r, dx);
     cnn_ref_concat_backward(n, hw, k, m.c, m.r, skip); /* even inputs skipped (NULL) */
     for (int i = 0; i < k; i++) {
         size_t ni = (size_t)n * hw * c[i];
-        float *num = falloc(ni);
+        float *num = check_falloc(ni);
         fd_grad(concat_objective, &m, m.x[i], ni, num);
         snprintf(what + len, sizeof what - (size_t)len, ": dx%d", i);
         compare(what, dx[i], num, ni, RTOL, ATOL);
@@ -848,14 +808,14 @@ static double gmp_objective(void *p)
 {
     shape_ctx *s = p;
     cnn_ref_gmp_forward(s->n, s->h * s->w, s->c, s->x, s->y);
-    return dot(s->y, s->r, (size_t)s->n * s->c);
+    return check_dot(s->y, s->r, (size_t)s->n * s->c);
 }
 
 static void test_gmp(int n, int h, int w, int ch)
 {
     shape_ctx s = {.n = n, .h = h, .w = w, .c = ch};
     size_t nx = (size_t)n * h * w * ch, ny = (size_t)n * ch;
-    s.x = falloc(nx);
+    s.x = check_falloc(nx);
     /* distinct values 0.01 apart, shuffled: FD steps never change the maximum */
     for (size_t i = 0; i < nx; i++)
         s.x[i] = 0.01f * ((float)i - (float)nx / 2);
@@ -865,9 +825,9 @@ static void test_gmp(int n, int h, int w, int ch)
         float t = s.x[i];
         s.x[i] = s.x[j], s.x[j] = t;
     }
-    s.y = falloc(ny);
-    s.r = frand(ny, -1, 1);
-    float *dx = fnan(nx), *num = falloc(nx);
+    s.y = check_falloc(ny);
+    s.r = check_frand(ny, &seed, -1, 1);
+    float *dx = check_fnan(nx), *num = check_falloc(nx);
     cnn_ref_gmp_backward(n, h * w, ch, s.x, s.r, dx);
     fd_grad(gmp_objective, &s, s.x, nx, num);
     char what[80];

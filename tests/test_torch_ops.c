@@ -23,27 +23,10 @@
 #define RTOL 1e-4
 #define ATOL 1e-6
 
-static float *fresh(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    if (!p) {
-        fprintf(stderr, "test_torch_ops: out of memory (%zu floats)\n", n);
-        exit(2);
-    }
-    return p;
-}
-
 /* Compares got with PyTorch's want; prints one line per comparison. */
 static void vs_torch(const char *what, const float *got, const float *want, size_t n)
 {
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - want[i]) / (ATOL + RTOL * fabs((double)want[i]));
-        if (!(d <= worst))
-            worst = d;
-    }
-    printf("  %-44s %4zu values  worst ratio %.3f\n", what, n, worst);
-    check_close(what, got, want, n, RTOL, ATOL);
+    check_close_print(what, 44, got, want, n, RTOL, ATOL);
 }
 
 /* The record's values as bytes (masks, labels), which must be whole numbers in [0, 255]. */
@@ -125,7 +108,7 @@ static void torch_xent(const fixture_file *f)
     if (!logits || !lv)
         return;
     uint8_t *labels = bytes_of(lv, (size_t)n);
-    float *d = fresh(count);
+    float *d = check_fresh(count);
     char rec[64], what[96];
     for (int c = 0; c < 4; c++) {
         snprintf(rec, sizeof rec, "xent.s%d.smoothing", c);
@@ -166,7 +149,7 @@ static void torch_concat(const fixture_file *f)
     if (!x0 || !x1 || !r || !want_y || !want_dx0 || !want_dx1)
         return;
     const float *xs[2] = {x0, x1};
-    float *y = fresh(ny), *dx0 = fresh(n0), *dx1 = fresh(n1);
+    float *y = check_fresh(ny), *dx0 = check_fresh(n0), *dx1 = check_fresh(n1);
     float *dxs[2] = {dx0, dx1};
     char what[96];
     for (int fast = 0; fast <= 1; fast++) {
@@ -201,7 +184,7 @@ static void torch_gmp(const fixture_file *f)
     const float *want_y = fixture_get(f, "gmp.y", ny), *want_dx = fixture_get(f, "gmp.dx", nx);
     if (!x || !r || !want_y || !want_dx)
         return;
-    float *y = fresh(ny), *dx = fresh(nx);
+    float *y = check_fresh(ny), *dx = check_fresh(nx);
     int32_t *arg = malloc(ny * sizeof *arg);
     char what[96];
     for (int fast = 0; fast <= 1; fast++) {
@@ -242,7 +225,7 @@ static void torch_dropout(const fixture_file *f, int two_d)
     if (!p || !x || !r || !mv || !want_y || !want_dx)
         return;
     uint8_t *mask = bytes_of(mv, masks);
-    float *y = fresh(count), *dx = fresh(count);
+    float *y = check_fresh(count), *dx = check_fresh(count);
     for (int fast = 0; fast <= 1; fast++) {
         const char *kind = fast ? "fast" : "ref";
         if (two_d && fast) {
