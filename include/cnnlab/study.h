@@ -1,0 +1,254 @@
+/* study.h: families of training runs compared on validation data.
+ *
+ * A study is a base configuration (the flags of `cnnlab train`) and factors:
+ * train flags with the values to try. An ablation (the default) runs the base
+ * as the control and then one run per varied value, one change at a time; a
+ * grid runs the full product. Each configuration runs `repeats` times, with
+ * seeds seed, seed+1, ...; results are compared on the validation split only.
+ *
+ * The study folder:
+ *   study.txt     what the study is (written atomically before any run starts);
+ *                 a second `cnnlab study` with the same folder continues it
+ *   runs/ID/      one run folder per run, as `cnnlab train` writes it, plus
+ *                 train.log (everything the training printed)
+ *   summary.csv   one row per run (cnn_study_write_summary)
+ *   report.md     the question, the table, the plots, one sentence per factor
+ *   plots/        per factor: validation loss and accuracy overlaid (PNG, SVG)
+ *   select.txt    written by `cnnlab select`: the chosen run, the test result
+ *                 and how many times the test set was used
+ *
+ * The pieces, one file each: spec.c (presets, --vary lists, the list of runs,
+ * study.txt, configuration diffs), runner.c (running the runs as separate
+ * processes, resuming) and summary.c (reading run folders, summary.csv,
+ * report.md, the sentences). The library prints nothing: progress arrives
+ * through cnn_study_hooks.
+ */
+#ifndef CNNLAB_STUDY_H
+#define CNNLAB_STUDY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnnlab/status.h"
+#include "cnnlab/train.h"
+
+#define CNN_STUDY_MAX_FACTORS 8
+#define CNN_STUDY_MAX_VALUES 32
+#define CNN_STUDY_MAX_ARGS 96
+#define CNN_STUDY_MAX_RUNS 2048
+#define CNN_STUDY_ARG_LEN 256
+#define CNN_STUDY_ID_LEN 160
+
+/* One varied train flag and its values, e.g. dropout = 0, 0.1, 0.3. Values are
+ * kept as written. List-valued flags (--augment, --milestones) write their
+ * items joined by '+' ("crop+flip"), since ',' separates the values. */
+typedef struct cnn_study_factor {
+    char flag[48]; /* without the dashes: "dropout" */
+    int count;
+    char values[CNN_STUDY_MAX_VALUES][64];
+    /* value v's configuration is the control's (an ablation runs it once, as
+     * the control); set by whoever validates the study (the command line). */
+    int is_control[CNN_STUDY_MAX_VALUES];
+    int is_bool; /* the flag takes no value: values are on/off */
+} cnn_study_factor;
+
+typedef struct cnn_study_spec {
+    int base_count; /* the base train flags, normalised (cnn_study_normalise_args) */
+    char base[CNN_STUDY_MAX_ARGS][CNN_STUDY_ARG_LEN];
+    int factor_count;
+    cnn_study_factor factors[CNN_STUDY_MAX_FACTORS];
+    int grid;     /* 0: ablation, 1: full product */
+    int repeats;  /* seeds per configuration, >= 1 */
+    uint64_t seed; /* the first seed */
+    char preset[128]; /* the presets the factors came from ("dropout"), for the report */
+} cnn_study_spec;
+
+/* One run of a study. value[f] indexes factors[f].values, or -1 where the
+ * run keeps the base setting of factor f. */
+typedef struct cnn_study_run {
+    char id[CNN_STUDY_ID_LEN]; /* folder name under runs/: "control", "dropout=0.3", "..._s2" */
+    char label[CNN_STUDY_ID_LEN]; /* "dropout=0.3", "control", "dropout=0 (control)" */
+    int config;   /* configuration index; repeats of one configuration share it */
+    int factor;   /* ablation: the factor this run varies, -1 for the control; grid: -1 */
+    int value[CNN_STUDY_MAX_FACTORS];
+    int repeat;   /* 0 .. repeats-1 */
+    uint64_t seed;
+} cnn_study_run;
+
+/* ---- spec.c: presets, factors, the list of runs ---- */
+
+typedef struct cnn_study_preset {
+    const char *name;   /* "dropout" */
+    const char *flag;   /* "dropout"; "model" for depth */
+    const char *values; /* "0,0.1,0.2,0.3,0.5"; NULL for depth (chosen by the model) */
+    const char *about;
+} cnn_study_preset;
+
+/* The presets, NULL-name terminated. */
+const cnn_study_preset *cnn_study_presets(void);
+/* The factor of preset name for a base model (depth depends on the model's
+ * family: vgg11/13/16/19, resnet20/32/44/56 or LeNet-5 with 2 vs 3 fully
+ * connected layers). Errors name the preset, or the family and the models it
+ * lacks. */
+cnn_status cnn_study_preset_factor(const char *name, const char *model, cnn_study_factor *out,
+                                   cnn_error *err);
+/* Parses "FLAG=v1,v2,..." (FLAG with or without leading dashes). */
+cnn_status cnn_study_factor_parse(const char *text, cnn_study_factor *out, cnn_error *err);
+/* "dropout=0,0.1,0.3" into buf. */
+void cnn_study_factor_format(const cnn_study_factor *f, char *buf, size_t size);
+
+/* Train flags in a canonical order: "--x=v" becomes "--x v", and each flag
+ * with its value (the next argument unless that starts with "--") is sorted
+ * by flag name, keeping the order of repeated flags. */
+cnn_status cnn_study_normalise_args(int argc, const char *const *argv, cnn_study_spec *spec,
+                                    cnn_error *err);
+
+/* The runs of a study, in order: an ablation's control first, then each
+ * factor's values (values marked is_control are not run again: the control
+ * stands for them); a grid's product with the first factor varying slowest.
+ * Each configuration is repeated spec->repeats times. runs has room for max. */
+cnn_status cnn_study_plan(const cnn_study_spec *spec, cnn_study_run *runs, int max, int *count,
+                          cnn_error *err);
+/* Number of distinct configurations in runs[0..n). */
+int cnn_study_config_count(const cnn_study_run *runs, int n);
+
+/* The train arguments of a configuration: the base flags, with the factors a
+ * run varies replacing any base setting of the same flag. Strings point into
+ * spec, or are "--FLAG" copies in scratch (room for CNN_STUDY_MAX_FACTORS *
+ * 2 strings of CNN_STUDY_ARG_LEN). Returns the count written to argv (room for
+ * CNN_STUDY_MAX_ARGS + 2 * CNN_STUDY_MAX_FACTORS). */
+int cnn_study_config_args(const cnn_study_spec *spec, const int *value, const char **argv,
+                          char (*scratch)[CNN_STUDY_ARG_LEN]);
+
+/* study.txt: the spec as text, and back. Only base, vary, grid, repeats and
+ * seed make a study's identity; the rest is information. */
+void cnn_study_spec_format(const cnn_study_spec *spec, char *buf, size_t size);
+cnn_status cnn_study_spec_parse(const char *text, cnn_study_spec *spec, cnn_error *err);
+/* 1 if a and b are the same study. When not, describe (may be NULL) receives
+ * what differs, naming both sides. */
+int cnn_study_spec_same(const cnn_study_spec *a, const cnn_study_spec *b, char *describe,
+                        size_t size);
+
+/* A training configuration as canonical text: every setting that changes what
+ * is trained (not the seed, threads, data folder or run folder), with the
+ * model's layers as its options resolve them (so --dropout 0 and a model
+ * without dropout agree). Two configurations with equal text train the same
+ * network the same way. Fails only if the model cannot be built. */
+cnn_status cnn_study_settings_text(const cnn_train_config *c, char *buf, size_t size,
+                                   cnn_error *err);
+
+/* The settings of run folder config.txt text `run` that differ from
+ * `control`'s, as "key=value key=value" (keys that describe the machine or
+ * the seed are ignored: seed, threads, data, norm_mean, norm_std,
+ * train_images, val_images). Empty when they agree. */
+void cnn_study_config_diff(const char *control, const char *run, char *out, size_t size);
+
+/* ---- runner.c: running the runs ---- */
+
+typedef enum cnn_study_outcome {
+    CNN_STUDY_RUN_FINISHED = 0, /* status.txt: finished or stopped early */
+    CNN_STUDY_RUN_DIVERGED,     /* status diverged, or train exited with status 3 */
+    CNN_STUDY_RUN_FAILED,       /* any other ending: bad input, crash, killed */
+    CNN_STUDY_RUN_MISSING       /* not run (yet) */
+} cnn_study_outcome;
+
+typedef struct cnn_study_exec {
+    const char *exe;   /* the cnnlab binary: runs are `exe train ARGS` */
+    const char *dir;   /* the study folder */
+    const char *const *extra; /* arguments given to every run but not part of the study */
+    int extra_count;   /* (--data DIR) */
+    int jobs;          /* runs at once, >= 1 */
+    int threads;       /* --threads of each run, >= 1 */
+    /* NULL, or another study folder with the same base, seed and repeats whose
+     * finished control runs are copied instead of trained again (the lab's
+     * studies share one control). */
+    const char *control_from;
+} cnn_study_exec;
+
+typedef struct cnn_study_hooks {
+    /* A run starts (state "running"), or is kept from before (state
+     * "finished earlier", "diverged earlier"). index is 0-based. */
+    void (*on_start)(void *user, int index, int total, const cnn_study_run *r, const char *state);
+    /* A line the training printed (every line goes to the run's train.log). */
+    void (*on_line)(void *user, int index, int total, const cnn_study_run *r, const char *line);
+    /* A run ended; detail says how (exit status, the log to read). */
+    void (*on_end)(void *user, int index, int total, const cnn_study_run *r,
+                   cnn_study_outcome outcome, const char *detail);
+    void *user;
+} cnn_study_hooks;
+
+/* Creates the study folder and writes study.txt, or checks that the folder
+ * holds this same study (refusing another study, naming both, or a folder
+ * that is not a study). */
+cnn_status cnn_study_open(const char *dir, const cnn_study_spec *spec, cnn_error *err);
+/* Reads dir/study.txt. */
+cnn_status cnn_study_load(const char *dir, cnn_study_spec *spec, cnn_error *err);
+
+/* How a run folder ended: finished (or stopped early), diverged, or missing
+ * (no folder, or no final status). */
+cnn_study_outcome cnn_study_run_state(const char *run_dir);
+
+/* Runs every run that has not ended yet, exec->jobs at a time, each as a
+ * separate process with its output in runs/ID/train.log. Finished and
+ * diverged runs are kept; a run folder without a final status (a killed run)
+ * is removed and run again from scratch. A failed run stops the study (the
+ * runs under way finish first): the error names the run and its log. */
+cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *runs, int n,
+                             const cnn_study_exec *exec, const cnn_study_hooks *hooks,
+                             cnn_error *err);
+
+/* Copies the regular files of run folder from into a new folder to. */
+cnn_status cnn_study_copy_run(const char *from, const char *to, cnn_error *err);
+
+/* Removes a directory tree (a run folder that never finished). */
+cnn_status cnn_study_remove_tree(const char *path, cnn_error *err);
+
+/* ---- summary.c: results, summary.csv, report.md ---- */
+
+typedef struct cnn_study_result {
+    cnn_study_outcome outcome;
+    char status[32];     /* "finished", "stopped early", "diverged", "failed", "not run" */
+    int epochs;          /* rows in metrics.csv */
+    int best_epoch;      /* epoch of the best validation accuracy (0 if none) */
+    double best_val_acc; /* NAN when no epoch finished */
+    double final_train_loss, final_train_acc, final_val_loss, final_val_acc;
+    double seconds, images_per_second;
+    char diff[512];      /* settings that differ from the control's config.txt */
+} cnn_study_result;
+
+/* Reads run_dir's metrics.csv and status.txt; diff against control_config
+ * (config.txt text of the control run; NULL: none). */
+void cnn_study_read_result(const char *run_dir, const char *control_config, cnn_study_result *out);
+
+/* Mean and sample standard deviation (n - 1; 0 when n < 2) of the finite
+ * values of x[0..n); returns how many were finite. */
+int cnn_study_mean_std(const double *x, int n, double *mean, double *std);
+
+/* One level of a factor, as the sentence compares them. */
+typedef struct cnn_study_level {
+    const char *label;  /* "0.3", "batch" */
+    double mean, std;   /* best validation accuracy over the seeds, in [0, 1]; NAN: diverged */
+    int n;              /* seeds with a result */
+    int is_reference;   /* the control (ablation) or the first value (grid) */
+} cnn_study_level;
+
+/* One sentence stating what the data shows for a factor: which level won and
+ * by how many points against the reference, and, with repeats, whether the
+ * difference exceeds the seed-to-seed spread (the larger standard deviation). */
+void cnn_study_sentence(const char *factor, const cnn_study_level *levels, int count, int repeats,
+                        char *out, size_t size);
+
+/* Reads every run's results; writes summary.csv and report.md (and the plots
+ * when gnuplot is there: plots_note receives a line saying what happened to
+ * them, e.g. that they were skipped and how to get them; may be NULL). */
+cnn_status cnn_study_write_outputs(const char *dir, const cnn_study_spec *spec,
+                                   const cnn_study_run *runs, int n, char *plots_note,
+                                   size_t note_size, cnn_error *err);
+
+/* The best configuration on validation: the highest mean best validation
+ * accuracy over its seeds (ties: the earlier). *run receives the index of its
+ * first finished run. Errors when no run finished. */
+cnn_status cnn_study_best(const char *dir, const cnn_study_run *runs, int n, int *run,
+                          double *mean, double *std, cnn_error *err);
+
+#endif

@@ -1,0 +1,664 @@
+/* spec.c: what a study is: presets, --vary lists, the list of runs (an
+ * ablation's one-change-at-a-time list or a grid's product), study.txt, and
+ * configuration text and diffs. Everything here is pure: no processes, no
+ * run folders (runner.c and summary.c do those). */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnlab/cnnlab.h"
+#include "cnnlab/study.h"
+
+/* ---- presets ---- */
+
+static const cnn_study_preset presets[] = {
+    {"dropout", "dropout", "0,0.1,0.2,0.3,0.5", "dropout probability in the model's dropout slots"},
+    {"norm", "norm", "none,batch,layer,instance,group", "normalisation in every norm slot"},
+    {"lr-decay", "lr-schedule", "none,step,multistep,exp,cosine,plateau",
+     "learning-rate schedule (each with train's defaults: step every epochs/3, multistep at "
+     "1/2 and 3/4, exp gamma 0.95, plateau patience 10)"},
+    {"kernel-size", "kernel-size", "3,5,7", "kernel size of the model's kernel-size slots"},
+    {"depth", "model", NULL,
+     "the model's family by depth: vgg11,vgg13,vgg16,vgg19 (with _bn when --model has it), "
+     "resnet20,resnet32,resnet44,resnet56, or LeNet-5 with 2 vs 3 fully connected layers"},
+    {"activation", "activation", "relu,leaky_relu,sigmoid,tanh,gelu,elu",
+     "activation in every activation slot"},
+    {"optimizer", "optimizer", "sgd,adam,adamw,rmsprop",
+     "optimizer, each with its default lr (0.05 for sgd, 0.001 otherwise) unless the base sets --lr"},
+    {"l2", "l2", "0,0.0001,0.0005,0.001,0.005", "explicit L2 penalty lambda * sum w^2"},
+    {"augment", "augment", "none,flip,crop,crop+flip,crop+flip+cutout", "training-time augmentation"},
+    {"batch-size", "batch-size", "32,64,128,256", "images per step (same lr for all)"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const cnn_study_preset *cnn_study_presets(void) { return presets; }
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* depth: the members of the base model's family, all of which must exist. */
+static cnn_status depth_factor(const char *model, cnn_study_factor *out, cnn_error *err)
+{
+    const char *family, *members[4];
+    char names[4][64];
+    int count = 0;
+    if (starts_with(model, "vgg")) {
+        const char *bn = ends_with(model, "_bn") ? "_bn" : "";
+        static const char *depths[] = {"11", "13", "16", "19"};
+        for (int i = 0; i < 4; i++) {
+            snprintf(names[i], sizeof names[i], "vgg%s%s", depths[i], bn);
+            members[count++] = names[i];
+        }
+        family = *bn ? "VGG with batch norm" : "VGG";
+    } else if (starts_with(model, "resnet")) {
+        static const char *resnets[] = {"resnet20", "resnet32", "resnet44", "resnet56"};
+        for (int i = 0; i < 4; i++)
+            members[count++] = resnets[i];
+        family = "CIFAR ResNet";
+    } else if (starts_with(model, "lenet5")) {
+        /* LeNet-5 with 2 fully connected layers beside the usual 3. */
+        snprintf(names[0], sizeof names[0], "%s-fc2", model);
+        members[count++] = names[0];
+        members[count++] = model;
+        family = "LeNet-5 (2 vs 3 fully connected layers)";
+    } else {
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--preset depth: no depth family for --model %s; depth knows VGG "
+                             "(vgg11/13/16/19), CIFAR ResNet (resnet20/32/44/56) and LeNet-5 "
+                             "(2 vs 3 fully connected layers)", model);
+    }
+    char missing[256] = "";
+    size_t used = 0;
+    for (int i = 0; i < count; i++)
+        if (!cnn_model_find(members[i]))
+            used += (size_t)snprintf(missing + used, used < sizeof missing ? sizeof missing - used : 0,
+                                     "%s%s", used ? ", " : "", members[i]);
+    if (used)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--preset depth: the %s family of --model %s needs built-in models "
+                             "that do not exist: %s (see `cnnlab models`)", family, model, missing);
+    memset(out, 0, sizeof *out);
+    snprintf(out->flag, sizeof out->flag, "model");
+    for (int i = 0; i < count; i++)
+        snprintf(out->values[out->count++], sizeof out->values[0], "%s", members[i]);
+    return CNN_STATUS_OK;
+}
+
+cnn_status cnn_study_preset_factor(const char *name, const char *model, cnn_study_factor *out,
+                                   cnn_error *err)
+{
+    for (const cnn_study_preset *p = presets; p->name; p++) {
+        if (strcmp(p->name, name) != 0)
+            continue;
+        if (!p->values)
+            return depth_factor(model, out, err);
+        char text[256];
+        snprintf(text, sizeof text, "%s=%s", p->flag, p->values);
+        return cnn_study_factor_parse(text, out, err);
+    }
+    char known[512] = "";
+    size_t used = 0;
+    for (const cnn_study_preset *p = presets; p->name; p++)
+        used += (size_t)snprintf(known + used, used < sizeof known ? sizeof known - used : 0,
+                                 "%s%s", used ? ", " : "", p->name);
+    return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                         "--preset: unknown preset '%s'; expected one of %s", name, known);
+}
+
+/* ---- factors ---- */
+
+cnn_status cnn_study_factor_parse(const char *text, cnn_study_factor *out, cnn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *s = text;
+    while (*s == '-')
+        s++;
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s || !eq[1])
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--vary: expected FLAG=v1,v2,... (e.g. dropout=0,0.3), found '%s'", text);
+    size_t n = (size_t)(eq - s);
+    if (n >= sizeof out->flag)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--vary: flag name too long in '%s'",
+                             text);
+    memcpy(out->flag, s, n);
+    out->flag[n] = 0;
+    for (const char *v = eq + 1;;) {
+        const char *comma = strchr(v, ',');
+        size_t len = comma ? (size_t)(comma - v) : strlen(v);
+        if (len == 0)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "--vary %s: expected values separated by single commas, found "
+                                 "an empty value in '%s'", out->flag, text);
+        if (len >= sizeof out->values[0] || out->count >= CNN_STUDY_MAX_VALUES)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "--vary %s: expected at most %d values of at most %zu characters, "
+                                 "found '%s'", out->flag, CNN_STUDY_MAX_VALUES,
+                                 sizeof out->values[0] - 1, text);
+        memcpy(out->values[out->count], v, len);
+        out->values[out->count][len] = 0;
+        for (int i = 0; i < out->count; i++)
+            if (strcmp(out->values[i], out->values[out->count]) == 0)
+                return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                     "--vary %s: value '%s' is listed twice", out->flag,
+                                     out->values[i]);
+        out->count++;
+        if (!comma)
+            break;
+        v = comma + 1;
+    }
+    return CNN_STATUS_OK;
+}
+
+void cnn_study_factor_format(const cnn_study_factor *f, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "%s=", f->flag);
+    for (int i = 0; i < f->count; i++)
+        used += (size_t)snprintf(buf + (used < size ? used : size), used < size ? size - used : 0,
+                                 "%s%s", i ? "," : "", f->values[i]);
+}
+
+/* ---- base flags ---- */
+
+typedef struct arg_pair {
+    const char *flag, *value; /* value NULL for a flag without one */
+    size_t flag_len;
+} arg_pair;
+
+cnn_status cnn_study_normalise_args(int argc, const char *const *argv, cnn_study_spec *spec,
+                                    cnn_error *err)
+{
+    arg_pair pairs[CNN_STUDY_MAX_ARGS];
+    int np = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!starts_with(a, "--") || a[2] == 0)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "unexpected argument '%s': train flags start with --", a);
+        if (np >= CNN_STUDY_MAX_ARGS / 2)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "too many train flags (at most %d)", CNN_STUDY_MAX_ARGS / 2);
+        arg_pair p = {a, NULL, strlen(a)};
+        const char *eq = strchr(a, '=');
+        if (eq) {
+            p.flag_len = (size_t)(eq - a);
+            p.value = eq + 1;
+        } else if (i + 1 < argc && !starts_with(argv[i + 1], "--")) {
+            p.value = argv[++i];
+        }
+        if (p.flag_len + 1 > CNN_STUDY_ARG_LEN || (p.value && strlen(p.value) + 1 > CNN_STUDY_ARG_LEN))
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "%s: flag or value longer than %d characters", a,
+                                 CNN_STUDY_ARG_LEN - 1);
+        /* Insertion sort by flag name, stable. */
+        int j = np++;
+        while (j > 0) {
+            const arg_pair *q = &pairs[j - 1];
+            size_t m = q->flag_len < p.flag_len ? q->flag_len : p.flag_len;
+            int c = strncmp(q->flag, p.flag, m);
+            if (c < 0 || (c == 0 && q->flag_len <= p.flag_len))
+                break;
+            pairs[j] = pairs[j - 1];
+            j--;
+        }
+        pairs[j] = p;
+    }
+    spec->base_count = 0;
+    for (int i = 0; i < np; i++) {
+        snprintf(spec->base[spec->base_count++], CNN_STUDY_ARG_LEN, "%.*s", (int)pairs[i].flag_len,
+                 pairs[i].flag);
+        if (pairs[i].value)
+            snprintf(spec->base[spec->base_count++], CNN_STUDY_ARG_LEN, "%s", pairs[i].value);
+    }
+    return CNN_STATUS_OK;
+}
+
+/* ---- the runs ---- */
+
+/* Folder names keep letters, digits and . _ + = -; anything else becomes '-'. */
+static void sanitise(char *s)
+{
+    for (; *s; s++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+=-", *s))
+            *s = '-';
+}
+
+static void append(char *buf, size_t size, const char *fmt, const char *a, const char *b)
+{
+    size_t used = strlen(buf);
+    if (used < size)
+        snprintf(buf + used, size - used, fmt, a, b);
+}
+
+static int add_config(const cnn_study_spec *spec, const int *value, int factor, int config,
+                      cnn_study_run *runs, int max, int *count, cnn_error *err)
+{
+    char id[CNN_STUDY_ID_LEN] = "", label[CNN_STUDY_ID_LEN] = "";
+    if (factor < 0 && !spec->grid) {
+        snprintf(id, sizeof id, "control");
+        snprintf(label, sizeof label, "control");
+        for (int f = 0; f < spec->factor_count; f++)
+            for (int v = 0; v < spec->factors[f].count; v++)
+                if (spec->factors[f].is_control[v]) {
+                    append(label, sizeof label, strchr(label, '(') ? ", %s=%s" : " (%s=%s",
+                           spec->factors[f].flag, spec->factors[f].values[v]);
+                }
+        if (strchr(label, '('))
+            append(label, sizeof label, "%s%s", ")", "");
+    } else {
+        for (int f = 0; f < spec->factor_count; f++) {
+            if (value[f] < 0)
+                continue;
+            append(label, sizeof label, *label ? " %s=%s" : "%s=%s", spec->factors[f].flag,
+                   spec->factors[f].values[value[f]]);
+            append(id, sizeof id, *id ? "_%s=%s" : "%s=%s", spec->factors[f].flag,
+                   spec->factors[f].values[value[f]]);
+        }
+        sanitise(id);
+    }
+    for (int r = 0; r < spec->repeats; r++) {
+        if (*count >= max)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "the study has more than %d runs; vary fewer values", max);
+        cnn_study_run *run = &runs[(*count)++];
+        memset(run, 0, sizeof *run);
+        run->config = config;
+        run->factor = factor;
+        for (int f = 0; f < CNN_STUDY_MAX_FACTORS; f++)
+            run->value[f] = f < spec->factor_count ? value[f] : -1;
+        run->repeat = r;
+        run->seed = spec->seed + (uint64_t)r;
+        snprintf(run->label, sizeof run->label, "%s", label);
+        if (spec->repeats > 1)
+            snprintf(run->id, sizeof run->id, "%.140s_s%llu", id, (unsigned long long)run->seed);
+        else
+            snprintf(run->id, sizeof run->id, "%s", id);
+    }
+    return 0;
+}
+
+cnn_status cnn_study_plan(const cnn_study_spec *spec, cnn_study_run *runs, int max, int *count,
+                          cnn_error *err)
+{
+    *count = 0;
+    int value[CNN_STUDY_MAX_FACTORS];
+    for (int f = 0; f < CNN_STUDY_MAX_FACTORS; f++)
+        value[f] = -1;
+    if (spec->repeats < 1)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--repeats: expected >= 1, found %d",
+                             spec->repeats);
+    int config = 0;
+    if (!spec->grid) {
+        if (add_config(spec, value, -1, config++, runs, max, count, err))
+            return err ? err->status : CNN_STATUS_INVALID_ARGUMENT;
+        for (int f = 0; f < spec->factor_count; f++)
+            for (int v = 0; v < spec->factors[f].count; v++) {
+                if (spec->factors[f].is_control[v])
+                    continue;
+                value[f] = v;
+                if (add_config(spec, value, f, config++, runs, max, count, err))
+                    return err ? err->status : CNN_STATUS_INVALID_ARGUMENT;
+                value[f] = -1;
+            }
+        return CNN_STATUS_OK;
+    }
+    if (spec->factor_count == 0)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--grid: expected at least one --vary or --preset, found none");
+    for (int f = 0; f < spec->factor_count; f++)
+        value[f] = 0;
+    for (;;) {
+        if (add_config(spec, value, -1, config++, runs, max, count, err))
+            return err ? err->status : CNN_STATUS_INVALID_ARGUMENT;
+        int f = spec->factor_count - 1; /* the last factor varies fastest */
+        while (f >= 0 && ++value[f] == spec->factors[f].count)
+            value[f--] = 0;
+        if (f < 0)
+            break;
+    }
+    return CNN_STATUS_OK;
+}
+
+int cnn_study_config_count(const cnn_study_run *runs, int n)
+{
+    int most = -1;
+    for (int i = 0; i < n; i++)
+        if (runs[i].config > most)
+            most = runs[i].config;
+    return most + 1;
+}
+
+/* List-valued flags join their items with '+' inside a --vary value. */
+static int is_list_flag(const char *flag)
+{
+    return strcmp(flag, "augment") == 0 || strcmp(flag, "milestones") == 0;
+}
+
+int cnn_study_config_args(const cnn_study_spec *spec, const int *value, const char **argv,
+                          char (*scratch)[CNN_STUDY_ARG_LEN])
+{
+    int n = 0, s = 0;
+    for (int i = 0; i < spec->base_count; i++) {
+        const char *a = spec->base[i];
+        int has_value = i + 1 < spec->base_count && !starts_with(spec->base[i + 1], "--");
+        int replaced = 0;
+        for (int f = 0; f < spec->factor_count; f++)
+            if (value[f] >= 0 && strcmp(a + 2, spec->factors[f].flag) == 0)
+                replaced = 1;
+        if (!replaced) {
+            argv[n++] = a;
+            if (has_value)
+                argv[n++] = spec->base[i + 1];
+        }
+        if (has_value)
+            i++;
+    }
+    for (int f = 0; f < spec->factor_count; f++) {
+        const cnn_study_factor *fa = &spec->factors[f];
+        if (value[f] < 0)
+            continue;
+        const char *v = fa->values[value[f]];
+        if (fa->is_bool) {
+            if (strcmp(v, "on") == 0) {
+                snprintf(scratch[s], CNN_STUDY_ARG_LEN, "--%s", fa->flag);
+                argv[n++] = scratch[s++];
+            }
+            continue;
+        }
+        snprintf(scratch[s], CNN_STUDY_ARG_LEN, "--%s", fa->flag);
+        argv[n++] = scratch[s++];
+        if (is_list_flag(fa->flag) && strchr(v, '+')) {
+            snprintf(scratch[s], CNN_STUDY_ARG_LEN, "%s", v);
+            for (char *c = scratch[s]; *c; c++)
+                if (*c == '+')
+                    *c = ',';
+            argv[n++] = scratch[s++];
+        } else {
+            argv[n++] = v;
+        }
+    }
+    return n;
+}
+
+/* ---- study.txt ---- */
+
+#define PUT(...) used += (size_t)snprintf(buf + (used < size ? used : size), \
+                                          used < size ? size - used : 0, __VA_ARGS__)
+
+void cnn_study_spec_format(const cnn_study_spec *spec, char *buf, size_t size)
+{
+    size_t used = 0;
+    PUT("# cnnlab study. `cnnlab study --out` with this folder continues it; only\n"
+        "# base, vary, grid, repeats and seed make the study what it is.\n");
+    for (int i = 0; i < spec->base_count; i++) {
+        int has_value = i + 1 < spec->base_count && !starts_with(spec->base[i + 1], "--");
+        if (has_value) {
+            PUT("base = %s %s\n", spec->base[i], spec->base[i + 1]);
+            i++;
+        } else {
+            PUT("base = %s\n", spec->base[i]);
+        }
+    }
+    for (int f = 0; f < spec->factor_count; f++) {
+        char list[CNN_STUDY_MAX_VALUES * 66];
+        cnn_study_factor_format(&spec->factors[f], list, sizeof list);
+        PUT("vary = %s\n", list);
+    }
+    PUT("grid = %d\nrepeats = %d\nseed = %llu\n", spec->grid, spec->repeats,
+        (unsigned long long)spec->seed);
+    if (*spec->preset)
+        PUT("preset = %s\n", spec->preset);
+    for (int f = 0; f < spec->factor_count; f++) {
+        if (spec->factors[f].is_bool)
+            PUT("bool_flag = %s\n", spec->factors[f].flag);
+        for (int v = 0; v < spec->factors[f].count; v++)
+            if (spec->factors[f].is_control[v])
+                PUT("control_value = %s=%s\n", spec->factors[f].flag, spec->factors[f].values[v]);
+    }
+}
+
+static cnn_study_factor *find_factor(cnn_study_spec *spec, const char *flag, size_t len)
+{
+    for (int f = 0; f < spec->factor_count; f++)
+        if (strlen(spec->factors[f].flag) == len && strncmp(spec->factors[f].flag, flag, len) == 0)
+            return &spec->factors[f];
+    return NULL;
+}
+
+cnn_status cnn_study_spec_parse(const char *text, cnn_study_spec *spec, cnn_error *err)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->repeats = 1;
+    spec->seed = 1;
+    int line_no = 0;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        line_no++;
+        char l[2048];
+        snprintf(l, sizeof l, "%.*s", (int)(len < sizeof l ? len : sizeof l - 1), line);
+        line = end ? end + 1 : line + len;
+        if (!*l || *l == '#')
+            continue;
+        char *eq = strstr(l, " = ");
+        if (!eq)
+            return cnn_error_set(err, CNN_STATUS_FORMAT,
+                                 "study.txt:%d: expected 'key = value', found '%s'", line_no, l);
+        *eq = 0;
+        const char *key = l, *val = eq + 3;
+        if (strcmp(key, "base") == 0) {
+            const char *sp = strchr(val, ' ');
+            if (spec->base_count + 2 > CNN_STUDY_MAX_ARGS)
+                return cnn_error_set(err, CNN_STATUS_FORMAT, "study.txt:%d: too many base flags",
+                                     line_no);
+            if (sp) {
+                snprintf(spec->base[spec->base_count++], CNN_STUDY_ARG_LEN, "%.*s",
+                         (int)(sp - val), val);
+                snprintf(spec->base[spec->base_count++], CNN_STUDY_ARG_LEN, "%s", sp + 1);
+            } else {
+                snprintf(spec->base[spec->base_count++], CNN_STUDY_ARG_LEN, "%s", val);
+            }
+        } else if (strcmp(key, "vary") == 0) {
+            if (spec->factor_count >= CNN_STUDY_MAX_FACTORS)
+                return cnn_error_set(err, CNN_STATUS_FORMAT, "study.txt:%d: too many factors",
+                                     line_no);
+            cnn_status st = cnn_study_factor_parse(val, &spec->factors[spec->factor_count], err);
+            if (st)
+                return st;
+            spec->factor_count++;
+        } else if (strcmp(key, "grid") == 0) {
+            spec->grid = atoi(val);
+        } else if (strcmp(key, "repeats") == 0) {
+            spec->repeats = atoi(val);
+        } else if (strcmp(key, "seed") == 0) {
+            spec->seed = strtoull(val, NULL, 10);
+        } else if (strcmp(key, "preset") == 0) {
+            snprintf(spec->preset, sizeof spec->preset, "%s", val);
+        } else if (strcmp(key, "bool_flag") == 0) {
+            cnn_study_factor *f = find_factor(spec, val, strlen(val));
+            if (f)
+                f->is_bool = 1;
+        } else if (strcmp(key, "control_value") == 0) {
+            const char *e = strchr(val, '=');
+            cnn_study_factor *f = e ? find_factor(spec, val, (size_t)(e - val)) : NULL;
+            for (int v = 0; f && v < f->count; v++)
+                if (strcmp(f->values[v], e + 1) == 0)
+                    f->is_control[v] = 1;
+        }
+        /* Unknown keys are information from newer versions: ignored. */
+    }
+    if (spec->repeats < 1)
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "study.txt: repeats: expected >= 1, found %d",
+                             spec->repeats);
+    return CNN_STATUS_OK;
+}
+
+/* "base [--epochs 5 --model lenet5], vary [dropout=0,0.3], repeats 1, seed 1" */
+static void describe(const cnn_study_spec *s, char *buf, size_t size)
+{
+    size_t used = 0;
+    PUT("base [");
+    for (int i = 0; i < s->base_count; i++)
+        PUT("%s%s", i ? " " : "", s->base[i]);
+    PUT("], vary [");
+    for (int f = 0; f < s->factor_count; f++) {
+        char list[CNN_STUDY_MAX_VALUES * 66];
+        cnn_study_factor_format(&s->factors[f], list, sizeof list);
+        PUT("%s%s", f ? " " : "", list);
+    }
+    PUT("]%s, repeats %d, seed %llu", s->grid ? ", grid" : "", s->repeats,
+        (unsigned long long)s->seed);
+}
+
+int cnn_study_spec_same(const cnn_study_spec *a, const cnn_study_spec *b, char *text, size_t size)
+{
+    int same = a->base_count == b->base_count && a->factor_count == b->factor_count &&
+               a->grid == b->grid && a->repeats == b->repeats && a->seed == b->seed;
+    for (int i = 0; same && i < a->base_count; i++)
+        same = strcmp(a->base[i], b->base[i]) == 0;
+    for (int f = 0; same && f < a->factor_count; f++) {
+        const cnn_study_factor *x = &a->factors[f], *y = &b->factors[f];
+        same = strcmp(x->flag, y->flag) == 0 && x->count == y->count;
+        for (int v = 0; same && v < x->count; v++)
+            same = strcmp(x->values[v], y->values[v]) == 0;
+    }
+    if (!same && text && size) {
+        char da[4096], db[4096];
+        describe(a, da, sizeof da);
+        describe(b, db, sizeof db);
+        snprintf(text, size, "%s; versus %s", da, db);
+    }
+    return same;
+}
+
+/* ---- configurations as text ---- */
+
+cnn_status cnn_study_settings_text(const cnn_train_config *c, char *buf, size_t size,
+                                   cnn_error *err)
+{
+    size_t used = 0;
+    const cnn_model_desc *desc = cnn_model_find(c->model);
+    if (!desc)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--model: unknown model '%s'",
+                             c->model);
+    cnn_model *m;
+    cnn_status st = cnn_model_create(desc, &c->model_options, &m, err);
+    if (st)
+        return st;
+    PUT("model %s init %s params %zu\n", c->model, cnn_init_kind_name(m->options.init),
+        m->param_count);
+    for (int i = 0; i < m->count; i++) {
+        const cnn_layer_desc *d = &m->layers[i].desc;
+        PUT("layer %d kind %d out %d k %d stride %d pad %d bias %d act %d p %.9g groups %d from",
+            i, (int)d->kind, d->out, d->k, d->stride, d->pad, d->bias, (int)d->act, (double)d->p,
+            d->groups);
+        for (int j = 0; j < d->from_count; j++)
+            PUT(" %d", d->from[j]);
+        PUT("\n");
+    }
+    cnn_model_destroy(m);
+    const cnn_optim_config *o = &c->optim;
+    const cnn_sched_config *s = &c->sched;
+    const cnn_augment *a = &c->augment;
+    PUT("epochs %d batch %d\n", c->epochs, c->batch_size);
+    PUT("optimizer %s lr %.9g momentum %.9g nesterov %d wd %.9g betas %.9g %.9g eps %.9g "
+        "alpha %.9g\n", cnn_opt_kind_name(o->kind), (double)o->lr, (double)o->momentum,
+        o->nesterov, (double)o->weight_decay, (double)o->beta1, (double)o->beta2, (double)o->eps,
+        (double)o->alpha);
+    PUT("schedule %s step %d gamma %.9g milestones", cnn_sched_kind_name(s->kind), s->step_size,
+        (double)s->gamma);
+    for (int i = 0; i < s->milestone_count; i++)
+        PUT(" %d", s->milestones[i]);
+    PUT(" min_lr %.9g patience %d factor %.9g warmup %d\n", (double)s->min_lr, s->patience,
+        (double)s->factor, s->warmup_epochs);
+    PUT("l2 %.9g clip %.9g %.9g smoothing %.9g early_stop %d\n", (double)c->l2,
+        (double)c->clip_grad_norm, (double)c->clip_grad_value, (double)c->label_smoothing,
+        c->early_stop);
+    PUT("augment crop %d pad %d flip %d cutout %d size %d noise %.9g\n", a->crop, a->crop_padding,
+        a->flip, a->cutout, a->cutout_size, (double)a->input_noise);
+    PUT("val_fraction %.9g subset %d backend %d\n", c->val_fraction, c->subset, (int)c->backend);
+    return CNN_STATUS_OK;
+}
+
+/* config.txt keys that describe the machine, the data's place or the seed. */
+static int ignored_key(const char *key, size_t len)
+{
+    static const char *keys[] = {"seed", "threads", "data", "norm_mean", "norm_std",
+                                 "train_images", "val_images", NULL};
+    for (int i = 0; keys[i]; i++)
+        if (strlen(keys[i]) == len && strncmp(keys[i], key, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Finds "key = value" in config text; *value and *vlen receive the value with
+ * trailing spaces trimmed. */
+static int config_get(const char *text, const char *key, size_t klen, const char **value,
+                      size_t *vlen)
+{
+    for (const char *l = text; *l;) {
+        const char *end = strchr(l, '\n');
+        size_t len = end ? (size_t)(end - l) : strlen(l);
+        if (*l != '#' && len >= klen + 3 && strncmp(l, key, klen) == 0 &&
+            strncmp(l + klen, " = ", 3) == 0) {
+            *value = l + klen + 3;
+            *vlen = len - klen - 3;
+            while (*vlen && (*value)[*vlen - 1] == ' ')
+                (*vlen)--;
+            return 1;
+        }
+        l = end ? end + 1 : l + len;
+    }
+    return 0;
+}
+
+static void diff_add(char *out, size_t size, size_t *used, const char *key, size_t klen,
+                     const char *value, size_t vlen)
+{
+    *used += (size_t)snprintf(out + (*used < size ? *used : size), *used < size ? size - *used : 0,
+                              "%s%.*s=%.*s", *used ? "; " : "", (int)klen, key, (int)vlen, value);
+}
+
+void cnn_study_config_diff(const char *control, const char *run, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = 0;
+    /* Keys of run that control lacks or sets otherwise. */
+    for (const char *l = run; *l;) {
+        const char *end = strchr(l, '\n');
+        size_t len = end ? (size_t)(end - l) : strlen(l);
+        const char *eq = *l == '#' ? NULL : strstr(l, " = ");
+        if (eq && eq < l + len && !ignored_key(l, (size_t)(eq - l))) {
+            size_t klen = (size_t)(eq - l);
+            const char *v, *cv;
+            size_t vlen, cvlen;
+            config_get(run, l, klen, &v, &vlen);
+            if (!config_get(control, l, klen, &cv, &cvlen) || cvlen != vlen ||
+                strncmp(cv, v, vlen) != 0)
+                diff_add(out, size, &used, l, klen, v, vlen);
+        }
+        l = end ? end + 1 : l + len;
+    }
+    /* Keys only control has. */
+    for (const char *l = control; *l;) {
+        const char *end = strchr(l, '\n');
+        size_t len = end ? (size_t)(end - l) : strlen(l);
+        const char *eq = *l == '#' ? NULL : strstr(l, " = ");
+        if (eq && eq < l + len && !ignored_key(l, (size_t)(eq - l))) {
+            const char *v;
+            size_t vlen;
+            if (!config_get(run, l, (size_t)(eq - l), &v, &vlen))
+                diff_add(out, size, &used, l, (size_t)(eq - l), "(none)", 6);
+        }
+        l = end ? end + 1 : l + len;
+    }
+}
