@@ -186,7 +186,7 @@ typedef struct slot {
     FILE *log;
     char line[4096];
     size_t len;
-    char last[512]; /* the last non-empty line, for error messages */
+    char last[512]; /* the last error line ("cnnlab ..."), else the last line */
 } slot;
 
 static void run_paths(const cnn_study_exec *x, const cnn_study_run *r, char *dir, char *log)
@@ -268,7 +268,8 @@ static void emit_line(slot *s, const cnn_study_run *runs, int total, const cnn_s
     char *text = strrchr(s->line, '\r');
     text = text ? text + 1 : s->line;
     if (*text) {
-        snprintf(s->last, sizeof s->last, "%.500s", text);
+        if (strncmp(text, "cnnlab ", 7) == 0 || strncmp(s->last, "cnnlab ", 7) != 0)
+            snprintf(s->last, sizeof s->last, "%.500s", text);
         if (h && h->on_line)
             h->on_line(h->user, s->index, total, &runs[s->index], text);
     }
@@ -372,11 +373,11 @@ cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *ru
             if (*from) {
                 if ((st = cnn_study_copy_run(from, dir, err)))
                     break;
-                char state[4200];
-                snprintf(state, sizeof state, "copied from %.4000s (the same configuration and "
+                char copied[4200];
+                snprintf(copied, sizeof copied, "copied from %.4000s (the same configuration and "
                          "seed)", from);
                 if (h && h->on_start)
-                    h->on_start(h->user, next, n, r, state);
+                    h->on_start(h->user, next, n, r, copied);
                 next++;
                 continue;
             }

@@ -546,13 +546,10 @@ cnn_status cnn_study_settings_text(const cnn_train_config *c, char *buf, size_t 
                                    cnn_error *err)
 {
     size_t used = 0;
-    const cnn_model_desc *desc = cnn_model_find(c->model);
-    if (!desc)
-        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--model: unknown model '%s'",
-                             c->model);
+    const cnn_model_desc *desc;
     cnn_model *m;
-    cnn_status st = cnn_model_create(desc, &c->model_options, &m, err);
-    if (st)
+    cnn_status st = cnn_model_load(c->model, NULL, &desc, err);
+    if (st || (st = cnn_model_create(desc, &c->model_options, &m, err)))
         return st;
     PUT("model %s init %s params %zu\n", c->model, cnn_init_kind_name(m->options.init),
         m->param_count);

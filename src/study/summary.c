@@ -505,7 +505,7 @@ static void plots(const study_view *v, sbuf *md, char *note, size_t note_size)
             if (*c == '/' || *c == ' ')
                 *c = '-';
         snprintf(prefix, sizeof prefix, "%s/%s", dir, fname);
-        snprintf(title, sizeof title, "%s: %s%s", model, name,
+        snprintf(title, sizeof title, "%s study, %s%s", name, model,
                  s->repeats > 1 ? " (first seed of each)" : "");
         cnn_error perr = {0};
         cnn_status pst = m ? cnn_plot_curves(dirs, labs, m, prefix, title, written,
@@ -523,8 +523,8 @@ static void plots(const study_view *v, sbuf *md, char *note, size_t note_size)
         drawn++;
         sb(md, "### %s\n\n![%s: validation loss](plots/%s-val_loss.png)\n"
                "![%s: validation accuracy](plots/%s-val_acc.png)\n\n"
-               "Learning rate per epoch: [plots/%s-lr.png](plots/%s-lr.png) (SVG beside each PNG).\n\n",
-           name, name, fname, name, fname, fname, fname);
+               "The [learning rate per epoch](plots/%s-lr.png); SVG versions beside each PNG.\n\n",
+           name, name, fname, name, fname, fname);
     }
     if (failed)
         snprintf(note, note_size, "%d plot(s) drawn, %d failed: %s", drawn, failed, first_error);
