@@ -19,6 +19,9 @@ int cnn_cmd_test(int argc, char **argv);
 int cnn_cmd_bench(int argc, char **argv);
 int cnn_cmd_models(int argc, char **argv);
 int cnn_cmd_summary(int argc, char **argv);
+int cnn_cmd_study(int argc, char **argv);
+int cnn_cmd_select(int argc, char **argv);
+int cnn_cmd_lab(int argc, char **argv);
 int cnn_cmd_plot(int argc, char **argv);
 
 /* Exit status for a library failure: 2 for bad input, 3 numeric, 1 otherwise. */

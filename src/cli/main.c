@@ -18,7 +18,10 @@ static void usage(FILE *f)
             "  bench   time training steps or inference on random data\n"
             "  models  list the built-in models\n"
             "  summary print a model's layers, shapes, parameters and MACs\n"
-            "  plot    draw runs' curves (loss, accuracy, learning rate) with gnuplot\n\n"
+            "  plot    draw runs' curves (loss, accuracy, learning rate) with gnuplot\n"
+            "  study   a family of runs (one change at a time, or a grid) compared on validation\n"
+            "  select  pick a study's best configuration, retrain it if asked, test it once\n"
+            "  lab     the course's lab in one go: five studies, the best tested once, one report\n\n"
             "`cnnlab COMMAND --help` describes a command's options; `cnnlab --version`.\n",
             CNNLAB_VERSION);
 }
@@ -69,7 +72,13 @@ int main(int argc, char **argv)
         return cnn_cmd_summary(argc - 1, argv + 1);
     if (strcmp(cmd, "plot") == 0)
         return cnn_cmd_plot(argc - 1, argv + 1);
-    fprintf(stderr, "cnnlab: unknown command '%s'; expected train, test, bench, models, summary "
-            "or plot (see `cnnlab --help`)\n", cmd);
+    if (strcmp(cmd, "study") == 0)
+        return cnn_cmd_study(argc - 1, argv + 1);
+    if (strcmp(cmd, "select") == 0)
+        return cnn_cmd_select(argc - 1, argv + 1);
+    if (strcmp(cmd, "lab") == 0)
+        return cnn_cmd_lab(argc - 1, argv + 1);
+    fprintf(stderr, "cnnlab: unknown command '%s'; expected train, test, bench, models, summary, "
+            "plot, study, select or lab (see `cnnlab --help`)\n", cmd);
     return CLI_EXIT_USAGE;
 }

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# cli_study.sh: `cnnlab study` and `cnnlab select` end to end on a small fake
+# CIFAR-10 folder (synthetic pixels, official layout): a tiny ablation writes
+# summary.csv and report.md; a study killed after its first run and resumed
+# gives the same summary as an uninterrupted one; a different study in the same
+# folder, an unknown --vary flag and a bad value are refused before anything
+# runs; select --retrain tests once and a second select is refused. Prints each
+# check; exits non-zero on failure.
+set -u
+CNNLAB=${CNNLAB:-build/cnnlab}
+CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
+tmp=$(mktemp -d /tmp/cnnlab-study.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass() { echo "ok   $*"; }
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+
+# expect STATUS PATTERN -- command...: exit status and a stderr line matching PATTERN
+expect() {
+    local want=$1 pattern=$2
+    shift 3
+    local out rc
+    out=$("$@" 2>&1 >/dev/null)
+    rc=$?
+    if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
+        pass "exit $rc: $(head -n1 <<<"$out")"
+    else
+        fail "$* -> exit $rc (want $want), stderr: $out (want /$pattern/)"
+    fi
+}
+
+# The fake dataset of cli_train.sh: class k is bright in a band that depends on k.
+data=$tmp/cifar-10-batches-bin
+mkdir -p "$data"
+perl -e '
+  for my $f (1..5, "test") {
+    my $name = $f eq "test" ? "test_batch.bin" : "data_batch_$f.bin";
+    open(my $o, ">", "'"$data"'/$name") or die;
+    binmode $o;
+    for my $i (0..9999) {
+      my $k = ($i * 7 + (($f eq "test") ? 3 : $f)) % 10;
+      my $row = chr(40) x (3 * $k) . chr(220) x 3 . chr(40) x (29 - 3 * $k);
+      my $plane = substr($row x 32, 0, 1024);
+      print $o chr($k), $plane x 3;
+    }
+    close $o;
+  }'
+
+# Three runs: the control (dropout 0 is the control's own), dropout 0.3, batch norm.
+base=(--model lenet5 --epochs 1 --subset 256 --batch-size 64 --val-fraction 0.02)
+study() { "$CNNLAB" study "$@" --vary dropout=0,0.3 --vary norm=batch "${base[@]}" \
+    --threads 1 --data "$data"; }
+# summary.csv without its time columns (seconds, images/s: the last two)
+untimed() { sed -E 's/,[^,]*,[^,]*$//' "$1"; }
+
+a=$tmp/a
+if study --out "$a" >"$tmp/a.log" 2>&1; then
+    pass "study ran ($(grep -c '^run .*finished' "$tmp/a.log") runs finished)"
+else
+    fail "study failed: $(cat "$tmp/a.log")"
+fi
+rows=$(($(wc -l <"$a/summary.csv") - 1))
+[ "$rows" -eq 3 ] && pass "summary.csv has one row per run ($rows)" || fail "summary.csv: $(cat "$a/summary.csv")"
+head -n1 "$a/summary.csv" | grep -q '^run,varied,seed,status,best_val_acc,best_epoch,' &&
+    pass "summary.csv header" || fail "summary.csv header: $(head -n1 "$a/summary.csv")"
+grep -q '^dropout=0.3,dropout=0.3,1,finished,0\.[0-9]*,1,.*,dropout=0.3,' "$a/summary.csv" &&
+    pass "the dropout run's row shows its config diff" || fail "row: $(grep dropout=0.3 "$a/summary.csv")"
+grep -q '^norm=batch,.*parameters=[0-9]*; norm=batch,' "$a/summary.csv" &&
+    pass "the norm run's diff comes from config.txt (parameters change too)" ||
+    fail "row: $(grep norm=batch "$a/summary.csv")"
+[ -s "$a/runs/control/train.log" ] && grep -q '^epoch   1' "$a/runs/control/train.log" &&
+    pass "each run keeps its train.log" || fail "no train.log in $a/runs/control"
+for want in '^# Study: dropout, norm on lenet5' '^\*\*Question\.\*\*' '^## Results' \
+    '^- dropout: ' '^- norm: '; do
+    grep -qE "$want" "$a/report.md" && pass "report.md has /$want/" || fail "report.md lacks /$want/"
+done
+grep -q 'dropout=0 is the control' "$tmp/a.log" && pass "the control stands for dropout=0" ||
+    fail "no note that dropout=0 is the control: $(head -5 "$tmp/a.log")"
+
+# Killed after its first run finished, then resumed: the same summary.
+b=$tmp/b
+# setsid: the study and its runs form their own process group, killed at once.
+setsid "$CNNLAB" study --out "$b" --vary dropout=0,0.3 --vary norm=batch "${base[@]}" \
+    --threads 1 --data "$data" >"$tmp/b1.log" 2>&1 &
+leader=$!
+for _ in $(seq 1 300); do
+    [ -s "$b/runs/control/status.txt" ] && break
+    sleep 0.1
+done
+{ kill -KILL -- -"$leader" && wait "$leader"; } 2>/dev/null
+[ -s "$b/runs/control/status.txt" ] && [ ! -e "$b/summary.csv" ] &&
+    pass "study killed after its first run ($(ls "$b/runs" | tr '\n' ' '))" ||
+    fail "kill did not land between runs: $(ls "$b" "$b/runs" 2>&1 | tr '\n' ' ')"
+mkdir -p "$b/runs/norm=batch" && echo partial >"$b/runs/norm=batch/metrics.csv" # a killed run
+before=$(md5sum "$b/runs/control/metrics.csv")
+if study --out "$b" >"$tmp/b2.log" 2>&1; then
+    pass "resumed study finished"
+else
+    fail "resume failed: $(cat "$tmp/b2.log")"
+fi
+grep -q '^run 1/3: control.*finished earlier, kept' "$tmp/b2.log" && pass "finished run kept" ||
+    fail "log: $(cat "$tmp/b2.log")"
+[ "$(md5sum "$b/runs/control/metrics.csv")" = "$before" ] && pass "finished run untouched" ||
+    fail "the finished run was changed"
+if [ "$(untimed "$a/summary.csv")" = "$(untimed "$b/summary.csv")" ]; then
+    pass "resumed summary.csv = uninterrupted summary.csv (time columns aside)"
+else
+    fail "summaries differ: $(diff <(untimed "$a/summary.csv") <(untimed "$b/summary.csv"))"
+fi
+out=$(study --out "$b" 2>&1) && grep -c 'finished earlier, kept' <<<"$out" | grep -q '^3$' &&
+    pass "a finished study rerun trains nothing" || fail "rerun: $out"
+
+# Refusals, each before any run starts.
+before=$(md5sum "$a/summary.csv")
+expect 2 "holds a different study.*--epochs 1.*versus.*--epochs 2" -- \
+    "$CNNLAB" study --out "$a" --vary dropout=0,0.3 --vary norm=batch --model lenet5 --epochs 2 \
+    --subset 256 --batch-size 64 --val-fraction 0.02 --data "$data"
+[ "$(md5sum "$a/summary.csv")" = "$before" ] && pass "the other study's folder is untouched" ||
+    fail "summary.csv changed"
+expect 2 "--vary dropot: .cnnlab train. has no flag --dropot" -- \
+    "$CNNLAB" study --out "$tmp/c" --vary dropot=0.1 "${base[@]}" --data "$data"
+expect 2 "--vary dropout=1.5: --dropout: expected a number from 0 to 0.99, found '1.5'" -- \
+    "$CNNLAB" study --out "$tmp/c" --vary dropout=0.1,1.5 "${base[@]}" --data "$data"
+expect 2 "--preset: unknown preset 'droput'" -- "$CNNLAB" study --out "$tmp/c" --preset droput
+expect 2 "a study cannot vary --seed: use --repeats" -- "$CNNLAB" study --out "$tmp/c" --vary seed=1,2
+expect 2 "base flags: --epochs: expected an integer" -- "$CNNLAB" study --out "$tmp/c" --epochs x
+expect 2 "--out: expected the study folder" -- "$CNNLAB" study --preset dropout
+[ ! -e "$tmp/c" ] && pass "nothing was created for the refused studies" || fail "$tmp/c exists"
+"$CNNLAB" study --help | grep -q '^  dropout      --vary dropout=0,0.1,0.2,0.3,0.5' &&
+    pass "study --help prints the presets as --vary lists" || fail "study --help lacks presets"
+
+# Without gnuplot the study still finishes and the report says how to get plots.
+if PATH=/nonexistent "$CNNLAB" study --out "$a" --vary dropout=0,0.3 --vary norm=batch \
+    "${base[@]}" --threads 1 --data "$data" >"$tmp/np.log" 2>&1 &&
+    grep -q 'Plots were skipped: gnuplot was not found.*gnuplot-nox' "$a/report.md"; then
+    pass "missing gnuplot: study finishes, report says plots were skipped and how to get them"
+else
+    fail "missing gnuplot: $(cat "$tmp/np.log")"
+fi
+
+# select --retrain: the test set once; a second select is refused.
+if "$CNNLAB" select "$a" --retrain --threads 1 --data "$data" >"$tmp/sel.log" 2>&1; then
+    pass "select --retrain: $(grep -o 'test accuracy [0-9.]*%' "$tmp/sel.log")"
+else
+    fail "select: $(cat "$tmp/sel.log")"
+fi
+grep -q '^train_images = 50000$' "$a/final/config.txt" 2>/dev/null &&
+    pass "retrained on all 50000 training images" || fail "final/config.txt: $(grep images "$a/final/config.txt")"
+grep -q '^## Test set' "$a/report.md" && grep -q 'test accuracy [0-9.]* %' "$a/report.md" &&
+    grep -q 'The test set was used once' "$a/report.md" &&
+    pass "report.md has the test section, used once" || fail "report: $(tail -5 "$a/report.md")"
+expect 2 "already used the test set" -- "$CNNLAB" select "$a" --retrain --data "$data"
+expect 2 "already evaluated" -- "$CNNLAB" test "$a/final" --data "$data"
+
+if [ "$fails" -gt 0 ]; then
+    echo "cli_study.sh: $fails failed"
+    exit 1
+fi
+echo "cli_study.sh: all passed"
