@@ -2,9 +2,10 @@
  *
  * File layout (little-endian), written atomically:
  *   "CNNLABW1"                 8 bytes magic
- *   u32 version (2)
- *   char model[64]             built-in model name, NUL-padded
+ *   u32 version (3)
+ *   char model[64]             the model's name, NUL-padded
  *   char options[192]          the model options (cnn_model_options_format), NUL-padded
+ *   char vars[128]             the model-file variables ("head=4096"), NUL-padded
  *   f32 mean[3], std[3]        the input normalisation the model was trained with
  *   u64 param_count, state_count
  *   f32 params[param_count], state[state_count]
@@ -20,6 +21,7 @@
 typedef struct cnn_checkpoint {
     char model[64];
     char options[192];
+    char vars[128];
     cnn_norm norm;
     size_t param_count, state_count;
     float *params, *state; /* owned; free with cnn_checkpoint_free */
@@ -29,9 +31,11 @@ cnn_status cnn_checkpoint_save(const char *path, const cnn_model *m, const cnn_n
                                cnn_error *err);
 /* Reads and verifies a file; an error names the file and what is wrong. */
 cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *err);
-/* Creates the model the checkpoint holds (built-in name and options) with its weights. */
-cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *path, cnn_model **out,
-                                cnn_error *err);
+/* Creates the model the checkpoint holds, with its options, variables and
+ * weights: from model_file (a run folder's model.cnn) when not NULL, else the
+ * built-in of that name. path names the checkpoint in messages. */
+cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *model_file,
+                                const char *path, cnn_model **out, cnn_error *err);
 /* Copies the weights into m, which must be the same model (counts must match). */
 cnn_status cnn_checkpoint_apply(const cnn_checkpoint *ck, cnn_model *m, const char *path,
                                 cnn_error *err);

@@ -2,6 +2,7 @@
  *
  * A run folder holds everything needed to understand and reproduce a run:
  *   config.txt     every setting (and the command line that reproduces it)
+ *   model.cnn      the model file the run trained (built-ins too), so the run rebuilds alone
  *   metrics.csv    epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second
  *   best.weights   weights of the epoch with the best validation accuracy
  *   last.weights   weights after the last finished epoch
@@ -20,7 +21,8 @@
 #include "cnnlab/status.h"
 
 typedef struct cnn_train_config {
-    const char *model;
+    const char *model;               /* a built-in's name or a model file's path */
+    const char *model_vars;          /* model-file variables, "head=4096" (NULL: none) */
     cnn_model_options model_options; /* --norm, --activation, --dropout, ... */
     int epochs, batch_size;
     cnn_optim_config optim;          /* lr, momentum, weight decay, Adam's betas, ... */

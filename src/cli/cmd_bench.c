@@ -48,9 +48,10 @@ int cnn_cmd_bench(int argc, char **argv)
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
         return r;
-    const cnn_model_desc *desc = cnn_model_find(model);
-    if (!desc) {
-        fprintf(stderr, "cnnlab bench: --model: unknown model '%s'\n", model);
+    const cnn_model_desc *desc;
+    cnn_error lerr = {0};
+    if (cnn_model_load(model, NULL, &desc, &lerr)) {
+        fprintf(stderr, "cnnlab bench: --model: %s\n", lerr.msg);
         return CLI_EXIT_USAGE;
     }
     int train = strcmp(mode, "train") == 0;

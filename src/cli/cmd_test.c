@@ -117,7 +117,10 @@ int cnn_cmd_test(int argc, char **argv)
     cnn_status st;
     if ((st = cnn_checkpoint_read(weights, &ck, &err)))
         return cnn_cli_report("test", &err);
-    if ((st = cnn_checkpoint_model(&ck, weights, &m, &err)) ||
+    char model_file[4096];
+    snprintf(model_file, sizeof model_file, "%s/model.cnn", run);
+    if ((st = cnn_checkpoint_model(&ck, cnn_path_exists(model_file) ? model_file : NULL, weights,
+                                   &m, &err)) ||
         (st = cnn_cifar_locate(data, 1, dir, sizeof dir, &err)) ||
         (st = cnn_cifar_load_test(dir, &test, &err)) ||
         (st = cnn_plan_create(m, batch, CNN_BACKEND_FAST, 0, &p, &err)))

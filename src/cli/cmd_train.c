@@ -75,10 +75,14 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     const char *optimizer = "sgd", *schedule = "none", *milestones = NULL, *augment = "none";
     float lr = -1, momentum = -1, weight_decay = -1, beta1 = -1, beta2 = -1, eps = -1;
     float dropout = -1, gamma = -1;
+    int head = -1;
+    const char *vars = NULL;
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
         {"--model", CLI_STRING, &c.model, 0, 0, "NAME", "lenet5 (default), lenet5-classic or vgg16_bn", NULL},
+        {"--head", CLI_INT, &head, 0, 1000000, "N", "classifier head width for models with a head knob (VGG: 4096 = the course's head)", NULL},
+        {"--var", CLI_STRING, &vars, 0, 0, "\"K=V ...\"", "sets variables a model file declares", NULL},
         {"--epochs", CLI_INT, &c.epochs, 1, 100000, "N", "passes over the train split (default 10)", NULL},
         {"--batch-size", CLI_INT, &c.batch_size, 1, 65536, "N", "images per step (default 128)", NULL},
         {"--optimizer", CLI_CHOICE, &optimizer, 0, 0, "NAME", "sgd (default), adam, adamw or rmsprop", "sgd,adam,adamw,rmsprop"},
@@ -128,11 +132,20 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
         return r;
-    if (!cnn_model_find(c.model)) {
-        fprintf(stderr, "cnnlab %s: --model: unknown model '%s'; expected one of", name, c.model);
-        for (const cnn_model_desc *const *m = cnn_model_builtins(); *m; m++)
-            fprintf(stderr, " %s", (*m)->name);
-        fprintf(stderr, "\n");
+    /* Model-file variables: --var, then --head. The text lives as long as argv
+     * (a static buffer: one configuration per process). */
+    static char model_vars[512];
+    snprintf(model_vars, sizeof model_vars, "%s%s", vars ? vars : "", vars && head >= 0 ? " " : "");
+    if (head >= 0)
+        snprintf(model_vars + strlen(model_vars), sizeof model_vars - strlen(model_vars), "head=%d", head);
+    c.model_vars = model_vars[0] ? model_vars : NULL;
+    const cnn_model_desc *desc;
+    cnn_error lerr = {0};
+    if (cnn_model_load(c.model, c.model_vars, &desc, &lerr)) {
+        if (head >= 0 && strstr(lerr.msg, "head"))
+            fprintf(stderr, "cnnlab %s: --head: model %s has no head knob (%s)\n", name, c.model, lerr.msg);
+        else
+            fprintf(stderr, "cnnlab %s: --model: %s\n", name, lerr.msg);
         return CLI_EXIT_USAGE;
     }
     /* Optimizer: PyTorch's defaults for the chosen one, then the flags given. */
@@ -188,7 +201,6 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     c.augment = aug;
     c.backend = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
     /* Options the model cannot take are refused now, before any data is read. */
-    const cnn_model_desc *desc = cnn_model_find(c.model);
     cnn_model *probe;
     if (cnn_model_create(desc, &c.model_options, &probe, &err))
         return cnn_cli_report(name, &err);

@@ -5,7 +5,7 @@
 #include "core/core.h"
 
 static const char MAGIC[8] = {'C', 'N', 'N', 'L', 'A', 'B', 'W', '1'};
-#define HEADER_BYTES (8 + 4 + 64 + 192 + 24 + 16)
+#define HEADER_BYTES (8 + 4 + 64 + 192 + 128 + 24 + 16)
 
 static uint64_t fnv1a(const unsigned char *p, size_t n)
 {
@@ -24,12 +24,16 @@ cnn_status cnn_checkpoint_save(const char *path, const cnn_model *m, const cnn_n
     unsigned char *buf = calloc(1, bytes), *p = buf;
     if (!buf)
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory to save", path);
-    uint32_t version = 2;
+    uint32_t version = 3;
     uint64_t np = m->param_count, ns = m->state_count;
     memcpy(p, MAGIC, 8), p += 8;
     memcpy(p, &version, 4), p += 4;
     strncpy((char *)p, m->desc->name, 63), p += 64;
     cnn_model_options_format(&m->options, (char *)p, 192), p += 192;
+    const cnn_model_file *file = cnn_model_file_of(m->desc);
+    if (file && file->vars)
+        strncpy((char *)p, file->vars, 127);
+    p += 128;
     memcpy(p, norm->mean, 12), p += 12;
     memcpy(p, norm->std, 12), p += 12;
     memcpy(p, &np, 8), p += 8;
@@ -61,8 +65,8 @@ cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *
     }
     p += 8;
     memcpy(&version, p, 4), p += 4;
-    if (version != 2) {
-        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: weights format version %u, expected 2",
+    if (version != 3) {
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: weights format version %u, expected 3",
                            path, version);
         goto done;
     }
@@ -70,6 +74,8 @@ cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *
     ck->model[63] = 0;
     memcpy(ck->options, p, 192), p += 192;
     ck->options[191] = 0;
+    memcpy(ck->vars, p, 128), p += 128;
+    ck->vars[127] = 0;
     memcpy(ck->norm.mean, p, 12), p += 12;
     memcpy(ck->norm.std, p, 12), p += 12;
     memcpy(&np, p, 8), p += 8;
@@ -115,16 +121,15 @@ cnn_status cnn_checkpoint_apply(const cnn_checkpoint *ck, cnn_model *m, const ch
     return CNN_STATUS_OK;
 }
 
-cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *path, cnn_model **out,
-                                cnn_error *err)
+cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *model_file,
+                                const char *path, cnn_model **out, cnn_error *err)
 {
-    const cnn_model_desc *desc = cnn_model_find(ck->model);
-    if (!desc)
-        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: holds model '%s', which this cnnlab "
-                             "does not know", path, ck->model);
-    cnn_model_options opt;
-    cnn_status st = cnn_model_options_parse(ck->options, &opt, err);
+    const cnn_model_desc *desc;
+    cnn_status st = cnn_model_load(model_file ? model_file : ck->model, ck->vars, &desc, err);
     if (st)
+        return st;
+    cnn_model_options opt;
+    if ((st = cnn_model_options_parse(ck->options, &opt, err)))
         return st;
     cnn_model *m;
     if ((st = cnn_model_create(desc, &opt, &m, err)))

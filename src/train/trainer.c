@@ -84,7 +84,8 @@ static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, co
     const cnn_sched_config *s = &c->sched;
     put(&t, "# cnnlab %s run configuration\n", CNNLAB_VERSION);
     put(&t, "# reproduce with: %s\n", c->command_line ? c->command_line : "(library call)");
-    put(&t, "model = %s\nparameters = %zu\n", c->model, m->param_count);
+    put(&t, "model = %s\nmodel_vars = %s\nparameters = %zu\n", c->model,
+        c->model_vars ? c->model_vars : "", m->param_count);
     put(&t, "norm = %s\ngroups = %d\nactivation = %s\ndropout = %.7g\ndropconnect = %.7g\n"
             "kernel_size = %d\ninit = %s\n",
         mo->norm == CNN_NORM_DEFAULT ? "model default" : cnn_norm_kind_name(mo->norm), mo->groups,
@@ -166,10 +167,9 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
 {
     const cnn_train_config *c = r->cfg;
     cnn_status st;
-    const cnn_model_desc *desc = cnn_model_find(c->model);
-    if (!desc)
-        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
-                             "--model: unknown model '%s' (see `cnnlab models`)", c->model);
+    const cnn_model_desc *desc;
+    if ((st = cnn_model_load(c->model, c->model_vars, &desc, err)))
+        return st;
     if (cnn_dir_nonempty(c->out_dir))
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "--out: run folder %s already exists and is not empty; choose "
@@ -215,8 +215,10 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
     if ((st = cnn_sched_init(&r->sched, &sc, err)) ||
         (st = cnn_optim_init(&r->opt, &c->optim, r->model->param_count, err)))
         return st;
+    const cnn_model_file *file = cnn_model_file_of(desc);
     if ((st = cnn_mkdir_p(c->out_dir, err)) ||
-        (st = write_config(c, r->model, &r->norm, r->n_train, r->n_val, data_dir, err)))
+        (st = write_config(c, r->model, &r->norm, r->n_train, r->n_val, data_dir, err)) ||
+        (file && (st = write_text(c->out_dir, "model.cnn", file->text, err))))
         return st;
     info(hooks, "model %s: %zu parameters, %.1f MMAC per image; %d train / %d validation images "
          "from %s; %d threads; plan memory %.1f MiB",
