@@ -86,7 +86,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         {"--epochs", CLI_INT, &c.epochs, 1, 100000, "N", "passes over the train split (default 10)", NULL},
         {"--batch-size", CLI_INT, &c.batch_size, 1, 65536, "N", "images per step (default 128)", NULL},
         {"--optimizer", CLI_CHOICE, &optimizer, 0, 0, "NAME", "sgd (default), adam, adamw or rmsprop", "sgd,adam,adamw,rmsprop"},
-        {"--lr", CLI_FLOAT, &lr, 0, 1000, "F", "learning rate (default 0.05 for sgd, 0.001 otherwise)", NULL},
+        {"--lr", CLI_FLOAT, &lr, 0, 1000, "F", "learning rate (default 0.01 for sgd, 0.001 otherwise)", NULL},
         {"--momentum", CLI_FLOAT, &momentum, 0, 0.9999, "F", "momentum of sgd and rmsprop (default 0.9 for sgd, 0 for rmsprop)", NULL},
         {"--nesterov", CLI_BOOL, &c.optim.nesterov, 0, 0, NULL, "Nesterov momentum (sgd)", NULL},
         {"--weight-decay", CLI_FLOAT, &weight_decay, 0, 1, "F", "the optimizer's weight decay (default 5e-4 for sgd, 0.01 for adamw, 0 otherwise; decoupled for adamw)", NULL},
@@ -154,7 +154,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     int nesterov = c.optim.nesterov;
     cnn_optim_config_defaults(&c.optim, kind);
     c.optim.nesterov = nesterov;
-    c.optim.lr = lr >= 0 ? lr : kind == CNN_OPT_SGD ? 0.05f : 0.001f;
+    c.optim.lr = lr >= 0 ? lr : kind == CNN_OPT_SGD ? 0.01f : 0.001f;
     if (kind == CNN_OPT_SGD) {
         c.optim.momentum = 0.9f;
         c.optim.weight_decay = 5e-4f;

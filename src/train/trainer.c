@@ -26,7 +26,7 @@ void cnn_train_config_defaults(cnn_train_config *c)
     c->epochs = 10;
     c->batch_size = 128;
     cnn_optim_config_defaults(&c->optim, CNN_OPT_SGD);
-    c->optim.lr = 0.05f;
+    c->optim.lr = 0.01f;
     c->optim.momentum = 0.9f;
     c->optim.weight_decay = 5e-4f;
     c->sched.kind = CNN_SCHED_NONE;
