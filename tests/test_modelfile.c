@@ -56,6 +56,7 @@ static void builtin_cases(void)
     for (int i = 0; i < n; i++)
         count_case(table[i].name, NULL, table[i].params);
     count_case("vgg16_bn", "head=4096", 33642442);
+    count_case("lenet5", "fc=2", 173742); /* the depth study's shallower LeNet-5 */
     for (const cnn_model_desc *const *d = cnn_model_builtins(); *d; d++) {
         listed++;
         const cnn_model_file *f = cnn_model_file_of(*d);
