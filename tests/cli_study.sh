@@ -117,6 +117,12 @@ expect 2 "holds a different study.*--epochs 1.*versus.*--epochs 2" -- \
     --subset 256 --batch-size 64 --val-fraction 0.02 --data "$data"
 [ "$(md5sum "$a/summary.csv")" = "$before" ] && pass "the other study's folder is untouched" ||
     fail "summary.csv changed"
+# A study whose base now trains otherwise (here: settings.txt edited, as a
+# changed train default would) is not continued.
+cp "$a/settings.txt" "$tmp/settings.txt"
+sed -i 's/^epochs 1 /epochs 9 /' "$a/settings.txt"
+expect 2 "now train differently .*epochs 9 -> 1" -- study --out "$a"
+cp "$tmp/settings.txt" "$a/settings.txt"
 expect 2 "--vary dropot: .cnnlab train. has no flag --dropot" -- \
     "$CNNLAB" study --out "$tmp/c" --vary dropot=0.1 "${base[@]}" --data "$data"
 expect 2 "--vary dropout=1.5: --dropout: expected a number from 0 to 0.99, found '1.5'" -- \
@@ -125,6 +131,8 @@ expect 2 "--preset: unknown preset 'droput'" -- "$CNNLAB" study --out "$tmp/c" -
 expect 2 "a study cannot vary --seed: use --repeats" -- "$CNNLAB" study --out "$tmp/c" --vary seed=1,2
 expect 2 "base flags: --epochs: expected an integer" -- "$CNNLAB" study --out "$tmp/c" --epochs x
 expect 2 "--out: expected the study folder" -- "$CNNLAB" study --preset dropout
+expect 2 "CIFAR-10 not found in .*nowhere" -- \
+    "$CNNLAB" study --out "$tmp/c" --vary dropout=0.1 "${base[@]}" --data "$tmp/nowhere"
 [ ! -e "$tmp/c" ] && pass "nothing was created for the refused studies" || fail "$tmp/c exists"
 "$CNNLAB" study --help | grep -q '^  dropout      --vary dropout=0,0.1,0.2,0.3,0.5' &&
     pass "study --help prints the presets as --vary lists" || fail "study --help lacks presets"
@@ -151,6 +159,22 @@ grep -q '^## Test set' "$a/report.md" && grep -q 'test accuracy [0-9.]* %' "$a/r
     pass "report.md has the test section, used once" || fail "report: $(tail -5 "$a/report.md")"
 expect 2 "already used the test set" -- "$CNNLAB" select "$a" --retrain --data "$data"
 expect 2 "already evaluated" -- "$CNNLAB" test "$a/final" --data "$data"
+
+# The lab in small: five studies (depth skipped while LeNet-5 has no 2-fc
+# variant), one shared control, the winner tested once, one report.
+if "$CNNLAB" lab --out "$tmp/lab" --epochs 3 --subset 128 --repeats 1 --no-retrain --threads 1 \
+    --data "$data" >"$tmp/lab.log" 2>&1; then
+    pass "lab ran in small ($(grep -c 'copied from' "$tmp/lab.log") controls shared)"
+else
+    fail "lab: $(tail -5 "$tmp/lab.log")"
+fi
+for want in '^## Findings' '^- dropout: ' '^- norm: ' '^- lr-schedule: ' '^- kernel-size: ' \
+    'test accuracy [0-9.]+ %' '^## Study 5: depth'; do
+    grep -qE "$want" "$tmp/lab/report.md" 2>/dev/null && pass "lab report has /$want/" ||
+        fail "lab report lacks /$want/"
+done
+grep -q '](dropout/plots/dropout-val_acc.png)' "$tmp/lab/report.md" &&
+    pass "lab report links the studies' plots" || fail "lab report: no plot links"
 
 if [ "$fails" -gt 0 ]; then
     echo "cli_study.sh: $fails failed"

@@ -241,6 +241,11 @@ static void test_settings_and_diff(void)
           "settings: unknown model: %s", err.msg);
 
     char diff[512];
+    cnn_study_settings_diff("optimizer sgd lr 0.05 momentum 0.9\nepochs 5\n",
+                            "optimizer sgd lr 0.01 momentum 0.9\nepochs 6\n", diff, sizeof diff);
+    check(strcmp(diff, "lr 0.05 -> 0.01; epochs 5 -> 6") == 0, "settings diff: '%s'", diff);
+    cnn_study_settings_diff(a, a, diff, sizeof diff);
+    check(diff[0] == 0, "settings diff of equal texts is empty");
     const char *control = "# cnnlab run\nmodel = lenet5\ndropout = 0\nmilestones = \n"
                           "seed = 1\nthreads = 2\ndata = /x\nnorm = model default\nold = 1\n";
     const char *run = "# reproduce with: --dropout 0.3\nmodel = lenet5\ndropout = 0.3\n"
@@ -293,6 +298,11 @@ static void test_sentence(void)
     cnn_study_sentence("dropout", lv, 3, 1, out, sizeof out);
     check(has(out, "without a result (diverged or not run): dropout=0.5."),
           "sentence names a diverged value: %s", out);
+    lv[1].mean = NAN;
+    lv[1].n = 0;
+    cnn_study_sentence("dropout", lv, 3, 1, out, sizeof out);
+    check(has(out, "only the control (dropout=0) has a result, 65.00%"),
+          "sentence when only the control has a result: %s", out);
     lv[0].mean = lv[1].mean = NAN;
     lv[0].n = lv[1].n = 0;
     cnn_study_sentence("dropout", lv, 3, 1, out, sizeof out);

@@ -9,6 +9,8 @@
  * The study folder:
  *   study.txt     what the study is (written atomically before any run starts);
  *                 a second `cnnlab study` with the same folder continues it
+ *   settings.txt  the base configuration as train resolves it (defaults included),
+ *                 so that a changed default cannot mix into a continued study
  *   runs/ID/      one run folder per run, as `cnnlab train` writes it, plus
  *                 train.log (everything the training printed)
  *   summary.csv   one row per run (cnn_study_write_summary)
@@ -137,6 +139,10 @@ int cnn_study_spec_same(const cnn_study_spec *a, const cnn_study_spec *b, char *
 cnn_status cnn_study_settings_text(const cnn_train_config *c, char *buf, size_t size,
                                    cnn_error *err);
 
+/* What differs between two settings texts, word by word: "lr 0.05 -> 0.01;
+ * ..." (at most a few items; empty when equal). */
+void cnn_study_settings_diff(const char *was, const char *now, char *out, size_t size);
+
 /* The settings of run folder config.txt text `run` that differ from
  * `control`'s, as "key=value key=value" (keys that describe the machine or
  * the seed are ignored: seed, threads, data, norm_mean, norm_std,
@@ -153,7 +159,8 @@ typedef enum cnn_study_outcome {
 } cnn_study_outcome;
 
 typedef struct cnn_study_exec {
-    const char *exe;   /* the cnnlab binary: runs are `exe train ARGS` */
+    const char *exe;   /* the cnnlab binary: runs are `exe train ARGS` ("/proc/self/exe":
+                        * this very binary, even if the file was rebuilt since) */
     const char *dir;   /* the study folder */
     const char *const *extra; /* arguments given to every run but not part of the study */
     int extra_count;   /* (--data DIR) */
@@ -179,8 +186,12 @@ typedef struct cnn_study_hooks {
 
 /* Creates the study folder and writes study.txt, or checks that the folder
  * holds this same study (refusing another study, naming both, or a folder
- * that is not a study). */
-cnn_status cnn_study_open(const char *dir, const cnn_study_spec *spec, cnn_error *err);
+ * that is not a study). control_settings (cnn_study_settings_text of the base
+ * configuration; NULL: not checked) is kept in settings.txt: continuing a
+ * study whose base now trains differently (train's defaults changed since it
+ * started) is refused, naming what changed. */
+cnn_status cnn_study_open(const char *dir, const cnn_study_spec *spec, const char *control_settings,
+                          cnn_error *err);
 /* Reads dir/study.txt. */
 cnn_status cnn_study_load(const char *dir, cnn_study_spec *spec, cnn_error *err);
 

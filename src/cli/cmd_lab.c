@@ -218,30 +218,34 @@ static cnn_status write_report(const char *out_dir, const lab_study *st, int cho
 
 int cnn_cmd_lab(int argc, char **argv)
 {
-    const char *data = NULL, *out = "lab", *model = "lenet5";
-    int full = 0, jobs = 1, threads = omp_get_num_procs(), repeats = 0, epochs = 0, subset = -1;
-    int retrain = 0;
+    const char *data = NULL, *out = "lab", *model = "lenet5", *lr = NULL;
+    int full = 0, threads = omp_get_num_procs(), repeats = 3, epochs = 0, subset = -1;
+    int jobs = threads >= 2 ? 2 : 1;
+    int no_retrain = 0;
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
-        {"--full", CLI_BOOL, &full, 0, 0, NULL, "all data and stronger settings: lenet5 on the whole 45,000/5,000 split, 30 epochs, 3 seeds per configuration, the winner retrained on all 50,000 images (about 3 to 4 hours on 2 cores)", NULL},
+        {"--full", CLI_BOOL, &full, 0, 0, NULL, "all data and longer training: the whole 45,000/5,000 split and 30 epochs per run (about 2 hours on 2 cores for lenet5)", NULL},
         {"--out", CLI_STRING, &out, 0, 0, "LAB_DIR", "the lab folder (default lab): one study folder per study, report.md", NULL},
         {"--data", CLI_STRING, &data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
         {"--model", CLI_STRING, &model, 0, 0, "NAME", "the base model (default lenet5; depth needs its family: LeNet-5, VGG or CIFAR ResNet)", NULL},
+        {"--lr", CLI_STRING, &lr, 0, 0, "F", "learning rate of the base (default 0.05 for LeNet-5, the course's; train's default for other models)", NULL},
         {"--epochs", CLI_INT, &epochs, 1, 100000, "N", "epochs per run (default 5; --full: 30)", NULL},
-        {"--subset", CLI_INT, &subset, 0, 50000, "N", "training images per run (default 10000; --full: 0, all)", NULL},
-        {"--repeats", CLI_INT, &repeats, 1, 100, "N", "seeds per configuration (default 1; --full: 3)", NULL},
-        {"--retrain", CLI_BOOL, &retrain, 0, 0, NULL, "retrain the winner on all 50,000 images before the test (always with --full)", NULL},
-        {"--jobs", CLI_INT, &jobs, 1, 64, "N", "runs at once (default 1: on 2 cores lenet5 is not faster with 2)", NULL},
+        {"--subset", CLI_INT, &subset, 0, 50000, "N", "training images per run (default 10000; --full: 0, all 45,000)", NULL},
+        {"--repeats", CLI_INT, &repeats, 1, 100, "N", "seeds per configuration (default 3: the report says whether a difference exceeds the seed-to-seed spread)", NULL},
+        {"--no-retrain", CLI_BOOL, &no_retrain, 0, 0, NULL, "test the winning run itself instead of retraining it on all 50,000 training images first", NULL},
+        {"--jobs", CLI_INT, &jobs, 1, 64, "N", "runs at once, the threads split between them (default 2 where there are 2 cores or more: for lenet5, faster than 1 run of 2 threads)", NULL},
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "threads in all (default: all cores)", NULL},
     };
     cli_command cmd = {"lab", "cnnlab lab [--full] [options]",
                        "The course's lab in one go: the five course studies (dropout, norm, "
                        "lr-decay, kernel-size, depth: see `cnnlab study --help` for their values) "
-                       "on a quick setting (lenet5, 5 epochs, 10,000 training images: about 10 "
-                       "minutes on 2 cores), the best configuration chosen on validation, "
-                       "tested once, and one report, LAB_DIR/report.md, with every study's table, "
-                       "sentences and plots. Running it again continues an interrupted lab.",
+                       "on a quick setting (lenet5, lr 0.05, 5 epochs, 10,000 training images, 3 "
+                       "seeds per configuration: about 10 minutes on 2 cores), the best "
+                       "configuration chosen on validation, retrained on all 50,000 training "
+                       "images and tested once, and one report, LAB_DIR/report.md, with every "
+                       "study's table, sentences and plots. Running it again continues an "
+                       "interrupted lab.",
                        flags, (int)(sizeof flags / sizeof flags[0]), positional, 0, &npos};
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
@@ -250,25 +254,42 @@ int cnn_cmd_lab(int argc, char **argv)
         epochs = full ? 30 : 5;
     if (subset < 0)
         subset = full ? 0 : 10000;
-    if (!repeats)
-        repeats = full ? 3 : 1;
-    retrain = retrain || full;
-    char setting[1024], epochs_text[16], subset_text[16], repeats_text[16], jobs_text[16],
-        threads_text[16];
+    if (!lr && strncmp(model, "lenet5", 6) == 0)
+        lr = "0.05";
+    int retrain = !no_retrain;
+    char epochs_text[16], subset_text[16], repeats_text[16], jobs_text[16], threads_text[16];
     snprintf(epochs_text, sizeof epochs_text, "%d", epochs);
     snprintf(subset_text, sizeof subset_text, "%d", subset);
     snprintf(repeats_text, sizeof repeats_text, "%d", repeats);
     snprintf(jobs_text, sizeof jobs_text, "%d", jobs);
     snprintf(threads_text, sizeof threads_text, "%d", threads);
+    /* The base configuration every study shares. */
+    const char *base[8];
+    int nb = 0;
+    base[nb++] = "--model";
+    base[nb++] = model;
+    base[nb++] = "--epochs";
+    base[nb++] = epochs_text;
+    if (subset) {
+        base[nb++] = "--subset";
+        base[nb++] = subset_text;
+    }
+    if (lr) {
+        base[nb++] = "--lr";
+        base[nb++] = lr;
+    }
+    char setting[1024], flags_text[256] = "";
+    for (int i = 0; i < nb; i++) {
+        size_t u = strlen(flags_text);
+        snprintf(flags_text + u, sizeof flags_text - u, "%s%s", i ? " " : "", base[i]);
+    }
     snprintf(setting, sizeof setting,
-             "%s: `--model %s --epochs %d%s%s` (train's defaults otherwise: SGD, lr 0.05, "
-             "momentum 0.9, batch 128), %s training images per run, 5,000 validation images, "
-             "%d seed%s per configuration; the winner is %s.",
-             full ? "full" : "quick", model, epochs, subset ? " --subset " : "",
-             subset ? subset_text : "", subset ? subset_text : "all 45,000", repeats,
+             "%s: `%s`, train's defaults otherwise (`cnnlab train --help`); %s training images "
+             "per run, 5,000 validation images, %d seed%s per configuration; the winner is %s.",
+             full ? "full" : "quick", flags_text, subset ? subset_text : "all 45,000", repeats,
              repeats == 1 ? "" : "s",
-             retrain ? "retrained on all 50,000 training images and then tested"
-                     : "tested as it is (its weights from the study)");
+             retrain ? "retrained on all 50,000 training images, then tested once"
+                     : "tested once as it is (its weights from the study)");
 
     cnn_error err = {0};
     cnn_status st;
@@ -314,14 +335,8 @@ int cnn_cmd_lab(int argc, char **argv)
             sargv[n++] = "--data";
             sargv[n++] = data;
         }
-        sargv[n++] = "--model";
-        sargv[n++] = model;
-        sargv[n++] = "--epochs";
-        sargv[n++] = epochs_text;
-        if (subset) {
-            sargv[n++] = "--subset";
-            sargv[n++] = subset_text;
-        }
+        for (int i = 0; i < nb; i++)
+            sargv[n++] = base[i];
         sargv[n] = NULL;
         double ts = cnn_now();
         r = cnn_cmd_study(n, (char **)sargv);

@@ -42,10 +42,12 @@ cnn_status cnn_study_load(const char *dir, cnn_study_spec *spec, cnn_error *err)
     return st;
 }
 
-cnn_status cnn_study_open(const char *dir, const cnn_study_spec *spec, cnn_error *err)
+cnn_status cnn_study_open(const char *dir, const cnn_study_spec *spec, const char *control_settings,
+                          cnn_error *err)
 {
-    char path[4096];
+    char path[4096], settings[4096];
     snprintf(path, sizeof path, "%s/study.txt", dir);
+    snprintf(settings, sizeof settings, "%s/settings.txt", dir);
     cnn_status st;
     if (cnn_path_exists(path)) {
         cnn_study_spec *old = malloc(sizeof *old);
@@ -62,6 +64,20 @@ cnn_status cnn_study_open(const char *dir, const cnn_study_spec *spec, cnn_error
             return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                                  "--out %s holds a different study; nothing was changed. The "
                                  "folder's study: %.400s; choose another --out", dir, what);
+        unsigned char *was;
+        size_t size;
+        if (control_settings && cnn_file_read_all(settings, &was, &size, NULL) == CNN_STATUS_OK) {
+            char diff[512];
+            cnn_study_settings_diff((const char *)was, control_settings, diff, sizeof diff);
+            free(was);
+            if (*diff)
+                return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                     "--out %s: the base flags now train differently than when "
+                                     "this study started (train's defaults changed: %s); "
+                                     "nothing was changed: finish it with the cnnlab that "
+                                     "started it, or start again with another --out (flags "
+                                     "given explicitly keep their values)", dir, diff);
+        }
     } else if (cnn_dir_nonempty(dir)) {
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "--out %s exists and is not a study folder (no study.txt); choose "
@@ -77,6 +93,8 @@ cnn_status cnn_study_open(const char *dir, const cnn_study_spec *spec, cnn_error
     cnn_study_spec_format(spec, text, 65536);
     st = cnn_file_write_atomic(path, text, strlen(text), err);
     free(text);
+    if (st == CNN_STATUS_OK && control_settings && !cnn_path_exists(settings))
+        st = cnn_file_write_atomic(settings, control_settings, strlen(control_settings), err);
     return st;
 }
 
@@ -172,6 +190,19 @@ static void shared_control(const cnn_study_spec *spec, const cnn_study_run *r,
     free(other);
     if (!same)
         return;
+    /* ... and was made by the same training settings (defaults included). */
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%.4000s/settings.txt", x->control_from);
+    snprintf(b, sizeof b, "%.4000s/settings.txt", x->dir);
+    unsigned char *ta = NULL, *tb = NULL;
+    size_t na = 0, nb = 0;
+    same = cnn_file_read_all(a, &ta, &na, NULL) == CNN_STATUS_OK &&
+           cnn_file_read_all(b, &tb, &nb, NULL) == CNN_STATUS_OK && na == nb &&
+           memcmp(ta, tb, na) == 0;
+    free(ta);
+    free(tb);
+    if (!same)
+        return;
     snprintf(from, size, "%.3900s/runs/%.150s", x->control_from, r->id);
     if (cnn_study_run_state(from) != CNN_STUDY_RUN_FINISHED)
         from[0] = 0;
@@ -206,7 +237,7 @@ static cnn_status start(const cnn_study_spec *spec, const cnn_study_run *runs, i
     const char *argv[CNN_STUDY_MAX_ARGS + 2 * CNN_STUDY_MAX_FACTORS + 64];
     char scratch[2 * CNN_STUDY_MAX_FACTORS][CNN_STUDY_ARG_LEN];
     int n = 0;
-    argv[n++] = x->exe;
+    argv[n++] = "cnnlab";
     argv[n++] = "train";
     n += cnn_study_config_args(spec, r->value, argv + n, scratch);
     argv[n++] = "--seed";

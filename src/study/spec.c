@@ -586,6 +586,38 @@ cnn_status cnn_study_settings_text(const cnn_train_config *c, char *buf, size_t 
     return CNN_STATUS_OK;
 }
 
+/* The next space-separated word of *p (advancing it), or 0 at the end. */
+static size_t word(const char **p, const char **start)
+{
+    while (**p == ' ' || **p == '\n')
+        (*p)++;
+    *start = *p;
+    while (**p && **p != ' ' && **p != '\n')
+        (*p)++;
+    return (size_t)(*p - *start);
+}
+
+void cnn_study_settings_diff(const char *was, const char *now, char *buf, size_t size)
+{
+    size_t used = 0;
+    int items = 0;
+    buf[0] = 0;
+    const char *a = was, *b = now, *prev = "", *wa, *wb;
+    size_t prev_len = 0, la, lb;
+    while ((la = word(&a, &wa)) | (lb = word(&b, &wb))) {
+        if (la != lb || strncmp(wa, wb, la) != 0) {
+            if (items++ == 4) {
+                PUT("; ...");
+                return;
+            }
+            PUT("%s%.*s %.*s -> %.*s", used ? "; " : "", (int)prev_len, prev, (int)la, la ? wa : "",
+                (int)lb, lb ? wb : "");
+        }
+        prev = wb;
+        prev_len = lb;
+    }
+}
+
 /* config.txt keys that describe the machine, the data's place or the seed. */
 static int ignored_key(const char *key, size_t len)
 {

@@ -165,7 +165,12 @@ void cnn_study_sentence(const char *factor, const cnn_study_level *levels, int c
             if (i != ref && isfinite(levels[i].mean) && levels[i].n > 0 &&
                 (second < 0 || levels[i].mean > levels[second].mean))
                 second = i;
-        sb(&b, "%s: no value beat %s at %.2f%% validation accuracy", factor, w->label, 100 * w->mean);
+        if (second < 0)
+            sb(&b, "%s: only %s has a result, %.2f%% validation accuracy", factor, w->label,
+               100 * w->mean);
+        else
+            sb(&b, "%s: no value beat %s at %.2f%% validation accuracy", factor, w->label,
+               100 * w->mean);
         if (second >= 0) {
             sb(&b, "; the closest, %s, was %.2f points lower", levels[second].label,
                100 * (w->mean - levels[second].mean));
