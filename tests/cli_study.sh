@@ -160,15 +160,15 @@ grep -q '^## Test set' "$a/report.md" && grep -q 'test accuracy [0-9.]* %' "$a/r
 expect 2 "already used the test set" -- "$CNNLAB" select "$a" --retrain --data "$data"
 expect 2 "already evaluated" -- "$CNNLAB" test "$a/final" --data "$data"
 
-# The lab in small: five studies (depth skipped while LeNet-5 has no 2-fc
-# variant), one shared control, the winner tested once, one report.
+# The lab in small: the five studies (depth: LeNet-5 with 2 vs 3 fc layers),
+# one shared control, the winner tested once, one report.
 if "$CNNLAB" lab --out "$tmp/lab" --epochs 3 --subset 128 --repeats 1 --no-retrain --threads 1 \
     --data "$data" >"$tmp/lab.log" 2>&1; then
     pass "lab ran in small ($(grep -c 'copied from' "$tmp/lab.log") controls shared)"
 else
     fail "lab: $(tail -5 "$tmp/lab.log")"
 fi
-for want in '^## Findings' '^- dropout: ' '^- norm: ' '^- lr-schedule: ' '^- kernel-size: ' \
+for want in '^## Findings' '^- dropout: ' '^- norm: ' '^- lr-decay: ' '^- kernel-size: ' '^- depth: ' \
     'test accuracy [0-9.]+ %' '^## Study 5: depth'; do
     grep -qE "$want" "$tmp/lab/report.md" 2>/dev/null && pass "lab report has /$want/" ||
         fail "lab report lacks /$want/"

@@ -55,6 +55,10 @@ static void test_factors(void)
     else
         check(has(err.msg, "VGG with batch norm") && has(err.msg, "do not exist"),
               "preset depth on vgg16_bn refuses naming the family: %s", err.msg);
+    st = cnn_study_preset_factor("depth", "lenet5", &f, &err);
+    check(st == CNN_STATUS_OK && strcmp(f.flag, "var") == 0 && f.count == 2 &&
+              strcmp(f.values[0], "fc=2") == 0, "preset depth on lenet5: --vary var=fc=2,fc=3 (%s)",
+          err.msg);
     check(cnn_study_preset_factor("depth", "nin", &f, &err) && has(err.msg, "no depth family"),
           "preset depth on a model of no family refused: %s", err.msg);
     int n = 0;
@@ -236,6 +240,13 @@ static void test_settings_and_diff(void)
     c.threads = 7;
     cnn_study_settings_text(&c, b, sizeof b, &err);
     check(strcmp(a, b) == 0, "settings: seed and threads are not settings of the training");
+    c.model_vars = "fc=3";
+    cnn_study_settings_text(&c, b, sizeof b, &err);
+    check(strcmp(a, b) == 0, "settings: --var fc=3 is lenet5's own");
+    c.model_vars = "fc=2";
+    cnn_study_settings_text(&c, b, sizeof b, &err);
+    check(strcmp(a, b) != 0, "settings: --var fc=2 differs");
+    c.model_vars = NULL;
     c.model = "no-such-model";
     check(cnn_study_settings_text(&c, b, sizeof b, &err) && has(err.msg, "no-such-model"),
           "settings: unknown model: %s", err.msg);

@@ -46,6 +46,7 @@
  * items joined by '+' ("crop+flip"), since ',' separates the values. */
 typedef struct cnn_study_factor {
     char flag[48]; /* without the dashes: "dropout" */
+    char name[48]; /* what reports call it: the preset's name ("lr-decay"), or "" (the flag) */
     int count;
     char values[CNN_STUDY_MAX_VALUES][64];
     /* value v's configuration is the control's (an ablation runs it once, as

@@ -21,7 +21,8 @@ static const cnn_study_preset presets[] = {
     {"kernel-size", "kernel-size", "3,5,7", "kernel size of the model's kernel-size slots"},
     {"depth", "model", NULL,
      "the model's family by depth: vgg11,vgg13,vgg16,vgg19 (with _bn when --model has it), "
-     "resnet20,resnet32,resnet44,resnet56, or LeNet-5 with 2 vs 3 fully connected layers"},
+     "resnet20,resnet32,resnet44,resnet56, or LeNet-5 with 2 vs 3 fully connected layers "
+     "(--vary var=fc=2,fc=3)"},
     {"activation", "activation", "relu,leaky_relu,sigmoid,tanh,gelu,elu",
      "activation in every activation slot"},
     {"optimizer", "optimizer", "sgd,adam,adamw,rmsprop",
@@ -65,11 +66,15 @@ static cnn_status depth_factor(const char *model, cnn_study_factor *out, cnn_err
             members[count++] = resnets[i];
         family = "CIFAR ResNet";
     } else if (starts_with(model, "lenet5")) {
-        /* LeNet-5 with 2 fully connected layers beside the usual 3. */
-        snprintf(names[0], sizeof names[0], "%s-fc2", model);
-        members[count++] = names[0];
-        members[count++] = model;
-        family = "LeNet-5 (2 vs 3 fully connected layers)";
+        /* LeNet-5 with 2 fully connected layers beside the usual 3: the
+         * model file's variable fc (`--var fc=2`). */
+        const cnn_model_desc *d;
+        if (cnn_model_load(model, "fc=2", &d, NULL) != CNN_STATUS_OK)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "--preset depth: the LeNet-5 family (2 vs 3 fully connected "
+                                 "layers) needs a model whose file declares the variable fc; "
+                                 "--model %s does not (see `cnnlab summary %s`)", model, model);
+        return cnn_study_factor_parse("var=fc=2,fc=3", out, err);
     } else {
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "--preset depth: no depth family for --model %s; depth knows VGG "
@@ -99,11 +104,17 @@ cnn_status cnn_study_preset_factor(const char *name, const char *model, cnn_stud
     for (const cnn_study_preset *p = presets; p->name; p++) {
         if (strcmp(p->name, name) != 0)
             continue;
-        if (!p->values)
-            return depth_factor(model, out, err);
-        char text[256];
-        snprintf(text, sizeof text, "%s=%s", p->flag, p->values);
-        return cnn_study_factor_parse(text, out, err);
+        cnn_status st;
+        if (!p->values) {
+            st = depth_factor(model, out, err);
+        } else {
+            char text[256];
+            snprintf(text, sizeof text, "%s=%s", p->flag, p->values);
+            st = cnn_study_factor_parse(text, out, err);
+        }
+        if (st == CNN_STATUS_OK && strcmp(out->flag, p->name) != 0)
+            snprintf(out->name, sizeof out->name, "%s", p->name);
+        return st;
     }
     char known[512] = "";
     size_t used = 0;
@@ -420,6 +431,8 @@ void cnn_study_spec_format(const cnn_study_spec *spec, char *buf, size_t size)
     for (int f = 0; f < spec->factor_count; f++) {
         if (spec->factors[f].is_bool)
             PUT("bool_flag = %s\n", spec->factors[f].flag);
+        if (spec->factors[f].name[0])
+            PUT("factor_name = %s=%s\n", spec->factors[f].flag, spec->factors[f].name);
         for (int v = 0; v < spec->factors[f].count; v++)
             if (spec->factors[f].is_control[v])
                 PUT("control_value = %s=%s\n", spec->factors[f].flag, spec->factors[f].values[v]);
@@ -487,6 +500,11 @@ cnn_status cnn_study_spec_parse(const char *text, cnn_study_spec *spec, cnn_erro
             cnn_study_factor *f = find_factor(spec, val, strlen(val));
             if (f)
                 f->is_bool = 1;
+        } else if (strcmp(key, "factor_name") == 0) {
+            const char *e = strchr(val, '=');
+            cnn_study_factor *f = e ? find_factor(spec, val, (size_t)(e - val)) : NULL;
+            if (f)
+                snprintf(f->name, sizeof f->name, "%s", e + 1);
         } else if (strcmp(key, "control_value") == 0) {
             const char *e = strchr(val, '=');
             cnn_study_factor *f = e ? find_factor(spec, val, (size_t)(e - val)) : NULL;
@@ -548,9 +566,10 @@ cnn_status cnn_study_settings_text(const cnn_train_config *c, char *buf, size_t 
     size_t used = 0;
     const cnn_model_desc *desc;
     cnn_model *m;
-    cnn_status st = cnn_model_load(c->model, NULL, &desc, err);
+    cnn_status st = cnn_model_load(c->model, c->model_vars, &desc, err);
     if (st || (st = cnn_model_create(desc, &c->model_options, &m, err)))
         return st;
+    /* The model as built: the layers show what variables and knobs made of it. */
     PUT("model %s init %s params %zu\n", c->model, cnn_init_kind_name(m->options.init),
         m->param_count);
     for (int i = 0; i < m->count; i++) {

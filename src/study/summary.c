@@ -327,6 +327,9 @@ static cnn_status write_summary(const study_view *v, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
+/* What the report calls a factor: its preset's name, or its flag. */
+static const char *factor_name(const cnn_study_factor *f) { return f->name[0] ? f->name : f->flag; }
+
 /* The value of factor f that the control has, or -1. */
 static int control_value(const cnn_study_factor *fa)
 {
@@ -481,7 +484,7 @@ static void plots(const study_view *v, sbuf *md, char *note, size_t note_size)
             failed++;
             continue;
         }
-        const char *name = s->grid ? "grid" : s->factors[g].flag;
+        const char *name = s->grid ? "grid" : factor_name(&s->factors[g]);
         for (int i = 0; i < v->n; i++) {
             const cnn_study_run *r = &v->runs[i];
             if (r->repeat != 0 || v->res[i].epochs == 0)
@@ -492,8 +495,8 @@ static void plots(const study_view *v, sbuf *md, char *note, size_t note_size)
             if (!s->grid && r->factor == -1) {
                 int cv = control_value(&s->factors[g]);
                 if (cv >= 0)
-                    snprintf(labels[m], sizeof labels[m], "%s=%s (control)", name,
-                             s->factors[g].values[cv]);
+                    snprintf(labels[m], sizeof labels[m], "%s=%s (control)",
+                             s->factors[g].flag, s->factors[g].values[cv]);
                 else
                     snprintf(labels[m], sizeof labels[m], "control");
             } else {
@@ -634,7 +637,7 @@ static void report(const study_view *v, sbuf *md, char *note, size_t note_size)
     char title[512] = "";
     for (int f = 0; f < s->factor_count; f++) {
         size_t u = strlen(title);
-        snprintf(title + u, sizeof title - u, "%s%s", f ? ", " : "", s->factors[f].flag);
+        snprintf(title + u, sizeof title - u, "%s%s", f ? ", " : "", factor_name(&s->factors[f]));
     }
     sb(md, "# Study: %s on %s\n\n", *s->preset ? s->preset : *title ? title : "the base alone",
        model);
@@ -721,7 +724,8 @@ static void report(const study_view *v, sbuf *md, char *note, size_t note_size)
         char labels[CNN_STUDY_MAX_VALUES + 1][CNN_STUDY_ID_LEN];
         int k = factor_levels(v, f, lv, labels);
         char sentence[2048];
-        cnn_study_sentence(s->factors[f].flag, lv, k, s->repeats, sentence, sizeof sentence);
+        cnn_study_sentence(factor_name(&s->factors[f]), lv, k, s->repeats, sentence,
+                           sizeof sentence);
         sb(md, "- %s\n", sentence);
     }
     if (s->grid && v->configs > 0) {
