@@ -277,7 +277,7 @@ void cnn_plan_destroy(cnn_plan *p)
 {
     if (!p)
         return;
-    for (int i = 0; p->layers && i < p->m->count; i++) {
+    for (int i = 0; p->layers && p->m && i < p->m->count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         if (pl->ml && pl->impl && cnn_layer_class_of(pl->ml->desc.kind)->release)
             cnn_layer_class_of(pl->ml->desc.kind)->release(pl);

@@ -57,9 +57,10 @@ static cnn_status write_text(const char *dir, const char *name, const char *text
     return cnn_file_write_atomic(path, text, strlen(text), err);
 }
 
+/* A growing text buffer (config.txt, metrics.csv). */
 typedef struct text {
-    char buf[16384];
-    size_t len;
+    char *buf;
+    size_t len, cap;
 } text;
 
 static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -67,18 +68,27 @@ static void put(text *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (t->len < sizeof t->buf) {
-        int n = vsnprintf(t->buf + t->len, sizeof t->buf - t->len, fmt, ap);
-        if (n > 0)
-            t->len += (size_t)n;
-    }
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        return;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = (t->len + (size_t)n + 1) * 2 + 256;
+        char *p = realloc(t->buf, cap);
+        CNN_ASSERT(p != NULL); /* a few kilobytes: running out here is not recoverable */
+        t->buf = p;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
 }
 
 static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, const cnn_norm *norm,
                                int n_train, int n_val, const char *data_dir, cnn_error *err)
 {
-    text t = {.len = 0};
+    text t = {0};
     const cnn_model_options *mo = &m->options;
     const cnn_optim_config *o = &c->optim;
     const cnn_sched_config *s = &c->sched;
@@ -119,7 +129,9 @@ static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, co
     put(&t, "norm_mean = %.6f %.6f %.6f\nnorm_std = %.6f %.6f %.6f\n", (double)norm->mean[0],
         (double)norm->mean[1], (double)norm->mean[2], (double)norm->std[0], (double)norm->std[1],
         (double)norm->std[2]);
-    return write_text(c->out_dir, "config.txt", t.buf, err);
+    cnn_status st = write_text(c->out_dir, "config.txt", t.buf, err);
+    free(t.buf);
+    return st;
 }
 
 typedef struct run {
@@ -145,6 +157,7 @@ static void run_free(run *r)
     cnn_dataset_free(&r->data);
     free(r->train_idx);
     free(r->val_idx);
+    free(r->csv.buf);
 }
 
 static cnn_status save_weights(run *r, const char *name, cnn_error *err)
