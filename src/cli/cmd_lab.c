@@ -225,7 +225,7 @@ int cnn_cmd_lab(int argc, char **argv)
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
-        {"--full", CLI_BOOL, &full, 0, 0, NULL, "all data and longer training: the whole 45,000/5,000 split and 30 epochs per run (about 2 hours on 2 cores for lenet5)", NULL},
+        {"--full", CLI_BOOL, &full, 0, 0, NULL, "all data and longer training: the whole 45,000/5,000 split and 30 epochs per run (about 3 hours on 2 cores for lenet5, estimated from the quick lab's speed)", NULL},
         {"--out", CLI_STRING, &out, 0, 0, "LAB_DIR", "the lab folder (default lab): one study folder per study, report.md", NULL},
         {"--data", CLI_STRING, &data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
         {"--model", CLI_STRING, &model, 0, 0, "NAME", "the base model (default lenet5; depth needs its family: LeNet-5, VGG or CIFAR ResNet)", NULL},
