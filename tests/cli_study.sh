@@ -110,6 +110,17 @@ fi
 out=$(study --out "$b" 2>&1) && grep -c 'finished earlier, kept' <<<"$out" | grep -q '^3$' &&
     pass "a finished study rerun trains nothing" || fail "rerun: $out"
 
+# A run whose loss explodes is recorded as diverged, and not retried.
+d=$tmp/d
+"$CNNLAB" study --out "$d" --vary lr=900 --momentum 0.99 "${base[@]}" --threads 1 \
+    --data "$data" >"$tmp/d1.log" 2>&1
+grep -q '^lr=900,lr=900,1,diverged,' "$d/summary.csv" && grep -q 'lr=900: diverged' "$tmp/d1.log" &&
+    pass "a diverged run is recorded as diverged" || fail "diverged: $(cat "$tmp/d1.log" "$d/summary.csv")"
+"$CNNLAB" study --out "$d" --vary lr=900 --momentum 0.99 "${base[@]}" --threads 1 \
+    --data "$data" >"$tmp/d2.log" 2>&1
+grep -q 'lr=900: diverged earlier, kept' "$tmp/d2.log" && pass "a diverged run is not retried" ||
+    fail "rerun: $(cat "$tmp/d2.log")"
+
 # Refusals, each before any run starts.
 before=$(md5sum "$a/summary.csv")
 expect 2 "holds a different study.*--epochs 1.*versus.*--epochs 2" -- \
