@@ -315,7 +315,7 @@ static cnn_status write_summary(const study_view *v, cnn_error *err)
         csv_num(f, "%.4f", x->final_val_loss - x->final_train_loss);
         csv_num(f, "%.4f", x->final_train_acc - x->final_val_acc);
         csv_num(f, "%.4f", v->mean[r->config]);
-        csv_num(f, "%.4f", v->std[r->config]);
+        csv_num(f, "%.4f", v->count[r->config] ? v->std[r->config] : NAN);
         fputc(',', f);
         csv_field(f, r->config == 0 && !v->spec->grid ? "(the control)" : x->diff);
         csv_num(f, "%.1f", x->epochs ? x->seconds : NAN);
