@@ -110,6 +110,14 @@ fi
 out=$(study --out "$b" 2>&1) && grep -c 'finished earlier, kept' <<<"$out" | grep -q '^3$' &&
     pass "a finished study rerun trains nothing" || fail "rerun: $out"
 
+# A grid: the full product, 2 x 2 runs, a sentence per factor and the best combination.
+"$CNNLAB" study --out "$tmp/g" --grid --vary dropout=0,0.3 --vary norm=none,batch "${base[@]}" \
+    --threads 1 --data "$data" >"$tmp/g.log" 2>&1
+[ "$(grep -c ',finished,' "$tmp/g/summary.csv" 2>/dev/null)" = 4 ] &&
+    grep -q '^dropout=0.3_norm=batch,dropout=0.3 norm=batch,' "$tmp/g/summary.csv" &&
+    grep -q '^- The best combination was ' "$tmp/g/report.md" &&
+    pass "grid: 4 runs, the product, the best combination reported" || fail "grid: $(cat "$tmp/g.log")"
+
 # A run whose loss explodes is recorded as diverged, and not retried.
 d=$tmp/d
 "$CNNLAB" study --out "$d" --vary lr=900 --momentum 0.99 "${base[@]}" --threads 1 \
