@@ -55,6 +55,8 @@ int main(void)
     /* lenet5 + BatchNorm after convs and hidden fc: biases go, 2 params per channel come */
     count_case_with("lenet5", "norm=batch", 185806 - (16 + 36 + 128 + 96) + 2 * (16 + 36 + 128 + 96));
     count_case_with("lenet5", "kernel_size=3", 185038);
+    /* instance norm after the convs only: the fc slots stay empty and keep their biases */
+    count_case_with("lenet5", "norm=instance", 185806 - (16 + 36) + 2 * (16 + 36));
     count_case_with("lenet5", "norm=group groups=4", 185806 - 276 + 2 * 276);
     count_case_with("lenet5", "activation=gelu dropout=0.3 dropconnect=0.2", 185806);
     refuse_case("lenet5", "norm=group groups=5", "--groups");

@@ -94,11 +94,11 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         {"--beta2", CLI_FLOAT, &beta2, 0, 0.99999999, "F", "Adam's beta2 (default 0.999)", NULL},
         {"--eps", CLI_FLOAT, &eps, 1e-12, 1, "F", "Adam/RMSprop epsilon (default 1e-8)", NULL},
         {"--lr-schedule", CLI_CHOICE, &schedule, 0, 0, "NAME", "none (default), step, multistep, exp, cosine, plateau or onecycle", "none,step,multistep,exp,cosine,plateau,onecycle"},
-        {"--step-size", CLI_INT, &c.sched.step_size, 1, 100000, "N", "epochs between decays (step)", NULL},
+        {"--step-size", CLI_INT, &c.sched.step_size, 1, 100000, "N", "epochs between decays (step; default a third of the epochs, rounded up)", NULL},
         {"--gamma", CLI_FLOAT, &gamma, 1e-6, 1, "F", "decay factor (step, multistep: 0.1; exp: 0.95)", NULL},
         {"--milestones", CLI_STRING, &milestones, 0, 0, "A,B,..", "epochs at which multistep decays", NULL},
         {"--min-lr", CLI_FLOAT, &c.sched.min_lr, 0, 1000, "F", "floor of cosine and plateau (default 0)", NULL},
-        {"--patience", CLI_INT, &c.sched.patience, 0, 100000, "N", "plateau: epochs without a lower validation loss before a decay (default 10)", NULL},
+        {"--patience", CLI_INT, &c.sched.patience, 0, 100000, "N", "plateau: epochs without a lower validation loss before a decay (default epochs/10, 1 to 10)", NULL},
         {"--warmup-epochs", CLI_INT, &c.sched.warmup_epochs, 0, 100000, "N", "linear warm-up over N epochs, per step (default 0)", NULL},
         {"--norm", CLI_CHOICE, &norm, 0, 0, "NAME", "normalisation in every norm slot: none, batch, layer, instance, group", "none,batch,layer,instance,group"},
         {"--groups", CLI_INT, &c.model_options.groups, 1, 4096, "N", "groups of --norm group (default 32 or the largest divisor that fits)", NULL},
@@ -175,10 +175,13 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     }
     cnn_sched_kind_parse(schedule, &c.sched.kind);
     c.sched.gamma = gamma > 0 ? gamma : c.sched.kind == CNN_SCHED_EXP ? 0.95f : 0.1f;
+    /* Defaults scaled to the run's length, so that short runs (a study's five
+     * epochs) see each schedule do something: plateau waits a tenth of the
+     * run (1 to PyTorch's 10 epochs), step decays twice or three times. */
     if (c.sched.kind == CNN_SCHED_PLATEAU && c.sched.patience == 0)
-        c.sched.patience = 10;
+        c.sched.patience = c.epochs / 10 < 1 ? 1 : c.epochs / 10 > 10 ? 10 : c.epochs / 10;
     if (c.sched.kind == CNN_SCHED_STEP && c.sched.step_size == 0)
-        c.sched.step_size = c.epochs / 3 > 0 ? c.epochs / 3 : 1;
+        c.sched.step_size = (c.epochs + 2) / 3;
     if (milestones && (r = parse_milestones(name, milestones, &c.sched)) >= 0)
         return r;
     if (c.sched.kind == CNN_SCHED_MULTISTEP && c.sched.milestone_count == 0) {

@@ -167,14 +167,17 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
         cnn_layer_desc *l = &m->layers[i].desc;
         if (l->bias == CNN_BIAS_AUTO) {
             const cnn_layer_desc *next = i + 1 < desc->count ? &m->layers[i + 1].desc : NULL;
-            l->bias = !(next && next->from[0] == i && cnn_layer_is_norm(next->kind));
+            /* (an instance-norm slot after a linear layer stays empty: see below) */
+            int norm_follows = next && next->from[0] == i && cnn_layer_is_norm(next->kind) &&
+                               !(next->kind == CNN_LAYER_INSTANCENORM &&
+                                 (next->slots & CNN_SLOT_NORM) && l->kind == CNN_LAYER_LINEAR);
+            l->bias = !norm_follows;
         }
     }
     cnn_shape input = {desc->in_h, desc->in_w, desc->in_c};
     for (int i = 0; i < desc->count; i++) {
         cnn_model_layer *l = &m->layers[i];
         cnn_layer_desc *d = &l->desc;
-        const cnn_layer_class *cls = cnn_layer_class_of(d->kind);
         char where[400];
         size_t wn = (size_t)snprintf(where, sizeof where, "model %s, ", desc->name);
         layer_text(m, i, where + wn, sizeof where - wn);
@@ -193,8 +196,14 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
             l->ins[j] = f < 0 ? input : m->layers[f].out;
         }
         l->in = l->ins[0];
+        /* Instance norm needs a spatial extent: on flat features (a norm slot
+         * after a linear layer) it would zero every value, so the slot stays
+         * empty there. */
+        if (d->kind == CNN_LAYER_INSTANCENORM && (d->slots & CNN_SLOT_NORM) && l->in.h * l->in.w == 1)
+            d->kind = CNN_LAYER_IDENTITY;
         if (d->kind == CNN_LAYER_GROUPNORM && d->groups == 0)
             d->groups = auto_groups(l->in.c);
+        const cnn_layer_class *cls = cnn_layer_class_of(d->kind);
         size_t np = 0, ns = 0;
         cnn_error sub;
         if (cls->infer(d, l->ins, d->from_count, &l->out, &np, &ns, &sub) != CNN_STATUS_OK) {
