@@ -7,6 +7,7 @@
 # runs; select --retrain tests once and a second select is refused. Prints each
 # check; exits non-zero on failure.
 set -u
+. "$(dirname "$0")/lib_fakedata.sh"
 CNNLAB=${CNNLAB:-build/cnnlab}
 CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
 tmp=$(mktemp -d /tmp/cnnlab-study.XXXXXX)
@@ -29,22 +30,10 @@ expect() {
     fi
 }
 
-# The fake dataset of cli_train.sh: class k is bright in a band that depends on k.
+# The fake dataset of cli_train.sh (tests/lib_fakedata.sh): class k is bright in
+# a band that depends on k.
 data=$tmp/cifar-10-batches-bin
-mkdir -p "$data"
-perl -e '
-  for my $f (1..5, "test") {
-    my $name = $f eq "test" ? "test_batch.bin" : "data_batch_$f.bin";
-    open(my $o, ">", "'"$data"'/$name") or die;
-    binmode $o;
-    for my $i (0..9999) {
-      my $k = ($i * 7 + (($f eq "test") ? 3 : $f)) % 10;
-      my $row = chr(40) x (3 * $k) . chr(220) x 3 . chr(40) x (29 - 3 * $k);
-      my $plane = substr($row x 32, 0, 1024);
-      print $o chr($k), $plane x 3;
-    }
-    close $o;
-  }'
+make_fake_cifar "$data"
 
 # Three runs: the control (dropout 0 is the control's own), dropout 0.3, batch norm.
 base=(--model lenet5 --epochs 1 --subset 256 --batch-size 64 --val-fraction 0.02)

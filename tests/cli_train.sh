@@ -3,6 +3,7 @@
 # writes itself (official layout, synthetic pixels): train, test, bench, plot, and the
 # errors a user can make. Prints each check; exits non-zero on failure.
 set -u
+. "$(dirname "$0")/lib_fakedata.sh"
 CNNLAB=${CNNLAB:-build/cnnlab}
 CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
 tmp=$(mktemp -d /tmp/cnnlab-cli.XXXXXX)
@@ -25,23 +26,11 @@ expect() {
     fi
 }
 
-# A fake dataset: each record is a label byte and 3072 pixels; class k images
-# are bright in a band that depends on k, so a model can learn them.
+# A fake dataset (tests/lib_fakedata.sh): each record is a label byte and 3072
+# pixels; class k images are bright in a band that depends on k, so a model can
+# learn them.
 data=$tmp/cifar-10-batches-bin
-mkdir -p "$data"
-perl -e '
-  for my $f (1..5, "test") {
-    my $name = $f eq "test" ? "test_batch.bin" : "data_batch_$f.bin";
-    open(my $o, ">", "'"$data"'/$name") or die;
-    binmode $o;
-    for my $i (0..9999) {
-      my $k = ($i * 7 + (($f eq "test") ? 3 : $f)) % 10;
-      my $row = chr(40) x (3 * $k) . chr(220) x 3 . chr(40) x (29 - 3 * $k);
-      my $plane = substr($row x 32, 0, 1024);
-      print $o chr($k), $plane x 3;
-    }
-    close $o;
-  }'
+make_fake_cifar "$data"
 
 run=$tmp/run1
 if "$CNNLAB" train --model lenet5 --epochs 2 --subset 512 --batch-size 64 --lr 0.05 \

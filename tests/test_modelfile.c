@@ -18,6 +18,7 @@
 #include "check.h"
 #include "cnnlab/cnnlab.h"
 #include "core/core.h"
+#include "plan_compare.h"
 
 /* ---- built-in parameter counts ---- */
 
@@ -151,55 +152,6 @@ static void same_as_table(const char *name, const cnn_layer_desc *layers, int co
 
 /* ---- a hand-written graph model, fast vs reference, and training ---- */
 
-static void compare_backends(const cnn_model_desc *d, int batch)
-{
-    cnn_error err;
-    cnn_model *mf, *mr;
-    cnn_plan *pf, *pr;
-    if (cnn_model_create(d, NULL, &mf, &err) || cnn_model_create(d, NULL, &mr, &err) ||
-        cnn_plan_create(mf, batch, CNN_BACKEND_FAST, 1, &pf, &err) ||
-        cnn_plan_create(mr, batch, CNN_BACKEND_REFERENCE, 1, &pr, &err)) {
-        check(0, "%s: %s", d->name, err.msg);
-        return;
-    }
-    cnn_model_init(mf, 3);
-    cnn_model_init(mr, 3);
-    unsigned seed = 99;
-    size_t nx = (size_t)batch * d->in_h * d->in_w * d->in_c;
-    check_fill(cnn_plan_input(pf), nx, &seed, -2, 2);
-    memcpy(cnn_plan_input(pr), cnn_plan_input(pf), nx * 4);
-    uint8_t labels[64];
-    for (int i = 0; i < batch; i++)
-        labels[i] = (uint8_t)(i * 7 % 10);
-    float lf = cnn_plan_forward(pf, labels, batch, 1, NULL);
-    float lr = cnn_plan_forward(pr, labels, batch, 1, NULL);
-    cnn_plan_backward(pf);
-    cnn_plan_backward(pr);
-    printf("  %s batch %d: loss fast %.6f reference %.6f\n", d->name, batch, lf, lr);
-    char what[160];
-    snprintf(what, sizeof what, "%s: loss", d->name);
-    check_close(what, &lf, &lr, 1, 1e-5, 1e-6);
-    snprintf(what, sizeof what, "%s: logits", d->name);
-    check_close(what, cnn_plan_logits(pf), cnn_plan_logits(pr), (size_t)batch * d->classes, 1e-4,
-                1e-5);
-    int layers = 0;
-    for (int i = 0; i < mf->count; i++) {
-        const cnn_model_layer *l = &mf->layers[i];
-        if (!l->param_count)
-            continue;
-        snprintf(what, sizeof what, "%s: layer %d (%s) gradients", d->name, i + 1, l->desc.label);
-        check_close(what, mf->grads + l->param_offset, mr->grads + l->param_offset,
-                    l->param_count, 1e-3, 1e-5);
-        layers++;
-    }
-    printf("  %s: loss, logits and the gradients of %d layers agree (rtol 1e-3, atol 1e-5)\n",
-           d->name, layers);
-    cnn_plan_destroy(pf);
-    cnn_plan_destroy(pr);
-    cnn_model_destroy(mf);
-    cnn_model_destroy(mr);
-}
-
 /* Class k: a bright 3x3 patch at a position given by k, on noise (12x12x3). */
 static void synth_batch(float *x, uint8_t *labels, int batch, cnn_rng *rng)
 {
@@ -273,7 +225,7 @@ static void graph_cases(void)
     check(f->desc.in_h == 12 && adds == 2 && concats == 2 && shortcuts == 1,
           "graph.cnn: 12x12 input, 2 additions, 2 concatenations, 1 shortcut (found %d, %d, %d, %d)",
           f->desc.in_h, adds, concats, shortcuts);
-    compare_backends(&f->desc, 4);
+    compare_backends(&f->desc, 4, PLAN_COMPARE_LABELS);
     train_case(&f->desc);
     cnn_model_file_free(f);
 }

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "cnnlab/cnnlab.h"
 #include "core/core.h"
+#include "plan_compare.h"
 
 #define CONV(oc, k_, s, p_, b)                                                               \
     {.kind = CNN_LAYER_CONV, .out = (oc), .k = (k_), .stride = (s), .pad = (p_), .bias = (b)}
@@ -62,64 +63,6 @@ static const cnn_layer_desc graph_layers[] = {
 static const cnn_model_desc graphnet = {"graphnet", "", 6, 6, 3, 10,
                                         (int)(sizeof graph_layers / sizeof graph_layers[0]),
                                         graph_layers};
-
-static void compare_backends(const cnn_model_desc *d, int batch)
-{
-    cnn_error err;
-    cnn_model *mf, *mr;
-    cnn_plan *pf, *pr;
-    if (cnn_model_create(d, NULL, &mf, &err) || cnn_model_create(d, NULL, &mr, &err) ||
-        cnn_plan_create(mf, batch, CNN_BACKEND_FAST, 1, &pf, &err) ||
-        cnn_plan_create(mr, batch, CNN_BACKEND_REFERENCE, 1, &pr, &err)) {
-        check(0, "%s: %s", d->name, err.msg);
-        return;
-    }
-    cnn_model_init(mf, 3);
-    cnn_model_init(mr, 3);
-    unsigned seed = 99;
-    size_t nx = (size_t)batch * d->in_h * d->in_w * d->in_c;
-    check_fill(cnn_plan_input(pf), nx, &seed, -2, 2);
-    memcpy(cnn_plan_input(pr), cnn_plan_input(pf), nx * 4);
-    uint8_t labels[64];
-    for (int i = 0; i < batch; i++)
-        labels[i] = (uint8_t)(i * 7 % 10);
-    int cf = 0, cr = 0;
-    float lf = cnn_plan_forward(pf, labels, batch, 1, &cf);
-    float lr = cnn_plan_forward(pr, labels, batch, 1, &cr);
-    cnn_plan_backward(pf);
-    cnn_plan_backward(pr);
-    printf("  %s batch %d: loss fast %.6f reference %.6f, correct %d / %d\n", d->name, batch, lf,
-           lr, cf, cr);
-    char what[128];
-    snprintf(what, sizeof what, "%s: loss", d->name);
-    check_close(what, &lf, &lr, 1, 1e-5, 1e-6);
-    snprintf(what, sizeof what, "%s: logits", d->name);
-    check_close(what, cnn_plan_logits(pf), cnn_plan_logits(pr), (size_t)batch * d->classes, 1e-4, 1e-5);
-    for (int i = 0; i < mf->count; i++) {
-        const cnn_model_layer *l = &mf->layers[i];
-        if (l->param_count) {
-            snprintf(what, sizeof what, "%s: layer %d gradients", d->name, i + 1);
-            /* Batch-norm gradients subtract nearly equal sums: judge them
-             * against the gradient's scale, not element by element. */
-            check_close(what, mf->grads + l->param_offset, mr->grads + l->param_offset,
-                        l->param_count, 1e-3, 1e-5);
-        }
-        if (l->state_count) {
-            snprintf(what, sizeof what, "%s: layer %d running estimates", d->name, i + 1);
-            check_close(what, mf->state + l->state_offset, mr->state + l->state_offset,
-                        l->state_count, 1e-5, 1e-6);
-        }
-    }
-    /* eval mode uses the running estimates on both paths */
-    lf = cnn_plan_forward(pf, labels, batch, 0, NULL);
-    lr = cnn_plan_forward(pr, labels, batch, 0, NULL);
-    snprintf(what, sizeof what, "%s: eval logits", d->name);
-    check_close(what, cnn_plan_logits(pf), cnn_plan_logits(pr), (size_t)batch * d->classes, 1e-4, 1e-5);
-    cnn_plan_destroy(pf);
-    cnn_plan_destroy(pr);
-    cnn_model_destroy(mf);
-    cnn_model_destroy(mr);
-}
 
 /* Class k: a bright 3x3 patch at a position given by k, on noise. */
 static void synth_batch(float *x, uint8_t *labels, int batch, cnn_rng *rng)
@@ -184,10 +127,10 @@ static double tiny_training(double *first, uint32_t *checksum)
 int main(void)
 {
     printf("whole network, fast vs reference (logits rtol 1e-4; gradients rtol 1e-3, atol 1e-5):\n");
-    compare_backends(&mixed, 5);
-    compare_backends(&mixed, 1 + 1); /* batch norm needs 2 samples for a variance */
-    compare_backends(&gapnet, 3);
-    compare_backends(&graphnet, 4); /* residual, concat, norms, dropout, DropConnect */
+    compare_backends(&mixed, 5, PLAN_COMPARE_STATE);
+    compare_backends(&mixed, 1 + 1, PLAN_COMPARE_STATE); /* batch norm needs 2 samples for a variance */
+    compare_backends(&gapnet, 3, PLAN_COMPARE_STATE);
+    compare_backends(&graphnet, 4, PLAN_COMPARE_STATE); /* residual, concat, norms, dropout, DropConnect */
 
     double first, last, first2, last2;
     uint32_t sum1, sum2;

@@ -1,0 +1,97 @@
+/* plan_compare.h: a whole model, fast plan against reference plan, on the same
+ * weights (seed 3) and the same batch (inputs seed 99 in [-2, 2], labels
+ * i * 7 % 10): loss, logits and every parameter gradient after one training
+ * forward and backward. Shared by test_plan.c and test_modelfile.c; include
+ * after check.h. */
+#ifndef CNN_TEST_PLAN_COMPARE_H
+#define CNN_TEST_PLAN_COMPARE_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "cnnlab/cnnlab.h"
+#include "core/core.h"
+
+/* Also print the correct counts, compare the batch-norm running estimates and
+ * the eval-mode logits (test_plan.c). */
+#define PLAN_COMPARE_STATE 1
+/* Name each layer by its label in the gradient checks and print a summary line
+ * with the number of layers compared (test_modelfile.c). */
+#define PLAN_COMPARE_LABELS 2
+
+__attribute__((unused)) static void compare_backends(const cnn_model_desc *d, int batch, int flags)
+{
+    cnn_error err;
+    cnn_model *mf, *mr;
+    cnn_plan *pf, *pr;
+    if (cnn_model_create(d, NULL, &mf, &err) || cnn_model_create(d, NULL, &mr, &err) ||
+        cnn_plan_create(mf, batch, CNN_BACKEND_FAST, 1, &pf, &err) ||
+        cnn_plan_create(mr, batch, CNN_BACKEND_REFERENCE, 1, &pr, &err)) {
+        check(0, "%s: %s", d->name, err.msg);
+        return;
+    }
+    int state = flags & PLAN_COMPARE_STATE, named = flags & PLAN_COMPARE_LABELS;
+    cnn_model_init(mf, 3);
+    cnn_model_init(mr, 3);
+    unsigned seed = 99;
+    size_t nx = (size_t)batch * d->in_h * d->in_w * d->in_c;
+    check_fill(cnn_plan_input(pf), nx, &seed, -2, 2);
+    memcpy(cnn_plan_input(pr), cnn_plan_input(pf), nx * 4);
+    uint8_t labels[64];
+    for (int i = 0; i < batch; i++)
+        labels[i] = (uint8_t)(i * 7 % 10);
+    int cf = 0, cr = 0;
+    float lf = cnn_plan_forward(pf, labels, batch, 1, state ? &cf : NULL);
+    float lr = cnn_plan_forward(pr, labels, batch, 1, state ? &cr : NULL);
+    cnn_plan_backward(pf);
+    cnn_plan_backward(pr);
+    if (state)
+        printf("  %s batch %d: loss fast %.6f reference %.6f, correct %d / %d\n", d->name, batch,
+               lf, lr, cf, cr);
+    else
+        printf("  %s batch %d: loss fast %.6f reference %.6f\n", d->name, batch, lf, lr);
+    char what[160];
+    snprintf(what, sizeof what, "%s: loss", d->name);
+    check_close(what, &lf, &lr, 1, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "%s: logits", d->name);
+    check_close(what, cnn_plan_logits(pf), cnn_plan_logits(pr), (size_t)batch * d->classes, 1e-4,
+                1e-5);
+    int layers = 0;
+    for (int i = 0; i < mf->count; i++) {
+        const cnn_model_layer *l = &mf->layers[i];
+        if (l->param_count) {
+            if (named)
+                snprintf(what, sizeof what, "%s: layer %d (%s) gradients", d->name, i + 1,
+                         l->desc.label);
+            else
+                snprintf(what, sizeof what, "%s: layer %d gradients", d->name, i + 1);
+            /* Batch-norm gradients subtract nearly equal sums: judge them
+             * against the gradient's scale, not element by element. */
+            check_close(what, mf->grads + l->param_offset, mr->grads + l->param_offset,
+                        l->param_count, 1e-3, 1e-5);
+            layers++;
+        }
+        if (state && l->state_count) {
+            snprintf(what, sizeof what, "%s: layer %d running estimates", d->name, i + 1);
+            check_close(what, mf->state + l->state_offset, mr->state + l->state_offset,
+                        l->state_count, 1e-5, 1e-6);
+        }
+    }
+    if (named)
+        printf("  %s: loss, logits and the gradients of %d layers agree (rtol 1e-3, atol 1e-5)\n",
+               d->name, layers);
+    if (state) {
+        /* eval mode uses the running estimates on both paths */
+        lf = cnn_plan_forward(pf, labels, batch, 0, NULL);
+        lr = cnn_plan_forward(pr, labels, batch, 0, NULL);
+        snprintf(what, sizeof what, "%s: eval logits", d->name);
+        check_close(what, cnn_plan_logits(pf), cnn_plan_logits(pr), (size_t)batch * d->classes,
+                    1e-4, 1e-5);
+    }
+    cnn_plan_destroy(pf);
+    cnn_plan_destroy(pr);
+    cnn_model_destroy(mf);
+    cnn_model_destroy(mr);
+}
+
+#endif
