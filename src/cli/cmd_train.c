@@ -184,11 +184,21 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         c.sched.step_size = (c.epochs + 2) / 3;
     if (milestones && (r = parse_milestones(name, milestones, &c.sched)) >= 0)
         return r;
+    if (c.sched.kind == CNN_SCHED_MULTISTEP && c.sched.milestone_count == 0 && c.epochs < 2) {
+        fprintf(stderr, "cnnlab %s: --lr-schedule multistep: its default milestones (half and "
+                "three quarters of the run) need --epochs 2 or more, found %d; give --milestones "
+                "or train longer\n", name, c.epochs);
+        return CLI_EXIT_USAGE;
+    }
     if (c.sched.kind == CNN_SCHED_MULTISTEP && c.sched.milestone_count == 0) {
-        c.sched.milestones[0] = c.epochs / 2 > 0 ? c.epochs / 2 : 1;
-        c.sched.milestones[1] = c.epochs * 3 / 4 > c.sched.milestones[0] ? c.epochs * 3 / 4
-                                                                          : c.sched.milestones[0] + 1;
-        c.sched.milestone_count = 2;
+        /* half and three quarters of the run, the second only if it still
+         * falls inside the run */
+        int m0 = c.epochs / 2 > 0 ? c.epochs / 2 : 1, m1 = c.epochs * 3 / 4;
+        if (m1 <= m0)
+            m1 = m0 + 1;
+        c.sched.milestones[0] = m0;
+        c.sched.milestones[1] = m1;
+        c.sched.milestone_count = m1 < c.epochs ? 2 : 1;
     }
     if (norm)
         cnn_norm_kind_parse(norm, &c.model_options.norm);
