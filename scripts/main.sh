@@ -16,4 +16,3 @@ if [ "${1:-}" = "--data" ]; then
     shift 2
 fi
 build/cnnlab lab --out runs/lab "${data_args[@]}" "$@"
-echo "report: runs/lab/report.md"
