@@ -102,22 +102,6 @@ static void copy_study(FILE *out, const lab_study *s)
     fclose(in);
 }
 
-/* "key = value" of text, or "". */
-static void text_get(const char *text, const char *key, char *out, size_t size)
-{
-    out[0] = 0;
-    size_t n = strlen(key);
-    for (const char *l = text; l && *l;) {
-        const char *end = strchr(l, '\n');
-        size_t len = end ? (size_t)(end - l) : strlen(l);
-        if (len > n + 3 && strncmp(l, key, n) == 0 && strncmp(l + n, " = ", 3) == 0) {
-            snprintf(out, size, "%.*s", (int)(len - n - 3), l + n + 3);
-            return;
-        }
-        l = end ? end + 1 : l + len;
-    }
-}
-
 static void findings(FILE *out, const lab_study *s)
 {
     char path[4200];
@@ -175,11 +159,11 @@ static cnn_status write_report(const char *out_dir, const lab_study *st, int cho
         snprintf(sel_path, sizeof sel_path, "%s/select.txt", st[chosen].dir);
         char *sel = slurp(sel_path);
         char label[256], acc[64], uses[32], tested[512], retrained[8];
-        text_get(sel, "chosen_label", label, sizeof label);
-        text_get(sel, "test_accuracy", acc, sizeof acc);
-        text_get(sel, "test_uses", uses, sizeof uses);
-        text_get(sel, "tested", tested, sizeof tested);
-        text_get(sel, "retrained", retrained, sizeof retrained);
+        cnn_kv_get(sel, "chosen_label", label, sizeof label, "");
+        cnn_kv_get(sel, "test_accuracy", acc, sizeof acc, "");
+        cnn_kv_get(sel, "test_uses", uses, sizeof uses, "");
+        cnn_kv_get(sel, "tested", tested, sizeof tested, "");
+        cnn_kv_get(sel, "retrained", retrained, sizeof retrained, "");
         free(sel);
         fprintf(f, "Best on validation across the studies: **%s** in the %s study (%.2f %% "
                    "validation accuracy; the best of each study:", st[chosen].best_label,
@@ -361,7 +345,7 @@ int cnn_cmd_lab(int argc, char **argv)
         snprintf(sel_path, sizeof sel_path, "%s/select.txt", c->dir);
         char *sel = slurp(sel_path);
         char uses[32];
-        text_get(sel, "test_uses", uses, sizeof uses);
+        cnn_kv_get(sel, "test_uses", uses, sizeof uses, "");
         free(sel);
         if (atoi(uses) > 0) {
             printf("lab: %s already used the test set (select.txt); not used again\n", c->dir);

@@ -37,22 +37,6 @@ static int spawn(const char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* "key = value" from text, or fallback. */
-static void text_get(const char *text, const char *key, char *out, size_t size, const char *fallback)
-{
-    snprintf(out, size, "%s", fallback);
-    size_t n = strlen(key);
-    for (const char *l = text; l && *l;) {
-        const char *end = strchr(l, '\n');
-        size_t len = end ? (size_t)(end - l) : strlen(l);
-        if (len > n + 3 && strncmp(l, key, n) == 0 && strncmp(l + n, " = ", 3) == 0) {
-            snprintf(out, size, "%.*s", (int)(len - n - 3), l + n + 3);
-            return;
-        }
-        l = end ? end + 1 : l + len;
-    }
-}
-
 static char *slurp(const char *path)
 {
     unsigned char *data;
@@ -200,10 +184,10 @@ int cnn_cmd_select(int argc, char **argv)
     /* The test set is used once per study. */
     sel = slurp(path);
     char uses_text[32], prev_acc[64], prev_tested[4096], final_of[256];
-    text_get(sel, "test_uses", uses_text, sizeof uses_text, "0");
-    text_get(sel, "test_accuracy", prev_acc, sizeof prev_acc, "0");
-    text_get(sel, "tested", prev_tested, sizeof prev_tested, "?");
-    text_get(sel, "final_of", final_of, sizeof final_of, "");
+    cnn_kv_get(sel, "test_uses", uses_text, sizeof uses_text, "0");
+    cnn_kv_get(sel, "test_accuracy", prev_acc, sizeof prev_acc, "0");
+    cnn_kv_get(sel, "tested", prev_tested, sizeof prev_tested, "?");
+    cnn_kv_get(sel, "final_of", final_of, sizeof final_of, "");
     int uses = atoi(uses_text);
     char json[4200];
     snprintf(json, sizeof json, "%s/test.json", target);
@@ -284,7 +268,7 @@ int cnn_cmd_select(int argc, char **argv)
         char cpath[4200];
         snprintf(cpath, sizeof cpath, "%s/config.txt", final);
         cfg = slurp(cpath);
-        text_get(cfg, "train_images", train_images, sizeof train_images, "");
+        cnn_kv_get(cfg, "train_images", train_images, sizeof train_images, "");
         free(cfg);
     }
     char text[4096];

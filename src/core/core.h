@@ -66,6 +66,10 @@ int cnn_dir_nonempty(const char *path);
 /* mkdir -p */
 cnn_status cnn_mkdir_p(const char *path, cnn_error *err);
 
+/* Finds a "key = value" line in text (NULL: none) and copies the value into
+ * out; returns 1, or writes fallback (NULL: "") and returns 0. */
+int cnn_kv_get(const char *text, const char *key, char *out, size_t size, const char *fallback);
+
 /* Wall clock in seconds (monotonic). */
 double cnn_now(void);
 

@@ -542,39 +542,22 @@ static void plots(const study_view *v, sbuf *md, char *note, size_t note_size)
 
 /* ---- select.txt: the test result ---- */
 
-static int kv(const char *text, const char *key, char *out, size_t size)
-{
-    if (!text)
-        return 0;
-    size_t n = strlen(key);
-    for (const char *l = text; *l;) {
-        const char *end = strchr(l, '\n');
-        size_t len = end ? (size_t)(end - l) : strlen(l);
-        if (len > n + 3 && strncmp(l, key, n) == 0 && strncmp(l + n, " = ", 3) == 0) {
-            snprintf(out, size, "%.*s", (int)(len - n - 3), l + n + 3);
-            return 1;
-        }
-        l = end ? end + 1 : l + len;
-    }
-    return 0;
-}
-
 static void test_section(const study_view *v, sbuf *md)
 {
     char *sel = read_text(v->dir, "select.txt");
     if (!sel)
         return;
-    char label[256] = "?", tested[512] = "?", acc[64] = "", uses[32] = "1", val[64] = "",
-         retrained[8] = "0", std[64] = "0", seeds[16] = "1", train_images[32] = "";
-    kv(sel, "chosen_label", label, sizeof label);
-    kv(sel, "tested", tested, sizeof tested);
-    kv(sel, "test_accuracy", acc, sizeof acc);
-    kv(sel, "test_uses", uses, sizeof uses);
-    kv(sel, "val_mean", val, sizeof val);
-    kv(sel, "val_std", std, sizeof std);
-    kv(sel, "val_seeds", seeds, sizeof seeds);
-    kv(sel, "retrained", retrained, sizeof retrained);
-    kv(sel, "train_images", train_images, sizeof train_images);
+    char label[256], tested[512], acc[64], uses[32], val[64], retrained[8], std[64], seeds[16],
+        train_images[32];
+    cnn_kv_get(sel, "chosen_label", label, sizeof label, "?");
+    cnn_kv_get(sel, "tested", tested, sizeof tested, "?");
+    cnn_kv_get(sel, "test_accuracy", acc, sizeof acc, "");
+    cnn_kv_get(sel, "test_uses", uses, sizeof uses, "1");
+    cnn_kv_get(sel, "val_mean", val, sizeof val, "");
+    cnn_kv_get(sel, "val_std", std, sizeof std, "0");
+    cnn_kv_get(sel, "val_seeds", seeds, sizeof seeds, "1");
+    cnn_kv_get(sel, "retrained", retrained, sizeof retrained, "0");
+    cnn_kv_get(sel, "train_images", train_images, sizeof train_images, "");
     free(sel);
     sb(md, "\n## Test set\n\n");
     sb(md, "Chosen on validation only: **%s**, the configuration with the best validation accuracy "
