@@ -1,5 +1,5 @@
 /* bench_augment.c: microseconds per batch of cnn_batch_fill against
- * cnn_batch_fill_augmented (src/data/augment.c) with several augmentations,
+ * cnn_batch_fill_augmented (src/dataset/augment.c) with several augmentations,
  * batch 128 of random CIFAR-shaped bytes drawn from 8,192 images in shuffled
  * order (as training reads them), on 1 and 2 threads (and all of them, if
  * more). Prints the median of 7 timed windows of 200 batches after a warm-up.
@@ -9,7 +9,7 @@
  * the core and data modules, not oneDNN):
  *   gcc -std=c11 -O3 -march=native -fopenmp -Wall -Wextra -Wshadow -Wstrict-prototypes \
  *       -Wno-unused-parameter -Iinclude -Isrc bench/bench_augment.c \
- *       $(find src/core src/data -name '*.c') -lm -o build/bench_augment && build/bench_augment
+ *       $(find src/core src/dataset -name '*.c') -lm -o build/bench_augment && build/bench_augment
  */
 #include <omp.h>
 #include <stdio.h>

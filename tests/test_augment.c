@@ -1,4 +1,4 @@
-/* test_augment.c: training-time augmentation (src/data/augment.c) on a
+/* test_augment.c: training-time augmentation (src/dataset/augment.c) on a
  * synthetic in-memory dataset whose pixels are pseudo-random bytes in 1..255,
  * so every shifted or mirrored image is told apart from every other.
  *

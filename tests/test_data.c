@@ -11,7 +11,7 @@
 #include "check.h"
 #include "cnnlab/data.h"
 #include "core/core.h"
-#include "data/md5.h"
+#include "dataset/md5.h"
 
 #define REC (1 + CNN_CIFAR_PIXELS) /* bytes per record */
 

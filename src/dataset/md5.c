@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "data/md5.h"
+#include "dataset/md5.h"
 
 /* T[i] = floor(2^32 * |sin(i + 1)|), i = 0..63 (radians). */
 static const uint32_t T[64] = {

@@ -16,7 +16,7 @@
 
 #include "cnnlab/data.h"
 #include "core/core.h"
-#include "data/md5.h"
+#include "dataset/md5.h"
 
 extern char **environ;
 
