@@ -1,7 +1,15 @@
 /* test_conv_fast.c: the oneDNN convolution and the sgemm linear layer against
  * the reference loops, forward and backward, over many shapes: odd sizes,
  * stride 1 and 2, padding 0/1/2, kernels 1/3/5/7, batch 1 and more, with and
- * without bias and fused ReLU. */
+ * without bias and fused ReLU.
+ *
+ * bf16: the kernels round x, w and dy to bf16 and accumulate in fp32. A bf16
+ * product is exact in fp32 (8 + 8 significant bits), so the only difference
+ * from the reference run on the same rounded inputs is the fp32 summation
+ * order: the fp32 tolerances hold. (Against unrounded inputs the error would
+ * be the rounding itself, 2^-9 relative per operand, which says nothing about
+ * whether the kernel is right.) */
+#include <stdint.h>
 #include <string.h>
 
 #include "check.h"
@@ -12,8 +20,29 @@
 #define RTOL 1e-4
 #define ATOL 1e-4
 
+/* Round to the nearest bf16, ties to even (what oneDNN's conversion does). */
+static float bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float *rounded_copy(const float *a, size_t n, int bf16)
+{
+    float *r = malloc(n * 4);
+    for (size_t i = 0; i < n; i++)
+        r[i] = bf16 ? bf16_round(a[i]) : a[i];
+    return r;
+}
+
+static int bf16_skipped;
+
 static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int kh, int kw,
-                      int s, int pad, int bias, cnn_act act, unsigned *seed)
+                      int s, int pad, int bias, cnn_act act, int bf16, unsigned *seed)
 {
     cnn_conv_geom g = {.n = n, .ih = ih, .iw = iw, .ic = ic, .oc = oc, .kh = kh, .kw = kw,
                        .sh = s, .sw = s, .ph = pad, .pw = pad};
@@ -31,15 +60,22 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     check_fill(dy, ny, seed, -1, 1);
 
     char what[160];
-    snprintf(what, sizeof what, "conv n%d %dx%dx%d->%d k%dx%d s%d p%d%s%s", n, ih, iw, ic, oc, kh,
-             kw, s, pad, bias ? " bias" : "", act == CNN_ACT_RELU ? " relu" : "");
+    snprintf(what, sizeof what, "conv n%d %dx%dx%d->%d k%dx%d s%d p%d%s%s%s", n, ih, iw, ic, oc,
+             kh, kw, s, pad, bias ? " bias" : "", act == CNN_ACT_RELU ? " relu" : "",
+             bf16 ? " bf16" : "");
     cnn_fast_conv *c = NULL;
     cnn_error err;
-    if (cnn_fast_conv_create(ctx, &g, bias, act, 1, &c, &err) != CNN_STATUS_OK) {
+    /* the reference's inputs: what the kernels read */
+    float *xq = rounded_copy(x, nx, bf16), *wq = rounded_copy(w, nw, bf16);
+    if (cnn_fast_conv_create(ctx, &g, bias, act, 1, bf16, &c, &err) != CNN_STATUS_OK) {
+        if (bf16) { /* a CPU without AVX-512 has no bf16 convolution: said, not failed */
+            bf16_skipped++;
+            goto out;
+        }
         check(0, "%s: create: %s", what, err.msg);
         goto out;
     }
-    cnn_ref_conv2d_forward(&g, x, w, bias ? b : NULL, yr);
+    cnn_ref_conv2d_forward(&g, xq, wq, bias ? b : NULL, yr);
     if (act == CNN_ACT_RELU)
         cnn_ref_act_forward(CNN_ACT_RELU, ny, yr, yr);
     cnn_fast_conv_forward(c, x, w, bias ? b : NULL, y);
@@ -50,7 +86,9 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     memcpy(dyr, dy, ny * 4);
     if (act == CNN_ACT_RELU)
         cnn_ref_act_backward(CNN_ACT_RELU, ny, NULL, yr, dyr, dyr);
-    cnn_ref_conv2d_backward(&g, x, w, dyr, dxr, dwr, bias ? dbr : NULL);
+    for (size_t i = 0; bf16 && i < ny; i++)
+        dyr[i] = bf16_round(dyr[i]);
+    cnn_ref_conv2d_backward(&g, xq, wq, dyr, dxr, dwr, bias ? dbr : NULL);
     cnn_fast_conv_backward(c, x, y, dy, dx, dw, bias ? db : NULL);
     snprintf(label, sizeof label, "%s: dx", what);
     check_close(label, dx, dxr, nx, RTOL, ATOL);
@@ -62,6 +100,7 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     }
     cnn_fast_conv_destroy(c);
 out:
+    free(xq), free(wq);
     free(x), free(w), free(b), free(y), free(yr), free(dy), free(dyr);
     free(dx), free(dxr), free(dw), free(dwr), free(db), free(dbr);
 }
@@ -111,25 +150,33 @@ int main(void)
     printf("convolution, fast (oneDNN) vs reference: rtol %g, atol %g (weight and bias "
            "gradients: atol scaled by the number of summed positions / 16)\n", RTOL, ATOL);
     static const int kernels[] = {1, 3, 5, 7};
-    int cases = 0;
-    for (int ki = 0; ki < 4; ki++)
-        for (int s = 1; s <= 2; s++)
-            for (int pad = 0; pad <= 2; pad++) {
-                int k = kernels[ki];
-                int n = (ki + s + pad) % 2 ? 1 : 3;
-                int size = 7 + 2 * ki + s + pad; /* odd and even sizes */
-                conv_case(ctx, n, size, size + 1, 3 + 2 * pad, 5 + 3 * ki, k, k, s, pad,
-                          (ki + pad) % 2, (s + pad) % 2 ? CNN_ACT_RELU : CNN_ACT_NONE, &seed);
-                cases++;
-            }
-    /* channel counts of the real models: blocked kernels with and without tails */
-    conv_case(ctx, 4, 32, 32, 3, 16, 5, 5, 1, 0, 1, CNN_ACT_RELU, &seed);
-    conv_case(ctx, 4, 14, 14, 16, 36, 3, 3, 1, 0, 1, CNN_ACT_RELU, &seed);
-    conv_case(ctx, 2, 8, 8, 64, 64, 3, 3, 1, 1, 0, CNN_ACT_NONE, &seed);
-    conv_case(ctx, 2, 9, 9, 32, 48, 3, 3, 2, 1, 0, CNN_ACT_NONE, &seed);
-    conv_case(ctx, 1, 6, 5, 4, 6, 3, 1, 1, 0, 1, CNN_ACT_NONE, &seed); /* rectangular kernel */
-    cases += 5;
-    printf("  %d convolution shapes compared\n", cases);
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        int cases = 0;
+        for (int ki = 0; ki < 4; ki++)
+            for (int s = 1; s <= 2; s++)
+                for (int pad = 0; pad <= 2; pad++) {
+                    int k = kernels[ki];
+                    int n = (ki + s + pad) % 2 ? 1 : 3;
+                    int size = 7 + 2 * ki + s + pad; /* odd and even sizes */
+                    conv_case(ctx, n, size, size + 1, 3 + 2 * pad, 5 + 3 * ki, k, k, s, pad,
+                              (ki + pad) % 2, (s + pad) % 2 ? CNN_ACT_RELU : CNN_ACT_NONE, bf16,
+                              &seed);
+                    cases++;
+                }
+        /* channel counts of the real models: blocked kernels with and without tails */
+        conv_case(ctx, 4, 32, 32, 3, 16, 5, 5, 1, 0, 1, CNN_ACT_RELU, bf16, &seed);
+        conv_case(ctx, 4, 14, 14, 16, 36, 3, 3, 1, 0, 1, CNN_ACT_RELU, bf16, &seed);
+        conv_case(ctx, 2, 8, 8, 64, 64, 3, 3, 1, 1, 0, CNN_ACT_NONE, bf16, &seed);
+        conv_case(ctx, 2, 9, 9, 32, 48, 3, 3, 2, 1, 0, CNN_ACT_NONE, bf16, &seed);
+        conv_case(ctx, 1, 6, 5, 4, 6, 3, 1, 1, 0, 1, CNN_ACT_NONE, bf16, &seed); /* rectangular */
+        cases += 5;
+        if (bf16 && bf16_skipped)
+            printf("  SKIP %d bf16 convolution shapes: oneDNN has no bf16 convolution on this "
+                   "CPU (it needs AVX-512)\n", bf16_skipped);
+        else
+            printf("  %d %s convolution shapes compared%s\n", cases, bf16 ? "bf16" : "fp32",
+                   bf16 ? " (reference on the bf16-rounded x, w and dy)" : "");
+    }
 
     linear_case(1, 7, 3, 1, CNN_ACT_NONE, &seed);
     linear_case(5, 33, 17, 1, CNN_ACT_RELU, &seed);

@@ -71,12 +71,20 @@ typedef struct cnn_layer_desc {
     const char *origin; /* where it was written ("models/resnet20.cnn:17"), or NULL */
 } cnn_layer_desc;
 
+typedef enum cnn_init_kind {
+    CNN_INIT_DEFAULT = 0, /* the model's own: its file's `defaults init=`, else pytorch */
+    CNN_INIT_PYTORCH,     /* uniform +-1/sqrt(fan_in) for weights and biases */
+    CNN_INIT_KAIMING,     /* normal, std sqrt(2/fan_in); biases 0 */
+    CNN_INIT_XAVIER       /* uniform +-sqrt(6/(fan_in+fan_out)); biases 0 */
+} cnn_init_kind;
+
 typedef struct cnn_model_desc {
     const char *name;
     const char *about; /* one line for listings */
     int in_h, in_w, in_c, classes;
     int count;
     const cnn_layer_desc *layers;
+    cnn_init_kind init; /* the model's initialisation (CNN_INIT_DEFAULT: pytorch) */
 } cnn_model_desc;
 
 typedef enum cnn_norm_kind {
@@ -87,12 +95,6 @@ typedef enum cnn_norm_kind {
     CNN_NORM_INSTANCE,
     CNN_NORM_GROUP
 } cnn_norm_kind;
-
-typedef enum cnn_init_kind {
-    CNN_INIT_PYTORCH = 0, /* uniform +-1/sqrt(fan_in) for weights and biases */
-    CNN_INIT_KAIMING,     /* normal, std sqrt(2/fan_in); biases 0 */
-    CNN_INIT_XAVIER       /* uniform +-sqrt(6/(fan_in+fan_out)); biases 0 */
-} cnn_init_kind;
 
 /* The knobs a study turns; each reaches the layers whose slots ask for it. */
 typedef struct cnn_model_options {
@@ -189,12 +191,14 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
                             cnn_model **out, cnn_error *err);
 void cnn_model_destroy(cnn_model *m);
 
-/* Initialises per options.init (PyTorch's defaults unless asked otherwise:
- * conv and linear weights and biases uniform in +-1/sqrt(fan_in), i.e.
- * kaiming_uniform with a = sqrt(5)); norm weights 1, biases 0, running mean 0,
+/* Initialises per cnn_model_init_kind (PyTorch's defaults unless the options
+ * or the model file ask otherwise: conv and linear weights and biases uniform
+ * in +-1/sqrt(fan_in), i.e. kaiming_uniform with a = sqrt(5)); norm weights 1, biases 0, running mean 0,
  * running variance 1. Layer i draws from stream (seed, CNN_STREAM_INIT, i), so
  * layers do not disturb each other. */
 void cnn_model_init(cnn_model *m, uint64_t seed);
+/* The initialisation cnn_model_init uses: options.init, else the model's, else pytorch. */
+cnn_init_kind cnn_model_init_kind(const cnn_model *m);
 
 /* Multiply-accumulates of one sample's forward pass (conv and linear layers). */
 double cnn_model_macs(const cnn_model *m);

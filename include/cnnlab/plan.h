@@ -7,7 +7,7 @@
  * shorter batch); parameters and gradients stay in the model.
  *
  *   cnn_plan *p;
- *   cnn_plan_create(model, 128, CNN_BACKEND_FAST, 1, &p, &err);
+ *   cnn_plan_create(model, 128, CNN_BACKEND_FAST, CNN_PRECISION_FP32, 1, &p, &err);
  *   fill cnn_plan_input(p) with (128, 32, 32, 3) NHWC images;
  *   float loss = cnn_plan_forward(p, labels, 128, 1, &correct);
  *   cnn_plan_backward(p);            // model->grads now hold dloss/dparams
@@ -26,11 +26,22 @@ typedef enum cnn_backend {
     CNN_BACKEND_REFERENCE  /* the plain-loop reference ops: slow, the definition */
 } cnn_backend;
 
+/* What the convolution kernels compute in. Parameters, their gradients, the
+ * optimizer, normalisation statistics and every other op stay fp32 either way. */
+typedef enum cnn_precision {
+    CNN_PRECISION_FP32 = 0,
+    CNN_PRECISION_BF16 /* bf16 inputs, weights and output gradients, fp32 accumulation
+                        * (fast backend only; needs AVX-512, native with AVX512_BF16) */
+} cnn_precision;
+
+const char *cnn_precision_name(cnn_precision p);
+int cnn_precision_parse(const char *s, cnn_precision *out);
+
 typedef struct cnn_plan cnn_plan;
 
 /* training = 0 plans inference only (no gradients, no backward primitives). */
-cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int training,
-                           cnn_plan **out, cnn_error *err);
+cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, cnn_precision precision,
+                           int training, cnn_plan **out, cnn_error *err);
 void cnn_plan_destroy(cnn_plan *p);
 
 int cnn_plan_batch(const cnn_plan *p);

@@ -29,7 +29,7 @@ int cnn_cmd_bench(int argc, char **argv)
     const cli_flag flags[] = {
         {"--model", CLI_STRING, &model, 0, 0, "NAME", "model to time (default lenet5)", NULL},
         {"--batch-size", CLI_INT, &batch, 1, 65536, "N", "images per step (default 128)", NULL},
-        {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (bf16 comes with the performance work)", "fp32"},
+        {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (default) or bf16 (convolutions on bf16, fp32 accumulation)", "fp32,bf16"},
         {"--mode", CLI_CHOICE, &mode, 0, 0, "MODE", "train (default) or infer", "train,infer"},
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
         {"--seconds", CLI_DOUBLE, &seconds, 0.01, 3600, "S", "length of one timed window (default 3)", NULL},
@@ -71,7 +71,9 @@ int cnn_cmd_bench(int argc, char **argv)
     oc.momentum = 0.9f;
     oc.weight_decay = 5e-4f;
     cnn_backend be = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
-    if ((st = cnn_plan_create(m, batch, be, train, &p, &err)) ||
+    cnn_precision prec = CNN_PRECISION_FP32;
+    cnn_precision_parse(precision, &prec);
+    if ((st = cnn_plan_create(m, batch, be, prec, train, &p, &err)) ||
         (st = cnn_optim_init(&opt, &oc, m->param_count, &err))) {
         cnn_model_destroy(m);
         return cnn_cli_report("bench", &err);

@@ -75,7 +75,7 @@ static cnn_status write_confusion(const char *run, const char *model, const cnn_
 
 int cnn_cmd_test(int argc, char **argv)
 {
-    const char *data = NULL;
+    const char *data = NULL, *precision = NULL;
     int threads = omp_get_num_procs(), batch = 256, force = 0;
     const char *positional[1];
     int npos = 0;
@@ -84,6 +84,7 @@ int cnn_cmd_test(int argc, char **argv)
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
         {"--batch-size", CLI_INT, &batch, 1, 65536, "N", "images per forward pass (default 256)", NULL},
         {"--force", CLI_BOOL, &force, 0, 0, NULL, "test again although this run was tested before", NULL},
+        {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 or bf16 (default: the precision the run trained in)", "fp32,bf16"},
     };
     cli_command cmd = {"test", "cnnlab test RUN_DIR [options]",
                        "Evaluates RUN_DIR/best.weights on the 10,000 test images, prints the "
@@ -110,6 +111,24 @@ int cnn_cmd_test(int argc, char **argv)
     }
     omp_set_num_threads(threads);
     cnn_error err = {0};
+    cnn_precision prec = CNN_PRECISION_FP32;
+    char prec_text[16];
+    if (!precision) { /* the run's own, from config.txt */
+        char path[4096];
+        unsigned char *cfg = NULL;
+        size_t cfg_size;
+        snprintf(path, sizeof path, "%s/config.txt", run);
+        if (cnn_path_exists(path) && cnn_file_read_all(path, &cfg, &cfg_size, &err) == CNN_STATUS_OK) {
+            cnn_kv_get((const char *)cfg, "precision", prec_text, sizeof prec_text, "fp32");
+            precision = prec_text;
+        }
+        free(cfg);
+    }
+    if (precision && !cnn_precision_parse(precision, &prec)) {
+        fprintf(stderr, "cnnlab test: %s/config.txt: precision: expected fp32 or bf16, found '%s'\n",
+                run, precision);
+        return CLI_EXIT_USAGE;
+    }
     cnn_checkpoint ck;
     cnn_model *m = NULL;
     cnn_plan *p = NULL;
@@ -123,7 +142,7 @@ int cnn_cmd_test(int argc, char **argv)
                                    &m, &err)) ||
         (st = cnn_cifar_locate(data, 1, dir, sizeof dir, &err)) ||
         (st = cnn_cifar_load_test(dir, &test, &err)) ||
-        (st = cnn_plan_create(m, batch, CNN_BACKEND_FAST, 0, &p, &err)))
+        (st = cnn_plan_create(m, batch, CNN_BACKEND_FAST, prec, 0, &p, &err)))
         goto done;
     int *idx = malloc(sizeof(int) * (size_t)test.count);
     for (int i = 0; i < test.count; i++)

@@ -71,7 +71,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
 {
     cnn_train_config c;
     cnn_train_config_defaults(&c);
-    const char *backend = "fast", *norm = NULL, *act = NULL, *init = "pytorch";
+    const char *backend = "fast", *precision = "fp32", *norm = NULL, *act = NULL, *init = NULL;
     const char *optimizer = "sgd", *schedule = "none", *milestones = NULL, *augment = "none";
     float lr = -1, momentum = -1, weight_decay = -1, beta1 = -1, beta2 = -1, eps = -1;
     float dropout = -1, gamma = -1;
@@ -106,7 +106,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         {"--dropout", CLI_FLOAT, &dropout, 0, 0.99, "P", "dropout probability in the model's dropout slots (default 0)", NULL},
         {"--dropconnect", CLI_FLOAT, &c.model_options.dropconnect, 0, 0.99, "P", "DropConnect probability on fully connected weights (default 0)", NULL},
         {"--kernel-size", CLI_INT, &c.model_options.kernel_size, 1, 15, "K", "kernel size of the model's kernel-size slots", NULL},
-        {"--init", CLI_CHOICE, &init, 0, 0, "NAME", "pytorch (default), kaiming or xavier", "pytorch,kaiming,xavier"},
+        {"--init", CLI_CHOICE, &init, 0, 0, "NAME", "pytorch, kaiming or xavier (default: the model's; pytorch unless its file says otherwise, kaiming for VGG)", "pytorch,kaiming,xavier"},
         {"--l2", CLI_FLOAT, &c.l2, 0, 10, "LAMBDA", "adds LAMBDA * sum w^2 over conv and fc weights to the objective (logged separately)", NULL},
         {"--clip-grad-norm", CLI_FLOAT, &c.clip_grad_norm, 0, 1e6, "MAX", "clip the global gradient norm to MAX", NULL},
         {"--clip-grad-value", CLI_FLOAT, &c.clip_grad_value, 0, 1e6, "V", "clamp every gradient to [-V, V]", NULL},
@@ -123,6 +123,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         {"--data", CLI_STRING, &c.data_dir, 0, 0, "DIR", "the cifar-10-batches-bin folder (default data/cifar-10-batches-bin)", NULL},
         {"--out", CLI_STRING, &c.out_dir, 0, 0, "RUN_DIR", "run folder to create (default runs/MODEL-DATE-TIME)", NULL},
         {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference (plain loops, slow)", "fast,reference"},
+        {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (default) or bf16: convolutions on bf16 with fp32 accumulation and fp32 master weights", "fp32,bf16"},
     };
     cli_command cmd = {name, "cnnlab train --model NAME [options]",
                        "Trains a model on the train split, evaluating on the validation split after "
@@ -204,7 +205,8 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         cnn_norm_kind_parse(norm, &c.model_options.norm);
     if (act)
         cnn_act_parse(act, &c.model_options.act);
-    cnn_init_kind_parse(init, &c.model_options.init);
+    if (init)
+        cnn_init_kind_parse(init, &c.model_options.init);
     if (dropout >= 0)
         c.model_options.dropout = dropout;
     cnn_error err = {0};
@@ -213,6 +215,12 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         return cnn_cli_report(name, &err);
     c.augment = aug;
     c.backend = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
+    cnn_precision_parse(precision, &c.precision);
+    if (c.precision == CNN_PRECISION_BF16 && c.backend != CNN_BACKEND_FAST) {
+        fprintf(stderr, "cnnlab %s: --precision bf16 needs --backend fast, found --backend %s\n",
+                name, backend);
+        return CLI_EXIT_USAGE;
+    }
     /* Options the model cannot take are refused now, before any data is read. */
     cnn_model *probe;
     if (cnn_model_create(desc, &c.model_options, &probe, &err))

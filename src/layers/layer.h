@@ -18,6 +18,7 @@ typedef struct cnn_plan_layer {
     int index;           /* position in the model */
     int n;               /* batch */
     cnn_backend backend;
+    cnn_precision precision;
     int training;
     uint64_t seed, step; /* random masks (dropout) draw from (seed, CNN_STREAM_DROPOUT, step) */
     cnn_act fused;       /* fast path: the activation this layer applies after itself */

@@ -48,6 +48,7 @@ void cnn_layer_init_weights(cnn_init_kind how, float *w, size_t wcount, float *b
                             int fan_in, int fan_out, cnn_rng *rng)
 {
     switch (how) {
+    case CNN_INIT_DEFAULT: /* resolved by cnn_model_init: not reached */
     case CNN_INIT_PYTORCH: { /* kaiming_uniform(a = sqrt(5)): bound 1/sqrt(fan_in) */
         float bound = 1.0f / sqrtf((float)fan_in);
         cnn_layer_fill_uniform(w, wcount, bound, rng);

@@ -257,8 +257,16 @@ void cnn_model_destroy(cnn_model *m)
     free(m);
 }
 
+cnn_init_kind cnn_model_init_kind(const cnn_model *m)
+{
+    if (m->options.init != CNN_INIT_DEFAULT)
+        return m->options.init;
+    return m->desc->init != CNN_INIT_DEFAULT ? m->desc->init : CNN_INIT_PYTORCH;
+}
+
 void cnn_model_init(cnn_model *m, uint64_t seed)
 {
+    cnn_init_kind how = cnn_model_init_kind(m);
     for (int i = 0; i < m->count; i++) {
         const cnn_model_layer *l = &m->layers[i];
         const cnn_layer_class *cls = cnn_layer_class_of(l->desc.kind);
@@ -266,7 +274,7 @@ void cnn_model_init(cnn_model *m, uint64_t seed)
             continue;
         cnn_rng rng;
         cnn_rng_init(&rng, seed, CNN_STREAM_INIT, (uint64_t)i);
-        cls->init(l, m->options.init, m->params + l->param_offset, m->state + l->state_offset, &rng);
+        cls->init(l, how, m->params + l->param_offset, m->state + l->state_offset, &rng);
     }
 }
 

@@ -67,6 +67,7 @@ typedef struct run {
     cnn_act act;
     float dropout;
     int kernel;
+    cnn_init_kind init;
     mf_override *ovr;
     int novr;
     int depth;
@@ -497,7 +498,7 @@ static cnn_status defaults(run *r, const mf_line *l)
         return st;
     if (a.npos)
         return mf_fail(r->f, l, a.pos[0]->col, "defaults: expected KEY=VALUE settings (norm, act, "
-                       "dropout, kernel, groups), found '%s'", a.pos[0]->s);
+                       "dropout, kernel, groups, init), found '%s'", a.pos[0]->s);
     for (int i = 0; i < a.nkeys && !st; i++) {
         const char *v = a.values[i];
         int col = a.value_cols[i];
@@ -528,9 +529,13 @@ static cnn_status defaults(run *r, const mf_line *l)
             st = eval_int(r, r->global, l, col, v, "defaults kernel", 1, 15, &r->kernel);
         } else if (!strcmp(key, "groups")) {
             st = eval_int(r, r->global, l, col, v, "defaults groups", 1, 65536, &r->groups);
+        } else if (!strcmp(key, "init")) {
+            if (!cnn_init_kind_parse(v, &r->init))
+                st = mf_fail(r->f, l, col, "defaults init: expected pytorch, kaiming or xavier, "
+                             "found '%s'", v);
         } else {
             st = mf_fail(r->f, l, a.keys[i]->col, "defaults: unknown key '%s'; expected one of: "
-                         "norm, act, dropout, kernel, groups", key);
+                         "norm, act, dropout, kernel, groups, init", key);
         }
     }
     return st;
@@ -738,7 +743,8 @@ cnn_status mf_build(mf_file *f, mf_override *ovr, int novr, cnn_model_desc *desc
         name = mf_strndup(&f->arena, base, n);
     }
     *desc = (cnn_model_desc){name, r.about ? r.about : "", r.in_h, r.in_w, r.in_c,
-                             (int)var_find(&global, "classes")->value, r.count, r.layers};
+                             (int)var_find(&global, "classes")->value, r.count, r.layers,
+                             r.init};
     *layers = r.layers;
     scope_free(&global);
     return CNN_STATUS_OK;

@@ -8,7 +8,7 @@
 
 static const char *const norm_names[] = {"default", "none", "batch", "layer", "instance", "group"};
 static const char *const act_names[] = {"none", "relu", "sigmoid", "tanh", "leaky_relu", "gelu", "elu"};
-static const char *const init_names[] = {"pytorch", "kaiming", "xavier"};
+static const char *const init_names[] = {"default", "pytorch", "kaiming", "xavier"};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -45,7 +45,7 @@ int cnn_act_parse(const char *s, cnn_act *out)
 int cnn_init_kind_parse(const char *s, cnn_init_kind *out)
 {
     int i = find(init_names, COUNT(init_names), s);
-    if (i < 0)
+    if (i <= 0) /* "default" is not a user's choice */
         return 0;
     *out = (cnn_init_kind)i;
     return 1;
@@ -74,7 +74,7 @@ void cnn_model_options_format(const cnn_model_options *o, char *buf, size_t size
         ADD("%sdropconnect=%.9g", used ? " " : "", (double)o->dropconnect);
     if (o->kernel_size)
         ADD("%skernel_size=%d", used ? " " : "", o->kernel_size);
-    if (o->init != CNN_INIT_PYTORCH)
+    if (o->init != CNN_INIT_DEFAULT)
         ADD("%sinit=%s", used ? " " : "", cnn_init_kind_name(o->init));
 #undef ADD
 }

@@ -96,12 +96,25 @@ static void absorb(cnn_plan *p, int *src, int (*in)[CNN_MAX_INPUTS], int *consum
     }
 }
 
-cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int training,
-                           cnn_plan **out, cnn_error *err)
+const char *cnn_precision_name(cnn_precision p) { return p == CNN_PRECISION_BF16 ? "bf16" : "fp32"; }
+
+int cnn_precision_parse(const char *s, cnn_precision *out)
+{
+    if (strcmp(s, "fp32") && strcmp(s, "bf16"))
+        return 0;
+    *out = strcmp(s, "bf16") == 0 ? CNN_PRECISION_BF16 : CNN_PRECISION_FP32;
+    return 1;
+}
+
+cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, cnn_precision precision,
+                           int training, cnn_plan **out, cnn_error *err)
 {
     if (batch < 1)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "batch size must be >= 1, found %d",
                              batch);
+    if (precision == CNN_PRECISION_BF16 && backend != CNN_BACKEND_FAST)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "bf16 runs on the fast backend "
+                             "only; the reference backend is fp32");
     cnn_status st = CNN_STATUS_OK;
     int count = m->count;
     int *src = calloc((size_t)count, sizeof(int)), *consumers = calloc((size_t)count, sizeof(int));
@@ -130,6 +143,7 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, int tra
         pl->index = i;
         pl->n = batch;
         pl->backend = backend;
+        pl->precision = precision;
         pl->training = training;
         pl->dnnl = p->dnnl;
         pl->w = m->params + l->param_offset;

@@ -570,7 +570,7 @@ cnn_status cnn_study_settings_text(const cnn_train_config *c, char *buf, size_t 
     if (st || (st = cnn_model_create(desc, &c->model_options, &m, err)))
         return st;
     /* The model as built: the layers show what variables and knobs made of it. */
-    PUT("model %s init %s params %zu\n", c->model, cnn_init_kind_name(m->options.init),
+    PUT("model %s init %s params %zu\n", c->model, cnn_init_kind_name(cnn_model_init_kind(m)),
         m->param_count);
     for (int i = 0; i < m->count; i++) {
         const cnn_layer_desc *d = &m->layers[i].desc;

@@ -101,7 +101,7 @@ static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, co
         mo->norm == CNN_NORM_DEFAULT ? "model default" : cnn_norm_kind_name(mo->norm), mo->groups,
         mo->act == CNN_ACT_NONE ? "model default" : cnn_act_name(mo->act),
         (double)(mo->dropout < 0 ? 0 : mo->dropout), (double)mo->dropconnect, mo->kernel_size,
-        cnn_init_kind_name(mo->init));
+        cnn_init_kind_name(cnn_model_init_kind(m)));
     put(&t, "epochs = %d\nbatch_size = %d\n", c->epochs, c->batch_size);
     put(&t, "optimizer = %s\nlr = %.7g\nmomentum = %.7g\nnesterov = %d\nweight_decay = %.7g\n"
             "beta1 = %.7g\nbeta2 = %.7g\neps = %.7g\n",
@@ -123,9 +123,9 @@ static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, co
         a->crop ? "crop " : "", a->flip ? "flip " : "", a->cutout ? "cutout" : "", a->crop_padding,
         a->cutout_size, (double)a->input_noise);
     put(&t, "seed = %llu\nthreads = %d\nval_fraction = %.7g\nsubset = %d\ntrain_images = %d\n"
-            "val_images = %d\ndata = %s\nbackend = %s\nprecision = fp32\n",
+            "val_images = %d\ndata = %s\nbackend = %s\nprecision = %s\n",
         (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data_dir,
-        c->backend == CNN_BACKEND_FAST ? "fast" : "reference");
+        c->backend == CNN_BACKEND_FAST ? "fast" : "reference", cnn_precision_name(c->precision));
     put(&t, "norm_mean = %.6f %.6f %.6f\nnorm_std = %.6f %.6f %.6f\n", (double)norm->mean[0],
         (double)norm->mean[1], (double)norm->mean[2], (double)norm->std[0], (double)norm->std[1],
         (double)norm->std[2]);
@@ -210,9 +210,9 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
 
     cnn_model_init(r->model, c->seed);
     int full = r->n_train / c->batch_size, rest = r->n_train % c->batch_size;
-    if ((st = cnn_plan_create(r->model, full ? c->batch_size : rest, c->backend, 1, &r->plan, err)))
+    if ((st = cnn_plan_create(r->model, full ? c->batch_size : rest, c->backend, c->precision, 1, &r->plan, err)))
         return st;
-    if (full && rest && (st = cnn_plan_create(r->model, rest, c->backend, 1, &r->tail, err)))
+    if (full && rest && (st = cnn_plan_create(r->model, rest, c->backend, c->precision, 1, &r->tail, err)))
         return st;
     cnn_plan_set_label_smoothing(r->plan, c->label_smoothing);
     if (r->tail)

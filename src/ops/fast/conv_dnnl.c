@@ -5,6 +5,13 @@
  * Weights arrive in PyTorch's (OC,IC,KH,KW) layout and are reordered into the
  * layout each primitive prefers (the forward's and backward-data's may differ);
  * weight gradients are reordered back.
+ *
+ * bf16 (mixed precision): the primitives read bf16 inputs, weights and output
+ * gradients and accumulate in fp32; outputs, input gradients and weight
+ * gradients stay fp32, so everything around the convolution (normalisation,
+ * the optimizer and its fp32 master weights) is unchanged. Each forward rounds
+ * x into a bf16 copy the layer keeps for its backward-weights; each backward
+ * rounds dy into a buffer all convolutions of the plan share.
  */
 #include <dnnl.h>
 #include <string.h>
@@ -17,6 +24,8 @@ struct cnn_dnnl {
     dnnl_stream_t stream;
     void *scratch;
     size_t scratch_bytes;
+    void *dy_bf16; /* bf16 rounding of an output gradient, shared by all convolutions */
+    size_t dy_bf16_bytes;
 };
 
 /* One primitive with its arguments; handles of user buffers are set per call. */
@@ -29,6 +38,7 @@ struct cnn_fast_conv {
     cnn_dnnl *ctx;
     cnn_conv_geom g;
     int has_bias;
+    int bf16;
     cnn_act act;
     char impl[64];
     const float *w_last; /* user weights of the latest forward */
@@ -41,6 +51,9 @@ struct cnn_fast_conv {
     prim reorder_bwd;                           /* wei_user -> wei_bwd, or p == NULL */
     dnnl_memory_t diff_wei, diff_wei_user, diff_bias;
     prim reorder_dw;                            /* diff_wei -> diff_wei_user, or p == NULL */
+    /* bf16 only: the rounded input (kept for backward-weights) and output gradient */
+    dnnl_memory_t src_bf, diff_dst_bf;
+    prim round_src, round_dy;                   /* f32 -> bf16 reorders */
 };
 
 #define DNNL_TRY(call, what)                                                             \
@@ -76,10 +89,11 @@ void cnn_dnnl_destroy(cnn_dnnl *ctx)
     if (ctx->engine)
         dnnl_engine_destroy(ctx->engine);
     cnn_free(ctx->scratch);
+    cnn_free(ctx->dy_bf16);
     free(ctx);
 }
 
-size_t cnn_dnnl_scratch_bytes(const cnn_dnnl *ctx) { return ctx->scratch_bytes; }
+size_t cnn_dnnl_scratch_bytes(const cnn_dnnl *ctx) { return ctx->scratch_bytes + ctx->dy_bf16_bytes; }
 
 /* Makes sure the shared scratchpad holds `bytes`; only called at plan time. */
 static cnn_status grow_scratch(cnn_dnnl *ctx, size_t bytes, cnn_error *err)
@@ -93,6 +107,21 @@ static cnn_status grow_scratch(cnn_dnnl *ctx, size_t bytes, cnn_error *err)
     cnn_free(ctx->scratch);
     ctx->scratch = p;
     ctx->scratch_bytes = bytes;
+    return CNN_STATUS_OK;
+}
+
+/* Makes sure the shared bf16 output-gradient buffer holds `bytes`. */
+static cnn_status grow_dy_bf16(cnn_dnnl *ctx, size_t bytes, cnn_error *err)
+{
+    if (bytes <= ctx->dy_bf16_bytes)
+        return CNN_STATUS_OK;
+    void *p = cnn_alloc(bytes);
+    if (!p)
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a %zu-byte bf16 buffer",
+                             bytes);
+    cnn_free(ctx->dy_bf16);
+    ctx->dy_bf16 = p;
+    ctx->dy_bf16_bytes = bytes;
     return CNN_STATUS_OK;
 }
 
@@ -183,7 +212,8 @@ static cnn_status owned_memory(cnn_dnnl *ctx, const dnnl_memory_desc_t *md, dnnl
 }
 
 cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
-                                cnn_act act, int training, cnn_fast_conv **out, cnn_error *err)
+                                cnn_act act, int training, int bf16, cnn_fast_conv **out,
+                                cnn_error *err)
 {
     CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
     cnn_status st = CNN_STATUS_OK;
@@ -194,8 +224,10 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     c->g = *g;
     c->has_bias = has_bias;
     c->act = act;
+    c->bf16 = bf16;
+    dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32; /* what the kernels read */
 
-    dnnl_memory_desc_t src_md, dst_md, bias_md, wei_user_md, wei_any_md;
+    dnnl_memory_desc_t src_md, dst_md, bias_md, wei_user_md, wei_any_md, src_lo_md, dst_lo_md;
     dnnl_dims_t src_dims = {g->n, g->ic, g->ih, g->iw};
     dnnl_dims_t dst_dims = {g->n, g->oc, g->oh, g->ow};
     dnnl_dims_t wei_dims = {g->oc, g->ic, g->kh, g->kw};
@@ -208,7 +240,9 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nhwc);
     dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nhwc);
     dnnl_memory_desc_init_by_tag(&wei_user_md, 4, wei_dims, dnnl_f32, dnnl_oihw);
-    dnnl_memory_desc_init_by_tag(&wei_any_md, 4, wei_dims, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&wei_any_md, 4, wei_dims, lo, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&src_lo_md, 4, src_dims, lo, dnnl_nhwc);
+    dnnl_memory_desc_init_by_tag(&dst_lo_md, 4, dst_dims, lo, dnnl_nhwc);
     dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_a);
 
     dnnl_primitive_attr_t attr_fwd = make_attr(act), attr = make_attr(CNN_ACT_NONE);
@@ -217,11 +251,15 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
 
     DNNL_TRY(dnnl_convolution_forward_desc_init(
                  &d, training ? dnnl_forward_training : dnnl_forward_inference,
-                 dnnl_convolution_direct, &src_md, &wei_any_md, has_bias ? &bias_md : NULL,
+                 dnnl_convolution_direct, &src_lo_md, &wei_any_md, has_bias ? &bias_md : NULL,
                  &dst_md, strides, pad_l, pad_r),
              "the convolution forward");
-    DNNL_TRY(dnnl_primitive_desc_create(&fwd_pd, &d, attr_fwd, ctx->engine, NULL),
-             "the convolution forward");
+    if (dnnl_primitive_desc_create(&fwd_pd, &d, attr_fwd, ctx->engine, NULL) != dnnl_success) {
+        st = cnn_error_set(err, CNN_STATUS_BACKEND, "oneDNN has no %s convolution for this "
+                           "shape on this CPU%s", bf16 ? "bf16" : "fp32",
+                           bf16 ? " (bf16 needs AVX-512; use --precision fp32)" : "");
+        goto fail;
+    }
     const char *impl = NULL;
     dnnl_primitive_desc_query(fwd_pd, dnnl_query_impl_info_str, 0, &impl);
     snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
@@ -237,11 +275,16 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         goto fail;
     if (c->reorder_fwd.p && (st = owned_memory(ctx, wei_fwd_md, &c->wei_fwd, err)) != CNN_STATUS_OK)
         goto fail;
+    if (bf16) {
+        if ((st = owned_memory(ctx, &src_lo_md, &c->src_bf, err)) ||
+            (st = make_reorder(ctx, &src_md, &src_lo_md, &c->round_src, err)))
+            goto fail;
+    }
 
     if (training) {
         DNNL_TRY(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &src_md,
-                                                          &wei_any_md, &dst_md, strides, pad_l,
-                                                          pad_r),
+                                                          &wei_any_md, &dst_lo_md, strides,
+                                                          pad_l, pad_r),
                  "the convolution backward-data");
         DNNL_TRY(dnnl_primitive_desc_create(&bwd_d_pd, &d, attr, ctx->engine, fwd_pd),
                  "the convolution backward-data");
@@ -251,6 +294,13 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
             dnnl_primitive_desc_query_md(bwd_d_pd, dnnl_query_weights_md, 0);
         DNNL_TRY(dnnl_memory_create(&c->diff_dst, &dst_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
         DNNL_TRY(dnnl_memory_create(&c->diff_src, &src_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
+        if (bf16) {
+            DNNL_TRY(dnnl_memory_create(&c->diff_dst_bf, &dst_lo_md, ctx->engine, DNNL_MEMORY_NONE),
+                     "memory");
+            if ((st = grow_dy_bf16(ctx, dnnl_memory_desc_get_size(&dst_lo_md), err)) ||
+                (st = make_reorder(ctx, &dst_md, &dst_lo_md, &c->round_dy, err)))
+                goto fail;
+        }
         if (dnnl_memory_desc_equal(wei_bwd_md, wei_fwd_md)) {
             c->wei_bwd = NULL; /* the forward's reordered copy serves */
         } else {
@@ -261,9 +311,11 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
                 goto fail;
         }
 
+        dnnl_memory_desc_t dw_any_md; /* weight gradients stay fp32 */
+        dnnl_memory_desc_init_by_tag(&dw_any_md, 4, wei_dims, dnnl_f32, dnnl_format_tag_any);
         DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
-                     &d, dnnl_convolution_direct, &src_md, &wei_any_md,
-                     has_bias ? &bias_md : NULL, &dst_md, strides, pad_l, pad_r),
+                     &d, dnnl_convolution_direct, &src_lo_md, &dw_any_md,
+                     has_bias ? &bias_md : NULL, &dst_lo_md, strides, pad_l, pad_r),
                  "the convolution backward-weights");
         DNNL_TRY(dnnl_primitive_desc_create(&bwd_w_pd, &d, attr, ctx->engine, fwd_pd),
                  "the convolution backward-weights");
@@ -307,8 +359,11 @@ void cnn_fast_conv_destroy(cnn_fast_conv *c)
     prim_free(&c->reorder_fwd);
     prim_free(&c->reorder_bwd);
     prim_free(&c->reorder_dw);
+    prim_free(&c->round_src);
+    prim_free(&c->round_dy);
     dnnl_memory_t mems[] = {c->src, c->dst, c->bias, c->wei_user, c->wei_fwd, c->diff_dst,
-                            c->diff_src, c->wei_bwd, c->diff_wei, c->diff_wei_user, c->diff_bias};
+                            c->diff_src, c->wei_bwd, c->diff_wei, c->diff_wei_user, c->diff_bias,
+                            c->src_bf, c->diff_dst_bf};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             dnnl_memory_destroy(mems[i]);
@@ -337,7 +392,12 @@ void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, con
         reorder(c->ctx, &c->reorder_fwd, c->wei_user, c->wei_fwd);
         wei = c->wei_fwd;
     }
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, c->dst}};
+    dnnl_memory_t src = c->src;
+    if (c->bf16) {
+        reorder(c->ctx, &c->round_src, c->src, c->src_bf);
+        src = c->src_bf;
+    }
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, c->dst}};
     int n = 3;
     if (c->has_bias) {
         set(c->bias, b);
@@ -356,6 +416,12 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         cnn_fast_act_backward(CNN_ACT_RELU,
                               (size_t)c->g.n * c->g.oh * c->g.ow * c->g.oc, NULL, y, dy, dy);
     set(c->diff_dst, dy);
+    dnnl_memory_t diff_dst = c->diff_dst;
+    if (c->bf16) {
+        set(c->diff_dst_bf, c->ctx->dy_bf16);
+        reorder(c->ctx, &c->round_dy, c->diff_dst, c->diff_dst_bf);
+        diff_dst = c->diff_dst_bf;
+    }
     if (dx) {
         set(c->diff_src, dx);
         dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
@@ -364,17 +430,17 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
             reorder(c->ctx, &c->reorder_bwd, c->wei_user, c->wei_bwd);
             wei = c->wei_bwd;
         }
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, c->diff_dst}, {DNNL_ARG_WEIGHTS, wei},
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
                                    {DNNL_ARG_DIFF_SRC, c->diff_src}};
         prim_run(c->ctx, &c->bwd_data, 3, args);
     }
-    set(c->src, x);
+    set(c->src, x); /* bf16: src_bf still holds x, rounded by the forward */
     dnnl_memory_t dwm = c->diff_wei_user;
     set(c->diff_wei_user, dw);
     if (c->reorder_dw.p)
         dwm = c->diff_wei;
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_DIFF_DST, c->diff_dst},
-                               {DNNL_ARG_DIFF_WEIGHTS, dwm}};
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->bf16 ? c->src_bf : c->src},
+                               {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, dwm}};
     int n = 3;
     if (c->has_bias) {
         set(c->diff_bias, db);

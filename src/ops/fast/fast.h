@@ -26,9 +26,12 @@ size_t cnn_dnnl_scratch_bytes(const cnn_dnnl *ctx);
 typedef struct cnn_fast_conv cnn_fast_conv;
 
 /* training = 0 creates only the inference forward. act is CNN_ACT_NONE or
- * CNN_ACT_RELU (fused into the forward as a post-op). */
+ * CNN_ACT_RELU (fused into the forward as a post-op). bf16 = 1 runs the
+ * kernels on bf16 inputs, weights and output gradients with fp32 accumulation;
+ * the interface stays fp32. */
 cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
-                                cnn_act act, int training, cnn_fast_conv **out, cnn_error *err);
+                                cnn_act act, int training, int bf16, cnn_fast_conv **out,
+                                cnn_error *err);
 void cnn_fast_conv_destroy(cnn_fast_conv *c);
 
 /* x (N,IH,IW,IC), w (OC,IC,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC). */
