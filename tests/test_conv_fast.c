@@ -1,7 +1,8 @@
 /* test_conv_fast.c: the oneDNN convolution and the sgemm linear layer against
  * the reference loops, forward and backward, over many shapes: odd sizes,
  * stride 1 and 2, padding 0/1/2, kernels 1/3/5/7, batch 1 and more, with and
- * without bias and fused ReLU.
+ * without bias and fused ReLU; oneDNN's Winograd F(4x4, 3x3) on 3x3 stride-1
+ * shapes.
  *
  * bf16: the kernels round x, w and dy to bf16 and accumulate in fp32. A bf16
  * product is exact in fp32 (8 + 8 significant bits), so the only difference
@@ -42,7 +43,8 @@ static float *rounded_copy(const float *a, size_t n, int bf16)
 static int bf16_skipped;
 
 static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int kh, int kw,
-                      int s, int pad, int bias, cnn_act act, int bf16, unsigned *seed)
+                      int s, int pad, int bias, cnn_act act, int bf16, cnn_conv_algo algo,
+                      unsigned *seed)
 {
     cnn_conv_geom g = {.n = n, .ih = ih, .iw = iw, .ic = ic, .oc = oc, .kh = kh, .kw = kw,
                        .sh = s, .sw = s, .ph = pad, .pw = pad};
@@ -62,12 +64,12 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     char what[160];
     snprintf(what, sizeof what, "conv n%d %dx%dx%d->%d k%dx%d s%d p%d%s%s%s", n, ih, iw, ic, oc,
              kh, kw, s, pad, bias ? " bias" : "", act == CNN_ACT_RELU ? " relu" : "",
-             bf16 ? " bf16" : "");
+             bf16 ? " bf16" : algo == CNN_CONV_WINOGRAD ? " winograd" : "");
     cnn_fast_conv *c = NULL;
     cnn_error err;
     /* the reference's inputs: what the kernels read */
     float *xq = rounded_copy(x, nx, bf16), *wq = rounded_copy(w, nw, bf16);
-    if (cnn_fast_conv_create(ctx, &g, bias, act, 1, bf16, &c, &err) != CNN_STATUS_OK) {
+    if (cnn_fast_conv_create(ctx, &g, bias, act, 1, bf16, algo, &c, &err) != CNN_STATUS_OK) {
         if (bf16) { /* a CPU without AVX-512 has no bf16 convolution: said, not failed */
             bf16_skipped++;
             goto out;
@@ -81,7 +83,8 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     cnn_fast_conv_forward(c, x, w, bias ? b : NULL, y);
     char label[200];
     snprintf(label, sizeof label, "%s: forward", what);
-    check_close(label, y, yr, ny, RTOL, ATOL);
+    double tol = 1.0; /* Winograd too: its transforms' rounding stays near 1e-6 here */
+    check_close(label, y, yr, ny, RTOL * tol, ATOL * tol);
 
     memcpy(dyr, dy, ny * 4);
     if (act == CNN_ACT_RELU)
@@ -91,12 +94,13 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     cnn_ref_conv2d_backward(&g, xq, wq, dyr, dxr, dwr, bias ? dbr : NULL);
     cnn_fast_conv_backward(c, x, y, dy, dx, dw, bias ? db : NULL);
     snprintf(label, sizeof label, "%s: dx", what);
-    check_close(label, dx, dxr, nx, RTOL, ATOL);
+    check_close(label, dx, dxr, nx, RTOL * tol, ATOL * tol);
     snprintf(label, sizeof label, "%s: dw", what);
-    check_close(label, dw, dwr, nw, RTOL, ATOL * n * g.oh * g.ow / 16 + ATOL);
+    check_close(label, dw, dwr, nw, RTOL * tol, tol * (ATOL * n * g.oh * g.ow / 16 + ATOL));
     if (bias) {
         snprintf(label, sizeof label, "%s: db", what);
-        check_close(label, db, dbr, (size_t)oc, RTOL, ATOL * n * g.oh * g.ow / 16 + ATOL);
+        check_close(label, db, dbr, (size_t)oc, RTOL * tol,
+                    tol * (ATOL * n * g.oh * g.ow / 16 + ATOL));
     }
     cnn_fast_conv_destroy(c);
 out:
@@ -149,6 +153,20 @@ int main(void)
     }
     printf("convolution, fast (oneDNN) vs reference: rtol %g, atol %g (weight and bias "
            "gradients: atol scaled by the number of summed positions / 16)\n", RTOL, ATOL);
+    /* Winograd: 3x3 stride 1, odd and even sizes, the models' channel counts */
+    {
+        int cases = 0;
+        static const int sizes[][4] = {{3, 8, 8, 16}, {2, 9, 7, 5}, {2, 32, 32, 64},
+                                       {4, 16, 16, 128}, {2, 8, 8, 256}, {2, 4, 4, 64},
+                                       {1, 6, 11, 3}};
+        for (int i = 0; i < 7; i++) {
+            const int *z = sizes[i];
+            conv_case(ctx, z[0], z[1], z[2], z[3], z[3] == 3 ? 16 : z[3], 3, 3, 1, 1, i % 2,
+                      i % 3 ? CNN_ACT_RELU : CNN_ACT_NONE, 0, CNN_CONV_WINOGRAD, &seed);
+            cases++;
+        }
+        printf("  %d winograd convolution shapes compared (same tolerances)\n", cases);
+    }
     static const int kernels[] = {1, 3, 5, 7};
     for (int bf16 = 0; bf16 <= 1; bf16++) {
         int cases = 0;
@@ -160,15 +178,15 @@ int main(void)
                     int size = 7 + 2 * ki + s + pad; /* odd and even sizes */
                     conv_case(ctx, n, size, size + 1, 3 + 2 * pad, 5 + 3 * ki, k, k, s, pad,
                               (ki + pad) % 2, (s + pad) % 2 ? CNN_ACT_RELU : CNN_ACT_NONE, bf16,
-                              &seed);
+                              CNN_CONV_DIRECT, &seed);
                     cases++;
                 }
         /* channel counts of the real models: blocked kernels with and without tails */
-        conv_case(ctx, 4, 32, 32, 3, 16, 5, 5, 1, 0, 1, CNN_ACT_RELU, bf16, &seed);
-        conv_case(ctx, 4, 14, 14, 16, 36, 3, 3, 1, 0, 1, CNN_ACT_RELU, bf16, &seed);
-        conv_case(ctx, 2, 8, 8, 64, 64, 3, 3, 1, 1, 0, CNN_ACT_NONE, bf16, &seed);
-        conv_case(ctx, 2, 9, 9, 32, 48, 3, 3, 2, 1, 0, CNN_ACT_NONE, bf16, &seed);
-        conv_case(ctx, 1, 6, 5, 4, 6, 3, 1, 1, 0, 1, CNN_ACT_NONE, bf16, &seed); /* rectangular */
+        conv_case(ctx, 4, 32, 32, 3, 16, 5, 5, 1, 0, 1, CNN_ACT_RELU, bf16, CNN_CONV_DIRECT, &seed);
+        conv_case(ctx, 4, 14, 14, 16, 36, 3, 3, 1, 0, 1, CNN_ACT_RELU, bf16, CNN_CONV_DIRECT, &seed);
+        conv_case(ctx, 2, 8, 8, 64, 64, 3, 3, 1, 1, 0, CNN_ACT_NONE, bf16, CNN_CONV_DIRECT, &seed);
+        conv_case(ctx, 2, 9, 9, 32, 48, 3, 3, 2, 1, 0, CNN_ACT_NONE, bf16, CNN_CONV_DIRECT, &seed);
+        conv_case(ctx, 1, 6, 5, 4, 6, 3, 1, 1, 0, 1, CNN_ACT_NONE, bf16, CNN_CONV_DIRECT, &seed); /* rectangular */
         cases += 5;
         if (bf16 && bf16_skipped)
             printf("  SKIP %d bf16 convolution shapes: oneDNN has no bf16 convolution on this "

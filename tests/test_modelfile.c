@@ -179,7 +179,7 @@ static void train_case(const cnn_model_desc *d)
     cnn_optim_config_defaults(&oc, CNN_OPT_SGD);
     oc.lr = 0.05f;
     oc.momentum = 0.9f;
-    if (cnn_model_create(d, NULL, &m, &err) || cnn_plan_create(m, 32, CNN_BACKEND_FAST, CNN_PRECISION_FP32, 1, &p, &err)) {
+    if (cnn_model_create(d, NULL, &m, &err) || cnn_plan_create(m, 32, NULL, 1, &p, &err)) {
         check(0, "%s: %s", d->name, err.msg);
         return;
     }

@@ -96,7 +96,7 @@ static double tiny_training(double *first, uint32_t *checksum)
     oc.weight_decay = 5e-4f;
     cnn_model_create(&mixed, NULL, &m, &err);
     cnn_model_init(m, 5);
-    cnn_plan_create(m, 32, CNN_BACKEND_FAST, CNN_PRECISION_FP32, 1, &p, &err);
+    cnn_plan_create(m, 32, NULL, 1, &p, &err);
     cnn_optim_init(&opt, &oc, m->param_count, &err);
     cnn_rng rng;
     cnn_rng_init(&rng, 5, CNN_STREAM_BENCH, 0);

@@ -7,7 +7,7 @@
  * shorter batch); parameters and gradients stay in the model.
  *
  *   cnn_plan *p;
- *   cnn_plan_create(model, 128, CNN_BACKEND_FAST, CNN_PRECISION_FP32, 1, &p, &err);
+ *   cnn_plan_create(model, 128, NULL, 1, &p, &err);  // NULL: fast, fp32, auto
  *   fill cnn_plan_input(p) with (128, 32, 32, 3) NHWC images;
  *   float loss = cnn_plan_forward(p, labels, 128, 1, &correct);
  *   cnn_plan_backward(p);            // model->grads now hold dloss/dparams
@@ -34,14 +34,30 @@ typedef enum cnn_precision {
                         * (fast backend only; needs AVX-512, native with AVX512_BF16) */
 } cnn_precision;
 
+/* How the fast backend runs 3x3 stride-1 convolutions (others are direct). */
+typedef enum cnn_conv_algo {
+    CNN_CONV_AUTO = 0, /* per shape, whichever of the two ran a step faster at plan time */
+    CNN_CONV_DIRECT,
+    CNN_CONV_WINOGRAD  /* oneDNN's F(4x4, 3x3): fp32 only; bf16 stays direct */
+} cnn_conv_algo;
+
 const char *cnn_precision_name(cnn_precision p);
 int cnn_precision_parse(const char *s, cnn_precision *out);
+const char *cnn_conv_algo_name(cnn_conv_algo a);
+int cnn_conv_algo_parse(const char *s, cnn_conv_algo *out);
+
+/* How a plan computes; all zeros (or NULL) is the default: fast, fp32, auto. */
+typedef struct cnn_plan_config {
+    cnn_backend backend;
+    cnn_precision precision;
+    cnn_conv_algo conv;
+} cnn_plan_config;
 
 typedef struct cnn_plan cnn_plan;
 
 /* training = 0 plans inference only (no gradients, no backward primitives). */
-cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, cnn_precision precision,
-                           int training, cnn_plan **out, cnn_error *err);
+cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, int training,
+                           cnn_plan **out, cnn_error *err);
 void cnn_plan_destroy(cnn_plan *p);
 
 int cnn_plan_batch(const cnn_plan *p);

@@ -39,8 +39,7 @@ typedef struct cnn_train_config {
     int subset;           /* train on this many images of the train split; 0 = all */
     const char *data_dir; /* NULL: ./data/cifar-10-batches-bin (downloaded if missing) */
     const char *out_dir;  /* must not exist or be empty */
-    cnn_backend backend;
-    cnn_precision precision;  /* of the convolutions; bf16 keeps fp32 master weights */
+    cnn_plan_config exec;     /* backend, precision (bf16 keeps fp32 master weights), conv algorithm */
     const char *command_line; /* recorded in config.txt; may be NULL */
 } cnn_train_config;
 

@@ -20,7 +20,7 @@ static int cmp_double(const void *a, const void *b)
 
 int cnn_cmd_bench(int argc, char **argv)
 {
-    const char *model = "lenet5", *precision = "fp32", *mode = "train", *backend = "fast";
+    const char *model = "lenet5", *precision = "fp32", *mode = "train", *backend = "fast", *conv = "auto";
     int batch = 128, threads = omp_get_num_procs(), json = 0, windows = 5, verbose = 0, profile = 0;
     double peak = 0;
     double seconds = 3.0;
@@ -35,6 +35,7 @@ int cnn_cmd_bench(int argc, char **argv)
         {"--seconds", CLI_DOUBLE, &seconds, 0.01, 3600, "S", "length of one timed window (default 3)", NULL},
         {"--windows", CLI_INT, &windows, 1, 1000, "N", "timed windows; the median is reported (default 5)", NULL},
         {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference", "fast,reference"},
+        {"--conv", CLI_CHOICE, &conv, 0, 0, "ALGO", "3x3 stride-1 convolutions: auto (default: timed per shape), direct or winograd", "auto,direct,winograd"},
         {"--verbose", CLI_BOOL, &verbose, 0, 0, NULL, "print the plan: each layer and the kernel that runs it", NULL},
         {"--profile", CLI_BOOL, &profile, 0, 0, NULL, "time each layer's forward and backward against its FLOPs", NULL},
         {"--peak", CLI_DOUBLE, &peak, 0, 1e6, "GFLOPS", "the machine's peak, for the profile's % of peak", NULL},
@@ -71,9 +72,10 @@ int cnn_cmd_bench(int argc, char **argv)
     oc.momentum = 0.9f;
     oc.weight_decay = 5e-4f;
     cnn_backend be = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
-    cnn_precision prec = CNN_PRECISION_FP32;
-    cnn_precision_parse(precision, &prec);
-    if ((st = cnn_plan_create(m, batch, be, prec, train, &p, &err)) ||
+    cnn_plan_config exec = {be, CNN_PRECISION_FP32, CNN_CONV_AUTO};
+    cnn_precision_parse(precision, &exec.precision);
+    cnn_conv_algo_parse(conv, &exec.conv);
+    if ((st = cnn_plan_create(m, batch, &exec, train, &p, &err)) ||
         (st = cnn_optim_init(&opt, &oc, m->param_count, &err))) {
         cnn_model_destroy(m);
         return cnn_cli_report("bench", &err);

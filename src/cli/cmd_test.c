@@ -142,7 +142,7 @@ int cnn_cmd_test(int argc, char **argv)
                                    &m, &err)) ||
         (st = cnn_cifar_locate(data, 1, dir, sizeof dir, &err)) ||
         (st = cnn_cifar_load_test(dir, &test, &err)) ||
-        (st = cnn_plan_create(m, batch, CNN_BACKEND_FAST, prec, 0, &p, &err)))
+        (st = cnn_plan_create(m, batch, &(cnn_plan_config){CNN_BACKEND_FAST, prec, CNN_CONV_AUTO}, 0, &p, &err)))
         goto done;
     int *idx = malloc(sizeof(int) * (size_t)test.count);
     for (int i = 0; i < test.count; i++)

@@ -71,7 +71,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
 {
     cnn_train_config c;
     cnn_train_config_defaults(&c);
-    const char *backend = "fast", *precision = "fp32", *norm = NULL, *act = NULL, *init = NULL;
+    const char *backend = "fast", *precision = "fp32", *conv = "auto", *norm = NULL, *act = NULL, *init = NULL;
     const char *optimizer = "sgd", *schedule = "none", *milestones = NULL, *augment = "none";
     float lr = -1, momentum = -1, weight_decay = -1, beta1 = -1, beta2 = -1, eps = -1;
     float dropout = -1, gamma = -1;
@@ -123,6 +123,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         {"--data", CLI_STRING, &c.data_dir, 0, 0, "DIR", "the cifar-10-batches-bin folder (default data/cifar-10-batches-bin)", NULL},
         {"--out", CLI_STRING, &c.out_dir, 0, 0, "RUN_DIR", "run folder to create (default runs/MODEL-DATE-TIME)", NULL},
         {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference (plain loops, slow)", "fast,reference"},
+        {"--conv", CLI_CHOICE, &conv, 0, 0, "ALGO", "3x3 stride-1 convolutions: auto (default: the faster of the two, timed per shape when training starts), direct or winograd (fp32)", "auto,direct,winograd"},
         {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (default) or bf16: convolutions on bf16 with fp32 accumulation and fp32 master weights", "fp32,bf16"},
     };
     cli_command cmd = {name, "cnnlab train --model NAME [options]",
@@ -214,9 +215,10 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     if (cnn_augment_parse(augment, &aug, &err))
         return cnn_cli_report(name, &err);
     c.augment = aug;
-    c.backend = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
-    cnn_precision_parse(precision, &c.precision);
-    if (c.precision == CNN_PRECISION_BF16 && c.backend != CNN_BACKEND_FAST) {
+    c.exec.backend = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
+    cnn_precision_parse(precision, &c.exec.precision);
+    cnn_conv_algo_parse(conv, &c.exec.conv);
+    if (c.exec.precision == CNN_PRECISION_BF16 && c.exec.backend != CNN_BACKEND_FAST) {
         fprintf(stderr, "cnnlab %s: --precision bf16 needs --backend fast, found --backend %s\n",
                 name, backend);
         return CLI_EXIT_USAGE;

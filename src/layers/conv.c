@@ -63,8 +63,8 @@ static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
         return CNN_STATUS_OK;
     cnn_conv_geom g = geom_of(pl->ml, pl->n);
     return cnn_fast_conv_create(pl->dnnl, &g, pl->ml->desc.bias, pl->fused, pl->training,
-                                pl->precision == CNN_PRECISION_BF16, (cnn_fast_conv **)&pl->impl,
-                                err);
+                                pl->precision == CNN_PRECISION_BF16, pl->conv_algo,
+                                (cnn_fast_conv **)&pl->impl, err);
 }
 
 /* The weights of this pass: the parameters, or their DropConnect-masked copy. */

@@ -19,6 +19,7 @@ typedef struct cnn_plan_layer {
     int n;               /* batch */
     cnn_backend backend;
     cnn_precision precision;
+    cnn_conv_algo conv_algo;
     int training;
     uint64_t seed, step; /* random masks (dropout) draw from (seed, CNN_STREAM_DROPOUT, step) */
     cnn_act fused;       /* fast path: the activation this layer applies after itself */

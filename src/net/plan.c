@@ -106,9 +106,28 @@ int cnn_precision_parse(const char *s, cnn_precision *out)
     return 1;
 }
 
-cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, cnn_precision precision,
-                           int training, cnn_plan **out, cnn_error *err)
+static const char *const conv_algo_names[] = {"auto", "direct", "winograd"};
+
+const char *cnn_conv_algo_name(cnn_conv_algo a) { return conv_algo_names[a]; }
+
+int cnn_conv_algo_parse(const char *s, cnn_conv_algo *out)
 {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, conv_algo_names[i]) == 0) {
+            *out = (cnn_conv_algo)i;
+            return 1;
+        }
+    return 0;
+}
+
+cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, int training,
+                           cnn_plan **out, cnn_error *err)
+{
+    static const cnn_plan_config defaults;
+    if (!cfg)
+        cfg = &defaults;
+    cnn_backend backend = cfg->backend;
+    cnn_precision precision = cfg->precision;
     if (batch < 1)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "batch size must be >= 1, found %d",
                              batch);
@@ -144,6 +163,7 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, cnn_backend backend, cnn_pre
         pl->n = batch;
         pl->backend = backend;
         pl->precision = precision;
+        pl->conv_algo = cfg->conv;
         pl->training = training;
         pl->dnnl = p->dnnl;
         pl->w = m->params + l->param_offset;

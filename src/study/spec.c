@@ -601,7 +601,8 @@ cnn_status cnn_study_settings_text(const cnn_train_config *c, char *buf, size_t 
         c->early_stop);
     PUT("augment crop %d pad %d flip %d cutout %d size %d noise %.9g\n", a->crop, a->crop_padding,
         a->flip, a->cutout, a->cutout_size, (double)a->input_noise);
-    PUT("val_fraction %.9g subset %d backend %d\n", c->val_fraction, c->subset, (int)c->backend);
+    PUT("val_fraction %.9g subset %d backend %d precision %d conv %d\n", c->val_fraction,
+        c->subset, (int)c->exec.backend, (int)c->exec.precision, (int)c->exec.conv);
     return CNN_STATUS_OK;
 }
 

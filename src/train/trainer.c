@@ -34,7 +34,7 @@ void cnn_train_config_defaults(cnn_train_config *c)
     c->seed = 1;
     c->threads = omp_get_num_procs();
     c->val_fraction = 0.1;
-    c->backend = CNN_BACKEND_FAST;
+    c->exec = (cnn_plan_config){CNN_BACKEND_FAST, CNN_PRECISION_FP32, CNN_CONV_AUTO};
 }
 
 static void info(const cnn_train_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -123,9 +123,10 @@ static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, co
         a->crop ? "crop " : "", a->flip ? "flip " : "", a->cutout ? "cutout" : "", a->crop_padding,
         a->cutout_size, (double)a->input_noise);
     put(&t, "seed = %llu\nthreads = %d\nval_fraction = %.7g\nsubset = %d\ntrain_images = %d\n"
-            "val_images = %d\ndata = %s\nbackend = %s\nprecision = %s\n",
+            "val_images = %d\ndata = %s\nbackend = %s\nprecision = %s\nconv = %s\n",
         (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data_dir,
-        c->backend == CNN_BACKEND_FAST ? "fast" : "reference", cnn_precision_name(c->precision));
+        c->exec.backend == CNN_BACKEND_FAST ? "fast" : "reference",
+        cnn_precision_name(c->exec.precision), cnn_conv_algo_name(c->exec.conv));
     put(&t, "norm_mean = %.6f %.6f %.6f\nnorm_std = %.6f %.6f %.6f\n", (double)norm->mean[0],
         (double)norm->mean[1], (double)norm->mean[2], (double)norm->std[0], (double)norm->std[1],
         (double)norm->std[2]);
@@ -210,9 +211,9 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
 
     cnn_model_init(r->model, c->seed);
     int full = r->n_train / c->batch_size, rest = r->n_train % c->batch_size;
-    if ((st = cnn_plan_create(r->model, full ? c->batch_size : rest, c->backend, c->precision, 1, &r->plan, err)))
+    if ((st = cnn_plan_create(r->model, full ? c->batch_size : rest, &c->exec, 1, &r->plan, err)))
         return st;
-    if (full && rest && (st = cnn_plan_create(r->model, rest, c->backend, c->precision, 1, &r->tail, err)))
+    if (full && rest && (st = cnn_plan_create(r->model, rest, &c->exec, 1, &r->tail, err)))
         return st;
     cnn_plan_set_label_smoothing(r->plan, c->label_smoothing);
     if (r->tail)

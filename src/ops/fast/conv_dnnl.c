@@ -1,17 +1,24 @@
 /* conv_dnnl.c: 2-D convolution on oneDNN primitives, NHWC activations.
  *
  * Invariant: every primitive, memory object and weight buffer is created in
- * cnn_fast_conv_create; forward and backward only set data handles and execute.
- * Weights arrive in PyTorch's (OC,IC,KH,KW) layout and are reordered into the
- * layout each primitive prefers (the forward's and backward-data's may differ);
- * weight gradients are reordered back.
+ * cnn_fast_conv_create; forward and backward only set data handles, reorder
+ * and execute.
  *
- * bf16 (mixed precision): the primitives read bf16 inputs, weights and output
- * gradients and accumulate in fp32; outputs, input gradients and weight
- * gradients stay fp32, so everything around the convolution (normalisation,
- * the optimizer and its fp32 master weights) is unchanged. Each forward rounds
- * x into a bf16 copy the layer keeps for its backward-weights; each backward
- * rounds dy into a buffer all convolutions of the plan share.
+ * The caller's tensors are fp32: activations NHWC, weights in PyTorch's
+ * (OC,IC,KH,KW) layout. A kernel may want something else, and then each tensor
+ * has a "kernel side" it is reordered into (inputs) or out of (outputs):
+ *   - weights: the blocked layout the kernel prefers, refreshed by each forward
+ *     (the forward's and backward-data's may differ); weight gradients are
+ *     reordered back;
+ *   - Winograd (fp32, 3x3, stride 1): blocked activations. The forward keeps
+ *     its blocked copy of x for backward-weights; outputs and output gradients
+ *     pass through buffers all convolutions of a plan share;
+ *   - bf16 (mixed precision): the kernels read bf16 inputs, weights and output
+ *     gradients and accumulate in fp32; outputs, input gradients and weight
+ *     gradients stay fp32, so everything around the convolution (normalisation,
+ *     the optimizer and its fp32 master weights) is unchanged.
+ * With CNN_CONV_AUTO the algorithm of each shape is chosen by timing both on
+ * the plan's batch once (cached per plan, so repeated shapes are timed once).
  */
 #include <dnnl.h>
 #include <string.h>
@@ -19,13 +26,28 @@
 #include "core/core.h"
 #include "fast.h"
 
+/* Kernel-side buffers that live only within one call, shared by all convolutions. */
+enum { SHARED_OUT, SHARED_GRAD, SHARED_COUNT };
+
+#define MAX_CHOICES 64
+
+typedef struct choice {
+    cnn_conv_geom g;
+    int has_bias, training;
+    cnn_act act;
+    cnn_conv_algo algo;
+    char why[64];
+} choice;
+
 struct cnn_dnnl {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     void *scratch;
     size_t scratch_bytes;
-    void *dy_bf16; /* bf16 rounding of an output gradient, shared by all convolutions */
-    size_t dy_bf16_bytes;
+    void *shared[SHARED_COUNT];
+    size_t shared_bytes[SHARED_COUNT];
+    choice choices[MAX_CHOICES]; /* CNN_CONV_AUTO's decisions so far */
+    int nchoices;
 };
 
 /* One primitive with its arguments; handles of user buffers are set per call. */
@@ -34,26 +56,30 @@ typedef struct prim {
     dnnl_memory_t scratch; /* NULL if none needed */
 } prim;
 
+/* A tensor as the caller holds it and as the kernel reads or writes it. */
+typedef struct side {
+    dnnl_memory_t user;  /* fp32 in the caller's layout; handle set per call */
+    dnnl_memory_t kern;  /* == user when the layouts agree */
+    prim reorder;        /* user -> kern for inputs, kern -> user for outputs; p NULL if none */
+    int shared;          /* kern's buffer: ctx->shared[shared], or -1 (own or user's) */
+} side;
+
 struct cnn_fast_conv {
     cnn_dnnl *ctx;
     cnn_conv_geom g;
     int has_bias;
-    int bf16;
     cnn_act act;
-    char impl[64];
+    cnn_conv_algo algo;
+    char impl[160];
     const float *w_last; /* user weights of the latest forward */
 
     prim fwd, bwd_data, bwd_weights;
-    dnnl_memory_t src, dst, bias, wei_user;     /* forward arguments */
-    dnnl_memory_t wei_fwd;                      /* weights in the forward's layout */
-    prim reorder_fwd;                           /* wei_user -> wei_fwd, or p == NULL */
-    dnnl_memory_t diff_dst, diff_src, wei_bwd;  /* backward data */
-    prim reorder_bwd;                           /* wei_user -> wei_bwd, or p == NULL */
-    dnnl_memory_t diff_wei, diff_wei_user, diff_bias;
-    prim reorder_dw;                            /* diff_wei -> diff_wei_user, or p == NULL */
-    /* bf16 only: the rounded input (kept for backward-weights) and output gradient */
-    dnnl_memory_t src_bf, diff_dst_bf;
-    prim round_src, round_dy;                   /* f32 -> bf16 reorders */
+    side src, dst, diff_dst, diff_src;
+    dnnl_memory_t bias, diff_bias;
+    dnnl_memory_t wei_user, wei_fwd, wei_bwd; /* wei_bwd NULL: the forward's copy serves */
+    prim reorder_fwd, reorder_bwd;            /* wei_user -> wei_fwd / wei_bwd, or p == NULL */
+    dnnl_memory_t diff_wei_user, diff_wei;
+    prim reorder_dw;                          /* diff_wei -> diff_wei_user, or p == NULL */
 };
 
 #define DNNL_TRY(call, what)                                                             \
@@ -89,39 +115,30 @@ void cnn_dnnl_destroy(cnn_dnnl *ctx)
     if (ctx->engine)
         dnnl_engine_destroy(ctx->engine);
     cnn_free(ctx->scratch);
-    cnn_free(ctx->dy_bf16);
+    for (int i = 0; i < SHARED_COUNT; i++)
+        cnn_free(ctx->shared[i]);
     free(ctx);
 }
 
-size_t cnn_dnnl_scratch_bytes(const cnn_dnnl *ctx) { return ctx->scratch_bytes + ctx->dy_bf16_bytes; }
-
-/* Makes sure the shared scratchpad holds `bytes`; only called at plan time. */
-static cnn_status grow_scratch(cnn_dnnl *ctx, size_t bytes, cnn_error *err)
+size_t cnn_dnnl_scratch_bytes(const cnn_dnnl *ctx)
 {
-    if (bytes <= ctx->scratch_bytes)
-        return CNN_STATUS_OK;
-    void *p = cnn_alloc(bytes);
-    if (!p)
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a %zu-byte scratchpad",
-                             bytes);
-    cnn_free(ctx->scratch);
-    ctx->scratch = p;
-    ctx->scratch_bytes = bytes;
-    return CNN_STATUS_OK;
+    size_t b = ctx->scratch_bytes;
+    for (int i = 0; i < SHARED_COUNT; i++)
+        b += ctx->shared_bytes[i];
+    return b;
 }
 
-/* Makes sure the shared bf16 output-gradient buffer holds `bytes`. */
-static cnn_status grow_dy_bf16(cnn_dnnl *ctx, size_t bytes, cnn_error *err)
+/* Makes sure *buf holds `bytes`; only called at plan time. */
+static cnn_status grow(void **buf, size_t *have, size_t bytes, cnn_error *err)
 {
-    if (bytes <= ctx->dy_bf16_bytes)
+    if (bytes <= *have)
         return CNN_STATUS_OK;
     void *p = cnn_alloc(bytes);
     if (!p)
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a %zu-byte bf16 buffer",
-                             bytes);
-    cnn_free(ctx->dy_bf16);
-    ctx->dy_bf16 = p;
-    ctx->dy_bf16_bytes = bytes;
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a %zu-byte buffer", bytes);
+    cnn_free(*buf);
+    *buf = p;
+    *have = bytes;
     return CNN_STATUS_OK;
 }
 
@@ -134,7 +151,7 @@ static cnn_status prim_make(cnn_dnnl *ctx, const_dnnl_primitive_desc_t pd, prim 
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     size_t bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
     if (bytes > 0) {
-        if ((st = grow_scratch(ctx, bytes, err)) != CNN_STATUS_OK)
+        if ((st = grow(&ctx->scratch, &ctx->scratch_bytes, bytes, err)) != CNN_STATUS_OK)
             return st;
         DNNL_TRY(dnnl_memory_create(&out->scratch, smd, ctx->engine, DNNL_MEMORY_NONE),
                  "a scratchpad");
@@ -179,8 +196,7 @@ static dnnl_primitive_attr_t make_attr(cnn_act act)
     return attr;
 }
 
-/* A reorder from -> to, or p = NULL when the two layouts are the same. Buffers
- * for `to` are allocated into *buf when buf is not NULL. */
+/* A reorder from -> to, or p = NULL when the two are the same. */
 static cnn_status make_reorder(cnn_dnnl *ctx, const dnnl_memory_desc_t *from,
                                const dnnl_memory_desc_t *to, prim *out, cnn_error *err)
 {
@@ -192,7 +208,7 @@ static cnn_status make_reorder(cnn_dnnl *ctx, const dnnl_memory_desc_t *from,
     dnnl_primitive_attr_t attr = make_attr(CNN_ACT_NONE);
     dnnl_primitive_desc_t pd = NULL;
     DNNL_TRY(dnnl_reorder_primitive_desc_create(&pd, from, ctx->engine, to, ctx->engine, attr),
-             "a weight reorder");
+             "a reorder");
     st = prim_make(ctx, pd, out, err);
 fail:
     if (pd)
@@ -211,11 +227,101 @@ static cnn_status owned_memory(cnn_dnnl *ctx, const dnnl_memory_desc_t *md, dnnl
     return CNN_STATUS_OK;
 }
 
-cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
-                                cnn_act act, int training, int bf16, cnn_fast_conv **out,
-                                cnn_error *err)
+/* Sets up s for a tensor the caller holds as user_md and the kernel wants as
+ * kern_md. The kernel side gets its own buffer (shared < 0) or uses
+ * ctx->shared[shared]. */
+static cnn_status side_make(cnn_dnnl *ctx, const dnnl_memory_desc_t *user_md,
+                            const dnnl_memory_desc_t *kern_md, int input, int shared, side *s,
+                            cnn_error *err)
 {
-    CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    cnn_status st = CNN_STATUS_OK;
+    s->shared = -1;
+    DNNL_TRY(dnnl_memory_create(&s->user, user_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
+    if (dnnl_memory_desc_equal(user_md, kern_md)) {
+        s->kern = s->user;
+        return CNN_STATUS_OK;
+    }
+    if (shared < 0) {
+        if ((st = owned_memory(ctx, kern_md, &s->kern, err)))
+            return st;
+    } else {
+        s->shared = shared;
+        if ((st = grow(&ctx->shared[shared], &ctx->shared_bytes[shared],
+                       dnnl_memory_desc_get_size(kern_md), err)))
+            return st;
+        DNNL_TRY(dnnl_memory_create(&s->kern, kern_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
+    }
+    st = input ? make_reorder(ctx, user_md, kern_md, &s->reorder, err)
+               : make_reorder(ctx, kern_md, user_md, &s->reorder, err);
+fail:
+    return st;
+}
+
+static void side_free(side *s)
+{
+    prim_free(&s->reorder);
+    if (s->kern && s->kern != s->user)
+        dnnl_memory_destroy(s->kern);
+    if (s->user)
+        dnnl_memory_destroy(s->user);
+}
+
+static void set(dnnl_memory_t m, const void *p) { dnnl_memory_set_data_handle(m, (void *)p); }
+
+static void reorder(cnn_dnnl *ctx, prim *r, dnnl_memory_t from, dnnl_memory_t to)
+{
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    prim_run(ctx, r, 2, args);
+}
+
+/* Points s at the caller's buffer p; returns the memory the kernel uses, after
+ * reordering into it for an input. */
+static dnnl_memory_t side_bind(cnn_dnnl *ctx, side *s, const void *p, int input)
+{
+    set(s->user, p);
+    if (s->kern == s->user)
+        return s->user;
+    if (s->shared >= 0)
+        set(s->kern, ctx->shared[s->shared]);
+    if (input)
+        reorder(ctx, &s->reorder, s->user, s->kern);
+    return s->kern;
+}
+
+/* After the kernel wrote an output's kernel side: the caller's copy. */
+static void side_finish(cnn_dnnl *ctx, side *s)
+{
+    if (s->kern != s->user)
+        reorder(ctx, &s->reorder, s->kern, s->user);
+}
+
+void cnn_fast_conv_destroy(cnn_fast_conv *c)
+{
+    if (!c)
+        return;
+    prim_free(&c->fwd);
+    prim_free(&c->bwd_data);
+    prim_free(&c->bwd_weights);
+    prim_free(&c->reorder_fwd);
+    prim_free(&c->reorder_bwd);
+    prim_free(&c->reorder_dw);
+    side_free(&c->src);
+    side_free(&c->dst);
+    side_free(&c->diff_dst);
+    side_free(&c->diff_src);
+    dnnl_memory_t mems[] = {c->bias, c->wei_user, c->wei_fwd, c->wei_bwd,
+                            c->diff_wei, c->diff_wei_user, c->diff_bias};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (mems[i])
+            dnnl_memory_destroy(mems[i]);
+    free(c);
+}
+
+/* One convolution with a given algorithm (direct or Winograd). */
+static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
+                            int training, int bf16, cnn_conv_algo algo, cnn_fast_conv **out,
+                            cnn_error *err)
+{
     cnn_status st = CNN_STATUS_OK;
     cnn_fast_conv *c = calloc(1, sizeof *c);
     if (!c)
@@ -224,10 +330,15 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     c->g = *g;
     c->has_bias = has_bias;
     c->act = act;
-    c->bf16 = bf16;
+    c->algo = algo;
+    int wino = algo == CNN_CONV_WINOGRAD;
+    dnnl_alg_kind_t alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32; /* what the kernels read */
+    /* Activation layouts the kernels get: NHWC, or their choice for Winograd. */
+    dnnl_format_tag_t act_tag = wino ? dnnl_format_tag_any : dnnl_nhwc;
 
-    dnnl_memory_desc_t src_md, dst_md, bias_md, wei_user_md, wei_any_md, src_lo_md, dst_lo_md;
+    dnnl_memory_desc_t src_md, dst_md, bias_md, wei_user_md, wei_any_md, dw_any_md;
+    dnnl_memory_desc_t src_k_md, dst_k_md, ddst_k_md, dsrc_k_md;
     dnnl_dims_t src_dims = {g->n, g->ic, g->ih, g->iw};
     dnnl_dims_t dst_dims = {g->n, g->oc, g->oh, g->ow};
     dnnl_dims_t wei_dims = {g->oc, g->ic, g->kh, g->kw};
@@ -241,94 +352,91 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nhwc);
     dnnl_memory_desc_init_by_tag(&wei_user_md, 4, wei_dims, dnnl_f32, dnnl_oihw);
     dnnl_memory_desc_init_by_tag(&wei_any_md, 4, wei_dims, lo, dnnl_format_tag_any);
-    dnnl_memory_desc_init_by_tag(&src_lo_md, 4, src_dims, lo, dnnl_nhwc);
-    dnnl_memory_desc_init_by_tag(&dst_lo_md, 4, dst_dims, lo, dnnl_nhwc);
+    dnnl_memory_desc_init_by_tag(&dw_any_md, 4, wei_dims, dnnl_f32, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_a);
+    dnnl_memory_desc_init_by_tag(&src_k_md, 4, src_dims, lo, act_tag);
+    dnnl_memory_desc_init_by_tag(&dst_k_md, 4, dst_dims, dnnl_f32, act_tag);
+    dnnl_memory_desc_init_by_tag(&ddst_k_md, 4, dst_dims, lo, act_tag);
+    dnnl_memory_desc_init_by_tag(&dsrc_k_md, 4, src_dims, dnnl_f32, act_tag);
 
     dnnl_primitive_attr_t attr_fwd = make_attr(act), attr = make_attr(CNN_ACT_NONE);
     dnnl_primitive_desc_t fwd_pd = NULL, bwd_d_pd = NULL, bwd_w_pd = NULL;
     dnnl_convolution_desc_t d;
+    const dnnl_memory_desc_t *q;
 
     DNNL_TRY(dnnl_convolution_forward_desc_init(
-                 &d, training ? dnnl_forward_training : dnnl_forward_inference,
-                 dnnl_convolution_direct, &src_lo_md, &wei_any_md, has_bias ? &bias_md : NULL,
-                 &dst_md, strides, pad_l, pad_r),
+                 &d, training ? dnnl_forward_training : dnnl_forward_inference, alg, &src_k_md,
+                 &wei_any_md, has_bias ? &bias_md : NULL, &dst_k_md, strides, pad_l, pad_r),
              "the convolution forward");
     if (dnnl_primitive_desc_create(&fwd_pd, &d, attr_fwd, ctx->engine, NULL) != dnnl_success) {
-        st = cnn_error_set(err, CNN_STATUS_BACKEND, "oneDNN has no %s convolution for this "
+        st = cnn_error_set(err, CNN_STATUS_BACKEND, "oneDNN has no %s %s convolution for this "
                            "shape on this CPU%s", bf16 ? "bf16" : "fp32",
+                           wino ? "Winograd" : "direct",
                            bf16 ? " (bf16 needs AVX-512; use --precision fp32)" : "");
         goto fail;
     }
     const char *impl = NULL;
     dnnl_primitive_desc_query(fwd_pd, dnnl_query_impl_info_str, 0, &impl);
     snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
-    if ((st = prim_make(ctx, fwd_pd, &c->fwd, err)) != CNN_STATUS_OK)
+    if ((st = prim_make(ctx, fwd_pd, &c->fwd, err)))
         goto fail;
-    const dnnl_memory_desc_t *wei_fwd_md = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0);
-    DNNL_TRY(dnnl_memory_create(&c->src, &src_md, ctx->engine, DNNL_MEMORY_NONE), "src memory");
-    DNNL_TRY(dnnl_memory_create(&c->dst, &dst_md, ctx->engine, DNNL_MEMORY_NONE), "dst memory");
-    DNNL_TRY(dnnl_memory_create(&c->bias, &bias_md, ctx->engine, DNNL_MEMORY_NONE), "bias memory");
+    q = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_src_md, 0);
+    if ((st = side_make(ctx, &src_md, q, 1, -1, &c->src, err)))
+        goto fail;
+    q = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_dst_md, 0);
+    if ((st = side_make(ctx, &dst_md, q, 0, SHARED_OUT, &c->dst, err)))
+        goto fail;
+    DNNL_TRY(dnnl_memory_create(&c->bias, &bias_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
     DNNL_TRY(dnnl_memory_create(&c->wei_user, &wei_user_md, ctx->engine, DNNL_MEMORY_NONE),
-             "weight memory");
-    if ((st = make_reorder(ctx, &wei_user_md, wei_fwd_md, &c->reorder_fwd, err)) != CNN_STATUS_OK)
+             "memory");
+    const dnnl_memory_desc_t *wei_fwd_md =
+        dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0);
+    if ((st = make_reorder(ctx, &wei_user_md, wei_fwd_md, &c->reorder_fwd, err)))
         goto fail;
-    if (c->reorder_fwd.p && (st = owned_memory(ctx, wei_fwd_md, &c->wei_fwd, err)) != CNN_STATUS_OK)
+    if (c->reorder_fwd.p && (st = owned_memory(ctx, wei_fwd_md, &c->wei_fwd, err)))
         goto fail;
-    if (bf16) {
-        if ((st = owned_memory(ctx, &src_lo_md, &c->src_bf, err)) ||
-            (st = make_reorder(ctx, &src_md, &src_lo_md, &c->round_src, err)))
-            goto fail;
-    }
 
     if (training) {
-        DNNL_TRY(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &src_md,
-                                                          &wei_any_md, &dst_lo_md, strides,
-                                                          pad_l, pad_r),
+        DNNL_TRY(dnnl_convolution_backward_data_desc_init(&d, alg, &dsrc_k_md, &wei_any_md,
+                                                          &ddst_k_md, strides, pad_l, pad_r),
                  "the convolution backward-data");
         DNNL_TRY(dnnl_primitive_desc_create(&bwd_d_pd, &d, attr, ctx->engine, fwd_pd),
                  "the convolution backward-data");
-        if ((st = prim_make(ctx, bwd_d_pd, &c->bwd_data, err)) != CNN_STATUS_OK)
+        if ((st = prim_make(ctx, bwd_d_pd, &c->bwd_data, err)))
+            goto fail;
+        const dnnl_memory_desc_t *ddst_q =
+            dnnl_primitive_desc_query_md(bwd_d_pd, dnnl_query_diff_dst_md, 0);
+        if ((st = side_make(ctx, &dst_md, ddst_q, 1, SHARED_OUT, &c->diff_dst, err)))
+            goto fail;
+        q = dnnl_primitive_desc_query_md(bwd_d_pd, dnnl_query_diff_src_md, 0);
+        if ((st = side_make(ctx, &src_md, q, 0, SHARED_GRAD, &c->diff_src, err)))
             goto fail;
         const dnnl_memory_desc_t *wei_bwd_md =
             dnnl_primitive_desc_query_md(bwd_d_pd, dnnl_query_weights_md, 0);
-        DNNL_TRY(dnnl_memory_create(&c->diff_dst, &dst_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
-        DNNL_TRY(dnnl_memory_create(&c->diff_src, &src_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
-        if (bf16) {
-            DNNL_TRY(dnnl_memory_create(&c->diff_dst_bf, &dst_lo_md, ctx->engine, DNNL_MEMORY_NONE),
-                     "memory");
-            if ((st = grow_dy_bf16(ctx, dnnl_memory_desc_get_size(&dst_lo_md), err)) ||
-                (st = make_reorder(ctx, &dst_md, &dst_lo_md, &c->round_dy, err)))
-                goto fail;
-        }
-        if (dnnl_memory_desc_equal(wei_bwd_md, wei_fwd_md)) {
-            c->wei_bwd = NULL; /* the forward's reordered copy serves */
-        } else {
-            if ((st = make_reorder(ctx, &wei_user_md, wei_bwd_md, &c->reorder_bwd, err)) !=
-                CNN_STATUS_OK)
-                goto fail;
-            if ((st = owned_memory(ctx, wei_bwd_md, &c->wei_bwd, err)) != CNN_STATUS_OK)
+        if (!dnnl_memory_desc_equal(wei_bwd_md, wei_fwd_md)) {
+            if ((st = make_reorder(ctx, &wei_user_md, wei_bwd_md, &c->reorder_bwd, err)) ||
+                (st = owned_memory(ctx, wei_bwd_md, &c->wei_bwd, err)))
                 goto fail;
         }
 
-        dnnl_memory_desc_t dw_any_md; /* weight gradients stay fp32 */
-        dnnl_memory_desc_init_by_tag(&dw_any_md, 4, wei_dims, dnnl_f32, dnnl_format_tag_any);
+        /* Backward-weights reads the forward's copy of x and backward-data's dy. */
+        const dnnl_memory_desc_t *src_q = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_src_md, 0);
         DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
-                     &d, dnnl_convolution_direct, &src_lo_md, &dw_any_md,
-                     has_bias ? &bias_md : NULL, &dst_lo_md, strides, pad_l, pad_r),
+                     &d, alg, src_q, &dw_any_md, has_bias ? &bias_md : NULL, ddst_q, strides,
+                     pad_l, pad_r),
                  "the convolution backward-weights");
         DNNL_TRY(dnnl_primitive_desc_create(&bwd_w_pd, &d, attr, ctx->engine, fwd_pd),
                  "the convolution backward-weights");
-        if ((st = prim_make(ctx, bwd_w_pd, &c->bwd_weights, err)) != CNN_STATUS_OK)
+        if ((st = prim_make(ctx, bwd_w_pd, &c->bwd_weights, err)))
             goto fail;
         const dnnl_memory_desc_t *dw_md =
             dnnl_primitive_desc_query_md(bwd_w_pd, dnnl_query_diff_weights_md, 0);
         DNNL_TRY(dnnl_memory_create(&c->diff_wei_user, &wei_user_md, ctx->engine, DNNL_MEMORY_NONE),
                  "memory");
         DNNL_TRY(dnnl_memory_create(&c->diff_bias, &bias_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
-        if ((st = make_reorder(ctx, dw_md, &wei_user_md, &c->reorder_dw, err)) != CNN_STATUS_OK)
+        if ((st = make_reorder(ctx, dw_md, &wei_user_md, &c->reorder_dw, err)))
             goto fail;
-        if (c->reorder_dw.p && (st = owned_memory(ctx, dw_md, &c->diff_wei, err)) != CNN_STATUS_OK)
+        if (c->reorder_dw.p && (st = owned_memory(ctx, dw_md, &c->diff_wei, err)))
             goto fail;
     }
 
@@ -349,55 +457,117 @@ fail:
     return CNN_STATUS_OK;
 }
 
-void cnn_fast_conv_destroy(cnn_fast_conv *c)
+/* Seconds of one step (forward, and backward when training) of c on zeros:
+ * the best of two after a warm-up. */
+static double time_step(cnn_fast_conv *c, int training, cnn_status *st, cnn_error *err)
 {
-    if (!c)
-        return;
-    prim_free(&c->fwd);
-    prim_free(&c->bwd_data);
-    prim_free(&c->bwd_weights);
-    prim_free(&c->reorder_fwd);
-    prim_free(&c->reorder_bwd);
-    prim_free(&c->reorder_dw);
-    prim_free(&c->round_src);
-    prim_free(&c->round_dy);
-    dnnl_memory_t mems[] = {c->src, c->dst, c->bias, c->wei_user, c->wei_fwd, c->diff_dst,
-                            c->diff_src, c->wei_bwd, c->diff_wei, c->diff_wei_user, c->diff_bias,
-                            c->src_bf, c->diff_dst_bf};
-    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
-        if (mems[i])
-            dnnl_memory_destroy(mems[i]);
-    free(c);
+    const cnn_conv_geom *g = &c->g;
+    size_t nx = (size_t)g->n * g->ih * g->iw * g->ic, ny = (size_t)g->n * g->oh * g->ow * g->oc;
+    size_t nw = (size_t)g->oc * g->ic * g->kh * g->kw;
+    float *x = cnn_alloc(nx * 4), *dx = cnn_alloc(nx * 4), *y = cnn_alloc(ny * 4);
+    float *dy = cnn_alloc(ny * 4), *w = cnn_alloc(nw * 4), *dw = cnn_alloc(nw * 4);
+    float *b = cnn_alloc((size_t)g->oc * 4), *db = cnn_alloc((size_t)g->oc * 4);
+    double best = 1e30;
+    if (!x || !dx || !y || !dy || !w || !dw || !b || !db) {
+        *st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory to time a convolution");
+    } else {
+        memset(x, 0, nx * 4);
+        memset(w, 0, nw * 4);
+        memset(b, 0, (size_t)g->oc * 4);
+        for (int i = 0; i < 3; i++) {
+            memset(dy, 0, ny * 4);
+            double t = cnn_now();
+            cnn_fast_conv_forward(c, x, w, b, y);
+            if (training)
+                cnn_fast_conv_backward(c, x, y, dy, dx, dw, db);
+            t = cnn_now() - t;
+            if (i > 0 && t < best)
+                best = t;
+        }
+    }
+    cnn_free(x), cnn_free(dx), cnn_free(y), cnn_free(dy);
+    cnn_free(w), cnn_free(dw), cnn_free(b), cnn_free(db);
+    return best;
+}
+
+cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
+                                cnn_act act, int training, int bf16, cnn_conv_algo algo,
+                                cnn_fast_conv **out, cnn_error *err)
+{
+    CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    /* oneDNN's Winograd: fp32, 3x3, stride 1 */
+    int wino_shape = !bf16 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
+    if (algo == CNN_CONV_WINOGRAD && !wino_shape)
+        algo = CNN_CONV_DIRECT; /* asked for where it applies; the rest stays direct */
+    if (algo != CNN_CONV_AUTO)
+        return conv_make(ctx, g, has_bias, act, training, bf16, algo, out, err);
+    if (!wino_shape)
+        return conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, out, err);
+
+    for (int i = 0; i < ctx->nchoices; i++) {
+        const choice *k = &ctx->choices[i];
+        if (!memcmp(&k->g, g, sizeof *g) && k->has_bias == has_bias && k->act == act &&
+            k->training == training) {
+            cnn_status st = conv_make(ctx, g, has_bias, act, training, 0, k->algo, out, err);
+            if (st == CNN_STATUS_OK)
+                snprintf((*out)->impl + strlen((*out)->impl),
+                         sizeof (*out)->impl - strlen((*out)->impl), " %s", k->why);
+            return st;
+        }
+    }
+    cnn_fast_conv *direct = NULL, *wino = NULL;
+    cnn_status st = conv_make(ctx, g, has_bias, act, training, 0, CNN_CONV_DIRECT, &direct, err);
+    if (st)
+        return st;
+    cnn_error werr;
+    if (conv_make(ctx, g, has_bias, act, training, 0, CNN_CONV_WINOGRAD, &wino, &werr)) {
+        *out = direct; /* no Winograd kernel for this shape on this CPU */
+        return CNN_STATUS_OK;
+    }
+    double td = time_step(direct, training, &st, err);
+    double tw = st ? 0 : time_step(wino, training, &st, err);
+    if (st) {
+        cnn_fast_conv_destroy(direct);
+        cnn_fast_conv_destroy(wino);
+        return st;
+    }
+    int use_wino = tw < td;
+    *out = use_wino ? wino : direct;
+    cnn_fast_conv_destroy(use_wino ? direct : wino);
+    char why[64];
+    snprintf(why, sizeof why, "(timed: direct %.1f ms, winograd %.1f ms)", td * 1e3, tw * 1e3);
+    snprintf((*out)->impl + strlen((*out)->impl), sizeof (*out)->impl - strlen((*out)->impl),
+             " %s", why);
+    if (ctx->nchoices < MAX_CHOICES) {
+        choice *k = &ctx->choices[ctx->nchoices++];
+        k->g = *g;
+        k->has_bias = has_bias;
+        k->act = act;
+        k->training = training;
+        k->algo = use_wino ? CNN_CONV_WINOGRAD : CNN_CONV_DIRECT;
+        snprintf(k->why, sizeof k->why, "%s", why);
+    }
+    return CNN_STATUS_OK;
 }
 
 const char *cnn_fast_conv_impl(const cnn_fast_conv *c) { return c->impl; }
 
-static void set(dnnl_memory_t m, const void *p) { dnnl_memory_set_data_handle(m, (void *)p); }
-
-static void reorder(cnn_dnnl *ctx, prim *r, dnnl_memory_t from, dnnl_memory_t to)
-{
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    prim_run(ctx, r, 2, args);
-}
+cnn_conv_algo cnn_fast_conv_algo(const cnn_fast_conv *c) { return c->algo; }
 
 void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, const float *b,
                            float *y)
 {
-    set(c->src, x);
-    set(c->dst, y);
+    cnn_dnnl *ctx = c->ctx;
     set(c->wei_user, w);
     c->w_last = w;
     dnnl_memory_t wei = c->wei_user;
     if (c->reorder_fwd.p) {
-        reorder(c->ctx, &c->reorder_fwd, c->wei_user, c->wei_fwd);
+        reorder(ctx, &c->reorder_fwd, c->wei_user, c->wei_fwd);
         wei = c->wei_fwd;
     }
-    dnnl_memory_t src = c->src;
-    if (c->bf16) {
-        reorder(c->ctx, &c->round_src, c->src, c->src_bf);
-        src = c->src_bf;
-    }
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, c->dst}};
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, side_bind(ctx, &c->src, x, 1)},
+                               {DNNL_ARG_WEIGHTS, wei},
+                               {DNNL_ARG_DST, side_bind(ctx, &c->dst, y, 0)}};
     int n = 3;
     if (c->has_bias) {
         set(c->bias, b);
@@ -405,42 +575,39 @@ void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, con
         args[n].memory = c->bias;
         n++;
     }
-    prim_run(c->ctx, &c->fwd, n, args);
+    prim_run(ctx, &c->fwd, n, args);
+    side_finish(ctx, &c->dst);
 }
 
 void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, float *dy,
                             float *dx, float *dw, float *db)
 {
     CNN_ASSERT(c->bwd_weights.p != NULL);
+    cnn_dnnl *ctx = c->ctx;
     if (c->act == CNN_ACT_RELU)
         cnn_fast_act_backward(CNN_ACT_RELU,
                               (size_t)c->g.n * c->g.oh * c->g.ow * c->g.oc, NULL, y, dy, dy);
-    set(c->diff_dst, dy);
-    dnnl_memory_t diff_dst = c->diff_dst;
-    if (c->bf16) {
-        set(c->diff_dst_bf, c->ctx->dy_bf16);
-        reorder(c->ctx, &c->round_dy, c->diff_dst, c->diff_dst_bf);
-        diff_dst = c->diff_dst_bf;
-    }
+    dnnl_memory_t diff_dst = side_bind(ctx, &c->diff_dst, dy, 1);
     if (dx) {
-        set(c->diff_src, dx);
         dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
         if (c->wei_bwd) { /* backward-data wants its own layout: refresh it */
             set(c->wei_user, c->w_last);
-            reorder(c->ctx, &c->reorder_bwd, c->wei_user, c->wei_bwd);
+            reorder(ctx, &c->reorder_bwd, c->wei_user, c->wei_bwd);
             wei = c->wei_bwd;
         }
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
-                                   {DNNL_ARG_DIFF_SRC, c->diff_src}};
-        prim_run(c->ctx, &c->bwd_data, 3, args);
+                                   {DNNL_ARG_DIFF_SRC, side_bind(ctx, &c->diff_src, dx, 0)}};
+        prim_run(ctx, &c->bwd_data, 3, args);
+        side_finish(ctx, &c->diff_src);
     }
-    set(c->src, x); /* bf16: src_bf still holds x, rounded by the forward */
-    dnnl_memory_t dwm = c->diff_wei_user;
+    /* x as the forward's kernel read it: the caller's, or the forward's copy */
+    dnnl_memory_t src = c->src.kern;
+    if (src == c->src.user)
+        set(src, x);
     set(c->diff_wei_user, dw);
-    if (c->reorder_dw.p)
-        dwm = c->diff_wei;
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->bf16 ? c->src_bf : c->src},
-                               {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, dwm}};
+    dnnl_memory_t dwm = c->reorder_dw.p ? c->diff_wei : c->diff_wei_user;
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
+                               {DNNL_ARG_DIFF_WEIGHTS, dwm}};
     int n = 3;
     if (c->has_bias) {
         set(c->diff_bias, db);
@@ -448,7 +615,7 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         args[n].memory = c->diff_bias;
         n++;
     }
-    prim_run(c->ctx, &c->bwd_weights, n, args);
+    prim_run(ctx, &c->bwd_weights, n, args);
     if (c->reorder_dw.p)
-        reorder(c->ctx, &c->reorder_dw, c->diff_wei, c->diff_wei_user);
+        reorder(ctx, &c->reorder_dw, c->diff_wei, c->diff_wei_user);
 }

@@ -13,6 +13,7 @@
 #ifndef CNN_OPS_FAST_H
 #define CNN_OPS_FAST_H
 
+#include "cnnlab/plan.h"
 #include "cnnlab/status.h"
 #include "ops/ops.h"
 
@@ -28,10 +29,13 @@ typedef struct cnn_fast_conv cnn_fast_conv;
 /* training = 0 creates only the inference forward. act is CNN_ACT_NONE or
  * CNN_ACT_RELU (fused into the forward as a post-op). bf16 = 1 runs the
  * kernels on bf16 inputs, weights and output gradients with fp32 accumulation;
- * the interface stays fp32. */
+ * the interface stays fp32. algo applies to fp32 3x3 stride-1 shapes (others
+ * are direct); CNN_CONV_AUTO times both on this geometry once per ctx. */
 cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
-                                cnn_act act, int training, int bf16, cnn_fast_conv **out,
-                                cnn_error *err);
+                                cnn_act act, int training, int bf16, cnn_conv_algo algo,
+                                cnn_fast_conv **out, cnn_error *err);
+/* The algorithm it runs: CNN_CONV_DIRECT or CNN_CONV_WINOGRAD. */
+cnn_conv_algo cnn_fast_conv_algo(const cnn_fast_conv *c);
 void cnn_fast_conv_destroy(cnn_fast_conv *c);
 
 /* x (N,IH,IW,IC), w (OC,IC,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC). */
