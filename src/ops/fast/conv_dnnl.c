@@ -69,7 +69,6 @@ struct cnn_fast_conv {
     cnn_conv_geom g;
     int has_bias;
     cnn_act act;
-    cnn_conv_algo algo;
     char impl[160];
     const float *w_last; /* user weights of the latest forward */
 
@@ -330,7 +329,6 @@ static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
     c->g = *g;
     c->has_bias = has_bias;
     c->act = act;
-    c->algo = algo;
     int wino = algo == CNN_CONV_WINOGRAD;
     dnnl_alg_kind_t alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32; /* what the kernels read */
@@ -551,8 +549,6 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
 }
 
 const char *cnn_fast_conv_impl(const cnn_fast_conv *c) { return c->impl; }
-
-cnn_conv_algo cnn_fast_conv_algo(const cnn_fast_conv *c) { return c->algo; }
 
 void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, const float *b,
                            float *y)

@@ -34,8 +34,6 @@ typedef struct cnn_fast_conv cnn_fast_conv;
 cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
                                 cnn_act act, int training, int bf16, cnn_conv_algo algo,
                                 cnn_fast_conv **out, cnn_error *err);
-/* The algorithm it runs: CNN_CONV_DIRECT or CNN_CONV_WINOGRAD. */
-cnn_conv_algo cnn_fast_conv_algo(const cnn_fast_conv *c);
 void cnn_fast_conv_destroy(cnn_fast_conv *c);
 
 /* x (N,IH,IW,IC), w (OC,IC,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC). */
