@@ -6,13 +6,18 @@
 #
 #   bench/compare.sh --torch PATH/torch_reference.py [--models "lenet5 vgg16_bn"]
 #                    [--mode train|infer] [--rounds 3] [--threads 2] [--batch-size 128]
-#                    [--seconds 3] [--windows 5]
+#                    [--seconds 3] [--windows 5] [--precision fp32|bf16]
+#                    [--torch-precision fp32|bf16]
+#
+# --precision is cnnlab's; PyTorch runs in --torch-precision (default: the same),
+# so "cnnlab bf16 against PyTorch fp32" is --precision bf16 --torch-precision fp32.
 #
 # PyTorch is Debian's python3-torch, run with /usr/bin/python3 and without the
 # OPENBLAS_* overrides (as the reference script's own instructions say).
 set -eu
 cd "$(dirname "$0")/.."
 torch="" models="lenet5 vgg16_bn" mode=train rounds=3 threads=2 batch=128 seconds=3 windows=5
+precision=fp32 tprecision=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --torch) torch=$2; shift 2 ;;
@@ -23,6 +28,8 @@ while [ $# -gt 0 ]; do
     --batch-size) batch=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --windows) windows=$2; shift 2 ;;
+    --precision) precision=$2; shift 2 ;;
+    --torch-precision) tprecision=$2; shift 2 ;;
     *) echo "compare.sh: unknown argument '$1' (see the comment at the top)" >&2; exit 2 ;;
     esac
 done
@@ -30,27 +37,28 @@ if [ -z "$torch" ] || [ ! -f "$torch" ]; then
     echo "compare.sh: --torch must name the PyTorch reference script (torch_reference.py), found '$torch'" >&2
     exit 2
 fi
+tprecision=${tprecision:-$precision}
 [ -x build/cnnlab ] || make -j"$(nproc)" >/dev/null
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 run_torch() {
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$torch" --model "$1" \
         --batch-size "$batch" --mode "$mode" --threads "$threads" --seconds "$seconds" \
-        --windows "$windows" --quiet $2
+        --windows "$windows" --precision "$tprecision" --quiet $2
 }
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;" \
     "AVX-512: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no)," \
     "AVX512_BF16: $(grep -q avx512_bf16 /proc/cpuinfo && echo yes || echo no)"
 echo "$(build/cnnlab --version); $(/usr/bin/python3 -c 'import torch; print("pytorch", torch.__version__)')"
-echo "mode $mode, batch $batch, threads $threads, $rounds rounds of ($windows windows x ${seconds}s) each, alternating"
+echo "cnnlab $precision against PyTorch $tprecision; mode $mode, batch $batch, threads $threads, $rounds rounds of ($windows windows x ${seconds}s) each, alternating"
 echo
 printf "%-10s %12s %12s %12s %8s\n" model cnnlab torch-nchw torch-cl ratio
 for m in $models; do
     c=() t=() l=()
     for r in $(seq "$rounds"); do
         c+=("$(build/cnnlab bench --model "$m" --batch-size "$batch" --mode "$mode" --threads "$threads" \
-            --seconds "$seconds" --windows "$windows" --json | tail -n1 |
+            --precision "$precision" --seconds "$seconds" --windows "$windows" --json | tail -n1 |
             sed 's/.*"images_per_second": \([0-9.]*\).*/\1/')")
         t+=("$(run_torch "$m" "")")
         l+=("$(run_torch "$m" --channels-last)")

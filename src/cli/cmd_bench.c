@@ -4,6 +4,7 @@
  * ../shared/bench/torch_reference.py makes for PyTorch. Never asserts. */
 #include <omp.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,10 +127,17 @@ int cnn_cmd_bench(int argc, char **argv)
      * backward data, backward weights); a multiply-accumulate is 2 FLOPs. */
     double flop_per_image = 2.0 * cnn_model_macs(m) * (train ? 3.0 : 1.0);
     double gflops = median * flop_per_image / 1e9;
-    printf("cnnlab %s %s %s %s batch %d threads %d: %.1f images/s (median of %d windows of "
-           "%.1f s), %.1f GFLOP/s, plan memory %.1f MiB\n",
-           CNNLAB_VERSION, desc->name, mode, precision, batch, threads, median, windows, seconds,
-           gflops, (double)cnn_plan_bytes(p) / 1048576.0);
+    /* peak resident memory of the whole process (ru_maxrss is in KiB on Linux) */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
+    printf("cnnlab %s %s %s %s conv %s batch %d threads %d: %.1f images/s (median of %d windows "
+           "of %.1f s), %.1f GFLOP/s", CNNLAB_VERSION, desc->name, mode, precision, conv, batch,
+           threads, median, windows, seconds, gflops);
+    if (peak > 0)
+        printf(" (%.0f %% of %.0f)", 100.0 * gflops / peak, peak);
+    printf(", plan memory %.1f MiB, peak resident %.1f MiB\n",
+           (double)cnn_plan_bytes(p) / 1048576.0, peak_rss_mib);
     if (profile) {
         char report[16384];
         cnn_plan_profile_report(p, peak, report, sizeof report);
@@ -138,9 +146,10 @@ int cnn_cmd_bench(int argc, char **argv)
     if (json) {
         printf("{\"model\": \"%s\", \"mode\": \"%s\", \"precision\": \"%s\", \"backend\": \"%s\", "
                "\"batch_size\": %d, \"threads\": %d, \"images_per_second\": %.2f, "
-               "\"gflops\": %.2f, \"plan_bytes\": %zu, \"windows\": [",
+               "\"gflops\": %.2f, \"plan_bytes\": %zu, \"peak_rss_bytes\": %.0f, "
+               "\"conv\": \"%s\", \"windows\": [",
                desc->name, mode, precision, backend, batch, threads, median, gflops,
-               cnn_plan_bytes(p));
+               cnn_plan_bytes(p), peak_rss_mib * 1048576.0, conv);
         for (int w = 0; w < windows; w++)
             printf("%s%.2f", w ? ", " : "", rates[w]);
         printf("]}\n");
