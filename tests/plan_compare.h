@@ -26,7 +26,7 @@ __attribute__((unused)) static void compare_backends(const cnn_model_desc *d, in
     cnn_plan *pf, *pr;
     if (cnn_model_create(d, NULL, &mf, &err) || cnn_model_create(d, NULL, &mr, &err) ||
         cnn_plan_create(mf, batch, NULL, 1, &pf, &err) ||
-        cnn_plan_create(mr, batch, &(cnn_plan_config){CNN_BACKEND_REFERENCE}, 1, &pr, &err)) {
+        cnn_plan_create(mr, batch, &(cnn_plan_config){.backend = CNN_BACKEND_REFERENCE}, 1, &pr, &err)) {
         check(0, "%s: %s", d->name, err.msg);
         return;
     }

@@ -288,6 +288,8 @@ static const bad_case bad_cases[] = {
      {"cannot set variable 'width'", "declares at its top level (w)"}},
     {"bad defaults", "defaults norm=batchnorm\nconv 8 k=3\n", NULL, "bad.cnn:1:15: ",
      {"defaults norm: expected none, batch, layer, instance or group", "found 'batchnorm'"}},
+    {"bad defaults init", "defaults init=he\nconv 8 k=3\n", NULL, "bad.cnn:1:15: ",
+     {"defaults init: expected pytorch, kaiming or xavier", "found 'he'"}},
     {"label on a setting", "a: name x\nconv 8 k=3\n", NULL, "bad.cnn:1:1: ",
      {"expected a label only before a layer or block call", "found one before 'name'"}},
     {"add arity", "a: conv 8 k=3\nadd a\n", NULL, "bad.cnn:2:5: ", {"add: expected 2 labels", "found 1"}},
@@ -439,7 +441,7 @@ static void expression_cases(void)
 static void knob_cases(void)
 {
     static const char text[] =
-        "defaults norm=group groups=2 act=tanh dropout=0.25 kernel=5\n"
+        "defaults norm=group groups=2 act=tanh dropout=0.25 kernel=5 init=xavier\n"
         "conv 8 knobs=kernel,dropconnect pad=same\n"
         "norm\n"
         "act\n"
@@ -463,10 +465,17 @@ static void knob_cases(void)
     check(l[3].kind == CNN_LAYER_DROPOUT && l[3].p == 0.25f && l[4].p == 0.5f &&
               l[3].slots == CNN_SLOT_DROPOUT, "dropout: 0.25 from defaults, 0.5 written");
     check(l[6].slots == 0, "linear knobs=none: no DropConnect slot");
+    check(f->desc.init == CNN_INIT_XAVIER, "init: xavier from defaults");
     cnn_model *m;
+    if (cnn_model_create(&f->desc, NULL, &m, &err) == CNN_STATUS_OK) {
+        check(cnn_model_init_kind(m) == CNN_INIT_XAVIER, "the model initialises as its file says");
+        cnn_model_destroy(m);
+    }
     cnn_model_options o;
-    cnn_model_options_parse("norm=batch activation=relu dropout=0.1 kernel_size=3", &o, &err);
+    cnn_model_options_parse("norm=batch activation=relu dropout=0.1 kernel_size=3 init=pytorch",
+                            &o, &err);
     if (cnn_model_create(&f->desc, &o, &m, &err) == CNN_STATUS_OK) {
+        check(cnn_model_init_kind(m) == CNN_INIT_PYTORCH, "options.init overrides the file's init");
         const cnn_model_layer *r = m->layers;
         check(r[0].desc.k == 3 && r[0].desc.pad == 1 && r[0].desc.bias == 0 &&
                   r[1].desc.kind == CNN_LAYER_BATCHNORM && r[2].desc.act == CNN_ACT_RELU &&
@@ -486,6 +495,8 @@ static void knob_cases(void)
     check(vgg11->layers[1].kind == CNN_LAYER_IDENTITY && vgg11->layers[1].slots == CNN_SLOT_NORM,
           "vgg11: an empty norm slot after each conv");
     check(googlenet->layers[0].bias == CNN_BIAS_YES, "googlenet: convs keep their bias");
+    check(vgg11->init == CNN_INIT_KAIMING && r20->init == CNN_INIT_DEFAULT,
+          "vgg11 initialises with kaiming (plain VGG learns nothing otherwise); resnet20 as PyTorch");
     check(!strcmp(r20->layers[8].label, "basic1.add") &&
               !strcmp(r20->layers[8].origin, "models/resnet20.cnn:25") &&
               r20->layers[8].from[0] == 7 && r20->layers[8].from[1] == 2,

@@ -113,7 +113,7 @@ static void compare_plans(void)
     if (cnn_model_file_parse("shortcut.cnn", text, NULL, &f, &err) ||
         cnn_model_create(&f->desc, NULL, &mf, &err) || cnn_model_create(&f->desc, NULL, &mr, &err) ||
         cnn_plan_create(mf, 3, NULL, 1, &pf, &err) ||
-        cnn_plan_create(mr, 3, &(cnn_plan_config){CNN_BACKEND_REFERENCE}, 1, &pr, &err)) {
+        cnn_plan_create(mr, 3, &(cnn_plan_config){.backend = CNN_BACKEND_REFERENCE}, 1, &pr, &err)) {
         check(0, "shortcut network: %s", err.msg);
         return;
     }
