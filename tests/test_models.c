@@ -70,7 +70,7 @@ int main(void)
         {.kind = CNN_LAYER_MAXPOOL, .k = 2, .stride = 2},
         {.kind = CNN_LAYER_CONV, .out = 8, .k = 20, .stride = 1, .bias = 1}, /* 20x20 on 14x14 */
     };
-    cnn_model_desc bad = {"bad", "", 32, 32, 3, 10, 3, bad_layers};
+    cnn_model_desc bad = {"bad", "", 32, 32, 3, 10, 3, bad_layers, CNN_INIT_DEFAULT};
     cnn_model *m = NULL;
     cnn_error err = {0};
     cnn_status st = cnn_model_create(&bad, NULL, &m, &err);

@@ -32,14 +32,14 @@ static const cnn_layer_desc mixed_layers[] = {
 };
 static const cnn_model_desc mixed = {"mixed", "", 12, 12, 3, 10,
                                      (int)(sizeof mixed_layers / sizeof mixed_layers[0]),
-                                     mixed_layers};
+                                     mixed_layers, CNN_INIT_DEFAULT};
 
 static const cnn_layer_desc gap_layers[] = {
     CONV(8, 3, 2, 1, 1), ACT(CNN_ACT_RELU),
     {.kind = CNN_LAYER_GAP},
     LINEAR(10),
 };
-static const cnn_model_desc gapnet = {"gapnet", "", 9, 9, 3, 10, 4, gap_layers};
+static const cnn_model_desc gapnet = {"gapnet", "", 9, 9, 3, 10, 4, gap_layers, CNN_INIT_DEFAULT};
 
 /* A residual block and an Inception-style concatenation: layers with several
  * inputs and outputs read by several layers (gradients must add up). Indices
@@ -62,7 +62,7 @@ static const cnn_layer_desc graph_layers[] = {
 };
 static const cnn_model_desc graphnet = {"graphnet", "", 6, 6, 3, 10,
                                         (int)(sizeof graph_layers / sizeof graph_layers[0]),
-                                        graph_layers};
+                                        graph_layers, CNN_INIT_DEFAULT};
 
 /* Class k: a bright 3x3 patch at a position given by k, on noise. */
 static void synth_batch(float *x, uint8_t *labels, int batch, cnn_rng *rng)
