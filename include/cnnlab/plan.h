@@ -31,14 +31,16 @@ typedef enum cnn_backend {
 typedef enum cnn_precision {
     CNN_PRECISION_FP32 = 0,
     CNN_PRECISION_BF16 /* bf16 inputs, weights and output gradients, fp32 accumulation
-                        * (fast backend only; needs AVX-512, native with AVX512_BF16) */
+                        * (fast backend only; needs AVX-512, native with AVX512_BF16).
+                        * A 3x3 stride-1 layer may run fp32 Winograd instead, where
+                        * CNN_CONV_AUTO times it faster (or CNN_CONV_WINOGRAD asks) */
 } cnn_precision;
 
 /* How the fast backend runs 3x3 stride-1 convolutions (others are direct). */
 typedef enum cnn_conv_algo {
     CNN_CONV_AUTO = 0, /* per shape, whichever of the two ran a step faster at plan time */
     CNN_CONV_DIRECT,
-    CNN_CONV_WINOGRAD  /* oneDNN's F(4x4, 3x3): fp32 only; bf16 stays direct */
+    CNN_CONV_WINOGRAD  /* oneDNN's F(4x4, 3x3); always fp32 */
 } cnn_conv_algo;
 
 const char *cnn_precision_name(cnn_precision p);

@@ -10,13 +10,16 @@
  *   - weights: the blocked layout the kernel prefers, refreshed by each forward
  *     (the forward's and backward-data's may differ); weight gradients are
  *     reordered back;
- *   - Winograd (fp32, 3x3, stride 1): blocked activations. The forward keeps
- *     its blocked copy of x for backward-weights; outputs and output gradients
- *     pass through buffers all convolutions of a plan share;
+ *   - Winograd (fp32, 3x3, stride 1): blocked activations;
  *   - bf16 (mixed precision): the kernels read bf16 inputs, weights and output
  *     gradients and accumulate in fp32; outputs, input gradients and weight
  *     gradients stay fp32, so everything around the convolution (normalisation,
  *     the optimizer and its fp32 master weights) is unchanged.
+ * Kernel-side copies of activations live in three buffers all convolutions of
+ * a plan share (in, out, gradient), so they cost memory once, not per layer;
+ * backward-weights converts x again rather than keep the forward's copy. So do
+ * backward-data's weights and the blocked weight gradients (one buffer: they
+ * are used one after the other); only the forward's weights are kept.
  * With CNN_CONV_AUTO the algorithm of each shape is chosen by timing both on
  * the plan's batch once (cached per plan, so repeated shapes are timed once).
  */
@@ -27,16 +30,16 @@
 #include "fast.h"
 
 /* Kernel-side buffers that live only within one call, shared by all convolutions. */
-enum { SHARED_OUT, SHARED_GRAD, SHARED_COUNT };
+enum { SHARED_IN, SHARED_OUT, SHARED_GRAD, SHARED_WEI, SHARED_COUNT };
 
 #define MAX_CHOICES 64
 
 typedef struct choice {
     cnn_conv_geom g;
-    int has_bias, training;
+    int has_bias, training, bf16;
     cnn_act act;
     cnn_conv_algo algo;
-    char why[64];
+    char why[80];
 } choice;
 
 struct cnn_dnnl {
@@ -61,7 +64,7 @@ typedef struct side {
     dnnl_memory_t user;  /* fp32 in the caller's layout; handle set per call */
     dnnl_memory_t kern;  /* == user when the layouts agree */
     prim reorder;        /* user -> kern for inputs, kern -> user for outputs; p NULL if none */
-    int shared;          /* kern's buffer: ctx->shared[shared], or -1 (own or user's) */
+    int shared;          /* kern's buffer, when not the user's: ctx->shared[shared] */
 } side;
 
 struct cnn_fast_conv {
@@ -226,30 +229,34 @@ static cnn_status owned_memory(cnn_dnnl *ctx, const dnnl_memory_desc_t *md, dnnl
     return CNN_STATUS_OK;
 }
 
+/* Memory for md whose buffer is ctx->shared[shared] (handle set at run). */
+static cnn_status shared_memory(cnn_dnnl *ctx, const dnnl_memory_desc_t *md, int shared,
+                                dnnl_memory_t *m, cnn_error *err)
+{
+    cnn_status st = grow(&ctx->shared[shared], &ctx->shared_bytes[shared],
+                         dnnl_memory_desc_get_size(md), err);
+    if (st)
+        return st;
+    if (dnnl_memory_create(m, md, ctx->engine, DNNL_MEMORY_NONE) != dnnl_success)
+        return cnn_error_set(err, CNN_STATUS_BACKEND, "oneDNN refused a memory object");
+    return CNN_STATUS_OK;
+}
+
 /* Sets up s for a tensor the caller holds as user_md and the kernel wants as
- * kern_md. The kernel side gets its own buffer (shared < 0) or uses
- * ctx->shared[shared]. */
+ * kern_md; the kernel side lives in ctx->shared[shared]. */
 static cnn_status side_make(cnn_dnnl *ctx, const dnnl_memory_desc_t *user_md,
                             const dnnl_memory_desc_t *kern_md, int input, int shared, side *s,
                             cnn_error *err)
 {
     cnn_status st = CNN_STATUS_OK;
-    s->shared = -1;
+    s->shared = shared;
     DNNL_TRY(dnnl_memory_create(&s->user, user_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
     if (dnnl_memory_desc_equal(user_md, kern_md)) {
         s->kern = s->user;
         return CNN_STATUS_OK;
     }
-    if (shared < 0) {
-        if ((st = owned_memory(ctx, kern_md, &s->kern, err)))
-            return st;
-    } else {
-        s->shared = shared;
-        if ((st = grow(&ctx->shared[shared], &ctx->shared_bytes[shared],
-                       dnnl_memory_desc_get_size(kern_md), err)))
-            return st;
-        DNNL_TRY(dnnl_memory_create(&s->kern, kern_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
-    }
+    if ((st = shared_memory(ctx, kern_md, shared, &s->kern, err)))
+        return st;
     st = input ? make_reorder(ctx, user_md, kern_md, &s->reorder, err)
                : make_reorder(ctx, kern_md, user_md, &s->reorder, err);
 fail:
@@ -280,8 +287,7 @@ static dnnl_memory_t side_bind(cnn_dnnl *ctx, side *s, const void *p, int input)
     set(s->user, p);
     if (s->kern == s->user)
         return s->user;
-    if (s->shared >= 0)
-        set(s->kern, ctx->shared[s->shared]);
+    set(s->kern, ctx->shared[s->shared]);
     if (input)
         reorder(ctx, &s->reorder, s->user, s->kern);
     return s->kern;
@@ -379,7 +385,7 @@ static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
     if ((st = prim_make(ctx, fwd_pd, &c->fwd, err)))
         goto fail;
     q = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_src_md, 0);
-    if ((st = side_make(ctx, &src_md, q, 1, -1, &c->src, err)))
+    if ((st = side_make(ctx, &src_md, q, 1, SHARED_IN, &c->src, err)))
         goto fail;
     q = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_dst_md, 0);
     if ((st = side_make(ctx, &dst_md, q, 0, SHARED_OUT, &c->dst, err)))
@@ -413,7 +419,7 @@ static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
             dnnl_primitive_desc_query_md(bwd_d_pd, dnnl_query_weights_md, 0);
         if (!dnnl_memory_desc_equal(wei_bwd_md, wei_fwd_md)) {
             if ((st = make_reorder(ctx, &wei_user_md, wei_bwd_md, &c->reorder_bwd, err)) ||
-                (st = owned_memory(ctx, wei_bwd_md, &c->wei_bwd, err)))
+                (st = shared_memory(ctx, wei_bwd_md, SHARED_WEI, &c->wei_bwd, err)))
                 goto fail;
         }
 
@@ -434,7 +440,7 @@ static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
         DNNL_TRY(dnnl_memory_create(&c->diff_bias, &bias_md, ctx->engine, DNNL_MEMORY_NONE), "memory");
         if ((st = make_reorder(ctx, dw_md, &wei_user_md, &c->reorder_dw, err)))
             goto fail;
-        if (c->reorder_dw.p && (st = owned_memory(ctx, dw_md, &c->diff_wei, err)))
+        if (c->reorder_dw.p && (st = shared_memory(ctx, dw_md, SHARED_WEI, &c->diff_wei, err)))
             goto fail;
     }
 
@@ -456,17 +462,18 @@ fail:
 }
 
 /* Seconds of one step (forward, and backward when training) of c on zeros:
- * the best of two after a warm-up. */
+ * the best of two after a warm-up. x and dx share a buffer, as do y and dy:
+ * all stay zero, and the plan-time peak of memory stays lower. */
 static double time_step(cnn_fast_conv *c, int training, cnn_status *st, cnn_error *err)
 {
     const cnn_conv_geom *g = &c->g;
     size_t nx = (size_t)g->n * g->ih * g->iw * g->ic, ny = (size_t)g->n * g->oh * g->ow * g->oc;
     size_t nw = (size_t)g->oc * g->ic * g->kh * g->kw;
-    float *x = cnn_alloc(nx * 4), *dx = cnn_alloc(nx * 4), *y = cnn_alloc(ny * 4);
-    float *dy = cnn_alloc(ny * 4), *w = cnn_alloc(nw * 4), *dw = cnn_alloc(nw * 4);
+    float *x = cnn_alloc(nx * 4), *y = cnn_alloc(ny * 4), *dx = x, *dy = y;
+    float *w = cnn_alloc(nw * 4), *dw = cnn_alloc(nw * 4);
     float *b = cnn_alloc((size_t)g->oc * 4), *db = cnn_alloc((size_t)g->oc * 4);
     double best = 1e30;
-    if (!x || !dx || !y || !dy || !w || !dw || !b || !db) {
+    if (!x || !y || !w || !dw || !b || !db) {
         *st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory to time a convolution");
     } else {
         memset(x, 0, nx * 4);
@@ -483,7 +490,7 @@ static double time_step(cnn_fast_conv *c, int training, cnn_status *st, cnn_erro
                 best = t;
         }
     }
-    cnn_free(x), cnn_free(dx), cnn_free(y), cnn_free(dy);
+    cnn_free(x), cnn_free(y);
     cnn_free(w), cnn_free(dw), cnn_free(b), cnn_free(db);
     return best;
 }
@@ -493,20 +500,23 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
                                 cnn_fast_conv **out, cnn_error *err)
 {
     CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
-    /* oneDNN's Winograd: fp32, 3x3, stride 1 */
-    int wino_shape = !bf16 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
+    /* oneDNN's Winograd: 3x3, stride 1, fp32 only (so with bf16 asked for, a
+     * Winograd layer computes in fp32: more precise, and chosen only if faster) */
+    int wino_shape = g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
     if (algo == CNN_CONV_WINOGRAD && !wino_shape)
         algo = CNN_CONV_DIRECT; /* asked for where it applies; the rest stays direct */
     if (algo != CNN_CONV_AUTO)
-        return conv_make(ctx, g, has_bias, act, training, bf16, algo, out, err);
+        return conv_make(ctx, g, has_bias, act, training, algo == CNN_CONV_WINOGRAD ? 0 : bf16,
+                         algo, out, err);
     if (!wino_shape)
         return conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, out, err);
 
     for (int i = 0; i < ctx->nchoices; i++) {
         const choice *k = &ctx->choices[i];
         if (!memcmp(&k->g, g, sizeof *g) && k->has_bias == has_bias && k->act == act &&
-            k->training == training) {
-            cnn_status st = conv_make(ctx, g, has_bias, act, training, 0, k->algo, out, err);
+            k->training == training && k->bf16 == bf16) {
+            cnn_status st = conv_make(ctx, g, has_bias, act, training,
+                                      k->algo == CNN_CONV_WINOGRAD ? 0 : bf16, k->algo, out, err);
             if (st == CNN_STATUS_OK)
                 snprintf((*out)->impl + strlen((*out)->impl),
                          sizeof (*out)->impl - strlen((*out)->impl), " %s", k->why);
@@ -514,7 +524,8 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         }
     }
     cnn_fast_conv *direct = NULL, *wino = NULL;
-    cnn_status st = conv_make(ctx, g, has_bias, act, training, 0, CNN_CONV_DIRECT, &direct, err);
+    cnn_status st = conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, &direct,
+                              err);
     if (st)
         return st;
     cnn_error werr;
@@ -532,8 +543,9 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     int use_wino = tw < td;
     *out = use_wino ? wino : direct;
     cnn_fast_conv_destroy(use_wino ? direct : wino);
-    char why[64];
-    snprintf(why, sizeof why, "(timed: direct %.1f ms, winograd %.1f ms)", td * 1e3, tw * 1e3);
+    char why[80];
+    snprintf(why, sizeof why, "(timed: %s direct %.1f ms, fp32 winograd %.1f ms)",
+             bf16 ? "bf16" : "fp32", td * 1e3, tw * 1e3);
     snprintf((*out)->impl + strlen((*out)->impl), sizeof (*out)->impl - strlen((*out)->impl),
              " %s", why);
     if (ctx->nchoices < MAX_CHOICES) {
@@ -542,6 +554,7 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         k->has_bias = has_bias;
         k->act = act;
         k->training = training;
+        k->bf16 = bf16;
         k->algo = use_wino ? CNN_CONV_WINOGRAD : CNN_CONV_DIRECT;
         snprintf(k->why, sizeof k->why, "%s", why);
     }
@@ -588,6 +601,7 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
         if (c->wei_bwd) { /* backward-data wants its own layout: refresh it */
             set(c->wei_user, c->w_last);
+            set(c->wei_bwd, ctx->shared[SHARED_WEI]);
             reorder(ctx, &c->reorder_bwd, c->wei_user, c->wei_bwd);
             wei = c->wei_bwd;
         }
@@ -596,12 +610,13 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         prim_run(ctx, &c->bwd_data, 3, args);
         side_finish(ctx, &c->diff_src);
     }
-    /* x as the forward's kernel read it: the caller's, or the forward's copy */
-    dnnl_memory_t src = c->src.kern;
-    if (src == c->src.user)
-        set(src, x);
+    dnnl_memory_t src = side_bind(ctx, &c->src, x, 1);
     set(c->diff_wei_user, dw);
-    dnnl_memory_t dwm = c->reorder_dw.p ? c->diff_wei : c->diff_wei_user;
+    dnnl_memory_t dwm = c->diff_wei_user;
+    if (c->reorder_dw.p) {
+        set(c->diff_wei, ctx->shared[SHARED_WEI]);
+        dwm = c->diff_wei;
+    }
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
                                {DNNL_ARG_DIFF_WEIGHTS, dwm}};
     int n = 3;
