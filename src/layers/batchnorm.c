@@ -2,11 +2,9 @@
  * BatchNorm1d on flat (F) inputs: both normalise each channel over every other
  * dimension. Parameters: gamma (C), beta (C). State: running mean (C), running
  * variance (C). Workspace: the batch mean and 1/std saved for the backward, and
- * the fast path's reduction scratch. The fast path may absorb a ReLU. */
+ * the fast path's reduction scratch. The fast path may absorb a ReLU, and a
+ * fast inference plan folds a batch norm after a convolution into it (conv.c). */
 #include "layer.h"
-
-#define BN_EPS 1e-5f
-#define BN_MOMENTUM 0.1f
 
 static cnn_status bn_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
                            cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
@@ -35,7 +33,7 @@ static int bn_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
 static cnn_bn_geom geom_of(const cnn_plan_layer *pl)
 {
     cnn_shape s = pl->ml->in;
-    return (cnn_bn_geom){.m = pl->n * s.h * s.w, .c = s.c, .eps = BN_EPS, .momentum = BN_MOMENTUM};
+    return (cnn_bn_geom){.m = pl->n * s.h * s.w, .c = s.c, .eps = CNN_BN_EPS, .momentum = CNN_BN_MOMENTUM};
 }
 
 static cnn_status bn_plan(cnn_plan_layer *pl, cnn_error *err)

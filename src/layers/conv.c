@@ -1,6 +1,9 @@
 /* conv.c: 2-D convolution layer. Parameters: weight (OC,IC,K,K), then bias (OC)
  * when the layer has one. The fast path runs oneDNN and may absorb a ReLU.
- * With DropConnect (p > 0) the workspace holds the step's masked weights. */
+ * With DropConnect (p > 0) the workspace holds the step's masked weights; in a
+ * fast inference plan with a batch norm folded in (folded_bn), it holds the
+ * folded weights (OC,IC,K,K) and bias (OC), remade by every forward from the
+ * current parameters and running estimates. */
 #include "layer.h"
 
 static cnn_conv_geom geom_of(const cnn_model_layer *l, int n)
@@ -59,10 +62,13 @@ static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
 {
     if (pl->ml->desc.p > 0.0f && pl->training)
         pl->ws_floats = cnn_dropconnect_ws_floats(wcount_of(pl->ml));
+    if (pl->folded_bn)
+        pl->ws_floats = wcount_of(pl->ml) + (size_t)pl->ml->desc.out;
     if (pl->backend != CNN_BACKEND_FAST)
         return CNN_STATUS_OK;
     cnn_conv_geom g = geom_of(pl->ml, pl->n);
-    return cnn_fast_conv_create(pl->dnnl, &g, pl->ml->desc.bias, pl->fused, pl->training,
+    int has_bias = pl->ml->desc.bias || pl->folded_bn;
+    return cnn_fast_conv_create(pl->dnnl, &g, has_bias, pl->fused, pl->training,
                                 pl->precision == CNN_PRECISION_BF16, pl->conv_algo,
                                 (cnn_fast_conv **)&pl->impl, err);
 }
@@ -77,6 +83,16 @@ static const float *weights_of(cnn_plan_layer *pl)
 
 static void conv_forward(cnn_plan_layer *pl)
 {
+    if (pl->folded_bn) {
+        const cnn_plan_layer *bn = pl->folded_bn;
+        size_t wcount = wcount_of(pl->ml);
+        int oc = pl->ml->desc.out;
+        float *wf = pl->ws, *bf = pl->ws + wcount;
+        cnn_fast_batchnorm_fold(oc, wcount / (size_t)oc, CNN_BN_EPS, pl->w, bias_of(pl, pl->w),
+                                bn->w, bn->w + oc, bn->state, bn->state + oc, wf, bf);
+        cnn_fast_conv_forward(pl->impl, pl->x, wf, bf, pl->y);
+        return;
+    }
     const float *w = weights_of(pl);
     if (pl->backend == CNN_BACKEND_FAST) {
         cnn_fast_conv_forward(pl->impl, pl->x, w, bias_of(pl, pl->w), pl->y);

@@ -24,6 +24,9 @@ typedef struct cnn_plan_layer {
     uint64_t seed, step; /* random masks (dropout) draw from (seed, CNN_STREAM_DROPOUT, step) */
     cnn_act fused;       /* fast path: the activation this layer applies after itself */
     int absorbed;        /* does nothing: an identity, or an activation the layer before applies */
+    /* fast inference plans: the batch norm folded into this convolution (its
+     * weights scaled and a bias made per forward; the norm itself is absorbed) */
+    const struct cnn_plan_layer *folded_bn;
     int n_in;            /* inputs (1 but for add and concat) */
     const float *xs[CNN_MAX_INPUTS]; /* (n, ins[i]) inputs */
     float *dxs[CNN_MAX_INPUTS];      /* gradients of the inputs, or NULL where not needed */
@@ -67,6 +70,10 @@ extern const cnn_layer_class cnn_layer_conv, cnn_layer_linear, cnn_layer_act,
     cnn_layer_identity, cnn_layer_dropout, cnn_layer_dropout2d, cnn_layer_layernorm,
     cnn_layer_instancenorm, cnn_layer_groupnorm, cnn_layer_add, cnn_layer_concat, cnn_layer_gmp,
     cnn_layer_shortcut;
+
+/* Batch norm's constants, as PyTorch's BatchNorm defaults. */
+#define CNN_BN_EPS 1e-5f
+#define CNN_BN_MOMENTUM 0.1f
 
 /* Uniform in [-bound, bound). */
 void cnn_layer_fill_uniform(float *a, size_t n, float bound, cnn_rng *rng);

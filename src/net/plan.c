@@ -6,8 +6,9 @@
  *    backward allocate nothing;
  *  - layers that do nothing are absorbed: identities, dropout in an inference
  *    plan, and (fast path) an activation folded into the layer before it when
- *    that layer's output has no other consumer. Their consumers read the
- *    source layer's output instead;
+ *    that layer's output has no other consumer, and in a fast inference plan a
+ *    batch norm folded into the convolution before it on the same condition.
+ *    Their consumers read the source layer's output instead;
  *  - each executed layer owns its output (the backward needs them);
  *  - the gradient of a layer's output (dy) lives in one of a few shared
  *    buffers, from the backward of its last consumer (which overwrites it) to
@@ -72,6 +73,16 @@ static void absorb(cnn_plan *p, int *src, int (*in)[CNN_MAX_INPUTS], int *consum
                 pl->absorbed = d->kind == CNN_LAYER_IDENTITY ||
                                (!p->training && (d->kind == CNN_LAYER_DROPOUT ||
                                                  d->kind == CNN_LAYER_DROPOUT2D));
+            } else if (!pl->absorbed && p->backend == CNN_BACKEND_FAST && !p->training &&
+                       d->kind == CNN_LAYER_BATCHNORM && in[i][0] >= 0) {
+                int j = in[i][0];
+                cnn_plan_layer *prev = &p->layers[j];
+                if (prev->ml->desc.kind == CNN_LAYER_CONV && consumers[j] == 1 &&
+                    prev->fused == CNN_ACT_NONE && !prev->folded_bn) {
+                    prev->folded_bn = pl;
+                    pl->absorbed = 1;
+                    consumers[j] = consumers[i]; /* the norm's readers now read the conv */
+                }
             } else if (!pl->absorbed && p->backend == CNN_BACKEND_FAST &&
                        d->kind == CNN_LAYER_ACT && in[i][0] >= 0) {
                 cnn_plan_layer *prev = &p->layers[in[i][0]];
@@ -435,8 +446,8 @@ void cnn_plan_profile_report(const cnn_plan *p, double peak_gflops, char *buf, s
         double flop = cls->macs ? 2.0 * cls->macs(l) * p->batch : 0;
         double gf = f > 0 ? flop / f / 1e9 : 0, gb = b > 0 ? 2 * flop / b / 1e9 : 0;
         char shape[32];
-        snprintf(shape, sizeof shape, "%dx%dx%d%s", l->out.h, l->out.w, l->out.c,
-                 pl->fused ? " +act" : "");
+        snprintf(shape, sizeof shape, "%dx%dx%d%s%s", l->out.h, l->out.w, l->out.c,
+                 pl->folded_bn ? " +bn" : "", pl->fused ? " +act" : "");
         int w = snprintf(buf + used, size - used, "%3d %-9s %-22s %10.3f %10.3f %9.1f %9.1f %7.1f\n",
                          i + 1, cls->name, shape, 1e3 * f, 1e3 * b, gf, gb,
                          flop > 0 && peak_gflops > 0 && f + b > 0
@@ -462,9 +473,10 @@ void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
             impl = "(folded into the layer before)";
         else if (l->desc.kind == CNN_LAYER_CONV && pl->impl)
             impl = cnn_fast_conv_impl(pl->impl);
-        int w = snprintf(buf + used, size - used, "%3d %-9s %3dx%-3dx%4d -> %3dx%-3dx%4d %s%s\n",
+        int w = snprintf(buf + used, size - used, "%3d %-9s %3dx%-3dx%4d -> %3dx%-3dx%4d %s%s%s\n",
                          i + 1, cnn_layer_class_of(l->desc.kind)->name, l->in.h, l->in.w, l->in.c,
-                         l->out.h, l->out.w, l->out.c, pl->fused ? "+act " : "", impl);
+                         l->out.h, l->out.w, l->out.c, pl->folded_bn ? "+batchnorm " : "",
+                         pl->fused ? "+act " : "", impl);
         if (w < 0)
             break;
         used += (size_t)w;

@@ -211,6 +211,14 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
                                  const float *y, const float *gamma, const float *save_mean,
                                  const float *save_invstd, const float *dy, float *dx,
                                  float *dgamma, float *dbeta, float *scratch);
+/* Inference: batch norm folded into the convolution (or any layer linear in
+ * its weights) before it. With s[o] = gamma[o] / sqrt(running_var[o] + eps):
+ *   wf[o, k] = w[o, k] * s[o]             w, wf (OC, per_oc)
+ *   bf[o]    = beta[o] + (b[o] - running_mean[o]) * s[o]   (b NULL: 0)
+ * so that conv(x; wf, bf) = bn_eval(conv(x; w, b)) up to rounding. */
+void cnn_fast_batchnorm_fold(int oc, size_t per_oc, float eps, const float *w, const float *b,
+                             const float *gamma, const float *beta, const float *running_mean,
+                             const float *running_var, float *wf, float *bf);
 
 float cnn_fast_softmax_xent(int n, int k, const float *logits, const uint8_t *labels,
                             float smoothing, float *dlogits, int *correct);

@@ -318,3 +318,20 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
         }
     }
 }
+
+void cnn_fast_batchnorm_fold(int oc, size_t per_oc, float eps, const float *w, const float *b,
+                             const float *gamma, const float *beta, const float *running_mean,
+                             const float *running_var, float *wf, float *bf)
+{
+#pragma omp parallel for schedule(static) if ((size_t)oc * per_oc >= 65536)
+    for (int o = 0; o < oc; o++) {
+        /* the scale in the same arithmetic as cnn_fast_batchnorm_forward_eval */
+        const float s = (float)(gamma[o] / sqrt((double)running_var[o] + eps));
+        const float *wo = w + (size_t)o * per_oc;
+        float *fo = wf + (size_t)o * per_oc;
+#pragma omp simd
+        for (size_t k = 0; k < per_oc; k++)
+            fo[k] = wo[k] * s;
+        bf[o] = beta[o] + ((b ? b[o] : 0.0f) - running_mean[o]) * s;
+    }
+}
