@@ -14,6 +14,8 @@
 #
 # PyTorch is Debian's python3-torch, run with /usr/bin/python3 and without the
 # OPENBLAS_* overrides (as the reference script's own instructions say).
+# Peak resident memory of every process is taken by GNU time (Debian's `time`)
+# when /usr/bin/time exists; the table gives the medians in MiB.
 set -eu
 cd "$(dirname "$0")/.."
 torch="" models="lenet5 vgg16_bn" mode=train rounds=3 threads=2 batch=128 seconds=3 windows=5
@@ -41,8 +43,20 @@ tprecision=${tprecision:-$precision}
 [ -x build/cnnlab ] || make -j"$(nproc)" >/dev/null
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+rss_file=$(mktemp /tmp/cnnlab-compare.XXXXXX)
+trap 'rm -f "$rss_file"' EXIT
+# Runs "$@"; its peak resident memory in MiB goes to $rss_file (0 without GNU time).
+measured() {
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f '%M' -o "$rss_file" "$@"
+        awk '{v = $1} END {printf "%.0f\n", v / 1024}' "$rss_file" >"$rss_file.mib" && mv "$rss_file.mib" "$rss_file"
+    else
+        "$@"
+        echo 0 >"$rss_file"
+    fi
+}
 run_torch() {
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$torch" --model "$1" \
+    measured env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$torch" --model "$1" \
         --batch-size "$batch" --mode "$mode" --threads "$threads" --seconds "$seconds" \
         --windows "$windows" --precision "$tprecision" --quiet $2
 }
@@ -53,20 +67,24 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 echo "$(build/cnnlab --version); $(/usr/bin/python3 -c 'import torch; print("pytorch", torch.__version__)')"
 echo "cnnlab $precision against PyTorch $tprecision; mode $mode, batch $batch, threads $threads, $rounds rounds of ($windows windows x ${seconds}s) each, alternating"
 echo
-printf "%-10s %12s %12s %12s %8s\n" model cnnlab torch-nchw torch-cl ratio
+printf "%-10s %12s %12s %12s %8s %17s\n" model cnnlab torch-nchw torch-cl ratio "peak MiB c/n/cl"
 for m in $models; do
-    c=() t=() l=()
+    c=() t=() l=() rc=() rt=() rl=()
     for r in $(seq "$rounds"); do
-        c+=("$(build/cnnlab bench --model "$m" --batch-size "$batch" --mode "$mode" --threads "$threads" \
-            --precision "$precision" --seconds "$seconds" --windows "$windows" --json | tail -n1 |
-            sed 's/.*"images_per_second": \([0-9.]*\).*/\1/')")
+        c+=("$(measured build/cnnlab bench --model "$m" --batch-size "$batch" --mode "$mode" \
+            --threads "$threads" --precision "$precision" --seconds "$seconds" --windows "$windows" \
+            --json | tail -n1 | sed 's/.*"images_per_second": \([0-9.]*\).*/\1/')")
+        rc+=("$(cat "$rss_file")")
         t+=("$(run_torch "$m" "")")
+        rt+=("$(cat "$rss_file")")
         l+=("$(run_torch "$m" --channels-last)")
+        rl+=("$(cat "$rss_file")")
     done
     mc=$(printf '%s\n' "${c[@]}" | median)
     mt=$(printf '%s\n' "${t[@]}" | median)
     ml=$(printf '%s\n' "${l[@]}" | median)
+    mem="$(printf '%s\n' "${rc[@]}" | median)/$(printf '%s\n' "${rt[@]}" | median)/$(printf '%s\n' "${rl[@]}" | median)"
     ratio=$(awk -v c="$mc" -v t="$mt" -v l="$ml" 'BEGIN {b = t > l ? t : l; printf "%.2f", c / b}')
-    printf "%-10s %12.1f %12.1f %12.1f %7sx\n" "$m" "$mc" "$mt" "$ml" "$ratio"
+    printf "%-10s %12.1f %12.1f %12.1f %7sx %17s\n" "$m" "$mc" "$mt" "$ml" "$ratio" "$mem"
     echo "           rounds: cnnlab ${c[*]} | nchw ${t[*]} | channels-last ${l[*]}"
 done

@@ -77,6 +77,15 @@ float cnn_plan_forward(cnn_plan *p, const uint8_t *labels, int rows, int trainin
  * overwrites the model's gradient block. */
 void cnn_plan_backward(cnn_plan *p);
 
+/* Inference plans only: declares the model's parameters and batch-norm
+ * estimates fixed until the next call. The next forward prepares each
+ * convolution's weights once (batch norm folded in, reordered into the
+ * kernel's layout) and later forwards reuse them, where an unfrozen plan
+ * prepares them in every forward. After changing the parameters (loading
+ * other weights), call it again; a forward after a change without it would
+ * use the old weights. */
+void cnn_plan_freeze(cnn_plan *p);
+
 /* Random masks (dropout, DropConnect) of training step `step` draw from
  * (seed, CNN_STREAM_DROPOUT, ...); each training forward advances step. */
 void cnn_plan_set_seed(cnn_plan *p, uint64_t seed, uint64_t step);

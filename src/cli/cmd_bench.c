@@ -81,6 +81,8 @@ int cnn_cmd_bench(int argc, char **argv)
         cnn_model_destroy(m);
         return cnn_cli_report("bench", &err);
     }
+    if (!train)
+        cnn_plan_freeze(p); /* as cnnlab test: the weights are prepared once */
     if (verbose) {
         char desc_buf[8192];
         cnn_plan_describe(p, desc_buf, sizeof desc_buf);

@@ -144,6 +144,7 @@ int cnn_cmd_test(int argc, char **argv)
         (st = cnn_cifar_load_test(dir, &test, &err)) ||
         (st = cnn_plan_create(m, batch, &(cnn_plan_config){CNN_BACKEND_FAST, prec, CNN_CONV_AUTO}, 0, &p, &err)))
         goto done;
+    cnn_plan_freeze(p); /* the weights stay as loaded: prepare them once */
     int *idx = malloc(sizeof(int) * (size_t)test.count);
     for (int i = 0; i < test.count; i++)
         idx[i] = i;

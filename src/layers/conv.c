@@ -83,6 +83,12 @@ static const float *weights_of(cnn_plan_layer *pl)
 
 static void conv_forward(cnn_plan_layer *pl)
 {
+    if (pl->frozen && pl->prepared) { /* the weights of the first frozen forward */
+        cnn_fast_conv_forward(pl->impl, pl->x, NULL, NULL, pl->y);
+        return;
+    }
+    if (pl->frozen && pl->backend == CNN_BACKEND_FAST)
+        pl->prepared = 1;
     if (pl->folded_bn) {
         const cnn_plan_layer *bn = pl->folded_bn;
         size_t wcount = wcount_of(pl->ml);

@@ -27,6 +27,9 @@ typedef struct cnn_plan_layer {
     /* fast inference plans: the batch norm folded into this convolution (its
      * weights scaled and a bias made per forward; the norm itself is absorbed) */
     const struct cnn_plan_layer *folded_bn;
+    /* inference plans after cnn_plan_freeze: 1 while the parameters are
+     * declared fixed; prepared: the fast convolution holds weights made from them */
+    int frozen, prepared;
     int n_in;            /* inputs (1 but for add and concat) */
     const float *xs[CNN_MAX_INPUTS]; /* (n, ins[i]) inputs */
     float *dxs[CNN_MAX_INPUTS];      /* gradients of the inputs, or NULL where not needed */

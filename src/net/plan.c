@@ -348,6 +348,15 @@ void cnn_plan_set_seed(cnn_plan *p, uint64_t seed, uint64_t step)
 }
 
 void cnn_plan_set_label_smoothing(cnn_plan *p, float smoothing) { p->label_smoothing = smoothing; }
+
+void cnn_plan_freeze(cnn_plan *p)
+{
+    CNN_ASSERT(!p->training);
+    for (int i = 0; i < p->m->count; i++) {
+        p->layers[i].frozen = 1;
+        p->layers[i].prepared = 0;
+    }
+}
 float *cnn_plan_input(cnn_plan *p) { return p->input; }
 const float *cnn_plan_logits(const cnn_plan *p) { return p->layers[p->last].y; }
 size_t cnn_plan_bytes(const cnn_plan *p) { return p->bytes; }

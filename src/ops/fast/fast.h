@@ -36,7 +36,10 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
                                 cnn_fast_conv **out, cnn_error *err);
 void cnn_fast_conv_destroy(cnn_fast_conv *c);
 
-/* x (N,IH,IW,IC), w (OC,IC,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC). */
+/* x (N,IH,IW,IC), w (OC,IC,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC).
+ * w = NULL reuses the weights (and bias) as the previous forward prepared
+ * them, skipping the reorder: for inference on weights that did not change,
+ * whose buffers are still alive. */
 void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, const float *b,
                            float *y);
 /* Gradients from dy (N,OH,OW,OC). With a fused ReLU, y is the forward's output
