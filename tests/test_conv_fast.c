@@ -64,7 +64,8 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     char what[160];
     snprintf(what, sizeof what, "conv n%d %dx%dx%d->%d k%dx%d s%d p%d%s%s%s", n, ih, iw, ic, oc,
              kh, kw, s, pad, bias ? " bias" : "", act == CNN_ACT_RELU ? " relu" : "",
-             bf16 ? " bf16" : algo == CNN_CONV_WINOGRAD ? " winograd" : "");
+             bf16 ? " bf16" : algo == CNN_CONV_WINOGRAD ? " winograd"
+                            : algo == CNN_CONV_DENSE ? " dense" : "");
     cnn_fast_conv *c = NULL;
     cnn_error err;
     /* the reference's inputs: what the kernels read */
@@ -77,6 +78,9 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
         check(0, "%s: create: %s", what, err.msg);
         goto out;
     }
+    if (algo == CNN_CONV_DENSE)
+        check(strncmp(cnn_fast_conv_impl(c), "dense", 5) == 0, "%s: runs dense, found %s", what,
+              cnn_fast_conv_impl(c));
     cnn_ref_conv2d_forward(&g, xq, wq, bias ? b : NULL, yr);
     if (act == CNN_ACT_RELU)
         cnn_ref_act_forward(CNN_ACT_RELU, ny, yr, yr);
@@ -165,6 +169,21 @@ int main(void)
             cases++;
         }
         printf("  %d winograd convolution shapes compared (same tolerances)\n", cases);
+    }
+    /* Dense (one matrix product): inputs with no more positions than kernel
+     * taps; VGG's 2x2 under 3x3, a 1x1 map, a strided map where some position
+     * pairs meet in no tap, a rectangle under a 5x5 kernel */
+    {
+        static const int dense[][8] = {/* n, ih, iw, ic, oc, k, stride, pad */
+                                       {3, 2, 2, 64, 32, 3, 1, 1}, {2, 1, 1, 16, 8, 3, 1, 1},
+                                       {2, 3, 3, 8, 12, 3, 2, 1}, {2, 2, 3, 6, 5, 5, 1, 2},
+                                       {4, 2, 2, 512, 512, 3, 1, 1}};
+        for (int i = 0; i < 5; i++) {
+            const int *z = dense[i];
+            conv_case(ctx, z[0], z[1], z[2], z[3], z[4], z[5], z[5], z[6], z[7], i % 2,
+                      i % 3 ? CNN_ACT_NONE : CNN_ACT_RELU, 0, CNN_CONV_DENSE, &seed);
+        }
+        printf("  5 dense convolution shapes compared (same tolerances)\n");
     }
     static const int kernels[] = {1, 3, 5, 7};
     for (int bf16 = 0; bf16 <= 1; bf16++) {

@@ -36,11 +36,14 @@ typedef enum cnn_precision {
                         * CNN_CONV_AUTO times it faster (or CNN_CONV_WINOGRAD asks) */
 } cnn_precision;
 
-/* How the fast backend runs 3x3 stride-1 convolutions (others are direct). */
+/* How the fast backend runs a convolution; each algorithm applies to some
+ * shapes, and the others run direct. */
 typedef enum cnn_conv_algo {
-    CNN_CONV_AUTO = 0, /* per shape, whichever of the two ran a step faster at plan time */
+    CNN_CONV_AUTO = 0, /* per shape, whichever candidate ran a step fastest at plan time */
     CNN_CONV_DIRECT,
-    CNN_CONV_WINOGRAD  /* oneDNN's F(4x4, 3x3); always fp32 */
+    CNN_CONV_WINOGRAD, /* 3x3 stride 1: oneDNN's F(4x4, 3x3); always fp32 */
+    CNN_CONV_DENSE     /* an input with no more positions than kernel taps (VGG's 2x2
+                        * maps): the whole convolution as one matrix product; fp32 */
 } cnn_conv_algo;
 
 const char *cnn_precision_name(cnn_precision p);

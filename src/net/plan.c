@@ -117,13 +117,13 @@ int cnn_precision_parse(const char *s, cnn_precision *out)
     return 1;
 }
 
-static const char *const conv_algo_names[] = {"auto", "direct", "winograd"};
+static const char *const conv_algo_names[] = {"auto", "direct", "winograd", "dense"};
 
 const char *cnn_conv_algo_name(cnn_conv_algo a) { return conv_algo_names[a]; }
 
 int cnn_conv_algo_parse(const char *s, cnn_conv_algo *out)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < (int)(sizeof conv_algo_names / sizeof conv_algo_names[0]); i++)
         if (strcmp(s, conv_algo_names[i]) == 0) {
             *out = (cnn_conv_algo)i;
             return 1;

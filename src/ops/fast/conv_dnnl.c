@@ -20,12 +20,18 @@
  * backward-weights converts x again rather than keep the forward's copy. So do
  * backward-data's weights and the blocked weight gradients (one buffer: they
  * are used one after the other); only the forward's weights are kept.
- * With CNN_CONV_AUTO the algorithm of each shape is chosen by timing both on
- * the plan's batch once (cached per plan, so repeated shapes are timed once).
+ * With CNN_CONV_AUTO the algorithm of each shape is chosen by timing the
+ * candidates on the plan's batch once (cached per plan, so repeated shapes are
+ * timed once): direct always, Winograd for 3x3 stride 1, and the dense matrix
+ * product of conv_dense.c where the input has no more positions than the
+ * kernel has taps. The dense form runs on sgemm, fp32; a training plan builds
+ * its matrix in the shared weight buffer for each pass (forward, backward),
+ * an inference plan keeps its own.
  */
 #include <dnnl.h>
 #include <string.h>
 
+#include "conv_dense.h"
 #include "core/core.h"
 #include "fast.h"
 
@@ -39,7 +45,7 @@ typedef struct choice {
     int has_bias, training, bf16;
     cnn_act act;
     cnn_conv_algo algo;
-    char why[80];
+    char why[120];
 } choice;
 
 struct cnn_dnnl {
@@ -72,9 +78,13 @@ struct cnn_fast_conv {
     cnn_conv_geom g;
     int has_bias;
     cnn_act act;
-    char impl[160];
+    char impl[224];
     const float *w_last; /* user weights of the latest forward */
     const float *b_last; /* bias of the latest forward (NULL without) */
+    int training;
+    int dense;           /* runs as conv_dense.c's matrix product, not on primitives */
+    cnn_dense_conv dd;
+    float *wd_own;       /* inference: the dense weight matrix (training: ctx->shared[SHARED_WEI]) */
 
     prim fwd, bwd_data, bwd_weights;
     side src, dst, diff_dst, diff_src;
@@ -305,6 +315,8 @@ void cnn_fast_conv_destroy(cnn_fast_conv *c)
 {
     if (!c)
         return;
+    cnn_dense_conv_free(&c->dd);
+    cnn_free(c->wd_own);
     prim_free(&c->fwd);
     prim_free(&c->bwd_data);
     prim_free(&c->bwd_weights);
@@ -323,7 +335,25 @@ void cnn_fast_conv_destroy(cnn_fast_conv *c)
     free(c);
 }
 
-/* One convolution with a given algorithm (direct or Winograd). */
+/* The dense form (conv_dense.c): no primitives, one matrix of weights. */
+static cnn_status dense_make(cnn_fast_conv *c, cnn_error *err)
+{
+    cnn_status st = cnn_dense_conv_init(&c->dd, &c->g, err);
+    if (st)
+        return st;
+    c->dense = 1;
+    size_t bytes = cnn_dense_conv_floats(&c->g) * sizeof(float);
+    snprintf(c->impl, sizeof c->impl, "dense:sgemm (%dx%d map as one %dx%d matrix)", c->g.ih,
+             c->g.iw, c->g.ih * c->g.iw * c->g.ic, c->g.oh * c->g.ow * c->g.oc);
+    if (c->training)
+        return grow(&c->ctx->shared[SHARED_WEI], &c->ctx->shared_bytes[SHARED_WEI], bytes, err);
+    if (!(c->wd_own = cnn_alloc(bytes)))
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a %zu MiB dense "
+                             "convolution matrix", bytes >> 20);
+    return CNN_STATUS_OK;
+}
+
+/* One convolution with a given algorithm (direct, Winograd or dense). */
 static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
                             int training, int bf16, cnn_conv_algo algo, cnn_fast_conv **out,
                             cnn_error *err)
@@ -336,6 +366,15 @@ static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
     c->g = *g;
     c->has_bias = has_bias;
     c->act = act;
+    c->training = training;
+    if (algo == CNN_CONV_DENSE) {
+        if ((st = dense_make(c, err))) {
+            cnn_fast_conv_destroy(c);
+            return st;
+        }
+        *out = c;
+        return CNN_STATUS_OK;
+    }
     int wino = algo == CNN_CONV_WINOGRAD;
     dnnl_alg_kind_t alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32; /* what the kernels read */
@@ -505,14 +544,16 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
 {
     CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
     /* oneDNN's Winograd: 3x3, stride 1, fp32 only (so with bf16 asked for, a
-     * Winograd layer computes in fp32: more precise, and chosen only if faster) */
+     * Winograd layer computes in fp32: more precise, and chosen only if faster);
+     * the dense form is fp32 too */
     int wino_shape = g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
-    if (algo == CNN_CONV_WINOGRAD && !wino_shape)
+    int dense_shape = cnn_dense_conv_applies(g);
+    if ((algo == CNN_CONV_WINOGRAD && !wino_shape) || (algo == CNN_CONV_DENSE && !dense_shape))
         algo = CNN_CONV_DIRECT; /* asked for where it applies; the rest stays direct */
     if (algo != CNN_CONV_AUTO)
-        return conv_make(ctx, g, has_bias, act, training, algo == CNN_CONV_WINOGRAD ? 0 : bf16,
+        return conv_make(ctx, g, has_bias, act, training, algo == CNN_CONV_DIRECT ? bf16 : 0,
                          algo, out, err);
-    if (!wino_shape)
+    if (!wino_shape && !dense_shape)
         return conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, out, err);
 
     for (int i = 0; i < ctx->nchoices; i++) {
@@ -520,36 +561,60 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         if (!memcmp(&k->g, g, sizeof *g) && k->has_bias == has_bias && k->act == act &&
             k->training == training && k->bf16 == bf16) {
             cnn_status st = conv_make(ctx, g, has_bias, act, training,
-                                      k->algo == CNN_CONV_WINOGRAD ? 0 : bf16, k->algo, out, err);
+                                      k->algo == CNN_CONV_DIRECT ? bf16 : 0, k->algo, out, err);
             if (st == CNN_STATUS_OK)
                 snprintf((*out)->impl + strlen((*out)->impl),
                          sizeof (*out)->impl - strlen((*out)->impl), " %s", k->why);
             return st;
         }
     }
-    cnn_fast_conv *direct = NULL, *wino = NULL;
-    cnn_status st = conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, &direct,
-                              err);
-    if (st)
-        return st;
-    cnn_error werr;
-    if (conv_make(ctx, g, has_bias, act, training, 0, CNN_CONV_WINOGRAD, &wino, &werr)) {
-        *out = direct; /* no Winograd kernel for this shape on this CPU */
-        return CNN_STATUS_OK;
+    /* The candidates, each made and timed on one step in turn, only the
+     * fastest so far kept alive (which keeps the plan-time peak of memory low). */
+    enum { DIRECT, WINO, DENSE, NCAND };
+    static const cnn_conv_algo algo_of[NCAND] = {CNN_CONV_DIRECT, CNN_CONV_WINOGRAD,
+                                                 CNN_CONV_DENSE};
+    static const char *const name_of[NCAND] = {"direct", "fp32 winograd", "fp32 dense"};
+    const int wanted[NCAND] = {1, wino_shape, dense_shape};
+    cnn_fast_conv *kept = NULL;
+    double best_t = 0;
+    int best = DIRECT;
+    char why[120];
+    int used = snprintf(why, sizeof why, "(timed:");
+    cnn_status st = CNN_STATUS_OK;
+    for (int a = 0; a < NCAND && !st; a++) {
+        cnn_fast_conv *c = NULL;
+        cnn_error cerr;
+        if (!wanted[a])
+            continue;
+        if (a == DIRECT)
+            st = conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, &c, err);
+        else if (conv_make(ctx, g, has_bias, act, training, 0, algo_of[a], &c, &cerr))
+            continue; /* e.g. no Winograd kernel for this shape on this CPU */
+        double t = st ? 0 : time_step(c, training, &st, err);
+        if (st) {
+            cnn_fast_conv_destroy(c);
+            break;
+        }
+        used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s %.1f ms",
+                         a ? "," : "", a == DIRECT ? (bf16 ? "bf16 " : "fp32 ") : "", name_of[a],
+                         t * 1e3);
+        if (used >= (int)sizeof why)
+            used = (int)sizeof why - 1; /* cut, never past the end */
+        if (!kept || t < best_t) {
+            cnn_fast_conv_destroy(kept);
+            kept = c;
+            best_t = t;
+            best = a;
+        } else {
+            cnn_fast_conv_destroy(c);
+        }
     }
-    double td = time_step(direct, training, &st, err);
-    double tw = st ? 0 : time_step(wino, training, &st, err);
     if (st) {
-        cnn_fast_conv_destroy(direct);
-        cnn_fast_conv_destroy(wino);
+        cnn_fast_conv_destroy(kept);
         return st;
     }
-    int use_wino = tw < td;
-    *out = use_wino ? wino : direct;
-    cnn_fast_conv_destroy(use_wino ? direct : wino);
-    char why[80];
-    snprintf(why, sizeof why, "(timed: %s direct %.1f ms, fp32 winograd %.1f ms)",
-             bf16 ? "bf16" : "fp32", td * 1e3, tw * 1e3);
+    snprintf(why + used, sizeof why - (size_t)used, ")");
+    *out = kept;
     snprintf((*out)->impl + strlen((*out)->impl), sizeof (*out)->impl - strlen((*out)->impl),
              " %s", why);
     if (ctx->nchoices < MAX_CHOICES) {
@@ -559,7 +624,7 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         k->act = act;
         k->training = training;
         k->bf16 = bf16;
-        k->algo = use_wino ? CNN_CONV_WINOGRAD : CNN_CONV_DIRECT;
+        k->algo = algo_of[best];
         snprintf(k->why, sizeof k->why, "%s", why);
     }
     return CNN_STATUS_OK;
@@ -571,6 +636,19 @@ void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, con
                            float *y)
 {
     cnn_dnnl *ctx = c->ctx;
+    if (c->dense) {
+        float *wd = c->training ? ctx->shared[SHARED_WEI] : c->wd_own;
+        if (w) {
+            cnn_dense_conv_expand(&c->dd, w, wd);
+            c->w_last = w;
+        } else {
+            CNN_ASSERT(c->w_last != NULL && !c->training);
+            b = c->b_last;
+        }
+        c->b_last = b;
+        cnn_dense_conv_forward(&c->dd, x, wd, c->has_bias ? b : NULL, c->act == CNN_ACT_RELU, y);
+        return;
+    }
     dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
     if (w) {
         set(c->wei_user, w);
@@ -599,11 +677,20 @@ void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, con
 void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, float *dy,
                             float *dx, float *dw, float *db)
 {
-    CNN_ASSERT(c->bwd_weights.p != NULL);
+    CNN_ASSERT(c->training);
     cnn_dnnl *ctx = c->ctx;
     if (c->act == CNN_ACT_RELU)
         cnn_fast_act_backward(CNN_ACT_RELU,
                               (size_t)c->g.n * c->g.oh * c->g.ow * c->g.oc, NULL, y, dy, dy);
+    if (c->dense) { /* the matrix again (the shared buffer served other layers since) */
+        float *wd = ctx->shared[SHARED_WEI];
+        if (dx) {
+            cnn_dense_conv_expand(&c->dd, c->w_last, wd);
+            cnn_dense_conv_backward_data(&c->dd, dy, wd, dx);
+        }
+        cnn_dense_conv_backward_weights(&c->dd, x, dy, wd, dw, c->has_bias ? db : NULL);
+        return;
+    }
     dnnl_memory_t diff_dst = side_bind(ctx, &c->diff_dst, dy, 1);
     if (dx) {
         dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
