@@ -32,8 +32,9 @@ typedef enum cnn_precision {
     CNN_PRECISION_FP32 = 0,
     CNN_PRECISION_BF16 /* bf16 inputs, weights and output gradients, fp32 accumulation
                         * (fast backend only; needs AVX-512, native with AVX512_BF16).
-                        * A 3x3 stride-1 layer may run fp32 Winograd instead, where
-                        * CNN_CONV_AUTO times it faster (or CNN_CONV_WINOGRAD asks) */
+                        * Under CNN_CONV_AUTO a layer runs fp32 instead (direct,
+                        * Winograd or dense) where that timed faster, as it does on
+                        * CPUs without AMX; CNN_CONV_DIRECT always runs bf16 */
 } cnn_precision;
 
 /* How the fast backend runs a convolution; each algorithm applies to some

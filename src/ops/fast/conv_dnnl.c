@@ -45,6 +45,7 @@ typedef struct choice {
     int has_bias, training, bf16;
     cnn_act act;
     cnn_conv_algo algo;
+    int run_bf16; /* the kept kernel reads bf16 (a bf16 plan's direct kernel) */
     char why[120];
 } choice;
 
@@ -545,7 +546,9 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
     /* oneDNN's Winograd: 3x3, stride 1, fp32 only (so with bf16 asked for, a
      * Winograd layer computes in fp32: more precise, and chosen only if faster);
-     * the dense form is fp32 too */
+     * the dense form is fp32 too. A bf16 plan's auto also times fp32 direct:
+     * on a CPU whose bf16 kernels are slower (AVX512_BF16 without AMX, where
+     * oneDNN 2.6's bf16 convolutions ran 1.4x slower than fp32), it runs fp32. */
     int wino_shape = g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
     int dense_shape = cnn_dense_conv_applies(g);
     if ((algo == CNN_CONV_WINOGRAD && !wino_shape) || (algo == CNN_CONV_DENSE && !dense_shape))
@@ -553,15 +556,15 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     if (algo != CNN_CONV_AUTO)
         return conv_make(ctx, g, has_bias, act, training, algo == CNN_CONV_DIRECT ? bf16 : 0,
                          algo, out, err);
-    if (!wino_shape && !dense_shape)
-        return conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, out, err);
+    if (!wino_shape && !dense_shape && !bf16)
+        return conv_make(ctx, g, has_bias, act, training, 0, CNN_CONV_DIRECT, out, err);
 
     for (int i = 0; i < ctx->nchoices; i++) {
         const choice *k = &ctx->choices[i];
         if (!memcmp(&k->g, g, sizeof *g) && k->has_bias == has_bias && k->act == act &&
             k->training == training && k->bf16 == bf16) {
-            cnn_status st = conv_make(ctx, g, has_bias, act, training,
-                                      k->algo == CNN_CONV_DIRECT ? bf16 : 0, k->algo, out, err);
+            cnn_status st = conv_make(ctx, g, has_bias, act, training, k->run_bf16, k->algo,
+                                      out, err);
             if (st == CNN_STATUS_OK)
                 snprintf((*out)->impl + strlen((*out)->impl),
                          sizeof (*out)->impl - strlen((*out)->impl), " %s", k->why);
@@ -570,11 +573,12 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     }
     /* The candidates, each made and timed on one step in turn, only the
      * fastest so far kept alive (which keeps the plan-time peak of memory low). */
-    enum { DIRECT, WINO, DENSE, NCAND };
-    static const cnn_conv_algo algo_of[NCAND] = {CNN_CONV_DIRECT, CNN_CONV_WINOGRAD,
-                                                 CNN_CONV_DENSE};
-    static const char *const name_of[NCAND] = {"direct", "fp32 winograd", "fp32 dense"};
-    const int wanted[NCAND] = {1, wino_shape, dense_shape};
+    enum { DIRECT, DIRECT32, WINO, DENSE, NCAND };
+    static const cnn_conv_algo algo_of[NCAND] = {CNN_CONV_DIRECT, CNN_CONV_DIRECT,
+                                                 CNN_CONV_WINOGRAD, CNN_CONV_DENSE};
+    static const char *const name_of[NCAND] = {"direct", "fp32 direct", "fp32 winograd",
+                                               "fp32 dense"};
+    const int wanted[NCAND] = {1, bf16, wino_shape, dense_shape};
     cnn_fast_conv *kept = NULL;
     double best_t = 0;
     int best = DIRECT;
@@ -625,6 +629,7 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         k->training = training;
         k->bf16 = bf16;
         k->algo = algo_of[best];
+        k->run_bf16 = bf16 && best == DIRECT;
         snprintf(k->why, sizeof k->why, "%s", why);
     }
     return CNN_STATUS_OK;
