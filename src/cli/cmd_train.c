@@ -17,12 +17,14 @@ typedef struct progress {
 
 static void on_info(void *user, const char *line) { printf("%s\n", line), fflush(stdout); }
 
-/* In-epoch progress: a live line on a terminal, otherwise a line every 30 s. */
+/* In-epoch progress: a live line on a terminal, otherwise a line every 30 s,
+ * and always the first step's loss (where training starts from). */
 static void on_step(void *user, int epoch, int step, int steps, double loss)
 {
     progress *p = user;
     double now = cnn_now();
-    if (now - p->last < (p->tty ? 0.5 : 30.0) || step == steps)
+    int first = epoch == 1 && step == 1;
+    if (!first && (now - p->last < (p->tty ? 0.5 : 30.0) || step == steps))
         return;
     p->last = now;
     if (p->tty)
