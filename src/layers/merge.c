@@ -1,6 +1,6 @@
 /* merge.c: layers with several inputs: add (a residual connection: inputs of
- * one shape, summed) and concat (along channels; inputs of one height and
- * width, as Inception's branches). */
+ * one shape, summed; the fast path may absorb the ReLU after it) and concat
+ * (along channels; inputs of one height and width, as Inception's branches). */
 #include <string.h>
 
 #include "layer.h"
@@ -22,24 +22,35 @@ static cnn_status add_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n
 
 static size_t count_of(const cnn_plan_layer *pl) { return (size_t)pl->n * cnn_shape_size(pl->ml->out); }
 
+static int add_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
+
 static void add_forward(cnn_plan_layer *pl)
 {
-    if (pl->backend == CNN_BACKEND_FAST)
-        cnn_fast_add_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
-    else
+    if (pl->backend != CNN_BACKEND_FAST)
         cnn_ref_add_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
+    else if (pl->fused == CNN_ACT_RELU)
+        cnn_fast_add_relu_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
+    else
+        cnn_fast_add_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
 }
 
 static void add_backward(cnn_plan_layer *pl)
 {
-    for (int i = 0; i < 2; i++)
-        if (pl->dxs[i] && pl->dxs[i] != pl->dy)
-            memcpy(pl->dxs[i], pl->dy, count_of(pl) * sizeof(float));
+    if (pl->backend == CNN_BACKEND_FAST && pl->fused == CNN_ACT_RELU) {
+        cnn_fast_add_relu_backward(count_of(pl), pl->y, pl->dy, pl->dxs);
+    } else if (pl->backend == CNN_BACKEND_FAST) {
+        cnn_fast_add_backward(count_of(pl), pl->dy, pl->dxs);
+    } else {
+        for (int i = 0; i < 2; i++)
+            if (pl->dxs[i] && pl->dxs[i] != pl->dy)
+                memcpy(pl->dxs[i], pl->dy, count_of(pl) * sizeof(float));
+    }
 }
 
 const cnn_layer_class cnn_layer_add = {
     .name = "add",
     .infer = add_infer,
+    .can_fuse = add_can_fuse,
     .forward = add_forward,
     .backward = add_backward,
 };

@@ -240,6 +240,12 @@ void cnn_fast_dropout2d_forward(int n, int hw, int c, float p, const uint8_t *ma
 void cnn_fast_dropout2d_backward(int n, int hw, int c, float p, const uint8_t *mask,
                                  const float *dy, float *dx);
 void cnn_fast_add_forward(size_t count, const float *a, const float *b, float *y);
+/* A residual add with a ReLU fused after it: y = max(a + b, 0); its backward
+ * is g = dy * (y > 0) to both inputs (dx[i] NULL: skipped; dx[i] == dy: in place). */
+void cnn_fast_add_relu_forward(size_t count, const float *a, const float *b, float *y);
+void cnn_fast_add_relu_backward(size_t count, const float *y, float *dy, float *const dx[2]);
+/* The plain add's backward: dy to both inputs (the same skipping rules), in parallel. */
+void cnn_fast_add_backward(size_t count, const float *dy, float *const dx[2]);
 void cnn_fast_concat_forward(int n, int hw, int k, const int *c, const float *const *x, float *y);
 void cnn_fast_concat_backward(int n, int hw, int k, const int *c, const float *dy,
                               float *const *dx);

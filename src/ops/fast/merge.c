@@ -1,6 +1,7 @@
 /* merge.c: fast add and channel concatenation, same semantics as ref/merge.c:
  *
  *   add:     y = a + b                            (its backward is dy to both)
+ *   add+ReLU (fused on the fast path): y = max(a + b, 0), backward dy * (y > 0) to both
  *   concat:  y[n,q,off_i + c] = x_i[n,q,c],   dx_i[n,q,c] = dy[n,q,off_i + c]
  *
  * All memory bound. Concat walks the N*HW positions (threaded when large); at
@@ -18,6 +19,43 @@ void cnn_fast_add_forward(size_t count, const float *a, const float *b, float *y
 #pragma omp parallel for simd schedule(static) if (count >= MERGE_PARALLEL_MIN)
     for (size_t i = 0; i < count; i++)
         y[i] = a[i] + b[i];
+}
+
+void cnn_fast_add_relu_forward(size_t count, const float *a, const float *b, float *y)
+{
+#pragma omp parallel for simd schedule(static) if (count >= MERGE_PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++) {
+        float v = a[i] + b[i];
+        y[i] = v < 0.0f ? 0.0f : v;
+    }
+}
+
+/* g = dy where y > 0, else 0, written to each dx that is not dy itself (and to
+ * dy when one of them is): one pass over the three or four arrays. */
+void cnn_fast_add_relu_backward(size_t count, const float *y, float *dy, float *const dx[2])
+{
+    float *d0 = dx[0] && dx[0] != dy ? dx[0] : NULL, *d1 = dx[1] && dx[1] != dy ? dx[1] : NULL;
+#pragma omp parallel for simd schedule(static) if (count >= MERGE_PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++) {
+        float g = y[i] > 0.0f ? dy[i] : 0.0f;
+        dy[i] = g;
+        if (d0)
+            d0[i] = g;
+        if (d1)
+            d1[i] = g;
+    }
+}
+
+void cnn_fast_add_backward(size_t count, const float *dy, float *const dx[2])
+{
+    for (int k = 0; k < 2; k++) {
+        float *d = dx[k];
+        if (!d || d == dy)
+            continue;
+#pragma omp parallel for simd schedule(static) if (count >= MERGE_PARALLEL_MIN)
+        for (size_t i = 0; i < count; i++)
+            d[i] = dy[i];
+    }
 }
 
 static int total_channels(int k, const int *c)
