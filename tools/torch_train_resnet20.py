@@ -30,49 +30,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.stride, self.cin, self.cout = stride, cin, cout
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        short = x
-        if self.stride > 1 or self.cin != self.cout:  # option A: subsample, zero channels
-            b = (self.cout - self.cin) // 2
-            short = F.pad(x[:, :, ::self.stride, ::self.stride],
-                          (0, 0, 0, 0, b, self.cout - self.cin - b))
-        return F.relu(out + short)
+from torch_resnet20 import ResNet20
 
 
-class ResNet20(nn.Module):
-    def __init__(self, n=3):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
-        self.bn = nn.BatchNorm2d(16)
-        blocks, cin = [], 16
-        for width, stride in ((16, 1), (32, 2), (64, 2)):
-            for i in range(n):
-                blocks.append(Block(cin, width, stride if i == 0 else 1))
-                cin = width
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(64, 10)
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight, nonlinearity='relu')
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-
-    def forward(self, x):
-        x = F.relu(self.bn(self.conv(x)))
-        x = self.blocks(x)
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+def make_model():
+    """ResNet-20 with cnnlab's --init kaiming: kaiming normal (fan_in, ReLU gain)
+    conv and linear weights, zero biases."""
+    model = ResNet20()
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity='relu')
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
 
 
 def load(folder, names):
@@ -124,7 +94,7 @@ def main():
         return torch.from_numpy(((u8.astype(np.float32) / 255 - mean) / std).astype(np.float32))
 
     xv, yv = tensor(x[val]), torch.from_numpy(y[val])
-    model = ResNet20()
+    model = make_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.MultiStepLR(
         opt, [int(m) for m in a.milestones.split(',')], gamma=0.1)
