@@ -357,6 +357,7 @@ void cnn_plan_freeze(cnn_plan *p)
         p->layers[i].prepared = 0;
     }
 }
+
 float *cnn_plan_input(cnn_plan *p) { return p->input; }
 const float *cnn_plan_logits(const cnn_plan *p) { return p->layers[p->last].y; }
 size_t cnn_plan_bytes(const cnn_plan *p) { return p->bytes; }
