@@ -641,30 +641,26 @@ void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, con
                            float *y)
 {
     cnn_dnnl *ctx = c->ctx;
+    if (w) {
+        c->w_last = w;
+    } else { /* reuse: a forward with weights came first, and inference keeps them */
+        CNN_ASSERT(c->w_last != NULL && !c->training);
+        b = c->b_last;
+    }
+    c->b_last = b;
     if (c->dense) {
         float *wd = c->training ? ctx->shared[SHARED_WEI] : c->wd_own;
-        if (w) {
+        if (w)
             cnn_dense_conv_expand(&c->dd, w, wd);
-            c->w_last = w;
-        } else {
-            CNN_ASSERT(c->w_last != NULL && !c->training);
-            b = c->b_last;
-        }
-        c->b_last = b;
         cnn_dense_conv_forward(&c->dd, x, wd, c->has_bias ? b : NULL, c->act == CNN_ACT_RELU, y);
         return;
     }
     dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
     if (w) {
         set(c->wei_user, w);
-        c->w_last = w;
         if (c->reorder_fwd.p)
             reorder(ctx, &c->reorder_fwd, c->wei_user, c->wei_fwd);
-    } else {
-        CNN_ASSERT(c->w_last != NULL); /* a forward with weights came first */
-        b = c->b_last;
     }
-    c->b_last = b;
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, side_bind(ctx, &c->src, x, 1)},
                                {DNNL_ARG_WEIGHTS, wei},
                                {DNNL_ARG_DST, side_bind(ctx, &c->dst, y, 0)}};
