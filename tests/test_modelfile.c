@@ -250,6 +250,10 @@ static const bad_case bad_cases[] = {
     {"missing k", "conv 8 pad=1\n", NULL, "bad.cnn:1:1: ", {"conv: expected k=K", "found no k="}},
     {"bad value", "conv 8 k=3 bias=maybe\n", NULL, "bad.cnn:1:17: ",
      {"conv bias: expected yes, no or auto", "found 'maybe'"}},
+    {"bad gamma", "conv 8 k=3\nbatchnorm gamma=2\n", NULL, "bad.cnn:2:17: ",
+     {"batchnorm gamma: expected 0 to 1", "found 2"}},
+    {"gamma on a conv", "conv 8 k=3 gamma=0\n", NULL, "bad.cnn:1:12: ",
+     {"unknown key 'gamma'"}},
     {"bad probability", "flatten\ndropout 1.5\n", NULL, "bad.cnn:2:9: ",
      {"expected a probability in [0, 1)", "found '1.5'"}},
     {"value out of range", "conv 0 k=3\n", NULL, "bad.cnn:1:6: ",
@@ -438,6 +442,49 @@ static void expression_cases(void)
 }
 
 /* The knob defaults of a file reach the slots; options still override them. */
+/* gamma=0 starts a norm's scale at 0 (a residual branch that begins as
+ * nothing); it stays with the slot when --norm changes its kind. */
+static void gamma_cases(void)
+{
+    static const char text[] = "input 4 4 2\n"
+                               "conv 4 k=3 pad=1\n"
+                               "a: norm gamma=0\n"
+                               "conv 4 k=1\n"
+                               "b: batchnorm gamma=1\n"
+                               "gap\n"
+                               "linear 10\n";
+    printf("gamma=0 on norms:\n");
+    cnn_model_file *f;
+    cnn_error err;
+    if (cnn_model_file_parse("gamma.cnn", text, "", &f, &err)) {
+        check(0, "gamma.cnn: %s", err.msg);
+        return;
+    }
+    check(f->desc.layers[1].gamma0 == 1 && f->desc.layers[3].gamma0 == 0,
+          "gamma=0 is recorded on its layer only");
+    static const char *const norms[] = {"norm=batch", "norm=group groups=2", "norm=layer"};
+    for (int k = 0; k < 3; k++) {
+        cnn_model_options o;
+        cnn_model *m;
+        if (cnn_model_options_parse(norms[k], &o, &err) ||
+            cnn_model_create(&f->desc, &o, &m, &err)) {
+            check(0, "gamma.cnn with %s: %s", norms[k], err.msg);
+            continue;
+        }
+        cnn_model_init(m, 1);
+        const cnn_model_layer *a = &m->layers[1], *b = &m->layers[3];
+        size_t half = a->param_count / 2, zeros = 0, ones = 0;
+        for (size_t i = 0; i < half; i++)
+            zeros += m->params[a->param_offset + i] == 0.0f;
+        for (size_t i = 0; i < b->param_count / 2; i++)
+            ones += m->params[b->param_offset + i] == 1.0f;
+        check(half > 0 && zeros == half && ones == b->param_count / 2,
+              "%s: the gamma=0 norm's %zu scales start at 0, the other's at 1", norms[k], half);
+        cnn_model_destroy(m);
+    }
+    cnn_model_file_free(f);
+}
+
 static void knob_cases(void)
 {
     static const char text[] =
@@ -517,5 +564,6 @@ int main(void)
     format_cases();
     expression_cases();
     knob_cases();
+    gamma_cases();
     return check_finish("test_modelfile");
 }

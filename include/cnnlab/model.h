@@ -64,6 +64,7 @@ typedef struct cnn_layer_desc {
     cnn_act act;        /* CNN_LAYER_ACT */
     float p;            /* dropout probability; conv, linear: DropConnect probability */
     int groups;         /* group norm: groups (0: 32 or the largest divisor that fits) */
+    int gamma0;         /* norms: gamma starts at 0, not 1 (the model file's gamma=0) */
     int slots;          /* CNN_SLOT_* bits */
     int from_count;     /* 0: the input is the layer before (or the model's input) */
     int from[CNN_MAX_INPUTS]; /* earlier layers' 0-based indices; -1 = the model's input */

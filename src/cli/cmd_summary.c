@@ -58,6 +58,8 @@ static void kind_text(const cnn_model *m, int i, char *buf, size_t size)
     case CNN_LAYER_GROUPNORM: ADD("groupnorm %d", d->groups); break;
     default: ADD("%s", cnn_layer_class_of(d->kind)->name); break;
     }
+    if (cnn_layer_is_norm(d->kind) && d->gamma0)
+        ADD(" gamma 0");
     if ((d->kind == CNN_LAYER_CONV || d->kind == CNN_LAYER_LINEAR) && d->p > 0)
         ADD(" dropconnect %g", (double)d->p);
     if (d->from_count > 1 || d->from[0] != i - 1) {

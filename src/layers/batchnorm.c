@@ -21,7 +21,7 @@ static void bn_init(const cnn_model_layer *l, cnn_init_kind how, float *params, 
 {
     int c = l->in.c;
     for (int i = 0; i < c; i++) {
-        params[i] = 1.0f;     /* gamma */
+        params[i] = l->desc.gamma0 ? 0.0f : 1.0f; /* gamma */
         params[c + i] = 0.0f; /* beta */
         state[i] = 0.0f;      /* running mean */
         state[c + i] = 1.0f;  /* running variance */

@@ -36,7 +36,7 @@ static void gn_init(const cnn_model_layer *l, cnn_init_kind how, float *params, 
 {
     size_t half = l->param_count / 2;
     for (size_t i = 0; i < half; i++) {
-        params[i] = 1.0f;        /* gamma */
+        params[i] = l->desc.gamma0 ? 0.0f : 1.0f; /* gamma */
         params[half + i] = 0.0f; /* beta */
     }
 }

@@ -74,7 +74,8 @@ typedef struct mf_file {
 /* A layer word: the kinds a line may start with. */
 enum {
     MF_KEY_K = 1, MF_KEY_STRIDE = 2, MF_KEY_PAD = 4, MF_KEY_BIAS = 8, MF_KEY_KNOBS = 16,
-    MF_KEY_GROUPS = 32, MF_KEY_FROM = 64
+    MF_KEY_GROUPS = 32, MF_KEY_FROM = 64,
+    MF_KEY_GAMMA = 128
 };
 typedef enum mf_args {
     MF_ARGS_NONE,     /* no positional arguments */

@@ -273,7 +273,7 @@ static cnn_status layer(run *r, mf_scope *s, const mf_line *l, int t0, const mf_
     cnn_layer_desc d = {.kind = k->kind, .slots = k->slots, .act = k->act};
     if (k->kind == CNN_LAYER_CONV || k->kind == CNN_LAYER_LINEAR)
         d.bias = CNN_BIAS_AUTO;
-    int from = *cursor, kk = 0, stride = 0, pad = 0, same = 0, groups = -1, knobs = -1;
+    int from = *cursor, kk = 0, stride = 0, pad = 0, same = 0, groups = -1, knobs = -1, gamma = 1;
     char what[64];
     for (int i = 0; i < a.nkeys; i++) {
         const char *v = a.values[i];
@@ -294,6 +294,8 @@ static cnn_status layer(run *r, mf_scope *s, const mf_line *l, int t0, const mf_
             st = eval_int(r, s, l, col, v, what, 0, 64, &pad);
         else if (!strcmp(key, "groups"))
             st = eval_int(r, s, l, col, v, what, 1, 65536, &groups);
+        else if (!strcmp(key, "gamma"))
+            st = eval_int(r, s, l, col, v, what, 0, 1, &gamma);
         else if (!strcmp(key, "knobs"))
             st = knobs_of(r, l, col, v, word, k->kind == CNN_LAYER_CONV
                                                   ? KNOB_KERNEL | KNOB_DROPCONNECT
@@ -384,6 +386,7 @@ static cnn_status layer(run *r, mf_scope *s, const mf_line *l, int t0, const mf_
     }
     if (k->slots & CNN_SLOT_ACT)
         d.act = r->act;
+    d.gamma0 = gamma == 0;
     return emit(r, s, l, label, word, &d, cursor);
 }
 

@@ -25,6 +25,7 @@ static cnn_status no_memory(const mf_file *f)
 
 #define CONV_USAGE "conv OUT k=K [stride=S] [pad=P|same] [bias=auto|yes|no] [knobs=kernel,dropconnect]"
 #define POOL_KEYS (MF_KEY_STRIDE | MF_KEY_PAD | MF_KEY_FROM)
+#define NORM_KEYS (MF_KEY_GAMMA | MF_KEY_FROM)
 
 static const mf_kind kinds[] = {
     {"conv", CNN_LAYER_CONV, MF_ARGS_INT, 0, 0,
@@ -39,13 +40,14 @@ static const mf_kind kinds[] = {
     {"gmp", CNN_LAYER_GMP, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "gmp"},
     {"flatten", CNN_LAYER_FLATTEN, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "flatten"},
     {"identity", CNN_LAYER_IDENTITY, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "identity"},
-    {"norm", CNN_LAYER_IDENTITY, MF_ARGS_NONE, 0, 0, MF_KEY_GROUPS | MF_KEY_FROM, CNN_SLOT_NORM, 0,
-     "norm [groups=G]"},
-    {"batchnorm", CNN_LAYER_BATCHNORM, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "batchnorm"},
-    {"layernorm", CNN_LAYER_LAYERNORM, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "layernorm"},
-    {"instancenorm", CNN_LAYER_INSTANCENORM, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "instancenorm"},
-    {"groupnorm", CNN_LAYER_GROUPNORM, MF_ARGS_NONE, 0, 0, MF_KEY_GROUPS | MF_KEY_FROM, 0, 0,
-     "groupnorm [groups=G]"},
+    {"norm", CNN_LAYER_IDENTITY, MF_ARGS_NONE, 0, 0, NORM_KEYS | MF_KEY_GROUPS, CNN_SLOT_NORM, 0,
+     "norm [groups=G] [gamma=0|1]"},
+    {"batchnorm", CNN_LAYER_BATCHNORM, MF_ARGS_NONE, 0, 0, NORM_KEYS, 0, 0, "batchnorm [gamma=0|1]"},
+    {"layernorm", CNN_LAYER_LAYERNORM, MF_ARGS_NONE, 0, 0, NORM_KEYS, 0, 0, "layernorm [gamma=0|1]"},
+    {"instancenorm", CNN_LAYER_INSTANCENORM, MF_ARGS_NONE, 0, 0, NORM_KEYS, 0, 0,
+     "instancenorm [gamma=0|1]"},
+    {"groupnorm", CNN_LAYER_GROUPNORM, MF_ARGS_NONE, 0, 0, NORM_KEYS | MF_KEY_GROUPS, 0, 0,
+     "groupnorm [groups=G] [gamma=0|1]"},
     {"act", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, CNN_SLOT_ACT, 0, "act"},
     {"relu", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, CNN_ACT_RELU, "relu"},
     {"sigmoid", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, CNN_ACT_SIGMOID, "sigmoid"},
@@ -62,7 +64,9 @@ static const mf_kind kinds[] = {
 
 static const char *const keywords[] = {"block", "end", "if", "else", "repeat", "name",
                                        "about", "input", "classes", "defaults"};
-static const char *const key_names[] = {"k", "stride", "pad", "bias", "knobs", "groups", "from"};
+static const char *const key_names[] = {"k",      "stride", "pad",  "bias",
+                                        "knobs", "groups", "from", "gamma"};
+#define KEY_COUNT ((int)(sizeof key_names / sizeof key_names[0]))
 
 const mf_kind *mf_kind_find(const char *word)
 {
@@ -74,7 +78,7 @@ const mf_kind *mf_kind_find(const char *word)
 
 const char *mf_key_name(unsigned key)
 {
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < KEY_COUNT; i++)
         if (key == 1u << i)
             return key_names[i];
     return "?";
@@ -82,7 +86,7 @@ const char *mf_key_name(unsigned key)
 
 static unsigned key_bit(const char *name)
 {
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < KEY_COUNT; i++)
         if (strcmp(name, key_names[i]) == 0)
             return 1u << i;
     return 0;
@@ -257,7 +261,7 @@ static void list_keys(unsigned keys, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = 0;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < KEY_COUNT; i++)
         if (keys & (1u << i))
             used += (size_t)snprintf(buf + used, used < size ? size - used : 0, "%s%s",
                                      used ? ", " : "", key_names[i]);
