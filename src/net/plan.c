@@ -458,10 +458,14 @@ void cnn_plan_profile_report(const cnn_plan *p, double peak_gflops, char *buf, s
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d%s%s", l->out.h, l->out.w, l->out.c,
                  pl->folded_bn ? " +bn" : "", pl->fused ? " +act" : "");
-        int w = snprintf(buf + used, size - used, "%3d %-9s %-22s %10.3f %10.3f %9.1f %9.1f %7.1f\n",
-                         i + 1, cls->name, shape, 1e3 * f, 1e3 * b, gf, gb,
-                         flop > 0 && peak_gflops > 0 && f + b > 0
-                             ? 100.0 * 3 * flop / (f + b) / 1e9 / peak_gflops : 0.0);
+        /* a training step does the forward's FLOPs three times (forward, backward
+         * data, backward weights), an inference step once */
+        double step_flop = p->bwd_calls ? 3 * flop : flop;
+        char share[16] = "-";
+        if (flop > 0 && peak_gflops > 0 && f + b > 0)
+            snprintf(share, sizeof share, "%.1f", 100.0 * step_flop / (f + b) / 1e9 / peak_gflops);
+        int w = snprintf(buf + used, size - used, "%3d %-9s %-22s %10.3f %10.3f %9.1f %9.1f %7s\n",
+                         i + 1, cls->name, shape, 1e3 * f, 1e3 * b, gf, gb, share);
         if (w < 0)
             return;
         used += (size_t)w;
