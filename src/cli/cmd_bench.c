@@ -39,7 +39,7 @@ int cnn_cmd_bench(int argc, char **argv)
         {"--conv", CLI_CHOICE, &conv, 0, 0, "ALGO", "convolutions: auto (default: timed per shape), direct, winograd (3x3 stride 1) or dense (inputs of at most kernel size, e.g. 2x2 under 3x3)", "auto,direct,winograd,dense"},
         {"--verbose", CLI_BOOL, &verbose, 0, 0, NULL, "print the plan: each layer and the kernel that runs it", NULL},
         {"--profile", CLI_BOOL, &profile, 0, 0, NULL, "time each layer's forward and backward against its FLOPs", NULL},
-        {"--peak", CLI_DOUBLE, &peak, 0, 1e6, "GFLOPS", "the machine's peak, for the profile's % of peak", NULL},
+        {"--peak", CLI_DOUBLE, &peak, 0, 1e6, "GFLOPS", "the machine's peak for the % of peak (default: measured at start-up)", NULL},
         {"--json", CLI_BOOL, &json, 0, 0, NULL, "end with one JSON object holding the figures", NULL},
     };
     cli_command cmd = {"bench", "cnnlab bench --model NAME [options]",
@@ -58,6 +58,17 @@ int cnn_cmd_bench(int argc, char **argv)
     }
     int train = strcmp(mode, "train") == 0;
     omp_set_num_threads(threads);
+    /* Without --peak, the peak is measured: fp32 FMAs, and for bf16 the better
+     * of those and bf16 dot products (a bf16 plan may run fp32 kernels). */
+    const char *peak_from = "--peak";
+    double peak_fp32 = 0, peak_bf16 = 0;
+    if (peak <= 0) {
+        peak_fp32 = cnn_peak_gflops(threads, 0, 0.05);
+        if (strcmp(precision, "bf16") == 0)
+            peak_bf16 = cnn_peak_gflops(threads, 1, 0.05);
+        peak = peak_fp32 > peak_bf16 ? peak_fp32 : peak_bf16;
+        peak_from = "measured";
+    }
     cnn_error err = {0};
     cnn_model *m = NULL;
     cnn_plan *p = NULL;
@@ -137,9 +148,15 @@ int cnn_cmd_bench(int argc, char **argv)
            "of %.1f s), %.1f GFLOP/s", CNNLAB_VERSION, desc->name, mode, precision, conv, batch,
            threads, median, windows, seconds, gflops);
     if (peak > 0)
-        printf(" (%.0f %% of %.0f)", 100.0 * gflops / peak, peak);
+        printf(" (%.0f %% of a peak of %.0f, %s)", 100.0 * gflops / peak, peak, peak_from);
     printf(", plan memory %.1f MiB, peak resident %.1f MiB\n",
            (double)cnn_plan_bytes(p) / 1048576.0, peak_rss_mib);
+    if (peak_fp32 > 0 || peak_bf16 > 0) {
+        printf("  measured peak, %d threads: fp32 FMA %.0f GFLOP/s", threads, peak_fp32);
+        if (peak_bf16 > 0)
+            printf(", bf16 dot products %.0f GFLOP/s", peak_bf16);
+        printf("\n");
+    }
     if (profile) {
         char report[16384];
         cnn_plan_profile_report(p, peak, report, sizeof report);
@@ -148,9 +165,9 @@ int cnn_cmd_bench(int argc, char **argv)
     if (json) {
         printf("{\"model\": \"%s\", \"mode\": \"%s\", \"precision\": \"%s\", \"backend\": \"%s\", "
                "\"batch_size\": %d, \"threads\": %d, \"images_per_second\": %.2f, "
-               "\"gflops\": %.2f, \"plan_bytes\": %zu, \"peak_rss_bytes\": %.0f, "
-               "\"conv\": \"%s\", \"windows\": [",
-               desc->name, mode, precision, backend, batch, threads, median, gflops,
+               "\"gflops\": %.2f, \"peak_gflops\": %.2f, \"plan_bytes\": %zu, "
+               "\"peak_rss_bytes\": %.0f, \"conv\": \"%s\", \"windows\": [",
+               desc->name, mode, precision, backend, batch, threads, median, gflops, peak,
                cnn_plan_bytes(p), peak_rss_mib * 1048576.0, conv);
         for (int w = 0; w < windows; w++)
             printf("%s%.2f", w ? ", " : "", rates[w]);

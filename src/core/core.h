@@ -73,4 +73,9 @@ int cnn_kv_get(const char *text, const char *key, char *out, size_t size, const 
 /* Wall clock in seconds (monotonic). */
 double cnn_now(void);
 
+/* The machine's arithmetic peak in GFLOP/s on `threads` threads, measured for
+ * about 4 * seconds: chains of 512-bit fp32 FMAs, or (bf16 = 1) of AVX512_BF16
+ * dot products. 0 where this build has no such instructions. */
+double cnn_peak_gflops(int threads, int bf16, double seconds);
+
 #endif
