@@ -82,7 +82,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
-        {"--model", CLI_STRING, &c.model, 0, 0, "NAME", "lenet5 (default), lenet5-classic or vgg16_bn", NULL},
+        {"--model", CLI_STRING, &c.model, 0, 0, "NAME", "a built-in (`cnnlab models` lists them; default lenet5) or a model file (a path with / or ending in .cnn)", NULL},
         {"--head", CLI_INT, &head, 0, 1000000, "N", "classifier head width for models with a head knob (VGG: 4096 = the course's head)", NULL},
         {"--var", CLI_STRING, &vars, 0, 0, "\"K=V ...\"", "sets variables a model file declares", NULL},
         {"--epochs", CLI_INT, &c.epochs, 1, 100000, "N", "passes over the train split (default 10)", NULL},
