@@ -60,6 +60,44 @@ else
     fail "metrics differ between identical runs"
 fi
 
+# Resume: a run killed (SIGKILL) during an epoch continues with --resume to the
+# very end an uninterrupted run reaches: the same metrics (times aside) and
+# byte-identical weights. --conv direct: auto's timing could pick differently.
+rflags=(--model lenet5 --epochs 12 --subset 4096 --batch-size 64 --lr 0.05 --lr-schedule cosine
+        --augment crop,flip --dropout 0.1 --val-fraction 0.02 --threads 2 --conv direct
+        --data "$data")
+"$CNNLAB" train "${rflags[@]}" --out "$tmp/whole" >/dev/null 2>&1
+"$CNNLAB" train "${rflags[@]}" --out "$tmp/cut" >/dev/null 2>&1 &
+pid=$!
+while kill -0 "$pid" 2>/dev/null && [ ! -e "$tmp/cut/resume.state" ]; do
+    sleep 0.01
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+cut_at=$(($(wc -l <"$tmp/cut/metrics.csv") - 1))
+if [ -e "$tmp/cut/status.txt" ]; then
+    fail "resume: the run ended before it could be killed (the machine stalled this script)"
+elif "$CNNLAB" train --resume "$tmp/cut" >"$tmp/resume.log" 2>&1 &&
+    grep -q "^resuming $tmp/cut after epoch" "$tmp/resume.log" &&
+    [ "$(cut -d, -f1-6 "$tmp/whole/metrics.csv")" = "$(cut -d, -f1-6 "$tmp/cut/metrics.csv")" ] &&
+    cmp -s "$tmp/whole/last.weights" "$tmp/cut/last.weights" &&
+    cmp -s "$tmp/whole/best.weights" "$tmp/cut/best.weights" &&
+    diff -q "$tmp/whole/status.txt" "$tmp/cut/status.txt" >/dev/null; then
+    pass "resume after a kill (metrics.csv had $cut_at epochs): the same metrics and weights as an uninterrupted run"
+else
+    fail "resume: $(cat "$tmp/resume.log"; diff "$tmp/whole/metrics.csv" "$tmp/cut/metrics.csv")"
+fi
+expect 2 "has ended" -- "$CNNLAB" train --resume "$tmp/cut"
+expect 2 "takes no other flags" -- "$CNNLAB" train --resume "$tmp/cut" --epochs 20
+expect 2 "comes alone" -- "$CNNLAB" train --epochs 20 --resume "$tmp/cut"
+mkdir -p "$tmp/noresume" && cp "$tmp/whole/config.txt" "$tmp/noresume/"
+expect 2 "resume.state not found" -- "$CNNLAB" train --resume "$tmp/noresume"
+head -c 1000 "$tmp/whole/resume.state" >"$tmp/noresume/resume.state"
+expect 2 "resume.state: expected [0-9]+ bytes .* found 1000 \(file truncated\?\)" -- \
+    "$CNNLAB" train --resume "$tmp/noresume"
+cp "$tmp/whole/resume.state" "$tmp/whole/metrics.csv" "$tmp/noresume/"
+expect 2 "holds epoch 12 of 12; expected one from 1 to 11" -- "$CNNLAB" train --resume "$tmp/noresume"
+
 if "$CNNLAB" test "$run" --data "$data" >"$tmp/test.log" 2>&1 && [ -s "$run/test.json" ]; then
     pass "test writes test.json ($(grep -o '"accuracy": [0-9.]*' "$run/test.json"))"
 else

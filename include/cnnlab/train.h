@@ -6,6 +6,7 @@
  *   metrics.csv    epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second
  *   best.weights   weights of the epoch with the best validation accuracy
  *   last.weights   weights after the last finished epoch
+ *   resume.state   all a stopped run needs to continue (src/train/resume.h)
  *   status.txt     how the run ended: finished, stopped early (when, why) or diverged
  *   test.json      written by `cnnlab test` (the test set is used there only)
  */
@@ -38,7 +39,9 @@ typedef struct cnn_train_config {
     double val_fraction;
     int subset;           /* train on this many images of the train split; 0 = all */
     const char *data_dir; /* NULL: ./data/cifar-10-batches-bin (downloaded if missing) */
-    const char *out_dir;  /* must not exist or be empty */
+    const char *out_dir;  /* must not exist or be empty, unless resume */
+    int resume;           /* continue the run in out_dir after its last finished epoch; the
+                           * rest of the config must be the run's own (config.txt) */
     cnn_plan_config exec;     /* backend, precision (bf16 keeps fp32 master weights), conv algorithm */
     const char *command_line; /* recorded in config.txt; may be NULL */
 } cnn_train_config;
@@ -61,7 +64,11 @@ typedef struct cnn_train_hooks {
 } cnn_train_hooks;
 
 /* Runs a whole training and fills the run folder. A NaN or infinite loss stops
- * the run with CNN_STATUS_NUMERIC; the weights saved so far stay. */
+ * the run with CNN_STATUS_NUMERIC; the weights saved so far stay. With
+ * cfg->resume, a run that stopped before its end (killed, crashed) continues
+ * from its resume.state and ends as the uninterrupted run would have, to the
+ * bit with the same thread count and convolution algorithms; a run that ended
+ * (status.txt written) is refused. */
 cnn_status cnn_train(const cnn_train_config *cfg, const cnn_train_hooks *hooks, cnn_error *err);
 
 typedef struct cnn_eval_result {

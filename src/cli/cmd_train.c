@@ -78,7 +78,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     float lr = -1, momentum = -1, weight_decay = -1, beta1 = -1, beta2 = -1, eps = -1;
     float dropout = -1, gamma = -1;
     int head = -1;
-    const char *vars = NULL;
+    const char *vars = NULL, *resume = NULL;
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
@@ -124,6 +124,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         {"--subset", CLI_INT, &c.subset, 0, 50000, "N", "train on only N images of the train split (0 = all)", NULL},
         {"--data", CLI_STRING, &c.data_dir, 0, 0, "DIR", "the cifar-10-batches-bin folder (default data/cifar-10-batches-bin)", NULL},
         {"--out", CLI_STRING, &c.out_dir, 0, 0, "RUN_DIR", "run folder to create (default runs/MODEL-DATE-TIME)", NULL},
+        {"--resume", CLI_STRING, &resume, 0, 0, "RUN_DIR", "continue a run that stopped before its end (killed, crashed) after its last finished epoch; alone: the run's flags come from its config.txt", NULL},
         {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference (plain loops, slow)", "fast,reference"},
         {"--conv", CLI_CHOICE, &conv, 0, 0, "ALGO", "convolutions: auto (default: the fastest candidate, timed per shape when training starts), direct, winograd (3x3 stride 1, fp32) or dense (an input map of at most kernel size, e.g. 2x2 under 3x3, as one matrix product, fp32)", "auto,direct,winograd,dense"},
         {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (default) or bf16: convolutions on bf16 with fp32 accumulation and fp32 master weights", "fp32,bf16"},
@@ -136,6 +137,13 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
         return r;
+    if (resume) {
+        fprintf(stderr, "cnnlab %s: --resume RUN_DIR %s\n", name,
+                strcmp(name, "train") ? "belongs to `cnnlab train`"
+                                      : "comes alone, right after `train` (the run's own flags "
+                                        "come from RUN_DIR/config.txt)");
+        return CLI_EXIT_USAGE;
+    }
     /* Model-file variables: --var, then --head. The text lives as long as argv
      * (a static buffer: one configuration per process). */
     static char model_vars[512];
@@ -234,10 +242,104 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     return -1;
 }
 
+/* Splits a command line written by cli_join (words separated by single
+ * spaces; a word with other characters in single quotes, a quote in it as
+ * '\\'') into words, in place; returns their number (at most max). */
+static int split_words(char *s, char **words, int max)
+{
+    int n = 0;
+    char *out = s;
+    while (*s == ' ')
+        s++;
+    while (*s && n < max) {
+        words[n++] = out;
+        while (*s && *s != ' ') {
+            if (*s == '\'') {
+                for (s++; *s && *s != '\''; )
+                    *out++ = *s++;
+                if (*s)
+                    s++;
+            } else if (*s == '\\' && s[1]) {
+                *out++ = s[1];
+                s += 2;
+            } else {
+                *out++ = *s++;
+            }
+        }
+        while (*s == ' ')
+            s++;
+        *out++ = 0;
+    }
+    return n;
+}
+
+/* `train --resume RUN_DIR`: the run's configuration is its own command line,
+ * as config.txt recorded it; only the run folder is taken from RUN_DIR. */
+static int resume_config(const char *dir, cnn_train_config *c, char **line_out)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.txt", dir);
+    unsigned char *text;
+    size_t size;
+    cnn_error err = {0};
+    if (cnn_file_read_all(path, &text, &size, &err)) {
+        fprintf(stderr, "cnnlab train: --resume: %s\n", err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    static const char key[] = "# reproduce with: ";
+    char *s = (char *)text, *at = strstr(s, key);
+    char *line = NULL;
+    if (at) {
+        at += strlen(key);
+        size_t n = strcspn(at, "\r\n");
+        line = malloc(n + 1);
+        if (line)
+            memcpy(line, at, n), line[n] = 0;
+    }
+    free(text);
+    char *copy = line ? malloc(strlen(line) + 1) : NULL, *words[256];
+    if (copy)
+        strcpy(copy, line);
+    int n = copy ? split_words(copy, words, 256) : 0;
+    if (n < 2 || strcmp(words[1], "train") != 0) {
+        fprintf(stderr, "cnnlab train: --resume: %s: expected a line '%s... train ...' with the "
+                "command that started the run, found %s\n", path, key,
+                line ? line : "none (a study's runs are resumed by running the study again)");
+        free(line);
+        free(copy);
+        return CLI_EXIT_USAGE;
+    }
+    int r = cnn_cli_train_config("train", n - 1, words + 1, c);
+    if (r < 0) {
+        c->out_dir = dir;
+        c->resume = 1;
+        c->command_line = line;
+        *line_out = line;
+        line = NULL;
+    } else {
+        fprintf(stderr, "cnnlab train: --resume: the command in %s was refused (above)\n", path);
+    }
+    free(line);
+    /* the parsed strings (model name, data folder) point into copy: kept */
+    return r;
+}
+
 int cnn_cmd_train(int argc, char **argv)
 {
     cnn_train_config c;
-    int r = cnn_cli_train_config("train", argc, argv, &c);
+    char *line = NULL;
+    int r;
+    if (argc >= 2 && strcmp(argv[1], "--resume") == 0) {
+        if (argc != 3) {
+            fprintf(stderr, "cnnlab train: --resume RUN_DIR takes no other flags (the run's own "
+                    "come from RUN_DIR/config.txt), found %s\n",
+                    argc < 3 ? "no RUN_DIR" : argv[3]);
+            return CLI_EXIT_USAGE;
+        }
+        r = resume_config(argv[2], &c, &line);
+    } else {
+        r = cnn_cli_train_config("train", argc, argv, &c);
+    }
     if (r >= 0)
         return r;
     cnn_error err = {0};
@@ -251,8 +353,10 @@ int cnn_cmd_train(int argc, char **argv)
             snprintf(out, sizeof out, "runs/%s-%s-%d", c.model, stamp, i);
         c.out_dir = out;
     }
-    char *line = cli_join(argc + 1, argv - 1);
-    c.command_line = line;
+    if (!line) {
+        line = cli_join(argc + 1, argv - 1);
+        c.command_line = line;
+    }
     progress p = {isatty(2), cnn_now()};
     cnn_train_hooks hooks = {on_info, on_step, on_epoch, &p};
     printf("run folder: %s\n", c.out_dir);

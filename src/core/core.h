@@ -66,6 +66,15 @@ int cnn_dir_nonempty(const char *path);
 /* mkdir -p */
 cnn_status cnn_mkdir_p(const char *path, cnn_error *err);
 
+/* FNV-1a (64-bit) of n bytes: the checksum of the weights and resume files. */
+uint64_t cnn_fnv1a(const void *data, size_t n);
+/* Checksummed files end with the FNV-1a of everything before it (8 bytes).
+ * write: fills data's last 8 of size bytes with it, then writes atomically;
+ * sum_ok: 1 if data (size >= 8) ends with it. */
+cnn_status cnn_file_write_summed(const char *path, unsigned char *data, size_t size,
+                                 cnn_error *err);
+int cnn_file_sum_ok(const unsigned char *data, size_t size);
+
 /* Finds a "key = value" line in text (NULL: none) and copies the value into
  * out; returns 1, or writes fallback (NULL: "") and returns 0. */
 int cnn_kv_get(const char *text, const char *key, char *out, size_t size, const char *fallback);

@@ -132,3 +132,32 @@ double cnn_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+uint64_t cnn_fnv1a(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+cnn_status cnn_file_write_summed(const char *path, unsigned char *data, size_t size,
+                                 cnn_error *err)
+{
+    CNN_ASSERT(size >= 8);
+    uint64_t sum = cnn_fnv1a(data, size - 8);
+    memcpy(data + size - 8, &sum, 8);
+    return cnn_file_write_atomic(path, data, size, err);
+}
+
+int cnn_file_sum_ok(const unsigned char *data, size_t size)
+{
+    uint64_t sum;
+    if (size < 8)
+        return 0;
+    memcpy(&sum, data + size - 8, 8);
+    return sum == cnn_fnv1a(data, size - 8);
+}

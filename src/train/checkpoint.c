@@ -7,16 +7,6 @@
 static const char MAGIC[8] = {'C', 'N', 'N', 'L', 'A', 'B', 'W', '1'};
 #define HEADER_BYTES (8 + 4 + 64 + 192 + 128 + 24 + 16)
 
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 cnn_status cnn_checkpoint_save(const char *path, const cnn_model *m, const cnn_norm *norm,
                                cnn_error *err)
 {
@@ -40,9 +30,8 @@ cnn_status cnn_checkpoint_save(const char *path, const cnn_model *m, const cnn_n
     memcpy(p, &ns, 8), p += 8;
     memcpy(p, m->params, np * sizeof(float)), p += np * sizeof(float);
     memcpy(p, m->state, ns * sizeof(float)), p += ns * sizeof(float);
-    uint64_t sum = fnv1a(buf, (size_t)(p - buf));
-    memcpy(p, &sum, 8);
-    cnn_status st = cnn_file_write_atomic(path, buf, bytes, err);
+    CNN_ASSERT((size_t)(p - buf) + 8 == bytes);
+    cnn_status st = cnn_file_write_summed(path, buf, bytes, err);
     free(buf);
     return st;
 }
@@ -57,7 +46,7 @@ cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *
         return st;
     const unsigned char *p = buf;
     uint32_t version;
-    uint64_t np, ns, sum;
+    uint64_t np, ns;
     if (size < HEADER_BYTES + 8 || memcmp(p, MAGIC, 8) != 0) {
         st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: not a cnnlab weights file (expected the "
                            "CNNLABW1 header)", path);
@@ -87,8 +76,7 @@ cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *
                            (unsigned long long)np, (unsigned long long)ns, size);
         goto done;
     }
-    memcpy(&sum, buf + size - 8, 8);
-    if (sum != fnv1a(buf, size - 8)) {
+    if (!cnn_file_sum_ok(buf, size)) {
         st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: checksum mismatch (file damaged)", path);
         goto done;
     }

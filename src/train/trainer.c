@@ -15,6 +15,7 @@
 
 #include "cnnlab/cnnlab.h"
 #include "core/core.h"
+#include "train/resume.h"
 
 #define MAX_WEIGHT_RANGES 1024
 
@@ -184,10 +185,23 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
     const cnn_model_desc *desc;
     if ((st = cnn_model_load(c->model, c->model_vars, &desc, err)))
         return st;
-    if (cnn_dir_nonempty(c->out_dir))
+    char path[4200];
+    if (c->resume) {
+        snprintf(path, sizeof path, "%s/status.txt", c->out_dir);
+        if (cnn_path_exists(path))
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "--resume: run %s has ended (%s says how); there is nothing to "
+                                 "continue", c->out_dir, path);
+        snprintf(path, sizeof path, "%s/resume.state", c->out_dir);
+        if (!cnn_path_exists(path))
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "--resume: %s not found: run %s finished no epoch, or was made "
+                                 "by a cnnlab without resume; train it again", path, c->out_dir);
+    } else if (cnn_dir_nonempty(c->out_dir)) {
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "--out: run folder %s already exists and is not empty; choose "
                              "another, nothing in it was changed", c->out_dir);
+    }
     /* Everything that can be refused is checked before the data is read. */
     if ((st = cnn_model_create(desc, &c->model_options, &r->model, err)))
         return st;
@@ -230,9 +244,10 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
         (st = cnn_optim_init(&r->opt, &c->optim, r->model->param_count, err)))
         return st;
     const cnn_model_file *file = cnn_model_file_of(desc);
-    if ((st = cnn_mkdir_p(c->out_dir, err)) ||
-        (st = write_config(c, r->model, &r->norm, r->n_train, r->n_val, data_dir, err)) ||
-        (file && (st = write_text(c->out_dir, "model.cnn", file->text, err))))
+    if (!c->resume && ((st = cnn_mkdir_p(c->out_dir, err)) ||
+                       (st = write_config(c, r->model, &r->norm, r->n_train, r->n_val, data_dir,
+                                          err)) ||
+                       (file && (st = write_text(c->out_dir, "model.cnn", file->text, err)))))
         return st;
     info(hooks, "model %s: %zu parameters, %.1f MMAC per image; %d train / %d validation images "
          "from %s; %d threads; plan memory %.1f MiB",
@@ -240,6 +255,107 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
          data_dir, c->threads,
          (double)(cnn_plan_bytes(r->plan) + (r->tail ? cnn_plan_bytes(r->tail) : 0)) / 1048576.0);
     return CNN_STATUS_OK;
+}
+
+/* What the run has done so far: all of it, besides the model and the optimizer,
+ * that resume.state carries. */
+typedef struct progress {
+    int epoch; /* epochs finished */
+    long global_step;
+    double best_score; /* best validation accuracy (the epoch without a split); -1 before any */
+    int best_epoch, since_best;
+} progress;
+
+static cnn_status save_resume(const run *r, const progress *g, cnn_error *err)
+{
+    const cnn_model *m = r->model;
+    cnn_resume s = {.epoch = g->epoch, .best_epoch = g->best_epoch, .since_best = g->since_best,
+                    .bad_epochs = r->sched.bad_epochs, .n_train = r->n_train,
+                    .global_step = g->global_step, .opt_steps = r->opt.t,
+                    .best_score = g->best_score, .plateau_lr = r->sched.plateau_lr,
+                    .plateau_best = r->sched.best, .param_count = m->param_count,
+                    .state_count = m->state_count, .m_count = r->opt.m ? r->opt.count : 0,
+                    .v_count = r->opt.v ? r->opt.count : 0, .order = r->train_idx,
+                    .params = m->params, .state = m->state, .m = r->opt.m, .v = r->opt.v};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/resume.state", r->cfg->out_dir);
+    return cnn_resume_save(path, &s, err);
+}
+
+/* Restores the run from its resume.state, and metrics.csv's first g->epoch
+ * rows into r->csv (the file may hold one epoch more, if the run stopped
+ * between writing it and the state). */
+static cnn_status load_resume(run *r, progress *g, cnn_error *err)
+{
+    const cnn_train_config *c = r->cfg;
+    cnn_model *m = r->model;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/resume.state", c->out_dir);
+    cnn_resume s;
+    cnn_status st = cnn_resume_read(path, &s, err);
+    if (st)
+        return st;
+    size_t m_count = r->opt.m ? r->opt.count : 0, v_count = r->opt.v ? r->opt.count : 0;
+    if (s.n_train != r->n_train || s.param_count != m->param_count ||
+        s.state_count != m->state_count || s.m_count != m_count || s.v_count != v_count) {
+        st = cnn_error_set(err, CNN_STATUS_FORMAT,
+                           "%s: holds %d training images, %zu parameters, %zu state values and "
+                           "%zu + %zu optimizer values; this configuration has %d, %zu, %zu and "
+                           "%zu + %zu (was config.txt changed?)", path, s.n_train, s.param_count,
+                           s.state_count, s.m_count, s.v_count, r->n_train, m->param_count,
+                           m->state_count, m_count, v_count);
+        goto out;
+    }
+    if (s.epoch < 1 || s.epoch >= c->epochs) {
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: holds epoch %d of %d; expected one from "
+                           "1 to %d", path, s.epoch, c->epochs, c->epochs - 1);
+        goto out;
+    }
+    for (int i = 0; i < s.n_train; i++)
+        if (s.order[i] < 0 || s.order[i] >= r->data.count) {
+            st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: image index %d at position %d is "
+                               "outside the %d training images", path, s.order[i], i,
+                               r->data.count);
+            goto out;
+        }
+    /* metrics.csv: its header and one row per finished epoch */
+    snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
+    unsigned char *csv;
+    size_t size;
+    if ((st = cnn_file_read_all(path, &csv, &size, err)))
+        goto out;
+    size_t keep = 0;
+    for (int lines = 0; keep < size && lines <= s.epoch; keep++)
+        lines += csv[keep] == '\n';
+    int rows = 0;
+    for (size_t i = 0; i < keep; i++)
+        rows += csv[i] == '\n';
+    if (rows != s.epoch + 1) {
+        free(csv);
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: expected a header and at least %d rows "
+                           "(the epochs resume.state holds), found %d lines", path, s.epoch,
+                           rows);
+        goto out;
+    }
+    r->csv.len = 0;
+    put(&r->csv, "%.*s", (int)keep, (const char *)csv);
+    free(csv);
+    memcpy(r->train_idx, s.order, (size_t)s.n_train * sizeof(int));
+    memcpy(m->params, s.params, m->param_count * sizeof(float));
+    memcpy(m->state, s.state, m->state_count * sizeof(float));
+    if (m_count)
+        memcpy(r->opt.m, s.m, m_count * sizeof(float));
+    if (v_count)
+        memcpy(r->opt.v, s.v, v_count * sizeof(float));
+    r->opt.t = s.opt_steps;
+    r->sched.bad_epochs = s.bad_epochs;
+    r->sched.plateau_lr = s.plateau_lr;
+    r->sched.best = s.plateau_best;
+    *g = (progress){.epoch = s.epoch, .global_step = s.global_step, .best_score = s.best_score,
+                    .best_epoch = s.best_epoch, .since_best = s.since_best};
+out:
+    cnn_resume_free(&s);
+    return st;
 }
 
 static cnn_status check_config(const cnn_train_config *c, cnn_error *err)
@@ -277,16 +393,24 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
     }
     put(&r.csv, "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second%s\n",
         c->l2 > 0 ? ",l2_penalty" : "");
+    progress done = {.best_score = -1};
+    if (c->resume) {
+        if ((st = load_resume(&r, &done, err))) {
+            run_free(&r);
+            return st;
+        }
+        info(hooks, "resuming %s after epoch %d of %d", c->out_dir, done.epoch, c->epochs);
+    }
     int batch = cnn_plan_batch(r.plan);
     int steps = r.n_train / batch + (r.tail ? 1 : 0);
     uint8_t *labels = malloc((size_t)batch);
-    double best_acc = -1;
-    int best_epoch = 0, since_best = 0, epoch = 0;
-    long global_step = 0;
+    double best_acc = done.best_score;
+    int best_epoch = done.best_epoch, since_best = done.since_best, epoch = 0;
+    long global_step = done.global_step;
     const char *status = "finished";
     char why[512] = "";
     int augment = cnn_augment_active(&c->augment);
-    for (epoch = 1; epoch <= c->epochs; epoch++) {
+    for (epoch = done.epoch + 1; epoch <= c->epochs; epoch++) {
         double t0 = cnn_now();
         cnn_rng rng;
         cnn_rng_init(&rng, c->seed, CNN_STREAM_SHUFFLE, (uint64_t)epoch);
@@ -379,6 +503,9 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
         }
         if (r.n_val > 0)
             cnn_sched_epoch_end(&r.sched, val.loss);
+        progress now = {epoch, global_step, best_acc, best_epoch, since_best};
+        if ((st = save_resume(&r, &now, err)))
+            break;
         if (hooks && hooks->on_epoch)
             hooks->on_epoch(hooks->user, &es);
         if (c->early_stop && since_best >= c->early_stop && epoch < c->epochs) {
