@@ -99,6 +99,33 @@ fi
 out=$(study --out "$b" 2>&1) && grep -c 'finished earlier, kept' <<<"$out" | grep -q '^3$' &&
     pass "a finished study rerun trains nothing" || fail "rerun: $out"
 
+# Killed in the middle of a run (after one of its epochs): the rerun continues
+# that run with train --resume and ends with the summary an uninterrupted study
+# gives. lenet5's 5x5 convolutions have one algorithm, so the runs are
+# deterministic.
+long=(--vary dropout=0.3 --model lenet5 --epochs 10 --subset 2048 --batch-size 64
+      --val-fraction 0.02 --threads 1 --data "$data")
+"$CNNLAB" study --out "$tmp/whole" "${long[@]}" >/dev/null 2>&1
+setsid "$CNNLAB" study --out "$tmp/cut" "${long[@]}" >/dev/null 2>&1 &
+leader=$!
+for _ in $(seq 1 3000); do
+    [ -e "$tmp/cut/runs/control/resume.state" ] && break
+    sleep 0.01
+done
+{ kill -KILL -- -"$leader" && wait "$leader"; } 2>/dev/null
+if [ -e "$tmp/cut/runs/control/resume.state" ] && [ ! -e "$tmp/cut/runs/control/status.txt" ]; then
+    pass "study killed in the middle of its first run"
+    out=$("$CNNLAB" study --out "$tmp/cut" "${long[@]}" 2>&1)
+    grep -q 'control.*resuming after its last finished epoch' <<<"$out" &&
+        grep -q 'resuming .*runs/control after epoch' "$tmp/cut/runs/control/train.log" &&
+        [ "$(untimed "$tmp/whole/summary.csv")" = "$(untimed "$tmp/cut/summary.csv")" ] &&
+        cmp -s "$tmp/whole/runs/control/last.weights" "$tmp/cut/runs/control/last.weights" &&
+        pass "the rerun resumed the killed run: the same summary and weights" ||
+        fail "resumed run: $out; $(diff <(untimed "$tmp/whole/summary.csv") <(untimed "$tmp/cut/summary.csv"))"
+else
+    fail "the kill did not land in the middle of a run: $(ls "$tmp/cut/runs/control" 2>&1 | tr '\n' ' ')"
+fi
+
 # A grid: the full product, 2 x 2 runs, a sentence per factor and the best combination.
 "$CNNLAB" study --out "$tmp/g" --grid --vary dropout=0,0.3 --vary norm=none,batch "${base[@]}" \
     --threads 1 --data "$data" >"$tmp/g.log" 2>&1

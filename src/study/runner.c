@@ -2,7 +2,9 @@
  *
  * Invariant: a run folder with a final status.txt (finished, stopped early,
  * diverged) is never touched again; a run folder without one is a run that was
- * killed, and is removed and run again from scratch. While a run is under way
+ * killed: with a resume.state it goes on after its last finished epoch
+ * (`cnnlab train --resume`), otherwise it is removed and run again from
+ * scratch. While a run is under way
  * its output goes to runs/ID.log (train refuses a non-empty run folder), which
  * becomes runs/ID/train.log when the process ends. */
 #define _XOPEN_SOURCE 700
@@ -226,8 +228,10 @@ static void run_paths(const cnn_study_exec *x, const cnn_study_run *r, char *dir
     snprintf(log, 4096, "%s/runs/%s.log", x->dir, r->id);
 }
 
+/* Starts run `index` as a `cnnlab train` process; resume: continues the killed
+ * run in its folder (its flags are in its config.txt), its log appended to. */
 static cnn_status start(const cnn_study_spec *spec, const cnn_study_run *runs, int index,
-                        const cnn_study_exec *x, slot *s, cnn_error *err)
+                        const cnn_study_exec *x, int resume, slot *s, cnn_error *err)
 {
     const cnn_study_run *r = &runs[index];
     char dir[4096], log[4096], seed[32], threads[32];
@@ -239,18 +243,23 @@ static cnn_status start(const cnn_study_spec *spec, const cnn_study_run *runs, i
     int n = 0;
     argv[n++] = "cnnlab";
     argv[n++] = "train";
-    n += cnn_study_config_args(spec, r->value, argv + n, scratch);
-    argv[n++] = "--seed";
-    argv[n++] = seed;
-    argv[n++] = "--threads";
-    argv[n++] = threads;
-    argv[n++] = "--out";
-    argv[n++] = dir;
-    for (int i = 0; i < x->extra_count && i < 32; i++)
-        argv[n++] = x->extra[i];
+    if (resume) {
+        argv[n++] = "--resume";
+        argv[n++] = dir;
+    } else {
+        n += cnn_study_config_args(spec, r->value, argv + n, scratch);
+        argv[n++] = "--seed";
+        argv[n++] = seed;
+        argv[n++] = "--threads";
+        argv[n++] = threads;
+        argv[n++] = "--out";
+        argv[n++] = dir;
+        for (int i = 0; i < x->extra_count && i < 32; i++)
+            argv[n++] = x->extra[i];
+    }
     argv[n] = NULL;
 
-    s->log = fopen(log, "w");
+    s->log = fopen(log, resume ? "a" : "w");
     if (!s->log)
         return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot create: %s", log, strerror(errno));
     fcntl(fileno(s->log), F_SETFD, FD_CLOEXEC);
@@ -396,11 +405,16 @@ cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *ru
                 next++;
                 continue;
             }
-            /* A folder without a final status is a run that was killed. */
-            if ((st = cnn_study_remove_tree(dir, err)))
+            /* A folder without a final status is a run that was killed: it goes
+             * on from its last finished epoch if it has one, else from scratch. */
+            char state_path[4200];
+            snprintf(state_path, sizeof state_path, "%s/resume.state", dir);
+            int resume = cnn_path_exists(state_path);
+            if (!resume && (st = cnn_study_remove_tree(dir, err)))
                 break;
-            char from[4096];
-            shared_control(spec, r, x, from, sizeof from);
+            char from[4096] = "";
+            if (!resume)
+                shared_control(spec, r, x, from, sizeof from);
             if (*from) {
                 if ((st = cnn_study_copy_run(from, dir, err)))
                     break;
@@ -416,8 +430,10 @@ cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *ru
             while (slots[k].pid)
                 k++;
             if (h && h->on_start)
-                h->on_start(h->user, next, n, r, cnn_path_exists(log) ? "running again" : "running");
-            if ((st = start(spec, runs, next, x, &slots[k], err)))
+                h->on_start(h->user, next, n, r,
+                            resume ? "resuming after its last finished epoch"
+                            : cnn_path_exists(log) ? "running again" : "running");
+            if ((st = start(spec, runs, next, x, resume, &slots[k], err)))
                 break;
             active++;
             next++;
