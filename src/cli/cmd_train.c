@@ -304,7 +304,7 @@ static int resume_config(const char *dir, cnn_train_config *c, char **line_out)
     if (n < 2 || strcmp(words[1], "train") != 0) {
         fprintf(stderr, "cnnlab train: --resume: %s: expected a line '%s... train ...' with the "
                 "command that started the run, found %s\n", path, key,
-                line ? line : "none (a study's runs are resumed by running the study again)");
+                line ? line : "none");
         free(line);
         free(copy);
         return CLI_EXIT_USAGE;
