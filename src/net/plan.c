@@ -131,6 +131,32 @@ int cnn_conv_algo_parse(const char *s, cnn_conv_algo *out)
     return 0;
 }
 
+/* An add may write its sum over one of its inputs (in place) when nothing
+ * else reads that input and the input's producer never reads its own output
+ * again: in training a convolution, batch norm or linear layer without a fused
+ * activation (their backwards read y only to apply that activation's
+ * derivative), in an inference plan any producer. A residual block then keeps
+ * one activation fewer. Returns that input's layer, or -1. */
+static int add_in_place_over(const cnn_plan *p, int i, const int (*in)[CNN_MAX_INPUTS],
+                             const int *readers)
+{
+    const cnn_plan_layer *pl = &p->layers[i];
+    if (pl->absorbed || pl->ml->desc.kind != CNN_LAYER_ADD)
+        return -1;
+    for (int s = 0; s < pl->n_in; s++) {
+        int j = in[i][s];
+        if (j < 0 || readers[j] != 1)
+            continue;
+        const cnn_plan_layer *q = &p->layers[j];
+        cnn_layer_kind k = q->ml->desc.kind;
+        if (!p->training || (q->fused == CNN_ACT_NONE && (k == CNN_LAYER_CONV ||
+                                                          k == CNN_LAYER_BATCHNORM ||
+                                                          k == CNN_LAYER_LINEAR)))
+            return j;
+    }
+    return -1;
+}
+
 cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, int training,
                            cnn_plan **out, cnn_error *err)
 {
@@ -149,9 +175,10 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     int count = m->count;
     int *src = calloc((size_t)count, sizeof(int)), *consumers = calloc((size_t)count, sizeof(int));
     int *first = calloc((size_t)count, sizeof(int)), *buf_of = calloc((size_t)count, sizeof(int));
+    int *over = calloc((size_t)count, sizeof(int));
     int(*in)[CNN_MAX_INPUTS] = calloc((size_t)count, sizeof *in);
     cnn_plan *p = calloc(1, sizeof *p);
-    if (!src || !consumers || !first || !buf_of || !in || !p ||
+    if (!src || !consumers || !first || !buf_of || !over || !in || !p ||
         !(p->layers = calloc((size_t)count, sizeof *p->layers)) ||
         !(p->add_into = calloc((size_t)count, sizeof *p->add_into)) ||
         !(p->fwd_s = calloc((size_t)count, sizeof(double))) ||
@@ -185,12 +212,23 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     p->last = src[count - 1];
     CNN_ASSERT(p->last >= 0);
 
-    /* Activation buffers. */
+    /* Activation buffers: one per layer that is not absorbed, except the adds
+     * that write in place (over[i] >= 0: the layer whose buffer they take).
+     * first[] counts each output's readers here (the loss reads the logits). */
+    memset(first, 0, sizeof(int) * (size_t)count);
+    first[p->last]++;
+    for (int i = 0; i < count; i++)
+        if (!p->layers[i].absorbed)
+            for (int s = 0; s < p->layers[i].n_in; s++)
+                if (in[i][s] >= 0)
+                    first[in[i][s]]++;
+    for (int i = 0; i < count; i++)
+        over[i] = add_in_place_over(p, i, (const int(*)[CNN_MAX_INPUTS])in, first);
     cnn_shape in0 = {m->desc->in_h, m->desc->in_w, m->desc->in_c};
     size_t act_floats = 0, max_floats = round16((size_t)batch * cnn_shape_size(in0));
     for (int i = 0; i < count; i++) {
         size_t n = round16((size_t)batch * cnn_shape_size(m->layers[i].out));
-        if (!p->layers[i].absorbed)
+        if (!p->layers[i].absorbed && over[i] < 0)
             act_floats += n;
         if (n > max_floats)
             max_floats = n;
@@ -203,6 +241,10 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
         cnn_plan_layer *pl = &p->layers[i];
         if (pl->absorbed)
             continue;
+        if (over[i] >= 0) {
+            pl->y = p->layers[over[i]].y;
+            continue;
+        }
         pl->y = next;
         next += round16((size_t)batch * cnn_shape_size(pl->ml->out));
     }
@@ -308,12 +350,12 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     }
     if (p->dnnl)
         p->bytes += cnn_dnnl_scratch_bytes(p->dnnl);
-    free(src), free(consumers), free(first), free(buf_of), free(in);
+    free(src), free(consumers), free(first), free(buf_of), free(over), free(in);
     *out = p;
     return CNN_STATUS_OK;
 
 fail:
-    free(src), free(consumers), free(first), free(buf_of), free(in);
+    free(src), free(consumers), free(first), free(buf_of), free(over), free(in);
     cnn_plan_destroy(p);
     return st;
 }
@@ -487,6 +529,8 @@ void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
             impl = "(folded into the layer before)";
         else if (l->desc.kind == CNN_LAYER_CONV && pl->impl)
             impl = cnn_fast_conv_impl(pl->impl);
+        else if (l->desc.kind == CNN_LAYER_ADD && (pl->y == pl->xs[0] || pl->y == pl->xs[1]))
+            impl = "(in place, over its input's buffer)";
         int w = snprintf(buf + used, size - used, "%3d %-9s %3dx%-3dx%4d -> %3dx%-3dx%4d %s%s%s\n",
                          i + 1, cnn_layer_class_of(l->desc.kind)->name, l->in.h, l->in.w, l->in.c,
                          l->out.h, l->out.w, l->out.c, pl->folded_bn ? "+batchnorm " : "",
