@@ -33,19 +33,17 @@ class Block(nn.Module):
                 (self.conv2.weight, "w"), (self.bn2.weight, "g"), (self.bn2.bias, "b")]
 
 
-class ResNet20(nn.Module):
-    def __init__(self, n=3):
+class CifarResNet(nn.Module):
+    """The frame the CIFAR ResNets share: a 3x3 stem convolution with batch norm
+    and ReLU, the blocks (each with a tensors() of its own), global average
+    pooling and a linear layer."""
+
+    def __init__(self, stem, blocks, features, classes):
         super().__init__()
-        self.conv = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
-        self.bn = nn.BatchNorm2d(16)
-        blocks, cin = [], 16
-        for width in (16, 32, 64):
-            for k in range(n):
-                stride = 2 if k == 0 and width != 16 else 1
-                blocks.append(Block(cin, width, stride))
-                cin = width
+        self.conv = nn.Conv2d(3, stem, 3, 1, 1, bias=False)
+        self.bn = nn.BatchNorm2d(stem)
         self.blocks = nn.ModuleList(blocks)
-        self.fc = nn.Linear(64, 10)
+        self.fc = nn.Linear(features, classes)
 
     def forward(self, x):
         x = F.relu(self.bn(self.conv(x)))
@@ -58,3 +56,14 @@ class ResNet20(nn.Module):
         for b in self.blocks:
             t += b.tensors()
         return t + [(self.fc.weight, "w"), (self.fc.bias, "bias")]
+
+
+class ResNet20(CifarResNet):
+    def __init__(self, n=3):
+        blocks, cin = [], 16
+        for width in (16, 32, 64):
+            for k in range(n):
+                stride = 2 if k == 0 and width != 16 else 1
+                blocks.append(Block(cin, width, stride))
+                cin = width
+        super().__init__(16, blocks, 64, 10)

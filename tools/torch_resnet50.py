@@ -10,6 +10,8 @@ then its shortcut. 23,520,842 parameters.
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_resnet20 import CifarResNet
+
 
 class Bottleneck(nn.Module):
     def __init__(self, cin, width, stride, project):
@@ -41,28 +43,12 @@ class Bottleneck(nn.Module):
         return t
 
 
-class ResNet50(nn.Module):
+class ResNet50(CifarResNet):
     def __init__(self, blocks=(3, 4, 6, 3), classes=10):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-        self.bn = nn.BatchNorm2d(64)
         layers, cin = [], 64
         for s, (width, n) in enumerate(zip((64, 128, 256, 512), blocks)):
             for k in range(n):
                 stride = 2 if k == 0 and s > 0 else 1
                 layers.append(Bottleneck(cin, width, stride, project=k == 0))
                 cin = 4 * width
-        self.blocks = nn.ModuleList(layers)
-        self.fc = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        x = F.relu(self.bn(self.conv(x)))
-        for b in self.blocks:
-            x = b(x)
-        return self.fc(x.mean(dim=(2, 3)))
-
-    def tensors(self):
-        t = [(self.conv.weight, "w"), (self.bn.weight, "g"), (self.bn.bias, "b")]
-        for b in self.blocks:
-            t += b.tensors()
-        return t + [(self.fc.weight, "w"), (self.fc.bias, "bias")]
+        super().__init__(64, layers, cin, classes)

@@ -22,33 +22,32 @@
 #define CHAINS 12
 
 #if defined(__AVX512F__)
-/* reps rounds of CHAINS FMAs; returns a value that depends on every chain, so
- * that the compiler keeps them. The operands keep the chains finite. */
+/* The body both kernels share: CHAINS accumulators a0..a11, each updated by
+ * STEP(a) per round, then summed into one value that depends on every chain,
+ * so that the compiler keeps them. Written out, not as an array, so that the
+ * accumulators stay in registers at any optimisation level. */
+#define CHAIN_ROUNDS(reps, STEP)                                                                \
+    __m512 a0 = _mm512_set1_ps(0.0f), a1 = _mm512_set1_ps(1.0f), a2 = _mm512_set1_ps(2.0f);     \
+    __m512 a3 = _mm512_set1_ps(3.0f), a4 = _mm512_set1_ps(4.0f), a5 = _mm512_set1_ps(5.0f);     \
+    __m512 a6 = _mm512_set1_ps(6.0f), a7 = _mm512_set1_ps(7.0f), a8 = _mm512_set1_ps(8.0f);     \
+    __m512 a9 = _mm512_set1_ps(9.0f), a10 = _mm512_set1_ps(10.0f), a11 = _mm512_set1_ps(11.0f); \
+    for (long r = 0; r < (reps); r++) {                                                         \
+        a0 = STEP(a0), a1 = STEP(a1), a2 = STEP(a2), a3 = STEP(a3);                             \
+        a4 = STEP(a4), a5 = STEP(a5), a6 = STEP(a6), a7 = STEP(a7);                             \
+        a8 = STEP(a8), a9 = STEP(a9), a10 = STEP(a10), a11 = STEP(a11);                         \
+    }                                                                                           \
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),       \
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));      \
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));        \
+    return _mm512_reduce_add_ps(s)
+
+/* reps rounds of CHAINS FMAs; the operands keep the chains finite. */
 static float fma_rounds(long reps)
 {
     const __m512 m = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
-    __m512 a0 = _mm512_set1_ps(0.0f), a1 = _mm512_set1_ps(1.0f), a2 = _mm512_set1_ps(2.0f);
-    __m512 a3 = _mm512_set1_ps(3.0f), a4 = _mm512_set1_ps(4.0f), a5 = _mm512_set1_ps(5.0f);
-    __m512 a6 = _mm512_set1_ps(6.0f), a7 = _mm512_set1_ps(7.0f), a8 = _mm512_set1_ps(8.0f);
-    __m512 a9 = _mm512_set1_ps(9.0f), a10 = _mm512_set1_ps(10.0f), a11 = _mm512_set1_ps(11.0f);
-    for (long r = 0; r < reps; r++) {
-        a0 = _mm512_fmadd_ps(a0, m, b);
-        a1 = _mm512_fmadd_ps(a1, m, b);
-        a2 = _mm512_fmadd_ps(a2, m, b);
-        a3 = _mm512_fmadd_ps(a3, m, b);
-        a4 = _mm512_fmadd_ps(a4, m, b);
-        a5 = _mm512_fmadd_ps(a5, m, b);
-        a6 = _mm512_fmadd_ps(a6, m, b);
-        a7 = _mm512_fmadd_ps(a7, m, b);
-        a8 = _mm512_fmadd_ps(a8, m, b);
-        a9 = _mm512_fmadd_ps(a9, m, b);
-        a10 = _mm512_fmadd_ps(a10, m, b);
-        a11 = _mm512_fmadd_ps(a11, m, b);
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    return _mm512_reduce_add_ps(s);
+#define FMA_STEP(a) _mm512_fmadd_ps(a, m, b)
+    CHAIN_ROUNDS(reps, FMA_STEP);
+#undef FMA_STEP
 }
 #endif
 
@@ -58,28 +57,9 @@ static float fma_rounds(long reps)
 static float dot_rounds(long reps)
 {
     const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3380);
-    __m512 a0 = _mm512_set1_ps(0.0f), a1 = _mm512_set1_ps(1.0f), a2 = _mm512_set1_ps(2.0f);
-    __m512 a3 = _mm512_set1_ps(3.0f), a4 = _mm512_set1_ps(4.0f), a5 = _mm512_set1_ps(5.0f);
-    __m512 a6 = _mm512_set1_ps(6.0f), a7 = _mm512_set1_ps(7.0f), a8 = _mm512_set1_ps(8.0f);
-    __m512 a9 = _mm512_set1_ps(9.0f), a10 = _mm512_set1_ps(10.0f), a11 = _mm512_set1_ps(11.0f);
-    for (long r = 0; r < reps; r++) {
-        a0 = _mm512_dpbf16_ps(a0, x, y);
-        a1 = _mm512_dpbf16_ps(a1, x, y);
-        a2 = _mm512_dpbf16_ps(a2, x, y);
-        a3 = _mm512_dpbf16_ps(a3, x, y);
-        a4 = _mm512_dpbf16_ps(a4, x, y);
-        a5 = _mm512_dpbf16_ps(a5, x, y);
-        a6 = _mm512_dpbf16_ps(a6, x, y);
-        a7 = _mm512_dpbf16_ps(a7, x, y);
-        a8 = _mm512_dpbf16_ps(a8, x, y);
-        a9 = _mm512_dpbf16_ps(a9, x, y);
-        a10 = _mm512_dpbf16_ps(a10, x, y);
-        a11 = _mm512_dpbf16_ps(a11, x, y);
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    return _mm512_reduce_add_ps(s);
+#define DOT_STEP(a) _mm512_dpbf16_ps(a, x, y)
+    CHAIN_ROUNDS(reps, DOT_STEP);
+#undef DOT_STEP
 }
 #endif
 

@@ -4,9 +4,9 @@
  * diverged) is never touched again; a run folder without one is a run that was
  * killed: with a resume.state it goes on after its last finished epoch
  * (`cnnlab train --resume`), otherwise it is removed and run again from
- * scratch. While a run is under way
- * its output goes to runs/ID.log (train refuses a non-empty run folder), which
- * becomes runs/ID/train.log when the process ends. */
+ * scratch. While a run is under way its output goes to runs/ID.log (train
+ * refuses a non-empty run folder), which becomes runs/ID/train.log when the
+ * process ends. */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>

@@ -78,12 +78,14 @@ cnn_status cnn_resume_read(const char *path, cnn_resume *r, cnn_error *err)
         want += (uint64_t)ints[4] * 4 + (counts[0] + counts[1] + counts[2] + counts[3]) * 4;
     if (!sane || want != size) {
         st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: expected %llu bytes for its %d images, "
-                           "%llu parameters and their state, found %zu (file truncated?)", path,
+                           "%llu parameters and their state, found %zu (file truncated?); the "
+                           "run cannot be resumed, train it again", path,
                            (unsigned long long)want, ints[4], (unsigned long long)counts[0], size);
         goto fail;
     }
     if (!cnn_file_sum_ok(buf, size)) {
-        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: checksum mismatch (file damaged)", path);
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: checksum mismatch (file damaged); the run "
+                           "cannot be resumed, train it again", path);
         goto fail;
     }
     r->epoch = ints[0], r->best_epoch = ints[1], r->since_best = ints[2];

@@ -301,14 +301,16 @@ static cnn_status load_resume(run *r, progress *g, cnn_error *err)
         st = cnn_error_set(err, CNN_STATUS_FORMAT,
                            "%s: holds %d training images, %zu parameters, %zu state values and "
                            "%zu + %zu optimizer values; this configuration has %d, %zu, %zu and "
-                           "%zu + %zu (was config.txt changed?)", path, s.n_train, s.param_count,
+                           "%zu + %zu; restore the run's own config.txt, or train it again", path, s.n_train, s.param_count,
                            s.state_count, s.m_count, s.v_count, r->n_train, m->param_count,
                            m->state_count, m_count, v_count);
         goto out;
     }
     if (s.epoch < 1 || s.epoch >= c->epochs) {
         st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: holds epoch %d of %d; expected one from "
-                           "1 to %d", path, s.epoch, c->epochs, c->epochs - 1);
+                           "1 to %d (at the last epoch the training is done: its weights are "
+                           "in last.weights and best.weights)", path, s.epoch, c->epochs,
+                           c->epochs - 1);
         goto out;
     }
     for (int i = 0; i < s.n_train; i++)
@@ -324,17 +326,15 @@ static cnn_status load_resume(run *r, progress *g, cnn_error *err)
     size_t size;
     if ((st = cnn_file_read_all(path, &csv, &size, err)))
         goto out;
-    size_t keep = 0;
-    for (int lines = 0; keep < size && lines <= s.epoch; keep++)
-        lines += csv[keep] == '\n';
-    int rows = 0;
-    for (size_t i = 0; i < keep; i++)
-        rows += csv[i] == '\n';
-    if (rows != s.epoch + 1) {
+    size_t keep = 0; /* bytes up to the end of row s.epoch */
+    int lines = 0;
+    while (keep < size && lines <= s.epoch)
+        lines += csv[keep++] == '\n';
+    if (lines != s.epoch + 1) {
         free(csv);
         st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: expected a header and at least %d rows "
-                           "(the epochs resume.state holds), found %d lines", path, s.epoch,
-                           rows);
+                           "(the epochs resume.state holds), found %d lines; the run cannot be "
+                           "resumed, train it again", path, s.epoch, lines);
         goto out;
     }
     r->csv.len = 0;
