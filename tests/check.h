@@ -30,6 +30,17 @@ static void check(int ok, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Whether the CPU has what oneDNN's Winograd and bf16 convolutions need
+ * (AVX-512 with the byte/word and doubleword/quadword extensions, which
+ * oneDNN calls avx512_core). Without it their absence is a skip, not a
+ * failure; with it, a missing kernel is a failure. */
+__attribute__((unused)) static int check_cpu_avx512_core(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
 /* max over i of |a-b| / (atol + rtol*|b|); passes when <= 1. Prints the worst. */
 __attribute__((unused)) static int check_close(const char *what, const float *a, const float *b, size_t n, double rtol,
                        double atol)

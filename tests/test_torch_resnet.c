@@ -117,7 +117,8 @@ static void step(const resnet_case *c, const cnn_plan_config *cfg, const char *w
     cnn_plan *p;
     cnn_error err;
     if (cnn_model_create(d, NULL, &m, &err) || cnn_plan_create(m, batch, cfg, 1, &p, &err)) {
-        if (cfg->precision == CNN_PRECISION_BF16) {
+        if ((cfg->precision == CNN_PRECISION_BF16 || cfg->conv == CNN_CONV_WINOGRAD) &&
+            !check_cpu_avx512_core()) { /* oneDNN has these for AVX-512 only */
             printf("  SKIP %s: %s\n", what, err.msg);
             return;
         }

@@ -83,8 +83,9 @@ int cnn_kv_get(const char *text, const char *key, char *out, size_t size, const 
 double cnn_now(void);
 
 /* The machine's arithmetic peak in GFLOP/s on `threads` threads, measured for
- * about 4 * seconds: chains of 512-bit fp32 FMAs, or (bf16 = 1) of AVX512_BF16
- * dot products. 0 where this build has no such instructions. */
+ * about 4 * seconds: chains of fp32 FMAs as wide as the CPU has (512 or 256
+ * bits), or (bf16 = 1) of AVX512_BF16 dot products. Chosen at run time, in
+ * any build; 0 where the CPU has no such instructions. */
 double cnn_peak_gflops(int threads, int bf16, double seconds);
 
 #endif

@@ -417,7 +417,10 @@ static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
         st = cnn_error_set(err, CNN_STATUS_BACKEND, "oneDNN has no %s %s convolution for this "
                            "shape on this CPU%s", bf16 ? "bf16" : "fp32",
                            wino ? "Winograd" : "direct",
-                           bf16 ? " (bf16 needs AVX-512; use --precision fp32)" : "");
+                           bf16   ? " (bf16 needs AVX-512; use --precision fp32)"
+                           : wino ? " (oneDNN's Winograd is for AVX-512 CPUs and 3x3 stride-1 "
+                                    "kernels; use --conv auto or direct)"
+                                  : "");
         goto fail;
     }
     const char *impl = NULL;
