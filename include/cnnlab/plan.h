@@ -42,9 +42,12 @@ typedef enum cnn_precision {
 typedef enum cnn_conv_algo {
     CNN_CONV_AUTO = 0, /* per shape, whichever candidate ran a step fastest at plan time */
     CNN_CONV_DIRECT,
-    CNN_CONV_WINOGRAD, /* 3x3 stride 1: oneDNN's F(4x4, 3x3); always fp32 */
-    CNN_CONV_DENSE     /* an input with no more positions than kernel taps (VGG's 2x2
+    CNN_CONV_WINOGRAD, /* 3x3 stride 1: oneDNN's F(4x4, 3x3) where the CPU has it
+                        * (AVX-512), else cnnlab's (WINOGRAD_SGEMM); always fp32 */
+    CNN_CONV_DENSE,    /* an input with no more positions than kernel taps (VGG's 2x2
                         * maps): the whole convolution as one matrix product; fp32 */
+    CNN_CONV_WINOGRAD_SGEMM /* 3x3 stride 1, padding <= 2: cnnlab's F(4x4, 3x3), its
+                             * products batched into sgemm calls; any CPU; fp32 */
 } cnn_conv_algo;
 
 const char *cnn_precision_name(cnn_precision p);

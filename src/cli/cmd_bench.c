@@ -36,7 +36,7 @@ int cnn_cmd_bench(int argc, char **argv)
         {"--seconds", CLI_DOUBLE, &seconds, 0.01, 3600, "S", "length of one timed window (default 3)", NULL},
         {"--windows", CLI_INT, &windows, 1, 1000, "N", "timed windows; the median is reported (default 5)", NULL},
         {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference", "fast,reference"},
-        {"--conv", CLI_CHOICE, &conv, 0, 0, "ALGO", "convolutions: auto (default: timed per shape), direct, winograd (3x3 stride 1) or dense (inputs of at most kernel size, e.g. 2x2 under 3x3)", "auto,direct,winograd,dense"},
+        {"--conv", CLI_CHOICE, &conv, 0, 0, "ALGO", "convolutions: auto (default: timed per shape), direct, winograd (3x3 stride 1: oneDNN's where the CPU has it, else cnnlab's), dense (inputs of at most kernel size, e.g. 2x2 under 3x3) or winograd-sgemm (cnnlab's Winograd on sgemm, any CPU)", "auto,direct,winograd,dense,winograd-sgemm"},
         {"--verbose", CLI_BOOL, &verbose, 0, 0, NULL, "print the plan: each layer and the kernel that runs it", NULL},
         {"--profile", CLI_BOOL, &profile, 0, 0, NULL, "time each layer's forward and backward against its FLOPs", NULL},
         {"--peak", CLI_DOUBLE, &peak, 0, 1e6, "GFLOPS", "the machine's peak for the % of peak (default: measured at start-up)", NULL},

@@ -126,7 +126,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         {"--out", CLI_STRING, &c.out_dir, 0, 0, "RUN_DIR", "run folder to create (default runs/MODEL-DATE-TIME)", NULL},
         {"--resume", CLI_STRING, &resume, 0, 0, "RUN_DIR", "continue a run that stopped before its end (killed, crashed) after its last finished epoch; alone: the run's flags come from its config.txt", NULL},
         {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference (plain loops, slow)", "fast,reference"},
-        {"--conv", CLI_CHOICE, &conv, 0, 0, "ALGO", "convolutions: auto (default: the fastest candidate, timed per shape when training starts), direct, winograd (3x3 stride 1, fp32) or dense (an input map of at most kernel size, e.g. 2x2 under 3x3, as one matrix product, fp32)", "auto,direct,winograd,dense"},
+        {"--conv", CLI_CHOICE, &conv, 0, 0, "ALGO", "convolutions: auto (default: the fastest candidate, timed per shape when training starts), direct, winograd (3x3 stride 1, fp32: oneDNN's where the CPU has it, else cnnlab's), dense (an input map of at most kernel size, e.g. 2x2 under 3x3, as one matrix product, fp32) or winograd-sgemm (cnnlab's Winograd on sgemm, any CPU, fp32)", "auto,direct,winograd,dense,winograd-sgemm"},
         {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (default) or bf16: convolutions on bf16 with fp32 accumulation and fp32 master weights", "fp32,bf16"},
     };
     cli_command cmd = {name, "cnnlab train --model NAME [options]",

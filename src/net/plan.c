@@ -117,7 +117,8 @@ int cnn_precision_parse(const char *s, cnn_precision *out)
     return 1;
 }
 
-static const char *const conv_algo_names[] = {"auto", "direct", "winograd", "dense"};
+static const char *const conv_algo_names[] = {"auto", "direct", "winograd", "dense",
+                                               "winograd-sgemm"};
 
 const char *cnn_conv_algo_name(cnn_conv_algo a) { return conv_algo_names[a]; }
 

@@ -29,14 +29,16 @@
  * an inference plan keeps its own.
  */
 #include <dnnl.h>
+#include <omp.h>
 #include <string.h>
 
 #include "conv_dense.h"
+#include "conv_wino.h"
 #include "core/core.h"
 #include "fast.h"
 
 /* Kernel-side buffers that live only within one call, shared by all convolutions. */
-enum { SHARED_IN, SHARED_OUT, SHARED_GRAD, SHARED_WEI, SHARED_COUNT };
+enum { SHARED_IN, SHARED_OUT, SHARED_GRAD, SHARED_WEI, SHARED_WINO, SHARED_COUNT };
 
 #define MAX_CHOICES 64
 
@@ -86,6 +88,9 @@ struct cnn_fast_conv {
     int dense;           /* runs as conv_dense.c's matrix product, not on primitives */
     cnn_dense_conv dd;
     float *wd_own;       /* inference: the dense weight matrix (training: ctx->shared[SHARED_WEI]) */
+    int wino;            /* runs as conv_wino.c's Winograd on sgemm, not on primitives */
+    cnn_wino_conv wc;
+    float *u_own;        /* inference: the transformed weights (training: ctx->shared[SHARED_WEI]) */
 
     prim fwd, bwd_data, bwd_weights;
     side src, dst, diff_dst, diff_src;
@@ -318,6 +323,7 @@ void cnn_fast_conv_destroy(cnn_fast_conv *c)
         return;
     cnn_dense_conv_free(&c->dd);
     cnn_free(c->wd_own);
+    cnn_free(c->u_own);
     prim_free(&c->fwd);
     prim_free(&c->bwd_data);
     prim_free(&c->bwd_weights);
@@ -354,6 +360,29 @@ static cnn_status dense_make(cnn_fast_conv *c, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
+/* cnnlab's Winograd (conv_wino.c): no primitives, transformed weights and
+ * the tiles' scratch (shared by all convolutions). */
+static cnn_status wino_make(cnn_fast_conv *c, cnn_error *err)
+{
+    cnn_status st = cnn_wino_conv_init(&c->wc, &c->g, omp_get_max_threads(), err);
+    if (st)
+        return st;
+    c->wino = 1;
+    snprintf(c->impl, sizeof c->impl, "winograd:sgemm F(4x4,3x3), %d tiles a chunk",
+             c->wc.chunk);
+    cnn_dnnl *ctx = c->ctx;
+    size_t bytes = cnn_wino_conv_weight_floats(&c->wc) * sizeof(float);
+    if ((st = grow(&ctx->shared[SHARED_WINO], &ctx->shared_bytes[SHARED_WINO],
+                   cnn_wino_conv_scratch_floats(&c->wc, c->training) * sizeof(float), err)))
+        return st;
+    if (c->training)
+        return grow(&ctx->shared[SHARED_WEI], &ctx->shared_bytes[SHARED_WEI], bytes, err);
+    if (!(c->u_own = cnn_alloc(bytes)))
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %zu MiB of Winograd "
+                             "weights", bytes >> 20);
+    return CNN_STATUS_OK;
+}
+
 /* One convolution with a given algorithm (direct, Winograd or dense). */
 static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
                             int training, int bf16, cnn_conv_algo algo, cnn_fast_conv **out,
@@ -368,8 +397,8 @@ static cnn_status conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
     c->has_bias = has_bias;
     c->act = act;
     c->training = training;
-    if (algo == CNN_CONV_DENSE) {
-        if ((st = dense_make(c, err))) {
+    if (algo == CNN_CONV_DENSE || algo == CNN_CONV_WINOGRAD_SGEMM) {
+        if ((st = algo == CNN_CONV_DENSE ? dense_make(c, err) : wino_make(c, err))) {
             cnn_fast_conv_destroy(c);
             return st;
         }
@@ -553,9 +582,16 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
      * on a CPU whose bf16 kernels are slower (AVX512_BF16 without AMX, where
      * oneDNN 2.6's bf16 convolutions ran 1.4x slower than fp32), it runs fp32. */
     int wino_shape = g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
-    int dense_shape = cnn_dense_conv_applies(g);
-    if ((algo == CNN_CONV_WINOGRAD && !wino_shape) || (algo == CNN_CONV_DENSE && !dense_shape))
+    int own_wino_shape = cnn_wino_conv_applies(g), dense_shape = cnn_dense_conv_applies(g);
+    if ((algo == CNN_CONV_WINOGRAD && !wino_shape) || (algo == CNN_CONV_DENSE && !dense_shape) ||
+        (algo == CNN_CONV_WINOGRAD_SGEMM && !own_wino_shape))
         algo = CNN_CONV_DIRECT; /* asked for where it applies; the rest stays direct */
+    if (algo == CNN_CONV_WINOGRAD && own_wino_shape) { /* oneDNN's, else cnnlab's */
+        cnn_error derr;
+        if (conv_make(ctx, g, has_bias, act, training, 0, algo, out, &derr) == CNN_STATUS_OK)
+            return CNN_STATUS_OK;
+        algo = CNN_CONV_WINOGRAD_SGEMM;
+    }
     if (algo != CNN_CONV_AUTO)
         return conv_make(ctx, g, has_bias, act, training, algo == CNN_CONV_DIRECT ? bf16 : 0,
                          algo, out, err);
@@ -576,12 +612,13 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     }
     /* The candidates, each made and timed on one step in turn, only the
      * fastest so far kept alive (which keeps the plan-time peak of memory low). */
-    enum { DIRECT, DIRECT32, WINO, DENSE, NCAND };
+    enum { DIRECT, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
     static const cnn_conv_algo algo_of[NCAND] = {CNN_CONV_DIRECT, CNN_CONV_DIRECT,
-                                                 CNN_CONV_WINOGRAD, CNN_CONV_DENSE};
+                                                 CNN_CONV_WINOGRAD, CNN_CONV_WINOGRAD_SGEMM,
+                                                 CNN_CONV_DENSE};
     static const char *const name_of[NCAND] = {"direct", "fp32 direct", "fp32 winograd",
-                                               "fp32 dense"};
-    const int wanted[NCAND] = {1, bf16, wino_shape, dense_shape};
+                                               "fp32 winograd-sgemm", "fp32 dense"};
+    const int wanted[NCAND] = {1, bf16, wino_shape, own_wino_shape, dense_shape};
     cnn_fast_conv *kept = NULL;
     double best_t = 0;
     int best = DIRECT;
@@ -658,6 +695,14 @@ void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, con
         cnn_dense_conv_forward(&c->dd, x, wd, c->has_bias ? b : NULL, c->act == CNN_ACT_RELU, y);
         return;
     }
+    if (c->wino) {
+        float *u = c->training ? ctx->shared[SHARED_WEI] : c->u_own;
+        if (w)
+            cnn_wino_conv_weights(&c->wc, w, 0, u);
+        cnn_wino_conv_forward(&c->wc, x, u, c->has_bias ? b : NULL, c->act == CNN_ACT_RELU, y,
+                              ctx->shared[SHARED_WINO]);
+        return;
+    }
     dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
     if (w) {
         set(c->wei_user, w);
@@ -693,6 +738,15 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
             cnn_dense_conv_backward_data(&c->dd, dy, wd, dx);
         }
         cnn_dense_conv_backward_weights(&c->dd, x, dy, wd, dw, c->has_bias ? db : NULL);
+        return;
+    }
+    if (c->wino) { /* backward-data's weights: flipped, from the latest forward's */
+        float *scratch = ctx->shared[SHARED_WINO];
+        if (dx) {
+            cnn_wino_conv_weights(&c->wc, c->w_last, 1, ctx->shared[SHARED_WEI]);
+            cnn_wino_conv_backward_data(&c->wc, dy, ctx->shared[SHARED_WEI], dx, scratch);
+        }
+        cnn_wino_conv_backward_weights(&c->wc, x, dy, dw, c->has_bias ? db : NULL, scratch);
         return;
     }
     dnnl_memory_t diff_dst = side_bind(ctx, &c->diff_dst, dy, 1);

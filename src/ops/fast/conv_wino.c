@@ -1,0 +1,400 @@
+/* conv_wino.c: Winograd's minimal filtering for 3x3 stride-1 convolutions
+ * (Lavin and Gray 2015), F(m x m, 3 x 3): an m x m tile of outputs from an
+ * a x a tile of inputs (a = m + 2) with a*a multiplications per channel pair
+ * instead of 9*m*m. With the transforms B (input), G (weights) and A (output),
+ * for one tile d of one input channel and one kernel w:
+ *
+ *     Y = A^T [ (G w G^T) (.) (B^T d B) ] A          (.) element-wise
+ *
+ * Summed over input channels, each of the a*a element positions xi is a matrix
+ * product over the channels: M[xi] (tiles x OC) = V[xi] (tiles x IC) *
+ * U[xi] (IC x OC), with V the transformed input tiles and U the transformed
+ * weights. The tiles are taken a chunk at a time per thread, so that V and M
+ * stay in cache: transform the chunk's input tiles, a*a sgemm calls, transform
+ * the output tiles back (adding the bias and applying ReLU on the way).
+ *
+ * Backward-data is the same computation on dy, with each kernel flipped and
+ * its channel roles swapped, and padding 2 - p. Backward-weights follows from
+ * the formula, which is exact: with dM = A dY A^T (dY one output tile's
+ * gradient, zero outside the map), dU[xi] (IC x OC) = sum over tiles of
+ * V[xi]^T dM[xi], and dw = G^T dU G. Each thread accumulates its own dU; the
+ * team adds them up at the end.
+ *
+ * Activations are NHWC, so a tile's channels are contiguous and the
+ * transforms vectorise over channels, CB at a time. The form is F(4x4, 3x3)
+ * (a = 6): 36 multiplications per 16 outputs against direct's 144, with the
+ * transforms of Lavin and Gray's paper (points 0, +-1, +-2). */
+#include <dnnl.h>
+#include <omp.h>
+#include <string.h>
+
+#include "conv_wino.h"
+#include "core/core.h"
+
+#define M 4      /* output tile */
+#define A 6      /* input tile: M + 2 */
+#define A2 (A * A)
+#define CB 64    /* channels a transform works on together */
+#define CHUNK_BYTES (1 << 20) /* V and M of one thread's chunk of tiles */
+
+/* B^T (A x A): V = B^T d B */
+static const float BT[A][A] = {
+    {4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+    {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
+};
+/* G (A x 3): U = G w G^T */
+static const float G[A][3] = {
+    {1.0f / 4, 0, 0},
+    {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+    {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+    {1.0f / 24, 1.0f / 12, 1.0f / 6},
+    {1.0f / 24, -1.0f / 12, 1.0f / 6},
+    {0, 0, 1},
+};
+/* A^T (M x A): Y = A^T M A */
+static const float AT[M][A] = {
+    {1, 1, 1, 1, 1, 0},
+    {0, 1, -1, 2, -2, 0},
+    {0, 1, 1, 4, 4, 0},
+    {0, 1, -1, 8, -8, 1},
+};
+
+/* One 3x3 stride-1 convolution as the tiles see it: the forward's, or
+ * backward-data's (input dy, output dx). */
+typedef struct pass {
+    int n, ih, iw, ic, oc, ph, pw, oh, ow;
+    int th, tw; /* tiles per image, down and across */
+} pass;
+
+static pass pass_of(const cnn_conv_geom *g, int backward_data)
+{
+    pass p;
+    p.n = g->n;
+    if (backward_data) {
+        p.ih = g->oh, p.iw = g->ow, p.ic = g->oc, p.oc = g->ic;
+        p.ph = 2 - g->ph, p.pw = 2 - g->pw, p.oh = g->ih, p.ow = g->iw;
+    } else {
+        p.ih = g->ih, p.iw = g->iw, p.ic = g->ic, p.oc = g->oc;
+        p.ph = g->ph, p.pw = g->pw, p.oh = g->oh, p.ow = g->ow;
+    }
+    p.th = (p.oh + M - 1) / M;
+    p.tw = (p.ow + M - 1) / M;
+    return p;
+}
+
+static long tiles_of(const pass *p) { return (long)p->n * p->th * p->tw; }
+
+int cnn_wino_conv_applies(const cnn_conv_geom *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->ph >= 0 && g->ph <= 2 &&
+           g->pw >= 0 && g->pw <= 2;
+}
+
+cnn_status cnn_wino_conv_init(cnn_wino_conv *c, const cnn_conv_geom *g, int threads,
+                              cnn_error *err)
+{
+    if (!cnn_wino_conv_applies(g))
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "a Winograd convolution needs a 3x3 "
+                             "kernel, stride 1 and padding 0 to 2");
+    c->g = *g;
+    c->threads = threads > 0 ? threads : 1;
+    long per_tile = (long)A2 * (g->ic + g->oc) * (long)sizeof(float);
+    long chunk = CHUNK_BYTES / per_tile;
+    c->chunk = (int)(chunk < 8 ? 8 : chunk > 256 ? 256 : chunk);
+    return CNN_STATUS_OK;
+}
+
+size_t cnn_wino_conv_weight_floats(const cnn_wino_conv *c)
+{
+    return (size_t)A2 * c->g.ic * c->g.oc;
+}
+
+/* Per thread: a chunk's V and M; for backward-weights also dU and db. */
+static size_t chunk_floats(const cnn_wino_conv *c)
+{
+    return (size_t)A2 * c->chunk * (c->g.ic + c->g.oc);
+}
+
+static size_t grad_floats(const cnn_wino_conv *c)
+{
+    return (size_t)A2 * c->g.ic * c->g.oc + (size_t)c->g.oc;
+}
+
+size_t cnn_wino_conv_scratch_floats(const cnn_wino_conv *c, int training)
+{
+    return (size_t)c->threads * (chunk_floats(c) + (training ? grad_floats(c) : 0));
+}
+
+void cnn_wino_conv_weights(const cnn_wino_conv *c, const float *w, int flip, float *u)
+{
+    const int ic = c->g.ic, oc = c->g.oc;
+    /* the matrices' rows are the pass's input channels */
+    const int rows = flip ? oc : ic, cols = flip ? ic : oc;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int k = 0; k < oc; k++)
+        for (int ch = 0; ch < ic; ch++) {
+            const float *src = w + ((size_t)k * ic + ch) * 9;
+            float g3[3][3], t[A][3];
+            for (int r = 0; r < 3; r++)
+                for (int s = 0; s < 3; s++)
+                    g3[r][s] = flip ? src[(2 - r) * 3 + (2 - s)] : src[r * 3 + s];
+            for (int i = 0; i < A; i++)
+                for (int s = 0; s < 3; s++)
+                    t[i][s] = G[i][0] * g3[0][s] + G[i][1] * g3[1][s] + G[i][2] * g3[2][s];
+            size_t at = flip ? (size_t)k * cols + ch : (size_t)ch * cols + k;
+            for (int i = 0; i < A; i++)
+                for (int j = 0; j < A; j++)
+                    u[(size_t)(i * A + j) * rows * cols + at] =
+                        t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+        }
+}
+
+/* Where tile t starts: image, first input row and column (may be negative). */
+static void tile_origin(const pass *p, long t, int *img, int *y0, int *x0)
+{
+    int per_image = p->th * p->tw;
+    *img = (int)(t / per_image);
+    int r = (int)(t % per_image);
+    *y0 = (r / p->tw) * M - p->ph;
+    *x0 = (r % p->tw) * M - p->pw;
+}
+
+/* V's rows for tile t: v[xi * stride + c] = (B^T d B)[xi] for channel c. */
+static void input_tile(const pass *p, const float *x, long t, float *v, size_t stride)
+{
+    int img, y0, x0;
+    tile_origin(p, t, &img, &y0, &x0);
+    for (int c0 = 0; c0 < p->ic; c0 += CB) {
+        const int cn = p->ic - c0 < CB ? p->ic - c0 : CB;
+        float d[A][A][CB], t1[A][A][CB];
+        for (int i = 0; i < A; i++)
+            for (int j = 0; j < A; j++) {
+                int y = y0 + i, xx = x0 + j;
+                if (y >= 0 && y < p->ih && xx >= 0 && xx < p->iw)
+                    memcpy(d[i][j], x + (((size_t)img * p->ih + y) * p->iw + xx) * p->ic + c0,
+                           (size_t)cn * sizeof(float));
+                else
+                    memset(d[i][j], 0, (size_t)cn * sizeof(float));
+            }
+        for (int i = 0; i < A; i++) /* t1 = B^T d */
+            for (int j = 0; j < A; j++) {
+                float *o = t1[i][j];
+                memset(o, 0, (size_t)cn * sizeof(float));
+                for (int k = 0; k < A; k++) {
+                    const float f = BT[i][k];
+                    if (f != 0)
+                        for (int ch = 0; ch < cn; ch++)
+                            o[ch] += f * d[k][j][ch];
+                }
+            }
+        for (int i = 0; i < A; i++) /* V = t1 B */
+            for (int j = 0; j < A; j++) {
+                float *o = v + (size_t)(i * A + j) * stride + c0;
+                float acc[CB] = {0};
+                for (int l = 0; l < A; l++) {
+                    const float f = BT[j][l];
+                    if (f != 0)
+                        for (int ch = 0; ch < cn; ch++)
+                            acc[ch] += f * t1[i][l][ch];
+                }
+                memcpy(o, acc, (size_t)cn * sizeof(float));
+            }
+    }
+}
+
+/* Output tile t from M's rows (m[xi * stride + k]): Y = A^T M A, plus bias,
+ * then ReLU; positions past the map's edge are not written. */
+static void output_tile(const pass *p, const float *m, size_t stride, long t, const float *b,
+                        int relu, float *y)
+{
+    int img, y0, x0;
+    tile_origin(p, t, &img, &y0, &x0);
+    y0 += p->ph, x0 += p->pw; /* output coordinates */
+    for (int k0 = 0; k0 < p->oc; k0 += CB) {
+        const int kn = p->oc - k0 < CB ? p->oc - k0 : CB;
+        float t2[M][A][CB];
+        for (int r = 0; r < M; r++) /* t2 = A^T M */
+            for (int j = 0; j < A; j++) {
+                float *o = t2[r][j];
+                memset(o, 0, (size_t)kn * sizeof(float));
+                for (int i = 0; i < A; i++) {
+                    const float f = AT[r][i];
+                    const float *src = m + (size_t)(i * A + j) * stride + k0;
+                    if (f != 0)
+                        for (int k = 0; k < kn; k++)
+                            o[k] += f * src[k];
+                }
+            }
+        for (int r = 0; r < M && y0 + r < p->oh; r++) /* Y = t2 A */
+            for (int s = 0; s < M && x0 + s < p->ow; s++) {
+                float acc[CB];
+                for (int k = 0; k < kn; k++)
+                    acc[k] = b ? b[k0 + k] : 0.0f;
+                for (int j = 0; j < A; j++) {
+                    const float f = AT[s][j];
+                    if (f != 0)
+                        for (int k = 0; k < kn; k++)
+                            acc[k] += f * t2[r][j][k];
+                }
+                if (relu)
+                    for (int k = 0; k < kn; k++)
+                        acc[k] = acc[k] > 0 ? acc[k] : 0.0f;
+                memcpy(y + (((size_t)img * p->oh + y0 + r) * p->ow + x0 + s) * p->oc + k0, acc,
+                       (size_t)kn * sizeof(float));
+            }
+    }
+}
+
+/* dM's rows for tile t from dy: dM = A dY A^T, dY zero past the map's edge;
+ * adds the tile's dy into db. */
+static void grad_tile(const pass *p, const float *dy, long t, float *dm, size_t stride, float *db)
+{
+    int img, y0, x0;
+    tile_origin(p, t, &img, &y0, &x0);
+    y0 += p->ph, x0 += p->pw;
+    for (int k0 = 0; k0 < p->oc; k0 += CB) {
+        const int kn = p->oc - k0 < CB ? p->oc - k0 : CB;
+        float d[M][M][CB], t3[A][M][CB];
+        for (int r = 0; r < M; r++)
+            for (int s = 0; s < M; s++) {
+                if (y0 + r < p->oh && x0 + s < p->ow) {
+                    const float *src =
+                        dy + (((size_t)img * p->oh + y0 + r) * p->ow + x0 + s) * p->oc + k0;
+                    memcpy(d[r][s], src, (size_t)kn * sizeof(float));
+                    for (int k = 0; k < kn; k++)
+                        db[k0 + k] += src[k];
+                } else {
+                    memset(d[r][s], 0, (size_t)kn * sizeof(float));
+                }
+            }
+        for (int i = 0; i < A; i++) /* t3 = A dY */
+            for (int s = 0; s < M; s++) {
+                float *o = t3[i][s];
+                memset(o, 0, (size_t)kn * sizeof(float));
+                for (int r = 0; r < M; r++) {
+                    const float f = AT[r][i];
+                    if (f != 0)
+                        for (int k = 0; k < kn; k++)
+                            o[k] += f * d[r][s][k];
+                }
+            }
+        for (int i = 0; i < A; i++) /* dM = t3 A^T */
+            for (int j = 0; j < A; j++) {
+                float acc[CB] = {0};
+                for (int s = 0; s < M; s++) {
+                    const float f = AT[s][j];
+                    if (f != 0)
+                        for (int k = 0; k < kn; k++)
+                            acc[k] += f * t3[i][s][k];
+                }
+                memcpy(dm + (size_t)(i * A + j) * stride + k0, acc, (size_t)kn * sizeof(float));
+            }
+    }
+}
+
+static void sgemm(char ta, long m, long n, long k, const float *a, long lda, const float *b,
+                  long ldb, float beta, float *c, long ldc)
+{
+    dnnl_status_t s = dnnl_sgemm(ta, 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    CNN_ASSERT(s == dnnl_success);
+}
+
+/* The forward of pass p: x -> y through u. Inside the team each sgemm runs on
+ * its thread alone (oneDNN runs nested calls sequentially). */
+static void run(const cnn_wino_conv *c, const pass *p, const float *x, const float *u,
+                const float *b, int relu, float *y, float *scratch)
+{
+    const long tiles = tiles_of(p), chunk = c->chunk;
+    const long nchunks = (tiles + chunk - 1) / chunk;
+    const size_t vs = (size_t)chunk * p->ic, ms = (size_t)chunk * p->oc; /* per xi */
+#pragma omp parallel num_threads(c->threads)
+    {
+        float *v = scratch + (size_t)omp_get_thread_num() * chunk_floats(c);
+        float *m = v + A2 * vs;
+#pragma omp for schedule(static)
+        for (long ch = 0; ch < nchunks; ch++) {
+            const long t0 = ch * chunk, tn = tiles - t0 < chunk ? tiles - t0 : chunk;
+            for (long i = 0; i < tn; i++)
+                input_tile(p, x, t0 + i, v + (size_t)i * p->ic, vs);
+            for (int xi = 0; xi < A2; xi++)
+                sgemm('N', tn, p->oc, p->ic, v + xi * vs, p->ic,
+                      u + (size_t)xi * p->ic * p->oc, p->oc, 0.0f, m + xi * ms, p->oc);
+            for (long i = 0; i < tn; i++)
+                output_tile(p, m + (size_t)i * p->oc, ms, t0 + i, b, relu, y);
+        }
+    }
+}
+
+void cnn_wino_conv_forward(const cnn_wino_conv *c, const float *x, const float *u,
+                           const float *b, int relu, float *y, float *scratch)
+{
+    pass p = pass_of(&c->g, 0);
+    run(c, &p, x, u, b, relu, y, scratch);
+}
+
+void cnn_wino_conv_backward_data(const cnn_wino_conv *c, const float *dy, const float *u,
+                                 float *dx, float *scratch)
+{
+    pass p = pass_of(&c->g, 1);
+    run(c, &p, dy, u, NULL, 0, dx, scratch);
+}
+
+void cnn_wino_conv_backward_weights(const cnn_wino_conv *c, const float *x, const float *dy,
+                                    float *dw, float *db, float *scratch)
+{
+    const pass p = pass_of(&c->g, 0);
+    const long tiles = tiles_of(&p), chunk = c->chunk;
+    const long nchunks = (tiles + chunk - 1) / chunk;
+    const int ic = p.ic, oc = p.oc, nt = c->threads;
+    const size_t vs = (size_t)chunk * ic, ms = (size_t)chunk * oc, us = (size_t)ic * oc;
+    float *grads = scratch + (size_t)nt * chunk_floats(c); /* per thread: dU, then db */
+    const size_t gs = grad_floats(c);
+#pragma omp parallel num_threads(nt)
+    {
+        const int tid = omp_get_thread_num();
+        float *v = scratch + (size_t)tid * chunk_floats(c), *dm = v + A2 * vs;
+        float *du = grads + (size_t)tid * gs, *dbt = du + A2 * us;
+        memset(du, 0, gs * sizeof(float));
+#pragma omp for schedule(static)
+        for (long ch = 0; ch < nchunks; ch++) {
+            const long t0 = ch * chunk, tn = tiles - t0 < chunk ? tiles - t0 : chunk;
+            for (long i = 0; i < tn; i++) {
+                input_tile(&p, x, t0 + i, v + (size_t)i * ic, vs);
+                grad_tile(&p, dy, t0 + i, dm + (size_t)i * oc, ms, dbt);
+            }
+            for (int xi = 0; xi < A2; xi++)
+                sgemm('T', ic, oc, tn, v + xi * vs, ic, dm + xi * ms, oc, 1.0f, du + xi * us, oc);
+        }
+        /* the implied barrier: every thread's sums are complete */
+        const int team = omp_get_num_threads();
+#pragma omp for schedule(static)
+        for (size_t e = 0; e < gs; e++)
+            for (int q = 1; q < team; q++)
+                grads[e] += grads[(size_t)q * gs + e];
+        /* dw = G^T dU G, from thread 0's total */
+#pragma omp for schedule(static)
+        for (int k = 0; k < oc; k++)
+            for (int chn = 0; chn < ic; chn++) {
+                float s[A][A], t[3][A];
+                for (int xi = 0; xi < A2; xi++)
+                    s[xi / A][xi % A] = grads[xi * us + (size_t)chn * oc + k];
+                for (int r = 0; r < 3; r++)
+                    for (int j = 0; j < A; j++) {
+                        float acc = 0;
+                        for (int i = 0; i < A; i++)
+                            acc += G[i][r] * s[i][j];
+                        t[r][j] = acc;
+                    }
+                float *o = dw + ((size_t)k * ic + chn) * 9;
+                for (int r = 0; r < 3; r++)
+                    for (int q = 0; q < 3; q++) {
+                        float acc = 0;
+                        for (int j = 0; j < A; j++)
+                            acc += t[r][j] * G[j][q];
+                        o[r * 3 + q] = acc;
+                    }
+            }
+    }
+    if (db)
+        memcpy(db, grads + A2 * us, (size_t)oc * sizeof(float));
+}
