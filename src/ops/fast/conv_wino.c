@@ -35,7 +35,14 @@
 #define A 6      /* input tile: M + 2 */
 #define A2 (A * A)
 #define CB 64    /* channels a transform works on together */
-#define CHUNK_BYTES (1 << 20) /* V and M of one thread's chunk of tiles */
+/* A thread's chunk of tiles: V and M about CHUNK_BYTES, but at least
+ * MIN_CHUNK tiles, as each sgemm reads its U[xi] (IC x OC) once per chunk:
+ * with 512 channels U is 37 MiB, and chunks of 8 tiles (what 1 MiB holds)
+ * ran resnet18's 4x4x512 layers 2.4x slower than chunks of 64 (measured on a
+ * 2-core Zen 1; 128 was slower again on the smaller layers). */
+#define CHUNK_BYTES (1 << 20)
+#define MIN_CHUNK 64
+#define MAX_CHUNK 256
 
 /* B^T (A x A): V = B^T d B */
 static const float BT[A][A] = {
@@ -100,7 +107,7 @@ cnn_status cnn_wino_conv_init(cnn_wino_conv *c, const cnn_conv_geom *g, int thre
     c->threads = threads > 0 ? threads : 1;
     long per_tile = (long)A2 * (g->ic + g->oc) * (long)sizeof(float);
     long chunk = CHUNK_BYTES / per_tile;
-    c->chunk = (int)(chunk < 8 ? 8 : chunk > 256 ? 256 : chunk);
+    c->chunk = (int)(chunk < MIN_CHUNK ? MIN_CHUNK : chunk > MAX_CHUNK ? MAX_CHUNK : chunk);
     return CNN_STATUS_OK;
 }
 
@@ -125,27 +132,42 @@ size_t cnn_wino_conv_scratch_floats(const cnn_wino_conv *c, int training)
     return (size_t)c->threads * (chunk_floats(c) + (training ? grad_floats(c) : 0));
 }
 
+/* Columns a weight transform works on together (vectorised across them). */
+#define WB 16
+
 void cnn_wino_conv_weights(const cnn_wino_conv *c, const float *w, int flip, float *u)
 {
     const int ic = c->g.ic, oc = c->g.oc;
     /* the matrices' rows are the pass's input channels */
     const int rows = flip ? oc : ic, cols = flip ? ic : oc;
+    const size_t plane = (size_t)rows * cols;
+    /* WB columns of one row at a time, so that each of the 36 planes gets
+     * WB consecutive floats (one at a time, the scattered stores cost more
+     * than the arithmetic) */
 #pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int k = 0; k < oc; k++)
-        for (int ch = 0; ch < ic; ch++) {
-            const float *src = w + ((size_t)k * ic + ch) * 9;
-            float g3[3][3], t[A][3];
-            for (int r = 0; r < 3; r++)
-                for (int s = 0; s < 3; s++)
-                    g3[r][s] = flip ? src[(2 - r) * 3 + (2 - s)] : src[r * 3 + s];
+    for (int row = 0; row < rows; row++)
+        for (int col0 = 0; col0 < cols; col0 += WB) {
+            const int n = cols - col0 < WB ? cols - col0 : WB;
+            float g3[3][3][WB], t[A][3][WB], o[WB];
+            for (int l = 0; l < n; l++) {
+                const int k = flip ? row : col0 + l, ch = flip ? col0 + l : row;
+                const float *src = w + ((size_t)k * ic + ch) * 9;
+                for (int r = 0; r < 3; r++)
+                    for (int q = 0; q < 3; q++)
+                        g3[r][q][l] = flip ? src[(2 - r) * 3 + (2 - q)] : src[r * 3 + q];
+            }
             for (int i = 0; i < A; i++)
-                for (int s = 0; s < 3; s++)
-                    t[i][s] = G[i][0] * g3[0][s] + G[i][1] * g3[1][s] + G[i][2] * g3[2][s];
-            size_t at = flip ? (size_t)k * cols + ch : (size_t)ch * cols + k;
+                for (int q = 0; q < 3; q++)
+                    for (int l = 0; l < WB; l++)
+                        t[i][q][l] = G[i][0] * g3[0][q][l] + G[i][1] * g3[1][q][l] +
+                                     G[i][2] * g3[2][q][l];
             for (int i = 0; i < A; i++)
-                for (int j = 0; j < A; j++)
-                    u[(size_t)(i * A + j) * rows * cols + at] =
-                        t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+                for (int j = 0; j < A; j++) {
+                    for (int l = 0; l < WB; l++)
+                        o[l] = t[i][0][l] * G[j][0] + t[i][1][l] * G[j][1] + t[i][2][l] * G[j][2];
+                    memcpy(u + (size_t)(i * A + j) * plane + (size_t)row * cols + col0, o,
+                           (size_t)n * sizeof(float));
+                }
         }
 }
 
@@ -365,19 +387,24 @@ void cnn_wino_conv_backward_weights(const cnn_wino_conv *c, const float *x, cons
             for (int xi = 0; xi < A2; xi++)
                 sgemm('T', ic, oc, tn, v + xi * vs, ic, dm + xi * ms, oc, 1.0f, du + xi * us, oc);
         }
-        /* the implied barrier: every thread's sums are complete */
+        /* the implied barrier: every thread's sums are complete. dw = G^T dU G,
+         * dU the threads' sum; the bias gradients summed likewise. */
         const int team = omp_get_num_threads();
 #pragma omp for schedule(static)
-        for (size_t e = 0; e < gs; e++)
-            for (int q = 1; q < team; q++)
-                grads[e] += grads[(size_t)q * gs + e];
-        /* dw = G^T dU G, from thread 0's total */
-#pragma omp for schedule(static)
         for (int k = 0; k < oc; k++)
-            for (int chn = 0; chn < ic; chn++) {
+            for (int q = 1; q < team; q++)
+                grads[A2 * us + k] += grads[(size_t)q * gs + A2 * us + k];
+#pragma omp for schedule(static)
+        for (int chn = 0; chn < ic; chn++)
+            for (int k = 0; k < oc; k++) {
                 float s[A][A], t[3][A];
-                for (int xi = 0; xi < A2; xi++)
-                    s[xi / A][xi % A] = grads[xi * us + (size_t)chn * oc + k];
+                for (int xi = 0; xi < A2; xi++) {
+                    const float *e = grads + xi * us + (size_t)chn * oc + k;
+                    float sum = e[0];
+                    for (int q = 1; q < team; q++)
+                        sum += e[(size_t)q * gs];
+                    s[xi / A][xi % A] = sum;
+                }
                 for (int r = 0; r < 3; r++)
                     for (int j = 0; j < A; j++) {
                         float acc = 0;
