@@ -97,11 +97,10 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     if (algo == CNN_CONV_DENSE)
         check(strncmp(cnn_fast_conv_impl(c), "dense", 5) == 0, "%s: runs dense, found %s", what,
               cnn_fast_conv_impl(c));
+    /* cnnlab's Winograd: asked for, or --conv winograd's fallback */
+    const int own = strncmp(cnn_fast_conv_impl(c), "winograd:sgemm", 14) == 0;
     if (algo == CNN_CONV_WINOGRAD_SGEMM)
-        check(strncmp(cnn_fast_conv_impl(c), "winograd:sgemm", 14) == 0,
-              "%s: runs cnnlab's winograd, found %s", what, cnn_fast_conv_impl(c));
-    const int own = algo == CNN_CONV_WINOGRAD_SGEMM ||
-                    (algo == CNN_CONV_WINOGRAD && strncmp(cnn_fast_conv_impl(c), "winograd:sgemm", 14) == 0);
+        check(own, "%s: runs cnnlab's winograd, found %s", what, cnn_fast_conv_impl(c));
     cnn_ref_conv2d_forward(&g, xq, wq, bias ? b : NULL, yr);
     if (act == CNN_ACT_RELU)
         cnn_ref_act_forward(CNN_ACT_RELU, ny, yr, yr);

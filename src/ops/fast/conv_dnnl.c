@@ -90,7 +90,7 @@ struct cnn_fast_conv {
     float *wd_own;       /* inference: the dense weight matrix (training: ctx->shared[SHARED_WEI]) */
     int wino;            /* runs as conv_wino.c's Winograd on sgemm, not on primitives */
     cnn_wino_conv wc;
-    float *u_own;        /* inference: the transformed weights (training: ctx->shared[SHARED_WEI]) */
+    float *u_own;        /* inference: the transformed weights (training: SHARED_WEI) */
 
     prim fwd, bwd_data, bwd_weights;
     side src, dst, diff_dst, diff_src;
