@@ -161,6 +161,20 @@ static cnn_status grow(void **buf, size_t *have, size_t bytes, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
+/* Gives back what *buf holds beyond `bytes` (plan time: a timed candidate that
+ * lost); keeps the larger buffer if the smaller cannot be had. */
+static void shrink(void **buf, size_t *have, size_t bytes)
+{
+    if (bytes >= *have)
+        return;
+    void *p = bytes ? cnn_alloc(bytes) : NULL;
+    if (bytes && !p)
+        return;
+    cnn_free(*buf);
+    *buf = p;
+    *have = bytes;
+}
+
 /* Creates the primitive of pd and its scratchpad memory (handle set at run). */
 static cnn_status prim_make(cnn_dnnl *ctx, const_dnnl_primitive_desc_t pd, prim *out,
                             cnn_error *err)
@@ -618,7 +632,9 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
                                                  CNN_CONV_DENSE};
     static const char *const name_of[NCAND] = {"direct", "fp32 direct", "fp32 winograd",
                                                "fp32 winograd-sgemm", "fp32 dense"};
-    const int wanted[NCAND] = {1, bf16, wino_shape, own_wino_shape, dense_shape};
+    /* cnnlab's Winograd only where oneDNN has none for the shape (so on
+     * AVX-512 CPUs plans, their memory included, are as before it existed) */
+    int wanted[NCAND] = {1, bf16, wino_shape, own_wino_shape, dense_shape};
     cnn_fast_conv *kept = NULL;
     double best_t = 0;
     int best = DIRECT;
@@ -630,10 +646,14 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         cnn_error cerr;
         if (!wanted[a])
             continue;
+        size_t had[SHARED_COUNT]; /* the shared buffers' sizes before this candidate */
+        memcpy(had, ctx->shared_bytes, sizeof had);
         if (a == DIRECT)
             st = conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, &c, err);
         else if (conv_make(ctx, g, has_bias, act, training, 0, algo_of[a], &c, &cerr))
             continue; /* e.g. no Winograd kernel for this shape on this CPU */
+        if (a == WINO)
+            wanted[WINO_SGEMM] = 0;
         double t = st ? 0 : time_step(c, training, &st, err);
         if (st) {
             cnn_fast_conv_destroy(c);
@@ -649,8 +669,10 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
             kept = c;
             best_t = t;
             best = a;
-        } else {
+        } else { /* lost: what it grew, nothing made before it needs */
             cnn_fast_conv_destroy(c);
+            for (int i = 0; i < SHARED_COUNT; i++)
+                shrink(&ctx->shared[i], &ctx->shared_bytes[i], had[i]);
         }
     }
     if (st) {
