@@ -26,7 +26,9 @@
  * product of conv_dense.c where the input has no more positions than the
  * kernel has taps. The dense form runs on sgemm, fp32; a training plan builds
  * its matrix in the shared weight buffer for each pass (forward, backward),
- * an inference plan keeps its own.
+ * an inference plan keeps its own. cnnlab's Winograd (conv_wino.c, sgemm,
+ * fp32) keeps its transformed weights the same way and its tiles' scratch in
+ * one more shared buffer; auto times it where oneDNN has no Winograd.
  */
 #include <dnnl.h>
 #include <omp.h>

@@ -10,7 +10,7 @@
  * product over the channels: M[xi] (tiles x OC) = V[xi] (tiles x IC) *
  * U[xi] (IC x OC), with V the transformed input tiles and U the transformed
  * weights. The tiles are taken a chunk at a time per thread, so that V and M
- * stay in cache: transform the chunk's input tiles, a*a sgemm calls, transform
+ * stay in the core's caches or near them: transform the chunk's input tiles, a*a sgemm calls, transform
  * the output tiles back (adding the bias and applying ReLU on the way).
  *
  * Backward-data is the same computation on dy, with each kernel flipped and
