@@ -382,7 +382,8 @@ void cnn_wino_conv_backward_weights(const cnn_wino_conv *c, const float *x, cons
         const int tid = omp_get_thread_num();
         float *v = scratch + (size_t)tid * chunk_floats(c), *dm = v + A2 * vs;
         float *du = grads + (size_t)tid * gs, *dbt = du + A2 * us;
-        memset(du, 0, gs * sizeof(float));
+        memset(dbt, 0, (size_t)oc * sizeof(float));
+        float beta = 0.0f; /* the first chunk's products overwrite dU: no pass to zero it */
 #pragma omp for schedule(static)
         for (long ch = 0; ch < nchunks; ch++) {
             const long t0 = ch * chunk, tn = tiles - t0 < chunk ? tiles - t0 : chunk;
@@ -391,8 +392,11 @@ void cnn_wino_conv_backward_weights(const cnn_wino_conv *c, const float *x, cons
                 grad_tile(&p, dy, t0 + i, dm + (size_t)i * oc, ms, dbt);
             }
             for (int xi = 0; xi < A2; xi++)
-                sgemm('T', ic, oc, tn, v + xi * vs, ic, dm + xi * ms, oc, 1.0f, du + xi * us, oc);
+                sgemm('T', ic, oc, tn, v + xi * vs, ic, dm + xi * ms, oc, beta, du + xi * us, oc);
+            beta = 1.0f;
         }
+        if (beta == 0.0f) /* a thread that got no chunk adds zeros */
+            memset(du, 0, A2 * us * sizeof(float));
         /* the implied barrier: every thread's sums are complete. dw = G^T dU G,
          * dU the threads' sum; the bias gradients summed likewise. */
         const int team = omp_get_num_threads();
