@@ -177,6 +177,14 @@ static void shrink(void **buf, size_t *have, size_t bytes)
     *have = bytes;
 }
 
+/* Brings every shared buffer back to the sizes in had (taken before making a
+ * convolution that is not kept: nothing made before it needs more). */
+static void give_back(cnn_dnnl *ctx, const size_t had[SHARED_COUNT])
+{
+    for (int i = 0; i < SHARED_COUNT; i++)
+        shrink(&ctx->shared[i], &ctx->shared_bytes[i], had[i]);
+}
+
 /* Creates the primitive of pd and its scratchpad memory (handle set at run). */
 static cnn_status prim_make(cnn_dnnl *ctx, const_dnnl_primitive_desc_t pd, prim *out,
                             cnn_error *err)
@@ -604,8 +612,11 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         algo = CNN_CONV_DIRECT; /* asked for where it applies; the rest stays direct */
     if (algo == CNN_CONV_WINOGRAD && own_wino_shape) { /* oneDNN's, else cnnlab's */
         cnn_error derr;
+        size_t had[SHARED_COUNT];
+        memcpy(had, ctx->shared_bytes, sizeof had);
         if (conv_make(ctx, g, has_bias, act, training, 0, algo, out, &derr) == CNN_STATUS_OK)
             return CNN_STATUS_OK;
+        give_back(ctx, had);
         algo = CNN_CONV_WINOGRAD_SGEMM;
     }
     if (algo != CNN_CONV_AUTO)
@@ -652,8 +663,10 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         memcpy(had, ctx->shared_bytes, sizeof had);
         if (a == DIRECT)
             st = conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, &c, err);
-        else if (conv_make(ctx, g, has_bias, act, training, 0, algo_of[a], &c, &cerr))
-            continue; /* e.g. no Winograd kernel for this shape on this CPU */
+        else if (conv_make(ctx, g, has_bias, act, training, 0, algo_of[a], &c, &cerr)) {
+            give_back(ctx, had); /* e.g. no Winograd kernel for this shape on this CPU */
+            continue;
+        }
         if (a == WINO)
             wanted[WINO_SGEMM] = 0;
         double t = st ? 0 : time_step(c, training, &st, err);
@@ -671,10 +684,9 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
             kept = c;
             best_t = t;
             best = a;
-        } else { /* lost: what it grew, nothing made before it needs */
+        } else { /* lost */
             cnn_fast_conv_destroy(c);
-            for (int i = 0; i < SHARED_COUNT; i++)
-                shrink(&ctx->shared[i], &ctx->shared_bytes[i], had[i]);
+            give_back(ctx, had);
         }
     }
     if (st) {

@@ -10,8 +10,9 @@
  * product over the channels: M[xi] (tiles x OC) = V[xi] (tiles x IC) *
  * U[xi] (IC x OC), with V the transformed input tiles and U the transformed
  * weights. The tiles are taken a chunk at a time per thread, so that V and M
- * stay in the core's caches or near them: transform the chunk's input tiles, a*a sgemm calls, transform
- * the output tiles back (adding the bias and applying ReLU on the way).
+ * stay in the core's caches or near them: transform the chunk's input tiles,
+ * a*a sgemm calls, transform the output tiles back (adding the bias and
+ * applying ReLU on the way).
  *
  * Backward-data is the same computation on dy, with each kernel flipped and
  * its channel roles swapped, and padding 2 - p. Backward-weights follows from
@@ -99,8 +100,8 @@ cnn_status cnn_wino_conv_init(cnn_wino_conv *c, const cnn_conv_geom *g, int thre
                               cnn_error *err)
 {
     if (!cnn_wino_conv_applies(g))
-        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "a Winograd convolution needs a 3x3 "
-                             "kernel, stride 1 and padding 0 to 2");
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "cnnlab's Winograd needs a "
+                             "3x3 kernel, stride 1 and padding 0 to 2; use --conv direct");
     c->g = *g;
     c->threads = threads > 0 ? threads : 1;
     long per_tile = (long)A2 * (g->ic + g->oc) * (long)sizeof(float);
