@@ -144,6 +144,9 @@ expect 2 "--labels: expected 2 names" -- "$CNNLAB" plot "$run" "$tmp/run2" --lab
 out=$("$CNNLAB" bench --model lenet5 --batch-size 16 --seconds 0.05 --windows 3 --threads 2 --json 2>&1)
 tail -n1 <<<"$out" | grep -q '"images_per_second": [0-9]' && pass "bench --json ends with images_per_second" ||
     fail "bench: $out"
+out=$("$CNNLAB" bench --model lenet5 --var fc=2 --batch-size 16 --seconds 0.05 --windows 1 --threads 2 --verbose 2>&1)
+[ "$(grep -c ' linear ' <<<"$out")" = 2 ] && pass "bench --var fc=2: lenet5 with two fully connected layers" ||
+    fail "bench --var fc=2: $out"
 
 # Bad input: one clear line, exit status 2, nothing overwritten.
 before=$(md5sum "$run/metrics.csv")
@@ -157,6 +160,7 @@ expect 2 "unknown model 'resnet9000'" -- "$CNNLAB" train --model resnet9000
 expect 2 "expected a value after it" -- "$CNNLAB" train --model
 expect 2 "unknown command 'trian'" -- "$CNNLAB" trian
 expect 2 "--precision: expected one of fp32" -- "$CNNLAB" bench --precision fp64
+expect 2 "cannot set variable 'head'" -- "$CNNLAB" bench --model lenet5 --head 4096
 expect 2 "CIFAR-10 not found in .*nowhere" -- "$CNNLAB" train --data "$tmp/nowhere" --out "$tmp/run3"
 [ ! -e "$tmp/run3" ] && pass "no run folder made when the data is missing" || fail "run3 was created"
 

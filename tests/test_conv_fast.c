@@ -251,7 +251,10 @@ int main(void)
         conv_case(ctx, 2, 8, 8, 64, 64, 3, 3, 1, 1, 0, CNN_ACT_NONE, bf16, CNN_CONV_DIRECT, &seed);
         conv_case(ctx, 2, 9, 9, 32, 48, 3, 3, 2, 1, 0, CNN_ACT_NONE, bf16, CNN_CONV_DIRECT, &seed);
         conv_case(ctx, 1, 6, 5, 4, 6, 3, 1, 1, 0, 1, CNN_ACT_NONE, bf16, CNN_CONV_DIRECT, &seed); /* rectangular */
-        cases += 5;
+        /* a bf16 plan's fully connected layers: 1x1 kernels on 1x1 maps */
+        conv_case(ctx, 8, 1, 1, 300, 70, 1, 1, 1, 0, 1, CNN_ACT_RELU, bf16, CNN_CONV_DIRECT, &seed);
+        conv_case(ctx, 5, 1, 1, 96, 10, 1, 1, 1, 0, 0, CNN_ACT_NONE, bf16, CNN_CONV_DIRECT, &seed);
+        cases += 7;
         if (bf16 && bf16_skipped)
             printf("  SKIP %d bf16 convolution shapes: oneDNN has no bf16 convolution on this "
                    "CPU (it needs AVX-512)\n", bf16_skipped);

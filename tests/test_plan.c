@@ -3,6 +3,7 @@
  * every parameter gradient and the batch-norm running estimates. Then a tiny
  * training on a learnable synthetic task whose loss must fall, and a check that
  * two runs with the same seed are bit-identical. */
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -173,6 +174,102 @@ static void compare_frozen(const cnn_model_desc *d, int batch)
     cnn_model_destroy(m);
 }
 
+/* Cosine of two vectors, in double. */
+static double cosine_of(const float *a, const float *b, size_t n)
+{
+    double dot = 0, a2 = 0, b2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        dot += (double)a[i] * b[i];
+        a2 += (double)a[i] * a[i];
+        b2 += (double)b[i] * b[i];
+    }
+    return dot / (sqrt(a2 * b2) + 1e-30);
+}
+
+/* A bf16 plan (every convolution and fully connected layer on bf16 kernels:
+ * --conv direct) against the fp32 reference plan, on the same weights and
+ * batch. bf16 keeps 8 significant bits, so each operand is off by up to 2^-9
+ * (0.2 %) relative and every layer's output by about that much of its scale.
+ * Over this model's six weighted layers the loss stays within 1 %, and every
+ * layer's gradient points the same way: cosine >= 0.99 (measured worst 0.994,
+ * a batch norm's, whose gradient is a difference of nearly equal sums; the
+ * fully connected layers' 0.998). A kernel that read the wrong weights,
+ * transposed or stale, gives cosines near 0. */
+static void compare_bf16(const cnn_model_desc *d, int batch)
+{
+    cnn_error err;
+    cnn_model *mb, *mr;
+    cnn_plan *pb, *pr;
+    const cnn_plan_config bf = {.precision = CNN_PRECISION_BF16, .conv = CNN_CONV_DIRECT};
+    if (cnn_model_create(d, NULL, &mb, &err) || cnn_model_create(d, NULL, &mr, &err) ||
+        cnn_plan_create(mr, batch, &(cnn_plan_config){.backend = CNN_BACKEND_REFERENCE}, 1, &pr,
+                        &err)) {
+        check(0, "%s: %s", d->name, err.msg);
+        return;
+    }
+    if (cnn_plan_create(mb, batch, &bf, 1, &pb, &err)) {
+        if (!check_cpu_avx512_core()) /* oneDNN's bf16 kernels need AVX-512 */
+            printf("  SKIP %s bf16: %s\n", d->name, err.msg);
+        else
+            check(0, "%s bf16: %s", d->name, err.msg);
+        cnn_plan_destroy(pr);
+        cnn_model_destroy(mb);
+        cnn_model_destroy(mr);
+        return;
+    }
+    char desc[8192];
+    cnn_plan_describe(pb, desc, sizeof desc);
+    int linears = 0, on_bf16 = 0;
+    for (const char *line = desc; *line; line = strchr(line, '\n') + 1) {
+        const char *end = strchr(line, '\n');
+        if (!end)
+            break;
+        if (strstr(line, " linear ") && strstr(line, " linear ") < end) {
+            linears++;
+            const char *k = strstr(line, "bf16");
+            on_bf16 += k && k < end;
+        }
+    }
+    check(linears > 0 && on_bf16 == linears,
+          "%s: every fully connected layer runs a bf16 kernel (%d of %d)", d->name, on_bf16,
+          linears);
+    cnn_model_init(mb, 3);
+    cnn_model_init(mr, 3);
+    unsigned seed = 99;
+    size_t nx = (size_t)batch * d->in_h * d->in_w * d->in_c;
+    check_fill(cnn_plan_input(pb), nx, &seed, -2, 2);
+    memcpy(cnn_plan_input(pr), cnn_plan_input(pb), nx * 4);
+    uint8_t labels[64];
+    for (int i = 0; i < batch; i++)
+        labels[i] = (uint8_t)(i * 7 % 10);
+    float lb = cnn_plan_forward(pb, labels, batch, 1, NULL);
+    float lr = cnn_plan_forward(pr, labels, batch, 1, NULL);
+    cnn_plan_backward(pb);
+    cnn_plan_backward(pr);
+    check(fabsf(lb - lr) <= 0.01f * fabsf(lr), "%s bf16: loss %.6f within 1 %% of fp32's %.6f",
+          d->name, lb, lr);
+    double worst = 1;
+    int layers = 0;
+    for (int i = 0; i < mb->count; i++) {
+        const cnn_model_layer *l = &mb->layers[i];
+        if (!l->param_count)
+            continue;
+        double c = cosine_of(mb->grads + l->param_offset, mr->grads + l->param_offset,
+                             l->param_count);
+        check(c >= 0.99, "%s bf16: layer %d gradient cosine with fp32 %.6f (expected >= 0.99)",
+              d->name, i + 1, c);
+        worst = c < worst ? c : worst;
+        layers++;
+    }
+    printf("  %s batch %d: %d of %d fully connected layers on bf16; loss bf16 %.6f fp32 %.6f; "
+           "worst gradient cosine of %d layers %.6f\n", d->name, batch, on_bf16, linears, lb, lr,
+           layers, worst);
+    cnn_plan_destroy(pb);
+    cnn_plan_destroy(pr);
+    cnn_model_destroy(mb);
+    cnn_model_destroy(mr);
+}
+
 /* Class k: a bright 3x3 patch at a position given by k, on noise. */
 static void synth_batch(float *x, uint8_t *labels, int batch, cnn_rng *rng)
 {
@@ -249,6 +346,9 @@ int main(void)
     compare_inference(&foldnet, 3, 2);
     compare_frozen(&foldnet, 3);
     compare_frozen(&mixed, 4);
+
+    printf("bf16 plan (direct: bf16 convolutions and fully connected layers) vs fp32 reference:\n");
+    compare_bf16(&mixed, 5);
 
     double first, last, first2, last2;
     uint32_t sum1, sum2;

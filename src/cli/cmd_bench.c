@@ -21,16 +21,18 @@ static int cmp_double(const void *a, const void *b)
 
 int cnn_cmd_bench(int argc, char **argv)
 {
-    const char *model = "lenet5", *precision = "fp32", *mode = "train", *backend = "fast", *conv = "auto";
-    int batch = 128, threads = omp_get_num_procs(), json = 0, windows = 5, verbose = 0, profile = 0;
+    const char *model = "lenet5", *vars = NULL, *precision = "fp32", *mode = "train", *backend = "fast", *conv = "auto";
+    int head = -1, batch = 128, threads = omp_get_num_procs(), json = 0, windows = 5, verbose = 0, profile = 0;
     double peak = 0;
     double seconds = 3.0;
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
         {"--model", CLI_STRING, &model, 0, 0, "NAME", "model to time (default lenet5)", NULL},
+        {"--head", CLI_INT, &head, 0, 1 << 20, "N", "set the model file's variable head (VGG: the course's classifier head, 4096)", NULL},
+        {"--var", CLI_STRING, &vars, 0, 0, "'NAME=N ...'", "set variables the model file declares", NULL},
         {"--batch-size", CLI_INT, &batch, 1, 65536, "N", "images per step (default 128)", NULL},
-        {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (default) or bf16 (convolutions on bf16, fp32 accumulation)", "fp32,bf16"},
+        {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (default) or bf16 (convolutions and fully connected layers on bf16, fp32 accumulation)", "fp32,bf16"},
         {"--mode", CLI_CHOICE, &mode, 0, 0, "MODE", "train (default) or infer", "train,infer"},
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
         {"--seconds", CLI_DOUBLE, &seconds, 0.01, 3600, "S", "length of one timed window (default 3)", NULL},
@@ -50,9 +52,15 @@ int cnn_cmd_bench(int argc, char **argv)
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
         return r;
+    char var_text[1024];
+    snprintf(var_text, sizeof var_text, "%s", vars ? vars : "");
+    if (head >= 0) {
+        size_t n = strlen(var_text);
+        snprintf(var_text + n, sizeof var_text - n, "%shead=%d", n ? " " : "", head);
+    }
     const cnn_model_desc *desc;
     cnn_error lerr = {0};
-    if (cnn_model_load(model, NULL, &desc, &lerr)) {
+    if (cnn_model_load(model, var_text[0] ? var_text : NULL, &desc, &lerr)) {
         fprintf(stderr, "cnnlab bench: --model: %s\n", lerr.msg);
         return CLI_EXIT_USAGE;
     }

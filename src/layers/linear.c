@@ -1,7 +1,13 @@
 /* linear.c: fully connected layer. Parameters: weight (OUT,IN), then bias (OUT).
  * Takes any input shape as IN = H*W*C features (in the input's memory order;
  * use flatten before it for PyTorch's order). The fast path may absorb any
- * activation. */
+ * activation.
+ *
+ * The fast fp32 path is sgemm (ops/fast/linear.c). A bf16 plan runs the layer
+ * as what it is in NHWC, a 1x1 convolution of a 1x1 map (x (N,1,1,IN), w
+ * (OUT,IN,1,1) in the same memory as (OUT,IN)), on the fast convolution: bf16
+ * x, w and dy with fp32 accumulation there, and under --conv auto the same
+ * timed choice against fp32 (direct, or the dense sgemm) as any convolution. */
 #include "layer.h"
 
 static size_t wcount_of(const cnn_model_layer *l) { return (size_t)l->desc.out * l->in.c; }
@@ -31,11 +37,24 @@ static void linear_init(const cnn_model_layer *l, cnn_init_kind how, float *para
                            (size_t)l->desc.out, l->in.c, l->desc.out, rng);
 }
 
+/* The activation the bf16 convolution applies itself (it fuses ReLU only);
+ * any other fused activation is applied around it. */
+static cnn_act conv_act(const cnn_plan_layer *pl)
+{
+    return pl->fused == CNN_ACT_RELU ? CNN_ACT_RELU : CNN_ACT_NONE;
+}
+
 static cnn_status linear_plan(cnn_plan_layer *pl, cnn_error *err)
 {
     if (pl->ml->desc.p > 0.0f && pl->training)
         pl->ws_floats = cnn_dropconnect_ws_floats(wcount_of(pl->ml));
-    return CNN_STATUS_OK;
+    if (pl->backend != CNN_BACKEND_FAST || pl->precision != CNN_PRECISION_BF16)
+        return CNN_STATUS_OK;
+    cnn_conv_geom g = {.n = pl->n, .ih = 1, .iw = 1, .ic = pl->ml->in.c, .oc = pl->ml->desc.out,
+                       .kh = 1, .kw = 1, .sh = 1, .sw = 1};
+    CNN_ASSERT(cnn_conv_geom_finish(&g));
+    return cnn_fast_conv_create(pl->dnnl, &g, pl->ml->desc.bias, conv_act(pl), pl->training, 1,
+                                pl->conv_algo, (cnn_fast_conv **)&pl->impl, err);
 }
 
 static int linear_can_fuse(cnn_act act) { return act != CNN_ACT_NONE && !cnn_act_backward_needs_x(act); }
@@ -57,7 +76,11 @@ static void linear_forward(cnn_plan_layer *pl)
     int in = pl->ml->in.c, out = pl->ml->desc.out;
     const float *w = pl->ws_floats && pl->training ? cnn_dropconnect_forward(pl, pl->ws, wcount_of(pl->ml))
                                                    : pl->w;
-    if (pl->backend == CNN_BACKEND_FAST)
+    if (pl->impl) {
+        cnn_fast_conv_forward(pl->impl, pl->x, w, bias_of(pl, pl->w), pl->y);
+        if (pl->fused != conv_act(pl))
+            cnn_fast_act_forward(pl->fused, (size_t)pl->n * out, pl->y, pl->y);
+    } else if (pl->backend == CNN_BACKEND_FAST)
         cnn_fast_linear_forward(pl->n, in, out, pl->x, w, bias_of(pl, pl->w), pl->fused, pl->y);
     else
         cnn_ref_linear_forward(pl->n, in, out, pl->x, w, bias_of(pl, pl->w), pl->y);
@@ -67,7 +90,12 @@ static void linear_backward(cnn_plan_layer *pl)
 {
     int in = pl->ml->in.c, out = pl->ml->desc.out;
     const float *w = weights_in_use(pl);
-    if (pl->backend == CNN_BACKEND_FAST)
+    if (pl->impl) { /* the weights of the latest forward, kept by the convolution */
+        if (pl->fused != conv_act(pl))
+            cnn_fast_act_backward(pl->fused, (size_t)pl->n * out, NULL, pl->y, pl->dy, pl->dy);
+        cnn_fast_conv_backward(pl->impl, pl->x, pl->y, pl->dy, pl->dx, pl->dw,
+                               bias_of(pl, pl->dw));
+    } else if (pl->backend == CNN_BACKEND_FAST)
         cnn_fast_linear_backward(pl->n, in, out, pl->x, w, pl->y, pl->fused, pl->dy, pl->dx,
                                  pl->dw, bias_of(pl, pl->dw));
     else
@@ -76,6 +104,8 @@ static void linear_backward(cnn_plan_layer *pl)
     if (pl->ws_floats)
         cnn_dropconnect_backward(pl, pl->ws, wcount_of(pl->ml));
 }
+
+static void linear_release(cnn_plan_layer *pl) { cnn_fast_conv_destroy(pl->impl); }
 
 static double linear_macs(const cnn_model_layer *l) { return (double)l->in.c * l->desc.out; }
 
@@ -87,5 +117,6 @@ const cnn_layer_class cnn_layer_linear = {
     .plan = linear_plan,
     .forward = linear_forward,
     .backward = linear_backward,
+    .release = linear_release,
     .macs = linear_macs,
 };

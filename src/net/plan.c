@@ -528,7 +528,7 @@ void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
         const char *impl = "";
         if (pl->absorbed)
             impl = "(folded into the layer before)";
-        else if (l->desc.kind == CNN_LAYER_CONV && pl->impl)
+        else if ((l->desc.kind == CNN_LAYER_CONV || l->desc.kind == CNN_LAYER_LINEAR) && pl->impl)
             impl = cnn_fast_conv_impl(pl->impl);
         else if (l->desc.kind == CNN_LAYER_ADD && (pl->y == pl->xs[0] || pl->y == pl->xs[1]))
             impl = "(in place, over its input's buffer)";
