@@ -19,6 +19,29 @@
  * with the number of layers compared (test_modelfile.c). */
 #define PLAN_COMPARE_LABELS 2
 
+/* One training forward and backward of plans pa and pb (of models ma and mb,
+ * both of description d) on the same weights (seed 3) and the same batch
+ * (inputs seed 99 in [-2, 2], labels i * 7 % 10, written to labels[batch]):
+ * their losses, and correct counts where ca, cb are not NULL. */
+__attribute__((unused)) static void plan_pair_step(const cnn_model_desc *d, int batch,
+                                                   cnn_model *ma, cnn_model *mb, cnn_plan *pa,
+                                                   cnn_plan *pb, uint8_t *labels, float *la,
+                                                   float *lb, int *ca, int *cb)
+{
+    cnn_model_init(ma, 3);
+    cnn_model_init(mb, 3);
+    unsigned seed = 99;
+    size_t nx = (size_t)batch * d->in_h * d->in_w * d->in_c;
+    check_fill(cnn_plan_input(pa), nx, &seed, -2, 2);
+    memcpy(cnn_plan_input(pb), cnn_plan_input(pa), nx * 4);
+    for (int i = 0; i < batch; i++)
+        labels[i] = (uint8_t)(i * 7 % 10);
+    *la = cnn_plan_forward(pa, labels, batch, 1, ca);
+    *lb = cnn_plan_forward(pb, labels, batch, 1, cb);
+    cnn_plan_backward(pa);
+    cnn_plan_backward(pb);
+}
+
 __attribute__((unused)) static void compare_backends(const cnn_model_desc *d, int batch, int flags)
 {
     cnn_error err;
@@ -31,20 +54,11 @@ __attribute__((unused)) static void compare_backends(const cnn_model_desc *d, in
         return;
     }
     int state = flags & PLAN_COMPARE_STATE, named = flags & PLAN_COMPARE_LABELS;
-    cnn_model_init(mf, 3);
-    cnn_model_init(mr, 3);
-    unsigned seed = 99;
-    size_t nx = (size_t)batch * d->in_h * d->in_w * d->in_c;
-    check_fill(cnn_plan_input(pf), nx, &seed, -2, 2);
-    memcpy(cnn_plan_input(pr), cnn_plan_input(pf), nx * 4);
-    uint8_t labels[64];
-    for (int i = 0; i < batch; i++)
-        labels[i] = (uint8_t)(i * 7 % 10);
     int cf = 0, cr = 0;
-    float lf = cnn_plan_forward(pf, labels, batch, 1, state ? &cf : NULL);
-    float lr = cnn_plan_forward(pr, labels, batch, 1, state ? &cr : NULL);
-    cnn_plan_backward(pf);
-    cnn_plan_backward(pr);
+    float lf, lr;
+    uint8_t labels[64];
+    plan_pair_step(d, batch, mf, mr, pf, pr, labels, &lf, &lr, state ? &cf : NULL,
+                   state ? &cr : NULL);
     if (state)
         printf("  %s batch %d: loss fast %.6f reference %.6f, correct %d / %d\n", d->name, batch,
                lf, lr, cf, cr);

@@ -233,19 +233,9 @@ static void compare_bf16(const cnn_model_desc *d, int batch)
     check(linears > 0 && on_bf16 == linears,
           "%s: every fully connected layer runs a bf16 kernel (%d of %d)", d->name, on_bf16,
           linears);
-    cnn_model_init(mb, 3);
-    cnn_model_init(mr, 3);
-    unsigned seed = 99;
-    size_t nx = (size_t)batch * d->in_h * d->in_w * d->in_c;
-    check_fill(cnn_plan_input(pb), nx, &seed, -2, 2);
-    memcpy(cnn_plan_input(pr), cnn_plan_input(pb), nx * 4);
+    float lb, lr;
     uint8_t labels[64];
-    for (int i = 0; i < batch; i++)
-        labels[i] = (uint8_t)(i * 7 % 10);
-    float lb = cnn_plan_forward(pb, labels, batch, 1, NULL);
-    float lr = cnn_plan_forward(pr, labels, batch, 1, NULL);
-    cnn_plan_backward(pb);
-    cnn_plan_backward(pr);
+    plan_pair_step(d, batch, mb, mr, pb, pr, labels, &lb, &lr, NULL, NULL);
     check(fabsf(lb - lr) <= 0.01f * fabsf(lr), "%s bf16: loss %.6f within 1 %% of fp32's %.6f",
           d->name, lb, lr);
     double worst = 1;
