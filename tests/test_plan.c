@@ -82,10 +82,11 @@ static const cnn_model_desc foldnet = {"foldnet", "", 6, 6, 3, 10,
                                        (int)(sizeof fold_layers / sizeof fold_layers[0]),
                                        fold_layers, CNN_INIT_DEFAULT};
 
-/* Inference plans, fast (batch norms folded into convolutions) against
- * reference (every norm run as it is), on the same weights and on batch-norm
- * parameters and running estimates drawn away from their initial 1 and 0 so
- * that a fold that dropped a term would show. */
+/* Inference plans, fast (batch norms folded into convolutions, outputs sharing
+ * buffers) against the reference training plan in eval mode (every norm run as
+ * it is, every output in its own buffer), on the same weights and on
+ * batch-norm parameters and running estimates drawn away from their initial 1
+ * and 0 so that a fold that dropped a term would show. */
 static void compare_inference(const cnn_model_desc *d, int batch, int folded)
 {
     cnn_error err;
@@ -93,7 +94,7 @@ static void compare_inference(const cnn_model_desc *d, int batch, int folded)
     cnn_plan *pf, *pr;
     if (cnn_model_create(d, NULL, &mf, &err) || cnn_model_create(d, NULL, &mr, &err) ||
         cnn_plan_create(mf, batch, NULL, 0, &pf, &err) ||
-        cnn_plan_create(mr, batch, &(cnn_plan_config){.backend = CNN_BACKEND_REFERENCE}, 0, &pr,
+        cnn_plan_create(mr, batch, &(cnn_plan_config){.backend = CNN_BACKEND_REFERENCE}, 1, &pr,
                         &err)) {
         check(0, "%s: %s", d->name, err.msg);
         return;

@@ -9,7 +9,9 @@
  *    that layer's output has no other consumer, and in a fast inference plan a
  *    batch norm folded into the convolution before it on the same condition.
  *    Their consumers read the source layer's output instead;
- *  - each executed layer owns its output (the backward needs them);
+ *  - in a training plan each executed layer owns its output (the backward
+ *    needs them); in an inference plan outputs share buffers whose occupants'
+ *    lives (from the layer to its last reader) do not overlap;
  *  - the gradient of a layer's output (dy) lives in one of a few shared
  *    buffers, from the backward of its last consumer (which overwrites it) to
  *    its own backward; further consumers write into a temporary that is added
@@ -158,6 +160,55 @@ static int add_in_place_over(const cnn_plan *p, int i, const int (*in)[CNN_MAX_I
     return -1;
 }
 
+/* Inference plans: an output is needed only until its last reader has run, so
+ * outputs share buffers ("slots"). Output j, with the adds written over it,
+ * lives from j to its last reader (the logits to the end). In index order each
+ * output takes the smallest free slot that holds it, else the largest free one
+ * (grown to fit), else a new one; a slot is free at j when its occupant's last
+ * reader comes before j, so no layer writes over its own input. Fills slot_of[j]
+ * for the layers that own a buffer and slot_floats[] (count entries each, from
+ * zero); returns the number of slots. */
+static int share_outputs(const cnn_plan *p, const int (*in)[CNN_MAX_INPUTS], const int *over,
+                         int *last, int *slot_of, size_t *slot_floats, int *slot_end)
+{
+    int count = p->m->count, slots = 0;
+    for (int j = 0; j < count; j++)
+        last[j] = -1;
+    for (int i = 0; i <= count; i++) {
+        for (int s = 0; s < (i < count ? p->layers[i].n_in : 1); s++) {
+            int j = i < count ? in[i][s] : p->last;
+            if (i < count && p->layers[i].absorbed)
+                break;
+            if (j < 0)
+                continue;
+            while (over[j] >= 0) /* an add over its input: that input's buffer */
+                j = over[j];
+            if (i > last[j])
+                last[j] = i;
+        }
+    }
+    for (int j = 0; j < count; j++) {
+        if (p->layers[j].absorbed || over[j] >= 0)
+            continue;
+        size_t n = round16((size_t)p->batch * cnn_shape_size(p->layers[j].ml->out));
+        int fit = -1, largest = -1;
+        for (int b = 0; b < slots; b++) {
+            if (slot_end[b] >= j)
+                continue;
+            if (slot_floats[b] >= n && (fit < 0 || slot_floats[b] < slot_floats[fit]))
+                fit = b;
+            if (largest < 0 || slot_floats[b] > slot_floats[largest])
+                largest = b;
+        }
+        int b = fit >= 0 ? fit : largest >= 0 ? largest : slots++;
+        if (slot_floats[b] < n)
+            slot_floats[b] = n;
+        slot_end[b] = last[j] > j ? last[j] : j;
+        slot_of[j] = b;
+    }
+    return slots;
+}
+
 cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, int training,
                            cnn_plan **out, cnn_error *err)
 {
@@ -176,7 +227,8 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     int count = m->count;
     int *src = calloc((size_t)count, sizeof(int)), *consumers = calloc((size_t)count, sizeof(int));
     int *first = calloc((size_t)count, sizeof(int)), *buf_of = calloc((size_t)count, sizeof(int));
-    int *over = calloc((size_t)count, sizeof(int));
+    int *over = calloc((size_t)count, sizeof(int)), *slot_end = NULL;
+    size_t *slot_floats = NULL;
     int(*in)[CNN_MAX_INPUTS] = calloc((size_t)count, sizeof *in);
     cnn_plan *p = calloc(1, sizeof *p);
     if (!src || !consumers || !first || !buf_of || !over || !in || !p ||
@@ -227,9 +279,21 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
         over[i] = add_in_place_over(p, i, (const int(*)[CNN_MAX_INPUTS])in, first);
     cnn_shape in0 = {m->desc->in_h, m->desc->in_w, m->desc->in_c};
     size_t act_floats = 0, max_floats = round16((size_t)batch * cnn_shape_size(in0));
+    int slots = 0; /* inference: buf_of[j] is output j's slot */
+    if (!training) {
+        if (!(slot_floats = calloc((size_t)count, sizeof *slot_floats)) ||
+            !(slot_end = calloc((size_t)count, sizeof(int)))) {
+            st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a plan");
+            goto fail;
+        }
+        slots = share_outputs(p, (const int(*)[CNN_MAX_INPUTS])in, over, first, buf_of,
+                              slot_floats, slot_end);
+        for (int b = 0; b < slots; b++)
+            act_floats += slot_floats[b];
+    }
     for (int i = 0; i < count; i++) {
         size_t n = round16((size_t)batch * cnn_shape_size(m->layers[i].out));
-        if (!p->layers[i].absorbed && over[i] < 0)
+        if (training && !p->layers[i].absorbed && over[i] < 0)
             act_floats += n;
         if (n > max_floats)
             max_floats = n;
@@ -238,12 +302,21 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
         (st = alloc_block(&p->acts, act_floats, &p->bytes, err)))
         goto fail;
     float *next = p->acts;
+    for (int b = 0; b < slots; b++) { /* slot b's start, kept in its size's place */
+        size_t n = slot_floats[b];
+        slot_floats[b] = (size_t)(next - p->acts);
+        next += n;
+    }
     for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         if (pl->absorbed)
             continue;
         if (over[i] >= 0) {
             pl->y = p->layers[over[i]].y;
+            continue;
+        }
+        if (!training) {
+            pl->y = p->acts + slot_floats[buf_of[i]];
             continue;
         }
         pl->y = next;
@@ -352,11 +425,13 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     if (p->dnnl)
         p->bytes += cnn_dnnl_scratch_bytes(p->dnnl);
     free(src), free(consumers), free(first), free(buf_of), free(over), free(in);
+    free(slot_floats), free(slot_end);
     *out = p;
     return CNN_STATUS_OK;
 
 fail:
     free(src), free(consumers), free(first), free(buf_of), free(over), free(in);
+    free(slot_floats), free(slot_end);
     cnn_plan_destroy(p);
     return st;
 }
