@@ -40,6 +40,7 @@ typedef enum cnn_layer_kind {
     CNN_LAYER_GMP,          /* global max pooling: (H,W,C) -> (C) */
     CNN_LAYER_SHORTCUT,     /* parameter-free ResNet shortcut (He et al.'s option A): every
                              * stride-th pixel, channels zero-padded to out */
+    CNN_LAYER_SCALE,        /* y = scale * x, a fixed factor (airbench's logit scale) */
     CNN_LAYER_KIND_COUNT
 } cnn_layer_kind;
 
@@ -56,6 +57,15 @@ enum {
 
 #define CNN_MAX_INPUTS 4
 
+/* How a convolution's weights start, beside the model's init kind. */
+enum {
+    CNN_LAYER_INIT_DEFAULT = 0, /* the model's init kind */
+    CNN_LAYER_INIT_DIRAC,       /* the init kind, then the identity (torch.nn.init.dirac_) on
+                                 * the first IC output channels, as airbench's convolutions */
+    CNN_LAYER_INIT_WHITEN       /* from the training data: patch-whitening filters (the trainer
+                                 * computes them, cnn_whiten_weights in train.h); bias 0 */
+};
+
 typedef struct cnn_layer_desc {
     cnn_layer_kind kind;
     int out;            /* conv: output channels; linear: output features */
@@ -65,6 +75,13 @@ typedef struct cnn_layer_desc {
     float p;            /* dropout probability; conv, linear: DropConnect probability */
     int groups;         /* group norm: groups (0: 32 or the largest divisor that fits) */
     int gamma0;         /* norms: gamma starts at 0, not 1 (the model file's gamma=0) */
+    float eps;          /* batch norm: epsilon (0: PyTorch's 1e-5) */
+    float momentum;     /* batch norm: running-estimate momentum, PyTorch's convention (the
+                         * new value's weight; 0: PyTorch's 0.1) */
+    int freeze_weight;  /* conv, linear weights, norm gammas: not trained (the optimizer
+                         * leaves them as initialised) */
+    int init;           /* conv: CNN_LAYER_INIT_* (how its weights start) */
+    float scale;        /* CNN_LAYER_SCALE: the factor */
     int slots;          /* CNN_SLOT_* bits */
     int from_count;     /* 0: the input is the layer before (or the model's input) */
     int from[CNN_MAX_INPUTS]; /* earlier layers' 0-based indices; -1 = the model's input */
@@ -208,5 +225,30 @@ double cnn_model_macs(const cnn_model *m);
  * or norm parameters): what an L2 penalty applies to. Returns the count
  * written (at most max). */
 int cnn_model_weight_ranges(const cnn_model *m, size_t *offsets, size_t *counts, int max);
+
+/* What a parameter is, for per-group optimizer settings (--lr-mult). */
+typedef enum cnn_param_role {
+    CNN_PARAM_WEIGHT = 0,  /* conv and linear weights */
+    CNN_PARAM_BIAS,        /* conv and linear biases */
+    CNN_PARAM_NORM_WEIGHT, /* normalisation scales (gamma) */
+    CNN_PARAM_NORM_BIAS,   /* normalisation shifts (beta) */
+    CNN_PARAM_ROLE_COUNT
+} cnn_param_role;
+
+typedef struct cnn_param_range {
+    size_t offset, count; /* into params and grads */
+    cnn_param_role role;
+    int layer;            /* 0-based index in the model */
+    int frozen;           /* the model file froze it (freeze=weight) */
+} cnn_param_range;
+
+/* Every parameter of the model as ranges in block order, each with its role;
+ * together they cover the block. Writes at most max and returns how many
+ * there are (call with max 0 to count). */
+int cnn_model_param_ranges(const cnn_model *m, cnn_param_range *out, int max);
+/* "weight", "bias", "norm_weight", "norm_bias"; parse returns 1 and sets *out,
+ * or 0 for an unknown name. */
+const char *cnn_param_role_name(cnn_param_role r);
+int cnn_param_role_parse(const char *s, cnn_param_role *out);
 
 #endif

@@ -52,6 +52,7 @@ static void kind_text(const cnn_model *m, int i, char *buf, size_t size)
             ADD(" pad %d", d->pad);
         break;
     case CNN_LAYER_SHORTCUT: ADD("shortcut /%d", d->stride); break;
+    case CNN_LAYER_SCALE: ADD("scale %g", (double)d->scale); break;
     case CNN_LAYER_ACT: ADD("%s", cnn_act_name(d->act)); break;
     case CNN_LAYER_DROPOUT:
     case CNN_LAYER_DROPOUT2D: ADD("%s %g", cnn_layer_class_of(d->kind)->name, (double)d->p); break;

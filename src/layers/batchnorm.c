@@ -33,7 +33,10 @@ static int bn_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
 static cnn_bn_geom geom_of(const cnn_plan_layer *pl)
 {
     cnn_shape s = pl->ml->in;
-    return (cnn_bn_geom){.m = pl->n * s.h * s.w, .c = s.c, .eps = CNN_BN_EPS, .momentum = CNN_BN_MOMENTUM};
+    const cnn_layer_desc *d = &pl->ml->desc;
+    return (cnn_bn_geom){.m = pl->n * s.h * s.w, .c = s.c,
+                         .eps = d->eps > 0 ? d->eps : CNN_BN_EPS,
+                         .momentum = d->momentum > 0 ? d->momentum : CNN_BN_MOMENTUM};
 }
 
 static cnn_status bn_plan(cnn_plan_layer *pl, cnn_error *err)

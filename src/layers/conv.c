@@ -4,6 +4,8 @@
  * fast inference plan with a batch norm folded in (folded_bn), it holds the
  * folded weights (OC,IC,K,K) and bias (OC), remade by every forward from the
  * current parameters and running estimates. */
+#include <string.h>
+
 #include "layer.h"
 
 static cnn_conv_geom geom_of(const cnn_model_layer *l, int n)
@@ -48,6 +50,20 @@ static void conv_init(const cnn_model_layer *l, cnn_init_kind how, float *params
     int kk = l->desc.k * l->desc.k;
     cnn_layer_init_weights(how, params, wcount, l->desc.bias ? params + wcount : NULL,
                            (size_t)l->desc.out, l->in.c * kk, l->desc.out * kk, rng);
+    if (l->desc.init == CNN_LAYER_INIT_DEFAULT)
+        return;
+    /* dirac and whiten (whose weights the trainer computes later) start with a
+     * zero bias, as airbench's DiracConv */
+    if (l->desc.bias)
+        memset(params + wcount, 0, (size_t)l->desc.out * sizeof(float));
+    if (l->desc.init != CNN_LAYER_INIT_DIRAC)
+        return;
+    /* torch.nn.init.dirac_ on w[:IC]: output channel o < IC is the identity
+     * of input channel o (1 at the kernel's centre (K/2, K/2)) */
+    int k = l->desc.k, ic = l->in.c, n = l->desc.out < ic ? l->desc.out : ic;
+    memset(params, 0, (size_t)n * ic * kk * sizeof(float));
+    for (int o = 0; o < n; o++)
+        params[((size_t)o * ic + o) * kk + (k / 2) * k + k / 2] = 1.0f;
 }
 
 static int conv_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
@@ -94,7 +110,8 @@ static void conv_forward(cnn_plan_layer *pl)
         size_t wcount = wcount_of(pl->ml);
         int oc = pl->ml->desc.out;
         float *wf = pl->ws, *bf = pl->ws + wcount;
-        cnn_fast_batchnorm_fold(oc, wcount / (size_t)oc, CNN_BN_EPS, pl->w, bias_of(pl, pl->w),
+        cnn_fast_batchnorm_fold(oc, wcount / (size_t)oc,
+                                bn->ml->desc.eps > 0 ? bn->ml->desc.eps : CNN_BN_EPS, pl->w, bias_of(pl, pl->w),
                                 bn->w, bn->w + oc, bn->state, bn->state + oc, wf, bf);
         cnn_fast_conv_forward(pl->impl, pl->x, wf, bf, pl->y);
         return;

@@ -72,7 +72,7 @@ extern const cnn_layer_class cnn_layer_conv, cnn_layer_linear, cnn_layer_act,
     cnn_layer_maxpool, cnn_layer_avgpool, cnn_layer_gap, cnn_layer_flatten, cnn_layer_batchnorm,
     cnn_layer_identity, cnn_layer_dropout, cnn_layer_dropout2d, cnn_layer_layernorm,
     cnn_layer_instancenorm, cnn_layer_groupnorm, cnn_layer_add, cnn_layer_concat, cnn_layer_gmp,
-    cnn_layer_shortcut;
+    cnn_layer_shortcut, cnn_layer_scale;
 
 /* Batch norm's constants, as PyTorch's BatchNorm defaults. */
 #define CNN_BN_EPS 1e-5f

@@ -24,6 +24,7 @@ static const cnn_layer_class *const classes[CNN_LAYER_KIND_COUNT] = {
     [CNN_LAYER_CONCAT] = &cnn_layer_concat,
     [CNN_LAYER_GMP] = &cnn_layer_gmp,
     [CNN_LAYER_SHORTCUT] = &cnn_layer_shortcut,
+    [CNN_LAYER_SCALE] = &cnn_layer_scale,
 };
 
 const cnn_layer_class *cnn_layer_class_of(cnn_layer_kind kind)

@@ -302,3 +302,53 @@ int cnn_model_weight_ranges(const cnn_model *m, size_t *offsets, size_t *counts,
     }
     return n;
 }
+
+int cnn_model_param_ranges(const cnn_model *m, cnn_param_range *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < m->count; i++) {
+        const cnn_model_layer *l = &m->layers[i];
+        if (!l->param_count)
+            continue;
+        size_t first = l->param_count, second = 0; /* weights, then biases or shifts */
+        cnn_param_role r0 = CNN_PARAM_WEIGHT, r1 = CNN_PARAM_BIAS;
+        if (cnn_layer_is_norm(l->desc.kind)) {
+            first = second = l->param_count / 2;
+            r0 = CNN_PARAM_NORM_WEIGHT;
+            r1 = CNN_PARAM_NORM_BIAS;
+        } else if ((l->desc.kind == CNN_LAYER_CONV || l->desc.kind == CNN_LAYER_LINEAR) &&
+                   l->desc.bias) {
+            second = (size_t)l->desc.out;
+            first = l->param_count - second;
+        }
+        cnn_param_range a = {l->param_offset, first, r0, i, l->desc.freeze_weight};
+        cnn_param_range b = {l->param_offset + first, second, r1, i, 0};
+        if (n < max)
+            out[n] = a;
+        n++;
+        if (second) {
+            if (n < max)
+                out[n] = b;
+            n++;
+        }
+    }
+    return n;
+}
+
+static const char *const role_names[CNN_PARAM_ROLE_COUNT] = {"weight", "bias", "norm_weight",
+                                                             "norm_bias"};
+
+const char *cnn_param_role_name(cnn_param_role r)
+{
+    return (int)r >= 0 && r < CNN_PARAM_ROLE_COUNT ? role_names[r] : "?";
+}
+
+int cnn_param_role_parse(const char *s, cnn_param_role *out)
+{
+    for (int i = 0; i < CNN_PARAM_ROLE_COUNT; i++)
+        if (strcmp(s, role_names[i]) == 0) {
+            *out = (cnn_param_role)i;
+            return 1;
+        }
+    return 0;
+}

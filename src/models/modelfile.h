@@ -75,14 +75,16 @@ typedef struct mf_file {
 enum {
     MF_KEY_K = 1, MF_KEY_STRIDE = 2, MF_KEY_PAD = 4, MF_KEY_BIAS = 8, MF_KEY_KNOBS = 16,
     MF_KEY_GROUPS = 32, MF_KEY_FROM = 64,
-    MF_KEY_GAMMA = 128
+    MF_KEY_GAMMA = 128, MF_KEY_EPS = 256, MF_KEY_MOMENTUM = 512, MF_KEY_FREEZE = 1024,
+    MF_KEY_INIT = 2048
 };
 typedef enum mf_args {
     MF_ARGS_NONE,     /* no positional arguments */
     MF_ARGS_INT,      /* one integer: out channels or features, a window */
     MF_ARGS_PROB_OPT, /* an optional probability */
     MF_ARGS_PROB,     /* a probability */
-    MF_ARGS_LABELS    /* labels of earlier layers */
+    MF_ARGS_LABELS,   /* labels of earlier layers */
+    MF_ARGS_NUMBER    /* a finite number (scale's factor) */
 } mf_args;
 typedef struct mf_kind {
     const char *word;

@@ -168,6 +168,19 @@ static cnn_status prob(run *r, const mf_line *l, int col, const char *text, cons
     return CNN_STATUS_OK;
 }
 
+/* A finite number in [min, max] (no expressions: keys like eps=1e-12). */
+static cnn_status number(run *r, const mf_line *l, int col, const char *text, const char *what,
+                         double min, double max, float *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v >= min && v <= max))
+        return mf_fail(r->f, l, col, "%s: expected a number in [%g, %g], found '%s'", what, min,
+                       max, text);
+    *out = (float)v;
+    return CNN_STATUS_OK;
+}
+
 /* ---- labels ---- */
 
 static mf_label *label_find(mf_scope *s, const char *name)
@@ -296,7 +309,23 @@ static cnn_status layer(run *r, mf_scope *s, const mf_line *l, int t0, const mf_
             st = eval_int(r, s, l, col, v, what, 1, 65536, &groups);
         else if (!strcmp(key, "gamma"))
             st = eval_int(r, s, l, col, v, what, 0, 1, &gamma);
-        else if (!strcmp(key, "knobs"))
+        else if (!strcmp(key, "eps"))
+            st = number(r, l, col, v, what, 1e-30, 1, &d.eps);
+        else if (!strcmp(key, "momentum"))
+            st = number(r, l, col, v, what, 1e-6, 1, &d.momentum);
+        else if (!strcmp(key, "freeze")) {
+            if (!strcmp(v, "weight"))
+                d.freeze_weight = 1;
+            else
+                st = mf_fail(f, l, col, "%s: expected weight, found '%s'", what, v);
+        } else if (!strcmp(key, "init")) {
+            if (!strcmp(v, "dirac"))
+                d.init = CNN_LAYER_INIT_DIRAC;
+            else if (!strcmp(v, "whiten"))
+                d.init = CNN_LAYER_INIT_WHITEN;
+            else
+                st = mf_fail(f, l, col, "%s: expected dirac or whiten, found '%s'", what, v);
+        } else if (!strcmp(key, "knobs"))
             st = knobs_of(r, l, col, v, word, k->kind == CNN_LAYER_CONV
                                                   ? KNOB_KERNEL | KNOB_DROPCONNECT
                                                   : KNOB_DROPCONNECT, &knobs);
@@ -329,6 +358,9 @@ static cnn_status layer(run *r, mf_scope *s, const mf_line *l, int t0, const mf_
         d.p = r->dropout;
         if (p0)
             st = prob(r, l, p0->col, p0->s, word, &d.p);
+        break;
+    case MF_ARGS_NUMBER:
+        st = number(r, l, p0->col, p0->s, word, -1e6, 1e6, &d.scale);
         break;
     case MF_ARGS_LABELS:
         d.from_count = a.npos;
@@ -412,7 +444,9 @@ static cnn_status call(run *r, mf_scope *s, const mf_line *l, int t0, const mf_b
     if (r->depth == MAX_DEPTH)
         return mf_fail(f, l, l->tok[t0].col, "expected block calls nested at most %d deep, found "
                        "deeper", MAX_DEPTH);
-    long vals[MF_MAX_ARGS];
+    /* mf_collect_blocks refused blocks with more parameters than these hold */
+    CNN_ASSERT(b->nparams <= MF_MAX_ARGS);
+    long vals[MF_MAX_ARGS] = {0};
     int given[MF_MAX_ARGS] = {0}, in = *cursor;
     for (int i = 0; i < a.npos && !st; i++) {
         st = eval(r, s, l, a.pos[i]->col, a.pos[i]->s, &vals[i]);

@@ -2,10 +2,12 @@
  * model file (also in blocks never called and branches never taken), and the
  * words they know:
  *   blocks      names unique and not layer words, parameters NAME or
- *               NAME=DEFAULT, those without defaults first;
+ *               NAME=DEFAULT, those without defaults first, at most
+ *               MF_MAX_ARGS of them;
  *   statements  every layer line names a known kind or block, with allowed
  *               keys, each once, and the right number of arguments;
- *   recursion   no block calls itself, directly or through others.
+ *   recursion   no block calls itself, directly or through others (an
+ *               explicit stack: no depth limit, no recursion in C).
  * After them, running the lines (modelfile_build.c) meets no unknown word,
  * key or block.
  */
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "modelfile.h"
 
 static cnn_status no_memory(const mf_file *f)
@@ -23,26 +26,31 @@ static cnn_status no_memory(const mf_file *f)
 
 /* ---- words ---- */
 
-#define CONV_USAGE "conv OUT k=K [stride=S] [pad=P|same] [bias=auto|yes|no] [knobs=kernel,dropconnect]"
+#define CONV_USAGE "conv OUT k=K [stride=S] [pad=P|same] [bias=auto|yes|no] [knobs=kernel,dropconnect] [init=dirac|whiten] [freeze=weight]"
 #define POOL_KEYS (MF_KEY_STRIDE | MF_KEY_PAD | MF_KEY_FROM)
-#define NORM_KEYS (MF_KEY_GAMMA | MF_KEY_FROM)
+#define NORM_KEYS (MF_KEY_GAMMA | MF_KEY_FREEZE | MF_KEY_FROM)
+#define BN_KEYS (NORM_KEYS | MF_KEY_EPS | MF_KEY_MOMENTUM)
 
 static const mf_kind kinds[] = {
     {"conv", CNN_LAYER_CONV, MF_ARGS_INT, 0, 0,
-     MF_KEY_K | MF_KEY_STRIDE | MF_KEY_PAD | MF_KEY_BIAS | MF_KEY_KNOBS | MF_KEY_FROM, 0, 0, CONV_USAGE},
-    {"linear", CNN_LAYER_LINEAR, MF_ARGS_INT, 0, 0, MF_KEY_BIAS | MF_KEY_KNOBS | MF_KEY_FROM, 0, 0,
-     "linear OUT [bias=auto|yes|no] [knobs=dropconnect|none]"},
+     MF_KEY_K | MF_KEY_STRIDE | MF_KEY_PAD | MF_KEY_BIAS | MF_KEY_KNOBS | MF_KEY_FROM | MF_KEY_INIT |
+         MF_KEY_FREEZE, 0, 0, CONV_USAGE},
+    {"linear", CNN_LAYER_LINEAR, MF_ARGS_INT, 0, 0,
+     MF_KEY_BIAS | MF_KEY_KNOBS | MF_KEY_FROM | MF_KEY_FREEZE, 0, 0,
+     "linear OUT [bias=auto|yes|no] [knobs=dropconnect|none] [freeze=weight]"},
     {"shortcut", CNN_LAYER_SHORTCUT, MF_ARGS_INT, 0, 0, MF_KEY_STRIDE | MF_KEY_FROM, 0, 0,
      "shortcut OUT [stride=S]"},
+    {"scale", CNN_LAYER_SCALE, MF_ARGS_NUMBER, 0, 0, MF_KEY_FROM, 0, 0, "scale F"},
     {"maxpool", CNN_LAYER_MAXPOOL, MF_ARGS_INT, 0, 0, POOL_KEYS, 0, 0, "maxpool K [stride=S] [pad=P]"},
     {"avgpool", CNN_LAYER_AVGPOOL, MF_ARGS_INT, 0, 0, POOL_KEYS, 0, 0, "avgpool K [stride=S] [pad=P]"},
     {"gap", CNN_LAYER_GAP, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "gap"},
     {"gmp", CNN_LAYER_GMP, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "gmp"},
     {"flatten", CNN_LAYER_FLATTEN, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "flatten"},
     {"identity", CNN_LAYER_IDENTITY, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "identity"},
-    {"norm", CNN_LAYER_IDENTITY, MF_ARGS_NONE, 0, 0, NORM_KEYS | MF_KEY_GROUPS, CNN_SLOT_NORM, 0,
-     "norm [groups=G] [gamma=0|1]"},
-    {"batchnorm", CNN_LAYER_BATCHNORM, MF_ARGS_NONE, 0, 0, NORM_KEYS, 0, 0, "batchnorm [gamma=0|1]"},
+    {"norm", CNN_LAYER_IDENTITY, MF_ARGS_NONE, 0, 0, BN_KEYS | MF_KEY_GROUPS, CNN_SLOT_NORM, 0,
+     "norm [groups=G] [gamma=0|1] [freeze=weight] [eps=F] [momentum=F]"},
+    {"batchnorm", CNN_LAYER_BATCHNORM, MF_ARGS_NONE, 0, 0, BN_KEYS, 0, 0,
+     "batchnorm [gamma=0|1] [freeze=weight] [eps=F] [momentum=F]"},
     {"layernorm", CNN_LAYER_LAYERNORM, MF_ARGS_NONE, 0, 0, NORM_KEYS, 0, 0, "layernorm [gamma=0|1]"},
     {"instancenorm", CNN_LAYER_INSTANCENORM, MF_ARGS_NONE, 0, 0, NORM_KEYS, 0, 0,
      "instancenorm [gamma=0|1]"},
@@ -64,8 +72,9 @@ static const mf_kind kinds[] = {
 
 static const char *const keywords[] = {"block", "end", "if", "else", "repeat", "name",
                                        "about", "input", "classes", "defaults"};
-static const char *const key_names[] = {"k",      "stride", "pad",  "bias",
-                                        "knobs", "groups", "from", "gamma"};
+static const char *const key_names[] = {"k",      "stride", "pad",      "bias",
+                                        "knobs",  "groups", "from",     "gamma",
+                                        "eps",    "momentum", "freeze", "init"};
 #define KEY_COUNT ((int)(sizeof key_names / sizeof key_names[0]))
 
 const mf_kind *mf_kind_find(const char *word)
@@ -160,6 +169,9 @@ cnn_status mf_collect_blocks(mf_file *f)
         b->name = name->s;
         b->line = i;
         b->nparams = l->ntok - 2;
+        if (b->nparams > MF_MAX_ARGS)
+            return mf_fail(f, l, l->tok[2 + MF_MAX_ARGS].col, "block %s: expected at most %d "
+                           "parameters, found %d", name->s, MF_MAX_ARGS, b->nparams);
         b->params = mf_alloc(&f->arena, sizeof(mf_tok *) * (size_t)(b->nparams ? b->nparams : 1));
         if (!b->params)
             return no_memory(f);
@@ -246,15 +258,20 @@ cnn_status mf_split_args(const mf_file *f, const mf_line *l, int t0, mf_args_spl
     return CNN_STATUS_OK;
 }
 
-/* "k" of "k=3" as a NUL-terminated name in buf. */
-static const char *key_of(const char *kv, char *buf, size_t size)
+/* The length of "k" in "k=3". */
+static size_t key_len(const char *kv)
 {
-    size_t n = (size_t)(strchr(kv, '=') - kv);
-    if (n >= size)
-        n = size - 1;
-    memcpy(buf, kv, n);
-    buf[n] = 0;
-    return buf;
+    return (size_t)(strchr(kv, '=') - kv);
+}
+
+/* The index of block b's parameter named by the n bytes at name, or -1. */
+static int param_index(const mf_block *b, const char *name, size_t n)
+{
+    for (int p = 0; p < b->nparams; p++)
+        if (strncmp(b->params[p]->s, name, n) == 0 &&
+            (b->params[p]->s[n] == 0 || b->params[p]->s[n] == '='))
+            return p;
+    return -1;
 }
 
 static void list_keys(unsigned keys, char *buf, size_t size)
@@ -282,6 +299,7 @@ static cnn_status check_layer(const mf_file *f, const mf_line *l, int t0, const 
     case MF_ARGS_INT: min = max = 1; break;
     case MF_ARGS_PROB_OPT: max = 1; break;
     case MF_ARGS_PROB: min = max = 1; break;
+    case MF_ARGS_NUMBER: min = max = 1; break;
     case MF_ARGS_LABELS: min = k->min_labels, max = k->max_labels; break;
     }
     if (a.npos < min)
@@ -294,12 +312,13 @@ static cnn_status check_layer(const mf_file *f, const mf_line *l, int t0, const 
                        a.pos[max]->s);
     for (int i = 0; i < a.nkeys; i++) {
         char name[64];
-        key_of(a.keys[i]->s, name, sizeof name);
-        if (!(key_bit(name) & k->keys)) {
+        size_t n = key_len(a.keys[i]->s); /* a longer name is no key anyway */
+        snprintf(name, sizeof name, "%.*s", (int)n, a.keys[i]->s);
+        if (n >= sizeof name || !(key_bit(name) & k->keys)) {
             char allowed[128];
             list_keys(k->keys, allowed, sizeof allowed);
-            return mf_fail(f, l, a.keys[i]->col, "%s: unknown key '%s'; expected one of: %s",
-                           w->s, name, allowed);
+            return mf_fail(f, l, a.keys[i]->col, "%s: unknown key '%.*s'; expected one of: %s",
+                           w->s, (int)n, a.keys[i]->s, allowed);
         }
     }
     return CNN_STATUS_OK;
@@ -316,30 +335,25 @@ static cnn_status check_call(const mf_file *f, const mf_line *l, int t0, const m
         return mf_fail(f, l, a.pos[b->nparams]->col, "block %s: expected at most %d argument%s, "
                        "found %d", b->name, b->nparams, b->nparams == 1 ? "" : "s", a.npos);
     for (int i = 0; i < a.nkeys; i++) {
-        char name[64];
-        key_of(a.keys[i]->s, name, sizeof name);
-        if (!strcmp(name, "from"))
+        const char *name = a.keys[i]->s;
+        size_t n = key_len(name);
+        if (n == 4 && !strncmp(name, "from", 4))
             continue;
-        int p = 0;
-        size_t len = strlen(name);
-        while (p < b->nparams && !(strncmp(b->params[p]->s, name, len) == 0 &&
-                                   (b->params[p]->s[len] == 0 || b->params[p]->s[len] == '=')))
-            p++;
-        if (p == b->nparams)
-            return mf_fail(f, l, a.keys[i]->col, "block %s: unknown key '%s'; expected a "
-                           "parameter of the block (see line %d) or from", b->name, name,
+        int p = param_index(b, name, n);
+        if (p < 0)
+            return mf_fail(f, l, a.keys[i]->col, "block %s: unknown key '%.*s'; expected a "
+                           "parameter of the block (see line %d) or from", b->name, (int)n, name,
                            f->lines[b->line].no);
         if (p < a.npos)
-            return mf_fail(f, l, a.keys[i]->col, "block %s: duplicate parameter '%s': expected it "
-                           "once, found it as argument %d and as a key", b->name, name, p + 1);
+            return mf_fail(f, l, a.keys[i]->col, "block %s: duplicate parameter '%.*s': expected "
+                           "it once, found it as argument %d and as a key", b->name, (int)n, name,
+                           p + 1);
     }
     for (int p = a.npos; p < b->nrequired; p++) {
         int given = 0;
-        for (int i = 0; i < a.nkeys; i++) {
-            char name[64];
-            if (!strcmp(key_of(a.keys[i]->s, name, sizeof name), b->params[p]->s))
+        for (int i = 0; i < a.nkeys; i++)
+            if (param_index(b, a.keys[i]->s, key_len(a.keys[i]->s)) == p)
                 given = 1;
-        }
         if (!given)
             return mf_fail(f, l, w->col, "block %s: expected %d argument%s (%s), found %d; "
                            "missing '%s'", b->name, b->nrequired, b->nrequired == 1 ? "" : "s",
@@ -398,53 +412,76 @@ static const mf_block *called(const mf_file *f, const mf_line *l, int *col)
     return mf_block_find(f, l->tok[t].s);
 }
 
-/* Depth-first over calls; state: 0 unseen, 1 on the path, 2 done. */
-static cnn_status visit(const mf_file *f, int b, int *state, int *path, int depth)
+/* "a -> b -> ... -> c" of the cycle path[from..depth] closed by c; a long one
+ * keeps its first and last three blocks. */
+static void cycle_text(const mf_file *f, const int *path, int from, int depth, const mf_block *c,
+                       char *buf, size_t size)
 {
-    state[b] = 1;
-    path[depth] = b;
-    const mf_block *blk = &f->blocks[b];
-    for (int i = blk->line + 1; i < f->lines[blk->line].match; i++) {
-        int col;
-        const mf_block *c = called(f, &f->lines[i], &col);
-        if (!c)
+    size_t used = 0;
+    buf[0] = 0;
+    for (int j = from; j <= depth && used < size; j++) {
+        if (depth - from >= 8 && j == from + 3) {
+            used += (size_t)snprintf(buf + used, size - used, "... (%d blocks) -> ",
+                                     depth - from - 5);
+            j = depth - 3;
             continue;
-        int ci = (int)(c - f->blocks);
-        if (state[ci] == 1) {
-            char cycle[512];
-            size_t used = 0;
-            int from = depth;
-            while (path[from] != ci)
-                from--;
-            for (int j = from; j <= depth && used < sizeof cycle; j++)
-                used += (size_t)snprintf(cycle + used, sizeof cycle - used, "%s -> ",
-                                         f->blocks[path[j]].name);
-            if (used < sizeof cycle)
-                snprintf(cycle + used, sizeof cycle - used, "%s", c->name);
-            return mf_fail(f, &f->lines[i], col, "recursion: expected blocks that do not call "
-                           "themselves, found %s", cycle);
         }
-        if (state[ci] == 0) {
-            cnn_status st = visit(f, ci, state, path, depth + 1);
-            if (st)
-                return st;
-        }
+        used += (size_t)snprintf(buf + used, size - used, "%s -> ", f->blocks[path[j]].name);
     }
-    state[b] = 2;
-    return CNN_STATUS_OK;
+    if (used < size)
+        snprintf(buf + used, size - used, "%s", c->name);
 }
 
+/* Depth-first over calls with an explicit stack (a file may chain thousands
+ * of blocks, each calling the next): path[d] is the block at depth d, at[d]
+ * the next of its lines to look at; state: 0 unseen, 1 on the path, 2 done.
+ * A block is on the path at most once, so the depth stays below nblocks. */
 cnn_status mf_check_recursion(const mf_file *f)
 {
     if (f->nblocks == 0)
         return CNN_STATUS_OK;
-    int *state = calloc((size_t)f->nblocks * 2, sizeof(int));
+    int *state = calloc((size_t)f->nblocks * 3, sizeof(int));
     if (!state)
         return no_memory(f);
+    int *path = state + f->nblocks, *at = path + f->nblocks;
     cnn_status st = CNN_STATUS_OK;
-    for (int b = 0; b < f->nblocks && !st; b++)
-        if (state[b] == 0)
-            st = visit(f, b, state, state + f->nblocks, 0);
+    for (int root = 0; root < f->nblocks && !st; root++) {
+        if (state[root] != 0)
+            continue;
+        int depth = 0;
+        path[0] = root;
+        at[0] = f->blocks[root].line + 1;
+        state[root] = 1;
+        while (depth >= 0 && !st) {
+            int b = path[depth];
+            if (at[depth] >= f->lines[f->blocks[b].line].match) {
+                state[b] = 2;
+                depth--;
+                continue;
+            }
+            const mf_line *l = &f->lines[at[depth]++];
+            int col;
+            const mf_block *c = called(f, l, &col);
+            if (!c)
+                continue;
+            int ci = (int)(c - f->blocks);
+            if (state[ci] == 1) {
+                char cycle[512];
+                int from = depth;
+                while (path[from] != ci)
+                    from--;
+                cycle_text(f, path, from, depth, c, cycle, sizeof cycle);
+                st = mf_fail(f, l, col, "recursion: expected blocks that do not call "
+                             "themselves, found %s", cycle);
+            } else if (state[ci] == 0) {
+                CNN_ASSERT(depth + 1 < f->nblocks);
+                depth++;
+                path[depth] = ci;
+                at[depth] = c->line + 1;
+                state[ci] = 1;
+            }
+        }
+    }
     free(state);
     return st;
 }

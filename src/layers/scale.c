@@ -1,0 +1,39 @@
+/* scale.c: y = s * x with a fixed factor s (the model file's `scale F`), as
+ * airbench's Scale module after its last linear layer; dx = s * dy. No
+ * parameters. The op is one multiply, so both backends run the same loop
+ * (it is its own reference); tests/test_plan.c checks it inside networks. */
+#include "layer.h"
+
+static cnn_status scale_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
+                              cnn_shape *out, size_t *params, size_t *state, cnn_error *err)
+{
+    *out = ins[0];
+    *params = *state = 0;
+    return CNN_STATUS_OK;
+}
+
+/* x (count) -> y (count) */
+static void scale_run(float s, const float *x, float *y, size_t count)
+{
+#pragma omp parallel for simd schedule(static) if (count >= 65536)
+    for (size_t i = 0; i < count; i++)
+        y[i] = s * x[i];
+}
+
+static void scale_forward(cnn_plan_layer *pl)
+{
+    scale_run(pl->ml->desc.scale, pl->x, pl->y, (size_t)pl->n * cnn_shape_size(pl->ml->out));
+}
+
+static void scale_backward(cnn_plan_layer *pl)
+{
+    if (pl->dx)
+        scale_run(pl->ml->desc.scale, pl->dy, pl->dx, (size_t)pl->n * cnn_shape_size(pl->ml->out));
+}
+
+const cnn_layer_class cnn_layer_scale = {
+    .name = "scale",
+    .infer = scale_infer,
+    .forward = scale_forward,
+    .backward = scale_backward,
+};
