@@ -28,8 +28,22 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/models.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test clean
+.PHONY: all test clean deps
 all: $(BUILD)/cnnlab
+
+# The headers of the libraries cnnlab links: when one is missing (a fresh
+# machine), scripts/deps.sh installs the Debian packages before anything is
+# compiled; when it cannot, make stops naming it.
+DEP_HEADERS := dnnl.h
+deps:
+	@for h in $(DEP_HEADERS); do \
+	    printf '#include <%s>\n' $$h | $(CC) -E -x c - >/dev/null 2>&1 && continue; \
+	    echo "make: $$h not found: running scripts/deps.sh to install cnnlab's Debian packages"; \
+	    bash scripts/deps.sh && \
+	    printf '#include <%s>\n' $$h | $(CC) -E -x c - >/dev/null 2>&1 && continue; \
+	    echo "make: $$h still not found: run scripts/deps.sh (it needs root or sudo)" >&2; \
+	    exit 1; \
+	done
 
 $(BUILD)/libcnnlab.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -39,7 +53,7 @@ $(BUILD)/libcnnlab.a: $(LIB_OBJ)
 $(BUILD)/cnnlab: $(CLI_OBJ) $(BUILD)/libcnnlab.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -208,6 +208,10 @@ typedef struct cnn_model {
 cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options *opt,
                             cnn_model **out, cnn_error *err);
 void cnn_model_destroy(cnn_model *m);
+/* Checks that the model reads images of h x w x c and gives `classes` scores,
+ * as the data (named by data, e.g. "CIFAR-10") has; an error names both. */
+cnn_status cnn_model_check_data(const cnn_model_desc *desc, int h, int w, int c, int classes,
+                                const char *data, cnn_error *err);
 
 /* Initialises per cnn_model_init_kind (PyTorch's defaults unless the options
  * or the model file ask otherwise: conv and linear weights and biases uniform

@@ -196,6 +196,13 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         c.sched.step_size = (c.epochs + 2) / 3;
     if (milestones && (r = parse_milestones(name, milestones, &c.sched)) >= 0)
         return r;
+    for (int i = 0; milestones && i < c.sched.milestone_count; i++)
+        if (c.sched.milestones[i] >= c.epochs) {
+            fprintf(stderr, "cnnlab %s: --milestones: warning: %d at or past the end of the run "
+                    "(--epochs %d) never fires (as in PyTorch's MultiStepLR)\n", name,
+                    c.sched.milestones[i], c.epochs);
+            break;
+        }
     if (c.sched.kind == CNN_SCHED_MULTISTEP && c.sched.milestone_count == 0 && c.epochs < 2) {
         fprintf(stderr, "cnnlab %s: --lr-schedule multistep: its default milestones (half and "
                 "three quarters of the run) need --epochs 2 or more, found %d; give --milestones "

@@ -54,7 +54,12 @@ double cnn_rng_normal(cnn_rng *r);         /* standard normal (Box-Muller) */
 void cnn_rng_shuffle(cnn_rng *r, int *a, int n); /* Fisher-Yates */
 
 /* ---- files ---- */
-/* Reads a whole file into a fresh buffer (caller frees with free()). */
+/* Opens path for reading ("rb") when it is a regular file, with its size;
+ * a directory, FIFO, socket or device is refused with a message naming the
+ * path and what it is (a FIFO never blocks the open). */
+cnn_status cnn_file_open_read(const char *path, FILE **f, long long *size, cnn_error *err);
+/* Reads a whole regular file into a fresh buffer, NUL-terminated (caller
+ * frees with free()); refuses what cnn_file_open_read refuses. */
 cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *size, cnn_error *err);
 /* Writes path atomically: into path.tmp.PID, fsync, rename. A crash leaves
  * either the old file or the new one, never a torn one. */

@@ -4,39 +4,72 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core.h"
 
+cnn_status cnn_file_open_read(const char *path, FILE **out, long long *size, cnn_error *err)
+{
+    *out = NULL;
+    *size = 0;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; cleared below */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: expected a regular file, found %s", path,
+                             S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                             : S_ISSOCK(st.st_mode) ? "a socket" : "a device");
+    }
+    int flags = fcntl(fd, F_GETFL);
+    FILE *f = flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    *out = f;
+    *size = (long long)st.st_size;
+    return CNN_STATUS_OK;
+}
+
 cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *size, cnn_error *err)
 {
     *data = NULL;
     *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
+    FILE *f;
+    long long n;
+    cnn_status st = cnn_file_open_read(path, &f, &n, err);
+    if (st)
+        return st;
+    if (n < 0 || (unsigned long long)n >= SIZE_MAX) {
         fclose(f);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot seek: %s", path, strerror(errno));
-    }
-    long n = ftell(f);
-    rewind(f);
-    if (n < 0) {
-        fclose(f);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot tell size", path);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: expected a file size that fits in memory, "
+                             "found %lld bytes", path, n);
     }
     unsigned char *buf = malloc((size_t)n + 1);
     if (!buf) {
         fclose(f);
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory for %ld bytes", path, n);
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory for %lld bytes", path, n);
     }
     size_t got = fread(buf, 1, (size_t)n, f);
+    int more = got == (size_t)n && fgetc(f) != EOF; /* the file grew while being read */
+    int bad = ferror(f);
     fclose(f);
-    if (got != (size_t)n) {
+    if (got != (size_t)n || more || bad) {
         free(buf);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: read %zu of %ld bytes", path, got, n);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: read %zu of %lld bytes%s", path, got, n,
+                             more ? " (the file changed while being read)" : "");
     }
     buf[n] = 0;
     *data = buf;

@@ -7,7 +7,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cnnlab/data.h"
 #include "core/core.h"
@@ -44,18 +43,13 @@ static cnn_status open_batch(const char *path, int expect_count, FILE **f, int *
 {
     *f = NULL;
     *count = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        if (errno == ENOENT)
-            return cnn_error_set(err, CNN_STATUS_MISSING_DATA, "%s: file not found", path);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: not a regular file", path);
-    }
-    long long size = (long long)st.st_size;
+    if (!cnn_path_exists(path))
+        return cnn_error_set(err, CNN_STATUS_MISSING_DATA, "%s: file not found", path);
+    FILE *fp;
+    long long size;
+    cnn_status st = cnn_file_open_read(path, &fp, &size, err);
+    if (st)
+        return st;
     if (expect_count >= 0) {
         long long want = (long long)expect_count * RECORD_BYTES;
         if (size != want) {

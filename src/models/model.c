@@ -5,9 +5,29 @@
  * unresolved, biases are decided; layer i's parameters are
  * params[param_offset, +param_count), its gradients the same range of grads,
  * its state the same range of state. */
+#include <stdint.h>
 #include <string.h>
 
 #include "layers/layer.h"
+
+/* Limits checked in 64-bit arithmetic before a size is used: every activation
+ * (the input included) holds at most MAX_VALUES values per image, so a layer's
+ * int shape arithmetic (flatten's H*W*C, concat's channel sum) cannot
+ * overflow; a model holds at most MAX_PARAMS parameters (16 GiB of fp32), so
+ * the byte counts of its blocks cannot either. */
+#define MAX_VALUES ((int64_t)1 << 28)
+#define MAX_PARAMS ((size_t)1 << 32)
+
+/* 1 if s has positive sides and at most MAX_VALUES values; *n its count
+ * (every partial product stays below 2^28 * 2^31, so none overflows). */
+static int shape_ok(cnn_shape s, double *n)
+{
+    *n = (double)s.h * (double)s.w * (double)s.c;
+    if (s.h < 1 || s.w < 1 || s.c < 1 || s.h > MAX_VALUES)
+        return 0;
+    int64_t hw = (int64_t)s.h * s.w;
+    return hw <= MAX_VALUES && hw * s.c <= MAX_VALUES;
+}
 
 
 /* Refuses a knob the model has no slot for, or a value out of range. */
@@ -175,6 +195,13 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
         }
     }
     cnn_shape input = {desc->in_h, desc->in_w, desc->in_c};
+    double values;
+    if (!shape_ok(input, &values)) {
+        st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "model %s: input %dx%dx%d: expected "
+                           "positive sides and at most %lld values per image, found %.0f",
+                           desc->name, input.h, input.w, input.c, (long long)MAX_VALUES, values);
+        goto fail;
+    }
     for (int i = 0; i < desc->count; i++) {
         cnn_model_layer *l = &m->layers[i];
         cnn_layer_desc *d = &l->desc;
@@ -214,6 +241,21 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
                                shape, sub.msg, d->label ? inputs : "");
             goto fail;
         }
+        if (!shape_ok(l->out, &values)) {
+            char shape[48];
+            shape_text(l->out, shape, sizeof shape);
+            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: output %s: expected "
+                               "positive sides and at most %lld values per image, found %.0f",
+                               where, shape, (long long)MAX_VALUES, values);
+            goto fail;
+        }
+        if (np > MAX_PARAMS - m->param_count || ns > MAX_PARAMS - m->state_count) {
+            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: expected at most %zu "
+                               "parameters in the model, found %zu more after %zu", where,
+                               MAX_PARAMS, np > MAX_PARAMS - m->param_count ? np : ns,
+                               m->param_count);
+            goto fail;
+        }
         l->param_offset = m->param_count;
         l->param_count = np;
         l->state_offset = m->state_count;
@@ -244,6 +286,20 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
 fail:
     cnn_model_destroy(m);
     return st;
+}
+
+cnn_status cnn_model_check_data(const cnn_model_desc *desc, int h, int w, int c, int classes,
+                                const char *data, cnn_error *err)
+{
+    if (desc->in_h == h && desc->in_w == w && desc->in_c == c && desc->classes == classes)
+        return CNN_STATUS_OK;
+    const cnn_model_file *file = cnn_model_file_of(desc);
+    return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                         "--model: model %s%s%s%s reads %dx%dx%d images into %d classes; the %s "
+                         "data has %dx%dx%d images and %d classes (expected `input %d %d %d` and "
+                         "`classes %d`)", desc->name, file ? " (" : "", file ? file->path : "",
+                         file ? ")" : "", desc->in_h, desc->in_w, desc->in_c, desc->classes, data,
+                         h, w, c, classes, h, w, c, classes);
 }
 
 void cnn_model_destroy(cnn_model *m)

@@ -12,6 +12,7 @@
  * (modelfile_build.c), so a file that passes has no unknown word, key or block
  * anywhere, even in branches that did not run.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,14 @@
 
 #include "core/core.h"
 #include "modelfile.h"
+
+/* The longest model name and --var text a weights file stores (its fixed
+ * 64- and 128-byte fields, NUL included): longer ones are refused here, when
+ * the model is read, rather than cut when a run saves its weights. */
+#define MF_MAX_NAME_BYTES 63
+#define MF_MAX_VARS_BYTES 127
+/* Values set from outside, as every value of an expression (modelfile_expr.c). */
+#define MF_MAX_VALUE (1L << 40)
 
 /* ---- arena ---- */
 
@@ -57,12 +66,16 @@ char *mf_strndup(mf_arena **a, const char *s, size_t n)
 
 char *mf_printf(mf_arena **a, const char *fmt, ...)
 {
-    char buf[1024];
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    return mf_strndup(a, buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    char *p = n < 0 ? NULL : mf_alloc(a, (size_t)n + 1);
+    if (p)
+        vsnprintf(p, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return p;
 }
 
 void mf_arena_free(mf_arena *a)
@@ -310,6 +323,10 @@ static cnn_status parse_overrides(mf_file *f, const char *vars, mf_override **ou
     *n = 0;
     if (!vars || !*vars)
         return CNN_STATUS_OK;
+    if (strlen(vars) > MF_MAX_VARS_BYTES)
+        return mf_fail(f, NULL, 0, "variables set from outside (--var): expected at most %d "
+                       "bytes (what a weights file stores), found %zu", MF_MAX_VARS_BYTES,
+                       strlen(vars));
     int cap = 1;
     for (const char *p = vars; *p; p++)
         cap += *p == '=';
@@ -328,11 +345,13 @@ static cnn_status parse_overrides(mf_file *f, const char *vars, mf_override **ou
         const char *eq = memchr(s, '=', (size_t)(p - s));
         char *end = NULL;
         long v = 0;
+        errno = 0;
         if (eq && eq + 1 < p)
             v = strtol(eq + 1, &end, 10);
-        if (!eq || !mf_is_ident(s, (size_t)(eq - s)) || !end || end != p)
-            return mf_fail(f, NULL, 0, "variables set from outside: expected NAME=INTEGER, found "
-                           "'%.*s'", (int)(p - s), s);
+        if (!eq || !mf_is_ident(s, (size_t)(eq - s)) || !end || end != p || errno ||
+            v > MF_MAX_VALUE || v < -MF_MAX_VALUE)
+            return mf_fail(f, NULL, 0, "variables set from outside: expected NAME=INTEGER "
+                           "(within +-2^40), found '%.*s'", (int)(p - s), s);
         const char *name = mf_strndup(&f->arena, s, (size_t)(eq - s));
         if (!name)
             return no_memory(f);
@@ -378,6 +397,10 @@ cnn_status cnn_model_file_parse(const char *path, const char *text, const char *
         (st = parse_overrides(&f, vars, &ovr, &novr)) ||
         (st = mf_build(&f, ovr, novr, &o->pub.desc, &o->layers)))
         goto done;
+    if (strlen(o->pub.desc.name) > MF_MAX_NAME_BYTES)
+        st = mf_fail(&f, NULL, 0, "model name '%s': expected at most %d bytes (what a weights "
+                     "file stores), found %zu; give a shorter `name`", o->pub.desc.name,
+                     MF_MAX_NAME_BYTES, strlen(o->pub.desc.name));
 done:
     o->arena = f.arena;
     if (st) {

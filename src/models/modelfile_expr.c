@@ -11,6 +11,7 @@
  * by zero are errors. The first error stops the evaluation and names its column.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "modelfile.h"
@@ -62,11 +63,16 @@ static const char *found(const char *p)
     return *p ? p : "the end of the expression";
 }
 
-static long checked(ex *e, const char *where, double v, long r)
+/* a op b for op '*', '+' or '-', computed only once the result is known to lie
+ * within +-LIMIT (operands within +-LIMIT: the double bound is exact enough,
+ * and the product of two such operands is never formed in a long first). */
+static long checked(ex *e, const char *where, char op, long a, long b)
 {
-    if (v > (double)LIMIT || v < -(double)LIMIT)
+    double v = op == '*' ? (double)a * (double)b : op == '+' ? (double)a + (double)b
+                                                             : (double)a - (double)b;
+    if (e->st || v > (double)LIMIT || v < -(double)LIMIT)
         return fail(e, where, "expected values within +-2^40, found an overflow in '%s'", e->s);
-    return r;
+    return op == '*' ? a * b : op == '+' ? a + b : a - b;
 }
 
 static long expr_or(ex *e);
@@ -114,19 +120,25 @@ static long unary_inner(ex *e, const char *start)
         const char *name = ++e->p;
         while (mf_is_ident(name, (size_t)(e->p - name) + 1))
             e->p++;
-        char buf[64];
         size_t n = (size_t)(e->p - name);
-        if (n == 0 || n >= sizeof buf)
+        if (n == 0)
             return fail(e, start, "expected a variable name after '$', found '%s'", start);
-        memcpy(buf, name, n);
-        buf[n] = 0;
+        char *what = malloc(n + 2); /* "$name" */
+        if (!what)
+            return fail(e, start, "no memory to evaluate '%s'", start);
+        what[0] = '$';
+        memcpy(what + 1, name, n);
+        what[n + 1] = 0;
         long v;
-        if (!e->lookup(e->ctx, buf, &v)) {
-            char what[80];
-            snprintf(what, sizeof what, "$%s", buf);
-            return fail(e, start, "expected a variable set before this line (a block parameter "
-                        "or NAME = VALUE), found unknown '%s'", what);
+        if (!e->lookup(e->ctx, what + 1, &v)) {
+            fail(e, start, "expected a variable set before this line (a block parameter or NAME "
+                 "= VALUE), found unknown '%s'", what);
+            free(what);
+            return 0;
         }
+        free(what);
+        if (v > LIMIT || v < -LIMIT)
+            return fail(e, start, "expected values within +-2^40, found '%s' beyond them", start);
         return v;
     }
     return fail(e, start, "expected a number, $variable or '(', found '%s'", found(start));
@@ -139,7 +151,7 @@ static long prod(ex *e)
         const char *op = (skip(e), e->p);
         if (at(e, "*")) {
             long r = unary(e);
-            v = checked(e, op, (double)v * (double)r, v * r);
+            v = checked(e, op, '*', v, r);
         } else if (at(e, "/") || at(e, "%")) {
             long r = unary(e);
             if (r == 0)
@@ -158,10 +170,10 @@ static long sum(ex *e)
         const char *op = (skip(e), e->p);
         if (at(e, "+")) {
             long r = prod(e);
-            v = checked(e, op, (double)v + (double)r, v + r);
+            v = checked(e, op, '+', v, r);
         } else if (at(e, "-")) {
             long r = prod(e);
-            v = checked(e, op, (double)v - (double)r, v - r);
+            v = checked(e, op, '-', v, r);
         } else {
             return v;
         }

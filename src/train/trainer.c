@@ -203,7 +203,9 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
                              "another, nothing in it was changed", c->out_dir);
     }
     /* Everything that can be refused is checked before the data is read. */
-    if ((st = cnn_model_create(desc, &c->model_options, &r->model, err)))
+    if ((st = cnn_model_check_data(desc, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE, CNN_CIFAR_CHANNELS,
+                                   CNN_CIFAR_CLASSES, "CIFAR-10", err)) ||
+        (st = cnn_model_create(desc, &c->model_options, &r->model, err)))
         return st;
     char data_dir[4096];
     if ((st = cnn_cifar_locate(c->data_dir, 1, data_dir, sizeof data_dir, err)) ||
