@@ -29,16 +29,18 @@ typedef struct config {
     int plain; /* 1: cnn_batch_fill itself */
     int crop, flip, cutout;
     float noise;
+    int translate, altflip;
 } config;
 
 static const config configs[] = {
-    {"cnn_batch_fill", 1, 0, 0, 0, 0.0f},
-    {"augmented, none", 0, 0, 0, 0, 0.0f},
-    {"flip", 0, 0, 1, 0, 0.0f},
-    {"crop,flip", 0, 1, 1, 0, 0.0f},
-    {"crop,flip,cutout", 0, 1, 1, 1, 0.0f},
-    {"noise 0.1", 0, 0, 0, 0, 0.1f},
-    {"crop,flip,cutout + noise", 0, 1, 1, 1, 0.1f},
+    {"cnn_batch_fill", 1, 0, 0, 0, 0.0f, 0, 0},
+    {"augmented, none", 0, 0, 0, 0, 0.0f, 0, 0},
+    {"flip", 0, 0, 1, 0, 0.0f, 0, 0},
+    {"crop,flip", 0, 1, 1, 0, 0.0f, 0, 0},
+    {"crop,flip,cutout", 0, 1, 1, 1, 0.0f, 0, 0},
+    {"noise 0.1", 0, 0, 0, 0, 0.1f, 0, 0},
+    {"crop,flip,cutout + noise", 0, 1, 1, 1, 0.1f, 0, 0},
+    {"translate,altflip", 0, 0, 0, 0, 0.0f, 1, 1},
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -57,6 +59,8 @@ static double time_config(const config *c, const cnn_dataset *d, const int *orde
     a.flip = c->flip;
     a.cutout = c->cutout;
     a.input_noise = c->noise;
+    a.translate = c->translate;
+    a.altflip = c->altflip;
     const int per_epoch = IMAGES / BATCH;
     uint64_t step = 0;
     double us[WINDOWS];
@@ -67,7 +71,8 @@ static double time_config(const config *c, const cnn_dataset *d, const int *orde
             if (c->plain)
                 cnn_batch_fill(d, idx, BATCH, norm, x, labels);
             else
-                cnn_batch_fill_augmented(d, idx, BATCH, norm, &a, 1, step, x, labels);
+                cnn_batch_fill_augmented(d, idx, BATCH, norm, &a, 1, step,
+                                         (int)(step / per_epoch), x, labels);
         }
         if (win >= 0)
             us[win] = (cnn_now() - t0) * 1e6 / PER_WINDOW;

@@ -7,13 +7,20 @@
  * is tried and exactly one must match; cutout must differ from the clean image
  * by one clipped square of zeros; noise is checked by its moments. Rates and
  * offset histograms are compared with their expected values in standard errors
- * or by chi-square. Also: thread-count independence and cnn_augment_parse. */
+ * or by chi-square. translate is matched the same way against reflect padding
+ * written here as a plain rule, which is itself compared with PyTorch's
+ * F.pad(mode='reflect') (tests/fixtures/views.txt); altflip against the
+ * recipe's order of operations (mirror once per image, cut, mirror the set on
+ * odd epochs) written out in plain loops; the evaluation views
+ * (cnn_batch_fill_view) against the plain rule and PyTorch's TTA views. Also:
+ * thread-count independence and cnn_augment_parse. */
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "check.h"
 #include "cnnlab/data.h"
+#include "fixture.h"
 
 #define SIDE CNN_CIFAR_SIDE
 #define PIX CNN_CIFAR_PIXELS
@@ -59,14 +66,23 @@ static void make_idx(int *idx, int n, int b)
         idx[i] = (i * 37 + b * 101) % N_IMAGES;
 }
 
-/* 1 if x equals image img cropped at (dy, dx) from the zero-padded image and
- * then mirrored if flip, exactly, padded pixels equal to black[]. */
-static int matches_geometry(const float *x, int img, int dy, int dx, int flip)
+/* torch's 'reflect' padding as a plain rule: index j of a padded row reads
+ * -j left of the image and 62 - j right of it (the edge is not repeated). */
+static int reflect_index(int j) { return j < 0 ? -j : j > SIDE - 1 ? 2 * (SIDE - 1) - j : j; }
+
+/* 1 if x equals image img cut at (dy, dx) from the padded image (zero padding,
+ * or reflect padding if reflect) and then mirrored if flip, exactly, zero
+ * padded pixels equal to black[]. */
+static int matches_geometry(const float *x, int img, int dy, int dx, int flip, int reflect)
 {
     const float *c = clean + (size_t)img * PIX;
     for (int h = 0; h < SIDE; h++)
         for (int w = 0; w < SIDE; w++) {
             int sh = h + dy, sw = (flip ? SIDE - 1 - w : w) + dx;
+            if (reflect) {
+                sh = reflect_index(sh);
+                sw = reflect_index(sw);
+            }
             int inside = sh >= 0 && sh < SIDE && sw >= 0 && sw < SIDE;
             for (int ch = 0; ch < 3; ch++) {
                 float want = inside ? c[(sh * SIDE + sw) * 3 + ch] : black[ch];
@@ -119,13 +135,13 @@ static void test_identity(void)
           "defaults: padding %d, cutout %d, noise %g", a.crop_padding, a.cutout_size,
           (double)a.input_noise);
     memset(got, 0xff, sizeof(float) * B * PIX);
-    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 0, got, lg);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 0, 0, got, lg);
     check(memcmp(want, got, sizeof(float) * B * PIX) == 0 && memcmp(lw, lg, B) == 0,
           "no augmentation: identical to cnn_batch_fill (values and labels)");
     /* crop with padding 0 is active but moves nothing */
     a.crop = 1;
     a.crop_padding = 0;
-    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 0, got, lg);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 0, 0, got, lg);
     check(memcmp(want, got, sizeof(float) * B * PIX) == 0 && memcmp(lw, lg, B) == 0,
           "crop with padding 0: identical to cnn_batch_fill");
     printf("identity: %d images compared bit for bit with cnn_batch_fill\n", B);
@@ -141,18 +157,20 @@ static int classify(const cnn_augment *a, int batches, long *dy_dx /* (2p+1)^2 *
                     int *offsets /* (batches * B * 3) or NULL */)
 {
     enum { B = 128 };
-    int idx[B], bad = 0, p = a->crop ? a->crop_padding : 0;
+    int idx[B], bad = 0;
+    int p = a->crop ? a->crop_padding : a->translate ? a->translate_padding : 0;
     float *x = malloc(sizeof(float) * B * PIX);
     uint8_t labels[B];
     for (int b = 0; b < batches; b++) {
         make_idx(idx, B, b);
-        cnn_batch_fill_augmented(&data, idx, B, &norm, a, SEED, (uint64_t)b, x, labels);
+        cnn_batch_fill_augmented(&data, idx, B, &norm, a, SEED, (uint64_t)b, 0, x, labels);
         for (int i = 0; i < B; i++) {
             int found = 0, fy = 0, fx = 0, ff = 0;
             for (int dy = -p; dy <= p; dy++)
                 for (int dx = -p; dx <= p; dx++)
                     for (int f = 0; f <= (a->flip ? 1 : 0); f++)
-                        if (matches_geometry(x + (size_t)i * PIX, idx[i], dy, dx, f)) {
+                        if (matches_geometry(x + (size_t)i * PIX, idx[i], dy, dx, f,
+                                             a->translate)) {
                             found++;
                             fy = dy;
                             fx = dx;
@@ -239,6 +257,278 @@ static void test_crop(void)
     free(with_flip);
 }
 
+/* ---- reflect padding: the plain rule against PyTorch ---- */
+static fixture_file views; /* tests/fixtures/views.txt */
+
+static void test_reflect_rule(void)
+{
+    static const int pads[] = {1, 2, 3, 31};
+    for (int k = 0; k < 4; k++) {
+        int r = pads[k], side = SIDE + 2 * r;
+        char name[16];
+        snprintf(name, sizeof name, "pad%d", r);
+        const float *map = fixture_get(&views, name, (size_t)3 * side * side);
+        if (!map)
+            continue;
+        long wrong = 0;
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < side; i++)
+                for (int j = 0; j < side; j++)
+                    wrong += map[(c * side + i) * side + j] !=
+                             (float)(c * SIDE * SIDE + reflect_index(i - r) * SIDE +
+                                     reflect_index(j - r));
+        check(wrong == 0, "reflect rule vs F.pad(mode='reflect') pad %d: %ld positions differ", r,
+              wrong);
+        printf("reflect rule: equals PyTorch's F.pad(x, (%d,)*4, mode='reflect') at all %d "
+               "positions\n", r, 3 * side * side);
+    }
+}
+
+/* ---- translate ---- */
+static void test_translate(void)
+{
+    enum { P = 2, BINS = (2 * P + 1) * (2 * P + 1), BATCHES = 64 };
+    cnn_augment a;
+    cnn_augment_defaults(&a);
+    a.translate = 1; /* padding 2 by default: 25 offsets */
+    check(a.translate_padding == P, "translate_padding defaults to %d", P);
+    long hist[BINS] = {0}, flips = 0;
+    int n = BATCHES * 128;
+    int *shifts = malloc(sizeof(int) * n * 3), *crop_shifts = malloc(sizeof(int) * n * 3);
+    int bad = classify(&a, BATCHES, hist, &flips, shifts);
+    check(bad == 0, "translate: %d of %d images match no single reflect-padded shift", bad, n);
+    printf("translate (padding %d): %d images, each exactly one shift of the reflect-padded "
+           "original\n", P, n);
+    check_uniform("translate offsets (dy, dx)", hist, BINS);
+
+    /* translate takes crop's draw: the same shifts as crop with the same padding */
+    cnn_augment c;
+    cnn_augment_defaults(&c);
+    c.crop = 1;
+    c.crop_padding = P;
+    long hist_c[BINS] = {0};
+    bad = classify(&c, BATCHES, hist_c, &flips, crop_shifts);
+    int same = bad == 0;
+    for (int k = 0; same && k < n; k++)
+        same &= shifts[3 * k] == crop_shifts[3 * k] && shifts[3 * k + 1] == crop_shifts[3 * k + 1];
+    check(same, "translate: the shifts equal those of crop with padding %d", P);
+
+    /* with flip: exactly one (dy, dx, flip), shifts unchanged */
+    a.flip = 1;
+    long hist2[BINS] = {0};
+    flips = 0;
+    bad = classify(&a, BATCHES, hist2, &flips, crop_shifts);
+    same = bad == 0;
+    for (int k = 0; same && k < n; k++)
+        same &= shifts[3 * k] == crop_shifts[3 * k] && shifts[3 * k + 1] == crop_shifts[3 * k + 1];
+    double rate = (double)flips / n, se = sqrt(0.25 / n);
+    check(same && fabs(rate - 0.5) <= 4 * se, "translate+flip: %d unmatched, shifts %s, flip "
+          "rate %.4f", bad, same ? "kept" : "changed", rate);
+    printf("translate: shifts identical to crop's (padding %d); translate+flip: flip rate %.4f\n",
+           P, rate);
+
+    /* a large padding, 30: the far offsets read reflected pixels correctly (at 31,
+     * shifts +31 and -31 give the same image, P(h + 31) = P(h - 31) = 31 - h,
+     * so an image would match two shifts) */
+    enum { P30 = 30, BINS30 = (2 * P30 + 1) * (2 * P30 + 1) };
+    cnn_augment_defaults(&a);
+    a.translate = 1;
+    a.translate_padding = P30;
+    long *hist30 = calloc(BINS30, sizeof(long));
+    bad = classify(&a, 2, hist30, &flips, NULL);
+    check(bad == 0, "translate padding 30: %d of 256 images match no single shift", bad);
+    printf("translate (padding 30): 256 images, each exactly one shift\n");
+    free(hist30);
+
+    /* padding 0 moves nothing */
+    enum { B = 64 };
+    int idx[B];
+    make_idx(idx, B, 4);
+    float *want = malloc(sizeof(float) * B * PIX), *got = malloc(sizeof(float) * B * PIX);
+    a.translate_padding = 0;
+    cnn_batch_fill(&data, idx, B, &norm, want, NULL);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 3, 0, got, NULL);
+    check(memcmp(want, got, sizeof(float) * B * PIX) == 0,
+          "translate with padding 0: identical to cnn_batch_fill");
+    free(want);
+    free(got);
+    free(shifts);
+    free(crop_shifts);
+}
+
+/* ---- alternating flip ---- */
+/* The recipe's order, written out: base = the image mirrored if pre; cut at
+ * (dy, dx) from base reflect-padded; the cut mirrored if odd. 1 if x equals it. */
+static int matches_recipe(const float *x, int img, int dy, int dx, int pre, int odd)
+{
+    const float *c = clean + (size_t)img * PIX;
+    for (int h = 0; h < SIDE; h++)
+        for (int w = 0; w < SIDE; w++) {
+            int cw = odd ? SIDE - 1 - w : w;             /* column of the cut */
+            int bh = reflect_index(h + dy), bw = reflect_index(cw + dx); /* of base */
+            int sw = pre ? SIDE - 1 - bw : bw;           /* of the image */
+            for (int ch = 0; ch < 3; ch++)
+                if (x[(h * SIDE + w) * 3 + ch] != c[(bh * SIDE + sw) * 3 + ch])
+                    return 0;
+        }
+    return 1;
+}
+
+static void test_altflip(void)
+{
+    enum { B = 128, EPOCHS = 4, PER_EPOCH = 4 };
+    cnn_augment a;
+    cnn_augment_defaults(&a);
+    a.altflip = 1;
+    check(cnn_augment_active(&a), "altflip alone is active");
+    static int mirror[EPOCHS][N_IMAGES];
+    memset(mirror, 0xff, sizeof mirror); /* -1: not seen */
+    int idx[B], bad = 0, inconsistent = 0;
+    float *x = malloc(sizeof(float) * B * PIX), *y = malloc(sizeof(float) * B * PIX);
+    /* each epoch reads the images in other batches and positions */
+    for (int e = 0; e < EPOCHS; e++)
+        for (int b = 0; b < PER_EPOCH; b++) {
+            make_idx(idx, B, b + 7 * e);
+            cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, (uint64_t)(e * 100 + b), e,
+                                     x, NULL);
+            for (int i = 0; i < B; i++) {
+                int m0 = matches_geometry(x + (size_t)i * PIX, idx[i], 0, 0, 0, 0);
+                int m1 = matches_geometry(x + (size_t)i * PIX, idx[i], 0, 0, 1, 0);
+                if (m0 + m1 != 1) {
+                    bad++;
+                    continue;
+                }
+                int *m = &mirror[e][idx[i]];
+                inconsistent += *m >= 0 && *m != m1;
+                *m = m1;
+            }
+        }
+    check(bad == 0 && inconsistent == 0, "altflip: %d images neither original nor mirror, %d "
+          "seen twice in an epoch with different choices", bad, inconsistent);
+    long pairs = 0, alternate = 0, pre = 0, seen0 = 0;
+    for (int img = 0; img < N_IMAGES; img++) {
+        if (mirror[0][img] >= 0) {
+            seen0++;
+            pre += mirror[0][img];
+        }
+        for (int e = 1; e < EPOCHS; e++)
+            if (mirror[0][img] >= 0 && mirror[e][img] >= 0) {
+                pairs++;
+                alternate += (mirror[0][img] ^ mirror[e][img]) == (e & 1);
+            }
+    }
+    double rate = (double)pre / seen0, se = sqrt(0.25 / seen0);
+    printf("altflip: %ld images in epoch 0, mirrored fraction %.4f (0.5 +- 4 se = %.4f); %ld of "
+           "%ld (image, epoch) pairs mirrored iff the epoch is odd relative to epoch 0\n", seen0,
+           rate, 4 * se, alternate, pairs);
+    check(pairs > 0 && alternate == pairs, "altflip: %ld of %ld pairs do not alternate",
+          pairs - alternate, pairs);
+    check(fabs(rate - 0.5) <= 4 * se, "altflip: mirrored fraction %.4f", rate);
+
+    /* another seed: other per-image choices, about half of them */
+    long differ = 0, n1 = 0;
+    make_idx(idx, B, 0);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED + 1, 0, 0, x, NULL);
+    for (int i = 0; i < B; i++)
+        if (mirror[0][idx[i]] >= 0) {
+            n1++;
+            differ += matches_geometry(x + (size_t)i * PIX, idx[i], 0, 0, 1, 0) != mirror[0][idx[i]];
+        }
+    printf("altflip: seed + 1 changes %ld of %ld per-image choices\n", differ, n1);
+    check(n1 > 0 && fabs((double)differ / n1 - 0.5) <= 4 * sqrt(0.25 / n1),
+          "altflip: seed + 1 changes %ld of %ld choices", differ, n1);
+
+    /* translate + altflip against the recipe's order, with epoch 0's choice as
+     * the per-image mirror; the shifts are translate's own */
+    cnn_augment t;
+    cnn_augment_defaults(&t);
+    t.translate = 1;
+    a.translate = 1;
+    int matched = 0, total = 0, same_shift = 0;
+    for (int e = 0; e < EPOCHS; e++)
+        for (int b = 0; b < PER_EPOCH; b++) {
+            make_idx(idx, B, b); /* epoch 0's batches: every choice known */
+            uint64_t id = (uint64_t)(1000 + e * PER_EPOCH + b);
+            cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, id, e, x, NULL);
+            cnn_batch_fill_augmented(&data, idx, B, &norm, &t, SEED, id, e, y, NULL);
+            for (int i = 0; i < B; i++) {
+                int found = 0, fy = 0, fx = 0, pm = mirror[0][idx[i]];
+                total++;
+                for (int dy = -2; dy <= 2; dy++)
+                    for (int dx = -2; dx <= 2; dx++)
+                        if (matches_recipe(x + (size_t)i * PIX, idx[i], dy, dx, pm, e & 1)) {
+                            found++;
+                            fy = dy;
+                            fx = dx;
+                        }
+                matched += found == 1;
+                same_shift += found == 1 &&
+                              matches_geometry(y + (size_t)i * PIX, idx[i], fy, fx, 0, 1);
+            }
+        }
+    check(matched == total && same_shift == total, "translate+altflip: %d of %d images match "
+          "the recipe's order, %d with translate's own shift", matched, total, same_shift);
+    printf("translate+altflip: %d images over %d epochs, each exactly mirror-once, cut, mirror "
+           "on odd epochs, with the shift translate alone draws\n", total, EPOCHS);
+    free(x);
+    free(y);
+}
+
+/* ---- evaluation views ---- */
+static void test_views(void)
+{
+    enum { B = 32 };
+    int idx[B];
+    make_idx(idx, B, 2);
+    float *x = malloc(sizeof(float) * B * PIX), *want = malloc(sizeof(float) * B * PIX);
+    uint8_t labels[B];
+    cnn_batch_fill(&data, idx, B, &norm, want, NULL);
+    cnn_batch_fill_view(&data, idx, B, &norm, 0, 0, 0, x, labels);
+    check(memcmp(x, want, sizeof(float) * B * PIX) == 0, "view (0, 0, 0) is cnn_batch_fill");
+
+    /* every shift in [-3, 3]^2 and the four extreme ones, plain and mirrored,
+     * against the plain rule */
+    int cases = 0, wrong = 0;
+    for (int flip = 0; flip <= 1; flip++)
+        for (int k = 0; k < 49 + 4; k++) {
+            static const int far[4][2] = {{31, 31}, {-31, -31}, {31, -31}, {-31, 31}};
+            int dy = k < 49 ? k / 7 - 3 : far[k - 49][0], dx = k < 49 ? k % 7 - 3 : far[k - 49][1];
+            cnn_batch_fill_view(&data, idx, B, &norm, flip, dy, dx, x, labels);
+            for (int i = 0; i < B; i++) {
+                cases++;
+                wrong += !matches_geometry(x + (size_t)i * PIX, idx[i], dy, dx, flip, 1) ||
+                         labels[i] != data.labels[idx[i]];
+            }
+        }
+    check(wrong == 0, "views: %d of %d (image, view) pairs differ from the plain rule", wrong,
+          cases);
+    printf("views: %d (image, view) pairs (flip 0/1, shifts in [-3,3]^2 and +-31) equal the "
+           "plain reflect rule exactly\n", cases);
+
+    /* airbench's six TTA views against PyTorch's index maps */
+    static const int tta[3][2] = {{0, 0}, {-1, -1}, {1, 1}};
+    for (int flip = 0; flip <= 1; flip++)
+        for (int v = 0; v < 3; v++) {
+            char name[32];
+            snprintf(name, sizeof name, "view.%d.%d.%d", flip, tta[v][0], tta[v][1]);
+            const float *map = fixture_get(&views, name, PIX);
+            if (!map)
+                continue;
+            cnn_batch_fill_view(&data, idx, B, &norm, flip, tta[v][0], tta[v][1], x, NULL);
+            long diff = 0;
+            for (int i = 0; i < B; i++)
+                for (int k = 0; k < PIX; k++) {
+                    int src = (int)map[k], c = src / (SIDE * SIDE), hw = src % (SIDE * SIDE);
+                    diff += c != k % 3 ||
+                            x[(size_t)i * PIX + k] != clean[(size_t)idx[i] * PIX + hw * 3 + c];
+                }
+            check(diff == 0, "view %s: %ld values differ from PyTorch's", name, diff);
+            printf("view %s (flip, dy, dx): %d images equal PyTorch's TTA view exactly\n", name, B);
+        }
+    free(x);
+    free(want);
+}
+
 /* ---- cutout ---- */
 /* Finds the zeroed square of x against the clean image; returns 0 if the
  * difference is not exactly one all-zero rectangle. */
@@ -302,7 +592,7 @@ static void run_cutout(int size, int batches, long *cy_hist, long *cx_hist, int 
     *unclipped = 0;
     for (int b = 0; b < batches; b++) {
         make_idx(idx, B, b);
-        cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, (uint64_t)b, x, NULL);
+        cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, (uint64_t)b, 0, x, NULL);
         for (int i = 0; i < B; i++) {
             int y0, y1, x0, x1;
             if (!find_square(x + (size_t)i * PIX, clean + (size_t)idx[i] * PIX, &y0, &y1, &x0,
@@ -354,7 +644,7 @@ static void test_noise(void)
     int idx[B];
     make_idx(idx, B, 5);
     float *x = malloc(sizeof(float) * B * PIX);
-    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 9, x, NULL);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 9, 0, x, NULL);
     size_t n = (size_t)B * PIX;
     double s1 = 0, s2 = 0, s4 = 0, lag1 = 0, pair = 0;
     long in1 = 0, in2 = 0;
@@ -398,8 +688,8 @@ static void test_noise(void)
     cnn_augment c;
     cnn_augment_defaults(&c);
     c.cutout = 1;
-    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 9, x, NULL);
-    cnn_batch_fill_augmented(&data, idx, B, &norm, &c, SEED, 9, y, NULL);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 9, 0, x, NULL);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, &c, SEED, 9, 0, y, NULL);
     double q2 = 0;
     long in_square = 0, zeros = 0;
     for (size_t k = 0; k < n; k++)
@@ -419,40 +709,49 @@ static void test_noise(void)
 }
 
 /* ---- determinism ---- */
-static void test_determinism(void)
+static void determinism_of(const cnn_augment *a, const char *what)
 {
     enum { B = 128 };
-    cnn_augment a;
-    cnn_augment_defaults(&a);
-    a.crop = a.flip = a.cutout = 1;
-    a.input_noise = 0.05f;
     int idx[B];
     make_idx(idx, B, 1);
     size_t bytes = sizeof(float) * B * PIX;
     float *x1 = malloc(bytes), *x2 = malloc(bytes), *x3 = malloc(bytes), *x4 = malloc(bytes);
     int threads = omp_get_max_threads();
     omp_set_num_threads(1);
-    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 77, x1, NULL);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, a, SEED, 77, 0, x1, NULL);
     omp_set_num_threads(2);
-    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 77, x2, NULL);
-    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED, 78, x3, NULL);
-    cnn_batch_fill_augmented(&data, idx, B, &norm, &a, SEED + 1, 77, x4, NULL);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, a, SEED, 77, 0, x2, NULL);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, a, SEED, 78, 0, x3, NULL);
+    cnn_batch_fill_augmented(&data, idx, B, &norm, a, SEED + 1, 77, 0, x4, NULL);
     omp_set_num_threads(threads);
-    check(memcmp(x1, x2, bytes) == 0, "same (seed, batch_id): 1 and 2 threads differ");
+    check(memcmp(x1, x2, bytes) == 0, "%s: same (seed, batch_id): 1 and 2 threads differ", what);
     int differ3 = 0, differ4 = 0;
     for (int i = 0; i < B; i++) { /* every image, not only the batch as a whole */
         differ3 += memcmp(x1 + (size_t)i * PIX, x3 + (size_t)i * PIX, sizeof(float) * PIX) != 0;
         differ4 += memcmp(x1 + (size_t)i * PIX, x4 + (size_t)i * PIX, sizeof(float) * PIX) != 0;
     }
-    check(differ3 == B, "another batch_id: only %d of %d images differ", differ3, B);
-    check(differ4 == B, "another seed: only %d of %d images differ", differ4, B);
-    printf("determinism: crop,flip,cutout,noise batch of %d bit-identical on 1 and 2 threads; "
-           "%d/%d images differ with batch_id + 1, %d/%d with seed + 1\n", B, differ3, B, differ4,
-           B);
+    check(differ3 == B, "%s: another batch_id: only %d of %d images differ", what, differ3, B);
+    check(differ4 == B, "%s: another seed: only %d of %d images differ", what, differ4, B);
+    printf("determinism: %s batch of %d bit-identical on 1 and 2 threads; "
+           "%d/%d images differ with batch_id + 1, %d/%d with seed + 1\n", what, B, differ3, B,
+           differ4, B);
     free(x1);
     free(x2);
     free(x3);
     free(x4);
+}
+
+static void test_determinism(void)
+{
+    cnn_augment a;
+    cnn_augment_defaults(&a);
+    a.crop = a.flip = a.cutout = 1;
+    a.input_noise = 0.05f;
+    determinism_of(&a, "crop,flip,cutout,noise");
+    cnn_augment_defaults(&a);
+    a.translate = a.altflip = a.cutout = 1;
+    a.input_noise = 0.05f;
+    determinism_of(&a, "translate,altflip,cutout,noise");
 }
 
 /* ---- parsing ---- */
@@ -461,29 +760,41 @@ static void test_parse(void)
     cnn_augment a;
     cnn_error err;
     cnn_augment_defaults(&a);
+    check(a.translate_padding == 2 && !a.translate && !a.altflip,
+          "defaults: translate off, translate_padding 2, altflip off");
     a.crop_padding = 2;
+    a.translate_padding = 3;
     a.cutout_size = 12;
     a.input_noise = 0.25f;
     cnn_status st = cnn_augment_parse("crop,flip", &a, &err);
-    check(st == CNN_STATUS_OK && a.crop && a.flip && !a.cutout, "parse crop,flip");
-    check(a.crop_padding == 2 && a.cutout_size == 12 && a.input_noise == 0.25f,
+    check(st == CNN_STATUS_OK && a.crop && a.flip && !a.cutout && !a.translate && !a.altflip,
+          "parse crop,flip");
+    check(a.crop_padding == 2 && a.translate_padding == 3 && a.cutout_size == 12 &&
+              a.input_noise == 0.25f,
           "parse keeps sizes and noise");
     st = cnn_augment_parse("flip,cutout,crop", &a, &err);
     check(st == CNN_STATUS_OK && a.crop && a.flip && a.cutout, "parse flip,cutout,crop");
     st = cnn_augment_parse("cutout", &a, &err);
     check(st == CNN_STATUS_OK && !a.crop && !a.flip && a.cutout, "parse cutout switches the others off");
+    st = cnn_augment_parse("altflip,translate", &a, &err);
+    check(st == CNN_STATUS_OK && a.translate && a.altflip && !a.crop && !a.flip && !a.cutout,
+          "parse altflip,translate");
+    check(cnn_augment_active(&a), "translate,altflip is active");
     st = cnn_augment_parse("none", &a, &err);
-    check(st == CNN_STATUS_OK && !a.crop && !a.flip && !a.cutout && a.input_noise == 0.25f,
+    check(st == CNN_STATUS_OK && !a.crop && !a.flip && !a.cutout && !a.translate && !a.altflip &&
+              a.input_noise == 0.25f,
           "parse none");
 
     static const struct {
         const char *list, *must[3];
     } bad[] = {
-        {"crop,spin", {"--augment", "'spin'", "crop, flip, cutout"}},
-        {"", {"--augment", "empty item", "crop, flip, cutout"}},
+        {"crop,spin", {"--augment", "'spin'", "crop, translate, flip, altflip, cutout"}},
+        {"", {"--augment", "empty item", "crop, translate, flip, altflip, cutout"}},
         {"crop,,flip", {"--augment", "empty item", "'crop,,flip'"}},
         {"Flip", {"--augment", "'Flip'", "none"}},
         {"none,crop", {"--augment", "none", "'none,crop'"}},
+        {"translate,crop", {"--augment", "crop and translate exclude", "'translate,crop'"}},
+        {"flip,altflip", {"--augment", "flip and altflip exclude", "'flip,altflip'"}},
     };
     for (size_t t = 0; t < sizeof bad / sizeof bad[0]; t++) {
         cnn_augment before = a, b = a;
@@ -503,14 +814,21 @@ static void test_parse(void)
 int main(void)
 {
     setup();
+    if (!fixture_load(&views, "tests/fixtures/views.txt", "tools/fixtures/make_view_fixtures.py"))
+        check(0, "views fixture missing");
     test_identity();
     test_flip();
     test_crop();
+    test_reflect_rule();
+    test_translate();
+    test_altflip();
+    test_views();
     test_cutout();
     test_noise();
     test_determinism();
     test_parse();
     cnn_dataset_free(&data);
     free(clean);
+    fixture_free(&views);
     return check_finish("test_augment");
 }

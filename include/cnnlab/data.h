@@ -87,13 +87,25 @@ void cnn_batch_fill(const cnn_dataset *d, const int *idx, int count, const cnn_n
 /* ---- training-time augmentation and input noise ----
  *
  * cnn_batch_fill_augmented assembles a batch like cnn_batch_fill and, per
- * image, applies in this order (torchvision semantics):
+ * image, applies in this order (torchvision semantics, and airbench's for
+ * translate and altflip):
  *   1. crop:   RandomCrop(32, padding=crop_padding): the image is padded with
  *              black (pixel value 0) on every side, then a 32x32 window is cut
  *              at a uniform offset. Output pixel (h, w) is source pixel
  *              (h + dy, w + dx), dy and dx uniform in [-crop_padding,
  *              crop_padding]; padded pixels normalise to (0 - mean) / std.
+ *      or translate: the same with reflect padding by translate_padding
+ *              (torch F.pad(x, (R, R, R, R), mode='reflect'): the edge pixel is
+ *              not repeated, so source index -k reads k and 31 + k reads
+ *              31 - k), dy and dx uniform in [-translate_padding,
+ *              translate_padding]. crop and translate exclude each other.
  *   2. flip:   RandomHorizontalFlip(0.5): w -> 31 - w, after the crop.
+ *      or altflip: airbench's alternating flip. Every image of the dataset
+ *              is mirrored once, before the crop, with probability 0.5: a
+ *              fixed choice per (seed, dataset index idx[i]); then the whole
+ *              set is mirrored, after the crop, on odd epochs (counted from
+ *              0). So an image is shown mirrored every other epoch. flip and
+ *              altflip exclude each other.
  *   3. normalise, as cnn_batch_fill.
  *   4. cutout: Cutout (DeVries & Taylor 2017): one square of side cutout_size
  *              whose centre (cy, cx) is uniform over the 32x32 pixels covers rows
@@ -110,37 +122,64 @@ void cnn_batch_fill(const cnn_dataset *d, const int *idx, int count, const cnn_n
  * Randomness: image i of the batch draws everything from its own stream,
  * cnn_rng_init(&r, seed, CNN_STREAM_AUGMENT, batch_id * 65536 + i), so the
  * result depends on (seed, batch_id, i) only, never on the thread count.
- * Crop, flip and cutout each take their own fixed draw, so switching one on or
- * off leaves the others' choices unchanged. Offsets map a 32-bit draw onto
- * their range (bias below 2^-32).
+ * Crop (or translate, which takes the same draw), flip and cutout each take
+ * their own fixed draw, so switching one on or off leaves the others' choices
+ * unchanged. Offsets map a 32-bit draw onto their range (bias below 2^-32).
+ * altflip's once-per-image choice is the top bit of the first draw of
+ * cnn_rng_init(&r, seed, CNN_STREAM_AUGMENT, 2^63 + idx[i]) (batch ids below
+ * 2^47 never reach that range), so it depends on (seed, idx[i]) only.
  */
 typedef struct cnn_augment {
     int crop;          /* 1: random crop after zero padding by crop_padding */
     int crop_padding;  /* pixels of padding on each side, 0 to 32 (default 4) */
+    int translate;     /* 1: random crop after reflect padding by translate_padding */
+    int translate_padding; /* reflect-pad pixels on each side, 0 to 31 (default 2) */
     int flip;          /* 1: horizontal flip with probability 0.5 */
+    int altflip;       /* 1: alternating flip (fixed per image, whole set on odd epochs) */
     int cutout;        /* 1: one zeroed square of side cutout_size per image */
     int cutout_size;   /* side of the square, >= 0 (default 8); 0 zeroes nothing */
     float input_noise; /* sigma of Gaussian noise on normalised inputs, >= 0; 0 = none */
 } cnn_augment;
 
-/* Everything off, crop_padding 4, cutout_size 8, input_noise 0. */
+/* Everything off, crop_padding 4, translate_padding 2, cutout_size 8,
+ * input_noise 0. */
 void cnn_augment_defaults(cnn_augment *a);
 
-/* Sets a->crop, a->flip and a->cutout from list: "none" (all off) or a
- * comma-separated list of crop, flip and cutout in any order (those not listed
- * are switched off). Sizes and input_noise are kept. On error a is unchanged
- * and the message names --augment, the bad item and the allowed ones. */
+/* Sets a->crop, a->translate, a->flip, a->altflip and a->cutout from list:
+ * "none" (all off) or a comma-separated list of crop, translate, flip,
+ * altflip and cutout in any order (those not listed are switched off; crop
+ * with translate and flip with altflip are refused). Sizes and input_noise
+ * are kept. On error a is unchanged and the message names --augment, the bad
+ * item and the allowed ones. */
 cnn_status cnn_augment_parse(const char *list, cnn_augment *a, cnn_error *err);
 
-/* 1 if a changes anything (crop, flip, cutout or input_noise > 0), else 0. */
+/* 1 if a changes anything (crop, translate, flip, altflip, cutout or
+ * input_noise > 0), else 0. */
 int cnn_augment_active(const cnn_augment *a);
 
 /* Like cnn_batch_fill (same arguments, same layout), then applies a as
  * described above. batch_id must identify the batch uniquely within the run
- * (e.g. the global step); count <= 65536. With nothing active the output is
- * exactly cnn_batch_fill's. */
+ * (e.g. the global step, below 2^47); epoch is the 0-based epoch (only altflip
+ * reads it: odd epochs mirror); count <= 65536. idx NULL means images
+ * 0..count-1 (altflip's dataset indices too). With nothing active the output
+ * is exactly cnn_batch_fill's. */
 void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
                               const cnn_norm *norm, const cnn_augment *a, uint64_t seed,
-                              uint64_t batch_id, float *x, uint8_t *labels);
+                              uint64_t batch_id, int epoch, float *x, uint8_t *labels);
+
+/* ---- evaluation views (test-time augmentation) ----
+ *
+ * cnn_batch_fill_view assembles a batch like cnn_batch_fill, every image
+ * translated by (dy, dx) with reflect padding and then mirrored if flip:
+ * output pixel (h, w) is source pixel (P(h + dy), P(w' + dx)) with
+ * w' = flip ? 31 - w : w and P the reflection P(j) = -j for j < 0,
+ * 62 - j for j > 31. In PyTorch terms, with p = F.pad(x, (1, 1, 1, 1),
+ * mode='reflect'), view (flip, dy, dx) with |dy|, |dx| <= 1 is
+ * p[:, :, 1+dy : 33+dy, 1+dx : 33+dx], flipped on the last axis if flip
+ * (airbench's TTA views: (0, 0), (-1, -1) and (1, 1), each plain and
+ * mirrored). |dy| and |dx| may be up to 31. (0, 0, 0) is exactly
+ * cnn_batch_fill. */
+void cnn_batch_fill_view(const cnn_dataset *d, const int *idx, int count, const cnn_norm *norm,
+                         int flip, int dy, int dx, float *x, uint8_t *labels);
 
 #endif

@@ -1,21 +1,28 @@
-/* augment.c: training-time augmentation (random crop, horizontal flip,
- * cutout) and Gaussian input noise, fused into batch assembly.
+/* augment.c: training-time augmentation (random crop or reflect-padded
+ * translation, horizontal or alternating flip, cutout) and Gaussian input
+ * noise, fused into batch assembly; and the fixed evaluation views of
+ * test-time augmentation.
  *
  * Per image, in order (the semantics of torchvision's RandomCrop(32,
- * padding=p) and RandomHorizontalFlip, then Cutout and noise; see data.h):
- *   geometry, in pixel space:  g[c, h, w] = src[c, h + dy, w' + dx] with
- *       w' = flip ? 31 - w : w, and 0 (black) where the source lies outside
- *       the image; one 3 KB byte image on the stack;
+ * padding=p) and RandomHorizontalFlip, airbench's translate and alternating
+ * flip, then Cutout and noise; see data.h):
+ *   geometry, in pixel space:  g[c, h, w] = src[c, P(h + dy), P(w' + dx)]
+ *       with w' = flip ? 31 - w : w, and P the border rule: black (0) outside
+ *       the image for crop, reflection (-j, 62 - j) for translate and views;
+ *       one 3 KB byte image on the stack. altflip's mirror before the crop
+ *       becomes this form by reflect/zero padding commuting with mirroring:
+ *       mirror, shift by dx, mirror m times = shift by -dx, mirror m + 1 times;
  *   normalise:  x[h, w, c] = g[c, h, w] * scale[c] + offset[c], the same
  *       arithmetic as batch.c, so padded pixels come out as -mean/std exactly
  *       as torchvision's black padding does;
  *   cutout:     x[h, w, :] = 0 on one clipped square;
  *   noise:      x += sigma * z, z standard normal.
  *
- * Invariant: image i's output depends only on (seed, batch_id, i, its pixels,
- * norm, a): it draws from its own stream CNN_STREAM_AUGMENT, sub
- * batch_id * 65536 + i, in a fixed order (crop word, flip word, cutout word,
- * then the noise generator's seeds), whatever the thread count. */
+ * Invariant: image i's output depends only on (seed, batch_id, epoch, i,
+ * idx[i], its pixels, norm, a): it draws from its own stream
+ * CNN_STREAM_AUGMENT, sub batch_id * 65536 + i, in a fixed order (crop or
+ * translate word, flip word, cutout word, then the noise generator's seeds),
+ * and altflip's choice from sub 2^63 + idx[i], whatever the thread count. */
 #include <math.h>
 #include <string.h>
 
@@ -30,19 +37,22 @@ void cnn_augment_defaults(cnn_augment *a)
 {
     memset(a, 0, sizeof *a);
     a->crop_padding = 4;
+    a->translate_padding = 2;
     a->cutout_size = 8;
 }
 
 int cnn_augment_active(const cnn_augment *a)
 {
-    return a->crop || a->flip || a->cutout || a->input_noise > 0.0f;
+    return a->crop || a->translate || a->flip || a->altflip || a->cutout ||
+           a->input_noise > 0.0f;
 }
 
 cnn_status cnn_augment_parse(const char *list, cnn_augment *a, cnn_error *err)
 {
-    static const char allowed[] = "expected none or a comma-separated list of crop, flip, cutout";
+    static const char allowed[] =
+        "expected none or a comma-separated list of crop, translate, flip, altflip, cutout";
     cnn_augment t = *a;
-    t.crop = t.flip = t.cutout = 0;
+    t.crop = t.translate = t.flip = t.altflip = t.cutout = 0;
     if (!list)
         list = "";
     if (strcmp(list, "none") == 0) {
@@ -54,8 +64,12 @@ cnn_status cnn_augment_parse(const char *list, cnn_augment *a, cnn_error *err)
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (len == 4 && strncmp(p, "crop", 4) == 0)
             t.crop = 1;
+        else if (len == 9 && strncmp(p, "translate", 9) == 0)
+            t.translate = 1;
         else if (len == 4 && strncmp(p, "flip", 4) == 0)
             t.flip = 1;
+        else if (len == 7 && strncmp(p, "altflip", 7) == 0)
+            t.altflip = 1;
         else if (len == 6 && strncmp(p, "cutout", 6) == 0)
             t.cutout = 1;
         else if (len == 0)
@@ -72,47 +86,71 @@ cnn_status cnn_augment_parse(const char *list, cnn_augment *a, cnn_error *err)
             break;
         p = comma + 1;
     }
+    if (t.crop && t.translate)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--augment: crop and translate exclude each other (both cut the "
+                             "window), found '%s'", list);
+    if (t.flip && t.altflip)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--augment: flip and altflip exclude each other, found '%s'", list);
     *a = t;
     return CNN_STATUS_OK;
 }
 
 /* ---- geometry (pixel space) ---- */
 
-/* dst (3, 32, 32) = src (3, 32, 32) cropped at offset (dy, dx) from the
- * zero-padded image, then mirrored if flip: dst[c, h, w] = src[c, h + dy,
- * w' + dx] with w' = flip ? 31 - w : w, 0 outside the source.
+/* dst (3, 32, 32) = src (3, 32, 32) cut at offset (dy, dx) from the padded
+ * image, then mirrored if flip: dst[c, h, w] = src[c, P(h + dy), P(w' + dx)]
+ * with w' = flip ? 31 - w : w. Zero padding (reflect 0): P(j) = j inside the
+ * image, black outside, |dy|, |dx| <= 32. Reflect padding (reflect 1):
+ * P(j) = -j for j < 0, 62 - j for j > 31 (torch's 'reflect'), |dy|, |dx| <= 31.
  *
- * First every source row (reversed if flip) is laid out between black margins
- * of 32 bytes, so that the horizontal shift is then one fixed-size 32-byte copy
- * at an offset; mirroring after the crop reads column 31 - w + dx = rev[w - dx],
- * with rev the reversed row. The two passes are separate so that no load reads
- * a just-stored row at a different offset (that defeats store forwarding and
- * costs more than the copy). */
-#define LINE (2 * SIDE) /* row pitch in the margin buffer: a row, then a margin */
-static void geometry(const uint8_t *restrict src, uint8_t *restrict dst, int dy, int dx, int flip)
+ * First every source row (reversed if flip) is laid out with a 32-byte margin
+ * on each side, black or holding the reflected row, so that the horizontal
+ * shift is then one fixed-size 32-byte copy at an offset; mirroring after the
+ * crop reads column 31 - w + dx = rev[w - dx], with rev the reversed row (both
+ * paddings commute with mirroring). The two passes are separate so that no
+ * load reads a just-stored row at a different offset (that defeats store
+ * forwarding and costs more than the copy). */
+#define LINE (3 * SIDE) /* row pitch in the margin buffer: margin, row, margin */
+static inline int reflect(int j) { return j < 0 ? -j : j > SIDE - 1 ? 2 * (SIDE - 1) - j : j; }
+
+static void geometry(const uint8_t *restrict src, uint8_t *restrict dst, int dy, int dx, int flip,
+                     int reflect_pad)
 {
-    /* lines[SIDE + LINE * r + k] = row r (of 96), k in [0, 32); black elsewhere */
-    uint8_t lines[SIDE + LINE * CNN_CIFAR_CHANNELS * SIDE];
-    memset(lines, 0, SIDE);
+    /* lines[LINE * r + SIDE + j] = row r (of 96) at column j, j in [-32, 64):
+     * the row for j in [0, 32), the margins black or reflected elsewhere */
+    uint8_t lines[LINE * CNN_CIFAR_CHANNELS * SIDE];
     for (int r = 0; r < CNN_CIFAR_CHANNELS * SIDE; r++) {
         const uint8_t *row = src + r * SIDE;
-        uint8_t *line = lines + SIDE + LINE * r;
+        uint8_t *line = lines + LINE * r + SIDE;
         if (flip)
             for (int w = 0; w < SIDE; w++)
                 line[w] = row[SIDE - 1 - w];
         else
             memcpy(line, row, SIDE);
-        memset(line + SIDE, 0, SIDE);
+        if (reflect_pad) {
+            line[-SIDE] = line[2 * SIDE - 1] = 0; /* j = -32 and 63: never read */
+            for (int j = 1; j < SIDE; j++) {
+                line[-j] = line[j];
+                line[SIDE - 1 + j] = line[SIDE - 1 - j];
+            }
+        } else {
+            memset(line - SIDE, 0, SIDE);
+            memset(line + SIDE, 0, SIDE);
+        }
     }
-    const int shift = flip ? -dx : dx; /* |shift| <= 32: stays within the margins */
+    const int shift = flip ? -dx : dx; /* within the margins */
     for (int c = 0; c < CNN_CIFAR_CHANNELS; c++)
         for (int h = 0; h < SIDE; h++) {
             uint8_t *out = dst + c * PLANE + h * SIDE;
             int sh = h + dy;
+            if (reflect_pad)
+                sh = reflect(sh);
             if (sh < 0 || sh >= SIDE)
                 memset(out, 0, SIDE);
             else
-                memcpy(out, lines + SIDE + LINE * (c * SIDE + sh) + shift, SIDE);
+                memcpy(out, lines + LINE * (c * SIDE + sh) + SIDE + shift, SIDE);
         }
 }
 
@@ -290,25 +328,42 @@ static void add_noise(float *restrict x, float sigma, cnn_rng *rng)
 /* A 32-bit draw mapped onto [0, n) by multiply-and-shift (bias below 2^-32). */
 static int draw_below(uint32_t bits, uint32_t n) { return (int)(((uint64_t)bits * n) >> 32); }
 
-void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
-                              const cnn_norm *norm, const cnn_augment *a, uint64_t seed,
-                              uint64_t batch_id, float *x, uint8_t *labels)
+/* cnn_batch_fill's scale and offset: x = p * scale + offset. */
+static void norm_coefficients(const cnn_norm *norm, float scale[3], float offset[3])
 {
-    if (!cnn_augment_active(a)) {
-        cnn_batch_fill(d, idx, count, norm, x, labels);
-        return;
-    }
-    CNN_ASSERT(count >= 0 && count <= MAX_BATCH);
-    CNN_ASSERT(a->crop_padding >= 0 && a->crop_padding <= SIDE && a->cutout_size >= 0);
-    CNN_ASSERT(isfinite(a->input_noise) && a->input_noise >= 0.0f);
-    float scale[3], offset[3];
     for (int c = 0; c < CNN_CIFAR_CHANNELS; c++) { /* as cnn_batch_fill */
         double sd = norm->std[c] > 0.0f ? (double)norm->std[c] : 1.0;
         scale[c] = (float)(1.0 / (255.0 * sd));
         offset[c] = (float)(-(double)norm->mean[c] / sd);
     }
-    const int pad = a->crop_padding;
-    const int geom = a->crop || a->flip;
+}
+
+/* altflip's fixed choice for dataset image img: 1 = mirrored before the crop. */
+static int altflip_premirror(uint64_t seed, int img)
+{
+    cnn_rng r;
+    cnn_rng_init(&r, seed, CNN_STREAM_AUGMENT, (UINT64_C(1) << 63) + (uint64_t)img);
+    return (int)(cnn_rng_next(&r) >> 63);
+}
+
+void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
+                              const cnn_norm *norm, const cnn_augment *a, uint64_t seed,
+                              uint64_t batch_id, int epoch, float *x, uint8_t *labels)
+{
+    if (!cnn_augment_active(a)) {
+        cnn_batch_fill(d, idx, count, norm, x, labels);
+        return;
+    }
+    CNN_ASSERT(count >= 0 && count <= MAX_BATCH && epoch >= 0);
+    CNN_ASSERT(a->crop_padding >= 0 && a->crop_padding <= SIDE && a->cutout_size >= 0);
+    CNN_ASSERT(a->translate_padding >= 0 && a->translate_padding < SIDE);
+    CNN_ASSERT(!(a->crop && a->translate) && !(a->flip && a->altflip));
+    CNN_ASSERT(isfinite(a->input_noise) && a->input_noise >= 0.0f);
+    float scale[3], offset[3];
+    norm_coefficients(norm, scale, offset);
+    const int pad = a->crop ? a->crop_padding : a->translate ? a->translate_padding : 0;
+    const int geom = a->crop || a->translate || a->flip || a->altflip;
+    const int odd_epoch = epoch & 1;
 #pragma omp parallel for if (count >= 16) schedule(static)
     for (int i = 0; i < count; i++) {
         int img = idx ? idx[i] : i;
@@ -319,13 +374,18 @@ void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
         cnn_rng_init(&r, seed, CNN_STREAM_AUGMENT, batch_id * MAX_BATCH + (uint64_t)i);
         uint64_t w_crop = cnn_rng_next(&r), w_flip = cnn_rng_next(&r), w_cut = cnn_rng_next(&r);
         if (geom) {
-            int dy = 0, dx = 0;
-            if (a->crop) {
+            int dy = 0, dx = 0, mirror = a->flip && (w_flip >> 63);
+            if (a->crop || a->translate) {
                 dy = draw_below((uint32_t)w_crop, (uint32_t)(2 * pad + 1)) - pad;
                 dx = draw_below((uint32_t)(w_crop >> 32), (uint32_t)(2 * pad + 1)) - pad;
             }
+            if (a->altflip) { /* mirror, shift by dx, mirror if odd = shift by -dx, mirror if even */
+                int pre = altflip_premirror(seed, img);
+                dx = pre ? -dx : dx;
+                mirror = pre ^ odd_epoch;
+            }
             uint8_t tmp[CNN_CIFAR_PIXELS];
-            geometry(src, tmp, dy, dx, a->flip && (w_flip >> 63));
+            geometry(src, tmp, dy, dx, mirror, a->translate);
             normalise(tmp, dst, scale, offset);
         } else {
             normalise(src, dst, scale, offset);
@@ -335,6 +395,31 @@ void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
                    a->cutout_size);
         if (a->input_noise > 0.0f)
             add_noise(dst, a->input_noise, &r);
+        if (labels)
+            labels[i] = d->labels[img];
+    }
+}
+
+/* ---- evaluation views ---- */
+
+void cnn_batch_fill_view(const cnn_dataset *d, const int *idx, int count, const cnn_norm *norm,
+                         int flip, int dy, int dx, float *x, uint8_t *labels)
+{
+    if (!flip && dy == 0 && dx == 0) {
+        cnn_batch_fill(d, idx, count, norm, x, labels);
+        return;
+    }
+    CNN_ASSERT(count >= 0 && (flip == 0 || flip == 1));
+    CNN_ASSERT(dy >= -(SIDE - 1) && dy <= SIDE - 1 && dx >= -(SIDE - 1) && dx <= SIDE - 1);
+    float scale[3], offset[3];
+    norm_coefficients(norm, scale, offset);
+#pragma omp parallel for if (count >= 16) schedule(static)
+    for (int i = 0; i < count; i++) {
+        int img = idx ? idx[i] : i;
+        CNN_ASSERT(img >= 0 && img < d->count);
+        uint8_t tmp[CNN_CIFAR_PIXELS];
+        geometry(d->pixels + (size_t)img * CNN_CIFAR_PIXELS, tmp, dy, dx, flip, 1);
+        normalise(tmp, x + (size_t)i * CNN_CIFAR_PIXELS, scale, offset);
         if (labels)
             labels[i] = d->labels[img];
     }

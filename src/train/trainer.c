@@ -426,7 +426,7 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
             if (augment)
                 cnn_batch_fill_augmented(&r.data, r.train_idx + s * batch, rows, &r.norm,
                                          &c->augment, c->seed, (uint64_t)global_step,
-                                         cnn_plan_input(p), labels);
+                                         epoch - 1, cnn_plan_input(p), labels);
             else
                 cnn_batch_fill(&r.data, r.train_idx + s * batch, rows, &r.norm,
                                cnn_plan_input(p), labels);
