@@ -15,7 +15,7 @@ endif
 CFLAGS ?= -O3 -g
 CFLAGS += -std=c11 $(ARCH) -fopenmp -Wall -Wextra -Wshadow -Wstrict-prototypes \
           -Wno-unused-parameter -Iinclude -Isrc -MMD -MP
-LDLIBS := -ldnnl -lm
+LDLIBS := -ldnnl -llapacke -lm
 LDFLAGS += -fopenmp
 
 LIB_SRC := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)

@@ -82,4 +82,21 @@ typedef struct cnn_eval_result {
 void cnn_evaluate(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const int *idx,
                   int count, const cnn_norm *norm, cnn_eval_result *out);
 
+/* ---- patch-whitening initialisation (src/train/whiten.c) ----
+ *
+ * Fills w (out_channels, 3, kh, kw), PyTorch OIHW as every cnnlab convolution
+ * weight, as airbench's init_whitening: the images d[idx[0..count)] (idx NULL:
+ * 0..count-1) normalised as cnn_batch_fill does, every kh x kw patch (stride 1,
+ * no padding) of each as a vector v of D = 3*kh*kw values in (C, kh, kw)
+ * order; cov = sum v v^T / (number of patches) in double, not mean-centred;
+ * its eigenvalues lambda_k descending with eigenvectors e_k (LAPACKE_dsyevd);
+ * filter k = e_k / sqrt(lambda_k + eps) as (3, kh, kw); w = concat(filters,
+ * -filters). out_channels must be 2 * D (else CNN_STATUS_INVALID_ARGUMENT,
+ * naming the layer's weight shape). Each eigenvector's sign is LAPACK's
+ * choice. The result does not depend on the thread count. airbench uses the
+ * first 5,000 training images, a 2x2 kernel (24 outputs) and eps 5e-4. */
+cnn_status cnn_whiten_weights(const cnn_dataset *d, const int *idx, int count,
+                              const cnn_norm *norm, int kh, int kw, double eps, float *w,
+                              int out_channels, cnn_error *err);
+
 #endif
