@@ -10,7 +10,15 @@
  *   sched.*  the lr of every step of 12 epochs x 3 steps for each schedule
  *   clip.*   clip_grad_norm_ (clipping and not) and clip_grad_value_
  *   l2.*     the penalty's value and gradient
- * Usage: test_optim [FIXTURE]   (default tests/fixtures/optim.txt, relative to
+ * and tests/fixtures/optim_recipe.txt, written by
+ * tools/fixtures/make_recipe_optim_fixtures.py, the airbench94 recipe's side:
+ *   grp.*    each optimizer with parameter groups (lr/wd multipliers, a frozen
+ *            group) against PyTorch param groups, 6 steps
+ *   lin.*    the linear schedule against LambdaLR with airbench's lambda
+ *   la.*     lookahead decays, and airbench's loop (groups, linear schedule,
+ *            lookahead on parameters and state) as a PyTorch trajectory
+ * Usage: test_optim [FIXTURE [RECIPE_FIXTURE]]   (defaults
+ * tests/fixtures/optim.txt and tests/fixtures/optim_recipe.txt, relative to
  * the repository root, where tests/run_all.sh runs it). */
 #include <string.h>
 
@@ -25,10 +33,15 @@
 #define LR_RTOL 1e-6    /* learning rates (both sides compute in double) */
 #define CLIP_RTOL 1e-5  /* clipped gradients, norms, the L2 penalty */
 #define CLIP_ATOL 1e-7
+#define GROUP_RTOL 1e-5 /* parameters after 1..6 steps with parameter groups */
+#define GROUP_ATOL 1e-7
+#define LA_RTOL 1e-5    /* parameters and state along the airbench-loop trajectory */
+#define LA_ATOL 1e-7
 
 /* ---- the fixture file (read by tests/fixture.h) ---- */
 
 #define MADE_BY "tools/fixtures/make_optim_fixtures.py"
+#define RECIPE_MADE_BY "tools/fixtures/make_recipe_optim_fixtures.py"
 
 /* The record called prefix + suffix, with count values (count < 0: any); a
  * missing record, or one of another length, ends the program. */
@@ -390,7 +403,7 @@ static void expect_sched_error(const char *what, const cnn_sched_config *c, cons
 static void test_sched_validation(void)
 {
     cnn_sched_config c;
-    for (int k = CNN_SCHED_NONE; k <= CNN_SCHED_ONECYCLE; k++) {
+    for (int k = CNN_SCHED_NONE; k <= CNN_SCHED_LINEAR; k++) {
         c = sched_base((cnn_sched_kind)k);
         cnn_sched s;
         cnn_error err = {0};
@@ -421,15 +434,8 @@ static void test_sched_validation(void)
     c.milestones[0] = 9;
     expect_sched_error("decreasing milestones", &c, "--milestones", "8 after 9");
     c = sched_base(CNN_SCHED_MULTISTEP);
-    c.milestones[1] = 12; /* at --epochs: accepted and never fires, as in PyTorch */
-    {
-        cnn_sched s;
-        cnn_error err = {0};
-        cnn_status st = cnn_sched_init(&s, &c, &err);
-        check(st == CNN_STATUS_OK && fabsf(cnn_sched_lr(&s, c.epochs - 1, 0) - c.base_lr * c.gamma) < 1e-6f,
-              "sched init, milestone at --epochs: expected it accepted (status %d '%s') and "
-              "only the first to fire", (int)st, err.msg);
-    }
+    c.milestones[1] = 12;
+    expect_sched_error("milestone at --epochs", &c, "--milestones", "12");
     c = sched_base(CNN_SCHED_MULTISTEP);
     c.milestones[0] = 0;
     expect_sched_error("milestone 0", &c, "--milestones", "found 0");
@@ -562,10 +568,503 @@ static void test_clip_edges(void)
     free(g0);
 }
 
+/* ---- the airbench recipe's optimizer side (tests/fixtures/optim_recipe.txt) ---- */
+
+/* max over i of |a-b| / (atol + rtol*|b|), as check_close measures it. */
+static double worst_ratio(const float *a, const float *b, size_t n, double rtol, double atol)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]) / (atol + rtol * fabs((double)b[i]));
+        if (!(d <= worst))
+            worst = d;
+    }
+    return worst;
+}
+
+/* A groups record: (offset, count, lr_mult, wd_mult) per group. Returns the
+ * count; *frozen is the (last) group with lr_mult 0, or -1. */
+static int groups_from(const fixture_record *r, cnn_param_group *g, int cap, int *frozen)
+{
+    const int n = (int)(r->count / 4);
+    CNN_ASSERT(n <= cap && r->count % 4 == 0);
+    *frozen = -1;
+    for (int i = 0; i < n; i++) {
+        g[i] = (cnn_param_group){{(size_t)r->v[4 * i], (size_t)r->v[4 * i + 1]},
+                                 r->v[4 * i + 2], r->v[4 * i + 3]};
+        if (g[i].lr_mult == 0.0f)
+            *frozen = i;
+    }
+    return n;
+}
+
+/* Each optimizer on two groups with lr/wd multipliers and a frozen group, 6
+ * steps of PyTorch param groups. The frozen slice gets gradients of 1 here
+ * (torch's are None): it must not move, to the bit, nor its state. */
+static void test_groups(const fixture_file *f)
+{
+    const fixture_record *p0 = need(f, "grp.params0", "", -1);
+    const int n = (int)p0->count;
+    float *params = check_fresh((size_t)n), *grads = check_fresh((size_t)n);
+    double worst = 0;
+    int cases = 0;
+    for (int ri = 0; ri < f->n; ri++) {
+        if (strncmp(f->r[ri].name, "grp.", 4) != 0 || !ends_with(f->r[ri].name, ".optim"))
+            continue;
+        char c_name[96];
+        snprintf(c_name, sizeof c_name, "%.*s", (int)(strlen(f->r[ri].name) - 6),
+                 f->r[ri].name);
+        cnn_optim_config oc = optim_from(&f->r[ri]);
+        cnn_param_group g[8];
+        int frozen;
+        const int ng = groups_from(need(f, c_name, ".groups", -1), g, 8, &frozen);
+        CNN_ASSERT(frozen >= 0);
+        const cnn_range fr = g[frozen].range;
+        cnn_optim o;
+        cnn_error err = {0};
+        if (cnn_optim_init(&o, &oc, (size_t)n, &err) || cnn_optim_set_groups(&o, g, ng, &err)) {
+            check(0, "%s: init: %s", c_name, err.msg);
+            continue;
+        }
+        memcpy(params, p0->v, (size_t)n * sizeof(float));
+        for (int k = 1; k <= 6; k++) {
+            char what[160], suffix[32];
+            snprintf(suffix, sizeof suffix, ".grad%d", k);
+            memcpy(grads, need(f, c_name, suffix, n)->v, (size_t)n * sizeof(float));
+            for (size_t i = 0; i < fr.count; i++)
+                grads[fr.offset + i] = 1.0f;
+            cnn_optim_step(&o, oc.lr, params, grads);
+            snprintf(suffix, sizeof suffix, ".params%d", k);
+            snprintf(what, sizeof what, "%s: params after step %d", c_name, k);
+            const float *want = need(f, c_name, suffix, n)->v;
+            check_close(what, params, want, (size_t)n, GROUP_RTOL, GROUP_ATOL);
+            double w = worst_ratio(params, want, (size_t)n, GROUP_RTOL, GROUP_ATOL);
+            worst = w > worst ? w : worst;
+        }
+        check(check_bitwise_equal(params + fr.offset, p0->v + fr.offset, fr.count),
+              "%s: the frozen slice moved", c_name);
+        int state_kept = 1;
+        for (size_t i = 0; i < fr.count; i++)
+            state_kept &= (!o.m || o.m[fr.offset + i] == 0) && (!o.v || o.v[fr.offset + i] == 0);
+        check(state_kept, "%s: the frozen slice's optimizer state changed", c_name);
+        cnn_optim_free(&o);
+        cases++;
+    }
+    check(cases >= 5, "groups: found %d cases in the fixture, expected at least 5", cases);
+    printf("parameter groups: %d optimizers x 6 steps vs PyTorch param groups (lr/wd "
+           "multipliers, a frozen group), rtol %g atol %g, worst ratio %.3f; frozen slice "
+           "bitwise\n", cases, GROUP_RTOL, GROUP_ATOL, worst);
+    free(params);
+    free(grads);
+}
+
+/* What the fixtures cannot show: validation, the all-ones case taking the
+ * plain path, and a grouped block on the OpenMP path agreeing bitwise with
+ * ungrouped optimizers run on its slices with the effective settings. */
+static void test_groups_units(void)
+{
+    cnn_optim_config c;
+    cnn_optim_config_defaults(&c, CNN_OPT_SGD);
+    c.momentum = 0.85f;
+    c.nesterov = 1;
+    c.weight_decay = 0.02f;
+    cnn_optim o;
+    cnn_error err = {0};
+    const size_t n = 200003, half = 100000;
+    cnn_optim_init(&o, &c, n, &err);
+    struct {
+        const char *what;
+        cnn_param_group g[2];
+        int n;
+        const char *msg;
+    } bad[] = {
+        {"past the end", {{{n - 5, 6}, 1, 1}}, 1, "inside the block"},
+        {"overlap", {{{10, 20}, 2, 1}, {{0, 11}, 1, 2}}, 2, "overlapping"},
+        {"negative lr", {{{0, 5}, -1, 1}}, 1, "lr x -1"},
+        {"NaN wd", {{{0, 5}, 1, NAN}}, 1, "weight decay x nan"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cnn_status st = cnn_optim_set_groups(&o, bad[i].g, bad[i].n, &err);
+        check(st == CNN_STATUS_INVALID_ARGUMENT && strstr(err.msg, bad[i].msg) && !o.runs,
+              "set_groups, %s: expected an error with '%s', got %d '%s'", bad[i].what,
+              bad[i].msg, (int)st, err.msg);
+    }
+    cnn_param_group ones[2] = {{{0, half}, 1, 1}, {{half, 7}, 1, 1}};
+    check(cnn_optim_set_groups(&o, ones, 2, &err) == CNN_STATUS_OK && !o.runs,
+          "groups with multipliers 1 keep the single fused pass");
+    /* [0, half): lr x 2, wd x 0.5 (exact in float); [half, half + 7): frozen;
+     * the rest: multipliers 1. Empty groups are ignored; order does not matter. */
+    cnn_param_group g[3] = {{{half, 7}, 0, 3}, {{5, 0}, 9, 9}, {{0, half}, 2, 0.5f}};
+    check(cnn_optim_set_groups(&o, g, 3, &err) == CNN_STATUS_OK && o.run_count == 3,
+          "set_groups: %s (runs %d, expected 3)", err.msg, o.run_count);
+    unsigned seed = 99;
+    float *p = check_frand(n, &seed, -1, 1), *want = check_fresh(n);
+    memcpy(want, p, n * sizeof(float));
+    cnn_optim_config ca = c, cb = c;
+    ca.weight_decay = c.weight_decay * 0.5f;
+    cnn_optim oa, ob;
+    cnn_optim_init(&oa, &ca, half, &err);
+    cnn_optim_init(&ob, &cb, n - half - 7, &err);
+    const float lr = 0.0375f;
+    for (int k = 0; k < 3; k++) {
+        float *gr = check_frand(n, &seed, -2, 2);
+        cnn_optim_step(&o, lr, p, gr);
+        cnn_optim_step(&oa, lr * 2, want, gr);
+        cnn_optim_step(&ob, lr, want + half + 7, gr + half + 7);
+        free(gr);
+    }
+    check(check_bitwise_equal(p, want, n),
+          "grouped SGD (%zu elements, 3 runs) differs from ungrouped optimizers on its slices",
+          n);
+    check(cnn_optim_set_groups(&o, NULL, 0, &err) == CNN_STATUS_OK && !o.runs && !o.run_count,
+          "set_groups with n = 0 clears the groups");
+    printf("parameter groups (units): validation, all-ones groups keep one pass, %zu-element "
+           "grouped SGD bitwise equal to per-slice optimizers\n", n);
+    cnn_optim_free(&o);
+    cnn_optim_free(&oa);
+    cnn_optim_free(&ob);
+    free(p);
+    free(want);
+}
+
+/* The linear schedule against LambdaLR with airbench's lambda. */
+static void test_linear_sched(const fixture_file *f)
+{
+    int cases = 0;
+    for (int ri = 0; ri < f->n; ri++) {
+        if (strncmp(f->r[ri].name, "lin.", 4) != 0 || !ends_with(f->r[ri].name, ".config"))
+            continue;
+        char c_name[96];
+        snprintf(c_name, sizeof c_name, "%.*s", (int)(strlen(f->r[ri].name) - 7),
+                 f->r[ri].name);
+        const float *v = f->r[ri].v;
+        cnn_sched_config c;
+        cnn_sched_config_defaults(&c, CNN_SCHED_LINEAR);
+        c.base_lr = v[0];
+        c.epochs = (int)v[1];
+        c.steps_per_epoch = (int)v[2];
+        c.total_steps = (int)v[3];
+        c.warmup_frac = v[4];
+        c.start_factor = v[5];
+        c.end_factor = v[6];
+        if (strcmp(c_name, "lin.airbench") == 0) { /* the decimals torch used */
+            c.warmup_frac = 0.23;
+            c.start_factor = 0.2;
+            c.end_factor = 0.07;
+        }
+        const int steps = c.total_steps > 0 ? c.total_steps : c.epochs * c.steps_per_epoch;
+        const fixture_record *want = need(f, c_name, ".lr", steps);
+        cnn_sched s;
+        cnn_error err = {0};
+        if (cnn_sched_init(&s, &c, &err)) {
+            check(0, "%s: init: %s", c_name, err.msg);
+            continue;
+        }
+        float *got = check_fresh((size_t)steps);
+        for (int i = 0; i < steps; i++)
+            got[i] = cnn_sched_lr(&s, i / c.steps_per_epoch, i % c.steps_per_epoch);
+        char what[160];
+        snprintf(what, sizeof what, "%s: lr of each of %d steps (W = %d)", c_name, steps,
+                 (int)(steps * c.warmup_frac));
+        /* atol: a start factor 0 gives lr 0. */
+        check_close(what, got, want->v, (size_t)steps, LR_RTOL, 1e-12);
+        /* Past the end it holds base_lr * end_factor. */
+        const int past = steps + 3;
+        float end = cnn_sched_lr(&s, past / c.steps_per_epoch, past % c.steps_per_epoch);
+        check(end == (float)((double)c.base_lr * c.end_factor), "%s: past the end %g, expected %g",
+              c_name, (double)end, (double)c.base_lr * c.end_factor);
+        free(got);
+        cases++;
+    }
+    check(cases >= 4, "linear: found %d cases in the fixture, expected at least 4", cases);
+    printf("linear schedule: %d lr sequences vs LambdaLR(airbench's lr_factor) per step (N = "
+           "476, W = int(476 * 0.23) = 109 among them), rtol %g\n", cases, LR_RTOL);
+
+    /* Validation names the flags. */
+    cnn_sched_config c = sched_base(CNN_SCHED_LINEAR);
+    c.warmup_frac = 1.0;
+    expect_sched_error("warmup_frac 1", &c, "--warmup-frac", "1");
+    c = sched_base(CNN_SCHED_LINEAR);
+    c.warmup_frac = -0.5;
+    expect_sched_error("negative warmup_frac", &c, "--warmup-frac", "-0.5");
+    c = sched_base(CNN_SCHED_LINEAR);
+    c.start_factor = -1;
+    expect_sched_error("negative start factor", &c, "--lr-start-factor", "-1");
+    c = sched_base(CNN_SCHED_LINEAR);
+    c.end_factor = NAN;
+    expect_sched_error("NaN end factor", &c, "--lr-end-factor", "nan");
+    c = sched_base(CNN_SCHED_LINEAR);
+    c.total_steps = -3;
+    expect_sched_error("negative total steps", &c, "total steps", "-3");
+    c = sched_base(CNN_SCHED_LINEAR);
+    c.steps_per_epoch = 0;
+    expect_sched_error("linear without steps", &c, "steps per epoch", "0");
+    c = sched_base(CNN_SCHED_LINEAR);
+    c.epochs = 0;
+    expect_sched_error("linear without epochs or total", &c, "--epochs", "0");
+    c = sched_base(CNN_SCHED_ONECYCLE);
+    c.total_steps = 10;
+    c.warmup_epochs = 4; /* 12 steps > 10 */
+    expect_sched_error("warm-up past the step budget", &c, "--warmup-epochs", "4");
+
+    /* A step budget: N for one-cycle (same as epochs x steps when equal),
+     * per-step cosine (half way at N / 2), and epochs not needed. */
+    cnn_sched a, b;
+    cnn_error err = {0};
+    c = sched_base(CNN_SCHED_ONECYCLE);
+    cnn_sched_init(&a, &c, &err);
+    c.total_steps = c.epochs * c.steps_per_epoch;
+    c.epochs = 0;
+    check(cnn_sched_init(&b, &c, &err) == CNN_STATUS_OK, "onecycle with total_steps only: %s",
+          err.msg);
+    int same = 1;
+    for (int i = 0; i < c.total_steps; i++)
+        same &= cnn_sched_lr(&a, i / 3, i % 3) == cnn_sched_lr(&b, i / 3, i % 3);
+    check(same, "onecycle: total_steps = epochs x steps gives another sequence");
+    c = sched_base(CNN_SCHED_COSINE);
+    c.min_lr = 0.02f;
+    c.total_steps = 10; /* steps_per_epoch 3 */
+    check(cnn_sched_init(&a, &c, &err) == CNN_STATUS_OK, "cosine with total_steps: %s", err.msg);
+    float mid = cnn_sched_lr(&a, 1, 2), last = cnn_sched_lr(&a, 3, 0);
+    float past = cnn_sched_lr(&a, 5, 0);
+    check(fabs((double)mid - 0.06) < 1e-7 && last > c.min_lr && past == c.min_lr,
+          "cosine per step over 10: step 5 %g (expected 0.06), step 9 %g, past %g",
+          (double)mid, (double)last, (double)past);
+}
+
+static void expect_lookahead_error(const char *what, const cnn_lookahead_config *c,
+                                   const char *flag, const char *value)
+{
+    cnn_error err = {0};
+    cnn_status st = cnn_lookahead_config_check(c, &err);
+    check(st == CNN_STATUS_INVALID_ARGUMENT && strstr(err.msg, flag) && strstr(err.msg, value),
+          "lookahead config, %s: expected an error naming %s and %s, got %d '%s'", what, flag,
+          value, (int)st, err.msg);
+}
+
+/* airbench's loop on a small network: SGD Nesterov on groups (a x64 lr /64 wd
+ * slice, a frozen slice whitened after the shadow copy), the linear schedule
+ * per step, lookahead every 5 steps and at the last, on params and state. */
+static void test_lookahead(const fixture_file *f)
+{
+    cnn_lookahead_config lc;
+    cnn_lookahead_config_defaults(&lc);
+    const fixture_record *alpha = need(f, "la.alpha476", "", 477);
+    float got_alpha[477];
+    for (int k = 0; k <= 476; k++)
+        got_alpha[k] = cnn_lookahead_decay(&lc, k, 476);
+    check(check_bitwise_equal(got_alpha, alpha->v, 477),
+          "lookahead decay: differs from 0.95**5 * (arange(477) / 476) ** 3 (expected bitwise)");
+    const fixture_record *ema0 = need(f, "la.lerp.ema", "", -1);
+    const size_t nl = ema0->count;
+    const float *live0 = need(f, "la.lerp.live", "", (int)nl)->v;
+    const fixture_record *lerp_decay = need(f, "la.lerp.decay", "", -1);
+    float *live = check_fresh(nl);
+    for (size_t d = 0; d < lerp_decay->count; d++) {
+        cnn_lookahead la;
+        cnn_error err = {0};
+        cnn_lookahead_init(&la, ema0->v, nl, NULL, 0, &err);
+        memcpy(live, live0, nl * sizeof(float));
+        cnn_lookahead_update(&la, live, NULL, lerp_decay->v[d]);
+        char suffix[32];
+        snprintf(suffix, sizeof suffix, "%zu", d + 1);
+        const float *want = need(f, "la.lerp.out", suffix, (int)nl)->v;
+        check(check_bitwise_equal(la.params, want, nl) && check_bitwise_equal(live, want, nl),
+              "lookahead update with decay %g: differs from torch's lerp_ (expected bitwise)",
+              (double)lerp_decay->v[d]);
+        cnn_lookahead_free(&la);
+    }
+    free(live);
+
+    double worst = 0;
+    int cases = 0;
+    for (int ri = 0; ri < f->n; ri++) {
+        if (strncmp(f->r[ri].name, "la.", 3) != 0 || !ends_with(f->r[ri].name, ".config"))
+            continue;
+        char c_name[96];
+        snprintf(c_name, sizeof c_name, "%.*s", (int)(strlen(f->r[ri].name) - 7),
+                 f->r[ri].name);
+        const float *v = f->r[ri].v;
+        const int total = (int)v[0];
+        lc.every = (int)v[1];
+        lc.base = 0.95; /* v[2], v[3]: the decimals torch used */
+        lc.power = 3;
+        check(v[2] == 0.95f && v[3] == 3.0f, "%s: fixture's base %g power %g, expected 0.95 3",
+              c_name, (double)v[2], (double)v[3]);
+        cnn_sched_config sc;
+        cnn_sched_config_defaults(&sc, CNN_SCHED_LINEAR);
+        sc.base_lr = v[7];
+        sc.total_steps = total;
+        sc.steps_per_epoch = 4; /* any split of the steps into epochs */
+        sc.epochs = (total + 3) / 4;
+        sc.warmup_frac = v[4];
+        sc.start_factor = v[5];
+        sc.end_factor = v[6];
+        cnn_optim_config oc;
+        cnn_optim_config_defaults(&oc, CNN_OPT_SGD);
+        oc.lr = v[7];
+        oc.momentum = v[8];
+        oc.weight_decay = v[9];
+        oc.nesterov = 1;
+        cnn_param_group g[4];
+        int frozen;
+        const int ng = groups_from(need(f, c_name, ".groups", -1), g, 4, &frozen);
+        CNN_ASSERT(frozen >= 0);
+        const cnn_range fr = g[frozen].range;
+        const fixture_record *p0 = need(f, c_name, ".params0", -1);
+        const fixture_record *s0 = need(f, c_name, ".state0", -1);
+        const size_t np = p0->count, ns = s0->count;
+        float *params = check_fresh(np), *state = check_fresh(ns), *grads = check_fresh(np);
+        memcpy(params, p0->v, np * sizeof(float));
+        memcpy(state, s0->v, ns * sizeof(float));
+        cnn_sched s;
+        cnn_optim o;
+        cnn_lookahead la;
+        cnn_error err = {0};
+        if (cnn_sched_init(&s, &sc, &err) || cnn_optim_init(&o, &oc, np, &err) ||
+            cnn_optim_set_groups(&o, g, ng, &err) ||
+            cnn_lookahead_init(&la, params, np, state, ns, &err)) {
+            check(0, "%s: init: %s", c_name, err.msg);
+            continue;
+        }
+        /* The whitening init comes after the shadow copy. */
+        memcpy(params + fr.offset, need(f, c_name, ".whiten", (int)fr.count)->v,
+               fr.count * sizeof(float));
+        for (int k = 1; k <= total; k++) {
+            char what[160], suffix[32];
+            const int i = k - 1;
+            float lr = cnn_sched_lr(&s, i / sc.steps_per_epoch, i % sc.steps_per_epoch);
+            snprintf(suffix, sizeof suffix, ".grad%d", k);
+            memcpy(grads, need(f, c_name, suffix, (int)np)->v, np * sizeof(float));
+            for (size_t j = 0; j < fr.count; j++)
+                grads[fr.offset + j] = 1.0f;
+            snprintf(suffix, sizeof suffix, ".delta%d", k);
+            const float *delta = need(f, c_name, suffix, (int)ns)->v;
+            for (size_t j = 0; j < ns; j++)
+                state[j] += delta[j];
+            cnn_optim_step(&o, lr, params, grads);
+            snprintf(suffix, sizeof suffix, ".decay%d", k);
+            const fixture_record *dec = need(f, c_name, suffix, -1);
+            float decays[2];
+            int nd = 0;
+            if (k % lc.every == 0)
+                decays[nd++] = cnn_lookahead_decay(&lc, k, total);
+            if (k == total)
+                decays[nd++] = 1.0f;
+            check(nd == (int)dec->count &&
+                      (nd == 0 || check_bitwise_equal(decays, dec->v, (size_t)nd)),
+                  "%s: step %d: %d lookahead updates (expected %zu) or their decays differ",
+                  c_name, k, nd, dec->count);
+            for (int d = 0; d < nd; d++)
+                cnn_lookahead_update(&la, params, state, decays[d]);
+            snprintf(suffix, sizeof suffix, ".params%d", k);
+            const float *wp = need(f, c_name, suffix, (int)np)->v;
+            snprintf(what, sizeof what, "%s: params after step %d", c_name, k);
+            check_close(what, params, wp, np, LA_RTOL, LA_ATOL);
+            double w = worst_ratio(params, wp, np, LA_RTOL, LA_ATOL);
+            worst = w > worst ? w : worst;
+            snprintf(suffix, sizeof suffix, ".state%d", k);
+            const float *ws = need(f, c_name, suffix, (int)ns)->v;
+            snprintf(what, sizeof what, "%s: state after step %d", c_name, k);
+            check_close(what, state, ws, ns, LA_RTOL, LA_ATOL);
+            w = worst_ratio(state, ws, ns, LA_RTOL, LA_ATOL);
+            worst = w > worst ? w : worst;
+        }
+        check(check_bitwise_equal(params, la.params, np) &&
+                  check_bitwise_equal(state, la.state, ns),
+              "%s: after the last step the network is not the shadow", c_name);
+        cnn_lookahead_free(&la);
+        cnn_optim_free(&o);
+        free(params);
+        free(state);
+        free(grads);
+        cases++;
+    }
+    check(cases >= 2, "lookahead: found %d cases in the fixture, expected at least 2", cases);
+    printf("lookahead: decays for total 476 and lerp_ (%zu decays) bitwise; %d airbench-loop "
+           "trajectories (groups, linear schedule, lookahead every 5 and at the end, params "
+           "and state) vs PyTorch, rtol %g atol %g, worst ratio %.3f\n", lerp_decay->count,
+           cases, LA_RTOL, LA_ATOL, worst);
+}
+
+/* lerp's two branches, decay 1 and 0, a block on the OpenMP path against a
+ * plain loop with torch's formula, and the config checks. */
+static void test_lookahead_units(void)
+{
+    const size_t n = 150001, ns = 7;
+    unsigned seed = 4242;
+    float *p = check_frand(n, &seed, -1, 1), *s = check_frand(ns, &seed, 0, 2);
+    cnn_lookahead la;
+    cnn_error err = {0};
+    check(cnn_lookahead_init(&la, p, n, s, ns, &err) == CNN_STATUS_OK, "lookahead init: %s",
+          err.msg);
+    check(check_bitwise_equal(la.params, p, n) && check_bitwise_equal(la.state, s, ns),
+          "lookahead init: the shadow is not a copy");
+    float *ema = check_fresh(n), *live = check_fresh(n);
+    const float decays[] = {0.0559f, 0.7737809f, 0.5f, 0.25f};
+    int same = 1;
+    for (size_t d = 0; d < sizeof decays / sizeof decays[0]; d++) {
+        check_fill(p, n, &seed, -1, 1);
+        memcpy(ema, la.params, n * sizeof(float));
+        memcpy(live, p, n * sizeof(float));
+        const float w = (float)(1.0 - (double)decays[d]);
+        for (size_t i = 0; i < n; i++) {
+            float e = fabsf(w) < 0.5f ? fmaf(w, live[i] - ema[i], ema[i])
+                                      : fmaf(-(live[i] - ema[i]), 1.0f - w, live[i]);
+            ema[i] = live[i] = e;
+        }
+        cnn_lookahead_update(&la, p, s, decays[d]);
+        same &= check_bitwise_equal(p, live, n) && check_bitwise_equal(la.params, ema, n);
+    }
+    check(same, "lookahead update on %zu elements differs from torch's lerp formula", n);
+    memcpy(ema, la.params, n * sizeof(float));
+    check_fill(p, n, &seed, -1, 1);
+    cnn_lookahead_update(&la, p, s, 1.0f);
+    check(check_bitwise_equal(la.params, ema, n) && check_bitwise_equal(p, ema, n),
+          "lookahead decay 1: the shadow changed or the network is not the shadow");
+    check_fill(p, n, &seed, -1, 1);
+    memcpy(live, p, n * sizeof(float));
+    cnn_lookahead_update(&la, p, s, 0.0f);
+    check(check_bitwise_equal(la.params, live, n) && check_bitwise_equal(p, live, n),
+          "lookahead decay 0: the shadow is not the network");
+    cnn_lookahead_free(&la);
+    check(cnn_lookahead_init(&la, p, 3, NULL, 0, &err) == CNN_STATUS_OK && !la.state,
+          "lookahead without state: %s", err.msg);
+    cnn_lookahead_update(&la, p, NULL, 0.5f);
+    cnn_lookahead_free(&la);
+
+    cnn_lookahead_config c;
+    cnn_lookahead_config_defaults(&c);
+    check(c.every == 5 && c.base == 0.95 && c.power == 3.0 &&
+              cnn_lookahead_config_check(&c, &err) == CNN_STATUS_OK,
+          "lookahead defaults: every %d base %g power %g", c.every, c.base, c.power);
+    c.every = 0;
+    expect_lookahead_error("every 0", &c, "--lookahead-every", "0");
+    cnn_lookahead_config_defaults(&c);
+    c.base = 1.5;
+    expect_lookahead_error("base 1.5", &c, "--lookahead-base", "1.5");
+    cnn_lookahead_config_defaults(&c);
+    c.power = -2;
+    expect_lookahead_error("power -2", &c, "--lookahead-power", "-2");
+    c.power = 2;
+    check(cnn_lookahead_decay(&c, 1, 2) == (float)pow(0.95, 5) * 0.25f &&
+              cnn_lookahead_decay(&c, 4, 4) == (float)pow(0.95, 5),
+          "lookahead decay with power 2");
+    printf("lookahead (units): %zu-element updates bitwise equal to torch's lerp formula "
+           "(both branches), decay 1 and 0 exact, config checks\n", n);
+    free(p);
+    free(s);
+    free(ema);
+    free(live);
+}
+
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "tests/fixtures/optim.txt";
+    const char *recipe_path = argc > 2 ? argv[2] : "tests/fixtures/optim_recipe.txt";
     test_sgd_exact();
+    test_groups_units();
+    test_lookahead_units();
     test_optim_validation();
     test_sched_validation();
     test_sched_edges();
@@ -577,6 +1076,14 @@ int main(int argc, char **argv)
         test_clip_l2(&f);
     } else {
         check(0, "fixture %s not loaded", path);
+    }
+    fixture_free(&f);
+    if (fixture_load(&f, recipe_path, RECIPE_MADE_BY)) {
+        test_groups(&f);
+        test_linear_sched(&f);
+        test_lookahead(&f);
+    } else {
+        check(0, "fixture %s not loaded", recipe_path);
     }
     fixture_free(&f);
     return check_finish("test_optim");

@@ -1,13 +1,18 @@
 /* optimizer.c: SGD, Adam, AdamW and RMSprop over one parameter block, as
- * torch.optim (1.13) does them; the formulas are in include/cnnlab/optim.h.
+ * torch.optim (1.13) does them, with optional parameter groups (PyTorch param
+ * groups with their own lr and weight_decay); the formulas are in
+ * include/cnnlab/optim.h.
  *
  * Invariant: the state blocks o->m and o->v exist exactly when the kind (and,
  * for SGD and RMSprop, a momentum > 0) needs them, each (count) floats, and
- * every update is a single pass touching each element once. Element-wise
+ * every update is a single pass touching each element once (each run of equal
+ * multipliers a pass of its own; a frozen run none). o->runs, when set, covers
+ * [0, count) with sorted, disjoint runs. Element-wise
  * arithmetic is float32 in the order PyTorch's single-tensor path uses; the
  * per-step scalars (bias corrections, 1 - lr * wd) are computed in double, as
  * PyTorch computes them in Python, then rounded once to float. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cnnlab/optim.h"
@@ -195,29 +200,143 @@ static void rmsprop_step(const cnn_optim_config *c, float lr, float *m, float *v
     }
 }
 
-void cnn_optim_step(cnn_optim *o, float lr, float *params, const float *grads)
+/* One pass over elements [off, off + n) with config c (whose weight_decay is
+ * already the run's). */
+static void step_range(const cnn_optim *o, const cnn_optim_config *c, float lr, size_t off,
+                       long n, float *params, const float *grads)
 {
-    const long n = (long)o->count;
-    o->t++;
-    switch (o->c.kind) {
+    float *m = o->m ? o->m + off : NULL, *v = o->v ? o->v + off : NULL;
+    switch (c->kind) {
     case CNN_OPT_SGD:
-        sgd_step(&o->c, lr, o->m, n, params, grads);
+        sgd_step(c, lr, m, n, params + off, grads + off);
         break;
     case CNN_OPT_ADAM:
     case CNN_OPT_ADAMW:
-        CNN_ASSERT(o->m && o->v);
-        adam_step(&o->c, lr, o->t, o->m, o->v, n, params, grads);
+        CNN_ASSERT(m && v);
+        adam_step(c, lr, o->t, m, v, n, params + off, grads + off);
         break;
     case CNN_OPT_RMSPROP:
-        CNN_ASSERT(o->v);
-        rmsprop_step(&o->c, lr, o->m, o->v, n, params, grads);
+        CNN_ASSERT(v);
+        rmsprop_step(c, lr, m, v, n, params + off, grads + off);
         break;
     }
+}
+
+void cnn_optim_step(cnn_optim *o, float lr, float *params, const float *grads)
+{
+    o->t++;
+    if (!o->runs) {
+        step_range(o, &o->c, lr, 0, (long)o->count, params, grads);
+        return;
+    }
+    for (int r = 0; r < o->run_count; r++) {
+        const cnn_param_group *g = &o->runs[r];
+        if (g->lr_mult == 0.0f)
+            continue; /* frozen: parameters and state untouched */
+        cnn_optim_config c = o->c;
+        c.weight_decay = (float)((double)o->c.weight_decay * (double)g->wd_mult);
+        const float run_lr = (float)((double)lr * (double)g->lr_mult);
+        step_range(o, &c, run_lr, g->range.offset, (long)g->range.count, params, grads);
+    }
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    size_t x = ((const cnn_param_group *)a)->range.offset;
+    size_t y = ((const cnn_param_group *)b)->range.offset;
+    return x < y ? -1 : x > y;
+}
+
+/* Appends run {off, count, lr, wd} to runs[*n], merging it into the last run
+ * when that one ends at off with the same multipliers. */
+static void push_run(cnn_param_group *runs, int *n, size_t off, size_t count, float lr_mult,
+                     float wd_mult)
+{
+    if (count == 0)
+        return;
+    cnn_param_group *last = *n > 0 ? &runs[*n - 1] : NULL;
+    if (last && last->range.offset + last->range.count == off && last->lr_mult == lr_mult &&
+        last->wd_mult == wd_mult) {
+        last->range.count += count;
+        return;
+    }
+    runs[(*n)++] = (cnn_param_group){{off, count}, lr_mult, wd_mult};
+}
+
+cnn_status cnn_optim_set_groups(cnn_optim *o, const cnn_param_group *g, int n, cnn_error *err)
+{
+    if (n < 0)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "parameter groups: expected a count >= 0, found %d", n);
+    for (int i = 0; i < n; i++) {
+        const cnn_param_group *q = &g[i];
+        if (q->range.offset > o->count || q->range.count > o->count - q->range.offset)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "parameter group %d: expected a slice inside the block of "
+                                 "%zu parameters, found [%zu, %zu + %zu)", i, o->count,
+                                 q->range.offset, q->range.offset, q->range.count);
+        if (!(q->lr_mult >= 0 && isfinite(q->lr_mult)) ||
+            !(q->wd_mult >= 0 && isfinite(q->wd_mult)))
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "parameter group %d: expected multipliers >= 0, found lr x %g, "
+                                 "weight decay x %g", i, (double)q->lr_mult, (double)q->wd_mult);
+    }
+    /* Sort a copy (only non-empty groups), then check neighbours for overlap. */
+    cnn_param_group *sorted = malloc((size_t)(n > 0 ? n : 1) * sizeof *sorted);
+    cnn_param_group *runs = malloc((size_t)(2 * n + 1) * sizeof *runs);
+    if (!sorted || !runs) {
+        free(sorted);
+        free(runs);
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "parameter groups: no memory for %d",
+                             n);
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (g[i].range.count > 0)
+            sorted[k++] = g[i];
+    qsort(sorted, (size_t)k, sizeof *sorted, by_offset);
+    for (int i = 1; i < k; i++) {
+        const cnn_range *a = &sorted[i - 1].range, *b = &sorted[i].range;
+        if (a->offset + a->count > b->offset) {
+            free(sorted);
+            free(runs);
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "parameter groups: expected disjoint slices, found [%zu, %zu) "
+                                 "and [%zu, %zu) overlapping", a->offset, a->offset + a->count,
+                                 b->offset, b->offset + b->count);
+        }
+    }
+    int nr = 0;
+    size_t pos = 0;
+    for (int i = 0; i < k; i++) {
+        push_run(runs, &nr, pos, sorted[i].range.offset - pos, 1.0f, 1.0f);
+        push_run(runs, &nr, sorted[i].range.offset, sorted[i].range.count, sorted[i].lr_mult,
+                 sorted[i].wd_mult);
+        pos = sorted[i].range.offset + sorted[i].range.count;
+    }
+    push_run(runs, &nr, pos, o->count - pos, 1.0f, 1.0f);
+    free(sorted);
+    free(o->runs);
+    o->runs = NULL;
+    o->run_count = 0;
+    /* No groups, or all multipliers 1: the plain single pass. */
+    if (nr == 1 && runs[0].lr_mult == 1.0f && runs[0].wd_mult == 1.0f)
+        nr = 0;
+    if (nr == 0) {
+        free(runs);
+        return CNN_STATUS_OK;
+    }
+    o->runs = runs;
+    o->run_count = nr;
+    return CNN_STATUS_OK;
 }
 
 void cnn_optim_free(cnn_optim *o)
 {
     cnn_free(o->m);
     cnn_free(o->v);
+    free(o->runs);
     o->m = o->v = NULL;
+    o->runs = NULL;
+    o->run_count = 0;
 }

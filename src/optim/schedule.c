@@ -10,8 +10,8 @@
 
 #include "cnnlab/optim.h"
 
-static const char *const kind_names[] = {"none",   "step",    "multistep", "exp",
-                                         "cosine", "plateau", "onecycle"};
+static const char *const kind_names[] = {"none",    "step",     "multistep", "exp",
+                                         "cosine",  "plateau",  "onecycle",  "linear"};
 #define KIND_COUNT ((int)(sizeof kind_names / sizeof kind_names[0]))
 
 /* OneCycleLR's fixed settings (PyTorch's defaults). */
@@ -49,6 +49,12 @@ void cnn_sched_config_defaults(cnn_sched_config *c, cnn_sched_kind kind)
     c->patience = 10;
 }
 
+/* N, the run's length in steps: total_steps when given, else epochs x steps. */
+static long run_steps(const cnn_sched_config *c)
+{
+    return c->total_steps > 0 ? c->total_steps : (long)c->epochs * c->steps_per_epoch;
+}
+
 /* Every refusal is an invalid argument whose message names the flag. */
 #define BAD(...) cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, __VA_ARGS__)
 
@@ -57,15 +63,23 @@ cnn_status cnn_sched_init(cnn_sched *s, const cnn_sched_config *cfg, cnn_error *
     memset(s, 0, sizeof *s);
     cnn_sched_config c = *cfg;
     if ((int)c.kind < 0 || (int)c.kind >= KIND_COUNT)
-        return BAD("--lr-schedule: expected none, step, multistep, exp, cosine, plateau or "
-                   "onecycle, found kind %d", (int)c.kind);
+        return BAD("--lr-schedule: expected none, step, multistep, exp, cosine, plateau, "
+                   "onecycle or linear, found kind %d", (int)c.kind);
     const char *name = kind_names[c.kind];
     if (c.factor == 0.0f)
         c.factor = PLATEAU_FACTOR;
     if (!(c.base_lr >= 0 && isfinite(c.base_lr)))
         return BAD("--lr: expected a number >= 0, found %g", (double)c.base_lr);
-    const int per_step = c.kind == CNN_SCHED_ONECYCLE || c.warmup_epochs > 0;
-    const int needs_epochs = per_step || c.kind == CNN_SCHED_COSINE || c.kind == CNN_SCHED_MULTISTEP;
+    if (c.total_steps < 0)
+        return BAD("total steps: expected an integer >= 0 (0: --epochs x steps per epoch), "
+                   "found %d", c.total_steps);
+    const int budget = c.total_steps > 0;
+    const int per_step = c.kind == CNN_SCHED_ONECYCLE || c.kind == CNN_SCHED_LINEAR ||
+                         c.warmup_epochs > 0 || (budget && c.kind == CNN_SCHED_COSINE);
+    /* A step budget gives N itself; multistep's milestones still count epochs. */
+    const int needs_epochs =
+        c.kind == CNN_SCHED_MULTISTEP ||
+        (!budget && (per_step || c.kind == CNN_SCHED_COSINE));
     if (needs_epochs && c.epochs < 1)
         return BAD("--epochs: expected an integer >= 1 for --lr-schedule %s, found %d", name,
                    c.epochs);
@@ -73,7 +87,11 @@ cnn_status cnn_sched_init(cnn_sched *s, const cnn_sched_config *cfg, cnn_error *
         return BAD("steps per epoch: expected >= 1 for --lr-schedule %s%s, found %d "
                    "(is the train split smaller than one batch?)", name,
                    c.warmup_epochs > 0 ? " with --warmup-epochs" : "", c.steps_per_epoch);
-    if (c.warmup_epochs < 0 || c.warmup_epochs > c.epochs)
+    if (budget && c.warmup_epochs > 0 && (long)c.warmup_epochs * c.steps_per_epoch > c.total_steps)
+        return BAD("--warmup-epochs: expected at most the run's %d steps (%d epochs of %d), "
+                   "found %d", c.total_steps, c.warmup_epochs, c.steps_per_epoch,
+                   c.warmup_epochs);
+    if (c.warmup_epochs < 0 || (!budget && c.warmup_epochs > c.epochs))
         return BAD("--warmup-epochs: expected an integer in [0, %d] (--epochs), found %d",
                    c.epochs > 0 ? c.epochs : 0, c.warmup_epochs);
 
@@ -103,6 +121,17 @@ cnn_status cnn_sched_init(cnn_sched *s, const cnn_sched_config *cfg, cnn_error *
             return BAD("--factor: expected a number in (0, 1) for --lr-schedule plateau, "
                        "found %g", (double)c.factor);
         break;
+    case CNN_SCHED_LINEAR:
+        if (!(c.warmup_frac >= 0 && c.warmup_frac < 1))
+            return BAD("--warmup-frac: expected a number in [0, 1) for --lr-schedule linear, "
+                       "found %g", c.warmup_frac);
+        if (!(c.start_factor >= 0 && isfinite(c.start_factor)))
+            return BAD("--lr-start-factor: expected a number >= 0 for --lr-schedule linear, "
+                       "found %g", c.start_factor);
+        if (!(c.end_factor >= 0 && isfinite(c.end_factor)))
+            return BAD("--lr-end-factor: expected a number >= 0 for --lr-schedule linear, "
+                       "found %g", c.end_factor);
+        break;
     case CNN_SCHED_NONE:
     case CNN_SCHED_ONECYCLE:
         break;
@@ -113,9 +142,9 @@ cnn_status cnn_sched_init(cnn_sched *s, const cnn_sched_config *cfg, cnn_error *
                        CNN_SCHED_MAX_MILESTONES, c.milestone_count);
         for (int i = 0; i < c.milestone_count; i++) {
             int m = c.milestones[i];
-            /* as PyTorch's MultiStepLR: one at or past the end never fires */
-            if (m < 1)
-                return BAD("--milestones: expected epochs >= 1, found %d", m);
+            if (m < 1 || m >= c.epochs)
+                return BAD("--milestones: expected epochs in [1, %d] (below --epochs %d), "
+                           "found %d", c.epochs - 1, c.epochs, m);
             if (i > 0 && m <= c.milestones[i - 1])
                 return BAD("--milestones: expected strictly increasing epochs, found %d "
                            "after %d", m, c.milestones[i - 1]);
@@ -146,6 +175,22 @@ static double onecycle(double max_lr, long i, long n)
     return cos_anneal(max_lr, final, ((double)i - a) / ((double)(n - 1) - a));
 }
 
+/* airbench's lr factor at global step i of n (LambdaLR's lambda). */
+static double linear_factor(const cnn_sched_config *c, long i, long n)
+{
+    long w = (long)((double)n * c->warmup_frac);
+    if (w >= n) /* only when warmup_frac rounds N * frac up to N */
+        w = n - 1;
+    if (i < w) {
+        const double f = (double)i / (double)w;
+        return c->start_factor * (1.0 - f) + f;
+    }
+    double t = (double)(i - w) / (double)(n - w);
+    if (t > 1.0)
+        t = 1.0;
+    return (1.0 - t) + c->end_factor * t;
+}
+
 float cnn_sched_lr(const cnn_sched *s, int epoch, int step)
 {
     const cnn_sched_config *c = &s->c;
@@ -170,15 +215,22 @@ float cnn_sched_lr(const cnn_sched *s, int epoch, int step)
         break;
     case CNN_SCHED_COSINE: {
         const double lo = c->min_lr;
-        const int e = epoch < c->epochs ? epoch : c->epochs;
-        lr = lo + (base - lo) * (1.0 + cos(PI * (double)e / (double)c->epochs)) / 2.0;
+        /* Per epoch (e of E), or per step (i of N) under a step budget. */
+        const long span = c->total_steps > 0 ? c->total_steps : c->epochs;
+        long at = c->total_steps > 0 ? i : epoch;
+        if (at > span)
+            at = span;
+        lr = lo + (base - lo) * (1.0 + cos(PI * (double)at / (double)span)) / 2.0;
         break;
     }
     case CNN_SCHED_PLATEAU:
         lr = s->plateau_lr;
         break;
     case CNN_SCHED_ONECYCLE:
-        lr = onecycle(base, i, (long)c->epochs * c->steps_per_epoch);
+        lr = onecycle(base, i, run_steps(c));
+        break;
+    case CNN_SCHED_LINEAR:
+        lr = base * linear_factor(c, i, run_steps(c));
         break;
     }
     const long w = (long)c->warmup_epochs * c->steps_per_epoch;
