@@ -22,9 +22,10 @@ LIB_SRC := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 MODEL_FILES := $(sort $(wildcard models/*.cnn))
+RECIPE_FILES := $(sort $(wildcard recipes/*.rcp))
 
 # The built-in models: models/*.cnn compiled in as one generated source.
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/models.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/models.o $(BUILD)/obj/gen/recipes.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -34,7 +35,7 @@ all: $(BUILD)/cnnlab
 # The headers of the libraries cnnlab links: when one is missing (a fresh
 # machine), scripts/deps.sh installs the Debian packages before anything is
 # compiled; when it cannot, make stops naming it.
-DEP_HEADERS := dnnl.h
+DEP_HEADERS := dnnl.h lapacke.h
 deps:
 	@for h in $(DEP_HEADERS); do \
 	    printf '#include <%s>\n' $$h | $(CC) -E -x c - >/dev/null 2>&1 && continue; \
@@ -59,9 +60,14 @@ $(BUILD)/obj/%.o: %.c | deps
 
 $(BUILD)/gen/models.c: $(MODEL_FILES) tools/embed_models.sh models
 	@mkdir -p $(@D)
-	sh tools/embed_models.sh $(MODEL_FILES) > $@.tmp && mv $@.tmp $@
+	sh tools/embed_models.sh cnn_embedded_models $(MODEL_FILES) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/gen/models.o: $(BUILD)/gen/models.c
+# The built-in recipes: recipes/*.rcp, the same way.
+$(BUILD)/gen/recipes.c: $(RECIPE_FILES) tools/embed_models.sh recipes
+	@mkdir -p $(@D)
+	sh tools/embed_models.sh cnn_embedded_recipes $(RECIPE_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 

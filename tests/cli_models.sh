@@ -38,6 +38,7 @@ resnet56 853018
 resnet110 1727962
 nin 966986
 googlenet 6166250
+airbench94 1972792
 TABLE
 
 got=$(params vgg16_bn --head 4096)
@@ -46,7 +47,7 @@ got=$(params vgg16_bn --norm none)
 [ "$got" = 14719818 ] && pass "vgg16_bn --norm none: $got parameters (vgg16's)" || fail "vgg16_bn --norm none: $got"
 
 n=$("$CNNLAB" models | wc -l)
-[ "$n" -eq 19 ] && pass "cnnlab models lists $n models" || fail "cnnlab models lists $n models, expected 19"
+[ "$n" -eq 20 ] && pass "cnnlab models lists $n models" || fail "cnnlab models lists $n models, expected 20"
 "$CNNLAB" models | grep -qE '^resnet20 +269,722  He et al' && pass "models: name, parameters, about" \
     || fail "models line for resnet20: $("$CNNLAB" models | grep resnet20)"
 

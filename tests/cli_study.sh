@@ -164,7 +164,7 @@ expect 2 "--vary dropout=1.5: --dropout: expected a number from 0 to 0.99, found
     "$CNNLAB" study --out "$tmp/c" --vary dropout=0.1,1.5 "${base[@]}" --data "$data"
 expect 2 "--preset: unknown preset 'droput'" -- "$CNNLAB" study --out "$tmp/c" --preset droput
 expect 2 "a study cannot vary --seed: use --repeats" -- "$CNNLAB" study --out "$tmp/c" --vary seed=1,2
-expect 2 "base flags: --epochs: expected an integer" -- "$CNNLAB" study --out "$tmp/c" --epochs x
+expect 2 "base flags: --epochs: expected a number" -- "$CNNLAB" study --out "$tmp/c" --epochs x
 expect 2 "--out: expected the study folder" -- "$CNNLAB" study --preset dropout
 expect 2 "CIFAR-10 not found in .*nowhere" -- \
     "$CNNLAB" study --out "$tmp/c" --vary dropout=0.1 "${base[@]}" --data "$tmp/nowhere"

@@ -153,7 +153,7 @@ before=$(md5sum "$run/metrics.csv")
 expect 2 "not empty" -- "$CNNLAB" train --model lenet5 --data "$data" --out "$run"
 [ "$(md5sum "$run/metrics.csv")" = "$before" ] && pass "existing run folder untouched" || fail "run folder changed"
 expect 2 "unknown flag '--epoch'" -- "$CNNLAB" train --epoch 3
-expect 2 "--epochs: expected an integer from 1 to .*found 'abc'" -- "$CNNLAB" train --epochs abc
+expect 2 "--epochs: expected a number from 0.01 to .*found 'abc'" -- "$CNNLAB" train --epochs abc
 expect 2 "--lr: expected a number .*found '-1'" -- "$CNNLAB" train --lr -1
 expect 2 "--val-fraction: expected a number" -- "$CNNLAB" train --val-fraction 1.5
 expect 2 "unknown model 'resnet9000'" -- "$CNNLAB" train --model resnet9000

@@ -26,6 +26,25 @@ typedef struct cnn_train_config {
     const char *model_vars;          /* model-file variables, "head=4096" (NULL: none) */
     cnn_model_options model_options; /* --norm, --activation, --dropout, ... */
     int epochs, batch_size;
+    double epochs_fraction; /* > 0: a fractional run length (airbench's 9.9): the run ends
+                             * after ceil(epochs_fraction * steps per epoch) steps, and
+                             * epochs is its ceiling; 0: epochs whole epochs */
+    int drop_last;          /* 1: an epoch's last, shorter batch is left out (each epoch's
+                             * shuffle decides which images sit out) */
+    int loss_sum;           /* 1: the loss is summed over the batch (PyTorch's
+                             * reduction='sum'), 0: averaged; the logged loss is the mean */
+    float lr_mult[CNN_PARAM_ROLE_COUNT]; /* per parameter role (model.h): the lr is multiplied
+                             * and the weight decay divided by it, so the decay per step
+                             * stays the others' (airbench's norm biases: 64); 1 = as all */
+    cnn_lookahead_config lookahead; /* every = 0: off */
+    int whiten_images;      /* conv layers with init=whiten: computed from the first N
+                             * images of the train split */
+    float whiten_eps;
+    int whiten_bias_epochs; /* > 0: the bias of whitened layers trains only in the first N
+                             * epochs (airbench: 3) */
+    int tta;                /* test-time augmentation level of the run's evaluations
+                             * (cnn_evaluate_tta): validation after the last epoch and
+                             * `cnnlab test`; per-epoch validation stays plain */
     cnn_optim_config optim;          /* lr, momentum, weight decay, Adam's betas, ... */
     cnn_sched_config sched;          /* learning-rate schedule (base_lr = optim.lr) */
     float l2;                        /* explicit penalty l2 * sum w^2 on conv/linear weights */
@@ -81,6 +100,15 @@ typedef struct cnn_eval_result {
  * the last partial batch is padded). */
 void cnn_evaluate(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const int *idx,
                   int count, const cnn_norm *norm, cnn_eval_result *out);
+/* The same with test-time augmentation of level tta (0: none, as cnn_evaluate;
+ * 1: the image and its mirror; 2: those and the mirrored pairs of the image
+ * translated one pixel up-left and down-right, reflect-padded; logits averaged
+ * with airbench's weights, src/train/evaluate.c). The loss is the
+ * cross-entropy of the averaged logits. */
+void cnn_evaluate_tta(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const int *idx,
+                      int count, const cnn_norm *norm, int tta, cnn_eval_result *out);
+/* Forward passes per image at a TTA level: 1, 2 or 6. */
+int cnn_tta_views(int level);
 
 /* ---- patch-whitening initialisation (src/train/whiten.c) ----
  *
@@ -98,5 +126,20 @@ void cnn_evaluate(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const i
 cnn_status cnn_whiten_weights(const cnn_dataset *d, const int *idx, int count,
                               const cnn_norm *norm, int kh, int kw, double eps, float *w,
                               int out_channels, cnn_error *err);
+
+/* ---- Recipes ----
+ * A recipe is a named group of `cnnlab train` flags (recipes/NAME.rcp,
+ * compiled in): `cnnlab train --recipe NAME` applies them before the flags
+ * given, which win. Parsed on first use; they live until the program ends. */
+typedef struct cnn_recipe {
+    const char *name;   /* "airbench94" */
+    const char *about;  /* one line */
+    const char *text;   /* the file as written */
+    const char **words; /* the flags and their values, in order */
+    int count;
+} cnn_recipe;
+
+const cnn_recipe *cnn_recipes(int *count);
+const cnn_recipe *cnn_recipe_find(const char *name); /* NULL if unknown */
 
 #endif

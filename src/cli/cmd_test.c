@@ -12,13 +12,16 @@
 #include "core/core.h"
 #include "flags.h"
 
+/* r: the run's own evaluation (with TTA when tta > 0); plain: without TTA */
 static cnn_status write_json(const char *path, const char *model, const cnn_eval_result *r,
-                             cnn_error *err)
+                             int tta, const cnn_eval_result *plain, cnn_error *err)
 {
     char text[4096];
     int n = snprintf(text, sizeof text,
                      "{\"model\": \"%s\", \"images\": %d, \"accuracy\": %.4f, \"loss\": %.6f, "
-                     "\"per_class\": [", model, r->count, r->accuracy, r->loss);
+                     "\"tta\": %d, \"accuracy_plain\": %.4f, \"loss_plain\": %.6f, "
+                     "\"per_class\": [", model, r->count, r->accuracy, r->loss, tta,
+                     plain->accuracy, plain->loss);
     for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
         int total = 0;
         for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
@@ -76,15 +79,16 @@ static cnn_status write_confusion(const char *run, const char *model, const cnn_
 int cnn_cmd_test(int argc, char **argv)
 {
     const char *data = NULL, *precision = NULL;
-    int threads = omp_get_num_procs(), batch = 256, force = 0;
+    int threads = omp_get_num_procs(), batch = 250, force = 0, tta = -1;
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
         {"--data", CLI_STRING, &data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
-        {"--batch-size", CLI_INT, &batch, 1, 65536, "N", "images per forward pass (default 256)", NULL},
+        {"--batch-size", CLI_INT, &batch, 1, 65536, "N", "images per forward pass (default 250)", NULL},
         {"--force", CLI_BOOL, &force, 0, 0, NULL, "test again although this run was tested before", NULL},
         {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 or bf16 (default: the precision the run trained in)", "fp32,bf16"},
+        {"--tta", CLI_INT, &tta, 0, 2, "LEVEL", "test-time augmentation (default: the run's own --tta; 0 none, 1 mirror, 2 mirror and 1-pixel translations)", NULL},
     };
     cli_command cmd = {"test", "cnnlab test RUN_DIR [options]",
                        "Evaluates RUN_DIR/best.weights on the 10,000 test images, prints the "
@@ -113,16 +117,32 @@ int cnn_cmd_test(int argc, char **argv)
     cnn_error err = {0};
     cnn_precision prec = CNN_PRECISION_FP32;
     char prec_text[16];
-    if (!precision) { /* the run's own, from config.txt */
-        char path[4096];
+    if (!precision || tta < 0) { /* the run's own, from config.txt */
+        char path[4096], tta_text[16];
         unsigned char *cfg = NULL;
         size_t cfg_size;
         snprintf(path, sizeof path, "%s/config.txt", run);
         if (cnn_path_exists(path) && cnn_file_read_all(path, &cfg, &cfg_size, &err) == CNN_STATUS_OK) {
-            cnn_kv_get((const char *)cfg, "precision", prec_text, sizeof prec_text, "fp32");
-            precision = prec_text;
+            if (!precision) {
+                cnn_kv_get((const char *)cfg, "precision", prec_text, sizeof prec_text, "fp32");
+                precision = prec_text;
+            }
+            if (tta < 0) {
+                cnn_kv_get((const char *)cfg, "tta", tta_text, sizeof tta_text, "0");
+                char *end;
+                long v = strtol(tta_text, &end, 10);
+                if (end == tta_text || *end || v < 0 || v > 2) {
+                    fprintf(stderr, "cnnlab test: %s: tta: expected 0, 1 or 2, found '%s'\n",
+                            path, tta_text);
+                    free(cfg);
+                    return CLI_EXIT_USAGE;
+                }
+                tta = (int)v;
+            }
         }
         free(cfg);
+        if (tta < 0)
+            tta = 0;
     }
     if (precision && !cnn_precision_parse(precision, &prec)) {
         fprintf(stderr, "cnnlab test: %s/config.txt: precision: expected fp32 or bf16, found '%s'\n",
@@ -148,11 +168,19 @@ int cnn_cmd_test(int argc, char **argv)
     int *idx = malloc(sizeof(int) * (size_t)test.count);
     for (int i = 0; i < test.count; i++)
         idx[i] = i;
-    cnn_eval_result res;
-    cnn_evaluate(p, m, &test, idx, test.count, &ck.norm, &res);
+    cnn_eval_result res, plain;
+    cnn_evaluate(p, m, &test, idx, test.count, &ck.norm, &plain);
+    res = plain;
+    if (tta > 0)
+        cnn_evaluate_tta(p, m, &test, idx, test.count, &ck.norm, tta, &res);
     free(idx);
-    printf("%s on %d test images: accuracy %.2f%%, loss %.4f\n", ck.model, res.count,
-           100 * res.accuracy, res.loss);
+    if (tta > 0)
+        printf("%s on %d test images: accuracy %.2f%% with TTA level %d (%.2f%% without), "
+               "loss %.4f\n", ck.model, res.count, 100 * res.accuracy, tta, 100 * plain.accuracy,
+               res.loss);
+    else
+        printf("%s on %d test images: accuracy %.2f%%, loss %.4f\n", ck.model, res.count,
+               100 * res.accuracy, res.loss);
     for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
         int total = 0;
         for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
@@ -160,7 +188,7 @@ int cnn_cmd_test(int argc, char **argv)
         printf("  %-10s %6.2f%%\n", cnn_cifar_class_names[k],
                total ? 100.0 * res.confusion[k][k] / total : 0.0);
     }
-    if ((st = write_json(json, ck.model, &res, &err)) == CNN_STATUS_OK) {
+    if ((st = write_json(json, ck.model, &res, tta, &plain, &err)) == CNN_STATUS_OK) {
         printf("wrote %s\n", json);
         st = write_confusion(run, ck.model, &res, &err);
     }

@@ -1,4 +1,5 @@
 /* cmd_train.c: `cnnlab train`: flags -> cnn_train_config, progress printing. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,79 @@ static int parse_milestones(const char *name, const char *text, cnn_sched_config
     return -1;
 }
 
+/* "norm_bias=64,weight=1" -> lr_mult per role */
+static int parse_lr_mult(const char *name, const char *text, float *mult)
+{
+    const char *p = text;
+    while (*p) {
+        size_t n = strcspn(p, "=,");
+        char role[32];
+        cnn_param_role r;
+        char *end;
+        double v = 0;
+        int ok = p[n] == '=' && n < sizeof role;
+        if (ok) {
+            memcpy(role, p, n);
+            role[n] = 0;
+            v = strtod(p + n + 1, &end);
+            ok = cnn_param_role_parse(role, &r) && end != p + n + 1 && (*end == ',' || !*end) &&
+                 v >= 0 && v <= 1e6;
+        }
+        if (!ok) {
+            fprintf(stderr, "cnnlab %s: --lr-mult: expected ROLE=F[,ROLE=F...] with ROLE weight, "
+                    "bias, norm_weight or norm_bias and F in [0, 1e6], found '%s'\n", name, text);
+            return CLI_EXIT_USAGE;
+        }
+        mult[r] = (float)v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return -1;
+}
+
+/* argv with the flags of --recipe NAME (if given) in front of the others, so
+ * that the flags given win; the words live until the program ends. */
+static int expand_recipe(const char *name, int *argc, char ***argv)
+{
+    const char *recipe = NULL;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp((*argv)[i], "--recipe") == 0 && i + 1 < *argc)
+            recipe = (*argv)[i + 1];
+        else if (strncmp((*argv)[i], "--recipe=", 9) == 0)
+            recipe = (*argv)[i] + 9;
+    }
+    if (!recipe)
+        return -1;
+    const cnn_recipe *r = cnn_recipe_find(recipe);
+    if (!r) {
+        int n;
+        const cnn_recipe *all = cnn_recipes(&n);
+        fprintf(stderr, "cnnlab %s: --recipe: unknown recipe '%s'; expected one of", name, recipe);
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", all[i].name);
+        fprintf(stderr, " (`cnnlab recipes` lists them)\n");
+        return CLI_EXIT_USAGE;
+    }
+    char **words = malloc(((size_t)*argc + (size_t)r->count + 1) * sizeof *words);
+    if (!words) {
+        fprintf(stderr, "cnnlab %s: no memory\n", name);
+        return CLI_EXIT_FAILURE;
+    }
+    words[0] = (*argv)[0];
+    for (int i = 0; i < r->count; i++)
+        words[1 + i] = (char *)r->words[i];
+    for (int i = 1; i < *argc; i++)
+        words[r->count + i] = (*argv)[i];
+    *argc += r->count;
+    words[*argc] = NULL;
+    *argv = words;
+    return -1;
+}
+
 int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_config *out)
 {
+    int er = expand_recipe(name, &argc, &argv);
+    if (er >= 0)
+        return er;
     cnn_train_config c;
     cnn_train_config_defaults(&c);
     const char *backend = "fast", *precision = "fp32", *conv = "auto", *norm = NULL, *act = NULL, *init = NULL;
@@ -78,24 +150,35 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
     float lr = -1, momentum = -1, weight_decay = -1, beta1 = -1, beta2 = -1, eps = -1;
     float dropout = -1, gamma = -1;
     int head = -1;
-    const char *vars = NULL, *resume = NULL;
+    double epochs = -1;
+    const char *vars = NULL, *resume = NULL, *recipe = NULL, *reduction = "mean", *lr_mult = NULL;
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
         {"--model", CLI_STRING, &c.model, 0, 0, "NAME", "a built-in (`cnnlab models` lists them; default lenet5) or a model file (a path with / or ending in .cnn)", NULL},
         {"--head", CLI_INT, &head, 0, 1000000, "N", "classifier head width for models with a head knob (VGG: 4096 = the course's head)", NULL},
         {"--var", CLI_STRING, &vars, 0, 0, "\"K=V ...\"", "sets variables a model file declares", NULL},
-        {"--epochs", CLI_INT, &c.epochs, 1, 100000, "N", "passes over the train split (default 10)", NULL},
+        {"--recipe", CLI_STRING, &recipe, 0, 0, "NAME", "a named group of these flags (`cnnlab recipes` lists them) applied first; flags given win", NULL},
+        {"--epochs", CLI_DOUBLE, &epochs, 0.01, 100000, "N", "passes over the train split (default 10); a fraction (9.9) ends the run after that share of the last epoch's steps", NULL},
         {"--batch-size", CLI_INT, &c.batch_size, 1, 65536, "N", "images per step (default 128)", NULL},
+        {"--drop-last", CLI_BOOL, &c.drop_last, 0, 0, NULL, "leave out each epoch's last, shorter batch", NULL},
+        {"--loss-reduction", CLI_CHOICE, &reduction, 0, 0, "R", "mean (default) or sum of the per-image losses (the logged loss is the mean either way)", "mean,sum"},
         {"--optimizer", CLI_CHOICE, &optimizer, 0, 0, "NAME", "sgd (default), adam, adamw or rmsprop", "sgd,adam,adamw,rmsprop"},
         {"--lr", CLI_FLOAT, &lr, 0, 1000, "F", "learning rate (default 0.01 for sgd, 0.001 otherwise)", NULL},
         {"--momentum", CLI_FLOAT, &momentum, 0, 0.9999, "F", "momentum of sgd and rmsprop (default 0.9 for sgd, 0 for rmsprop)", NULL},
         {"--nesterov", CLI_BOOL, &c.optim.nesterov, 0, 0, NULL, "Nesterov momentum (sgd)", NULL},
-        {"--weight-decay", CLI_FLOAT, &weight_decay, 0, 1, "F", "the optimizer's weight decay (default 5e-4 for sgd, 0.01 for adamw, 0 otherwise; decoupled for adamw)", NULL},
+        {"--weight-decay", CLI_FLOAT, &weight_decay, 0, 100, "F", "the optimizer's weight decay (default 5e-4 for sgd, 0.01 for adamw, 0 otherwise; decoupled for adamw)", NULL},
         {"--beta1", CLI_FLOAT, &beta1, 0, 0.99999, "F", "Adam's beta1 (default 0.9)", NULL},
         {"--beta2", CLI_FLOAT, &beta2, 0, 0.99999999, "F", "Adam's beta2 (default 0.999)", NULL},
         {"--eps", CLI_FLOAT, &eps, 1e-12, 1, "F", "Adam/RMSprop epsilon (default 1e-8)", NULL},
-        {"--lr-schedule", CLI_CHOICE, &schedule, 0, 0, "NAME", "none (default), step, multistep, exp, cosine, plateau or onecycle", "none,step,multistep,exp,cosine,plateau,onecycle"},
+        {"--lr-mult", CLI_STRING, &lr_mult, 0, 0, "ROLE=F,..", "lr multiplier per parameter role (weight, bias, norm_weight, norm_bias); the weight decay is divided by it, keeping the decay per step", NULL},
+        {"--lr-schedule", CLI_CHOICE, &schedule, 0, 0, "NAME", "none (default), step, multistep, exp, cosine, plateau, onecycle or linear (per step: warm-up, then a linear decay)", "none,step,multistep,exp,cosine,plateau,onecycle,linear"},
+        {"--warmup-frac", CLI_DOUBLE, &c.sched.warmup_frac, 0, 0.999, "F", "linear: share of the steps spent rising from --lr-start-factor to 1 (default 0)", NULL},
+        {"--lr-start-factor", CLI_DOUBLE, &c.sched.start_factor, 0, 1000, "F", "linear: the lr factor at the first step (default 0)", NULL},
+        {"--lr-end-factor", CLI_DOUBLE, &c.sched.end_factor, 0, 1000, "F", "linear: the lr factor at the last step (default 0)", NULL},
+        {"--lookahead-every", CLI_INT, &c.lookahead.every, 0, 100000, "K", "Lookahead: every K steps pull the weights to their running average (0: off, default)", NULL},
+        {"--lookahead-base", CLI_DOUBLE, &c.lookahead.base, 0, 1, "F", "Lookahead: the average's decay is F^K (step/steps)^power (default 0.95)", NULL},
+        {"--lookahead-power", CLI_DOUBLE, &c.lookahead.power, 0, 100, "P", "Lookahead: power of step/steps in the decay (default 3)", NULL},
         {"--step-size", CLI_INT, &c.sched.step_size, 1, 100000, "N", "epochs between decays (step; default a third of the epochs, rounded up)", NULL},
         {"--gamma", CLI_FLOAT, &gamma, 1e-6, 1, "F", "decay factor (step, multistep: 0.1; exp: 0.95)", NULL},
         {"--milestones", CLI_STRING, &milestones, 0, 0, "A,B,..", "epochs at which multistep decays", NULL},
@@ -117,6 +200,11 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
         {"--augment", CLI_STRING, &augment, 0, 0, "LIST", "none (default) or a comma list of crop, flip, cutout", NULL},
         {"--crop-padding", CLI_INT, &c.augment.crop_padding, 0, 16, "N", "zero padding before the random crop (default 4)", NULL},
         {"--cutout-size", CLI_INT, &c.augment.cutout_size, 1, 32, "N", "side of the cutout square (default 8)", NULL},
+        {"--translate-padding", CLI_INT, &c.augment.translate_padding, 0, 31, "N", "reflect padding before the translate crop (default 2)", NULL},
+        {"--whiten-images", CLI_INT, &c.whiten_images, 1, 1000000, "N", "conv layers with init=whiten: filters from the first N train images (default 5000)", NULL},
+        {"--whiten-eps", CLI_FLOAT, &c.whiten_eps, 0, 1, "F", "whitening: eps added to each eigenvalue (default 5e-4)", NULL},
+        {"--whiten-bias-epochs", CLI_INT, &c.whiten_bias_epochs, 0, 100000, "N", "whitened layers' bias trains only in the first N epochs (0: always, default)", NULL},
+        {"--tta", CLI_INT, &c.tta, 0, 2, "LEVEL", "test-time augmentation of the final validation and `cnnlab test`: 0 none (default), 1 mirror, 2 mirror and 1-pixel translations", NULL},
         {"--early-stop", CLI_INT, &c.early_stop, 1, 100000, "PATIENCE", "stop after PATIENCE epochs without a better validation accuracy; keeps the best weights", NULL},
         {"--seed", CLI_U64, &c.seed, 0, 9.2e18, "N", "seed of the split, initialisation, shuffling, augmentation and dropout (default 1)", NULL},
         {"--threads", CLI_INT, &c.threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
@@ -136,6 +224,13 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
                        flags, (int)(sizeof flags / sizeof flags[0]), positional, 0, &npos};
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
+        return r;
+    if (epochs > 0) {
+        c.epochs = (int)ceil(epochs - 1e-9);
+        c.epochs_fraction = epochs == floor(epochs) ? 0 : epochs;
+    }
+    c.loss_sum = strcmp(reduction, "sum") == 0;
+    if (lr_mult && (r = parse_lr_mult(name, lr_mult, c.lr_mult)) >= 0)
         return r;
     if (resume) {
         fprintf(stderr, "cnnlab %s: --resume RUN_DIR %s\n", name,

@@ -18,6 +18,7 @@ int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_conf
 int cnn_cmd_test(int argc, char **argv);
 int cnn_cmd_bench(int argc, char **argv);
 int cnn_cmd_models(int argc, char **argv);
+int cnn_cmd_recipes(int argc, char **argv);
 int cnn_cmd_summary(int argc, char **argv);
 int cnn_cmd_study(int argc, char **argv);
 int cnn_cmd_select(int argc, char **argv);

@@ -20,6 +20,7 @@ static void usage(FILE *f)
             "  test    evaluate a run's best weights on the test set, once\n"
             "  bench   time training steps or inference on random data\n"
             "  models  list the built-in models\n"
+            "  recipes list the training recipes (named groups of train flags)\n"
             "  summary print a model's layers, shapes, parameters and MACs\n"
             "  plot    draw runs' curves (loss, accuracy, learning rate) with gnuplot\n"
             "  study   a family of runs (one change at a time, or a grid) compared on validation\n"
@@ -86,6 +87,8 @@ int main(int argc, char **argv)
         return cnn_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "models") == 0)
         return cnn_cmd_models(argc - 1, argv + 1);
+    if (strcmp(cmd, "recipes") == 0)
+        return cnn_cmd_recipes(argc - 1, argv + 1);
     if (strcmp(cmd, "summary") == 0)
         return cnn_cmd_summary(argc - 1, argv + 1);
     if (strcmp(cmd, "plot") == 0)

@@ -9,7 +9,9 @@ typedef struct cnn_embedded_model {
     const char *text; /* the file's text */
 } cnn_embedded_model;
 
-/* Ends with {NULL, NULL}. */
+/* Each ends with {NULL, NULL}: the model files (models/NAME.cnn) and the training
+ * recipes (recipes/NAME.rcp, read by src/train/recipe.c). */
 extern const cnn_embedded_model cnn_embedded_models[];
+extern const cnn_embedded_model cnn_embedded_recipes[];
 
 #endif

@@ -18,6 +18,7 @@
 #include "train/resume.h"
 
 #define MAX_WEIGHT_RANGES 1024
+#define EVAL_BATCH 1000 /* images per forward of the validation plan */
 
 void cnn_train_config_defaults(cnn_train_config *c)
 {
@@ -35,6 +36,12 @@ void cnn_train_config_defaults(cnn_train_config *c)
     c->seed = 1;
     c->threads = omp_get_num_procs();
     c->val_fraction = 0.1;
+    for (int i = 0; i < CNN_PARAM_ROLE_COUNT; i++)
+        c->lr_mult[i] = 1.0f;
+    cnn_lookahead_config_defaults(&c->lookahead);
+    c->lookahead.every = 0;
+    c->whiten_images = 5000;
+    c->whiten_eps = 5e-4f;
     c->exec = (cnn_plan_config){CNN_BACKEND_FAST, CNN_PRECISION_FP32, CNN_CONV_AUTO};
 }
 
@@ -103,7 +110,16 @@ static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, co
         mo->act == CNN_ACT_NONE ? "model default" : cnn_act_name(mo->act),
         (double)(mo->dropout < 0 ? 0 : mo->dropout), (double)mo->dropconnect, mo->kernel_size,
         cnn_init_kind_name(cnn_model_init_kind(m)));
-    put(&t, "epochs = %d\nbatch_size = %d\n", c->epochs, c->batch_size);
+    put(&t, "epochs = %d\nepochs_fraction = %.7g\nbatch_size = %d\ndrop_last = %d\n"
+            "loss_reduction = %s\n", c->epochs, c->epochs_fraction, c->batch_size, c->drop_last,
+        c->loss_sum ? "sum" : "mean");
+    put(&t, "lr_mult =");
+    for (int i = 0; i < CNN_PARAM_ROLE_COUNT; i++)
+        put(&t, " %s=%.7g", cnn_param_role_name((cnn_param_role)i), (double)c->lr_mult[i]);
+    put(&t, "\nlookahead_every = %d\nlookahead_base = %.7g\nlookahead_power = %.7g\n"
+            "whiten_images = %d\nwhiten_eps = %.7g\nwhiten_bias_epochs = %d\ntta = %d\n",
+        c->lookahead.every, c->lookahead.base, c->lookahead.power, c->whiten_images,
+        (double)c->whiten_eps, c->whiten_bias_epochs, c->tta);
     put(&t, "optimizer = %s\nlr = %.7g\nmomentum = %.7g\nnesterov = %d\nweight_decay = %.7g\n"
             "beta1 = %.7g\nbeta2 = %.7g\neps = %.7g\n",
         cnn_opt_kind_name(o->kind), (double)o->lr, (double)o->momentum, o->nesterov,
@@ -112,17 +128,20 @@ static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, co
         cnn_sched_kind_name(s->kind), s->step_size, (double)s->gamma);
     for (int i = 0; i < s->milestone_count; i++)
         put(&t, "%s%d", i ? "," : "", s->milestones[i]);
-    put(&t, "\nmin_lr = %.7g\npatience = %d\nwarmup_epochs = %d\n", (double)s->min_lr, s->patience,
-        s->warmup_epochs);
+    put(&t, "\nmin_lr = %.7g\npatience = %d\nwarmup_epochs = %d\nwarmup_frac = %.7g\n"
+            "lr_start_factor = %.7g\nlr_end_factor = %.7g\n", (double)s->min_lr, s->patience,
+        s->warmup_epochs, s->warmup_frac, s->start_factor, s->end_factor);
     put(&t, "l2 = %.7g\nclip_grad_norm = %.7g\nclip_grad_value = %.7g\nlabel_smoothing = %.7g\n"
             "early_stop = %d\n",
         (double)c->l2, (double)c->clip_grad_norm, (double)c->clip_grad_value,
         (double)c->label_smoothing, c->early_stop);
     const cnn_augment *a = &c->augment;
-    put(&t, "augment = %s%s%s%s\ncrop_padding = %d\ncutout_size = %d\ninput_noise = %.7g\n",
-        cnn_augment_active(a) && (a->crop || a->flip || a->cutout) ? "" : "none",
-        a->crop ? "crop " : "", a->flip ? "flip " : "", a->cutout ? "cutout" : "", a->crop_padding,
-        a->cutout_size, (double)a->input_noise);
+    put(&t, "augment = %s%s%s%s%s%s\ncrop_padding = %d\ntranslate_padding = %d\ncutout_size = %d\n"
+            "input_noise = %.7g\n",
+        a->crop || a->translate || a->flip || a->altflip || a->cutout ? "" : "none",
+        a->crop ? "crop " : "", a->translate ? "translate " : "", a->flip ? "flip " : "",
+        a->altflip ? "altflip " : "", a->cutout ? "cutout" : "", a->crop_padding,
+        a->translate_padding, a->cutout_size, (double)a->input_noise);
     put(&t, "seed = %llu\nthreads = %d\nval_fraction = %.7g\nsubset = %d\ntrain_images = %d\n"
             "val_images = %d\ndata = %s\nbackend = %s\nprecision = %s\nconv = %s\n",
         (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data_dir,
@@ -143,7 +162,11 @@ typedef struct run {
     cnn_norm norm;
     cnn_model *model;
     cnn_plan *plan, *tail; /* tail: the last, shorter batch of an epoch (or NULL) */
+    cnn_plan *eval;        /* inference plan for validation (folded batch norm) */
+    int steps_per_epoch;
+    long total_steps;      /* the run's length in steps */
     cnn_optim opt;
+    cnn_lookahead la;      /* la.params NULL: no lookahead */
     cnn_sched sched;
     cnn_range weights[MAX_WEIGHT_RANGES];
     int n_weights;
@@ -154,7 +177,10 @@ static void run_free(run *r)
 {
     cnn_plan_destroy(r->plan);
     cnn_plan_destroy(r->tail);
+    cnn_plan_destroy(r->eval);
     cnn_optim_free(&r->opt);
+    if (r->la.params)
+        cnn_lookahead_free(&r->la);
     cnn_model_destroy(r->model);
     cnn_dataset_free(&r->data);
     free(r->train_idx);
@@ -170,12 +196,75 @@ static cnn_status save_weights(run *r, const char *name, cnn_error *err)
 }
 
 static cnn_status write_status(const run *r, const char *status, int epochs_run, int best_epoch,
-                               double best_acc, const char *why, cnn_error *err)
+                               double best_acc, double tta_acc, const char *why, cnn_error *err)
 {
-    char buf[2048];
+    char buf[2048], tta[64] = "";
+    if (tta_acc >= 0)
+        snprintf(tta, sizeof tta, "final_val_acc_tta = %.6f\n", tta_acc);
     snprintf(buf, sizeof buf, "status = %s\nepochs_run = %d\nbest_epoch = %d\nbest_val_acc = %.6f\n"
-             "detail = %s\n", status, epochs_run, best_epoch, best_acc, why);
+             "%sdetail = %s\n", status, epochs_run, best_epoch, best_acc, tta, why);
     return write_text(r->cfg->out_dir, "status.txt", buf, err);
+}
+
+/* Convolutions with init=whiten: patch-whitening filters from the first
+ * whiten_images images of the train split (the bias stays as initialised). */
+static cnn_status whiten_layers(run *r, cnn_error *err)
+{
+    const cnn_train_config *c = r->cfg;
+    cnn_model *m = r->model;
+    for (int i = 0; i < m->count; i++) {
+        const cnn_model_layer *l = &m->layers[i];
+        if (l->desc.kind != CNN_LAYER_CONV || l->desc.init != CNN_LAYER_INIT_WHITEN)
+            continue;
+        int count = c->whiten_images < r->n_train ? c->whiten_images : r->n_train;
+        cnn_status st = cnn_whiten_weights(&r->data, r->train_idx, count, &r->norm, l->desc.k,
+                                           l->desc.k, c->whiten_eps, m->params + l->param_offset,
+                                           l->desc.out, err);
+        if (st)
+            return st;
+    }
+    return CNN_STATUS_OK;
+}
+
+/* The optimizer's parameter groups for epoch (1-based): --lr-mult per role
+ * (weight decay divided by the multiplier), parameters the model file froze,
+ * and whitened biases after --whiten-bias-epochs. */
+static cnn_status set_groups(run *r, int epoch, cnn_error *err)
+{
+    const cnn_train_config *c = r->cfg;
+    int n = cnn_model_param_ranges(r->model, NULL, 0);
+    cnn_param_range *ranges = malloc((size_t)n * sizeof *ranges);
+    cnn_param_group *groups = malloc((size_t)n * sizeof *groups);
+    if (!ranges || !groups) {
+        free(ranges);
+        free(groups);
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %d parameter groups", n);
+    }
+    cnn_model_param_ranges(r->model, ranges, n);
+    int any = 0;
+    for (int i = 0; i < n; i++) {
+        float mult = c->lr_mult[ranges[i].role];
+        const cnn_layer_desc *d = &r->model->layers[ranges[i].layer].desc;
+        int bias_done = c->whiten_bias_epochs > 0 && epoch > c->whiten_bias_epochs &&
+                        d->init == CNN_LAYER_INIT_WHITEN && ranges[i].role == CNN_PARAM_BIAS;
+        if (ranges[i].frozen || bias_done)
+            mult = 0;
+        groups[i] = (cnn_param_group){{ranges[i].offset, ranges[i].count}, mult,
+                                      mult > 0 ? 1.0f / mult : 0.0f};
+        any |= mult != 1.0f;
+    }
+    cnn_status st = cnn_optim_set_groups(&r->opt, groups, any ? n : 0, err);
+    free(ranges);
+    free(groups);
+    return st;
+}
+
+/* a (count) *= f */
+static void scale_block(float *a, size_t count, float f)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; i++)
+        a[i] *= f;
 }
 
 static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
@@ -226,10 +315,26 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
     cnn_norm_compute(&r->data, r->train_idx, r->n_train, &r->norm);
 
     cnn_model_init(r->model, c->seed);
+    /* airbench takes its lookahead copy before the whitening init */
+    if (c->lookahead.every > 0 &&
+        (st = cnn_lookahead_init(&r->la, r->model->params, r->model->param_count,
+                                 r->model->state, r->model->state_count, err)))
+        return st;
+    if ((st = whiten_layers(r, err)))
+        return st;
     int full = r->n_train / c->batch_size, rest = r->n_train % c->batch_size;
+    if (c->drop_last && !full)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "--drop-last: the %d training images make no whole batch of "
+                             "--batch-size %d", r->n_train, c->batch_size);
+    if (c->drop_last)
+        rest = 0;
     if ((st = cnn_plan_create(r->model, full ? c->batch_size : rest, &c->exec, 1, &r->plan, err)))
         return st;
     if (full && rest && (st = cnn_plan_create(r->model, rest, &c->exec, 1, &r->tail, err)))
+        return st;
+    if (r->n_val > 0 && (st = cnn_plan_create(r->model, r->n_val < EVAL_BATCH ? r->n_val : EVAL_BATCH,
+                                              &c->exec, 0, &r->eval, err)))
         return st;
     cnn_plan_set_label_smoothing(r->plan, c->label_smoothing);
     if (r->tail)
@@ -238,12 +343,19 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
     r->n_weights = cnn_model_weight_ranges(r->model, off, cnt, MAX_WEIGHT_RANGES);
     for (int i = 0; i < r->n_weights; i++)
         r->weights[i] = (cnn_range){off[i], cnt[i]};
+    r->steps_per_epoch = full + (rest ? 1 : 0);
+    r->total_steps = (long)r->steps_per_epoch * c->epochs;
     cnn_sched_config sc = c->sched;
     sc.base_lr = c->optim.lr;
     sc.epochs = c->epochs;
-    sc.steps_per_epoch = full + (rest ? 1 : 0);
+    sc.steps_per_epoch = r->steps_per_epoch;
+    if (c->epochs_fraction > 0) {
+        r->total_steps = (long)ceil(c->epochs_fraction * r->steps_per_epoch - 1e-9);
+        sc.total_steps = (int)r->total_steps;
+    }
     if ((st = cnn_sched_init(&r->sched, &sc, err)) ||
-        (st = cnn_optim_init(&r->opt, &c->optim, r->model->param_count, err)))
+        (st = cnn_optim_init(&r->opt, &c->optim, r->model->param_count, err)) ||
+        (st = set_groups(r, 1, err)))
         return st;
     const cnn_model_file *file = cnn_model_file_of(desc);
     if (!c->resume && ((st = cnn_mkdir_p(c->out_dir, err)) ||
@@ -280,6 +392,15 @@ static cnn_status save_resume(const run *r, const progress *g, cnn_error *err)
                     .v_count = r->opt.v ? r->opt.count : 0, .order = r->train_idx,
                     .params = m->params, .state = m->state, .m = r->opt.m, .v = r->opt.v};
     char path[4200];
+    if (r->la.params) { /* the lookahead shadow, as a weights file of the same model */
+        cnn_model shadow = *m;
+        shadow.params = r->la.params;
+        shadow.state = r->la.state;
+        snprintf(path, sizeof path, "%s/lookahead.weights", r->cfg->out_dir);
+        cnn_status st = cnn_checkpoint_save(path, &shadow, &r->norm, err);
+        if (st)
+            return st;
+    }
     snprintf(path, sizeof path, "%s/resume.state", r->cfg->out_dir);
     return cnn_resume_save(path, &s, err);
 }
@@ -350,6 +471,19 @@ static cnn_status load_resume(run *r, progress *g, cnn_error *err)
     if (v_count)
         memcpy(r->opt.v, s.v, v_count * sizeof(float));
     r->opt.t = s.opt_steps;
+    if (r->la.params) {
+        cnn_model shadow = *m;
+        shadow.params = r->la.params;
+        shadow.state = r->la.state;
+        cnn_checkpoint ck;
+        snprintf(path, sizeof path, "%s/lookahead.weights", c->out_dir);
+        if ((st = cnn_checkpoint_read(path, &ck, err)))
+            goto out;
+        st = cnn_checkpoint_apply(&ck, &shadow, path, err);
+        cnn_checkpoint_free(&ck);
+        if (st)
+            goto out;
+    }
     r->sched.bad_epochs = s.bad_epochs;
     r->sched.plateau_lr = s.plateau_lr;
     r->sched.best = s.plateau_best;
@@ -404,7 +538,7 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
         info(hooks, "resuming %s after epoch %d of %d", c->out_dir, done.epoch, c->epochs);
     }
     int batch = cnn_plan_batch(r.plan);
-    int steps = r.n_train / batch + (r.tail ? 1 : 0);
+    int steps = r.steps_per_epoch;
     uint8_t *labels = malloc((size_t)batch);
     double best_acc = done.best_score;
     int best_epoch = done.best_epoch, since_best = done.since_best, epoch = 0;
@@ -420,7 +554,9 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
         double loss_sum = 0, l2_sum = 0;
         float lr = c->optim.lr;
         int correct = 0, seen = 0;
-        for (int s = 0; s < steps; s++) {
+        if (c->whiten_bias_epochs > 0 && (st = set_groups(&r, epoch, err)))
+            break;
+        for (int s = 0; s < steps && global_step < r.total_steps; s++) {
             cnn_plan *p = (s * batch + batch <= r.n_train) ? r.plan : r.tail;
             int rows = cnn_plan_batch(p);
             if (augment)
@@ -452,6 +588,8 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
                 break;
             }
             cnn_plan_backward(p);
+            if (c->loss_sum) /* the gradient of the summed loss */
+                scale_block(r.model->grads, r.model->param_count, (float)rows);
             if (c->l2 > 0)
                 l2_sum += cnn_l2_penalty(c->l2, r.weights, r.n_weights, r.model->params,
                                          r.model->grads) * rows;
@@ -461,6 +599,11 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
                 cnn_clip_grad_value(r.model->grads, r.model->param_count, c->clip_grad_value);
             lr = cnn_sched_lr(&r.sched, epoch - 1, s);
             cnn_optim_step(&r.opt, lr, r.model->params, r.model->grads);
+            if (r.la.params && global_step % c->lookahead.every == 0)
+                cnn_lookahead_update(&r.la, r.model->params, r.model->state,
+                                     cnn_lookahead_decay(&c->lookahead, global_step, r.total_steps));
+            if (r.la.params && global_step == r.total_steps) /* the network becomes the average */
+                cnn_lookahead_update(&r.la, r.model->params, r.model->state, 1.0f);
             loss_sum += (double)loss * rows;
             seen += rows;
             if (hooks && hooks->on_step)
@@ -470,8 +613,10 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
             break;
         double train_seconds = cnn_now() - t0;
         cnn_eval_result val = {0};
-        if (r.n_val > 0)
-            cnn_evaluate(r.plan, r.model, &r.data, r.val_idx, r.n_val, &r.norm, &val);
+        if (r.n_val > 0) {
+            cnn_plan_freeze(r.eval);
+            cnn_evaluate(r.eval, r.model, &r.data, r.val_idx, r.n_val, &r.norm, &val);
+        }
         cnn_epoch_stats es = {
             .epoch = epoch,
             .train_loss = loss_sum / seen,
@@ -520,11 +665,21 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
             break;
         }
     }
+    double tta_acc = -1;
+    if (st == CNN_STATUS_OK && c->tta > 0 && r.n_val > 0) {
+        cnn_eval_result val;
+        double t0 = cnn_now();
+        cnn_plan_freeze(r.eval);
+        cnn_evaluate_tta(r.eval, r.model, &r.data, r.val_idx, r.n_val, &r.norm, c->tta, &val);
+        tta_acc = val.accuracy;
+        info(hooks, "final validation with TTA level %d: acc %.2f%%, loss %.4f (%.1f s)", c->tta,
+             100 * val.accuracy, val.loss, cnn_now() - t0);
+    }
     if (st == CNN_STATUS_OK || st == CNN_STATUS_NUMERIC) {
         cnn_error werr;
         if (!*why)
             snprintf(why, sizeof why, "all %d epochs ran", c->epochs);
-        if (write_status(&r, status, epoch - 1, best_epoch, best_acc < 0 ? 0 : best_acc, why,
+        if (write_status(&r, status, epoch - 1, best_epoch, best_acc < 0 ? 0 : best_acc, tta_acc, why,
                          st ? &werr : err) && !st)
             st = err->status;
     }
