@@ -434,8 +434,15 @@ static void test_sched_validation(void)
     c.milestones[0] = 9;
     expect_sched_error("decreasing milestones", &c, "--milestones", "8 after 9");
     c = sched_base(CNN_SCHED_MULTISTEP);
-    c.milestones[1] = 12;
-    expect_sched_error("milestone at --epochs", &c, "--milestones", "12");
+    c.milestones[1] = 12; /* at --epochs: accepted and never fires, as in PyTorch */
+    {
+        cnn_sched s;
+        cnn_error err = {0};
+        cnn_status st = cnn_sched_init(&s, &c, &err);
+        check(st == CNN_STATUS_OK && fabsf(cnn_sched_lr(&s, c.epochs - 1, 0) - c.base_lr * c.gamma) < 1e-6f,
+              "sched init, milestone at --epochs: expected it accepted (status %d '%s') and "
+              "only the first to fire", (int)st, err.msg);
+    }
     c = sched_base(CNN_SCHED_MULTISTEP);
     c.milestones[0] = 0;
     expect_sched_error("milestone 0", &c, "--milestones", "found 0");

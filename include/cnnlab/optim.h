@@ -213,7 +213,7 @@ typedef struct cnn_sched_config {
                             steps_per_epoch and cosine runs per epoch */
     int step_size;       /* step: epochs between decays, >= 1 */
     float gamma;         /* step, multistep, exp: the decay factor, > 0 */
-    int milestones[CNN_SCHED_MAX_MILESTONES]; /* multistep: strictly increasing, in [1, epochs) */
+    int milestones[CNN_SCHED_MAX_MILESTONES]; /* multistep: increasing, >= 1 (>= epochs: never fires) */
     int milestone_count;
     float min_lr;        /* cosine's eta_min, plateau's floor; in [0, base_lr] */
     int patience;        /* plateau: bad epochs tolerated before a decay, >= 0 */

@@ -142,9 +142,9 @@ cnn_status cnn_sched_init(cnn_sched *s, const cnn_sched_config *cfg, cnn_error *
                        CNN_SCHED_MAX_MILESTONES, c.milestone_count);
         for (int i = 0; i < c.milestone_count; i++) {
             int m = c.milestones[i];
-            if (m < 1 || m >= c.epochs)
-                return BAD("--milestones: expected epochs in [1, %d] (below --epochs %d), "
-                           "found %d", c.epochs - 1, c.epochs, m);
+            /* as PyTorch's MultiStepLR: one at or past the end never fires */
+            if (m < 1)
+                return BAD("--milestones: expected epochs >= 1, found %d", m);
             if (i > 0 && m <= c.milestones[i - 1])
                 return BAD("--milestones: expected strictly increasing epochs, found %d "
                            "after %d", m, c.milestones[i - 1]);
