@@ -4,8 +4,9 @@
 # summary.csv and report.md; a study killed after its first run and resumed
 # gives the same summary as an uninterrupted one; a different study in the same
 # folder, an unknown --vary flag and a bad value are refused before anything
-# runs; select --retrain tests once and a second select is refused. Prints each
-# check; exits non-zero on failure.
+# runs; select --combine trains each factor's winner together with the study's
+# seeds and reports whether the gains added up; select --retrain tests once and
+# a second select is refused. Prints each check; exits non-zero on failure.
 set -u
 . "$(dirname "$0")/lib_fakedata.sh"
 CNNLAB=${CNNLAB:-build/cnnlab}
@@ -144,6 +145,63 @@ grep -q '^lr=900,lr=900,1,diverged,' "$d/summary.csv" && grep -q 'lr=900: diverg
     --data "$data" >"$tmp/d2.log" 2>&1
 grep -q 'lr=900: diverged earlier, kept' "$tmp/d2.log" && pass "a diverged run is not retried" ||
     fail "rerun: $(cat "$tmp/d2.log")"
+
+# select --combine: a study of two factors with 2 seeds each, then each
+# factor's winner (both beat the control by far: batch norm, and lr 0.05
+# against the base's 0.005) trained together with the study's seeds, on
+# validation only; a second --combine keeps finished runs and trains only what
+# is missing.
+m=$tmp/m
+"$CNNLAB" study --out "$m" --vary norm=batch --vary lr=0.05 --repeats 2 --model lenet5 \
+    --epochs 2 --lr 0.005 --subset 256 --batch-size 64 --val-fraction 0.02 --threads 2 --jobs 2 \
+    --data "$data" >"$tmp/m.log" 2>&1 || fail "two-factor study: $(tail -3 "$tmp/m.log")"
+if "$CNNLAB" select "$m" --combine --threads 2 --jobs 2 --data "$data" >"$tmp/mc.log" 2>&1; then
+    pass "select --combine ran: $(grep -o 'The gains [a-z ]*' "$tmp/mc.log")"
+else
+    fail "select --combine: $(cat "$tmp/mc.log")"
+fi
+grep -q '^combination = norm=batch lr=0.05$' "$m/combine.txt" 2>/dev/null &&
+    pass "combine.txt: norm=batch lr=0.05" || fail "combine.txt: $(cat "$m/combine.txt" 2>&1)"
+ok=1
+for s in 1 2; do
+    c=$m/runs/combined_s$s/config.txt
+    grep -q "^seed = $s\$" "$c" && grep -q '^norm = batch$' "$c" && grep -q '^lr = 0.05$' "$c" &&
+        grep -q '^status = finished' "$m/runs/combined_s$s/status.txt" || ok=0
+done
+[ "$ok" = 1 ] && [ ! -e "$m/select.txt" ] && [ ! -e "$m/runs/combined_s1/test.json" ] &&
+    pass "combined_s1, combined_s2: the study's seeds, each factor's winner in config.txt, no test set use" ||
+    fail "combined runs: $(ls "$m/runs"; cat "$m/runs/combined_s1/config.txt" 2>&1 | head -30)"
+sec=$(sed -n '/^## Combining the winners/,/^## Plots/p' "$m/report.md")
+grep -qE '^\| the control \| [0-9.]+ ± [0-9.]+ % \(2\)' <<<"$sec" &&
+    grep -qE '^\| norm: best norm=batch \| [0-9.]+ ± [0-9.]+ % \(2\) \| \+[0-9.]+ pt' <<<"$sec" &&
+    grep -qE '^\| lr: best lr=0.05 \| [0-9.]+ ± [0-9.]+ % \(2\) \| \+[0-9.]+ pt' <<<"$sec" &&
+    grep -qE '^\| \*\*combined: norm=batch lr=0.05\*\* \| [0-9.]+ ± [0-9.]+ % \(2\) \| [-+][0-9.]+ pt' <<<"$sec" &&
+    grep -qE '^\| the single gains summed \| \| \+[0-9.]+ pt' <<<"$sec" &&
+    grep -qE '^The gains (added up|partly added up|did not add up)' <<<"$sec" &&
+    pass "report.md: the combination beside the control and each winner, the summed gains, the verdict" ||
+    fail "report section: $sec"
+[ "$(grep -c '^combined_s[12],combined: norm=batch lr=0.05,[12],finished,' "$m/summary.csv")" = 2 ] &&
+    pass "summary.csv has the combination's rows" || fail "summary.csv: $(tail -3 "$m/summary.csv")"
+before=$(md5sum "$m/runs/combined_s1/metrics.csv")
+rm -rf "$m/runs/combined_s2" # as if it never ran
+out=$("$CNNLAB" select "$m" --combine --threads 1 --data "$data" 2>&1)
+grep -q 'combined run 1/2 (seed 1): finished earlier, kept' <<<"$out" &&
+    grep -q 'combined run 2/2 (seed 2): running' <<<"$out" &&
+    [ "$(md5sum "$m/runs/combined_s1/metrics.csv")" = "$before" ] &&
+    grep -q '^status = finished' "$m/runs/combined_s2/status.txt" &&
+    pass "a second --combine keeps the finished run and trains the missing one" || fail "rerun: $out"
+out=$("$CNNLAB" select "$m" --combine --threads 1 --data "$data" 2>&1)
+[ "$(grep -c 'finished earlier, kept' <<<"$out")" = 2 ] && ! grep -q ': running' <<<"$out" &&
+    pass "a third --combine trains nothing" || fail "third: $out"
+# No winner (the only value diverged): nothing to combine, said so; a grid is refused.
+out=$("$CNNLAB" select "$d" --combine --data "$data" 2>&1) &&
+    grep -q 'no factor beat the control; nothing to train' <<<"$out" &&
+    grep -q 'No varied value beat the control' "$d/report.md" && ! ls "$d/runs" | grep -q combined &&
+    pass "no winner: nothing trained, the report says so" || fail "no winner: $out"
+expect 2 "is a grid: it trained every combination already" -- \
+    "$CNNLAB" select "$tmp/g" --combine --data "$data"
+expect 2 "--combine trains on validation only; --retrain" -- \
+    "$CNNLAB" select "$m" --combine --retrain --data "$data"
 
 # Refusals, each before any run starts.
 before=$(md5sum "$a/summary.csv")

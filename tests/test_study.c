@@ -3,7 +3,8 @@
  * canonical order, the ablation list and the grid product, the arguments of a
  * configuration, study.txt round trips and the different-study message,
  * configuration text (equal for equal trainings) and config.txt diffs, mean
- * and standard deviation, and the sentence a report writes per factor. */
+ * and standard deviation, the sentence a report writes per factor, and the
+ * sentence on whether single gains added up in their combination. */
 #include <math.h>
 #include <string.h>
 
@@ -320,6 +321,50 @@ static void test_sentence(void)
     check(has(out, "no run has a validation result yet"), "sentence with no results: %s", out);
 }
 
+static void test_combine_sentence(void)
+{
+    char out[1024];
+    cnn_study_level control = {"the control", 0.60, 0.004, 3, 1};
+    cnn_study_level singles[] = {
+        {"dropout=0.3", 0.63, 0.005, 3, 0}, /* +3 points */
+        {"norm=batch", 0.62, 0.003, 3, 0},  /* +2 points: the sum is +5 */
+    };
+    cnn_study_level combo = {"the combination", 0.648, 0.004, 3, 0};
+    cnn_study_combine_sentence(&control, singles, 2, &combo, 3, out, sizeof out);
+    check(has(out, "The gains added up: the combination gained +4.80 points over the control "
+                   "against +5.00 for the single gains summed, and beat the best single winner, "
+                   "dropout=0.3, by 1.80 points") && has(out, "std up to 0.50 points over 3 seeds"),
+          "combination near the sum: added up: %s", out);
+    combo.mean = 0.70;
+    cnn_study_combine_sentence(&control, singles, 2, &combo, 3, out, sizeof out);
+    check(has(out, "added up") && has(out, "more than their sum"), "above the sum: %s", out);
+    combo.mean = 0.635;
+    cnn_study_combine_sentence(&control, singles, 2, &combo, 3, out, sizeof out);
+    check(has(out, "The gains partly added up: the combination beat the best single winner, "
+                   "dropout=0.3, by 0.50 points, but gained +3.50 points over the control, well "
+                   "short of the +5.00"), "above the best winner, short of the sum: partly: %s",
+          out);
+    combo.mean = 0.61;
+    cnn_study_combine_sentence(&control, singles, 2, &combo, 3, out, sizeof out);
+    check(has(out, "The gains did not add up: the combination (61.00%) fell 2.00 points below the "
+                   "best single winner, dropout=0.3 (63.00%)") && has(out, "over-regularise") &&
+              !has(out, "within the seed-to-seed spread"), "below the best winner: did not: %s", out);
+    combo.mean = 0.628;
+    cnn_study_combine_sentence(&control, singles, 2, &combo, 3, out, sizeof out);
+    check(has(out, "did not add up") && has(out, "within the seed-to-seed spread"),
+          "slightly below the best winner, within the spread: %s", out);
+    combo.mean = NAN;
+    combo.n = 0;
+    cnn_study_combine_sentence(&control, singles, 2, &combo, 3, out, sizeof out);
+    check(has(out, "has no result yet"), "combination without a result: %s", out);
+    cnn_study_combine_sentence(&control, singles, 1, NULL, 3, out, sizeof out);
+    check(has(out, "Only dropout=0.3 beat the control") && has(out, "nothing more was trained"),
+          "one winner: nothing to combine: %s", out);
+    cnn_study_combine_sentence(&control, singles, 0, NULL, 3, out, sizeof out);
+    check(has(out, "No varied value beat the control") && has(out, "nothing more was trained"),
+          "no winner: nothing to combine: %s", out);
+}
+
 int main(void)
 {
     test_factors();
@@ -330,5 +375,6 @@ int main(void)
     test_settings_and_diff();
     test_mean_std();
     test_sentence();
+    test_combine_sentence();
     return check_finish("test_study");
 }

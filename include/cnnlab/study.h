@@ -18,11 +18,14 @@
  *   plots/        per factor: validation loss and accuracy overlaid (PNG, SVG)
  *   select.txt    written by `cnnlab select`: the chosen run, the test result
  *                 and how many times the test set was used
+ *   combine.txt   written by `cnnlab select --combine`: the combination of each
+ *                 factor's best value; its runs are runs/combined (_sN per seed)
  *
  * The pieces, one file each: spec.c (presets, --vary lists, the list of runs,
  * study.txt, configuration diffs), runner.c (running the runs as separate
- * processes, resuming) and summary.c (reading run folders, summary.csv,
- * report.md, the sentences). The library prints nothing: progress arrives
+ * processes, resuming), summary.c (reading run folders, summary.csv,
+ * report.md, the sentences) and combine.c (each factor's winner, their
+ * combination and whether the gains added up). The library prints nothing: progress arrives
  * through cnn_study_hooks.
  */
 #ifndef CNNLAB_STUDY_H
@@ -40,6 +43,7 @@
 #define CNN_STUDY_MAX_RUNS 2048
 #define CNN_STUDY_ARG_LEN 256
 #define CNN_STUDY_ID_LEN 160
+#define CNN_STUDY_COMBINED (-2) /* cnn_study_run.factor of a combination's runs */
 
 /* One varied train flag and its values, e.g. dropout = 0, 0.1, 0.3. Values are
  * kept as written. List-valued flags (--augment, --milestones) write their
@@ -72,7 +76,8 @@ typedef struct cnn_study_run {
     char id[CNN_STUDY_ID_LEN]; /* folder name under runs/: "control", "dropout=0.3", "..._s2" */
     char label[CNN_STUDY_ID_LEN]; /* "dropout=0.3", "control", "dropout=0 (control)" */
     int config;   /* configuration index; repeats of one configuration share it */
-    int factor;   /* ablation: the factor this run varies, -1 for the control; grid: -1 */
+    int factor;   /* ablation: the factor this run varies, -1 for the control; grid: -1;
+                   * the combination of winners (combine.c): CNN_STUDY_COMBINED */
     int value[CNN_STUDY_MAX_FACTORS];
     int repeat;   /* 0 .. repeats-1 */
     uint64_t seed;
@@ -262,5 +267,65 @@ cnn_status cnn_study_write_outputs(const char *dir, const cnn_study_spec *spec,
  * first finished run. Errors when no run finished. */
 cnn_status cnn_study_best(const char *dir, const cnn_study_run *runs, int n, int *run,
                           double *mean, double *std, cnn_error *err);
+
+/* ---- combine.c: combining what did well ---- */
+
+/* After one-factor-at-a-time studies (ablations sharing one base, seed and
+ * repeats), each factor's best value is the one with the highest mean best
+ * validation accuracy over its seeds; it is kept if that mean beats the
+ * control's, else the factor keeps the control's setting. The combination of
+ * the kept values is trained with the studies' seeds, on validation only. */
+typedef struct cnn_study_combination {
+    cnn_study_spec spec; /* the first study's base, seed and repeats; every study's factors */
+    int value[CNN_STUDY_MAX_FACTORS]; /* the combination: a factor's kept value, or -1 */
+    int best[CNN_STUDY_MAX_FACTORS];  /* each factor's best value, -1: none has a result */
+    double best_mean[CNN_STUDY_MAX_FACTORS], best_std[CNN_STUDY_MAX_FACTORS];
+    int best_n[CNN_STUDY_MAX_FACTORS];
+    double control_mean, control_std; /* the (first study's) control */
+    int control_n;
+    int winners; /* factors whose best value beat the control */
+    char label[CNN_STUDY_ID_LEN]; /* "dropout=0.3 norm=batch"; "" when no factor won */
+    char studies[1024];           /* the study folders, space-separated */
+} cnn_study_combination;
+
+/* Reads the studies' run folders and chooses. Errors: no study, a grid (it
+ * trained every combination already), studies that differ in base, seed or
+ * repeats, a flag varied by two studies, more than CNN_STUDY_MAX_FACTORS
+ * factors, a run that has not ended yet (its study is not finished) or a
+ * control without a result. */
+cnn_status cnn_study_combine_choose(const char *const *dirs, int count, cnn_study_combination *out,
+                                    cnn_error *err);
+
+/* The combination's runs: one per seed of the studies, ids "combined" (one
+ * seed) or "combined_sN", factor CNN_STUDY_COMBINED. Fewer than two winners:
+ * none (the combination is the control or the one winner, trained already).
+ * Returns the count (at most max). */
+int cnn_study_combine_plan(const cnn_study_combination *c, cnn_study_run *runs, int max);
+
+/* Writes dir/combine.txt (what was combined), or checks that an existing one
+ * names the same combination (refusing otherwise, naming both: the runs
+ * under dir/runs/combined* belong to it). */
+cnn_status cnn_study_combine_record(const char *dir, const cnn_study_combination *c,
+                                    cnn_error *err);
+
+/* One sentence on whether single gains over the control added up in their
+ * combination: combo against the control, the winners singles[0..count) (the
+ * levels that beat the control) and their summed gains. With repeats > 1 the
+ * seed-to-seed spread (the largest std) is the tolerance of "close to". */
+void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_level *singles,
+                                int count, const cnn_study_level *combo, int repeats, char *out,
+                                size_t size);
+
+/* The report section "## Combining the winners": the control, each factor's
+ * best value and the combination (mean ± std over seeds, gain over the
+ * control), the sum of the single gains against the combination's gain, and
+ * the sentence. The combination's runs are read from dir/runs/. */
+void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, char *out,
+                               size_t size);
+
+/* The combination's results: mean, std and count of its runs' best
+ * validation accuracies (dir/runs/ID; NAN mean when none finished). */
+void cnn_study_combine_result(const cnn_study_combination *c, const char *dir, double *mean,
+                              double *std, int *n);
 
 #endif

@@ -3,8 +3,13 @@
  * training images, evaluated on the test set once by `cnnlab test` (a separate
  * process), and written into the study's report. STUDY_DIR/select.txt keeps
  * the choice and counts the uses of the test set; a second select refuses
- * unless --force. */
+ * unless --force.
+ *
+ * `cnnlab select STUDY_DIR... --combine`: each factor's best value that beat
+ * the control, trained together with the study's seeds (src/study/combine.c)
+ * as runs of the study runner, on validation only: the test set is not used. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +19,7 @@
 #include <unistd.h>
 
 #include "cnnlab/cnnlab.h"
+#include "cnnlab/data.h"
 #include "cnnlab/study.h"
 #include "commands.h"
 #include "core/core.h"
@@ -129,31 +135,223 @@ static int retrain(const char *dir, const cnn_study_spec *spec, const cnn_study_
     return -1;
 }
 
+/* ---- --combine ---- */
+
+static void on_start(void *user, int index, int total, const cnn_study_run *r, const char *state)
+{
+    printf("combined run %d/%d (seed %llu): %s\n", index + 1, total, (unsigned long long)r->seed,
+           state);
+    fflush(stdout);
+}
+
+static void on_line(void *user, int index, int total, const cnn_study_run *r, const char *line)
+{
+    if (strncmp(line, "epoch", 5) == 0 || strncmp(line, "cnnlab", 6) == 0) {
+        printf("  [%d/%d] %s\n", index + 1, total, line);
+        fflush(stdout);
+    }
+}
+
+static void on_end(void *user, int index, int total, const cnn_study_run *r, cnn_study_outcome o,
+                   const char *detail)
+{
+    printf("combined run %d/%d (seed %llu): %s (%s)\n", index + 1, total,
+           (unsigned long long)r->seed,
+           o == CNN_STUDY_RUN_FINISHED ? "finished" : o == CNN_STUDY_RUN_DIVERGED ? "diverged"
+                                                                                  : "FAILED",
+           detail);
+    fflush(stdout);
+}
+
+/* Writes out/report.md for a combination of several studies: a title and the
+ * section (one study's report gets the section from cnn_study_write_outputs). */
+static cnn_status combine_report(const char *out, const cnn_study_combination *c, cnn_error *err)
+{
+    size_t size = 1 << 16;
+    char *text = malloc(size);
+    if (!text)
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "out of memory");
+    int head = snprintf(text, size, "# Combining what did well: %.1000s\n\n", c->studies);
+    cnn_study_combine_section(c, out, text + head, size - (size_t)head);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/report.md", out);
+    cnn_status st = cnn_file_write_atomic(path, text, strlen(text), err);
+    free(text);
+    return st;
+}
+
+/* Chooses each factor's winner over the studies dirs[0..n), trains their
+ * combination into out/runs/ (out is the study itself when there is one) and
+ * writes the report section. */
+static int combine(const char **dirs, int ndirs, const char *out, const char *data, int threads,
+                   int jobs)
+{
+    cnn_study_combination *c = malloc(sizeof *c);
+    cnn_study_spec *spec = malloc(sizeof *spec);
+    cnn_study_run *runs = malloc(sizeof *runs * CNN_STUDY_MAX_RUNS);
+    cnn_error err = {0};
+    cnn_status st = CNN_STATUS_OK;
+    int r = -1;
+    if (!c || !spec || !runs) {
+        st = cnn_error_set(&err, CNN_STATUS_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    if ((st = cnn_study_combine_choose(dirs, ndirs, c, &err)))
+        goto done;
+    printf("select --combine: the control: %.2f%% (mean over %d seed%s)\n",
+           100 * c->control_mean, c->control_n, c->control_n == 1 ? "" : "s");
+    for (int f = 0; f < c->spec.factor_count; f++) {
+        const cnn_study_factor *fa = &c->spec.factors[f];
+        if (c->best[f] < 0)
+            printf("  %s: no value has a result\n", fa->flag);
+        else
+            printf("  %s: best %s=%s, %.2f%% (%+.2f points): %s\n", fa->flag, fa->flag,
+                   fa->values[c->best[f]], 100 * c->best_mean[f],
+                   100 * (c->best_mean[f] - c->control_mean),
+                   c->value[f] >= 0 ? "combined" : "did not beat the control, its setting kept");
+    }
+    int n = cnn_study_combine_plan(c, runs, CNN_STUDY_MAX_RUNS);
+    char runs_dir[4200];
+    snprintf(runs_dir, sizeof runs_dir, "%s/runs", out);
+    if ((st = cnn_mkdir_p(runs_dir, &err)) || (st = cnn_study_combine_record(out, c, &err)))
+        goto done;
+    if (n == 0) {
+        printf("select --combine: %s; nothing to train\n",
+               c->winners ? "one factor beat the control: the combination is that configuration, "
+                            "trained already" : "no factor beat the control");
+    } else {
+        /* The combination checked with train's own parser before anything runs. */
+        const char *argv[CNN_STUDY_MAX_ARGS + 2 * CNN_STUDY_MAX_FACTORS + 4];
+        char scratch[2 * CNN_STUDY_MAX_FACTORS][CNN_STUDY_ARG_LEN];
+        int an = 0;
+        argv[an++] = "select";
+        an += cnn_study_config_args(&c->spec, c->value, argv + an, scratch);
+        argv[an] = NULL;
+        cnn_train_config cfg;
+        printf("select --combine: training the combination %s with %d seed%s:", c->label,
+               c->spec.repeats, c->spec.repeats == 1 ? "" : "s");
+        for (int i = 1; i < an; i++)
+            printf(" %s", argv[i]);
+        printf("\n");
+        if ((r = cnn_cli_train_config("select", an, (char **)argv, &cfg)) >= 0) {
+            fprintf(stderr, "cnnlab select: --combine: the combination %s is not a valid "
+                    "training configuration (above); nothing was trained\n", c->label);
+            goto done;
+        }
+        char data_dir[4096];
+        if ((st = cnn_cifar_locate(data, 1, data_dir, sizeof data_dir, &err)))
+            goto done;
+        const char *extra[2] = {"--data", data};
+        int per = threads / jobs > 0 ? threads / jobs : 1;
+        cnn_study_exec x = {"/proc/self/exe", out, extra, data ? 2 : 0, jobs, per, NULL};
+        cnn_study_hooks hooks = {on_start, on_line, on_end, NULL};
+        st = cnn_study_run_all(&c->spec, runs, n, &x, &hooks, &err);
+    }
+    /* The report covers whatever finished, even after a failure. */
+    cnn_error rerr = {0};
+    cnn_status rst;
+    if (ndirs == 1) {
+        int sn = 0;
+        rst = cnn_study_load(out, spec, &rerr);
+        if (!rst)
+            rst = cnn_study_plan(spec, runs, CNN_STUDY_MAX_RUNS, &sn, &rerr);
+        if (!rst)
+            rst = cnn_study_write_outputs(out, spec, runs, sn, NULL, 0, &rerr);
+    } else {
+        rst = combine_report(out, c, &rerr);
+    }
+    if (!st && rst) {
+        st = rst;
+        err = rerr;
+    }
+    if (!st) {
+        cnn_study_level control = {"the control", c->control_mean, c->control_std, c->control_n, 1};
+        cnn_study_level singles[CNN_STUDY_MAX_FACTORS], combo = {"the combination", NAN, 0, 0, 0};
+        char labels[CNN_STUDY_MAX_FACTORS][CNN_STUDY_ID_LEN];
+        int k = 0;
+        for (int f = 0; f < c->spec.factor_count; f++)
+            if (c->value[f] >= 0) {
+                snprintf(labels[k], sizeof labels[k], "%s=%s", c->spec.factors[f].flag,
+                         c->spec.factors[f].values[c->value[f]]);
+                singles[k] = (cnn_study_level){labels[k], c->best_mean[f], c->best_std[f],
+                                               c->best_n[f], 0};
+                k++;
+            }
+        cnn_study_combine_result(c, out, &combo.mean, &combo.std, &combo.n);
+        char sentence[2048];
+        cnn_study_combine_sentence(&control, singles, k, &combo, c->spec.repeats, sentence,
+                                   sizeof sentence);
+        printf("select --combine: %s\nreport: %s/report.md (section \"Combining the winners\")\n",
+               sentence, out);
+    }
+done:
+    free(c);
+    free(spec);
+    free(runs);
+    if (r >= 0)
+        return r;
+    return st ? cnn_cli_report("select", &err) : CLI_EXIT_OK;
+}
+
 int cnn_cmd_select(int argc, char **argv)
 {
-    const char *data = NULL;
-    int threads = omp_get_num_procs(), do_retrain = 0, force = 0;
-    const char *positional[1];
+    const char *data = NULL, *out = NULL;
+    int threads = omp_get_num_procs(), do_retrain = 0, force = 0, do_combine = 0, jobs = 1;
+    const char *positional[CNN_STUDY_MAX_FACTORS];
     int npos = 0;
     const cli_flag flags[] = {
+        {"--combine", CLI_BOOL, &do_combine, 0, 0, NULL, "instead of testing: train the combination of each factor's best value that beat the control, with the study's seeds, as runs/combined* of the study, on validation only (several STUDY_DIRs of one base: their factors together, into --out DIR)", NULL},
+        {"--out", CLI_STRING, &out, 0, 0, "DIR", "--combine over several studies: the folder for the combination's runs and report.md", NULL},
+        {"--jobs", CLI_INT, &jobs, 1, 64, "N", "--combine: runs at once, the threads split between them (default 1)", NULL},
         {"--retrain", CLI_BOOL, &do_retrain, 0, 0, NULL, "retrain the chosen configuration on all 50,000 training images (--val-fraction 0, no --subset) into STUDY_DIR/final, and test that", NULL},
         {"--data", CLI_STRING, &data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "threads for retraining and testing (default: all cores)", NULL},
         {"--force", CLI_BOOL, &force, 0, 0, NULL, "use the test set again although this study already used it (the report counts every use)", NULL},
     };
-    cli_command cmd = {"select", "cnnlab select STUDY_DIR [--retrain] [options]",
+    cli_command cmd = {"select", "cnnlab select STUDY_DIR [--retrain] [options]\n"
+                       "       cnnlab select STUDY_DIR... --combine [--out DIR] [options]",
                        "Picks the configuration of a study with the best validation accuracy (the "
                        "mean over its seeds), optionally retrains it on all training images, "
                        "evaluates it on the test set once (`cnnlab test`) and adds a \"Test set\" "
                        "section to STUDY_DIR/report.md. A study's test set is used once: a second "
-                       "select refuses unless --force.",
-                       flags, (int)(sizeof flags / sizeof flags[0]), positional, 1, &npos};
+                       "select refuses unless --force. With --combine it trains, instead, "
+                       "the combination of each factor's best value on validation (where it "
+                       "beat the control) with the study's seeds and reports whether the gains "
+                       "added up; the test set is not used.",
+                       flags, (int)(sizeof flags / sizeof flags[0]), positional,
+                       CNN_STUDY_MAX_FACTORS, &npos};
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
         return r;
-    if (npos != 1) {
+    if (npos < 1) {
         fprintf(stderr, "cnnlab select: expected a study folder (STUDY_DIR), found none (see "
                 "`cnnlab select --help`)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (do_combine) {
+        if (do_retrain || force) {
+            fprintf(stderr, "cnnlab select: --combine trains on validation only; %s belongs to "
+                    "testing the chosen configuration (run select without --combine for that)\n",
+                    do_retrain ? "--retrain" : "--force");
+            return CLI_EXIT_USAGE;
+        }
+        if (npos > 1 && !out) {
+            fprintf(stderr, "cnnlab select: --combine over %d studies: expected --out DIR for the "
+                    "combination's runs and report, found none\n", npos);
+            return CLI_EXIT_USAGE;
+        }
+        if (npos == 1 && out && strcmp(out, positional[0]) != 0) {
+            fprintf(stderr, "cnnlab select: --combine of one study: its runs go into the study "
+                    "(%s/runs/combined*), so --out is for several studies only, found --out %s\n",
+                    positional[0], out);
+            return CLI_EXIT_USAGE;
+        }
+        return combine(positional, npos, npos == 1 ? positional[0] : out, data, threads, jobs);
+    }
+    if (npos > 1 || out) {
+        fprintf(stderr, "cnnlab select: %s is for --combine only; select tests one study's best "
+                "configuration (found %d study folders)\n", out ? "--out" : "several STUDY_DIRs",
+                npos);
         return CLI_EXIT_USAGE;
     }
     const char *dir = positional[0];

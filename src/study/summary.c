@@ -1,8 +1,9 @@
 /* summary.c: a study's results: each run folder read back (metrics.csv,
  * status.txt, config.txt diffed against the control's), summary.csv (one row
  * per run), the plots, and report.md: the question, the table sorted by
- * validation accuracy, one sentence per factor and, once `cnnlab select` has
- * run, the test result. Everything is recomputed from the run folders, so the
+ * validation accuracy, one sentence per factor, once `cnnlab select --combine`
+ * has run the combination of the winners (combine.c) and, once `cnnlab select`
+ * has run, the test result. Everything is recomputed from the run folders, so the
  * report of a resumed study is the report of an uninterrupted one. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -203,6 +204,7 @@ typedef struct study_view {
     double *mean, *std;                    /* per configuration: best validation accuracy */
     int *count;                            /* per configuration: runs with a result */
     int *first;                            /* per configuration: its first run */
+    const cnn_study_combination *combo;    /* `select --combine` chose it, or NULL */
 } study_view;
 
 static void view_free(study_view *v)
@@ -287,44 +289,76 @@ static void csv_num(FILE *f, const char *fmt, double x)
         fprintf(f, fmt, x);
 }
 
+/* One row of summary.csv. */
+static void summary_row(FILE *f, const cnn_study_run *r, const cnn_study_result *x, double mean,
+                        double std, const char *differs)
+{
+    csv_field(f, r->id);
+    fputc(',', f);
+    csv_field(f, r->label);
+    fprintf(f, ",%llu,", (unsigned long long)r->seed);
+    csv_field(f, x->status);
+    csv_num(f, "%.4f", x->best_val_acc);
+    fputc(',', f);
+    if (x->best_epoch)
+        fprintf(f, "%d", x->best_epoch);
+    csv_num(f, "%.4f", x->final_train_loss);
+    csv_num(f, "%.4f", x->final_val_loss);
+    csv_num(f, "%.4f", x->final_val_loss - x->final_train_loss);
+    csv_num(f, "%.4f", x->final_train_acc - x->final_val_acc);
+    csv_num(f, "%.4f", mean);
+    csv_num(f, "%.4f", std);
+    fputc(',', f);
+    csv_field(f, differs);
+    csv_num(f, "%.1f", x->epochs ? x->seconds : NAN);
+    csv_num(f, "%.0f", x->images_per_second);
+    fputc('\n', f);
+}
+
+/* The rows of the combination's runs (`select --combine`), after the study's. */
+static void combined_rows(FILE *f, const study_view *v)
+{
+    cnn_study_run runs[128];
+    int n = cnn_study_combine_plan(v->combo, runs, 128);
+    double mean, std;
+    int count;
+    cnn_study_combine_result(v->combo, v->dir, &mean, &std, &count);
+    char path[4096];
+    char *control = NULL;
+    for (int i = 0; i < v->n && !control; i++)
+        if (v->runs[i].config == 0) {
+            snprintf(path, sizeof path, "%.3800s/runs/%.200s", v->dir, v->runs[i].id);
+            control = read_text(path, "config.txt");
+        }
+    for (int i = 0; i < n; i++) {
+        cnn_study_result x;
+        snprintf(path, sizeof path, "%.3800s/runs/%.200s", v->dir, runs[i].id);
+        cnn_study_read_result(path, control ? control : "", &x);
+        summary_row(f, &runs[i], &x, mean, count ? std : NAN, x.diff);
+    }
+    free(control);
+}
+
 static cnn_status write_summary(const study_view *v, cnn_error *err)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/summary.csv", v->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    cnn_text_file out;
+    FILE *f = cnn_text_file_open(&out);
     if (!f)
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot write", tmp);
+        return cnn_text_file_commit(&out, path, err);
     fprintf(f, "run,varied,seed,status,best_val_acc,best_epoch,final_train_loss,final_val_loss,"
                "gap_loss,gap_acc,mean_best_val_acc,std_best_val_acc,differs_from_control,"
                "seconds,images_per_second\n");
     for (int i = 0; i < v->n; i++) {
         const cnn_study_run *r = &v->runs[i];
-        const cnn_study_result *x = &v->res[i];
-        csv_field(f, r->id);
-        fputc(',', f);
-        csv_field(f, r->label);
-        fprintf(f, ",%llu,", (unsigned long long)r->seed);
-        csv_field(f, x->status);
-        csv_num(f, "%.4f", x->best_val_acc);
-        fputc(',', f);
-        if (x->best_epoch)
-            fprintf(f, "%d", x->best_epoch);
-        csv_num(f, "%.4f", x->final_train_loss);
-        csv_num(f, "%.4f", x->final_val_loss);
-        csv_num(f, "%.4f", x->final_val_loss - x->final_train_loss);
-        csv_num(f, "%.4f", x->final_train_acc - x->final_val_acc);
-        csv_num(f, "%.4f", v->mean[r->config]);
-        csv_num(f, "%.4f", v->count[r->config] ? v->std[r->config] : NAN);
-        fputc(',', f);
-        csv_field(f, r->config == 0 && !v->spec->grid ? "(the control)" : x->diff);
-        csv_num(f, "%.1f", x->epochs ? x->seconds : NAN);
-        csv_num(f, "%.0f", x->images_per_second);
-        fputc('\n', f);
+        int c = r->config;
+        summary_row(f, r, &v->res[i], v->mean[c], v->count[c] ? v->std[c] : NAN,
+                    c == 0 && !v->spec->grid ? "(the control)" : v->res[i].diff);
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot write", path);
-    return CNN_STATUS_OK;
+    if (v->combo)
+        combined_rows(f, v);
+    return cnn_text_file_commit(&out, path, err);
 }
 
 /* What the report calls a factor: its preset's name, or its flag. */
@@ -723,6 +757,15 @@ static void report(const study_view *v, sbuf *md, char *note, size_t note_size)
     if (s->factor_count == 0)
         sb(md, "- Nothing was varied.\n");
 
+    if (v->combo) {
+        char *section = malloc(16384);
+        if (section) {
+            cnn_study_combine_section(v->combo, v->dir, section, 16384);
+            sb(md, "\n%s", section);
+            free(section);
+        }
+    }
+
     plots(v, md, note, note_size);
 
     sb(md, "\n## Files\n\n`summary.csv` has one row per run (seconds and images/s last); "
@@ -745,6 +788,16 @@ cnn_status cnn_study_write_outputs(const char *dir, const cnn_study_spec *spec,
     char *note = plots_note ? plots_note : note_local;
     size_t nsize = plots_note ? note_size : sizeof note_local;
     note[0] = 0;
+    /* After `select --combine`: its section, recomputed from the run folders. */
+    char combine_path[4096];
+    snprintf(combine_path, sizeof combine_path, "%s/combine.txt", dir);
+    cnn_study_combination *combo = NULL;
+    if (cnn_path_exists(combine_path) && (combo = malloc(sizeof *combo)) &&
+        cnn_study_combine_choose(&dir, 1, combo, NULL) != CNN_STATUS_OK) {
+        free(combo);
+        combo = NULL;
+    }
+    v.combo = combo;
     if ((st = write_summary(&v, err)) == CNN_STATUS_OK) {
         size_t size = 1 << 20;
         sbuf md = {malloc(size), size, 0};
@@ -759,6 +812,7 @@ cnn_status cnn_study_write_outputs(const char *dir, const cnn_study_spec *spec,
         st = cnn_file_write_atomic(path, md.buf, md.used < size ? md.used : size - 1, err);
         free(md.buf);
     }
+    free(combo);
     view_free(&v);
     return st;
 }
