@@ -1,5 +1,5 @@
 /* test_fast_ops.c: the fast activations, pooling, GAP, flatten, batch norm
- * (plain and with the fused ReLU), softmax cross-entropy (with label
+ * (plain and with the fused ReLU or GELU), softmax cross-entropy (with label
  * smoothing), dropout, dropout2d, add, concat and global max pooling against
  * their references in src/ops/ref, on odd shapes, forward and backward, in place where
  * the contract allows it. Also checks that batch norm gives bitwise the same
@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "core/core.h"
+#include "ops/fast/fast.h"
 #include "ops/ops.h"
 
 static unsigned seed = 12345u;
@@ -74,6 +75,90 @@ static void test_act(cnn_act a, size_t count)
         printf("act %-7s %6zu values: forward, backward (rtol %g, atol %g), in place bitwise\n",
                act_name[a], count, rtol, atol);
     free(x), free(dy), free(yr), free(yf), free(dxr), free(dxf), free(z);
+}
+
+/* GELU on a grid over [-14, 14] plus special values, through the threaded
+ * cnn_fast_act_* and the row kernels batch norm fuses (cnn_fast_gelu*): against
+ * the reference (whose 1 + erf(x/sqrt 2) rounds to float, an error up to
+ * |x| 2^-23 that the tolerance allows) and against double precision, where the
+ * fast kernels must be relatively accurate, negative tail included. */
+static double gelu_double(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+static double gelu_grad_double(double x)
+{
+    return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) * 0.39894228040143268;
+}
+
+/* Worst of |a - b| / (rtol |b| + atol g) over |x| <= xmax, g = max(1, |x|) when
+ * grow else 1; NaN where a and b disagree on being NaN or infinite. */
+static double gelu_ratio(size_t n, const float *x, const float *a, const double *b, double rtol,
+                         double atol, int grow, double xmax)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(fabs((double)x[i]) <= xmax))
+            continue;
+        if (isnan(b[i]) || isinf(b[i])) {
+            if (!(isnan(a[i]) == isnan(b[i]) && (isnan(b[i]) || a[i] == b[i])))
+                return NAN;
+            continue;
+        }
+        double ax = fabs((double)x[i]);
+        double d = fabs(a[i] - b[i]) / (rtol * fabs(b[i]) + atol * (grow && ax > 1 ? ax : 1));
+        if (!(d <= worst))
+            worst = d;
+    }
+    return worst;
+}
+
+static void test_gelu(void)
+{
+    const size_t grid = 56001;
+    const float specials[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-8f, -1e-8f,
+                              30.0f, -30.0f, INFINITY, -INFINITY, NAN};
+    const size_t ns = sizeof specials / sizeof specials[0], n = grid + ns;
+    float *x = check_fresh(n), *dy = check_fresh(n);
+    for (size_t i = 0; i < grid; i++)
+        x[i] = -14.0f + 28.0f * (float)i / (float)(grid - 1);
+    memcpy(x + grid, specials, sizeof specials);
+    for (size_t i = 0; i < n; i++)
+        dy[i] = 1.0f; /* the backward returns gelu'(x) itself */
+    float *yr = check_fresh(n), *yf = check_fresh(n), *yrow = check_fresh(n);
+    float *dxr = check_fresh(n), *dxf = check_fresh(n), *dxrow = check_fresh(n);
+    double *yref = malloc(n * sizeof *yref), *dref = malloc(n * sizeof *dref);
+    double *yd = malloc(n * sizeof *yd), *dd = malloc(n * sizeof *dd);
+    cnn_ref_act_forward(CNN_ACT_GELU, n, x, yr);
+    cnn_ref_act_backward(CNN_ACT_GELU, n, x, yr, dy, dxr);
+    cnn_fast_act_forward(CNN_ACT_GELU, n, x, yf);
+    cnn_fast_act_backward(CNN_ACT_GELU, n, x, yr, dy, dxf);
+    cnn_fast_gelu(n, x, yrow);
+    cnn_fast_gelu_grad(n, x, dy, dxrow);
+    for (size_t i = 0; i < n; i++) {
+        yref[i] = yr[i], dref[i] = dxr[i];
+        yd[i] = gelu_double(x[i]), dd[i] = gelu_grad_double(x[i]);
+    }
+    check(check_bitwise_equal(yrow, yf, n) && check_bitwise_equal(dxrow, dxf, n),
+          "gelu: row kernels differ from cnn_fast_act_*");
+
+    /* against the reference: relative, plus the reference's own rounding */
+    const double rtol_ref = 1e-6, atol_ref = 1.5e-7;
+    double fr = gelu_ratio(n, x, yf, yref, rtol_ref, atol_ref, 1, INFINITY);
+    double br = gelu_ratio(n, x, dxf, dref, rtol_ref, atol_ref, 1, INFINITY);
+    check(fr <= 1.0 && br <= 1.0, "gelu against the reference: worst ratio forward %.3g, "
+          "backward %.3g", fr, br);
+    /* against double precision: GELU relatively (subnormals start beyond
+     * |x| 12.5), GELU' absolutely (it cancels in the negative tail) */
+    const double rtol_d = 1e-6, xmax_d = 12.0, atol_dd = 3e-7;
+    double fd = gelu_ratio(n, x, yf, yd, rtol_d, 1e-38, 0, xmax_d);
+    double bd = gelu_ratio(n, x, dxf, dd, 0.0, atol_dd, 0, INFINITY);
+    check(fd <= 1.0 && bd <= 1.0, "gelu against double precision: worst ratio forward %.3g, "
+          "backward %.3g", fd, bd);
+    printf("gelu %zu values over [-14, 14] and specials: against the reference (rtol %g, atol "
+           "%g max(1,|x|)) worst ratio forward %.3f, backward %.3f; against double (forward "
+           "rtol %g for |x| <= %g, backward atol %g) worst ratio %.3f, %.3f; row kernels "
+           "bitwise equal\n",
+           n, rtol_ref, atol_ref, fr, br, rtol_d, xmax_d, atol_dd, fd, bd);
+    free(x), free(dy), free(yr), free(yf), free(yrow), free(dxr), free(dxf), free(dxrow);
+    free(yref), free(dref), free(yd), free(dd);
 }
 
 /* ---------------- pooling ---------------- */
@@ -209,8 +294,8 @@ static void fast_bn(const cnn_bn_geom *g, cnn_act act, const float *x, const flo
 {
     cnn_fast_batchnorm_forward_train(g, act, x, gamma, beta, y, mean, invstd, rmean, rvar,
                                      scratch);
-    cnn_fast_batchnorm_backward(g, act, x, y_for_mask ? y_for_mask : y, gamma, mean, invstd, dy,
-                                dx, dgamma, dbeta, scratch);
+    cnn_fast_batchnorm_backward(g, act, x, y_for_mask ? y_for_mask : y, gamma, beta, mean, invstd,
+                                dy, dx, dgamma, dbeta, scratch);
 }
 
 static void test_batchnorm(int m, int c, float offset, float spread)
@@ -229,21 +314,23 @@ static void test_batchnorm(int m, int c, float offset, float spread)
     float *scratch = check_fresh(cnn_fast_batchnorm_scratch_floats(c));
     char what[128];
 
-    for (int fused = 0; fused <= 1; fused++) {
-        const cnn_act act = fused ? CNN_ACT_RELU : CNN_ACT_NONE;
-        /* reference: bn, then relu; backward: relu, then bn */
+    const cnn_act acts[] = {CNN_ACT_NONE, CNN_ACT_RELU, CNN_ACT_GELU};
+    for (int fused = 0; fused < 3; fused++) {
+        const cnn_act act = acts[fused];
+        /* reference: bn, then the activation; backward: the activation (GELU's
+         * at z = bn(x)), then bn */
         float *yr = check_fresh(count), *mr = check_fresh((size_t)c), *sr = check_fresh((size_t)c);
         float *rmr = copy_of(rm0, (size_t)c), *rvr = copy_of(rv0, (size_t)c);
         float *dym = check_fresh(count), *dxr = check_fresh(count);
         float *dgr = check_fresh((size_t)c), *dbr = check_fresh((size_t)c);
-        cnn_ref_batchnorm_forward_train(&g, x, gamma, beta, yr, mr, sr, rmr, rvr);
-        if (fused)
-            cnn_ref_act_forward(CNN_ACT_RELU, count, yr, yr);
-        cnn_ref_act_backward(act, count, NULL, yr, dy, dym);
+        float *zr = check_fresh(count);
+        cnn_ref_batchnorm_forward_train(&g, x, gamma, beta, zr, mr, sr, rmr, rvr);
+        cnn_ref_act_forward(act, count, zr, yr);
+        cnn_ref_act_backward(act, count, zr, yr, dy, dym);
         cnn_ref_batchnorm_backward(&g, x, gamma, mr, sr, dym, dxr, dgr, dbr);
 
         /* fast; the backward sees the reference's y, so that the ReLU masks agree
-         * even where bn(x) is within rounding of 0 */
+         * even where bn(x) is within rounding of 0 (GELU reads no y) */
         float *yf = check_fresh(count), *mf = check_fresh((size_t)c), *sf = check_fresh((size_t)c);
         float *rmf = copy_of(rm0, (size_t)c), *rvf = copy_of(rv0, (size_t)c);
         float *dxf = check_fresh(count), *dgf = check_fresh((size_t)c);
@@ -251,8 +338,9 @@ static void test_batchnorm(int m, int c, float offset, float spread)
         float *dy_before = copy_of(dy, count);
         fast_bn(&g, act, x, gamma, beta, dy, yr, yf, mf, sf, rmf, rvf, dxf, dgf, dbf, scratch);
 
-        snprintf(what, sizeof what, "batchnorm%s M%d C%d x~U(%g+-%g)", fused ? "+relu" : "", m,
-                 c, (double)offset, (double)spread);
+        snprintf(what, sizeof what, "batchnorm%s M%d C%d x~U(%g+-%g)",
+                 act == CNN_ACT_RELU ? "+relu" : act == CNN_ACT_GELU ? "+gelu" : "", m, c,
+                 (double)offset, (double)spread);
         char part[160];
 #define BN_CLOSE(name, a, b, n, rt, at)                                                   \
     (snprintf(part, sizeof part, "%s %s", what, name), check_close(part, a, b, n, rt, at))
@@ -268,14 +356,14 @@ static void test_batchnorm(int m, int c, float offset, float spread)
 
         /* gradient outputs may be NULL */
         float *dbn = check_fresh((size_t)c);
-        cnn_fast_batchnorm_backward(&g, act, x, yr, gamma, mf, sf, dy, NULL, NULL, dbn, scratch);
+        cnn_fast_batchnorm_backward(&g, act, x, yr, gamma, beta, mf, sf, dy, NULL, NULL, dbn,
+                                    scratch);
         check(check_bitwise_equal(dbn, dbf, (size_t)c), "%s: dbeta alone differs", what);
 
         /* eval mode with the running estimates */
         float *er = check_fresh(count), *ef = check_fresh(count);
         cnn_ref_batchnorm_forward_eval(&g, x, gamma, beta, rm0, rv0, er);
-        if (fused)
-            cnn_ref_act_forward(CNN_ACT_RELU, count, er, er);
+        cnn_ref_act_forward(act, count, er, er);
         cnn_fast_batchnorm_forward_eval(&g, act, x, gamma, beta, rm0, rv0, ef);
         BN_CLOSE("eval y", ef, er, count, rtol, atol);
 #undef BN_CLOSE
@@ -300,7 +388,7 @@ static void test_batchnorm(int m, int c, float offset, float spread)
         free(yr), free(mr), free(sr), free(rmr), free(rvr), free(dym), free(dxr), free(dgr),
             free(dbr), free(yf), free(mf), free(sf), free(rmf), free(rvf), free(dxf), free(dgf),
             free(dbf), free(dy_before), free(dbn), free(er), free(ef), free(y1), free(dx1),
-            free(dg1), free(db1), free(m1), free(s1), free(rm1), free(rv1);
+            free(dg1), free(db1), free(m1), free(s1), free(rm1), free(rv1), free(zr);
     }
     free(x), free(dy), free(gamma), free(beta), free(rm0), free(rv0), free(scratch);
 }
@@ -483,6 +571,7 @@ int main(void)
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         for (size_t j = 0; j < 3; j++)
             test_act(acts[i], counts[j]);
+    test_gelu();
 
     for (size_t i = 0; i < sizeof pool_cases / sizeof pool_cases[0]; i++) {
         test_maxpool(&pool_cases[i], 0);

@@ -419,8 +419,8 @@ static void torch_batchnorm(const fixture_file *f)
         if (fast) {
             cnn_fast_batchnorm_forward_train(&g, CNN_ACT_NONE, x, gamma, beta, y, mean, invstd, rm,
                                              rv, scratch);
-            cnn_fast_batchnorm_backward(&g, CNN_ACT_NONE, x, y, gamma, mean, invstd, r, dx, dg, db,
-                                        scratch);
+            cnn_fast_batchnorm_backward(&g, CNN_ACT_NONE, x, y, gamma, beta, mean, invstd, r, dx,
+                                        dg, db, scratch);
         } else {
             cnn_ref_batchnorm_forward_train(&g, x, gamma, beta, y, mean, invstd, rm, rv);
             cnn_ref_batchnorm_backward(&g, x, gamma, mean, invstd, r, dx, dg, db);

@@ -1,6 +1,7 @@
 /* test_plan.c: whole networks. The fast plan (oneDNN, fused activations) against
  * the reference plan (plain loops) on the same weights and batch: loss, logits,
- * every parameter gradient and the batch-norm running estimates. Then a tiny
+ * every parameter gradient and the batch-norm running estimates; which batch
+ * norms absorbed the activation after them (ReLU, GELU). Then a tiny
  * training on a learnable synthetic task whose loss must fall, and a check that
  * two runs with the same seed are bit-identical. */
 #include <math.h>
@@ -81,6 +82,51 @@ static const cnn_layer_desc fold_layers[] = {
 static const cnn_model_desc foldnet = {"foldnet", "", 6, 6, 3, 10,
                                        (int)(sizeof fold_layers / sizeof fold_layers[0]),
                                        fold_layers, CNN_INIT_DEFAULT};
+
+/* airbench94's pattern: conv -> maxpool -> batch norm -> GELU and conv ->
+ * batch norm -> GELU, after a first conv -> GELU. On the fast path both GELUs
+ * after a batch norm fuse into it (the backward recomputes the pre-activation
+ * from the norm's input); the first stays a layer of its own. */
+static const cnn_layer_desc gelu_layers[] = {
+    /* 0 */ CONV(8, 2, 1, 0, 1), /* 1 */ ACT(CNN_ACT_GELU),
+    /* 2 */ CONV(16, 3, 1, 1, 0), /* 3 */ POOL(CNN_LAYER_MAXPOOL, 2, 2, 0),
+    /* 4 */ BN, /* 5 */ ACT(CNN_ACT_GELU),
+    /* 6 */ CONV(16, 3, 1, 1, 0), /* 7 */ BN, /* 8 */ ACT(CNN_ACT_GELU),
+    /* 9 */ POOL(CNN_LAYER_MAXPOOL, 3, 3, 0),
+    /* 10 */ {.kind = CNN_LAYER_FLATTEN},
+    /* 11 */ LINEAR(10),
+};
+static const cnn_model_desc gelunet = {"gelunet", "", 13, 13, 3, 10,
+                                       (int)(sizeof gelu_layers / sizeof gelu_layers[0]),
+                                       gelu_layers, CNN_INIT_DEFAULT};
+
+/* Counts the batch norms of a fast training plan of d that apply an activation
+ * themselves (the plan absorbed the activation layer after them). */
+static void check_bn_fused(const cnn_model_desc *d, int batch, int expected)
+{
+    cnn_error err;
+    cnn_model *m;
+    cnn_plan *p;
+    if (cnn_model_create(d, NULL, &m, &err) || cnn_plan_create(m, batch, NULL, 1, &p, &err)) {
+        check(0, "%s: %s", d->name, err.msg);
+        return;
+    }
+    char desc[8192];
+    cnn_plan_describe(p, desc, sizeof desc);
+    int n = 0;
+    for (const char *q = desc; (q = strstr(q, "batchnorm")); q++) {
+        const char *end = strchr(q, '\n');
+        const char *act = strstr(q, "+act");
+        if (act && (!end || act < end))
+            n++;
+    }
+    printf("  %s: %d batch norms with the activation fused (expected %d)\n", d->name, n,
+           expected);
+    check(n == expected, "%s: %d batch norms with a fused activation, expected %d", d->name, n,
+          expected);
+    cnn_plan_destroy(p);
+    cnn_model_destroy(m);
+}
 
 /* Inference plans, fast (batch norms folded into convolutions, outputs sharing
  * buffers) against the reference training plan in eval mode (every norm run as
@@ -330,11 +376,16 @@ int main(void)
     compare_backends(&mixed, 1 + 1, PLAN_COMPARE_STATE); /* batch norm needs 2 samples for a variance */
     compare_backends(&gapnet, 3, PLAN_COMPARE_STATE);
     compare_backends(&graphnet, 4, PLAN_COMPARE_STATE); /* residual, concat, norms, dropout, DropConnect */
+    compare_backends(&gelunet, 4, PLAN_COMPARE_STATE); /* batch norm + GELU fused */
+    compare_backends(&gelunet, 2, PLAN_COMPARE_STATE);
+    check_bn_fused(&gelunet, 4, 2);
+    check_bn_fused(&mixed, 4, 2);
 
     printf("inference plans, fast (batch norm folded) vs reference (rtol 1e-4, atol 1e-5):\n");
     compare_inference(&mixed, 5, 1);
     compare_inference(&graphnet, 4, 1);
     compare_inference(&foldnet, 3, 2);
+    compare_inference(&gelunet, 4, 1); /* the conv before batch norm 7 takes it in */
     compare_frozen(&foldnet, 3);
     compare_frozen(&mixed, 4);
 

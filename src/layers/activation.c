@@ -1,7 +1,9 @@
 /* activation.c: elementwise activation layer (any cnn_act: ReLU, leaky ReLU,
  * sigmoid, tanh, GELU, ELU). On the fast path the plan folds it into the layer
  * before (conv, linear, batch norm) when that layer can apply it and nothing
- * else reads its output; then this layer does nothing. */
+ * else reads its output; then this layer does nothing. GELU, whose backward
+ * reads its input, folds only into a batch norm (which recomputes that input);
+ * elsewhere it runs here on the vectorised kernels of fast/eltwise.c. */
 #include "layer.h"
 
 static cnn_status act_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,

@@ -2,7 +2,7 @@
  * BatchNorm1d on flat (F) inputs: both normalise each channel over every other
  * dimension. Parameters: gamma (C), beta (C). State: running mean (C), running
  * variance (C). Workspace: the batch mean and 1/std saved for the backward, and
- * the fast path's reduction scratch. The fast path may absorb a ReLU, and a
+ * the fast path's reduction scratch. The fast path may absorb a ReLU or a GELU, and a
  * fast inference plan folds a batch norm after a convolution into it (conv.c). */
 #include "layer.h"
 
@@ -28,7 +28,9 @@ static void bn_init(const cnn_model_layer *l, cnn_init_kind how, float *params, 
     }
 }
 
-static int bn_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
+/* GELU's backward needs its input z = bn(x), which this layer recomputes from
+ * its own x (fast/batchnorm.c), so it needs no output of its own kept. */
+static int bn_can_fuse(cnn_act act) { return act == CNN_ACT_RELU || act == CNN_ACT_GELU; }
 
 static cnn_bn_geom geom_of(const cnn_plan_layer *pl)
 {
@@ -74,11 +76,12 @@ static void bn_backward(cnn_plan_layer *pl)
 {
     cnn_bn_geom g = geom_of(pl);
     int c = g.c;
-    const float *gamma = pl->w;
+    const float *gamma = pl->w, *beta = pl->w + c;
     const float *save_mean = pl->ws, *save_invstd = pl->ws + c;
     if (pl->backend == CNN_BACKEND_FAST)
-        cnn_fast_batchnorm_backward(&g, pl->fused, pl->x, pl->y, gamma, save_mean, save_invstd,
-                                    pl->dy, pl->dx, pl->dw, pl->dw + c, pl->ws + 2 * c);
+        cnn_fast_batchnorm_backward(&g, pl->fused, pl->x, pl->y, gamma, beta, save_mean,
+                                    save_invstd, pl->dy, pl->dx, pl->dw, pl->dw + c,
+                                    pl->ws + 2 * c);
     else
         cnn_ref_batchnorm_backward(&g, pl->x, gamma, save_mean, save_invstd, pl->dy, pl->dx,
                                    pl->dw, pl->dw + c);

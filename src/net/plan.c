@@ -87,6 +87,12 @@ static void absorb(cnn_plan *p, int *src, int (*in)[CNN_MAX_INPUTS], int *consum
                 }
             } else if (!pl->absorbed && p->backend == CNN_BACKEND_FAST &&
                        d->kind == CNN_LAYER_ACT && in[i][0] >= 0) {
+                /* can_fuse(act) promises that the producer's backward applies
+                 * act' itself. The absorbed layer's x is the producer's output,
+                 * which no longer exists apart from y = act(x): an activation
+                 * whose backward needs x (cnn_act_backward_needs_x: GELU) fuses
+                 * only into a producer that recomputes x from its own input
+                 * (batch norm); conv, add and linear refuse it. */
                 cnn_plan_layer *prev = &p->layers[in[i][0]];
                 const cnn_layer_class *pc = cnn_layer_class_of(prev->ml->desc.kind);
                 if (consumers[in[i][0]] == 1 && prev->fused == CNN_ACT_NONE && pc->can_fuse &&

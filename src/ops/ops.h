@@ -194,9 +194,10 @@ void cnn_fast_gap_backward(int n, int hw, int c, const float *dy, float *dx);
 void cnn_fast_flatten_forward(int n, int h, int w, int c, const float *x, float *y);
 void cnn_fast_flatten_backward(int n, int h, int w, int c, const float *dy, float *dx);
 
-/* Batch norm with an optional fused activation after it (CNN_ACT_NONE or
- * CNN_ACT_RELU): y = act(bn(x)). The backward takes y to apply the activation's
- * derivative, then the batch-norm backward; dy is not modified.
+/* Batch norm with an optional fused activation after it (CNN_ACT_NONE,
+ * CNN_ACT_RELU or CNN_ACT_GELU): y = act(bn(x)). The backward applies the
+ * activation's derivative (ReLU's from y; GELU's at bn(x), recomputed from x,
+ * gamma and beta), then the batch-norm backward; dy is not modified.
  * scratch: cnn_fast_batchnorm_scratch_floats(c) floats, planned by the caller. */
 size_t cnn_fast_batchnorm_scratch_floats(int c);
 void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const float *x,
@@ -208,9 +209,10 @@ void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const fl
                                      const float *running_mean, const float *running_var,
                                      float *y);
 void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float *x,
-                                 const float *y, const float *gamma, const float *save_mean,
-                                 const float *save_invstd, const float *dy, float *dx,
-                                 float *dgamma, float *dbeta, float *scratch);
+                                 const float *y, const float *gamma, const float *beta,
+                                 const float *save_mean, const float *save_invstd,
+                                 const float *dy, float *dx, float *dgamma, float *dbeta,
+                                 float *scratch);
 /* Inference: batch norm folded into the convolution (or any layer linear in
  * its weights) before it. With s[o] = gamma[o] / sqrt(running_var[o] + eps):
  *   wf[o, k] = w[o, k] * s[o]             w, wf (OC, per_oc)

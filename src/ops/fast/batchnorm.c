@@ -1,11 +1,16 @@
 /* batchnorm.c: fast batch normalisation over (M,C) rows, channels innermost,
- * with an optional fused ReLU after it. Same semantics as ref/batchnorm.c:
+ * with an optional fused ReLU or GELU after it. Same semantics as
+ * ref/batchnorm.c followed by ref/activation.c:
  *
  * train:    mean, var (biased) per channel; invstd = 1/sqrt(var + eps)
- *           y = act((x - mean) * (gamma*invstd) + beta)
+ *           z = (x - mean) * (gamma*invstd) + beta,  y = act(z)
  *           running_mean/var updated with momentum (var unbiased: m/(m-1))
  * eval:     y = act((x - running_mean) * gamma/sqrt(running_var + eps) + beta)
- * backward: dy' = dy * act'(y)      (ReLU: dy where y > 0; dy is not modified)
+ * backward: dy' = dy * act'(z)      (dy is not modified)
+ *             ReLU: dy where y > 0
+ *             GELU: z recomputed from x, mean and invstd as the forward
+ *                   computed it (bitwise: the same float expression), since
+ *                   y = gelu(z) does not give z back
  *           dbeta = sum dy',  dgamma = sum dy' * xhat,  xhat = (x - mean)*invstd
  *           dx = gamma*invstd * (dy' - dbeta/m - xhat * dgamma/m)
  *
@@ -19,7 +24,9 @@
  * var = E[d^2] - E[d]^2 does not cancel the way E[x^2] - E[x]^2 would.
  *
  * Passes over memory: forward train 2 reads of x + 1 write of y; backward 2
- * reads of x, dy (and y with ReLU) + 1 write of dx.
+ * reads of x, dy (and y with ReLU) + 1 write of dx. With GELU the backward's
+ * first pass writes dy' into dx and the second reads it back in place of dy,
+ * so gelu' is evaluated once per element.
  *
  * Scratch (cnn_fast_batchnorm_scratch_floats(c) floats, no alignment assumed;
  * its size depends on C alone, not on the thread count):
@@ -28,8 +35,10 @@
  *                        gamma*invstd; backward: the three coefficients of dx)
  * Nothing in it survives from one call to the next. */
 #include <math.h>
+#include <string.h>
 
 #include "core/core.h"
+#include "ops/fast/fast.h"
 #include "ops/ops.h"
 
 #define BN_BLOCKS 64       /* most row blocks of a reduction (sizes the scratch) */
@@ -91,10 +100,12 @@ static void block_moments(const float *x, int c, int r0, int r1, const float *k,
     }
 }
 
-/* Rows [r0, r1): with dy' = dy masked by y > 0 when relu (y unread otherwise),
+/* Rows [r0, r1): with dy' = dy * act'(z) (y read only with ReLU; with GELU z =
+ * (x - mean) * scale + beta and dy' also written to dact when not NULL),
  * s1 (C) = sum dy', s2 (C) = sum dy' * (x - mean). */
-static void block_grad_sums(const float *x, const float *y, const float *dy, int relu, int c,
-                            int r0, int r1, const float *mean, float *s1, float *s2)
+static void block_grad_sums(const float *x, const float *y, const float *dy, cnn_act act,
+                            int c, int r0, int r1, const float *mean, const float *scale,
+                            const float *beta, float *dact, float *s1, float *s2)
 {
     for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
         const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
@@ -109,7 +120,21 @@ static void block_grad_sums(const float *x, const float *y, const float *dy, int
             for (int r = q0; r < q1; r++) {
                 const size_t o = (size_t)r * c + c0;
                 const float *xr = x + o, *dyr = dy + o, *mr = mean + c0;
-                if (relu) {
+                if (act == CNN_ACT_GELU) {
+                    const float *kr = scale + c0, *br = beta + c0;
+                    float g[BN_SLICE];
+#pragma omp simd
+                    for (int j = 0; j < nc; j++)
+                        g[j] = (xr[j] - mr[j]) * kr[j] + br[j];
+                    cnn_fast_gelu_grad((size_t)nc, g, dyr, g);
+#pragma omp simd
+                    for (int j = 0; j < nc; j++) {
+                        p1[j] += g[j];
+                        p2[j] += g[j] * (xr[j] - mr[j]);
+                    }
+                    if (dact)
+                        memcpy(dact + o, g, (size_t)nc * sizeof *g);
+                } else if (act == CNN_ACT_RELU) {
                     const float *yr = y + o;
 #pragma omp simd
                     for (int j = 0; j < nc; j++) {
@@ -152,9 +177,10 @@ static void combine(const float *part, int c, int nb, int ch, double *s1, double
 
 /* y (M,C) = act((x - mean) * scale + beta), rows split among the running threads
  * (call inside a parallel region). */
-static void normalise_rows(int m, int c, int relu, const float *x, const float *mean,
+static void normalise_rows(int m, int c, cnn_act act, const float *x, const float *mean,
                            const float *scale, const float *beta, float *y)
 {
+    const int relu = act == CNN_ACT_RELU;
 #pragma omp for schedule(static)
     for (int r = 0; r < m; r++) {
         const float *xr = x + (size_t)r * c;
@@ -169,8 +195,15 @@ static void normalise_rows(int m, int c, int relu, const float *x, const float *
 #pragma omp simd
             for (int j = 0; j < c; j++)
                 yr[j] = (xr[j] - mean[j]) * scale[j] + beta[j];
+            if (act == CNN_ACT_GELU)
+                cnn_fast_gelu((size_t)c, yr, yr);
         }
     }
+}
+
+static int act_supported(cnn_act act)
+{
+    return act == CNN_ACT_NONE || act == CNN_ACT_RELU || act == CNN_ACT_GELU;
 }
 
 /* x (M,C), gamma, beta (C) -> y (M,C); save_mean, save_invstd (C) written;
@@ -180,9 +213,9 @@ void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const f
                                       float *save_mean, float *save_invstd, float *running_mean,
                                       float *running_var, float *scratch)
 {
-    CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    CNN_ASSERT(act_supported(act));
     CNN_ASSERT(g->m >= 1 && g->c >= 1 && scratch);
-    const int m = g->m, c = g->c, nb = block_count(m, c), relu = act == CNN_ACT_RELU;
+    const int m = g->m, c = g->c, nb = block_count(m, c);
     float *part = scratch, *shift = scratch + (size_t)2 * BN_BLOCKS * c, *scale = shift + c;
 
     /* the shift K: mean of the first rows, close enough to the batch mean */
@@ -213,13 +246,14 @@ void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const f
             double invstd = 1.0 / sqrt(var + g->eps);
             save_mean[ch] = (float)mean;
             save_invstd[ch] = (float)invstd;
-            scale[ch] = (float)(gamma[ch] * invstd);
+            /* from the saved invstd, as the backward recomputes it */
+            scale[ch] = (float)(gamma[ch] * (double)save_invstd[ch]);
             double unbiased = m > 1 ? var * m / (m - 1) : var;
             double mom = g->momentum;
             running_mean[ch] = (float)((1.0 - mom) * running_mean[ch] + mom * mean);
             running_var[ch] = (float)((1.0 - mom) * running_var[ch] + mom * unbiased);
         }
-        normalise_rows(m, c, relu, x, save_mean, scale, beta, y);
+        normalise_rows(m, c, act, x, save_mean, scale, beta, y);
     }
 }
 
@@ -231,7 +265,7 @@ void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const fl
                                      const float *running_mean, const float *running_var,
                                      float *y)
 {
-    CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    CNN_ASSERT(act_supported(act));
     const int m = g->m, c = g->c, relu = act == CNN_ACT_RELU;
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {
@@ -255,22 +289,27 @@ void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const fl
 #pragma omp simd
                     for (int j = 0; j < nc; j++)
                         yr[j] = (xr[j] - mean[j]) * scale[j] + b[j];
+                    if (act == CNN_ACT_GELU)
+                        cnn_fast_gelu((size_t)nc, yr, yr);
                 }
             }
         }
     }
 }
 
-/* x (M,C), y (M,C) (read only with ReLU), gamma, save_mean, save_invstd (C),
- * dy (M,C) -> dx (M,C), dgamma (C), dbeta (C), each may be NULL. */
+/* x (M,C), y (M,C) (read only with ReLU), gamma, beta (read only with GELU),
+ * save_mean, save_invstd (C), dy (M,C) -> dx (M,C), dgamma (C), dbeta (C),
+ * each may be NULL. */
 void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float *x,
-                                 const float *y, const float *gamma, const float *save_mean,
-                                 const float *save_invstd, const float *dy, float *dx,
-                                 float *dgamma, float *dbeta, float *scratch)
+                                 const float *y, const float *gamma, const float *beta,
+                                 const float *save_mean, const float *save_invstd,
+                                 const float *dy, float *dx, float *dgamma, float *dbeta,
+                                 float *scratch)
 {
-    CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    CNN_ASSERT(act_supported(act));
     CNN_ASSERT(g->m >= 1 && g->c >= 1 && scratch);
     const int m = g->m, c = g->c, nb = block_count(m, c), relu = act == CNN_ACT_RELU;
+    const int gelu = act == CNN_ACT_GELU;
     float *part = scratch;
     /* dx = ka * (dy' - kd - (x - mean)*kb): the small differences first, then
      * the gain gamma*invstd, which can be large */
@@ -278,10 +317,15 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
 
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {
+        /* the forward's scale (z needs it with GELU) */
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < c; ch++)
+            ka[ch] = (float)(gamma[ch] * (double)save_invstd[ch]);
 #pragma omp for schedule(static)
         for (int b = 0; b < nb; b++)
-            block_grad_sums(x, y, dy, relu, c, block_start(m, nb, b), block_start(m, nb, b + 1),
-                            save_mean, part + (size_t)2 * b * c, part + (size_t)2 * b * c + c);
+            block_grad_sums(x, y, dy, act, c, block_start(m, nb, b), block_start(m, nb, b + 1),
+                            save_mean, ka, beta, dx, part + (size_t)2 * b * c,
+                            part + (size_t)2 * b * c + c);
 #pragma omp for schedule(static)
         for (int ch = 0; ch < c; ch++) {
             double sdy, sdyxm;
@@ -292,7 +336,6 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
                 dbeta[ch] = (float)sdy;
             if (dgamma)
                 dgamma[ch] = (float)sdyx;
-            ka[ch] = (float)(gamma[ch] * invstd);
             kb[ch] = (float)(invstd * sdyx / m);
             kd[ch] = (float)(sdy / m);
         }
@@ -302,7 +345,11 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
                 const size_t o = (size_t)r * c;
                 const float *xr = x + o, *dyr = dy + o;
                 float *dxr = dx + o;
-                if (relu) {
+                if (gelu) { /* dx holds dy' from the first pass */
+#pragma omp simd
+                    for (int j = 0; j < c; j++)
+                        dxr[j] = ka[j] * (dxr[j] - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
+                } else if (relu) {
                     const float *yr = y + o;
 #pragma omp simd
                     for (int j = 0; j < c; j++) {

@@ -5,6 +5,8 @@
  *   cnn_fast_conv  2-D convolution, forward (optionally + bias + ReLU fused),
  *                  backward data and backward weights
  *   cnn_fast_linear  fully connected layer on oneDNN's sgemm
+ *   cnn_fast_gelu    vectorised GELU and its derivative on the calling thread,
+ *                    for kernels that fuse it (eltwise.c)
  *
  * Activations are NHWC, weights in PyTorch layout, as everywhere (ops.h). The
  * convolution keeps private copies of its weights in whatever blocked layout
@@ -58,5 +60,11 @@ void cnn_fast_linear_forward(int n, int in, int out, const float *x, const float
 void cnn_fast_linear_backward(int n, int in, int out, const float *x, const float *w,
                               const float *y, cnn_act act, float *dy, float *dx, float *dw,
                               float *db);
+
+/* y (n) = gelu(x (n)) and dx (n) = dy (n) * gelu'(x (n)), as PyTorch's exact
+ * GELU (approximate='none'), vectorised, on the calling thread (no OpenMP).
+ * y may alias x, dx may alias dy or x. */
+void cnn_fast_gelu(size_t n, const float *x, float *y);
+void cnn_fast_gelu_grad(size_t n, const float *x, const float *dy, float *dx);
 
 #endif
