@@ -222,6 +222,73 @@ static void compare_frozen(const cnn_model_desc *d, int batch)
 }
 
 /* Cosine of two vectors, in double. */
+/* cnn_plan_set_wanted_grads: with the first conv of gelunet unwanted (airbench
+ * after its whitening bias stops training), the wanted layers' gradients are
+ * bit-identical to a full backward's, the unwanted ones are zero, the second
+ * conv skips its backward-data, and asking for all again restores the full
+ * backward. */
+static void compare_wanted(const cnn_model_desc *d, int batch)
+{
+    cnn_error err;
+    cnn_model *m;
+    cnn_plan *p;
+    cnn_plan_config cfg = {CNN_BACKEND_FAST, CNN_PRECISION_FP32, CNN_CONV_DIRECT};
+    if (cnn_model_create(d, NULL, &m, &err) || cnn_plan_create(m, batch, &cfg, 1, &p, &err)) {
+        check(0, "%s: %s", d->name, err.msg);
+        return;
+    }
+    cnn_model_init(m, 5);
+    cnn_rng rng;
+    cnn_rng_init(&rng, 9, 0, 0);
+    size_t in = (size_t)batch * d->in_h * d->in_w * d->in_c;
+    float *x = cnn_plan_input(p);
+    for (size_t i = 0; i < in; i++)
+        x[i] = (float)cnn_rng_normal(&rng);
+    uint8_t labels[64];
+    for (int i = 0; i < batch; i++)
+        labels[i] = (uint8_t)(i % 10);
+    float *full = malloc(m->param_count * sizeof(float));
+    float *st0 = malloc(m->state_count * sizeof(float));
+    memcpy(st0, m->state, m->state_count * sizeof(float));
+    cnn_plan_forward(p, labels, batch, 1, NULL);
+    cnn_plan_backward(p);
+    memcpy(full, m->grads, m->param_count * sizeof(float));
+    unsigned char want[64];
+    for (int i = 0; i < d->count; i++)
+        want[i] = i > 0; /* layer 0 (the first conv) frozen */
+    cnn_plan_set_wanted_grads(p, want);
+    memcpy(m->state, st0, m->state_count * sizeof(float));
+    memset(m->grads, 0x7f, m->param_count * sizeof(float)); /* garbage where nothing writes */
+    cnn_plan_set_wanted_grads(p, want); /* zeroes the unwanted layers' gradients */
+    cnn_plan_forward(p, labels, batch, 1, NULL);
+    cnn_plan_backward(p);
+    int same = 1, zero = 1;
+    for (int i = 0; i < m->count; i++) {
+        const cnn_model_layer *l = &m->layers[i];
+        for (size_t k = 0; k < l->param_count; k++) {
+            float g = m->grads[l->param_offset + k];
+            if (i == 0)
+                zero &= g == 0.0f;
+            else
+                same &= memcmp(&g, &full[l->param_offset + k], sizeof g) == 0;
+        }
+    }
+    printf("  %s: first layer unwanted: other gradients bit-identical %s, its own zero %s\n",
+           d->name, same ? "yes" : "NO", zero ? "yes" : "NO");
+    check(same, "%s: wanted gradients differ from a full backward's", d->name);
+    check(zero, "%s: the unwanted layer's gradients are not zero", d->name);
+    cnn_plan_set_wanted_grads(p, NULL);
+    memcpy(m->state, st0, m->state_count * sizeof(float));
+    cnn_plan_forward(p, labels, batch, 1, NULL);
+    cnn_plan_backward(p);
+    check(memcmp(full, m->grads, m->param_count * sizeof(float)) == 0,
+          "%s: the full backward after set_wanted_grads(NULL) differs", d->name);
+    free(full);
+    free(st0);
+    cnn_plan_destroy(p);
+    cnn_model_destroy(m);
+}
+
 static double cosine_of(const float *a, const float *b, size_t n)
 {
     double dot = 0, a2 = 0, b2 = 0;
@@ -380,6 +447,7 @@ int main(void)
     compare_backends(&gelunet, 2, PLAN_COMPARE_STATE);
     check_bn_fused(&gelunet, 4, 2);
     check_bn_fused(&mixed, 4, 2);
+    compare_wanted(&gelunet, 4);
 
     printf("inference plans, fast (batch norm folded) vs reference (rtol 1e-4, atol 1e-5):\n");
     compare_inference(&mixed, 5, 1);

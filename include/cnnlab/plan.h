@@ -84,6 +84,15 @@ float cnn_plan_forward(cnn_plan *p, const uint8_t *labels, int rows, int trainin
  * overwrites the model's gradient block. */
 void cnn_plan_backward(cnn_plan *p);
 
+/* Training plans: the layers whose parameter gradients are wanted (want[i]
+ * for model layer i; NULL: all, the default). A layer whose backward would
+ * give nothing wanted, neither its own parameters' gradients nor an input
+ * gradient that an earlier wanted layer needs, does not run it, and input
+ * gradients nobody reads are not computed (a convolution then skips its
+ * backward-data): training with a frozen first part costs less. The skipped
+ * layers' parameter gradients are set to zero once, here. */
+void cnn_plan_set_wanted_grads(cnn_plan *p, const unsigned char *want);
+
 /* Inference plans only: declares the model's parameters and batch-norm
  * estimates fixed until the next call. The next forward prepares each
  * convolution's weights once (batch norm folded in, reordered into the

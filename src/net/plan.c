@@ -37,6 +37,12 @@ struct cnn_plan {
     float *ws;         /* every layer's workspace */
     /* per layer and input slot: the gradient buffer a temporary adds into, or NULL */
     float *(*add_into)[CNN_MAX_INPUTS];
+    /* training plans: each executed layer's inputs as executed layers (-1: the
+     * model input), the input gradients as laid out (dxs, before any
+     * cnn_plan_set_wanted_grads), and which layers run their backward */
+    int (*in)[CNN_MAX_INPUTS];
+    float *(*all_dxs)[CNN_MAX_INPUTS];
+    unsigned char *run_bwd;
     size_t bytes;
     uint64_t seed, step;
     float label_smoothing;
@@ -240,6 +246,9 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     if (!src || !consumers || !first || !buf_of || !over || !in || !p ||
         !(p->layers = calloc((size_t)count, sizeof *p->layers)) ||
         !(p->add_into = calloc((size_t)count, sizeof *p->add_into)) ||
+        !(p->in = calloc((size_t)count, sizeof *p->in)) ||
+        !(p->all_dxs = calloc((size_t)count, sizeof *p->all_dxs)) ||
+        !(p->run_bwd = calloc((size_t)count, 1)) ||
         !(p->fwd_s = calloc((size_t)count, sizeof(double))) ||
         !(p->bwd_s = calloc((size_t)count, sizeof(double)))) {
         st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a plan");
@@ -400,7 +409,10 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
                 }
             }
             pl->dx = pl->dxs[0];
+            memcpy(p->all_dxs[i], pl->dxs, sizeof pl->dxs);
+            p->run_bwd[i] = 1;
         }
+        memcpy(p->in, in, (size_t)count * sizeof *in);
     }
 
     /* Per-layer set-up (oneDNN primitives) and workspaces. */
@@ -457,6 +469,9 @@ void cnn_plan_destroy(cnn_plan *p)
     cnn_free(p->temps);
     cnn_free(p->ws);
     free(p->add_into);
+    free(p->in);
+    free(p->all_dxs);
+    free(p->run_bwd);
     cnn_dnnl_destroy(p->dnnl);
     free(p->fwd_s);
     free(p->bwd_s);
@@ -532,13 +547,13 @@ void cnn_plan_backward(cnn_plan *p)
     CNN_ASSERT(p->training);
     for (int i = p->last; i >= 0; i--) {
         cnn_plan_layer *pl = &p->layers[i];
-        if (pl->absorbed || !pl->dy)
+        if (pl->absorbed || !pl->dy || !p->run_bwd[i])
             continue;
         double t0 = p->profiling ? cnn_now() : 0;
         cnn_layer_class_of(pl->ml->desc.kind)->backward(pl);
         for (int s = 0; s < pl->n_in; s++) {
             float *into = p->add_into[i][s];
-            if (!into)
+            if (!into || !pl->dxs[s])
                 continue;
             const float *t = pl->dxs[s];
             size_t count = (size_t)p->batch * cnn_shape_size(pl->ml->ins[s]);
@@ -550,6 +565,30 @@ void cnn_plan_backward(cnn_plan *p)
             p->bwd_s[i] += cnn_now() - t0;
     }
     p->bwd_calls++;
+}
+
+void cnn_plan_set_wanted_grads(cnn_plan *p, const unsigned char *want)
+{
+    CNN_ASSERT(p->training);
+    cnn_model *m = p->m;
+    /* in model order, so every input's source is decided before its reader */
+    for (int i = 0; i < m->count; i++) {
+        cnn_plan_layer *pl = &p->layers[i];
+        if (pl->absorbed)
+            continue;
+        int run = !want || (want[i] && m->layers[i].param_count > 0);
+        for (int s = 0; s < pl->n_in; s++) {
+            int j = p->in[i][s];
+            int needed = j >= 0 && p->run_bwd[j];
+            pl->dxs[s] = needed ? p->all_dxs[i][s] : NULL;
+            run |= needed;
+        }
+        pl->dx = pl->dxs[0];
+        p->run_bwd[i] = (unsigned char)run;
+        if (!run && m->layers[i].param_count) /* nobody reads them: keep them defined */
+            memset(m->grads + m->layers[i].param_offset, 0,
+                   m->layers[i].param_count * sizeof(float));
+    }
 }
 
 void cnn_plan_profile(cnn_plan *p, int on)
