@@ -241,6 +241,12 @@ static cnn_status set_groups(run *r, int epoch, cnn_error *err)
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %d parameter groups", n);
     }
     cnn_model_param_ranges(r->model, ranges, n);
+    unsigned char *want = calloc((size_t)r->model->count, 1);
+    if (!want) {
+        free(ranges);
+        free(groups);
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %d layers", r->model->count);
+    }
     int any = 0;
     for (int i = 0; i < n; i++) {
         float mult = c->lr_mult[ranges[i].role];
@@ -252,8 +258,16 @@ static cnn_status set_groups(run *r, int epoch, cnn_error *err)
         groups[i] = (cnn_param_group){{ranges[i].offset, ranges[i].count}, mult,
                                       mult > 0 ? 1.0f / mult : 0.0f};
         any |= mult != 1.0f;
+        want[ranges[i].layer] |= mult > 0;
     }
     cnn_status st = cnn_optim_set_groups(&r->opt, groups, any ? n : 0, err);
+    /* layers nobody trains (nor anything before them) skip their backward */
+    if (!st && c->exec.backend == CNN_BACKEND_FAST) {
+        cnn_plan_set_wanted_grads(r->plan, want);
+        if (r->tail)
+            cnn_plan_set_wanted_grads(r->tail, want);
+    }
+    free(want);
     free(ranges);
     free(groups);
     return st;
