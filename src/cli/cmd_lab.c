@@ -123,12 +123,12 @@ static void findings(FILE *out, const lab_study *s)
 static cnn_status write_report(const char *out_dir, const lab_study *st, int chosen,
                                const char *setting, double seconds, cnn_error *err)
 {
-    char path[4200], tmp[4300];
+    char path[4200];
     snprintf(path, sizeof path, "%s/report.md", out_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    cnn_text_file out;
+    FILE *f = cnn_text_file_open(&out);
     if (!f)
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot write", tmp);
+        return cnn_text_file_commit(&out, path, err);
     char el[32];
     clock_text(seconds, el, sizeof el);
     fprintf(f, "# cnnlab lab: the course's five studies\n\n");
@@ -195,9 +195,7 @@ static cnn_status write_report(const char *out_dir, const lab_study *st, int cho
                    "`%s/summary.csv`.\n\n", st[k].preset, st[k].preset, st[k].preset);
         copy_study(f, &st[k]);
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot write", path);
-    return CNN_STATUS_OK;
+    return cnn_text_file_commit(&out, path, err);
 }
 
 int cnn_cmd_lab(int argc, char **argv)

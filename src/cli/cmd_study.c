@@ -518,6 +518,7 @@ int cnn_cmd_study(int argc, char **argv)
     cnn_error err = {0};
     int n = 0;
     cnn_status st = CNN_STATUS_OK;
+    int lock = -1; /* the study folder's (cnn_dir_lock) */
     if ((r = build_spec(&a, spec, control, 65536)) >= 0)
         goto done;
     if ((st = cnn_study_plan(spec, runs, CNN_STUDY_MAX_RUNS, &n, &err)))
@@ -560,6 +561,10 @@ int cnn_cmd_study(int argc, char **argv)
     char data_dir[4096];
     if ((st = cnn_cifar_locate(a.data, 1, data_dir, sizeof data_dir, &err)))
         goto done;
+    /* One study per folder: a second one on it is refused, naming the first. */
+    if ((st = cnn_mkdir_p(a.out, &err)) ||
+        (st = cnn_dir_lock(a.out, "--out: study folder", &lock, &err)))
+        goto done;
     if ((st = cnn_study_open(a.out, spec, control, &err)))
         goto done;
     const char *extra[2] = {"--data", a.data};
@@ -584,6 +589,7 @@ int cnn_cmd_study(int argc, char **argv)
         printf("next: cnnlab select %s [--retrain] tests the best configuration once\n", a.out);
     }
 done:
+    cnn_dir_unlock(lock);
     free(spec);
     free(runs);
     free(control);

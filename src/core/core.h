@@ -61,9 +61,33 @@ cnn_status cnn_file_open_read(const char *path, FILE **f, long long *size, cnn_e
 /* Reads a whole regular file into a fresh buffer, NUL-terminated (caller
  * frees with free()); refuses what cnn_file_open_read refuses. */
 cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *size, cnn_error *err);
-/* Writes path atomically: into path.tmp.PID, fsync, rename. A crash leaves
- * either the old file or the new one, never a torn one. */
+/* Writes path atomically: into a fresh path.tmp.PID.N beside it (created
+ * exclusively, so concurrent writers never share one), fsync, rename, fsync of
+ * the folder. A crash leaves either the old file or the new one, never a torn
+ * one. Every file cnnlab writes goes through here (logs excepted). */
 cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size, cnn_error *err);
+/* A text file composed with stdio in memory, then written by
+ * cnn_file_write_atomic:  cnn_text_file t; FILE *f = cnn_text_file_open(&t);
+ * fprintf(f, ...); st = cnn_text_file_commit(&t, path, err);  open returns
+ * NULL when out of memory (commit then reports it); commit always frees. */
+typedef struct cnn_text_file {
+    FILE *f;
+    char *data;
+    size_t size;
+} cnn_text_file;
+FILE *cnn_text_file_open(cnn_text_file *t);
+cnn_status cnn_text_file_commit(cnn_text_file *t, const char *path, cnn_error *err);
+
+/* ---- folder locks ----
+ * One process at a time works in a run or study folder: flock(2) on the
+ * folder itself, so no file is added to it and a process that dies (however)
+ * releases its lock: a stale lock cannot exist, so a dead owner's folder is
+ * taken over at once. Refused (CNN_STATUS_INVALID_ARGUMENT) while another
+ * process holds it, naming its PID (from /proc/locks; "another process" where
+ * that cannot be read): "WHAT DIR is in use by process N ...". *fd: the lock's descriptor (close-on-exec: commands
+ * the holder starts do not inherit it); release with cnn_dir_unlock. */
+cnn_status cnn_dir_lock(const char *dir, const char *what, int *fd, cnn_error *err);
+void cnn_dir_unlock(int fd); /* -1: nothing */
 /* 1 if path exists (any kind of file). */
 int cnn_path_exists(const char *path);
 /* 1 if path is a directory holding at least one entry other than . and .. */

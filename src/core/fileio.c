@@ -77,15 +77,47 @@ cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *siz
     return CNN_STATUS_OK;
 }
 
+/* fsync of the folder that holds path, so that a rename into it survives a crash. */
+static int sync_parent(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir)
+        return -1;
+    if (!slash)
+        memcpy(dir, ".", 2);
+    else if (n == 0)
+        memcpy(dir, "/", 2);
+    else {
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
 cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size, cnn_error *err)
 {
+    /* A name no other writer uses: PATH.tmp.PID.N, created exclusively (two
+     * threads, or a process that reuses a dead one's PID, take the next N). */
     char tmp[4096];
-    int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (len < 0 || (size_t)len >= sizeof tmp)
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = -1;
+    for (unsigned n = 0; fd < 0 && n < 1000; n++) {
+        int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), n);
+        if (len < 0 || (size_t)len >= sizeof tmp)
+            return cnn_error_set(err, CNN_STATUS_IO, "%s: path too long", path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST)
+            return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    }
     if (fd < 0)
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot create a temporary file beside it: "
+                             "1000 names taken", path);
     const unsigned char *p = data;
     size_t left = size;
     while (left > 0) {
@@ -101,16 +133,49 @@ cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
         unlink(tmp);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush to disk", tmp);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush to disk: %s", tmp, strerror(e));
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush to disk: %s", tmp, strerror(e));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
         return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot rename into place: %s", path, strerror(e));
     }
+    if (sync_parent(path) != 0)
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: written, but its folder cannot be flushed "
+                             "to disk: %s", path, strerror(errno));
     return CNN_STATUS_OK;
+}
+
+FILE *cnn_text_file_open(cnn_text_file *t)
+{
+    t->data = NULL;
+    t->size = 0;
+    t->f = open_memstream(&t->data, &t->size);
+    return t->f;
+}
+
+cnn_status cnn_text_file_commit(cnn_text_file *t, const char *path, cnn_error *err)
+{
+    cnn_status st;
+    if (!t->f)
+        st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory to compose it", path);
+    else if (fclose(t->f) != 0)
+        st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory to compose it", path);
+    else
+        st = cnn_file_write_atomic(path, t->data ? t->data : "", t->size, err);
+    t->f = NULL;
+    free(t->data);
+    t->data = NULL;
+    return st;
 }
 
 int cnn_path_exists(const char *path)

@@ -171,6 +171,7 @@ typedef struct run {
     cnn_range weights[MAX_WEIGHT_RANGES];
     int n_weights;
     text csv;
+    int lock;              /* the run folder's lock (cnn_dir_lock), or -1 */
 } run;
 
 static void run_free(run *r)
@@ -186,6 +187,7 @@ static void run_free(run *r)
     free(r->train_idx);
     free(r->val_idx);
     free(r->csv.buf);
+    cnn_dir_unlock(r->lock);
 }
 
 static cnn_status save_weights(run *r, const char *name, cnn_error *err)
@@ -290,6 +292,10 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
         return st;
     char path[4200];
     if (c->resume) {
+        /* one process at a time in a run folder (a second --resume is refused) */
+        if (cnn_path_exists(c->out_dir) &&
+            (st = cnn_dir_lock(c->out_dir, "--resume: run folder", &r->lock, err)))
+            return st;
         snprintf(path, sizeof path, "%s/status.txt", c->out_dir);
         if (cnn_path_exists(path))
             return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
@@ -373,6 +379,11 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
         return st;
     const cnn_model_file *file = cnn_model_file_of(desc);
     if (!c->resume && ((st = cnn_mkdir_p(c->out_dir, err)) ||
+                       (st = cnn_dir_lock(c->out_dir, "--out: run folder", &r->lock, err)) ||
+                       (cnn_dir_nonempty(c->out_dir) && /* filled by another process meanwhile */
+                        (st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--out: run folder "
+                                            "%s was filled by another process meanwhile; nothing "
+                                            "in it was changed", c->out_dir))) ||
                        (st = write_config(c, r->model, &r->norm, r->n_train, r->n_val, data_dir,
                                           err)) ||
                        (file && (st = write_text(c->out_dir, "model.cnn", file->text, err)))))
@@ -536,7 +547,7 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
     if (st)
         return st;
     omp_set_num_threads(c->threads);
-    run r = {.cfg = c};
+    run r = {.cfg = c, .lock = -1};
     if ((st = prepare(&r, hooks, err))) {
         run_free(&r);
         return st;
