@@ -1,6 +1,7 @@
 /* cmd_test.c: `cnnlab test RUN_DIR`: the run's best weights on the test set.
  * The test set is for the final answer only: a run folder that already has a
  * test.json is not tested again unless --force. */
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +13,27 @@
 #include "core/core.h"
 #include "flags.h"
 
+/* v as JSON: a number, or null when it is not finite (a diverged model's loss) */
+static void json_number(double v, char *buf, size_t size)
+{
+    if (isfinite(v))
+        snprintf(buf, size, "%.6f", v);
+    else
+        snprintf(buf, size, "null");
+}
+
 /* r: the run's own evaluation (with TTA when tta > 0); plain: without TTA */
 static cnn_status write_json(const char *path, const char *model, const cnn_eval_result *r,
                              int tta, const cnn_eval_result *plain, cnn_error *err)
 {
-    char text[4096];
+    char text[4096], loss[32], loss_plain[32];
+    json_number(r->loss, loss, sizeof loss);
+    json_number(plain->loss, loss_plain, sizeof loss_plain);
     int n = snprintf(text, sizeof text,
-                     "{\"model\": \"%s\", \"images\": %d, \"accuracy\": %.4f, \"loss\": %.6f, "
-                     "\"tta\": %d, \"accuracy_plain\": %.4f, \"loss_plain\": %.6f, "
-                     "\"per_class\": [", model, r->count, r->accuracy, r->loss, tta,
-                     plain->accuracy, plain->loss);
+                     "{\"model\": \"%s\", \"images\": %d, \"accuracy\": %.4f, \"loss\": %s, "
+                     "\"tta\": %d, \"accuracy_plain\": %.4f, \"loss_plain\": %s, "
+                     "\"per_class\": [", model, r->count, r->accuracy, loss, tta,
+                     plain->accuracy, loss_plain);
     for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
         int total = 0;
         for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
