@@ -7,10 +7,16 @@
 #   bench/compare.sh --torch PATH/torch_reference.py [--models "lenet5 vgg16_bn"]
 #                    [--mode train|infer] [--rounds 3] [--threads 2] [--batch-size 128]
 #                    [--seconds 3] [--windows 5] [--precision fp32|bf16]
-#                    [--torch-precision fp32|bf16]
+#                    [--torch-precision fp32|bf16] [--torch-env plain|tuned]
 #
 # --precision is cnnlab's; PyTorch runs in --torch-precision (default: the same),
 # so "cnnlab bf16 against PyTorch fp32" is --precision bf16 --torch-precision fp32.
+# --torch-env tuned runs PyTorch with its environment tuned for this VM
+# (glibc malloc kept from returning activation memory to the kernel every step,
+# MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000; OPENBLAS_NUM_THREADS=1;
+# ATEN_CPU_CAPABILITY=avx512 where the CPU has AVX-512), a stronger peer than
+# PyTorch as a user runs it (plain, the default).
+# --torch may also name tools/torch_bench_airbench.py (--models airbench94).
 #
 # PyTorch is Debian's python3-torch, run with /usr/bin/python3 and without the
 # OPENBLAS_* overrides (as the reference script's own instructions say).
@@ -19,7 +25,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 torch="" models="lenet5 vgg16_bn" mode=train rounds=3 threads=2 batch=128 seconds=3 windows=5
-precision=fp32 tprecision=""
+precision=fp32 tprecision="" tenv=plain
 while [ $# -gt 0 ]; do
     case "$1" in
     --torch) torch=$2; shift 2 ;;
@@ -32,6 +38,7 @@ while [ $# -gt 0 ]; do
     --windows) windows=$2; shift 2 ;;
     --precision) precision=$2; shift 2 ;;
     --torch-precision) tprecision=$2; shift 2 ;;
+    --torch-env) tenv=$2; shift 2 ;;
     *) echo "compare.sh: unknown argument '$1' (see the comment at the top)" >&2; exit 2 ;;
     esac
 done
@@ -55,8 +62,14 @@ measured() {
         echo 0 >"$rss_file"
     fi
 }
+case "$tenv" in
+plain) tuned=() ;;
+tuned) tuned=(MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000 OPENBLAS_NUM_THREADS=1)
+       grep -q avx512f /proc/cpuinfo && tuned+=(ATEN_CPU_CAPABILITY=avx512) ;;
+*) echo "compare.sh: --torch-env: expected plain or tuned, found '$tenv'" >&2; exit 2 ;;
+esac
 run_torch() {
-    measured env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$torch" --model "$1" \
+    measured env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${tuned[@]}" /usr/bin/python3 "$torch" --model "$1" \
         --batch-size "$batch" --mode "$mode" --threads "$threads" --seconds "$seconds" \
         --windows "$windows" --precision "$tprecision" --quiet $2
 }
@@ -65,7 +78,7 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
     "AVX-512: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no)," \
     "AVX512_BF16: $(grep -q avx512_bf16 /proc/cpuinfo && echo yes || echo no)"
 echo "$(build/cnnlab --version); $(/usr/bin/python3 -c 'import torch; print("pytorch", torch.__version__)')"
-echo "cnnlab $precision against PyTorch $tprecision; mode $mode, batch $batch, threads $threads, $rounds rounds of ($windows windows x ${seconds}s) each, alternating"
+echo "cnnlab $precision against PyTorch $tprecision (environment: $tenv); mode $mode, batch $batch, threads $threads, $rounds rounds of ($windows windows x ${seconds}s) each, alternating"
 echo
 printf "%-10s %12s %12s %12s %8s %17s\n" model cnnlab torch-nchw torch-cl ratio "peak MiB c/n/cl"
 for m in $models; do
