@@ -254,7 +254,7 @@ expect 2 "already used the test set" -- "$CNNLAB" select "$a" --retrain --data "
 expect 2 "already evaluated" -- "$CNNLAB" test "$a/final" --data "$data"
 
 # The lab in small: the five studies (depth: LeNet-5 with 2 vs 3 fc layers),
-# one shared control, the winner tested once, one report.
+# one shared control, the winner tested once, the winners combined, one report.
 if "$CNNLAB" lab --out "$tmp/lab" --epochs 3 --subset 128 --repeats 1 --no-retrain --threads 1 \
     --data "$data" >"$tmp/lab.log" 2>&1; then
     pass "lab ran in small ($(grep -c 'copied from' "$tmp/lab.log") controls shared)"
@@ -268,6 +268,12 @@ for want in '^## Findings' '^- dropout: ' '^- norm: ' '^- lr-decay: ' '^- kernel
 done
 grep -q '](dropout/plots/dropout-val_acc.png)' "$tmp/lab/report.md" &&
     pass "lab report links the studies' plots" || fail "lab report: no plot links"
+# Its last stage: the studies' winners together (validation only), in the report.
+grep -q '^combination = ' "$tmp/lab/combined/combine.txt" 2>/dev/null &&
+    grep -q '^## Combining the winners' "$tmp/lab/report.md" &&
+    grep -qE '^(The gains|Only .* beat the control|No varied value beat)' "$tmp/lab/report.md" &&
+    pass "lab report has the combination of the winners: $(grep '^combination' "$tmp/lab/combined/combine.txt")" ||
+    fail "lab combination: $(sed -n '/lab: combining/,$p' "$tmp/lab.log")"
 
 if [ "$fails" -gt 0 ]; then
     echo "cli_study.sh: $fails failed"

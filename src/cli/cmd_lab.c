@@ -1,9 +1,12 @@
 /* cmd_lab.c: `cnnlab lab`: the course's lab in one go. Five studies (dropout,
  * norm, lr-decay, kernel-size, depth) on one base configuration, sharing one
  * control run; the best configuration on validation across them; the test set
- * used once (`cnnlab select`); one combined report, LAB_DIR/report.md, with
- * every study's table, sentences and plots. Each study is a `cnnlab study`
- * folder under LAB_DIR, so an interrupted lab continues where it stopped. */
+ * used once (`cnnlab select`); last, each study's winner (where it beat the
+ * control) trained together with the studies' seeds, on validation only
+ * (`cnnlab select --combine`, into LAB_DIR/combined); one report,
+ * LAB_DIR/report.md, with every study's table, sentences and plots. Each study
+ * is a `cnnlab study` folder under LAB_DIR, so an interrupted lab continues
+ * where it stopped. */
 #define _POSIX_C_SOURCE 200809L
 #include <omp.h>
 #include <stdio.h>
@@ -120,8 +123,40 @@ static void findings(FILE *out, const lab_study *s)
     fclose(in);
 }
 
+/* Appends LAB_DIR/combined/report.md from its "## Combining the winners" on. */
+static void copy_combination(FILE *out, const char *out_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/combined/report.md", out_dir);
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        fprintf(out, "\n## Combining the winners\n\nNot done: the combination did not finish "
+                     "(see the lab's output); running `cnnlab lab` again continues it.\n");
+        return;
+    }
+    char line[8192];
+    int on = 0;
+    fprintf(out, "\n");
+    while (fgets(line, sizeof line, in)) {
+        if (strncmp(line, "## Combining the winners", 24) == 0)
+            on = 1;
+        if (!on)
+            continue;
+        /* runs/ -> combined/runs/: the paths are the lab folder's */
+        const char *hit = strstr(line, "`runs/combined");
+        if (hit) {
+            fwrite(line, 1, (size_t)(hit - line) + 1, out);
+            fprintf(out, "combined/%s", hit + 1);
+        } else {
+            fputs(line, out);
+        }
+    }
+    fclose(in);
+}
+
 static cnn_status write_report(const char *out_dir, const lab_study *st, int chosen,
-                               const char *setting, double seconds, cnn_error *err)
+                               const char *setting, double seconds, int combined,
+                               double combine_seconds, cnn_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/report.md", out_dir);
@@ -136,13 +171,22 @@ static cnn_status write_report(const char *out_dir, const lab_study *st, int cho
     fprintf(f, "**Method.** Each study changes one setting at a time against the same control "
                "run (trained once, shared by the studies), and compares the runs on the "
                "validation split. The best configuration on validation across all studies is "
-               "then evaluated on the test set, once.\n\n");
+               "then evaluated on the test set, once. %s\n\n",
+            combined ? "Last, each study's best value that beat the control is trained together "
+                       "with the same seeds, on validation only (`cnnlab select --combine`): do "
+                       "the gains add up?"
+                     : "(The combination of the studies' winners was not trained: --no-combine.)");
     fprintf(f, "**Time.** %s for this invocation of `cnnlab lab` on %d cores (studies: ", el,
             omp_get_num_procs());
     for (int k = 0; k < LAB_STUDIES; k++) {
         char t[32];
         clock_text(st[k].seconds, t, sizeof t);
         fprintf(f, "%s%s %s", k ? ", " : "", st[k].preset, st[k].skipped[0] ? "skipped" : t);
+    }
+    if (combined) {
+        char t[32];
+        clock_text(combine_seconds, t, sizeof t);
+        fprintf(f, ", the combination %s", t);
     }
     fprintf(f, "; runs finished earlier are kept, not timed again).\n\n");
 
@@ -185,6 +229,12 @@ static cnn_status write_report(const char *out_dir, const lab_study *st, int cho
     } else {
         fprintf(f, "No study finished, so nothing was chosen or tested.\n");
     }
+    if (combined && chosen >= 0) {
+        copy_combination(f, out_dir);
+        fprintf(f, "\nThe combination was trained after the test set was used on the single best "
+                   "configuration, so it was chosen and is compared on validation only, and not "
+                   "tested.\n");
+    }
     for (int k = 0; k < LAB_STUDIES; k++) {
         fprintf(f, "\n## Study %d: %s\n\n", k + 1, st[k].preset);
         if (st[k].skipped[0]) {
@@ -203,7 +253,7 @@ int cnn_cmd_lab(int argc, char **argv)
     const char *data = NULL, *out = "lab", *model = "lenet5", *lr = NULL;
     int full = 0, threads = omp_get_num_procs(), repeats = 3, epochs = 0, subset = -1;
     int jobs = threads >= 2 ? 2 : 1;
-    int no_retrain = 0;
+    int no_retrain = 0, no_combine = 0;
     const char *positional[1];
     int npos = 0;
     const cli_flag flags[] = {
@@ -216,6 +266,7 @@ int cnn_cmd_lab(int argc, char **argv)
         {"--subset", CLI_INT, &subset, 0, 50000, "N", "training images per run (default 10000; --full: 0, all 45,000)", NULL},
         {"--repeats", CLI_INT, &repeats, 1, 100, "N", "seeds per configuration (default 3: the report says whether a difference exceeds the seed-to-seed spread)", NULL},
         {"--no-retrain", CLI_BOOL, &no_retrain, 0, 0, NULL, "test the winning run itself instead of retraining it on all 50,000 training images first", NULL},
+        {"--no-combine", CLI_BOOL, &no_combine, 0, 0, NULL, "skip the last stage: training each study's winner together (one run per seed, validation only) to see whether the gains add up", NULL},
         {"--jobs", CLI_INT, &jobs, 1, 64, "N", "runs at once, the threads split between them (default 2 where there are 2 cores or more: for lenet5, faster than 1 run of 2 threads)", NULL},
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "threads in all (default: all cores)", NULL},
     };
@@ -225,9 +276,10 @@ int cnn_cmd_lab(int argc, char **argv)
                        "on a quick setting (lenet5, lr 0.05, 5 epochs, 10,000 training images, 3 "
                        "seeds per configuration: about 10 minutes on 2 cores), the best "
                        "configuration chosen on validation, retrained on all 50,000 training "
-                       "images and tested once, and one report, LAB_DIR/report.md, with every "
-                       "study's table, sentences and plots. Running it again continues an "
-                       "interrupted lab.",
+                       "images and tested once, then each study's winner trained together "
+                       "(validation only: do the gains add up?), and one report, "
+                       "LAB_DIR/report.md, with every study's table, sentences and plots. "
+                       "Running it again continues an interrupted lab.",
                        flags, (int)(sizeof flags / sizeof flags[0]), positional, 0, &npos};
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
@@ -371,8 +423,47 @@ int cnn_cmd_lab(int argc, char **argv)
                         "written without a test result\n");
         }
     }
+    /* The last stage: the studies' winners together, on validation only. */
+    double combine_seconds = 0;
+    if (!no_combine && chosen >= 0) {
+        char combined_dir[4200], select_threads[16];
+        snprintf(combined_dir, sizeof combined_dir, "%s/combined", out);
+        snprintf(select_threads, sizeof select_threads, "%d", threads);
+        const char *cargv[LAB_STUDIES + 16];
+        int n = 0;
+        cargv[n++] = "select";
+        cargv[n++] = "--combine";
+        for (int k = 0; k < LAB_STUDIES; k++)
+            if (studies[k].done)
+                cargv[n++] = studies[k].dir;
+        cargv[n++] = "--out";
+        cargv[n++] = combined_dir;
+        cargv[n++] = "--threads";
+        cargv[n++] = select_threads;
+        cargv[n++] = "--jobs";
+        cargv[n++] = jobs_text;
+        if (data) {
+            cargv[n++] = "--data";
+            cargv[n++] = data;
+        }
+        cargv[n] = NULL;
+        char el[32];
+        clock_text(cnn_now() - t0, el, sizeof el);
+        printf("\nlab: combining the studies' winners (elapsed %s)\n", el);
+        fflush(stdout);
+        double tc = cnn_now();
+        int rc = cnn_cmd_select(n, (char **)cargv);
+        combine_seconds = cnn_now() - tc;
+        if (rc != 0) {
+            fprintf(stderr, "cnnlab lab: the combination stopped (see above); the report is "
+                    "written without it, and `cnnlab lab` again continues it\n");
+            if (r == 0)
+                r = rc;
+        }
+    }
     double total = cnn_now() - t0;
-    if ((st = write_report(out, studies, chosen, setting, total, &err)))
+    if ((st = write_report(out, studies, chosen, setting, total, !no_combine, combine_seconds,
+                           &err)))
         return cnn_cli_report("lab", &err);
     char el[32];
     clock_text(total, el, sizeof el);

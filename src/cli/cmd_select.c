@@ -181,8 +181,8 @@ static cnn_status combine_report(const char *out, const cnn_study_combination *c
 }
 
 /* Chooses each factor's winner over the studies dirs[0..n), trains their
- * combination into out/runs/ (out is the study itself when there is one) and
- * writes the report section. */
+ * combination into out/runs/ and writes the report section: into the study's
+ * report when out is the (one) study, else into out/report.md. */
 static int combine(const char **dirs, int ndirs, const char *out, const char *data, int threads,
                    int jobs)
 {
@@ -250,7 +250,7 @@ static int combine(const char **dirs, int ndirs, const char *out, const char *da
     /* The report covers whatever finished, even after a failure. */
     cnn_error rerr = {0};
     cnn_status rst;
-    if (ndirs == 1) {
+    if (strcmp(out, dirs[0]) == 0) {
         int sn = 0;
         rst = cnn_study_load(out, spec, &rerr);
         if (!rst)
@@ -301,11 +301,11 @@ int cnn_cmd_select(int argc, char **argv)
     int npos = 0;
     const cli_flag flags[] = {
         {"--combine", CLI_BOOL, &do_combine, 0, 0, NULL, "instead of testing: train the combination of each factor's best value that beat the control, with the study's seeds, as runs/combined* of the study, on validation only (several STUDY_DIRs of one base: their factors together, into --out DIR)", NULL},
-        {"--out", CLI_STRING, &out, 0, 0, "DIR", "--combine over several studies: the folder for the combination's runs and report.md", NULL},
+        {"--out", CLI_STRING, &out, 0, 0, "DIR", "--combine: the folder for the combination's runs and its report.md (needed with several studies; default: the study itself)", NULL},
         {"--jobs", CLI_INT, &jobs, 1, 64, "N", "--combine: runs at once, the threads split between them (default 1)", NULL},
         {"--retrain", CLI_BOOL, &do_retrain, 0, 0, NULL, "retrain the chosen configuration on all 50,000 training images (--val-fraction 0, no --subset) into STUDY_DIR/final, and test that", NULL},
         {"--data", CLI_STRING, &data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
-        {"--threads", CLI_INT, &threads, 1, 1024, "N", "threads for retraining and testing (default: all cores)", NULL},
+        {"--threads", CLI_INT, &threads, 1, 1024, "N", "threads for retraining and testing, or in all for --combine (split between --jobs; default: all cores)", NULL},
         {"--force", CLI_BOOL, &force, 0, 0, NULL, "use the test set again although this study already used it (the report counts every use)", NULL},
     };
     cli_command cmd = {"select", "cnnlab select STUDY_DIR [--retrain] [options]\n"
@@ -340,13 +340,13 @@ int cnn_cmd_select(int argc, char **argv)
                     "combination's runs and report, found none\n", npos);
             return CLI_EXIT_USAGE;
         }
-        if (npos == 1 && out && strcmp(out, positional[0]) != 0) {
-            fprintf(stderr, "cnnlab select: --combine of one study: its runs go into the study "
-                    "(%s/runs/combined*), so --out is for several studies only, found --out %s\n",
-                    positional[0], out);
-            return CLI_EXIT_USAGE;
-        }
-        return combine(positional, npos, npos == 1 ? positional[0] : out, data, threads, jobs);
+        for (int i = 0; npos > 1 && out && i < npos; i++)
+            if (strcmp(out, positional[i]) == 0) {
+                fprintf(stderr, "cnnlab select: --combine over %d studies: --out %s is one of "
+                        "them; expected a folder of its own for the combination\n", npos, out);
+                return CLI_EXIT_USAGE;
+            }
+        return combine(positional, npos, out ? out : positional[0], data, threads, jobs);
     }
     if (npos > 1 || out) {
         fprintf(stderr, "cnnlab select: %s is for --combine only; select tests one study's best "

@@ -276,14 +276,18 @@ void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_
     double slack = fmax(100 * spread, 0.25 * total);
     if (gain >= total - slack) {
         put(&b, "The gains added up: the combination gained %+.2f points over %s against "
-                "%+.2f for the single gains summed, %s the best single winner, %s, by %.2f "
-                "points", gain, control->label, total,
-            gain > total + slack ? "more than their sum, and beat" : "and beat", w->label,
-            -below);
+                "%+.2f for the single gains summed, %s %s the best single winner, %s", gain,
+            control->label, total, gain > total + slack ? "more than their sum, and" : "and",
+            below > -0.005 ? "matched" : "beat", w->label);
+        if (below <= -0.005)
+            put(&b, ", by %.2f points", -below);
     } else {
-        put(&b, "The gains partly added up: the combination beat the best single winner, %s, "
-                "by %.2f points, but gained %+.2f points over %s, well short of the %+.2f the "
-                "single gains summed to", w->label, -below, gain, control->label, total);
+        put(&b, "The gains partly added up: the combination %s the best single winner, %s",
+            below > -0.005 ? "matched" : "beat", w->label);
+        if (below <= -0.005)
+            put(&b, ", by %.2f points", -below);
+        put(&b, ", but gained %+.2f points over %s, well short of the %+.2f the single gains "
+                "summed to", gain, control->label, total);
     }
     if (repeats > 1)
         put(&b, " (seed-to-seed spread: std up to %.2f points over %d seeds)", 100 * spread,
@@ -325,9 +329,9 @@ void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, 
     char acc[96];
     put(&b, "## Combining the winners\n\n");
     put(&b, "Each factor's best value on validation, kept where its mean beat the control's; "
-            "the kept values trained together (`cnnlab select --combine`) with the same %d "
-            "seed%s, on validation only. Accuracies are the best validation accuracy, %s.\n\n",
-        s->repeats, s->repeats == 1 ? "" : "s",
+            "the kept values trained together (`cnnlab select --combine`) with the same %s, "
+            "on validation only. Accuracies are the best validation accuracy, %s.\n\n",
+        s->repeats == 1 ? "seed" : "seeds",
         s->repeats > 1 ? "mean ± std over the seeds (seeds with a result)" : "one seed");
     put(&b, "The gains *added up* when the combination beats the best single winner and its "
             "gain over the control falls short of the single gains summed by no more than the "
