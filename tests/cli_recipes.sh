@@ -83,6 +83,19 @@ elif "$CNNLAB" train --resume "$tmp/cut" >"$tmp/resume.log" 2>&1 &&
 else
     fail "recipe resume: $(cat "$tmp/resume.log"; diff "$tmp/whole/metrics.csv" "$tmp/cut/metrics.csv")"
 fi
+# A study takes a recipe as its base: every run trains the recipe's settings
+# with the varied flag on top (the airbench network has a dropout slot).
+st=$tmp/study
+"$CNNLAB" study --out "$st" --recipe quick --val-fraction 0.1 --vary dropout=0.1 --epochs 1 \
+    --batch-size 64 --subset 128 --whiten-images 50 --conv direct --data "$data" --threads 2 \
+    >"$tmp/study.log" 2>&1
+if grep -qx "model = airbench94" "$st/runs/control/config.txt" 2>/dev/null &&
+    grep -qx "lookahead_every = 5" "$st/runs/dropout=0.1/config.txt" 2>/dev/null &&
+    grep -qx "dropout = 0.1" "$st/runs/dropout=0.1/config.txt" 2>/dev/null; then
+    pass "study --recipe quick: runs train the recipe with the varied flag on top"
+else
+    fail "study --recipe: $(tail -n 5 "$tmp/study.log")"
+fi
 if [ "$fails" -eq 0 ]; then
     echo "cli_recipes: all passed"
 else
