@@ -250,7 +250,7 @@ static cnn_status write_report(const char *out_dir, const lab_study *st, int cho
 
 int cnn_cmd_lab(int argc, char **argv)
 {
-    const char *data = NULL, *out = "lab", *model = "lenet5", *lr = NULL;
+    const char *data = NULL, *out = "lab", *model = NULL, *lr = NULL, *recipe = NULL;
     int full = 0, threads = omp_get_num_procs(), repeats = 3, epochs = 0, subset = -1;
     int jobs = threads >= 2 ? 2 : 1;
     int no_retrain = 0, no_combine = 0;
@@ -260,9 +260,10 @@ int cnn_cmd_lab(int argc, char **argv)
         {"--full", CLI_BOOL, &full, 0, 0, NULL, "all data and longer training: the whole 45,000/5,000 split and 30 epochs per run (about 3 hours on 2 cores for lenet5, estimated from the quick lab's speed)", NULL},
         {"--out", CLI_STRING, &out, 0, 0, "LAB_DIR", "the lab folder (default lab): one study folder per study, report.md", NULL},
         {"--data", CLI_STRING, &data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
-        {"--model", CLI_STRING, &model, 0, 0, "NAME", "the base model (default lenet5; depth needs its family: LeNet-5, VGG or CIFAR ResNet)", NULL},
+        {"--recipe", CLI_STRING, &recipe, 0, 0, "NAME", "a training recipe as the base (`cnnlab recipes`; e.g. quick: the studies on a 90 %-class network), with a validation split of 0.1 where the recipe has none; the flags below override it", NULL},
+        {"--model", CLI_STRING, &model, 0, 0, "NAME", "the base model (default lenet5, or the recipe's; depth needs its family: LeNet-5, VGG or CIFAR ResNet)", NULL},
         {"--lr", CLI_STRING, &lr, 0, 0, "F", "learning rate of the base (default 0.05 for LeNet-5, the course's; train's default for other models)", NULL},
-        {"--epochs", CLI_INT, &epochs, 1, 100000, "N", "epochs per run (default 5; --full: 30)", NULL},
+        {"--epochs", CLI_INT, &epochs, 1, 100000, "N", "epochs per run (default 5, or the recipe's; --full: 30)", NULL},
         {"--subset", CLI_INT, &subset, 0, 50000, "N", "training images per run (default 10000; --full: 0, all 45,000)", NULL},
         {"--repeats", CLI_INT, &repeats, 1, 100, "N", "seeds per configuration (default 3: the report says whether a difference exceeds the seed-to-seed spread)", NULL},
         {"--no-retrain", CLI_BOOL, &no_retrain, 0, 0, NULL, "test the winning run itself instead of retraining it on all 50,000 training images first", NULL},
@@ -284,11 +285,23 @@ int cnn_cmd_lab(int argc, char **argv)
     int r = cli_parse(&cmd, argc, argv);
     if (r >= 0)
         return r;
-    if (!epochs)
+    const cnn_recipe *rcp = NULL;
+    if (recipe && !(rcp = cnn_recipe_find(recipe))) {
+        fprintf(stderr, "cnnlab lab: --recipe: unknown recipe '%s' (`cnnlab recipes` lists them)\n",
+                recipe);
+        return CLI_EXIT_USAGE;
+    }
+    const char *model_given = model;
+    for (int i = 0; rcp && !model && i + 1 < rcp->count; i++)
+        if (strcmp(rcp->words[i], "--model") == 0)
+            model = rcp->words[i + 1];
+    if (!model)
+        model = "lenet5";
+    if (!epochs && !(rcp && !full))
         epochs = full ? 30 : 5;
     if (subset < 0)
         subset = full ? 0 : 10000;
-    if (!lr && strncmp(model, "lenet5", 6) == 0)
+    if (!lr && !rcp && strncmp(model, "lenet5", 6) == 0)
         lr = "0.05";
     int retrain = !no_retrain;
     char epochs_text[16], subset_text[16], repeats_text[16], jobs_text[16], threads_text[16];
@@ -298,12 +311,22 @@ int cnn_cmd_lab(int argc, char **argv)
     snprintf(jobs_text, sizeof jobs_text, "%d", jobs);
     snprintf(threads_text, sizeof threads_text, "%d", threads);
     /* The base configuration every study shares. */
-    const char *base[8];
+    const char *base[12];
     int nb = 0;
-    base[nb++] = "--model";
-    base[nb++] = model;
-    base[nb++] = "--epochs";
-    base[nb++] = epochs_text;
+    if (rcp) { /* the recipe first, so that the flags after it win; studies need validation */
+        base[nb++] = "--recipe";
+        base[nb++] = recipe;
+        base[nb++] = "--val-fraction";
+        base[nb++] = "0.1";
+    }
+    if (!rcp || model_given) {
+        base[nb++] = "--model";
+        base[nb++] = model;
+    }
+    if (epochs) {
+        base[nb++] = "--epochs";
+        base[nb++] = epochs_text;
+    }
     if (subset) {
         base[nb++] = "--subset";
         base[nb++] = subset_text;
@@ -312,7 +335,7 @@ int cnn_cmd_lab(int argc, char **argv)
         base[nb++] = "--lr";
         base[nb++] = lr;
     }
-    char setting[1024], flags_text[256] = "";
+    char setting[1024], flags_text[512] = "";
     for (int i = 0; i < nb; i++) {
         size_t u = strlen(flags_text);
         snprintf(flags_text + u, sizeof flags_text - u, "%s%s", i ? " " : "", base[i]);
