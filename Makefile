@@ -81,4 +81,56 @@ test: $(BUILD)/cnnlab $(TESTS)
 clean:
 	rm -rf $(BUILD)
 
+# `make sanitize`: the whole test suite built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (gcc; -O1, frame pointers) in build-asan. Leak
+# checking stays on; tests/lsan.supp names the libraries whose lasting caches
+# (oneDNN's primitive cache, the OpenMP runtime) are not leaks of ours.
+# SANITIZE_TESTS=c runs the C test programs only (no tests/cli_*.sh).
+SAN_BUILD := build-asan
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:halt_on_error=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+           LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+.PHONY: sanitize fuzz fuzz-build
+sanitize:
+	CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	    $(MAKE) BUILD=$(SAN_BUILD) $(SAN_BUILD)/cnnlab \
+	    $(TEST_SRC:tests/%.c=$(SAN_BUILD)/tests/%)
+ifeq ($(SANITIZE_TESTS),c)
+	@$(SAN_ENV) sh -c 'failed=""; for t in $(SAN_BUILD)/tests/test_*; do echo "=== $$t"; \
+	    $$t || failed="$$failed $${t##*/}"; done; \
+	    if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; echo "all C tests passed"'
+else
+	@$(SAN_ENV) CNNLAB=$(SAN_BUILD)/cnnlab TESTBIN=$(SAN_BUILD)/tests tests/run_all.sh
+endif
+
+# `make fuzz`: the libFuzzer targets of fuzz/ (clang, ASan, UBSan; the library
+# built again in build-fuzz), each run for FUZZ_SECONDS on a copy of its seed
+# corpus fuzz/corpus/TARGET (new finds go to build-fuzz/corpus/TARGET; the
+# repository's corpus is not changed). A crash stops make, its input saved as
+# build-fuzz/crash-TARGET-*. scripts/fuzz-deps.sh installs clang.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build-fuzz
+FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(sort $(basename $(notdir $(filter-out fuzz/common.c,$(wildcard fuzz/*.c)))))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
+fuzz-build:
+	CC=clang CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" LDFLAGS="-fsanitize=address,undefined" \
+	    $(MAKE) BUILD=$(FUZZ_BUILD) $(FUZZ_BUILD)/libcnnlab.a
+	$(MAKE) $(FUZZ_BINS)
+$(FUZZ_BUILD)/fuzz/%: fuzz/%.c fuzz/common.c fuzz/fuzz.h $(FUZZ_BUILD)/libcnnlab.a
+	@mkdir -p $(@D)
+	clang -std=c11 $(FUZZ_FLAGS) -fsanitize=fuzzer -fopenmp -Iinclude -Isrc -Ifuzz -Wall -Wextra \
+	    -o $@ fuzz/$*.c fuzz/common.c $(FUZZ_BUILD)/libcnnlab.a $(LDLIBS)
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	    echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+	        -rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- \
+	        $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t 2>$(FUZZ_BUILD)/$$t.log || \
+	        { tail -n 40 $(FUZZ_BUILD)/$$t.log; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_BUILD)/$$t.log | tr '\n' ' '; echo; \
+	done
+
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d)

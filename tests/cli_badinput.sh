@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli_badinput.sh: the bad-input catalogue. Each case gives cnnlab one bad
 # input (a damaged data file, a flag, a model file, a run folder or
-# checkpoint, a metrics file) and checks the promise of docs: exit status 2,
+# checkpoint, a metrics file, a study spec) and checks the promise of docs: exit status 2,
 # one line on stderr that names the file or flag (a pattern per case), no
 # signal, no hang (timeout), no existing file changed (sizes, times and
 # checksums of the workspace before and after) and no folder half made.
@@ -133,6 +133,28 @@ bad "longkey.cnn:1:.*unknown key 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk
     "$CNNLAB" summary longkey.cnn
 model unknown "conv 8 k=3" "frobnicate" "gap" "linear 10"
 bad "unknown.cnn:2:1: expected a layer kind" -- "$CNNLAB" summary unknown.cnn
+model k0 "conv 8 k=0" "gap" "linear 10"
+bad 'k0.cnn:1:10: conv k: expected 1 to 64, found 0' -- "$CNNLAB" summary k0.cnn
+model cneg "conv -1 k=3" "gap" "linear 10"
+bad 'cneg.cnn:1:6: conv channels: expected 1 to 1048576, found -1' -- "$CNNLAB" summary cneg.cnn
+model lin0 "conv 8 k=3" "gap" "linear 0"
+bad 'lin0.cnn:3:8: linear features: expected 1 to 1048576, found 0' -- "$CNNLAB" summary lin0.cnn
+model in0 "input 0 32 3" "conv 8 k=3" "gap" "linear 10"
+bad 'in0.cnn:1:7: input H: expected 1 to 65536, found 0' -- "$CNNLAB" summary in0.cnn
+model div0 "a = 4 / 0" "conv \$a k=3" "gap" "linear 10"
+bad 'div0.cnn:1:7: expected a non-zero divisor' -- "$CNNLAB" summary div0.cnn
+model undef "conv \$nope k=3" "gap" "linear 10"
+bad "undef.cnn:1:6: expected a variable set before this line .*'\\\$nope'" -- "$CNNLAB" summary undef.cnn
+model noend "block b" "  conv 8 k=3" "gap" "linear 10"
+bad "noend.cnn:1:1: expected 'end' closing this 'block'" -- "$CNNLAB" summary noend.cnn
+model dupblock "block b" "conv 8 k=3" "end" "block b" "conv 8 k=3" "end" "b" "gap" "linear 10"
+bad "dupblock.cnn:4:7: duplicate block 'b'" -- "$CNNLAB" summary dupblock.cnn
+: >empty.cnn
+bad 'empty.cnn: expected at least one layer, found none' -- "$CNNLAB" summary empty.cnn
+model stride "conv 8 k=3 stride=0" "gap" "linear 10"
+bad 'stride.cnn:1:19: conv stride: expected 1 to 64, found 0' -- "$CNNLAB" summary stride.cnn
+model dupkey "conv 8 k=3 k=5" "gap" "linear 10"
+bad "dupkey.cnn:1:12: duplicate key 'k'" -- "$CNNLAB" summary dupkey.cnn
 mkdir dir.cnn
 bad 'dir.cnn: expected a regular file, found a directory' -- "$CNNLAB" summary dir.cnn
 mkfifo fifo.cnn
@@ -163,6 +185,141 @@ bad 'resume.state' -- "$CNNLAB" train --resume run-rshort
 bad '--resume: run run has ended' -- "$CNNLAB" train --resume run
 copy_run mdir && rm run-mdir/metrics.csv && mkdir run-mdir/metrics.csv
 bad 'metrics.csv: expected a regular file, found a directory' -- "$CNNLAB" plot run-mdir -o scratch/p
+
+# ---- checkpoints: stored values checked as the flags they came from ----
+# setw FILE OFFSET TEXT: writes TEXT NUL-padded into a weights or resume file's
+# fixed field at OFFSET (0 bytes: none), then its FNV-1a checksum again.
+setw() {
+    perl -e 'use integer;
+        my ($f, $off, $text, $len) = @ARGV;
+        open(my $h, "+<", $f) or die; binmode $h; local $/; my $d = <$h>;
+        substr($d, $off, $len) = pack("a$len", $text) if $len > 0;
+        my $b = substr($d, 0, length($d) - 8); my $s = -3750763034362895579;
+        for my $c (unpack("C*", $b)) { $s ^= $c; $s *= 1099511628211; }
+        substr($d, -8) = pack("q<", $s);
+        seek($h, 0, 0); print $h $d; close $h' "$@"
+}
+# weights: magic 8, version 4, model 64 at 12, options 192 at 76, vars 128 at 268
+for opt in dropout=nan dropout=2 dropconnect=-1 kernel_size=0 kernel_size=3.5 groups=abc groups=99999; do
+    copy_run "o-$opt" && setw "run-o-$opt/best.weights" 76 "$opt" 192
+    bad "best.weights: stored model option ${opt%%=*}=.*expected .* \(as --" -- \
+        "$CNNLAB" test "run-o-$opt" --data data
+done
+copy_run mpath && rm run-mpath/model.cnn && setw run-mpath/best.weights 12 ../evil.cnn 64
+bad "best.weights: holds model '../evil.cnn', which is not a built-in" -- "$CNNLAB" test run-mpath --data data
+copy_run ver && printf '\x04' | dd of=run-ver/best.weights bs=1 seek=8 conv=notrunc status=none &&
+    setw run-ver/best.weights 0 '' 0
+bad 'best.weights: weights format version 4, expected 3' -- "$CNNLAB" test run-ver --data data
+copy_run wlong && head -c 2000 /dev/zero >>run-wlong/best.weights && setw run-wlong/best.weights 0 '' 0
+bad 'best.weights: expected [0-9]+ bytes for' -- "$CNNLAB" test run-wlong --data data
+copy_run wnone && rm run-wnone/best.weights
+bad 'best.weights' -- "$CNNLAB" test run-wnone --data data
+copy_run mnul && printf 'conv 8 k=3\n\0' >run-mnul/model.cnn
+bad 'model.cnn: expected text, found a NUL byte' -- "$CNNLAB" test run-mnul --data data
+bad 'no-such-run' -- "$CNNLAB" test no-such-run --data data
+copy_run sflip && rm run-sflip/status.txt && printf '\x55' |
+    dd of=run-sflip/resume.state bs=1 seek=40 conv=notrunc status=none
+bad 'resume.state: .*checksum' -- "$CNNLAB" train --resume run-sflip
+copy_run sfifo && rm run-sfifo/status.txt run-sfifo/resume.state && mkfifo run-sfifo/resume.state
+bad 'resume.state: expected a regular file, found a FIFO' -- "$CNNLAB" train --resume run-sfifo
+bad '--resume' -- "$CNNLAB" train --resume no-such-run
+
+# ---- flags ----
+bad '--dropout' -- "${train[@]}" --model lenet5 --data data --out new --dropout nan
+bad '--dropout' -- "${train[@]}" --model lenet5 --data data --out new --dropout 1
+bad '--lr' -- "${train[@]}" --model lenet5 --data data --out new --lr nan
+bad '--lr' -- "${train[@]}" --model lenet5 --data data --out new --lr inf
+bad '--val-fraction' -- "${train[@]}" --model lenet5 --data data --out new --val-fraction 1
+bad '--label-smoothing' -- "${train[@]}" --model lenet5 --data data --out new --label-smoothing 1
+bad '--threads' -- "${train[@]}" --model lenet5 --data data --out new --threads 0
+bad '--seed' -- "${train[@]}" --model lenet5 --data data --out new --seed -1
+bad '--kernel-size' -- "${train[@]}" --model lenet5 --data data --out new --kernel-size 0
+bad '--groups' -- "${train[@]}" --model lenet5 --data data --out new --groups 0
+bad '--epochs' -- "${train[@]}" --model lenet5 --data data --out new --epochs 1e99
+bad '--batch-size' -- "${train[@]}" --model lenet5 --data data --out new --batch-size 99999999999
+bad '--subset' -- "${train[@]}" --model lenet5 --data data --out new --subset 999999
+bad 'plainfile: exists and is not a directory' -- "${train[@]}" --model lenet5 --data data --out plainfile
+bad '--lr-schedule' -- "${train[@]}" --model lenet5 --data data --out new --lr-schedule sometimes
+bad '--model' -- "${train[@]}" --model '' --data data --out new
+bad 'no-such.cnn' -- "$CNNLAB" summary no-such.cnn
+bad "vars.cnn: variables set from outside: expected NAME=INTEGER .*found 'novalue'" -- \
+    "$CNNLAB" summary vars.cnn --var novalue
+bad "vars.cnn: cannot set variable 'nodecl': expected one the file declares" -- \
+    "$CNNLAB" summary vars.cnn --var nodecl=1
+
+# ---- metrics files and plots ----
+plotrun() { # plotrun NAME TEXT: a copy of run whose metrics.csv is TEXT (printf format)
+    copy_run "$1" && printf "$2" >"run-$1/metrics.csv"
+}
+H='epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second'
+plotrun mnul2 "$H\n1,2.3,0.1,2.3,0.1,0.01,1,100\n\0002,2.2,0.2,2.2,0.2,0.01,1,100\n"
+bad 'metrics.csv line 3: expected text, found a NUL byte' -- "$CNNLAB" plot run-mnul2 -o scratch/p
+plotrun mwide "$(printf 'c%d,' {1..70})$H\n"
+bad 'metrics.csv line 1: the header has 78 columns; expected at most 64' -- "$CNNLAB" plot run-mwide -o scratch/p
+plotrun mempty ''
+bad 'metrics.csv: empty file' -- "$CNNLAB" plot run-mempty -o scratch/p
+plotrun mhead "$H\n"
+bad 'metrics.csv: no epochs recorded' -- "$CNNLAB" plot run-mhead -o scratch/p
+plotrun mcol 'epoch,train_loss,train_acc,val_loss,val_acc\n1,2,0.1,2,0.1\n'
+bad "metrics.csv line 1: the header lacks the column 'lr'" -- "$CNNLAB" plot run-mcol -o scratch/p
+plotrun mnum "$H\n1,2.3,0.1,abc,0.1,0.01,1,100\n"
+bad "metrics.csv line 2: val_loss: expected a number, found 'abc'" -- "$CNNLAB" plot run-mnum -o scratch/p
+plotrun mshort "$H\n1,2.3,0.1\n"
+bad 'metrics.csv line 2: expected at least 6 fields, found 3' -- "$CNNLAB" plot run-mshort -o scratch/p
+copy_run mnone && rm run-mnone/metrics.csv
+bad 'metrics.csv: not found' -- "$CNNLAB" plot run-mnone -o scratch/p
+copy_run mfifo && rm run-mfifo/metrics.csv && mkfifo run-mfifo/metrics.csv
+bad 'metrics.csv: expected a regular file, found a FIFO' -- "$CNNLAB" plot run-mfifo -o scratch/p
+bad 'no-such-run' -- "$CNNLAB" plot no-such-run -o scratch/p
+bad '--no-such-flag' -- "$CNNLAB" plot run --no-such-flag -o scratch/p
+
+# ---- study specs (study.txt), read by `cnnlab select` and `cnnlab study` ----
+study_base=(--model lenet5 --epochs 1 --subset 64 --batch-size 32 --val-fraction 0.02 --threads 2
+            --data data)
+if "$CNNLAB" study --out study --vary dropout=0,0.3 "${study_base[@]}" >scratch/study.log 2>&1; then
+    pass "a good study to damage"
+else
+    fail "the good study failed: $(cat scratch/study.log)"
+fi
+spec() { # spec NAME SED: a copy of the study whose study.txt is edited by SED
+    cp -r study "study-$1" && sed -i -e "$2" "study-$1/study.txt"
+}
+spec long "s/^seed = 1\$/seed = 1\\n$(printf 'x%.0s' {1..3000}) = 1/"
+bad 'study.txt:[0-9]+: expected a line of at most 2047 bytes, found 3004' -- "$CNNLAB" select study-long
+spec rx 's/^repeats = 1$/repeats = x/'
+bad "study.txt:[0-9]+: repeats: expected an integer in \[1, 2048\], found 'x'" -- "$CNNLAB" select study-rx
+spec r0 's/^repeats = 1$/repeats = 0/'
+bad 'study.txt:[0-9]+: repeats: expected an integer' -- "$CNNLAB" select study-r0
+spec rbig 's/^repeats = 1$/repeats = 99999999999/'
+bad 'study.txt:[0-9]+: repeats: expected an integer' -- "$CNNLAB" select study-rbig
+spec g2 's/^grid = 0$/grid = 2/'
+bad "study.txt:[0-9]+: grid: expected an integer in \[0, 1\], found '2'" -- "$CNNLAB" select study-g2
+spec sneg 's/^seed = 1$/seed = -1/'
+bad "study.txt:[0-9]+: seed: expected an integer .*found '-1'" -- "$CNNLAB" select study-sneg
+spec sx 's/^seed = 1$/seed = 1x/'
+bad "study.txt:[0-9]+: seed: expected an integer .*found '1x'" -- "$CNNLAB" select study-sx
+spec nokv 's/^seed = 1$/seed 1/'
+bad "study.txt:[0-9]+: expected 'key = value', found 'seed 1'" -- "$CNNLAB" select study-nokv
+spec preset "s/^seed = 1\$/seed = 1\\npreset = $(printf 'p%.0s' {1..200})/"
+bad 'study.txt:[0-9]+: preset: expected at most 127 bytes, found 200' -- "$CNNLAB" select study-preset
+spec base "s/^seed = 1\$/seed = 1\\nbase = --model $(printf 'm%.0s' {1..300})/"
+bad 'study.txt:[0-9]+: base: expected a flag and a value of at most 255 bytes each' -- "$CNNLAB" select study-base
+cp -r study study-sdir && rm study-sdir/study.txt && mkdir study-sdir/study.txt
+bad 'study.txt: expected a regular file, found a directory' -- "$CNNLAB" select study-sdir
+cp -r study study-sfifo && rm study-sfifo/study.txt && mkfifo study-sfifo/study.txt
+bad 'study.txt: expected a regular file, found a FIFO' -- "$CNNLAB" select study-sfifo
+cp -r study study-snone && rm study-snone/study.txt
+bad 'study-snone is not a study folder' -- "$CNNLAB" select study-snone
+bad '--out study holds a different study' -- "$CNNLAB" study --out study --vary dropout=0,0.5 "${study_base[@]}"
+bad '--out data exists and is not a study folder' -- "$CNNLAB" study --out data --vary dropout=0,0.5 "${study_base[@]}"
+bad 'plainfile' -- "$CNNLAB" study --out plainfile --vary dropout=0,0.5 "${study_base[@]}"
+bad '--vary' -- "$CNNLAB" study --out new --vary no-such-flag=1,2 "${study_base[@]}"
+bad '--vary' -- "$CNNLAB" study --out new --vary dropout= "${study_base[@]}"
+bad '--repeats' -- "$CNNLAB" study --out new --vary dropout=0,0.5 --repeats 0 "${study_base[@]}"
+bad '--jobs' -- "$CNNLAB" study --out new --vary dropout=0,0.5 --jobs 0 "${study_base[@]}"
+bad '--preset' -- "$CNNLAB" study --out new --preset no-such-preset "${study_base[@]}"
+bad '--out' -- "$CNNLAB" study --vary dropout=0,0.5 "${study_base[@]}"
+bad '--dropout|dropout' -- "$CNNLAB" study --out new --vary dropout=0,nan "${study_base[@]}"
 
 # ---- accepted with a warning: milestones past the end (PyTorch accepts them) ----
 cases=$((cases + 1))

@@ -1,5 +1,6 @@
 /* options.c: the model knobs' names, and their text form (saved with weights
  * so a model can be rebuilt exactly). */
+#define _POSIX_C_SOURCE 200809L /* strtok_r */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

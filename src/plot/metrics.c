@@ -7,6 +7,8 @@
 #include "core/core.h"
 #include "metrics.h"
 
+#define MAX_COLUMNS 64 /* metrics.csv has 8 or 9; more is not a metrics file */
+
 enum { COL_EPOCH, COL_TRAIN_LOSS, COL_TRAIN_ACC, COL_VAL_LOSS, COL_VAL_ACC, COL_LR, NCOL };
 static const char *const col_names[NCOL] = {"epoch",   "train_loss", "train_acc",
                                             "val_loss", "val_acc",    "lr"};
@@ -97,6 +99,15 @@ cnn_status cnn_metrics_read(const char *run_dir, cnn_metrics *m, cnn_error *err)
     cnn_status st = cnn_file_read_all(path, &data, &size, err);
     if (st)
         return st;
+    const unsigned char *nul = memchr(data, 0, size);
+    if (nul) { /* it would end the text early, the rest unseen */
+        int at = 1;
+        for (const unsigned char *q = data; q < nul; q++)
+            at += *q == '\n';
+        free(data);
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: expected text, found a NUL "
+                             "byte", path, at);
+    }
     char *p = (char *)data, *line;
     size_t len;
     int lineno = 1, have;
@@ -109,11 +120,16 @@ cnn_status cnn_metrics_read(const char *run_dir, cnn_metrics *m, cnn_error *err)
                              "epoch", path);
     }
     /* The header: where each needed column is. */
-    char *fields[64];
-    int nf = split(line, fields, 64), col[NCOL], need = 0;
+    char *fields[MAX_COLUMNS];
+    int nf = split(line, fields, MAX_COLUMNS), col[NCOL], need = 0;
+    if (nf > MAX_COLUMNS) {
+        free(data);
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: the header has %d columns; "
+                             "expected at most %d", path, lineno, nf, MAX_COLUMNS);
+    }
     for (int c = 0; c < NCOL; c++) {
         col[c] = -1;
-        for (int f = 0; f < nf && f < 64; f++)
+        for (int f = 0; f < nf; f++)
             if (strcmp(trim(fields[f]), col_names[c]) == 0)
                 col[c] = f;
         if (col[c] < 0) {
@@ -143,7 +159,7 @@ cnn_status cnn_metrics_read(const char *run_dir, cnn_metrics *m, cnn_error *err)
         lineno++;
         if (blank(line))
             continue;
-        nf = split(line, fields, 64);
+        nf = split(line, fields, MAX_COLUMNS);
         if (nf < need) {
             st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: expected at least %d fields, "
                                "found %d", path, lineno, need, nf);

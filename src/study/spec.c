@@ -3,6 +3,7 @@
  * configuration text and diffs. Everything here is pure: no processes, no
  * run folders (runner.c and summary.c do those). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +448,31 @@ static cnn_study_factor *find_factor(cnn_study_spec *spec, const char *flag, siz
     return NULL;
 }
 
+/* A whole decimal integer in [lo, hi] (study.txt's grid, repeats, seed). */
+static int spec_integer(const char *s, unsigned long long lo, unsigned long long hi,
+                        unsigned long long *out)
+{
+    if (*s < '0' || *s > '9')
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (*end || errno || x < lo || x > hi)
+        return 0;
+    *out = x;
+    return 1;
+}
+
+/* A value copied whole into a field of size bytes, or refused. */
+#define SPEC_COPY(dst, size, src)                                                         \
+    do {                                                                                  \
+        if (strlen(src) >= (size))                                                        \
+            return cnn_error_set(err, CNN_STATUS_FORMAT, "study.txt:%d: %s: expected at " \
+                                 "most %zu bytes, found %zu", line_no, key,               \
+                                 (size_t)(size) - 1, strlen(src));                        \
+        memcpy((dst), (src), strlen(src) + 1);                                            \
+    } while (0)
+
 cnn_status cnn_study_spec_parse(const char *text, cnn_study_spec *spec, cnn_error *err)
 {
     memset(spec, 0, sizeof *spec);
@@ -458,7 +484,11 @@ cnn_status cnn_study_spec_parse(const char *text, cnn_study_spec *spec, cnn_erro
         size_t len = end ? (size_t)(end - line) : strlen(line);
         line_no++;
         char l[2048];
-        snprintf(l, sizeof l, "%.*s", (int)(len < sizeof l ? len : sizeof l - 1), line);
+        if (len >= sizeof l)
+            return cnn_error_set(err, CNN_STATUS_FORMAT, "study.txt:%d: expected a line of at "
+                                 "most %zu bytes, found %zu", line_no, sizeof l - 1, len);
+        memcpy(l, line, len);
+        l[len] = 0;
         line = end ? end + 1 : line + len;
         if (!*l || *l == '#')
             continue;
@@ -473,13 +503,15 @@ cnn_status cnn_study_spec_parse(const char *text, cnn_study_spec *spec, cnn_erro
             if (spec->base_count + 2 > CNN_STUDY_MAX_ARGS)
                 return cnn_error_set(err, CNN_STATUS_FORMAT, "study.txt:%d: too many base flags",
                                      line_no);
-            if (sp) {
-                snprintf(spec->base[spec->base_count++], CNN_STUDY_ARG_LEN, "%.*s",
-                         (int)(sp - val), val);
-                snprintf(spec->base[spec->base_count++], CNN_STUDY_ARG_LEN, "%s", sp + 1);
-            } else {
-                snprintf(spec->base[spec->base_count++], CNN_STUDY_ARG_LEN, "%s", val);
-            }
+            size_t flag_len = sp ? (size_t)(sp - val) : strlen(val);
+            if (flag_len >= CNN_STUDY_ARG_LEN || (sp && strlen(sp + 1) >= CNN_STUDY_ARG_LEN))
+                return cnn_error_set(err, CNN_STATUS_FORMAT, "study.txt:%d: base: expected a "
+                                     "flag and a value of at most %d bytes each", line_no,
+                                     CNN_STUDY_ARG_LEN - 1);
+            memcpy(spec->base[spec->base_count], val, flag_len);
+            spec->base[spec->base_count++][flag_len] = 0;
+            if (sp)
+                SPEC_COPY(spec->base[spec->base_count++], CNN_STUDY_ARG_LEN, sp + 1);
         } else if (strcmp(key, "vary") == 0) {
             if (spec->factor_count >= CNN_STUDY_MAX_FACTORS)
                 return cnn_error_set(err, CNN_STATUS_FORMAT, "study.txt:%d: too many factors",
@@ -488,14 +520,24 @@ cnn_status cnn_study_spec_parse(const char *text, cnn_study_spec *spec, cnn_erro
             if (st)
                 return st;
             spec->factor_count++;
-        } else if (strcmp(key, "grid") == 0) {
-            spec->grid = atoi(val);
-        } else if (strcmp(key, "repeats") == 0) {
-            spec->repeats = atoi(val);
-        } else if (strcmp(key, "seed") == 0) {
-            spec->seed = strtoull(val, NULL, 10);
+        } else if (strcmp(key, "grid") == 0 || strcmp(key, "repeats") == 0 ||
+                   strcmp(key, "seed") == 0) {
+            int which = key[0] == 'g' ? 0 : key[0] == 'r' ? 1 : 2;
+            static const unsigned long long lo[3] = {0, 1, 0},
+                                            hi[3] = {1, CNN_STUDY_MAX_RUNS, 9200000000000000000ULL};
+            unsigned long long x;
+            if (!spec_integer(val, lo[which], hi[which], &x))
+                return cnn_error_set(err, CNN_STATUS_FORMAT, "study.txt:%d: %s: expected an "
+                                     "integer in [%llu, %llu], found '%.64s'", line_no, key,
+                                     lo[which], hi[which], val);
+            if (which == 0)
+                spec->grid = (int)x;
+            else if (which == 1)
+                spec->repeats = (int)x;
+            else
+                spec->seed = x;
         } else if (strcmp(key, "preset") == 0) {
-            snprintf(spec->preset, sizeof spec->preset, "%s", val);
+            SPEC_COPY(spec->preset, sizeof spec->preset, val);
         } else if (strcmp(key, "bool_flag") == 0) {
             cnn_study_factor *f = find_factor(spec, val, strlen(val));
             if (f)
@@ -504,7 +546,7 @@ cnn_status cnn_study_spec_parse(const char *text, cnn_study_spec *spec, cnn_erro
             const char *e = strchr(val, '=');
             cnn_study_factor *f = e ? find_factor(spec, val, (size_t)(e - val)) : NULL;
             if (f)
-                snprintf(f->name, sizeof f->name, "%s", e + 1);
+                SPEC_COPY(f->name, sizeof f->name, e + 1);
         } else if (strcmp(key, "control_value") == 0) {
             const char *e = strchr(val, '=');
             cnn_study_factor *f = e ? find_factor(spec, val, (size_t)(e - val)) : NULL;

@@ -109,12 +109,62 @@ cnn_status cnn_checkpoint_apply(const cnn_checkpoint *ck, cnn_model *m, const ch
     return CNN_STATUS_OK;
 }
 
+/* The stored model options, checked as the train flags they came from
+ * (--dropout, --dropconnect in [0, 0.99], --groups in [1, 4096], --kernel-size in
+ * [1, 15]): a damaged value is refused here, naming the file, rather than
+ * blamed on a flag nobody passed. */
+static cnn_status check_options(const char *text, const char *path, cnn_error *err)
+{
+    static const struct { const char *key, *flag; double lo, hi; int integer; } num[] = {
+        {"dropout", "--dropout", 0, 0.99, 0},       {"dropconnect", "--dropconnect", 0, 0.99, 0},
+        {"groups", "--groups", 1, 4096, 1},         {"kernel_size", "--kernel-size", 1, 15, 1}};
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        const char *eq = memchr(p, '=', n);
+        for (size_t i = 0; eq && i < sizeof num / sizeof num[0]; i++) {
+            size_t klen = strlen(num[i].key);
+            if ((size_t)(eq - p) != klen || strncmp(p, num[i].key, klen) != 0)
+                continue;
+            char v[64], *end;
+            size_t vlen = n - klen - 1;
+            int ok = vlen > 0 && vlen < sizeof v;
+            if (ok) {
+                memcpy(v, eq + 1, vlen);
+                v[vlen] = 0;
+                double x = strtod(v, &end);
+                ok = *end == 0 && x >= num[i].lo && x <= num[i].hi &&
+                     (!num[i].integer || x == (double)(long)x);
+            }
+            if (!ok)
+                return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: stored model option %.*s: "
+                                     "expected %s in [%g, %g] (as %s), found '%.*s'", path,
+                                     (int)n, p, num[i].integer ? "an integer" : "a number",
+                                     num[i].lo, num[i].hi, num[i].flag, (int)(vlen < 64 ? vlen : 64),
+                                     eq + 1);
+        }
+        p += n;
+    }
+    return CNN_STATUS_OK;
+}
+
 cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *model_file,
                                 const char *path, cnn_model **out, cnn_error *err)
 {
-    const cnn_model_desc *desc;
-    cnn_status st = cnn_model_load(model_file ? model_file : ck->model, ck->vars, &desc, err);
+    /* Without the run's model.cnn only a built-in will do: the stored name is
+     * never opened as a path. */
+    size_t len = strlen(ck->model);
+    if (!model_file && (strchr(ck->model, '/') || (len >= 4 && strcmp(ck->model + len - 4, ".cnn") == 0)))
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: holds model '%s', which is not a "
+                             "built-in, and its model file (model.cnn beside it) is missing",
+                             path, ck->model);
+    cnn_status st = check_options(ck->options, path, err);
     if (st)
+        return st;
+    const cnn_model_desc *desc;
+    if ((st = cnn_model_load(model_file ? model_file : ck->model, ck->vars, &desc, err)))
         return st;
     cnn_model_options opt;
     if ((st = cnn_model_options_parse(ck->options, &opt, err)))
