@@ -298,12 +298,14 @@ cnn_status cnn_optim_set_groups(cnn_optim *o, const cnn_param_group *g, int n, c
     for (int i = 1; i < k; i++) {
         const cnn_range *a = &sorted[i - 1].range, *b = &sorted[i].range;
         if (a->offset + a->count > b->offset) {
+            /* the message reads a and b: free after it */
+            cnn_status st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                          "parameter groups: expected disjoint slices, found "
+                                          "[%zu, %zu) and [%zu, %zu) overlapping", a->offset,
+                                          a->offset + a->count, b->offset, b->offset + b->count);
             free(sorted);
             free(runs);
-            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
-                                 "parameter groups: expected disjoint slices, found [%zu, %zu) "
-                                 "and [%zu, %zu) overlapping", a->offset, a->offset + a->count,
-                                 b->offset, b->offset + b->count);
+            return st;
         }
     }
     int nr = 0;
