@@ -30,6 +30,12 @@ src/dataset/augment.c, src/layers/registry.c). Both sides then see the same
 batches from the same weights, so their curves differ only by floating-point
 rounding and its growth, not by the luck of the draw; one pair of runs is then
 a comparison of the two implementations.
+
+For a step-by-step comparison (tools/dynamics.c prints cnnlab's side):
+--print-steps prints "step S loss L" for every step; --momentum,
+--weight-decay, --lr and --augment (crop,flip or none) change the recipe as
+cnnlab's flags of those names do, so that ingredients can be switched off on
+both sides; --batch-size likewise.
 """
 import argparse
 import math
@@ -205,6 +211,12 @@ def main():
     ap.add_argument('--subset', type=int, default=0, help='train images (0: all 45,000)')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--lr', type=float, default=0.1)
+    ap.add_argument('--momentum', type=float, default=0.9)
+    ap.add_argument('--weight-decay', type=float, default=1e-4)
+    ap.add_argument('--augment', default='crop,flip', choices=['crop,flip', 'none'])
+    ap.add_argument('--batch-size', type=int, default=128)
+    ap.add_argument('--print-steps', action='store_true', help='print every step\'s loss')
     ap.add_argument('--same-as', metavar='CNNLAB', default=None,
                     help="a cnnlab binary: take cnnlab's split, subset, init, order and crops")
     a = ap.parse_args()
@@ -237,7 +249,8 @@ def main():
         init_as_cnnlab(model, a.same_as, a.seed)
     order = list(train)  # cnnlab shuffles its list in place, epoch after epoch
     step = 0
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum,
+                          weight_decay=a.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(
         opt, [int(m) for m in a.milestones.split(',')], gamma=0.1)
     print(f'pytorch {torch.__version__} resnet20: {len(train)} train / {len(val)} validation '
@@ -251,9 +264,11 @@ def main():
         else:
             perm = rng.permutation(train)
         loss_sum, correct = 0.0, 0
-        for s in range(0, len(perm), 128):
-            idx = perm[s:s + 128]
-            if a.same_as:
+        for s in range(0, len(perm), a.batch_size):
+            idx = perm[s:s + a.batch_size]
+            if a.augment == 'none':
+                xa = x[idx]
+            elif a.same_as:
                 xa = augment_as_cnnlab(x[idx], cnnlab_crops(a.seed, step, len(idx)))
             else:
                 xa = augment(x[idx], rng)
@@ -264,7 +279,9 @@ def main():
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if step == 1:
+            if a.print_steps:
+                print(f'step {step} loss {loss.item():.6f}', flush=True)
+            elif step == 1:
                 print(f'  epoch 1: step 1, loss {loss.item():.4f}', flush=True)
             loss_sum += loss.item() * len(idx)
             correct += (out.argmax(1) == yb).sum().item()
