@@ -39,10 +39,16 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
     progress *p = user;
     if (p->tty)
         fprintf(stderr, "\r%60s\r", "");
-    printf("epoch %3d  train loss %.4f acc %6.2f%%  val loss %.4f acc %6.2f%%  lr %.4g  "
-           "%6.1f s  %7.0f img/s%s\n",
-           s->epoch, s->train_loss, 100 * s->train_acc, s->val_loss, 100 * s->val_acc, s->lr,
-           s->seconds, s->images_per_second, s->best ? "  *" : "");
+    if (isnan(s->val_acc)) /* no validation split (--val-fraction 0) */
+        printf("epoch %3d  train loss %.4f acc %6.2f%%  (no validation split)  lr %.4g  "
+               "%6.1f s  %7.0f img/s\n",
+               s->epoch, s->train_loss, 100 * s->train_acc, s->lr, s->seconds,
+               s->images_per_second);
+    else
+        printf("epoch %3d  train loss %.4f acc %6.2f%%  val loss %.4f acc %6.2f%%  lr %.4g  "
+               "%6.1f s  %7.0f img/s%s\n",
+               s->epoch, s->train_loss, 100 * s->train_acc, s->val_loss, 100 * s->val_acc, s->lr,
+               s->seconds, s->images_per_second, s->best ? "  *" : "");
     fflush(stdout);
 }
 
