@@ -66,6 +66,14 @@ cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *siz
  * the folder. A crash leaves either the old file or the new one, never a torn
  * one. Every file cnnlab writes goes through here (logs excepted). */
 cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size, cnn_error *err);
+/* Text appended to a caller's fixed buffer (reports, sentences): what does not
+ * fit is cut, and buf stays NUL-terminated. */
+typedef struct cnn_fixbuf {
+    char *buf;
+    size_t size, used;
+} cnn_fixbuf;
+void cnn_fixbuf_printf(cnn_fixbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* A text file composed with stdio in memory, then written by
  * cnn_file_write_atomic:  cnn_text_file t; FILE *f = cnn_text_file_open(&t);
  * fprintf(f, ...); st = cnn_text_file_commit(&t, path, err);  open returns

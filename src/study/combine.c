@@ -19,23 +19,6 @@
 #include "cnnlab/study.h"
 #include "core/core.h"
 
-typedef struct tbuf {
-    char *buf;
-    size_t size, used;
-} tbuf;
-
-static void put(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(tbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (b->used < b->size) {
-        int n = vsnprintf(b->buf + b->used, b->size - b->used, fmt, ap);
-        if (n > 0)
-            b->used += (size_t)n;
-    }
-    va_end(ap);
-}
 
 /* ---- choosing ---- */
 
@@ -228,10 +211,10 @@ void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_
                                 int count, const cnn_study_level *combo, int repeats, char *out,
                                 size_t size)
 {
-    tbuf b = {out, size, 0};
+    cnn_fixbuf b = {out, size, 0};
     out[0] = 0;
     if (count == 0) {
-        put(&b, "No varied value beat %s, so there was nothing to combine: the control's "
+        cnn_fixbuf_printf(&b, "No varied value beat %s, so there was nothing to combine: the control's "
                 "settings stand, and nothing more was trained.", control->label);
         return;
     }
@@ -245,13 +228,13 @@ void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_
             spread = fmax(spread, singles[i].std);
     }
     if (count == 1) {
-        put(&b, "Only %s beat %s, so the combination is that configuration itself, already "
+        cnn_fixbuf_printf(&b, "Only %s beat %s, so the combination is that configuration itself, already "
                 "trained with the same seeds: nothing more was trained.", singles[0].label,
             control->label);
         return;
     }
     if (!combo || combo->n == 0 || !isfinite(combo->mean)) {
-        put(&b, "The combination has no result yet (not run, or diverged), so whether the gains "
+        cnn_fixbuf_printf(&b, "The combination has no result yet (not run, or diverged), so whether the gains "
                 "add up is not known.");
         return;
     }
@@ -261,38 +244,38 @@ void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_
     double gain = 100 * (combo->mean - control->mean), total = 100 * sum;
     double below = 100 * (w->mean - combo->mean);
     if (below > 0) {
-        put(&b, "The gains did not add up: the combination (%.2f%%) fell %.2f points below the "
+        cnn_fixbuf_printf(&b, "The gains did not add up: the combination (%.2f%%) fell %.2f points below the "
                 "best single winner, %s (%.2f%%), though the single gains summed to %+.2f "
                 "points; the changes interact (regularisers together can over-regularise)",
             100 * combo->mean, below, w->label, 100 * w->mean, total);
         if (repeats > 1 && below <= 100 * spread)
-            put(&b, "; that shortfall is within the seed-to-seed spread (std up to %.2f points "
+            cnn_fixbuf_printf(&b, "; that shortfall is within the seed-to-seed spread (std up to %.2f points "
                     "over %d seeds), so these runs do not tell the two apart", 100 * spread,
                 repeats);
-        put(&b, ".");
+        cnn_fixbuf_printf(&b, ".");
         return;
     }
     /* "Close to the sum": short of it by no more than the seed spread or a quarter of it. */
     double slack = fmax(100 * spread, 0.25 * total);
     if (gain >= total - slack) {
-        put(&b, "The gains added up: the combination gained %+.2f points over %s against "
+        cnn_fixbuf_printf(&b, "The gains added up: the combination gained %+.2f points over %s against "
                 "%+.2f for the single gains summed, %s %s the best single winner, %s", gain,
             control->label, total, gain > total + slack ? "more than their sum, and" : "and",
             below > -0.005 ? "matched" : "beat", w->label);
         if (below <= -0.005)
-            put(&b, ", by %.2f points", -below);
+            cnn_fixbuf_printf(&b, ", by %.2f points", -below);
     } else {
-        put(&b, "The gains partly added up: the combination %s the best single winner, %s",
+        cnn_fixbuf_printf(&b, "The gains partly added up: the combination %s the best single winner, %s",
             below > -0.005 ? "matched" : "beat", w->label);
         if (below <= -0.005)
-            put(&b, ", by %.2f points", -below);
-        put(&b, ", but gained %+.2f points over %s, well short of the %+.2f the single gains "
+            cnn_fixbuf_printf(&b, ", by %.2f points", -below);
+        cnn_fixbuf_printf(&b, ", but gained %+.2f points over %s, well short of the %+.2f the single gains "
                 "summed to", gain, control->label, total);
     }
     if (repeats > 1)
-        put(&b, " (seed-to-seed spread: std up to %.2f points over %d seeds)", 100 * spread,
+        cnn_fixbuf_printf(&b, " (seed-to-seed spread: std up to %.2f points over %d seeds)", 100 * spread,
             repeats);
-    put(&b, ".");
+    cnn_fixbuf_printf(&b, ".");
 }
 
 /* ---- the report section ---- */
@@ -323,24 +306,24 @@ static void pct(char *buf, size_t size, double mean, double std, int n, int repe
 void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, char *out,
                                size_t size)
 {
-    tbuf b = {out, size, 0};
+    cnn_fixbuf b = {out, size, 0};
     out[0] = 0;
     const cnn_study_spec *s = &c->spec;
     char acc[96];
-    put(&b, "## Combining the winners\n\n");
-    put(&b, "Each factor's best value on validation, kept where its mean beat the control's; "
+    cnn_fixbuf_printf(&b, "## Combining the winners\n\n");
+    cnn_fixbuf_printf(&b, "Each factor's best value on validation, kept where its mean beat the control's; "
             "the kept values trained together (`cnnlab select --combine`) with the same %s, "
             "on validation only. Accuracies are the best validation accuracy, %s.\n\n",
         s->repeats == 1 ? "seed" : "seeds",
         s->repeats > 1 ? "mean ± std over the seeds (seeds with a result)" : "one seed");
-    put(&b, "The gains *added up* when the combination beats the best single winner and its "
+    cnn_fixbuf_printf(&b, "The gains *added up* when the combination beats the best single winner and its "
             "gain over the control falls short of the single gains summed by no more than the "
             "seed-to-seed spread or a quarter of that sum; *partly* when it beats the best "
             "single winner but falls further short; *not* when it is below the best single "
             "winner.\n\n");
-    put(&b, "| configuration | best val acc | gain over the control |\n|---|---|---|\n");
+    cnn_fixbuf_printf(&b, "| configuration | best val acc | gain over the control |\n|---|---|---|\n");
     pct(acc, sizeof acc, c->control_mean, c->control_std, c->control_n, s->repeats);
-    put(&b, "| the control | %s | – |\n", acc);
+    cnn_fixbuf_printf(&b, "| the control | %s | – |\n", acc);
     cnn_study_level singles[CNN_STUDY_MAX_FACTORS];
     char labels[CNN_STUDY_MAX_FACTORS][CNN_STUDY_ID_LEN];
     int k = 0;
@@ -349,12 +332,12 @@ void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, 
         const cnn_study_factor *fa = &s->factors[f];
         const char *name = fa->name[0] ? fa->name : fa->flag;
         if (c->best[f] < 0) {
-            put(&b, "| %s: no value has a result | – | – |\n", name);
+            cnn_fixbuf_printf(&b, "| %s: no value has a result | – | – |\n", name);
             continue;
         }
         pct(acc, sizeof acc, c->best_mean[f], c->best_std[f], c->best_n[f], s->repeats);
         double gain = 100 * (c->best_mean[f] - c->control_mean);
-        put(&b, "| %s: best %s=%s%s | %s | %+.2f pt |\n", name, fa->flag, fa->values[c->best[f]],
+        cnn_fixbuf_printf(&b, "| %s: best %s=%s%s | %s | %+.2f pt |\n", name, fa->flag, fa->values[c->best[f]],
             c->value[f] >= 0 ? "" : " (did not beat the control: not combined)", acc, gain);
         if (c->value[f] < 0)
             continue;
@@ -368,19 +351,19 @@ void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, 
     if (c->winners >= 2) {
         cnn_study_combine_result(c, dir, &combo.mean, &combo.std, &combo.n);
         pct(acc, sizeof acc, combo.mean, combo.std, combo.n, s->repeats);
-        put(&b, "| **combined: %s** | %s | ", c->label, acc);
+        cnn_fixbuf_printf(&b, "| **combined: %s** | %s | ", c->label, acc);
         if (combo.n > 0)
-            put(&b, "%+.2f pt |\n", 100 * (combo.mean - c->control_mean));
+            cnn_fixbuf_printf(&b, "%+.2f pt |\n", 100 * (combo.mean - c->control_mean));
         else
-            put(&b, "– |\n");
-        put(&b, "| the single gains summed | | %+.2f pt |\n", sum);
+            cnn_fixbuf_printf(&b, "– |\n");
+        cnn_fixbuf_printf(&b, "| the single gains summed | | %+.2f pt |\n", sum);
     }
     char sentence[2048];
     cnn_study_combine_sentence(&control, singles, k, &combo, s->repeats, sentence,
                                sizeof sentence);
-    put(&b, "\n%s\n", sentence);
+    cnn_fixbuf_printf(&b, "\n%s\n", sentence);
     if (c->winners >= 2)
-        put(&b, "\nThe combination's runs: `runs/combined%s/` (config.txt, metrics.csv, "
+        cnn_fixbuf_printf(&b, "\nThe combination's runs: `runs/combined%s/` (config.txt, metrics.csv, "
                 "train.log); the test set was not used for them.\n",
             s->repeats > 1 ? "_sN" : "");
 }

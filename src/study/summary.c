@@ -102,42 +102,25 @@ int cnn_study_mean_std(const double *x, int n, double *mean, double *std)
 
 /* ---- the sentence ---- */
 
-typedef struct sbuf {
-    char *buf;
-    size_t size, used;
-} sbuf;
-
-static void sb(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (b->used < b->size) {
-        int n = vsnprintf(b->buf + b->used, b->size - b->used, fmt, ap);
-        if (n > 0)
-            b->used += (size_t)n;
-    }
-    va_end(ap);
-}
 
 /* ", a difference larger than the seed-to-seed spread (std up to 0.40 points)" */
-static void spread_clause(sbuf *b, const cnn_study_level *x, const cnn_study_level *y, int repeats)
+static void spread_clause(cnn_fixbuf *b, const cnn_study_level *x, const cnn_study_level *y, int repeats)
 {
     if (repeats < 2)
         return;
     double diff = 100 * fabs(x->mean - y->mean), spread = 100 * fmax(x->std, y->std);
     if (diff > spread)
-        sb(b, "; the difference is larger than the seed-to-seed spread (std up to %.2f points "
+        cnn_fixbuf_printf(b, "; the difference is larger than the seed-to-seed spread (std up to %.2f points "
               "over %d seeds)", spread, repeats);
     else
-        sb(b, "; the difference is within the seed-to-seed spread (std up to %.2f points over %d "
+        cnn_fixbuf_printf(b, "; the difference is within the seed-to-seed spread (std up to %.2f points over %d "
               "seeds), so these runs do not tell them apart", spread, repeats);
 }
 
 void cnn_study_sentence(const char *factor, const cnn_study_level *levels, int count, int repeats,
                         char *out, size_t size)
 {
-    sbuf b = {out, size, 0};
+    cnn_fixbuf b = {out, size, 0};
     out[0] = 0;
     int best = -1, ref = -1, failed = 0;
     for (int i = 0; i < count; i++) {
@@ -151,13 +134,13 @@ void cnn_study_sentence(const char *factor, const cnn_study_level *levels, int c
             best = i;
     }
     if (best < 0) {
-        sb(&b, "%s: no run has a validation result yet, so the data shows nothing.", factor);
+        cnn_fixbuf_printf(&b, "%s: no run has a validation result yet, so the data shows nothing.", factor);
         return;
     }
     const cnn_study_level *w = &levels[best];
     int ref_ok = ref >= 0 && isfinite(levels[ref].mean) && levels[ref].n > 0;
     if (!ref_ok) {
-        sb(&b, "%s: %s did best with %.2f%% validation accuracy%s", factor, w->label, 100 * w->mean,
+        cnn_fixbuf_printf(&b, "%s: %s did best with %.2f%% validation accuracy%s", factor, w->label, 100 * w->mean,
            ref >= 0 ? "; the reference run has no result to compare with" : "");
     } else if (best == ref) {
         /* The reference won: how close did the others come? */
@@ -167,30 +150,30 @@ void cnn_study_sentence(const char *factor, const cnn_study_level *levels, int c
                 (second < 0 || levels[i].mean > levels[second].mean))
                 second = i;
         if (second < 0)
-            sb(&b, "%s: only %s has a result, %.2f%% validation accuracy", factor, w->label,
+            cnn_fixbuf_printf(&b, "%s: only %s has a result, %.2f%% validation accuracy", factor, w->label,
                100 * w->mean);
         else
-            sb(&b, "%s: no value beat %s at %.2f%% validation accuracy", factor, w->label,
+            cnn_fixbuf_printf(&b, "%s: no value beat %s at %.2f%% validation accuracy", factor, w->label,
                100 * w->mean);
         if (second >= 0) {
-            sb(&b, "; the closest, %s, was %.2f points lower", levels[second].label,
+            cnn_fixbuf_printf(&b, "; the closest, %s, was %.2f points lower", levels[second].label,
                100 * (w->mean - levels[second].mean));
             spread_clause(&b, w, &levels[second], repeats);
         }
     } else {
         const cnn_study_level *r = &levels[ref];
-        sb(&b, "%s: %s won with %.2f%% validation accuracy, %.2f points above %s at %.2f%%", factor,
+        cnn_fixbuf_printf(&b, "%s: %s won with %.2f%% validation accuracy, %.2f points above %s at %.2f%%", factor,
            w->label, 100 * w->mean, 100 * (w->mean - r->mean), r->label, 100 * r->mean);
         spread_clause(&b, w, r, repeats);
     }
     if (failed) {
-        sb(&b, "; without a result (diverged or not run):");
+        cnn_fixbuf_printf(&b, "; without a result (diverged or not run):");
         int k = 0;
         for (int i = 0; i < count; i++)
             if (!isfinite(levels[i].mean) || levels[i].n == 0)
-                sb(&b, "%s %s", k++ ? "," : "", levels[i].label);
+                cnn_fixbuf_printf(&b, "%s %s", k++ ? "," : "", levels[i].label);
     }
-    sb(&b, ".");
+    cnn_fixbuf_printf(&b, ".");
 }
 
 /* ---- the whole study ---- */
@@ -474,28 +457,28 @@ static double config_epoch(const study_view *v, int c)
     return m ? sum / m : NAN;
 }
 
-static void num(sbuf *b, const char *fmt, double x)
+static void num(cnn_fixbuf *b, const char *fmt, double x)
 {
     if (isfinite(x))
-        sb(b, fmt, x);
+        cnn_fixbuf_printf(b, fmt, x);
     else
-        sb(b, "–");
+        cnn_fixbuf_printf(b, "–");
 }
 
 /* ---- plots ---- */
 
-static void plots(const study_view *v, sbuf *md, char *note, size_t note_size)
+static void plots(const study_view *v, cnn_fixbuf *md, char *note, size_t note_size)
 {
     const cnn_study_spec *s = v->spec;
     const char *model = base_value(s, "--model", "lenet5");
-    sb(md, "\n## Plots\n\n");
+    cnn_fixbuf_printf(md, "\n## Plots\n\n");
     if (!cnn_plot_available()) {
         snprintf(note, note_size,
                  "plots skipped: gnuplot (with the pngcairo terminal) was not found; install "
                  "Debian's gnuplot-nox (`sudo apt-get install gnuplot-nox`, or scripts/deps.sh), "
                  "then run the same `cnnlab study` command again: finished runs are kept and the "
                  "report is redrawn with its plots");
-        sb(md, "Plots were skipped: gnuplot was not found. Install Debian's `gnuplot-nox` "
+        cnn_fixbuf_printf(md, "Plots were skipped: gnuplot was not found. Install Debian's `gnuplot-nox` "
                "(`sudo apt-get install gnuplot-nox`, or `scripts/deps.sh`) and run the same "
                "`cnnlab study` command again: finished runs are kept and this report is redrawn "
                "with its plots.\n");
@@ -559,11 +542,11 @@ static void plots(const study_view *v, sbuf *md, char *note, size_t note_size)
             failed++;
             if (!*first_error)
                 snprintf(first_error, sizeof first_error, "%s", perr.msg);
-            sb(md, "### %s\n\nThe plot could not be drawn: %s\n\n", name, perr.msg);
+            cnn_fixbuf_printf(md, "### %s\n\nThe plot could not be drawn: %s\n\n", name, perr.msg);
             continue;
         }
         drawn++;
-        sb(md, "### %s\n\n![%s: validation loss](plots/%s-val_loss.png)\n"
+        cnn_fixbuf_printf(md, "### %s\n\n![%s: validation loss](plots/%s-val_loss.png)\n"
                "![%s: validation accuracy](plots/%s-val_acc.png)\n\n"
                "The [learning rate per epoch](plots/%s-lr.png); SVG versions beside each PNG.\n\n",
            name, name, fname, name, fname, fname);
@@ -576,7 +559,7 @@ static void plots(const study_view *v, sbuf *md, char *note, size_t note_size)
 
 /* ---- select.txt: the test result ---- */
 
-static void test_section(const study_view *v, sbuf *md)
+static void test_section(const study_view *v, cnn_fixbuf *md)
 {
     char *sel = read_text(v->dir, "select.txt");
     if (!sel)
@@ -593,26 +576,26 @@ static void test_section(const study_view *v, sbuf *md)
     cnn_kv_get(sel, "retrained", retrained, sizeof retrained, "0");
     cnn_kv_get(sel, "train_images", train_images, sizeof train_images, "");
     free(sel);
-    sb(md, "\n## Test set\n\n");
-    sb(md, "Chosen on validation only: **%s**, the configuration with the best validation accuracy "
+    cnn_fixbuf_printf(md, "\n## Test set\n\n");
+    cnn_fixbuf_printf(md, "Chosen on validation only: **%s**, the configuration with the best validation accuracy "
            "(%.2f %%", label, 100 * atof(val));
     if (atoi(seeds) > 1)
-        sb(md, " ± %.2f over %s seeds", 100 * atof(std), seeds);
-    sb(md, ").\n");
+        cnn_fixbuf_printf(md, " ± %.2f over %s seeds", 100 * atof(std), seeds);
+    cnn_fixbuf_printf(md, ").\n");
     if (atoi(retrained))
-        sb(md, "It was retrained with the same settings on all %s training images "
+        cnn_fixbuf_printf(md, "It was retrained with the same settings on all %s training images "
                "(`--val-fraction 0`) into `%s`, ", *train_images ? train_images : "50,000", tested);
     else
-        sb(md, "Its run folder `%s` (the weights of its best validation epoch) ", tested);
-    sb(md, "%s evaluated on the 10,000 test images: **test accuracy %.2f %%** (per class and the "
+        cnn_fixbuf_printf(md, "Its run folder `%s` (the weights of its best validation epoch) ", tested);
+    cnn_fixbuf_printf(md, "%s evaluated on the 10,000 test images: **test accuracy %.2f %%** (per class and the "
            "confusion matrix: `%s/test.json`).\n\n",
        atoi(retrained) ? "and" : "was", 100 * atof(acc), tested);
     int u = atoi(uses);
     if (u == 1)
-        sb(md, "The test set was used once for this study, after the choice was made on "
+        cnn_fixbuf_printf(md, "The test set was used once for this study, after the choice was made on "
                "validation; no decision was taken on it.\n");
     else
-        sb(md, "The test set was used %d times for this study: every use after the first makes "
+        cnn_fixbuf_printf(md, "The test set was used %d times for this study: every use after the first makes "
                "the reported accuracy a less honest estimate of accuracy on new images.\n", u);
 }
 
@@ -639,7 +622,7 @@ static void sort_configs(int *order, int n, const double *mean)
         }
 }
 
-static void report(const study_view *v, sbuf *md, char *note, size_t note_size)
+static void report(const study_view *v, cnn_fixbuf *md, char *note, size_t note_size)
 {
     const cnn_study_spec *s = v->spec;
     const char *model = base_value(s, "--model", "lenet5");
@@ -656,36 +639,36 @@ static void report(const study_view *v, sbuf *md, char *note, size_t note_size)
         size_t u = strlen(title);
         snprintf(title + u, sizeof title - u, "%s%s", f ? ", " : "", factor_name(&s->factors[f]));
     }
-    sb(md, "# Study: %s on %s\n\n", *s->preset ? s->preset : *title ? title : "the base alone",
+    cnn_fixbuf_printf(md, "# Study: %s on %s\n\n", *s->preset ? s->preset : *title ? title : "the base alone",
        model);
-    sb(md, "**Question.** ");
+    cnn_fixbuf_printf(md, "**Question.** ");
     if (s->factor_count == 0)
-        sb(md, "How well does the base configuration do on validation data?");
+        cnn_fixbuf_printf(md, "How well does the base configuration do on validation data?");
     for (int f = 0; f < s->factor_count; f++) {
         const cnn_study_factor *fa = &s->factors[f];
-        sb(md, "%sWhat does `--%s` (", f ? " " : "", fa->flag);
+        cnn_fixbuf_printf(md, "%sWhat does `--%s` (", f ? " " : "", fa->flag);
         for (int val = 0; val < fa->count; val++)
-            sb(md, "%s%s", val ? ", " : "", fa->values[val]);
-        sb(md, ") do to the validation accuracy of %s?", model);
+            cnn_fixbuf_printf(md, "%s%s", val ? ", " : "", fa->values[val]);
+        cnn_fixbuf_printf(md, ") do to the validation accuracy of %s?", model);
     }
-    sb(md, "\n\n**Method.** %s. The base configuration is `cnnlab train",
+    cnn_fixbuf_printf(md, "\n\n**Method.** %s. The base configuration is `cnnlab train",
        s->grid ? "Every combination of the varied values (a grid)"
                : "A control run with the base configuration, then one change at a time against it");
     for (int i = 0; i < s->base_count; i++)
-        sb(md, " %s", s->base[i]);
-    sb(md, "`; varied: `%s`%s%s%s. ", varies, *s->preset ? " (preset " : "", s->preset,
+        cnn_fixbuf_printf(md, " %s", s->base[i]);
+    cnn_fixbuf_printf(md, "`; varied: `%s`%s%s%s. ", varies, *s->preset ? " (preset " : "", s->preset,
        *s->preset ? ")" : "");
     if (s->repeats > 1)
-        sb(md, "Each configuration ran with %d seeds (%llu to %llu): accuracies are mean ± "
+        cnn_fixbuf_printf(md, "Each configuration ran with %d seeds (%llu to %llu): accuracies are mean ± "
                "standard deviation. ", s->repeats, (unsigned long long)s->seed,
            (unsigned long long)(s->seed + (uint64_t)s->repeats - 1));
     else
-        sb(md, "One seed (%llu) per configuration: differences of a point or so may be seed "
+        cnn_fixbuf_printf(md, "One seed (%llu) per configuration: differences of a point or so may be seed "
                "noise (`--repeats 3` measures it). ", (unsigned long long)s->seed);
-    sb(md, "Every number is on the validation split; the test set is not used here.\n\n");
+    cnn_fixbuf_printf(md, "Every number is on the validation split; the test set is not used here.\n\n");
 
-    sb(md, "## Results, best validation accuracy first\n\n");
-    sb(md, "| configuration | differs from the %s (config.txt) | best val acc | epoch | final "
+    cnn_fixbuf_printf(md, "## Results, best validation accuracy first\n\n");
+    cnn_fixbuf_printf(md, "| configuration | differs from the %s (config.txt) | best val acc | epoch | final "
            "train loss | final val loss | val − train loss | train − val acc | time | img/s | "
            "status |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
        s->grid ? "first configuration" : "control");
@@ -710,32 +693,32 @@ static void report(const study_view *v, sbuf *md, char *note, size_t note_size)
                 else
                     other++;
             }
-        sb(md, "| %s | %s | %s | ", r->label,
+        cnn_fixbuf_printf(md, "| %s | %s | %s | ", r->label,
            c == 0 ? (s->grid ? "(the first configuration)" : "(the control)")
                   : (*v->res[i].diff ? v->res[i].diff : "nothing"), acc);
         num(md, s->repeats > 1 ? "%.1f" : "%.0f", config_epoch(v, c));
-        sb(md, " | ");
+        cnn_fixbuf_printf(md, " | ");
         num(md, "%.4f", config_field(v, c, offsetof(cnn_study_result, final_train_loss)));
-        sb(md, " | ");
+        cnn_fixbuf_printf(md, " | ");
         num(md, "%.4f", config_field(v, c, offsetof(cnn_study_result, final_val_loss)));
-        sb(md, " | ");
+        cnn_fixbuf_printf(md, " | ");
         num(md, "%+.4f", config_field(v, c, offsetof(cnn_study_result, final_val_loss)) -
                              config_field(v, c, offsetof(cnn_study_result, final_train_loss)));
-        sb(md, " | ");
+        cnn_fixbuf_printf(md, " | ");
         num(md, "%+.2f pt", 100 * (config_field(v, c, offsetof(cnn_study_result, final_train_acc)) -
                                    config_field(v, c, offsetof(cnn_study_result, final_val_acc))));
-        sb(md, " | ");
+        cnn_fixbuf_printf(md, " | ");
         num(md, "%.1f s", config_field(v, c, offsetof(cnn_study_result, seconds)));
-        sb(md, " | ");
+        cnn_fixbuf_printf(md, " | ");
         num(md, "%.0f", config_field(v, c, offsetof(cnn_study_result, images_per_second)));
         if (div || other)
-            sb(md, " | %d finished, %d diverged, %d not run |\n", fin, div, other);
+            cnn_fixbuf_printf(md, " | %d finished, %d diverged, %d not run |\n", fin, div, other);
         else
-            sb(md, " | %s |\n", s->repeats > 1 ? "finished" : v->res[i].status);
+            cnn_fixbuf_printf(md, " | %s |\n", s->repeats > 1 ? "finished" : v->res[i].status);
     }
     free(order);
 
-    sb(md, "\n## What the data shows\n\n");
+    cnn_fixbuf_printf(md, "\n## What the data shows\n\n");
     for (int f = 0; f < s->factor_count; f++) {
         cnn_study_level lv[CNN_STUDY_MAX_VALUES + 1];
         char labels[CNN_STUDY_MAX_VALUES + 1][CNN_STUDY_ID_LEN];
@@ -743,7 +726,7 @@ static void report(const study_view *v, sbuf *md, char *note, size_t note_size)
         char sentence[2048];
         cnn_study_sentence(factor_name(&s->factors[f]), lv, k, s->repeats, sentence,
                            sizeof sentence);
-        sb(md, "- %s\n", sentence);
+        cnn_fixbuf_printf(md, "- %s\n", sentence);
     }
     if (s->grid && v->configs > 0) {
         int best = -1;
@@ -751,24 +734,24 @@ static void report(const study_view *v, sbuf *md, char *note, size_t note_size)
             if (v->count[c] && (best < 0 || v->mean[c] > v->mean[best]))
                 best = c;
         if (best >= 0)
-            sb(md, "- The best combination was %s with %.2f %% validation accuracy.\n",
+            cnn_fixbuf_printf(md, "- The best combination was %s with %.2f %% validation accuracy.\n",
                v->runs[v->first[best]].label, 100 * v->mean[best]);
     }
     if (s->factor_count == 0)
-        sb(md, "- Nothing was varied.\n");
+        cnn_fixbuf_printf(md, "- Nothing was varied.\n");
 
     if (v->combo) {
         char *section = malloc(16384);
         if (section) {
             cnn_study_combine_section(v->combo, v->dir, section, 16384);
-            sb(md, "\n%s", section);
+            cnn_fixbuf_printf(md, "\n%s", section);
             free(section);
         }
     }
 
     plots(v, md, note, note_size);
 
-    sb(md, "\n## Files\n\n`summary.csv` has one row per run (seconds and images/s last); "
+    cnn_fixbuf_printf(md, "\n## Files\n\n`summary.csv` has one row per run (seconds and images/s last); "
            "`runs/ID/` holds each run's config.txt, metrics.csv, status.txt, weights and "
            "train.log; `study.txt` says what the study is (rerunning `cnnlab study` with the same "
            "`--out` continues it). `cnnlab select %s` tests the best configuration once.\n",
@@ -800,7 +783,7 @@ cnn_status cnn_study_write_outputs(const char *dir, const cnn_study_spec *spec,
     v.combo = combo;
     if ((st = write_summary(&v, err)) == CNN_STATUS_OK) {
         size_t size = 1 << 20;
-        sbuf md = {malloc(size), size, 0};
+        cnn_fixbuf md = {malloc(size), size, 0};
         if (!md.buf) {
             view_free(&v);
             return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "out of memory writing the report");
