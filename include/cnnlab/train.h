@@ -7,8 +7,11 @@
  *   best.weights   weights of the epoch with the best validation accuracy
  *   last.weights   weights after the last finished epoch
  *   resume.state   all a stopped run needs to continue (src/train/resume.h)
- *   status.txt     how the run ended: finished, stopped early (when, why) or diverged
- *   test.json      written by `cnnlab test` (the test set is used there only)
+ *   lookahead.weights  the Lookahead shadow, for resume (runs with --lookahead-every)
+ *   status.txt     how the run ended: finished, stopped early (when, why) or diverged;
+ *                  final_val_acc_tta with --tta and a validation split
+ *   test.json      written by `cnnlab test` (the test set is used there only): accuracy
+ *                  with the run's TTA level (tta), and accuracy_plain without
  */
 #ifndef CNNLAB_TRAIN_H
 #define CNNLAB_TRAIN_H

@@ -6,7 +6,9 @@
  * dropout masks (per global step and layer); with the same thread count the
  * metrics are bit-identical.
  * The step allocates nothing: plans are made before the first epoch, one for
- * the batch size and one for the epoch's last, shorter batch when there is one.
+ * the batch size, one for the epoch's last, shorter batch when there is one
+ * (none with --drop-last), and an inference plan for validation. A run ends
+ * after total_steps steps (fractional --epochs end inside the last epoch).
  */
 #include <math.h>
 #include <omp.h>
