@@ -4,6 +4,11 @@
 set -u
 cd "$(dirname "$0")/.."
 : "${TESTBIN:=build/tests}" "${CNNLAB:=build/cnnlab}"
+# --conv auto keeps its timed choices in a cache folder (conv_cache.c): the
+# tests use a fresh one of their own, never the user's
+CNNLAB_CACHE_DIR=$(mktemp -d /tmp/cnnlab-test-cache.XXXXXX) || exit 1
+export CNNLAB_CACHE_DIR
+trap 'rm -rf "$CNNLAB_CACHE_DIR"' EXIT
 export CNNLAB
 failed=()
 total=0

@@ -29,11 +29,13 @@
  * an inference plan keeps its own. cnnlab's Winograd (conv_wino.c, sgemm,
  * fp32) keeps its transformed weights the same way and its tiles' scratch in
  * one more shared buffer; auto times it where oneDNN has no Winograd.
+ * Timed choices are also kept on disk for later processes (conv_cache.c).
  */
 #include <dnnl.h>
 #include <omp.h>
 #include <string.h>
 
+#include "conv_cache.h"
 #include "conv_dense.h"
 #include "conv_wino.h"
 #include "core/core.h"
@@ -50,7 +52,7 @@ typedef struct choice {
     cnn_act act;
     cnn_conv_algo algo;
     int run_bf16; /* the kept kernel reads bf16 (a bf16 plan's direct kernel) */
-    char why[120];
+    char why[136]; /* the timing that decided ("(cached ...": an earlier process's) */
 } choice;
 
 struct cnn_dnnl {
@@ -595,6 +597,48 @@ static double time_step(cnn_fast_conv *c, int training, cnn_status *st, cnn_erro
     return best;
 }
 
+/* Keeps auto's choice for the shape in ctx (for the plan's later layers). */
+static void remember(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
+                     int training, int bf16, cnn_conv_algo algo, int run_bf16, const char *why)
+{
+    if (ctx->nchoices == MAX_CHOICES)
+        return;
+    choice *k = &ctx->choices[ctx->nchoices++];
+    k->g = *g;
+    k->has_bias = has_bias;
+    k->act = act;
+    k->training = training;
+    k->bf16 = bf16;
+    k->algo = algo;
+    k->run_bf16 = run_bf16;
+    snprintf(k->why, sizeof k->why, "%s", why);
+}
+
+/* The conv made as an earlier process's auto chose for the shape (1), or 0
+ * when the disk cache has no usable answer (nothing kept then). */
+static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
+                       int training, int bf16, const char *key, cnn_fast_conv **out)
+{
+    cnn_conv_algo algo;
+    int run_bf16;
+    char stored[120], why[136];
+    cnn_error err;
+    size_t had[SHARED_COUNT];
+    if (!cnn_conv_cache_find(key, &algo, &run_bf16, stored, sizeof stored) ||
+        (run_bf16 && (!bf16 || algo != CNN_CONV_DIRECT)))
+        return 0;
+    memcpy(had, ctx->shared_bytes, sizeof had);
+    if (conv_make(ctx, g, has_bias, act, training, run_bf16, algo, out, &err) != CNN_STATUS_OK) {
+        give_back(ctx, had);
+        return 0;
+    }
+    snprintf(why, sizeof why, "(cached %s", stored[0] == '(' ? stored + 1 : stored);
+    snprintf((*out)->impl + strlen((*out)->impl), sizeof (*out)->impl - strlen((*out)->impl),
+             " %s", why);
+    remember(ctx, g, has_bias, act, training, bf16, algo, run_bf16, why);
+    return 1;
+}
+
 cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
                                 cnn_act act, int training, int bf16, cnn_conv_algo algo,
                                 cnn_fast_conv **out, cnn_error *err)
@@ -637,6 +681,10 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
             return st;
         }
     }
+    char key[512];
+    cnn_conv_cache_key(g, has_bias, act, training, bf16, key, sizeof key);
+    if (make_cached(ctx, g, has_bias, act, training, bf16, key, out))
+        return CNN_STATUS_OK;
     /* The candidates, each made and timed on one step in turn, only the
      * fastest so far kept alive (which keeps the plan-time peak of memory low). */
     enum { DIRECT, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
@@ -697,17 +745,8 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     *out = kept;
     snprintf((*out)->impl + strlen((*out)->impl), sizeof (*out)->impl - strlen((*out)->impl),
              " %s", why);
-    if (ctx->nchoices < MAX_CHOICES) {
-        choice *k = &ctx->choices[ctx->nchoices++];
-        k->g = *g;
-        k->has_bias = has_bias;
-        k->act = act;
-        k->training = training;
-        k->bf16 = bf16;
-        k->algo = algo_of[best];
-        k->run_bf16 = bf16 && best == DIRECT;
-        snprintf(k->why, sizeof k->why, "%s", why);
-    }
+    remember(ctx, g, has_bias, act, training, bf16, algo_of[best], bf16 && best == DIRECT, why);
+    cnn_conv_cache_store(key, algo_of[best], bf16 && best == DIRECT, why);
     return CNN_STATUS_OK;
 }
 

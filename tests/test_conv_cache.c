@@ -1,0 +1,123 @@
+/* test_conv_cache.c: --conv auto's choices kept on disk (conv_cache.c): a
+ * second process (here: a second oneDNN context) takes the first one's
+ * choice without timing; a damaged cache file is ignored and replaced; the
+ * key holds the thread count; an empty CNNLAB_CACHE_DIR turns the cache off. */
+#define _GNU_SOURCE
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ops/fast/conv_cache.h"
+#include "ops/fast/fast.h"
+
+static char cache_file[4200];
+
+/* The impl text of an auto convolution made in a fresh context (as a new
+ * process would); "" on failure. */
+static void make_auto(const cnn_conv_geom *g, char *impl, size_t size)
+{
+    cnn_dnnl *ctx = NULL;
+    cnn_fast_conv *c = NULL;
+    cnn_error err;
+    impl[0] = '\0';
+    if (cnn_dnnl_create(&ctx, &err) != CNN_STATUS_OK ||
+        cnn_fast_conv_create(ctx, g, 1, CNN_ACT_NONE, 1, 0, CNN_CONV_AUTO, &c, &err)) {
+        check(0, "conv create: %s", err.msg);
+    } else {
+        snprintf(impl, size, "%s", cnn_fast_conv_impl(c));
+    }
+    cnn_fast_conv_destroy(c);
+    cnn_dnnl_destroy(ctx);
+}
+
+static int file_lines(void)
+{
+    FILE *f = fopen(cache_file, "r");
+    int n = 0, ch;
+    if (!f)
+        return -1;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+static void write_file(const char *text, size_t n)
+{
+    FILE *f = fopen(cache_file, "wb");
+    if (f) {
+        fwrite(text, 1, n, f);
+        fclose(f);
+    }
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/cnnlab-conv-cache-XXXXXX";
+    if (!mkdtemp(dir)) {
+        printf("FAIL mkdtemp\n");
+        return 1;
+    }
+    setenv("CNNLAB_CACHE_DIR", dir, 1);
+    snprintf(cache_file, sizeof cache_file, "%s/conv-auto.txt", dir);
+    cnn_conv_geom g = {.n = 4, .ih = 12, .iw = 12, .ic = 16, .oc = 16, .kh = 3, .kw = 3,
+                       .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+    cnn_conv_geom_finish(&g);
+    char first[256], second[256], key[512];
+
+    make_auto(&g, first, sizeof first);
+    check(strstr(first, "(timed:") != NULL, "first process times: %s", first);
+    check(file_lines() == 1, "one cache line written (%d)", file_lines());
+    make_auto(&g, second, sizeof second);
+    check(strstr(second, "(cached timed:") != NULL, "second process reads the cache: %s", second);
+    check(strncmp(first, second, strcspn(first, " ")) == 0, "same kernel: %s / %s", first, second);
+    check(file_lines() == 1, "nothing added by a hit (%d lines)", file_lines());
+
+    /* a choice written by hand is what the next process runs */
+    cnn_conv_cache_key(&g, 1, CNN_ACT_NONE, 1, 0, key, sizeof key);
+    char line[800];
+    int n = snprintf(line, sizeof line, "garbage without a tab\n%s\tdirect\t0\t(timed: by hand)\n",
+                     key);
+    write_file(line, (size_t)n);
+    make_auto(&g, second, sizeof second);
+    check(strstr(second, "(cached timed: by hand)") != NULL, "hand-written choice taken: %s",
+          second);
+
+    /* damaged lines: an unknown or auto algorithm, bf16 on an fp32 shape, a
+     * NUL byte: ignored, timed again, the file replaced by a valid one */
+    static const char *const bad[] = {"%s\tnonsense\t0\t(x)\n", "%s\tauto\t0\t(x)\n",
+                                      "%s\tdirect\t1\t(x)\n", "%s\tdirect\t7\t(x)\n",
+                                      "%s\n", "%s\tdirect"};
+    for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+        n = snprintf(line, sizeof line, bad[i], key);
+        write_file(line, (size_t)n);
+        make_auto(&g, second, sizeof second);
+        check(strstr(second, "(timed:") != NULL, "bad line %d ignored: %s", i, second);
+    }
+    n = snprintf(line, sizeof line, "%s\tdirect\t0\t(x)\n", key);
+    line[3] = '\0';
+    write_file(line, (size_t)n);
+    make_auto(&g, second, sizeof second);
+    check(strstr(second, "(timed:") != NULL, "a file with a NUL is ignored: %s", second);
+    check(file_lines() == 1, "and replaced by one valid line (%d)", file_lines());
+
+    /* the thread count is part of the key */
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(threads == 1 ? 2 : 1);
+    make_auto(&g, second, sizeof second);
+    check(strstr(second, "(timed:") != NULL, "another thread count times again: %s", second);
+    check(file_lines() == 2, "and adds its line (%d)", file_lines());
+    omp_set_num_threads(threads);
+
+    /* off */
+    setenv("CNNLAB_CACHE_DIR", "", 1);
+    make_auto(&g, second, sizeof second);
+    check(strstr(second, "(timed:") != NULL, "an empty CNNLAB_CACHE_DIR: no cache: %s", second);
+
+    unlink(cache_file);
+    rmdir(dir);
+    return check_finish("conv cache");
+}
