@@ -16,6 +16,10 @@
  * again, and two processes that add lines at once may lose one of them (each
  * rewrite is atomic). A second benefit: processes on one machine choose the
  * same kernels, so a resumed run computes as the uninterrupted one would.
+ * A timing taken while other work keeps the CPUs busy can choose badly, and a
+ * cache would keep that mistake: a choice is stored only when the machine's
+ * load (the one-minute average of /proc/loadavg) is below this process's
+ * threads + 1.
  */
 #include <dnnl.h>
 #include <omp.h>
@@ -141,8 +145,27 @@ int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run_bf16, cha
     return found;
 }
 
+static int load_check = 1;
+void cnn_conv_cache_set_load_check(int on) { load_check = on; }
+
+/* 1 when the CPUs seem to be ours: the load average below our threads + 1. */
+static int machine_quiet(void)
+{
+    double load = 0;
+    if (!load_check)
+        return 1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f)
+        return 1;
+    int ok = fscanf(f, "%lf", &load) == 1;
+    fclose(f);
+    return !ok || load < omp_get_max_threads() + 1.0;
+}
+
 void cnn_conv_cache_store(const char *key, cnn_conv_algo algo, int run_bf16, const char *why)
 {
+    if (!machine_quiet())
+        return;
     char path[4200], dir[4096];
     cnn_error err;
     if (!cache_dir(dir, sizeof dir) || !dir[0] || cnn_mkdir_p(dir, &err) != CNN_STATUS_OK)
