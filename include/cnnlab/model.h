@@ -20,6 +20,10 @@
 #include "cnnlab/activation.h"
 #include "cnnlab/status.h"
 
+/* A layer's kind is its class's place in the layer registry
+ * (src/layers/registry.c). These are the kinds C code names; a layer class
+ * registered after them has the next number and is reached through its
+ * model-file word. */
 typedef enum cnn_layer_kind {
     CNN_LAYER_CONV = 0,     /* 2-D convolution: out channels, k, stride, pad, bias, p (DropConnect) */
     CNN_LAYER_LINEAR,       /* fully connected: out features, bias, p (DropConnect) */

@@ -38,8 +38,40 @@ static void act_backward(cnn_plan_layer *pl)
         cnn_ref_act_backward(pl->ml->desc.act, count_of(pl), pl->x, pl->y, pl->dy, pl->dx);
 }
 
+/* ---- the model-file words: the act slot (the model's activation) and each
+ * activation by name ---- */
+
+#define FIXED(name, a) {name, CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, cnn_layer_keys_from, 0, a, name}
+static const cnn_layer_word act_words[] = {
+    {"act", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, cnn_layer_keys_from, CNN_SLOT_ACT, CNN_ACT_NONE,
+     "act"},
+    FIXED("relu", CNN_ACT_RELU),
+    FIXED("sigmoid", CNN_ACT_SIGMOID),
+    FIXED("tanh", CNN_ACT_TANH),
+    FIXED("leaky_relu", CNN_ACT_LEAKY_RELU),
+    FIXED("gelu", CNN_ACT_GELU),
+    FIXED("elu", CNN_ACT_ELU),
+    {NULL},
+};
+#undef FIXED
+
+static cnn_status act_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    if (d->slots & CNN_SLOT_ACT)
+        d->act = a->defaults->act;
+    return CNN_STATUS_OK;
+}
+
+static void act_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", cnn_act_name(d->act));
+}
+
 const cnn_layer_class cnn_layer_act = {
     .name = "act",
+    .words = act_words,
+    .build = act_build,
+    .describe = act_describe,
     .infer = act_infer,
     .forward = act_forward,
     .backward = act_backward,

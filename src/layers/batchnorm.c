@@ -87,8 +87,48 @@ static void bn_backward(cnn_plan_layer *pl)
                                    pl->dw, pl->dw + c);
 }
 
+/* ---- the model-file word ---- */
+
+enum { KEY_FROM, KEY_GAMMA, KEY_EPS, KEY_MOMENTUM, KEY_FREEZE };
+
+static const cnn_layer_key bn_keys[] = {
+    [KEY_FROM] = CNN_LAYER_KEY_FROM,
+    [KEY_GAMMA] = CNN_LAYER_KEY_GAMMA,
+    [KEY_EPS] = CNN_LAYER_KEY_EPS,
+    [KEY_MOMENTUM] = CNN_LAYER_KEY_MOMENTUM,
+    [KEY_FREEZE] = CNN_LAYER_KEY_FREEZE,
+    CNN_LAYER_KEY_END,
+};
+
+static const cnn_layer_word bn_words[] = {
+    {"batchnorm", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, bn_keys, 0, CNN_ACT_NONE,
+     "batchnorm [gamma=0|1] [freeze=weight] [eps=F] [momentum=F]"},
+    {NULL},
+};
+
+static cnn_status bn_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    const cnn_layer_value *v = a->keys;
+    d->gamma0 = v[KEY_GAMMA].given && v[KEY_GAMMA].i == 0;
+    d->freeze_weight = v[KEY_FREEZE].given;
+    if (v[KEY_EPS].given)
+        d->eps = v[KEY_EPS].f;
+    if (v[KEY_MOMENTUM].given)
+        d->momentum = v[KEY_MOMENTUM].f;
+    return CNN_STATUS_OK;
+}
+
+static void bn_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    snprintf(buf, size, "batchnorm%s", d->gamma0 ? " gamma 0" : "");
+}
+
 const cnn_layer_class cnn_layer_batchnorm = {
     .name = "batchnorm",
+    .words = bn_words,
+    .norm = 1,
+    .build = bn_build,
+    .describe = bn_describe,
     .infer = bn_infer,
     .init = bn_init,
     .can_fuse = bn_can_fuse,

@@ -146,8 +146,71 @@ static double conv_macs(const cnn_model_layer *l)
     return (double)l->out.h * l->out.w * l->out.c * l->in.c * l->desc.k * l->desc.k;
 }
 
+/* ---- the model-file word ---- */
+
+enum { KEY_K, KEY_STRIDE, KEY_PAD, KEY_BIAS, KEY_KNOBS, KEY_FROM, KEY_FREEZE, KEY_INIT };
+enum { KNOB_KERNEL = 1, KNOB_DROPCONNECT = 2 }; /* the bits of knobs= */
+
+static const cnn_layer_key conv_keys[] = {
+    [KEY_K] = {"k", CNN_LAYER_KEY_INT, 1, 64, NULL},
+    [KEY_STRIDE] = CNN_LAYER_KEY_STRIDE,
+    [KEY_PAD] = CNN_LAYER_KEY_PAD,
+    [KEY_BIAS] = CNN_LAYER_KEY_BIAS,
+    [KEY_KNOBS] = {"knobs", CNN_LAYER_KEY_FLAGS, 0, 0, "kernel,dropconnect"},
+    [KEY_FROM] = CNN_LAYER_KEY_FROM,
+    [KEY_FREEZE] = CNN_LAYER_KEY_FREEZE,
+    [KEY_INIT] = {"init", CNN_LAYER_KEY_CHOICE, 0, 0, "dirac,whiten"},
+    CNN_LAYER_KEY_END,
+};
+
+static const cnn_layer_word conv_words[] = {
+    {"conv", CNN_LAYER_ARG_INT, "channels", 1, 1 << 20, 0, 0, conv_keys, 0, CNN_ACT_NONE,
+     "conv OUT k=K [stride=S] [pad=P|same] [bias=auto|yes|no] [knobs=kernel,dropconnect] "
+     "[init=dirac|whiten] [freeze=weight]"},
+    {NULL},
+};
+
+static cnn_status conv_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    const cnn_layer_value *v = a->keys;
+    int knobs = v[KEY_KNOBS].given ? (int)v[KEY_KNOBS].i : 0;
+    d->out = (int)a->pos[0].i;
+    d->bias = cnn_layer_bias_of(&v[KEY_BIAS]);
+    d->stride = v[KEY_STRIDE].given ? (int)v[KEY_STRIDE].i : 1;
+    d->k = v[KEY_K].given ? (int)v[KEY_K].i : 0;
+    if (!d->k && (knobs & KNOB_KERNEL) && a->defaults->kernel)
+        d->k = a->defaults->kernel;
+    if (!d->k)
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "conv: expected k=K, found no k= (%s)",
+                             knobs & KNOB_KERNEL ? "no `defaults kernel=K` either"
+                                                 : "knobs=kernel takes it from `defaults kernel=K`");
+    d->pad = v[KEY_PAD].is_word ? d->k / 2 : v[KEY_PAD].given ? (int)v[KEY_PAD].i : 0;
+    d->freeze_weight = v[KEY_FREEZE].given;
+    if (v[KEY_INIT].given)
+        d->init = v[KEY_INIT].i == 0 ? CNN_LAYER_INIT_DIRAC : CNN_LAYER_INIT_WHITEN;
+    d->slots |= (knobs & KNOB_KERNEL ? CNN_SLOT_KERNEL : 0) |
+                (knobs & KNOB_DROPCONNECT ? CNN_SLOT_DROPCONNECT : 0);
+    return CNN_STATUS_OK;
+}
+
+/* "conv 3x3 /2 pad 1 dropconnect 0.1" */
+static void conv_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    size_t u = 0;
+    cnn_layer_text_add(buf, size, &u, "conv %dx%d", d->k, d->k);
+    if (d->stride > 1)
+        cnn_layer_text_add(buf, size, &u, " /%d", d->stride);
+    if (d->pad)
+        cnn_layer_text_add(buf, size, &u, " pad %d", d->pad);
+    if (d->p > 0)
+        cnn_layer_text_add(buf, size, &u, " dropconnect %g", (double)d->p);
+}
+
 const cnn_layer_class cnn_layer_conv = {
     .name = "conv",
+    .words = conv_words,
+    .build = conv_build,
+    .describe = conv_describe,
     .infer = conv_infer,
     .init = conv_init,
     .can_fuse = conv_can_fuse,

@@ -31,8 +31,49 @@ static void copy_backward(cnn_plan_layer *pl)
         memcpy(pl->dx, pl->dy, count_of(pl) * sizeof(float));
 }
 
+/* ---- the model-file words: identity, and the norm slot, which is what the
+ * model file's `defaults norm=` says (an identity for none) ---- */
+
+enum { KEY_GROUPS, KEY_FROM, KEY_GAMMA, KEY_EPS, KEY_MOMENTUM, KEY_FREEZE };
+
+static const cnn_layer_key norm_slot_keys[] = {
+    [KEY_GROUPS] = {"groups", CNN_LAYER_KEY_INT, 1, 65536, NULL},
+    [KEY_FROM] = CNN_LAYER_KEY_FROM,
+    [KEY_GAMMA] = CNN_LAYER_KEY_GAMMA,
+    [KEY_EPS] = CNN_LAYER_KEY_EPS,
+    [KEY_MOMENTUM] = CNN_LAYER_KEY_MOMENTUM,
+    [KEY_FREEZE] = CNN_LAYER_KEY_FREEZE,
+    CNN_LAYER_KEY_END,
+};
+
+static const cnn_layer_word identity_words[] = {
+    {"identity", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, cnn_layer_keys_from, 0, CNN_ACT_NONE,
+     "identity"},
+    {"norm", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, norm_slot_keys, CNN_SLOT_NORM, CNN_ACT_NONE,
+     "norm [groups=G] [gamma=0|1] [freeze=weight] [eps=F] [momentum=F]"},
+    {NULL},
+};
+
+static cnn_status identity_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    if (!(d->slots & CNN_SLOT_NORM))
+        return CNN_STATUS_OK;
+    const cnn_layer_value *v = a->keys;
+    d->kind = a->defaults->norm;
+    d->groups = v[KEY_GROUPS].given ? (int)v[KEY_GROUPS].i : a->defaults->groups;
+    d->gamma0 = v[KEY_GAMMA].given && v[KEY_GAMMA].i == 0;
+    d->freeze_weight = v[KEY_FREEZE].given;
+    if (v[KEY_EPS].given)
+        d->eps = v[KEY_EPS].f;
+    if (v[KEY_MOMENTUM].given)
+        d->momentum = v[KEY_MOMENTUM].f;
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_identity = {
     .name = "identity",
+    .words = identity_words,
+    .build = identity_build,
     .infer = same_infer,
     .forward = copy_forward,
     .backward = copy_backward,
@@ -99,8 +140,34 @@ static void dropout_backward(cnn_plan_layer *pl)
     }
 }
 
+static const cnn_layer_word dropout_words[] = {
+    {"dropout", CNN_LAYER_ARG_PROB_OPT, NULL, 0, 0, 0, 0, cnn_layer_keys_from, CNN_SLOT_DROPOUT,
+     CNN_ACT_NONE, "dropout [P]"},
+    {NULL},
+};
+static const cnn_layer_word dropout2d_words[] = {
+    {"dropout2d", CNN_LAYER_ARG_PROB, NULL, 0, 0, 0, 0, cnn_layer_keys_from, 0, CNN_ACT_NONE,
+     "dropout2d P"},
+    {NULL},
+};
+
+/* The probability written, else the model file's `defaults dropout=`. */
+static cnn_status dropout_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    d->p = a->npos ? a->pos[0].f : a->defaults->dropout;
+    return CNN_STATUS_OK;
+}
+
+static void dropout_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s %g", cnn_layer_class_of(d->kind)->name, (double)d->p);
+}
+
 const cnn_layer_class cnn_layer_dropout = {
     .name = "dropout",
+    .words = dropout_words,
+    .build = dropout_build,
+    .describe = dropout_describe,
     .infer = same_infer,
     .plan = dropout_plan,
     .forward = dropout_forward,
@@ -109,6 +176,9 @@ const cnn_layer_class cnn_layer_dropout = {
 
 const cnn_layer_class cnn_layer_dropout2d = {
     .name = "dropout2d",
+    .words = dropout2d_words,
+    .build = dropout_build,
+    .describe = dropout_describe,
     .infer = same_infer,
     .plan = dropout_plan,
     .forward = dropout_forward,

@@ -80,9 +80,70 @@ static void gn_backward(cnn_plan_layer *pl)
                                    pl->dw + half);
 }
 
-#define GN_CLASS(var, label)                                                                       \
+/* ---- the model-file words ---- */
+
+enum { KEY_FROM, KEY_GAMMA, KEY_FREEZE, KEY_GROUPS };
+
+static const cnn_layer_key norm_keys[] = {
+    [KEY_FROM] = CNN_LAYER_KEY_FROM,
+    [KEY_GAMMA] = CNN_LAYER_KEY_GAMMA,
+    [KEY_FREEZE] = CNN_LAYER_KEY_FREEZE,
+    CNN_LAYER_KEY_END,
+};
+
+/* groups= first, as the model-file reader has always listed it */
+static const cnn_layer_key groupnorm_keys[] = {
+    {"groups", CNN_LAYER_KEY_INT, 1, 65536, NULL}, CNN_LAYER_KEY_FROM, CNN_LAYER_KEY_GAMMA,
+    CNN_LAYER_KEY_FREEZE, CNN_LAYER_KEY_END,
+};
+
+static const cnn_layer_word layernorm_words[] = {
+    {"layernorm", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, norm_keys, 0, CNN_ACT_NONE,
+     "layernorm [gamma=0|1]"},
+    {NULL},
+};
+static const cnn_layer_word instancenorm_words[] = {
+    {"instancenorm", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, norm_keys, 0, CNN_ACT_NONE,
+     "instancenorm [gamma=0|1]"},
+    {NULL},
+};
+static const cnn_layer_word groupnorm_words[] = {
+    {"groupnorm", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, groupnorm_keys, 0, CNN_ACT_NONE,
+     "groupnorm [groups=G] [gamma=0|1]"},
+    {NULL},
+};
+
+static cnn_status gn_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    const cnn_layer_value *v = a->keys;
+    int grouped = a->word->keys == groupnorm_keys;
+    const cnn_layer_value *gamma = &v[grouped ? KEY_GAMMA + 1 : KEY_GAMMA];
+    const cnn_layer_value *freeze = &v[grouped ? KEY_FREEZE + 1 : KEY_FREEZE];
+    d->gamma0 = gamma->given && gamma->i == 0;
+    d->freeze_weight = freeze->given;
+    if (grouped && v[0].given)
+        d->groups = (int)v[0].i;
+    return CNN_STATUS_OK;
+}
+
+/* "layernorm", "groupnorm 8 gamma 0" */
+static void gn_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    size_t u = 0;
+    cnn_layer_text_add(buf, size, &u, "%s", cnn_layer_class_of(d->kind)->name);
+    if (d->kind == CNN_LAYER_GROUPNORM)
+        cnn_layer_text_add(buf, size, &u, " %d", d->groups);
+    if (d->gamma0)
+        cnn_layer_text_add(buf, size, &u, " gamma 0");
+}
+
+#define GN_CLASS(var, label, word_list)                                                            \
     const cnn_layer_class var = {                                                                 \
         .name = label,                                                                             \
+        .words = word_list,                                                                        \
+        .norm = 1,                                                                                 \
+        .build = gn_build,                                                                         \
+        .describe = gn_describe,                                                                   \
         .infer = gn_infer,                                                                         \
         .init = gn_init,                                                                           \
         .plan = gn_plan,                                                                           \
@@ -90,6 +151,6 @@ static void gn_backward(cnn_plan_layer *pl)
         .backward = gn_backward,                                                                   \
     }
 
-GN_CLASS(cnn_layer_layernorm, "layernorm");
-GN_CLASS(cnn_layer_instancenorm, "instancenorm");
-GN_CLASS(cnn_layer_groupnorm, "groupnorm");
+GN_CLASS(cnn_layer_layernorm, "layernorm", layernorm_words);
+GN_CLASS(cnn_layer_instancenorm, "instancenorm", instancenorm_words);
+GN_CLASS(cnn_layer_groupnorm, "groupnorm", groupnorm_words);

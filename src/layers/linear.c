@@ -109,8 +109,49 @@ static void linear_release(cnn_plan_layer *pl) { cnn_fast_conv_destroy(pl->impl)
 
 static double linear_macs(const cnn_model_layer *l) { return (double)l->in.c * l->desc.out; }
 
+/* ---- the model-file word ---- */
+
+enum { KEY_BIAS, KEY_KNOBS, KEY_FROM, KEY_FREEZE };
+
+static const cnn_layer_key linear_keys[] = {
+    [KEY_BIAS] = CNN_LAYER_KEY_BIAS,
+    [KEY_KNOBS] = {"knobs", CNN_LAYER_KEY_FLAGS, 0, 0, "dropconnect"},
+    [KEY_FROM] = CNN_LAYER_KEY_FROM,
+    [KEY_FREEZE] = CNN_LAYER_KEY_FREEZE,
+    CNN_LAYER_KEY_END,
+};
+
+static const cnn_layer_word linear_words[] = {
+    {"linear", CNN_LAYER_ARG_INT, "features", 1, 1 << 20, 0, 0, linear_keys, 0, CNN_ACT_NONE,
+     "linear OUT [bias=auto|yes|no] [knobs=dropconnect|none] [freeze=weight]"},
+    {NULL},
+};
+
+static cnn_status linear_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    const cnn_layer_value *v = a->keys;
+    d->out = (int)a->pos[0].i;
+    d->bias = cnn_layer_bias_of(&v[KEY_BIAS]);
+    d->freeze_weight = v[KEY_FREEZE].given;
+    /* DropConnect reaches a linear layer unless knobs= says otherwise */
+    if (!v[KEY_KNOBS].given || v[KEY_KNOBS].i)
+        d->slots |= CNN_SLOT_DROPCONNECT;
+    return CNN_STATUS_OK;
+}
+
+static void linear_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    size_t u = 0;
+    cnn_layer_text_add(buf, size, &u, "linear");
+    if (d->p > 0)
+        cnn_layer_text_add(buf, size, &u, " dropconnect %g", (double)d->p);
+}
+
 const cnn_layer_class cnn_layer_linear = {
     .name = "linear",
+    .words = linear_words,
+    .build = linear_build,
+    .describe = linear_describe,
     .infer = linear_infer,
     .init = linear_init,
     .can_fuse = linear_can_fuse,

@@ -47,8 +47,14 @@ static void add_backward(cnn_plan_layer *pl)
     }
 }
 
+static const cnn_layer_word add_words[] = {
+    {"add", CNN_LAYER_ARG_LABELS, NULL, 0, 0, 2, 2, NULL, 0, CNN_ACT_NONE, "add A, B"},
+    {NULL},
+};
+
 const cnn_layer_class cnn_layer_add = {
     .name = "add",
+    .words = add_words,
     .infer = add_infer,
     .can_fuse = add_can_fuse,
     .forward = add_forward,
@@ -100,8 +106,15 @@ static void concat_backward(cnn_plan_layer *pl)
         cnn_ref_concat_backward(pl->n, hw, pl->n_in, c, pl->dy, pl->dxs);
 }
 
+static const cnn_layer_word concat_words[] = {
+    {"concat", CNN_LAYER_ARG_LABELS, NULL, 0, 0, 2, CNN_MAX_INPUTS, NULL, 0, CNN_ACT_NONE,
+     "concat A, B[, C, D]"},
+    {NULL},
+};
+
 const cnn_layer_class cnn_layer_concat = {
     .name = "concat",
+    .words = concat_words,
     .infer = concat_infer,
     .forward = concat_forward,
     .backward = concat_backward,

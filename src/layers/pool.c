@@ -78,8 +78,57 @@ static void avgpool_backward(cnn_plan_layer *pl)
         cnn_ref_avgpool_backward(&g, pl->dy, pl->dx);
 }
 
+/* ---- the model-file words ---- */
+
+enum { KEY_STRIDE, KEY_PAD, KEY_FROM };
+
+static const cnn_layer_key pool_keys[] = {
+    [KEY_STRIDE] = CNN_LAYER_KEY_STRIDE,
+    [KEY_PAD] = CNN_LAYER_KEY_PAD,
+    [KEY_FROM] = CNN_LAYER_KEY_FROM,
+    CNN_LAYER_KEY_END,
+};
+
+static const cnn_layer_word maxpool_words[] = {
+    {"maxpool", CNN_LAYER_ARG_INT, "window", 1, 64, 0, 0, pool_keys, 0, CNN_ACT_NONE,
+     "maxpool K [stride=S] [pad=P]"},
+    {NULL},
+};
+
+static const cnn_layer_word avgpool_words[] = {
+    {"avgpool", CNN_LAYER_ARG_INT, "window", 1, 64, 0, 0, pool_keys, 0, CNN_ACT_NONE,
+     "avgpool K [stride=S] [pad=P]"},
+    {NULL},
+};
+
+static cnn_status pool_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    const cnn_layer_value *v = a->keys;
+    d->k = (int)a->pos[0].i;
+    d->stride = v[KEY_STRIDE].given ? (int)v[KEY_STRIDE].i : d->k;
+    d->pad = v[KEY_PAD].given && !v[KEY_PAD].is_word ? (int)v[KEY_PAD].i : 0;
+    if (v[KEY_PAD].is_word)
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s pad: expected a number, found 'same'",
+                             a->word->word);
+    return CNN_STATUS_OK;
+}
+
+/* "maxpool 3x3 /2 pad 1" */
+static void pool_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    size_t u = 0;
+    cnn_layer_text_add(buf, size, &u, "%s %dx%d", cnn_layer_class_of(d->kind)->name, d->k, d->k);
+    if (d->stride > 1)
+        cnn_layer_text_add(buf, size, &u, " /%d", d->stride);
+    if (d->pad)
+        cnn_layer_text_add(buf, size, &u, " pad %d", d->pad);
+}
+
 const cnn_layer_class cnn_layer_maxpool = {
     .name = "maxpool",
+    .words = maxpool_words,
+    .build = pool_build,
+    .describe = pool_describe,
     .infer = pool_infer,
     .plan = maxpool_plan,
     .forward = maxpool_forward,
@@ -88,6 +137,9 @@ const cnn_layer_class cnn_layer_maxpool = {
 
 const cnn_layer_class cnn_layer_avgpool = {
     .name = "avgpool",
+    .words = avgpool_words,
+    .build = pool_build,
+    .describe = pool_describe,
     .infer = pool_infer,
     .forward = avgpool_forward,
     .backward = avgpool_backward,

@@ -1,43 +1,125 @@
-/* registry.c: layer kind -> layer class (one line per layer type), and the
- * helpers layers share: initialisation and DropConnect. */
+/* registry.c: the layer classes (one line per layer type), lookups by kind
+ * and by model-file word, and the helpers layers share: initialisation and
+ * DropConnect. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "layer.h"
 
-static const cnn_layer_class *const classes[CNN_LAYER_KIND_COUNT] = {
-    [CNN_LAYER_CONV] = &cnn_layer_conv,
-    [CNN_LAYER_LINEAR] = &cnn_layer_linear,
-    [CNN_LAYER_ACT] = &cnn_layer_act,
-    [CNN_LAYER_MAXPOOL] = &cnn_layer_maxpool,
-    [CNN_LAYER_AVGPOOL] = &cnn_layer_avgpool,
-    [CNN_LAYER_GAP] = &cnn_layer_gap,
-    [CNN_LAYER_FLATTEN] = &cnn_layer_flatten,
-    [CNN_LAYER_BATCHNORM] = &cnn_layer_batchnorm,
-    [CNN_LAYER_IDENTITY] = &cnn_layer_identity,
-    [CNN_LAYER_DROPOUT] = &cnn_layer_dropout,
-    [CNN_LAYER_DROPOUT2D] = &cnn_layer_dropout2d,
-    [CNN_LAYER_LAYERNORM] = &cnn_layer_layernorm,
-    [CNN_LAYER_INSTANCENORM] = &cnn_layer_instancenorm,
-    [CNN_LAYER_GROUPNORM] = &cnn_layer_groupnorm,
-    [CNN_LAYER_ADD] = &cnn_layer_add,
-    [CNN_LAYER_CONCAT] = &cnn_layer_concat,
-    [CNN_LAYER_GMP] = &cnn_layer_gmp,
-    [CNN_LAYER_SHORTCUT] = &cnn_layer_shortcut,
-    [CNN_LAYER_SCALE] = &cnn_layer_scale,
-};
+/* Every layer class, one line each. A class's cnn_layer_kind is its place
+ * here: the first CNN_LAYER_KIND_COUNT follow the order of the kinds model.h
+ * names; a layer added below them gets the next number and is reached by its
+ * model-file word. */
+#define CNN_LAYER_CLASSES(X)                                                                       \
+    X(conv)                                                                                        \
+    X(linear)                                                                                      \
+    X(act)                                                                                         \
+    X(maxpool)                                                                                     \
+    X(avgpool)                                                                                     \
+    X(gap)                                                                                         \
+    X(flatten)                                                                                     \
+    X(batchnorm)                                                                                   \
+    X(identity)                                                                                    \
+    X(dropout)                                                                                     \
+    X(dropout2d)                                                                                   \
+    X(layernorm)                                                                                   \
+    X(instancenorm)                                                                                \
+    X(groupnorm)                                                                                   \
+    X(add)                                                                                         \
+    X(concat)                                                                                      \
+    X(gmp)                                                                                         \
+    X(shortcut)                                                                                    \
+    X(scale)                                                                                       \
+    /* (one line per layer above: its class is cnn_layer_NAME) */
+
+#define DECLARE(name) extern const cnn_layer_class cnn_layer_##name;
+CNN_LAYER_CLASSES(DECLARE)
+#undef DECLARE
+
+#define ENTRY(name) &cnn_layer_##name,
+static const cnn_layer_class *const classes[] = {CNN_LAYER_CLASSES(ENTRY)};
+#undef ENTRY
+
+#define CLASS_COUNT ((int)(sizeof classes / sizeof classes[0]))
 
 const cnn_layer_class *cnn_layer_class_of(cnn_layer_kind kind)
 {
-    CNN_ASSERT((int)kind >= 0 && kind < CNN_LAYER_KIND_COUNT && classes[kind]);
+    CNN_ASSERT((int)kind >= 0 && (int)kind < CLASS_COUNT);
     return classes[kind];
 }
 
-int cnn_layer_is_norm(cnn_layer_kind kind)
+cnn_layer_kind cnn_layer_kind_of(const cnn_layer_class *cls)
 {
-    return kind == CNN_LAYER_BATCHNORM || kind == CNN_LAYER_LAYERNORM ||
-           kind == CNN_LAYER_INSTANCENORM || kind == CNN_LAYER_GROUPNORM;
+    for (int i = 0; i < CLASS_COUNT; i++)
+        if (classes[i] == cls)
+            return (cnn_layer_kind)i;
+    CNN_ASSERT(!"a layer class missing from the registry");
+    return CNN_LAYER_KIND_COUNT;
 }
+
+const cnn_layer_class *cnn_layer_word_find(const char *word, const cnn_layer_word **entry)
+{
+    for (int i = 0; i < CLASS_COUNT; i++)
+        for (const cnn_layer_word *w = classes[i]->words; w && w->word; w++)
+            if (!strcmp(w->word, word)) {
+                if (entry)
+                    *entry = w;
+                return classes[i];
+            }
+    return NULL;
+}
+
+int cnn_layer_key_find(const cnn_layer_word *w, const char *name, size_t n)
+{
+    for (int i = 0; w->keys && w->keys[i].name; i++)
+        if (!strncmp(w->keys[i].name, name, n) && w->keys[i].name[n] == 0)
+            return i;
+    return -1;
+}
+
+void cnn_layer_key_list(const cnn_layer_word *w, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; w->keys && w->keys[i].name; i++)
+        used += (size_t)snprintf(buf + used, used < size ? size - used : 0, "%s%s",
+                                 used ? ", " : "", w->keys[i].name);
+    if (!used)
+        snprintf(buf, size, "none");
+}
+
+void cnn_layer_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    const cnn_layer_class *cls = cnn_layer_class_of(d->kind);
+    if (cls->describe)
+        cls->describe(d, buf, size);
+    else
+        snprintf(buf, size, "%s", cls->name);
+}
+
+const cnn_layer_key cnn_layer_keys_from[] = {CNN_LAYER_KEY_FROM, CNN_LAYER_KEY_END};
+
+int cnn_layer_bias_of(const cnn_layer_value *v)
+{
+    static const int bias[] = {CNN_BIAS_YES, CNN_BIAS_NO, CNN_BIAS_AUTO}; /* "yes,no,auto" */
+    return v->given ? bias[v->i] : CNN_BIAS_AUTO;
+}
+
+void cnn_layer_text_add(char *buf, size_t size, size_t *used, const char *fmt, ...)
+{
+    if (*used >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *used, size - *used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *used = *used + (size_t)n < size ? *used + (size_t)n : size;
+}
+
+int cnn_layer_is_norm(cnn_layer_kind kind) { return cnn_layer_class_of(kind)->norm; }
 
 void cnn_layer_fill_uniform(float *a, size_t n, float bound, cnn_rng *rng)
 {

@@ -30,8 +30,14 @@ static void flatten_backward(cnn_plan_layer *pl)
         cnn_ref_flatten_backward(pl->n, s.h, s.w, s.c, pl->dy, pl->dx);
 }
 
+static const cnn_layer_word flatten_words[] = {
+    {"flatten", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, cnn_layer_keys_from, 0, CNN_ACT_NONE, "flatten"},
+    {NULL},
+};
+
 const cnn_layer_class cnn_layer_flatten = {
     .name = "flatten",
+    .words = flatten_words,
     .infer = flatten_infer,
     .forward = flatten_forward,
     .backward = flatten_backward,
@@ -66,8 +72,14 @@ static void gap_backward(cnn_plan_layer *pl)
         cnn_ref_gap_backward(pl->n, s.h * s.w, s.c, pl->dy, pl->dx);
 }
 
+static const cnn_layer_word gap_words[] = {
+    {"gap", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, cnn_layer_keys_from, 0, CNN_ACT_NONE, "gap"},
+    {NULL},
+};
+
 const cnn_layer_class cnn_layer_gap = {
     .name = "gap",
+    .words = gap_words,
     .infer = gap_infer,
     .forward = gap_forward,
     .backward = gap_backward,
@@ -101,8 +113,14 @@ static void gmp_backward(cnn_plan_layer *pl)
         cnn_ref_gmp_backward(pl->n, s.h * s.w, s.c, pl->x, pl->dy, pl->dx);
 }
 
+static const cnn_layer_word gmp_words[] = {
+    {"gmp", CNN_LAYER_ARG_NONE, NULL, 0, 0, 0, 0, cnn_layer_keys_from, 0, CNN_ACT_NONE, "gmp"},
+    {NULL},
+};
+
 const cnn_layer_class cnn_layer_gmp = {
     .name = "gmp",
+    .words = gmp_words,
     .infer = gap_infer,
     .plan = gmp_plan,
     .forward = gmp_forward,

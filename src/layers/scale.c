@@ -2,6 +2,8 @@
  * airbench's Scale module after its last linear layer; dx = s * dy. No
  * parameters. The op is one multiply, so both backends run the same loop
  * (it is its own reference); tests/test_plan.c checks it inside networks. */
+#include <stdio.h>
+
 #include "layer.h"
 
 static cnn_status scale_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -31,8 +33,30 @@ static void scale_backward(cnn_plan_layer *pl)
         scale_run(pl->ml->desc.scale, pl->dy, pl->dx, (size_t)pl->n * cnn_shape_size(pl->ml->out));
 }
 
+/* ---- the model-file word ---- */
+
+static const cnn_layer_word scale_words[] = {
+    {"scale", CNN_LAYER_ARG_NUMBER, NULL, -1e6, 1e6, 0, 0, cnn_layer_keys_from, 0, CNN_ACT_NONE,
+     "scale F"},
+    {NULL},
+};
+
+static cnn_status scale_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    d->scale = a->pos[0].f;
+    return CNN_STATUS_OK;
+}
+
+static void scale_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    snprintf(buf, size, "scale %g", (double)d->scale);
+}
+
 const cnn_layer_class cnn_layer_scale = {
     .name = "scale",
+    .words = scale_words,
+    .build = scale_build,
+    .describe = scale_describe,
     .infer = scale_infer,
     .forward = scale_forward,
     .backward = scale_backward,

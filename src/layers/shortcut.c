@@ -11,6 +11,7 @@
  * zeroes the rest of dx. It only moves values, so one plain implementation
  * serves both backends (the plan test checks it; the finite-difference test in
  * tests/test_shortcut.c checks the backward). */
+#include <stdio.h>
 #include <string.h>
 
 #include "layer.h"
@@ -72,8 +73,39 @@ static void shortcut_backward(cnn_plan_layer *pl)
     }
 }
 
+/* ---- the model-file word ---- */
+
+enum { KEY_STRIDE, KEY_FROM };
+
+static const cnn_layer_key shortcut_keys[] = {
+    [KEY_STRIDE] = CNN_LAYER_KEY_STRIDE,
+    [KEY_FROM] = CNN_LAYER_KEY_FROM,
+    CNN_LAYER_KEY_END,
+};
+
+static const cnn_layer_word shortcut_words[] = {
+    {"shortcut", CNN_LAYER_ARG_INT, "channels", 1, 1 << 20, 0, 0, shortcut_keys, 0, CNN_ACT_NONE,
+     "shortcut OUT [stride=S]"},
+    {NULL},
+};
+
+static cnn_status shortcut_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err)
+{
+    d->out = (int)a->pos[0].i;
+    d->stride = a->keys[KEY_STRIDE].given ? (int)a->keys[KEY_STRIDE].i : 1;
+    return CNN_STATUS_OK;
+}
+
+static void shortcut_describe(const cnn_layer_desc *d, char *buf, size_t size)
+{
+    snprintf(buf, size, "shortcut /%d", d->stride);
+}
+
 const cnn_layer_class cnn_layer_shortcut = {
     .name = "shortcut",
+    .words = shortcut_words,
+    .build = shortcut_build,
+    .describe = shortcut_describe,
     .infer = shortcut_infer,
     .forward = shortcut_forward,
     .backward = shortcut_backward,

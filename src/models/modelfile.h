@@ -1,10 +1,15 @@
-/* modelfile.h: the model-file parser's internals, shared by its four files:
- *   modelfile.c        text -> lines of tokens; block structure; entry points
- *   modelfile_check.c  the words; the checks that need no values (kinds, keys,
- *                      arity, recursion)
- *   modelfile_expr.c   integer expressions ($width*4, $stride > 1 && $n)
- *   modelfile_build.c  runs the lines: variables, labels, block calls, repeats,
- *                      conditions -> the layer list
+/* modelfile.h: the model-file parser's internals, shared by its files:
+ *   modelfile.c         text -> lines of tokens; block structure; entry points
+ *   modelfile_check.c   the checks that need no values (words, keys, arity,
+ *                       recursion)
+ *   modelfile_expr.c    integer expressions ($width*4, $stride > 1 && $n)
+ *   modelfile_build.c   runs the lines: block calls, repeats, conditions ->
+ *                       the layer list
+ *   modelfile_scope.c   the builder's scopes: variables, labels, values
+ *   modelfile_header.c  header settings and assignments
+ *   modelfile_layer.c   one layer line, through its class's word (the layer
+ *                       classes own their words, arguments and keys:
+ *                       src/layers/layer.h)
  * The format is described in docs/model-files.md; the public API in
  * include/cnnlab/model.h. Every error is "PATH:LINE:COL: what was expected,
  * what was found", status CNN_STATUS_FORMAT.
@@ -15,6 +20,7 @@
 #include <stddef.h>
 
 #include "cnnlab/model.h"
+#include "layers/layer.h"
 
 /* Everything a parse allocates, freed at once. */
 typedef struct mf_arena mf_arena;
@@ -71,35 +77,7 @@ typedef struct mf_file {
     cnn_error *err;
 } mf_file;
 
-/* A layer word: the kinds a line may start with. */
-enum {
-    MF_KEY_K = 1, MF_KEY_STRIDE = 2, MF_KEY_PAD = 4, MF_KEY_BIAS = 8, MF_KEY_KNOBS = 16,
-    MF_KEY_GROUPS = 32, MF_KEY_FROM = 64,
-    MF_KEY_GAMMA = 128, MF_KEY_EPS = 256, MF_KEY_MOMENTUM = 512, MF_KEY_FREEZE = 1024,
-    MF_KEY_INIT = 2048
-};
-typedef enum mf_args {
-    MF_ARGS_NONE,     /* no positional arguments */
-    MF_ARGS_INT,      /* one integer: out channels or features, a window */
-    MF_ARGS_PROB_OPT, /* an optional probability */
-    MF_ARGS_PROB,     /* a probability */
-    MF_ARGS_LABELS,   /* labels of earlier layers */
-    MF_ARGS_NUMBER    /* a finite number (scale's factor) */
-} mf_args;
-typedef struct mf_kind {
-    const char *word;
-    cnn_layer_kind kind;
-    mf_args args;
-    int min_labels, max_labels;
-    unsigned keys;  /* MF_KEY_* allowed */
-    int slots;      /* CNN_SLOT_NORM, _ACT or _DROPOUT for the slot words */
-    cnn_act act;    /* fixed activations */
-    const char *usage;
-} mf_kind;
-
-const mf_kind *mf_kind_find(const char *word);
 const mf_block *mf_block_find(const mf_file *f, const char *name);
-const char *mf_key_name(unsigned key);
 int mf_is_ident(const char *s, size_t n);
 int mf_is_keyword(const char *s);
 /* "k=3" -> 1 with the length of "k" in *n; anything else -> 0. */
@@ -142,5 +120,88 @@ typedef struct mf_override {
 } mf_override;
 cnn_status mf_build(mf_file *f, mf_override *ovr, int novr, cnn_model_desc *desc,
                     cnn_layer_desc **layers);
+
+/* ---- the builder's state (modelfile_build.c, _scope.c, _header.c, _layer.c) ---- */
+
+#define MF_MAX_LAYERS 100000
+
+typedef struct mf_var {
+    const char *name;
+    long value;
+    int line; /* where it was set; 0: the `classes` header setting */
+} mf_var;
+
+typedef struct mf_label {
+    const char *name;
+    int layer; /* -1: the model input */
+    int line;
+} mf_label;
+
+typedef struct mf_count {
+    const char *block;
+    int n;
+} mf_count;
+
+typedef struct mf_scope {
+    struct mf_scope *parent;
+    int is_block;       /* the top level or a block call: label lookups stop here */
+    const char *prefix; /* label path of the block call: "basic4." */
+    mf_var *vars;
+    int nvars, cap_vars;
+    mf_label *labels;
+    int nlabels, cap_labels;
+    mf_count *counts; /* calls per block name, for unlabelled calls' names */
+    int ncounts, cap_counts;
+} mf_scope;
+
+typedef struct mf_run {
+    mf_file *f;
+    mf_scope *global;
+    cnn_layer_desc *layers;
+    int count, cap;
+    int first_layer_line;
+    /* header settings and the lines that set them */
+    const char *name, *about;
+    int in_h, in_w, in_c;
+    int set_line[5]; /* name, about, input, classes, defaults */
+    cnn_layer_defaults defaults; /* the file's `defaults` line, for the slot words */
+    cnn_init_kind init;
+    mf_override *ovr;
+    int novr;
+    int depth;
+    long steps;
+} mf_run;
+
+cnn_status mf_no_memory(const mf_file *f);
+/* Makes room for element n of *p (capacity *cap); 0 when out of memory. */
+int mf_grow(void **p, int *cap, int n, size_t elem);
+void mf_scope_free(mf_scope *s);
+mf_var *mf_var_find(mf_scope *s, const char *name);
+cnn_status mf_var_set(mf_run *r, mf_scope *s, const mf_line *l, int col, const char *name,
+                      long value);
+/* The expression text at column col of l, with s's variables. */
+cnn_status mf_run_eval(mf_run *r, mf_scope *s, const mf_line *l, int col, const char *text,
+                       long *out);
+/* An integer in [min, max]; what names it in the message. */
+cnn_status mf_run_eval_int(mf_run *r, mf_scope *s, const mf_line *l, int col, const char *text,
+                           const char *what, long min, long max, int *out);
+/* A probability in [0, 1). */
+cnn_status mf_prob(mf_run *r, const mf_line *l, int col, const char *text, const char *what,
+                   float *out);
+/* A finite number in [min, max] (no expressions: keys like eps=1e-12). */
+cnn_status mf_number(mf_run *r, const mf_line *l, int col, const char *text, const char *what,
+                     double min, double max, float *out);
+cnn_status mf_label_set(mf_run *r, mf_scope *s, const mf_line *l, const char *name, int layer);
+/* The layer a label names (-1: the model's input); an error lists the known ones. */
+cnn_status mf_label_get(mf_run *r, mf_scope *s, const mf_line *l, const mf_tok *t,
+                        const char *text, int col, int *layer);
+/* Appends d (labelled label, else word) to the layer list; the cursor moves to it. */
+cnn_status mf_emit(mf_run *r, mf_scope *s, const mf_line *l, const char *label, const char *word,
+                   cnn_layer_desc *d, int *cursor);
+/* A layer line from token t0 (word) on. */
+cnn_status mf_layer(mf_run *r, mf_scope *s, const mf_line *l, int t0, const cnn_layer_class *cls,
+                    const cnn_layer_word *w, const char *label, int *cursor);
+cnn_status mf_header(mf_run *r, const mf_line *l);
+cnn_status mf_assign(mf_run *r, mf_scope *s, const mf_line *l);
 
 #endif

@@ -1,11 +1,11 @@
 /* modelfile_check.c: the checks that need no values, run over every line of a
- * model file (also in blocks never called and branches never taken), and the
- * words they know:
+ * model file (also in blocks never called and branches never taken):
  *   blocks      names unique and not layer words, parameters NAME or
  *               NAME=DEFAULT, those without defaults first, at most
  *               MF_MAX_ARGS of them;
- *   statements  every layer line names a known kind or block, with allowed
- *               keys, each once, and the right number of arguments;
+ *   statements  every layer line names a known layer word (the layer
+ *               classes' words, src/layers/registry.c) or block, with the
+ *               word's keys, each once, and the right number of arguments;
  *   recursion   no block calls itself, directly or through others (an
  *               explicit stack: no depth limit, no recursion in C).
  * After them, running the lines (modelfile_build.c) meets no unknown word,
@@ -26,80 +26,8 @@ static cnn_status no_memory(const mf_file *f)
 
 /* ---- words ---- */
 
-#define CONV_USAGE "conv OUT k=K [stride=S] [pad=P|same] [bias=auto|yes|no] [knobs=kernel,dropconnect] [init=dirac|whiten] [freeze=weight]"
-#define POOL_KEYS (MF_KEY_STRIDE | MF_KEY_PAD | MF_KEY_FROM)
-#define NORM_KEYS (MF_KEY_GAMMA | MF_KEY_FREEZE | MF_KEY_FROM)
-#define BN_KEYS (NORM_KEYS | MF_KEY_EPS | MF_KEY_MOMENTUM)
-
-static const mf_kind kinds[] = {
-    {"conv", CNN_LAYER_CONV, MF_ARGS_INT, 0, 0,
-     MF_KEY_K | MF_KEY_STRIDE | MF_KEY_PAD | MF_KEY_BIAS | MF_KEY_KNOBS | MF_KEY_FROM | MF_KEY_INIT |
-         MF_KEY_FREEZE, 0, 0, CONV_USAGE},
-    {"linear", CNN_LAYER_LINEAR, MF_ARGS_INT, 0, 0,
-     MF_KEY_BIAS | MF_KEY_KNOBS | MF_KEY_FROM | MF_KEY_FREEZE, 0, 0,
-     "linear OUT [bias=auto|yes|no] [knobs=dropconnect|none] [freeze=weight]"},
-    {"shortcut", CNN_LAYER_SHORTCUT, MF_ARGS_INT, 0, 0, MF_KEY_STRIDE | MF_KEY_FROM, 0, 0,
-     "shortcut OUT [stride=S]"},
-    {"scale", CNN_LAYER_SCALE, MF_ARGS_NUMBER, 0, 0, MF_KEY_FROM, 0, 0, "scale F"},
-    {"maxpool", CNN_LAYER_MAXPOOL, MF_ARGS_INT, 0, 0, POOL_KEYS, 0, 0, "maxpool K [stride=S] [pad=P]"},
-    {"avgpool", CNN_LAYER_AVGPOOL, MF_ARGS_INT, 0, 0, POOL_KEYS, 0, 0, "avgpool K [stride=S] [pad=P]"},
-    {"gap", CNN_LAYER_GAP, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "gap"},
-    {"gmp", CNN_LAYER_GMP, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "gmp"},
-    {"flatten", CNN_LAYER_FLATTEN, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "flatten"},
-    {"identity", CNN_LAYER_IDENTITY, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, 0, "identity"},
-    {"norm", CNN_LAYER_IDENTITY, MF_ARGS_NONE, 0, 0, BN_KEYS | MF_KEY_GROUPS, CNN_SLOT_NORM, 0,
-     "norm [groups=G] [gamma=0|1] [freeze=weight] [eps=F] [momentum=F]"},
-    {"batchnorm", CNN_LAYER_BATCHNORM, MF_ARGS_NONE, 0, 0, BN_KEYS, 0, 0,
-     "batchnorm [gamma=0|1] [freeze=weight] [eps=F] [momentum=F]"},
-    {"layernorm", CNN_LAYER_LAYERNORM, MF_ARGS_NONE, 0, 0, NORM_KEYS, 0, 0, "layernorm [gamma=0|1]"},
-    {"instancenorm", CNN_LAYER_INSTANCENORM, MF_ARGS_NONE, 0, 0, NORM_KEYS, 0, 0,
-     "instancenorm [gamma=0|1]"},
-    {"groupnorm", CNN_LAYER_GROUPNORM, MF_ARGS_NONE, 0, 0, NORM_KEYS | MF_KEY_GROUPS, 0, 0,
-     "groupnorm [groups=G] [gamma=0|1]"},
-    {"act", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, CNN_SLOT_ACT, 0, "act"},
-    {"relu", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, CNN_ACT_RELU, "relu"},
-    {"sigmoid", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, CNN_ACT_SIGMOID, "sigmoid"},
-    {"tanh", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, CNN_ACT_TANH, "tanh"},
-    {"leaky_relu", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, CNN_ACT_LEAKY_RELU, "leaky_relu"},
-    {"gelu", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, CNN_ACT_GELU, "gelu"},
-    {"elu", CNN_LAYER_ACT, MF_ARGS_NONE, 0, 0, MF_KEY_FROM, 0, CNN_ACT_ELU, "elu"},
-    {"dropout", CNN_LAYER_DROPOUT, MF_ARGS_PROB_OPT, 0, 0, MF_KEY_FROM, CNN_SLOT_DROPOUT, 0,
-     "dropout [P]"},
-    {"dropout2d", CNN_LAYER_DROPOUT2D, MF_ARGS_PROB, 0, 0, MF_KEY_FROM, 0, 0, "dropout2d P"},
-    {"add", CNN_LAYER_ADD, MF_ARGS_LABELS, 2, 2, 0, 0, 0, "add A, B"},
-    {"concat", CNN_LAYER_CONCAT, MF_ARGS_LABELS, 2, CNN_MAX_INPUTS, 0, 0, 0, "concat A, B[, C, D]"},
-};
-
 static const char *const keywords[] = {"block", "end", "if", "else", "repeat", "name",
                                        "about", "input", "classes", "defaults"};
-static const char *const key_names[] = {"k",      "stride", "pad",      "bias",
-                                        "knobs",  "groups", "from",     "gamma",
-                                        "eps",    "momentum", "freeze", "init"};
-#define KEY_COUNT ((int)(sizeof key_names / sizeof key_names[0]))
-
-const mf_kind *mf_kind_find(const char *word)
-{
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(kinds[i].word, word) == 0)
-            return &kinds[i];
-    return NULL;
-}
-
-const char *mf_key_name(unsigned key)
-{
-    for (int i = 0; i < KEY_COUNT; i++)
-        if (key == 1u << i)
-            return key_names[i];
-    return "?";
-}
-
-static unsigned key_bit(const char *name)
-{
-    for (int i = 0; i < KEY_COUNT; i++)
-        if (strcmp(name, key_names[i]) == 0)
-            return 1u << i;
-    return 0;
-}
 
 int mf_is_keyword(const char *s)
 {
@@ -157,7 +85,7 @@ cnn_status mf_collect_blocks(mf_file *f)
                            "of the line");
         const mf_tok *name = &l->tok[1];
         if (!mf_is_ident(name->s, strlen(name->s)) || mf_is_keyword(name->s) ||
-            mf_kind_find(name->s) || !strcmp(name->s, "in"))
+            cnn_layer_word_find(name->s, NULL) || !strcmp(name->s, "in"))
             return mf_fail(f, l, name->col, "expected a block name (letters, digits, _; not a "
                            "layer kind or keyword), found '%s'", name->s);
         const mf_block *prev = mf_block_find(f, name->s);
@@ -274,19 +202,8 @@ static int param_index(const mf_block *b, const char *name, size_t n)
     return -1;
 }
 
-static void list_keys(unsigned keys, char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = 0;
-    for (int i = 0; i < KEY_COUNT; i++)
-        if (keys & (1u << i))
-            used += (size_t)snprintf(buf + used, used < size ? size - used : 0, "%s%s",
-                                     used ? ", " : "", key_names[i]);
-    if (!used)
-        snprintf(buf, size, "none");
-}
-
-static cnn_status check_layer(const mf_file *f, const mf_line *l, int t0, const mf_kind *k)
+static cnn_status check_layer(const mf_file *f, const mf_line *l, int t0,
+                              const cnn_layer_word *k)
 {
     mf_args_split a;
     cnn_status st = mf_split_args(f, l, t0 + 1, &a);
@@ -295,28 +212,26 @@ static cnn_status check_layer(const mf_file *f, const mf_line *l, int t0, const 
     const mf_tok *w = &l->tok[t0];
     int min = 0, max = 0;
     switch (k->args) {
-    case MF_ARGS_NONE: break;
-    case MF_ARGS_INT: min = max = 1; break;
-    case MF_ARGS_PROB_OPT: max = 1; break;
-    case MF_ARGS_PROB: min = max = 1; break;
-    case MF_ARGS_NUMBER: min = max = 1; break;
-    case MF_ARGS_LABELS: min = k->min_labels, max = k->max_labels; break;
+    case CNN_LAYER_ARG_NONE: break;
+    case CNN_LAYER_ARG_INT: min = max = 1; break;
+    case CNN_LAYER_ARG_PROB_OPT: max = 1; break;
+    case CNN_LAYER_ARG_PROB: min = max = 1; break;
+    case CNN_LAYER_ARG_NUMBER: min = max = 1; break;
+    case CNN_LAYER_ARG_LABELS: min = k->min_labels, max = k->max_labels; break;
     }
     if (a.npos < min)
         return mf_fail(f, l, a.npos ? a.pos[a.npos - 1]->col : w->col + (int)strlen(w->s) + 1,
                        "%s: expected %d %s (%s), found %d", w->s, min,
-                       k->args == MF_ARGS_LABELS ? "labels" : "argument", k->usage, a.npos);
+                       k->args == CNN_LAYER_ARG_LABELS ? "labels" : "argument", k->usage, a.npos);
     if (a.npos > max)
         return mf_fail(f, l, a.pos[max]->col, "%s: expected %s%d argument%s (%s), found '%s' "
                        "too", w->s, max ? "at most " : "", max, max == 1 ? "" : "s", k->usage,
                        a.pos[max]->s);
     for (int i = 0; i < a.nkeys; i++) {
-        char name[64];
-        size_t n = key_len(a.keys[i]->s); /* a longer name is no key anyway */
-        snprintf(name, sizeof name, "%.*s", (int)n, a.keys[i]->s);
-        if (n >= sizeof name || !(key_bit(name) & k->keys)) {
+        size_t n = key_len(a.keys[i]->s);
+        if (cnn_layer_key_find(k, a.keys[i]->s, n) < 0) {
             char allowed[128];
-            list_keys(k->keys, allowed, sizeof allowed);
+            cnn_layer_key_list(k, allowed, sizeof allowed);
             return mf_fail(f, l, a.keys[i]->col, "%s: unknown key '%.*s'; expected one of: %s",
                            w->s, (int)n, a.keys[i]->s, allowed);
         }
@@ -367,8 +282,8 @@ static cnn_status check_call(const mf_file *f, const mf_line *l, int t0, const m
 static cnn_status check_statement(const mf_file *f, const mf_line *l, int t0)
 {
     const mf_tok *w = &l->tok[t0];
-    const mf_kind *k = mf_kind_find(w->s);
-    if (k)
+    const cnn_layer_word *k;
+    if (cnn_layer_word_find(w->s, &k))
         return check_layer(f, l, t0, k);
     const mf_block *b = mf_block_find(f, w->s);
     if (b)
