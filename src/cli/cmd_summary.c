@@ -39,30 +39,9 @@ static const char *name_of(const cnn_model *m, int i, char *buf, size_t size)
 static void kind_text(const cnn_model *m, int i, char *buf, size_t size)
 {
     const cnn_layer_desc *d = &m->layers[i].desc;
-    size_t u = 0;
+    cnn_layer_describe(d, buf, size); /* the layer class's text */
+    size_t u = strlen(buf);
 #define ADD(...) u += (size_t)snprintf(buf + u, u < size ? size - u : 0, __VA_ARGS__)
-    switch (d->kind) {
-    case CNN_LAYER_CONV:
-    case CNN_LAYER_MAXPOOL:
-    case CNN_LAYER_AVGPOOL:
-        ADD("%s %dx%d", cnn_layer_class_of(d->kind)->name, d->k, d->k);
-        if (d->stride > 1)
-            ADD(" /%d", d->stride);
-        if (d->pad)
-            ADD(" pad %d", d->pad);
-        break;
-    case CNN_LAYER_SHORTCUT: ADD("shortcut /%d", d->stride); break;
-    case CNN_LAYER_SCALE: ADD("scale %g", (double)d->scale); break;
-    case CNN_LAYER_ACT: ADD("%s", cnn_act_name(d->act)); break;
-    case CNN_LAYER_DROPOUT:
-    case CNN_LAYER_DROPOUT2D: ADD("%s %g", cnn_layer_class_of(d->kind)->name, (double)d->p); break;
-    case CNN_LAYER_GROUPNORM: ADD("groupnorm %d", d->groups); break;
-    default: ADD("%s", cnn_layer_class_of(d->kind)->name); break;
-    }
-    if (cnn_layer_is_norm(d->kind) && d->gamma0)
-        ADD(" gamma 0");
-    if ((d->kind == CNN_LAYER_CONV || d->kind == CNN_LAYER_LINEAR) && d->p > 0)
-        ADD(" dropconnect %g", (double)d->p);
     if (d->from_count > 1 || d->from[0] != i - 1) {
         for (int j = 0; j < d->from_count; j++) {
             char who[128];
