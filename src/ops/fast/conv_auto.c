@@ -1,0 +1,221 @@
+/* conv_auto.c: CNN_CONV_AUTO. The algorithm of each shape is chosen by timing
+ * the candidates on the plan's batch once: direct always (bf16 plans also
+ * fp32 direct), Winograd for 3x3 stride 1 (oneDNN's, else cnnlab's
+ * conv_wino.c), and the dense matrix product of conv_dense.c where the input
+ * has no more positions than the kernel has taps. Each candidate is made and
+ * timed in turn, only the fastest so far kept alive; the choice is cached in
+ * the context, so repeated shapes are timed once per plan, and kept on disk
+ * for later processes (conv_cache.c).
+ */
+#include <string.h>
+
+#include "conv_cache.h"
+#include "conv_dnnl.h"
+
+/* Seconds of one step (forward, and backward when training) of c on zeros:
+ * the best of two after a warm-up. x and dx share a buffer, as do y and dy:
+ * all stay zero, and the plan-time peak of memory stays lower. An inference
+ * step is timed as a frozen plan runs it (cnn_plan_freeze): on the weights the
+ * warm-up prepared, since their reorder (for Winograd, a transform that costs
+ * more than the forward itself at 4x4) then happens once, not per batch. */
+static double time_step(cnn_fast_conv *c, int training, cnn_status *st, cnn_error *err)
+{
+    const cnn_conv_geom *g = &c->g;
+    size_t nx = (size_t)g->n * g->ih * g->iw * g->ic, ny = (size_t)g->n * g->oh * g->ow * g->oc;
+    size_t nw = (size_t)g->oc * g->ic * g->kh * g->kw;
+    float *x = cnn_alloc(nx * 4), *y = cnn_alloc(ny * 4), *dx = x, *dy = y;
+    float *w = cnn_alloc(nw * 4), *dw = cnn_alloc(nw * 4);
+    float *b = cnn_alloc((size_t)g->oc * 4), *db = cnn_alloc((size_t)g->oc * 4);
+    double best = 1e30;
+    if (!x || !y || !w || !dw || !b || !db) {
+        *st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory to time a convolution");
+    } else {
+        memset(x, 0, nx * 4);
+        memset(w, 0, nw * 4);
+        memset(b, 0, (size_t)g->oc * 4);
+        for (int i = 0; i < 3; i++) {
+            memset(dy, 0, ny * 4);
+            double t = cnn_now();
+            cnn_fast_conv_forward(c, x, training || i == 0 ? w : NULL, b, y);
+            if (training)
+                cnn_fast_conv_backward(c, x, y, dy, dx, dw, db);
+            t = cnn_now() - t;
+            if (i > 0 && t < best)
+                best = t;
+        }
+    }
+    cnn_free(x), cnn_free(y);
+    cnn_free(w), cnn_free(dw), cnn_free(b), cnn_free(db);
+    return best;
+}
+
+/* The timed choice for this shape made earlier with ctx, or NULL. */
+static const cnn_conv_choice *cached(const cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
+                                     cnn_act act, int training, int bf16)
+{
+    for (int i = 0; i < ctx->nchoices; i++) {
+        const cnn_conv_choice *k = &ctx->choices[i];
+        if (!memcmp(&k->g, g, sizeof *g) && k->has_bias == has_bias && k->act == act &&
+            k->training == training && k->bf16 == bf16)
+            return k;
+    }
+    return NULL;
+}
+
+static void impl_append(cnn_fast_conv *c, const char *why)
+{
+    size_t n = strlen(c->impl);
+    snprintf(c->impl + n, sizeof c->impl - n, " %s", why);
+}
+
+/* Keeps auto's choice for the shape in ctx (for the plan's later layers). */
+static void remember(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
+                     int training, int bf16, cnn_conv_algo algo, int run_bf16, const char *why)
+{
+    if (ctx->nchoices == MAX_CHOICES)
+        return;
+    cnn_conv_choice *k = &ctx->choices[ctx->nchoices++];
+    *k = (cnn_conv_choice){.g = *g, .has_bias = has_bias, .training = training, .bf16 = bf16,
+                           .act = act, .algo = algo, .run_bf16 = run_bf16};
+    snprintf(k->why, sizeof k->why, "%s", why);
+}
+
+/* The conv made as an earlier process's auto chose for the shape (1), or 0
+ * when the disk cache has no usable answer (nothing kept then). */
+static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
+                       int training, int bf16, const char *key, cnn_fast_conv **out)
+{
+    cnn_conv_algo algo;
+    int run_bf16;
+    char stored[120], why[136];
+    cnn_error err;
+    size_t had[SHARED_COUNT];
+    if (!cnn_conv_cache_find(key, &algo, &run_bf16, stored, sizeof stored) ||
+        (run_bf16 && (!bf16 || algo != CNN_CONV_DIRECT)))
+        return 0;
+    memcpy(had, ctx->shared_bytes, sizeof had);
+    if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run_bf16, algo, out, &err) !=
+        CNN_STATUS_OK) {
+        cnn_dnnl_give_back(ctx, had);
+        return 0;
+    }
+    snprintf(why, sizeof why, "(cached %s", stored[0] == '(' ? stored + 1 : stored);
+    impl_append(*out, why);
+    remember(ctx, g, has_bias, act, training, bf16, algo, run_bf16, why);
+    return 1;
+}
+
+/* The candidates (wanted[]), each made and timed on one step in turn, only
+ * the fastest so far kept alive (which keeps the plan-time peak of memory
+ * low); remembers the choice in ctx and stores it on disk under key. */
+enum { DIRECT, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
+
+static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
+                                  cnn_act act, int training, int bf16, int wanted[NCAND],
+                                  const char *key, cnn_fast_conv **out, cnn_error *err)
+{
+    static const cnn_conv_algo algo_of[NCAND] = {CNN_CONV_DIRECT, CNN_CONV_DIRECT,
+                                                 CNN_CONV_WINOGRAD, CNN_CONV_WINOGRAD_SGEMM,
+                                                 CNN_CONV_DENSE};
+    static const char *const name_of[NCAND] = {"direct", "fp32 direct", "fp32 winograd",
+                                               "fp32 winograd-sgemm", "fp32 dense"};
+    cnn_fast_conv *kept = NULL;
+    double best_t = 0;
+    int best = DIRECT;
+    char why[120];
+    int used = snprintf(why, sizeof why, "(timed:");
+    cnn_status st = CNN_STATUS_OK;
+    for (int a = 0; a < NCAND && !st; a++) {
+        cnn_fast_conv *c = NULL;
+        cnn_error cerr;
+        if (!wanted[a])
+            continue;
+        size_t had[SHARED_COUNT]; /* the shared buffers' sizes before this candidate */
+        memcpy(had, ctx->shared_bytes, sizeof had);
+        if (a == DIRECT)
+            st = cnn_fast_conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, &c,
+                                    err);
+        else if (cnn_fast_conv_make(ctx, g, has_bias, act, training, 0, algo_of[a], &c, &cerr)) {
+            cnn_dnnl_give_back(ctx, had); /* e.g. no Winograd kernel for this shape on this CPU */
+            continue;
+        }
+        if (a == WINO)
+            wanted[WINO_SGEMM] = 0;
+        double t = st ? 0 : time_step(c, training, &st, err);
+        if (st) {
+            cnn_fast_conv_destroy(c);
+            break;
+        }
+        used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s %.1f ms",
+                         a ? "," : "", a == DIRECT ? (bf16 ? "bf16 " : "fp32 ") : "", name_of[a],
+                         t * 1e3);
+        if (used >= (int)sizeof why)
+            used = (int)sizeof why - 1; /* cut, never past the end */
+        if (!kept || t < best_t) {
+            cnn_fast_conv_destroy(kept);
+            kept = c;
+            best_t = t;
+            best = a;
+        } else { /* lost */
+            cnn_fast_conv_destroy(c);
+            cnn_dnnl_give_back(ctx, had);
+        }
+    }
+    if (st) {
+        cnn_fast_conv_destroy(kept);
+        return st;
+    }
+    snprintf(why + used, sizeof why - (size_t)used, ")");
+    *out = kept;
+    impl_append(kept, why);
+    remember(ctx, g, has_bias, act, training, bf16, algo_of[best], bf16 && best == DIRECT, why);
+    cnn_conv_cache_store(key, algo_of[best], bf16 && best == DIRECT, why);
+    return CNN_STATUS_OK;
+}
+
+cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
+                                cnn_act act, int training, int bf16, cnn_conv_algo algo,
+                                cnn_fast_conv **out, cnn_error *err)
+{
+    CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    /* oneDNN's Winograd: 3x3, stride 1, fp32 only (so with bf16 asked for, a
+     * Winograd layer computes in fp32: more precise, and chosen only if faster);
+     * the dense form is fp32 too. A bf16 plan's auto also times fp32 direct:
+     * on a CPU whose bf16 kernels are slower (AVX512_BF16 without AMX, where
+     * oneDNN 2.6's bf16 convolutions ran 1.4x slower than fp32), it runs fp32. */
+    int wino_shape = g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
+    int own_wino_shape = cnn_wino_conv_applies(g), dense_shape = cnn_dense_conv_applies(g);
+    if ((algo == CNN_CONV_WINOGRAD && !wino_shape) || (algo == CNN_CONV_DENSE && !dense_shape) ||
+        (algo == CNN_CONV_WINOGRAD_SGEMM && !own_wino_shape))
+        algo = CNN_CONV_DIRECT; /* asked for where it applies; the rest stays direct */
+    if (algo == CNN_CONV_WINOGRAD && own_wino_shape) { /* oneDNN's, else cnnlab's */
+        cnn_error derr;
+        size_t had[SHARED_COUNT];
+        memcpy(had, ctx->shared_bytes, sizeof had);
+        if (cnn_fast_conv_make(ctx, g, has_bias, act, training, 0, algo, out, &derr) == CNN_STATUS_OK)
+            return CNN_STATUS_OK;
+        cnn_dnnl_give_back(ctx, had);
+        algo = CNN_CONV_WINOGRAD_SGEMM;
+    }
+    if (algo != CNN_CONV_AUTO)
+        return cnn_fast_conv_make(ctx, g, has_bias, act, training,
+                                  algo == CNN_CONV_DIRECT ? bf16 : 0, algo, out, err);
+    if (!wino_shape && !dense_shape && !bf16)
+        return cnn_fast_conv_make(ctx, g, has_bias, act, training, 0, CNN_CONV_DIRECT, out, err);
+    const cnn_conv_choice *k = cached(ctx, g, has_bias, act, training, bf16);
+    if (k) {
+        cnn_status st = cnn_fast_conv_make(ctx, g, has_bias, act, training, k->run_bf16, k->algo,
+                                           out, err);
+        if (st == CNN_STATUS_OK)
+            impl_append(*out, k->why);
+        return st;
+    }
+    char key[512];
+    cnn_conv_cache_key(g, has_bias, act, training, bf16, key, sizeof key);
+    if (make_cached(ctx, g, has_bias, act, training, bf16, key, out))
+        return CNN_STATUS_OK;
+    /* cnnlab's Winograd only where oneDNN has none for the shape (so on
+     * AVX-512 CPUs plans, their memory included, are as before it existed) */
+    int wanted[NCAND] = {1, bf16, wino_shape, own_wino_shape, dense_shape};
+    return time_candidates(ctx, g, has_bias, act, training, bf16, wanted, key, out, err);
+}
