@@ -2,7 +2,9 @@
  * the reference loops, forward and backward, over many shapes: odd sizes,
  * stride 1 and 2, padding 0/1/2, kernels 1/3/5/7, batch 1 and more, with and
  * without bias and fused ReLU; Winograd F(4x4, 3x3) on 3x3 stride-1 shapes,
- * oneDNN's (AVX-512 CPUs) and cnnlab's on sgemm (every CPU).
+ * oneDNN's (AVX-512 CPUs) and cnnlab's on sgemm (every CPU); grouped and
+ * depthwise convolutions (oneDNN's grouped primitives), also under --conv auto
+ * (which must keep them direct).
  *
  * bf16: the kernels round x, w and dy to bf16 and accumulate in fp32. A bf16
  * product is exact in fp32 (8 + 8 significant bits), so the only difference
@@ -56,16 +58,17 @@ static float *rounded_copy(const float *a, size_t n, int bf16)
 
 static int bf16_skipped; /* cases the CPU has no kernel for */
 
-static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int kh, int kw,
-                      int s, int pad, int bias, cnn_act act, int bf16, cnn_conv_algo algo,
-                      unsigned *seed)
+/* groups G (1: dense): weights (OC, IC/G, KH, KW) */
+static void conv_case_groups(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int kh,
+                             int kw, int s, int pad, int bias, cnn_act act, int bf16,
+                             cnn_conv_algo algo, int groups, unsigned *seed)
 {
     cnn_conv_geom g = {.n = n, .ih = ih, .iw = iw, .ic = ic, .oc = oc, .kh = kh, .kw = kw,
-                       .sh = s, .sw = s, .ph = pad, .pw = pad};
+                       .sh = s, .sw = s, .ph = pad, .pw = pad, .groups = groups};
     if (!cnn_conv_geom_finish(&g))
         return;
     size_t nx = (size_t)n * ih * iw * ic, ny = (size_t)n * g.oh * g.ow * oc,
-           nw = (size_t)oc * ic * kh * kw;
+           nw = (size_t)oc * (ic / groups) * kh * kw;
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)oc * 4);
     float *y = malloc(ny * 4), *yr = malloc(ny * 4), *dy = malloc(ny * 4), *dyr = malloc(ny * 4);
     float *dx = malloc(nx * 4), *dxr = malloc(nx * 4), *dw = malloc(nw * 4), *dwr = malloc(nw * 4);
@@ -76,11 +79,15 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     check_fill(dy, ny, seed, -1, 1);
 
     char what[160];
-    snprintf(what, sizeof what, "conv n%d %dx%dx%d->%d k%dx%d s%d p%d%s%s%s", n, ih, iw, ic, oc,
-             kh, kw, s, pad, bias ? " bias" : "", act == CNN_ACT_RELU ? " relu" : "",
-             bf16 ? " bf16" : algo == CNN_CONV_WINOGRAD ? " winograd"
-                            : algo == CNN_CONV_WINOGRAD_SGEMM ? " winograd-sgemm"
-                            : algo == CNN_CONV_DENSE ? " dense" : "");
+    int used = snprintf(what, sizeof what, "conv n%d %dx%dx%d->%d k%dx%d s%d p%d%s%s%s", n, ih,
+                        iw, ic, oc, kh, kw, s, pad, bias ? " bias" : "",
+                        act == CNN_ACT_RELU ? " relu" : "",
+                        bf16 ? " bf16" : algo == CNN_CONV_WINOGRAD ? " winograd"
+                                       : algo == CNN_CONV_WINOGRAD_SGEMM ? " winograd-sgemm"
+                                       : algo == CNN_CONV_DENSE ? " dense"
+                                       : algo == CNN_CONV_AUTO ? " auto" : "");
+    if (groups > 1)
+        snprintf(what + used, sizeof what - (size_t)used, " groups %d", groups);
     cnn_fast_conv *c = NULL;
     cnn_error err;
     /* the reference's inputs: what the kernels read */
@@ -97,6 +104,10 @@ static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int 
     if (algo == CNN_CONV_DENSE)
         check(strncmp(cnn_fast_conv_impl(c), "dense", 5) == 0, "%s: runs dense, found %s", what,
               cnn_fast_conv_impl(c));
+    if (groups > 1)
+        check(strncmp(cnn_fast_conv_impl(c), "dense", 5) && strncmp(cnn_fast_conv_impl(c),
+                                                                    "winograd", 8),
+              "%s: runs a oneDNN grouped primitive, found %s", what, cnn_fast_conv_impl(c));
     /* cnnlab's Winograd: asked for, or --conv winograd's fallback */
     const int own = strncmp(cnn_fast_conv_impl(c), "winograd:sgemm", 14) == 0;
     if (algo == CNN_CONV_WINOGRAD_SGEMM)
@@ -132,6 +143,13 @@ out:
     free(xq), free(wq);
     free(x), free(w), free(b), free(y), free(yr), free(dy), free(dyr);
     free(dx), free(dxr), free(dw), free(dwr), free(db), free(dbr);
+}
+
+static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int kh, int kw,
+                      int s, int pad, int bias, cnn_act act, int bf16, cnn_conv_algo algo,
+                      unsigned *seed)
+{
+    conv_case_groups(ctx, n, ih, iw, ic, oc, kh, kw, s, pad, bias, act, bf16, algo, 1, seed);
 }
 
 static void linear_case(int n, int in, int out, int bias, cnn_act act, unsigned *seed)
@@ -255,6 +273,26 @@ int main(void)
         conv_case(ctx, 8, 1, 1, 300, 70, 1, 1, 1, 0, 1, CNN_ACT_RELU, bf16, CNN_CONV_DIRECT, &seed);
         conv_case(ctx, 5, 1, 1, 96, 10, 1, 1, 1, 0, 0, CNN_ACT_NONE, bf16, CNN_CONV_DIRECT, &seed);
         cases += 7;
+        /* grouped and depthwise: MobileNetV2's 3x3 depthwise layers (stride 1 and 2,
+         * channel counts with and without a SIMD tail), a channel multiplier, groups of 4 */
+        conv_case_groups(ctx, 2, 16, 16, 32, 32, 3, 3, 1, 1, 0, CNN_ACT_NONE, bf16,
+                         CNN_CONV_DIRECT, 32, &seed);
+        conv_case_groups(ctx, 2, 9, 9, 24, 24, 3, 3, 2, 1, 1, CNN_ACT_RELU, bf16,
+                         CNN_CONV_DIRECT, 24, &seed);
+        conv_case_groups(ctx, 3, 8, 7, 13, 13, 3, 3, 1, 1, 1, CNN_ACT_NONE, bf16,
+                         CNN_CONV_DIRECT, 13, &seed);
+        conv_case_groups(ctx, 2, 7, 7, 8, 16, 3, 3, 1, 1, 0, CNN_ACT_NONE, bf16,
+                         CNN_CONV_DIRECT, 8, &seed);
+        conv_case_groups(ctx, 2, 10, 10, 16, 24, 3, 3, 1, 1, 1, CNN_ACT_RELU, bf16,
+                         CNN_CONV_DIRECT, 4, &seed);
+        conv_case_groups(ctx, 1, 6, 6, 12, 6, 1, 1, 1, 0, 0, CNN_ACT_NONE, bf16,
+                         CNN_CONV_DIRECT, 3, &seed);
+        cases += 6;
+        if (!bf16) { /* (bf16's auto may keep fp32 direct: the rounded reference would not hold) */
+            conv_case_groups(ctx, 2, 8, 8, 16, 16, 3, 3, 1, 1, 0, CNN_ACT_NONE, 0, CNN_CONV_AUTO,
+                             16, &seed);
+            cases++;
+        }
         if (bf16 && bf16_skipped)
             printf("  SKIP %d bf16 convolution shapes: oneDNN has no bf16 convolution on this "
                    "CPU (it needs AVX-512)\n", bf16_skipped);

@@ -60,7 +60,7 @@ static void compare_exact(const char *what, const float *a, const float *b, size
 
 typedef struct conv_ctx {
     cnn_conv_geom g;
-    float *x, *w, *b, *y, *r; /* x (N,IH,IW,IC) w (OC,IC,KH,KW) b (OC) or NULL y,r (N,OH,OW,OC) */
+    float *x, *w, *b, *y, *r; /* x (N,IH,IW,IC) w (OC,IC/G,KH,KW) b (OC) or NULL y,r (N,OH,OW,OC) */
 } conv_ctx;
 
 static size_t conv_ny(const cnn_conv_geom *g) { return (size_t)g->n * g->oh * g->ow * g->oc; }
@@ -72,16 +72,18 @@ static double conv_objective(void *p)
     return check_dot(c->y, c->r, conv_ny(&c->g));
 }
 
-static void test_conv(int n, int ih, int iw, int ic, int oc, int kh, int kw, int sh, int sw,
-                      int ph, int pw, int bias)
+/* groups G: grouped (G = IC = OC: depthwise) */
+static void test_conv_groups(int n, int ih, int iw, int ic, int oc, int kh, int kw, int sh,
+                             int sw, int ph, int pw, int bias, int groups)
 {
     conv_ctx c = {.g = {.n = n, .ih = ih, .iw = iw, .ic = ic, .oc = oc, .kh = kh, .kw = kw,
-                        .sh = sh, .sw = sw, .ph = ph, .pw = pw}};
+                        .sh = sh, .sw = sw, .ph = ph, .pw = pw, .groups = groups}};
     if (!cnn_conv_geom_finish(&c.g)) {
         check(0, "conv test geometry invalid");
         return;
     }
-    size_t nx = (size_t)n * ih * iw * ic, nw = (size_t)oc * ic * kh * kw, ny = conv_ny(&c.g);
+    size_t nx = (size_t)n * ih * iw * ic, nw = (size_t)oc * (ic / groups) * kh * kw;
+    size_t ny = conv_ny(&c.g);
     c.x = check_frand(nx, &seed, -1, 1);
     c.w = check_frand(nw, &seed, -0.5f, 0.5f);
     c.b = bias ? check_frand((size_t)oc, &seed, -0.5f, 0.5f) : NULL;
@@ -93,6 +95,8 @@ static void test_conv(int n, int ih, int iw, int ic, int oc, int kh, int kw, int
     char name[160];
     int len = snprintf(name, sizeof name, "conv N%d %dx%dx%d->%d k%dx%d s%dx%d p%dx%d %s", n, ih,
                        iw, ic, oc, kh, kw, sh, sw, ph, pw, bias ? "bias" : "nobias");
+    if (groups > 1)
+        len += snprintf(name + len, sizeof name - (size_t)len, " groups %d", groups);
     float *num = check_falloc(nx > nw ? nx : nw);
     fd_grad(conv_objective, &c, c.x, nx, num);
     snprintf(name + len, sizeof name - (size_t)len, ": dx");
@@ -115,6 +119,41 @@ static void test_conv(int n, int ih, int iw, int ic, int oc, int kh, int kw, int
 
     free(dx2), free(dw2), free(num), free(dx), free(dw), free(db);
     free(c.x), free(c.w), free(c.b), free(c.y), free(c.r);
+}
+
+static void test_conv(int n, int ih, int iw, int ic, int oc, int kh, int kw, int sh, int sw,
+                      int ph, int pw, int bias)
+{
+    test_conv_groups(n, ih, iw, ic, oc, kh, kw, sh, sw, ph, pw, bias, 1);
+}
+
+/* A grouped convolution is G convolutions side by side: group j's outputs
+ * are the ungrouped convolution of group j's input channels with group j's
+ * weights (exact: the same sums in the same order). */
+static void test_conv_grouped_split(void)
+{
+    enum { N = 2, H = 5, W = 6, IC = 6, OC = 4, G = 2, K = 3 };
+    cnn_conv_geom g = {.n = N, .ih = H, .iw = W, .ic = IC, .oc = OC, .kh = K, .kw = K,
+                       .sh = 1, .sw = 1, .ph = 1, .pw = 1, .groups = G};
+    cnn_conv_geom g1 = g;
+    g1.ic = IC / G, g1.oc = OC / G, g1.groups = 1;
+    cnn_conv_geom_finish(&g), cnn_conv_geom_finish(&g1);
+    size_t nx = (size_t)N * H * W * IC, nw = (size_t)OC * (IC / G) * K * K;
+    size_t ny = (size_t)N * g.oh * g.ow * OC, ny1 = ny / G, nx1 = nx / G;
+    float *x = check_frand(nx, &seed, -1, 1), *w = check_frand(nw, &seed, -1, 1);
+    float *b = check_frand(OC, &seed, -1, 1), *y = check_falloc(ny);
+    float *x1 = check_falloc(nx1), *y1 = check_falloc(ny1), *want = check_falloc(ny);
+    cnn_ref_conv2d_forward(&g, x, w, b, y);
+    for (int j = 0; j < G; j++) {
+        for (size_t p = 0; p < nx1 / (IC / G); p++)
+            memcpy(x1 + p * (IC / G), x + p * IC + j * (IC / G), sizeof(float) * (IC / G));
+        cnn_ref_conv2d_forward(&g1, x1, w + (size_t)j * (nw / G), b + j * (OC / G), y1);
+        for (size_t p = 0; p < ny1 / (OC / G); p++)
+            memcpy(want + p * OC + j * (OC / G), y1 + p * (OC / G), sizeof(float) * (OC / G));
+    }
+    printf("  conv groups 2: forward against 2 ungrouped convolutions side by side (exact)\n");
+    compare_exact("grouped conv = its groups' convolutions", y, want, ny);
+    free(x), free(w), free(b), free(y), free(x1), free(y1), free(want);
 }
 
 /* A 1-channel 3x3 convolution, stride 2, padding 1, on x = 1..16 (4x4):
@@ -867,6 +906,13 @@ int main(void)
     test_conv(3, 9, 9, 1, 2, 7, 7, 2, 2, 2, 2, 1);
     test_conv(1, 7, 9, 2, 3, 3, 5, 1, 2, 1, 2, 1); /* rectangular kernel, stride, padding */
     test_conv_known();
+    /* grouped and depthwise (MobileNetV2's 3x3 depthwise, stride 1 and 2) */
+    test_conv_groups(2, 5, 6, 4, 6, 3, 3, 1, 1, 1, 1, 1, 2);
+    test_conv_groups(1, 6, 5, 6, 3, 1, 1, 1, 1, 0, 0, 0, 3);
+    test_conv_groups(2, 6, 6, 4, 4, 3, 3, 1, 1, 1, 1, 0, 4);
+    test_conv_groups(2, 7, 7, 3, 3, 3, 3, 2, 2, 1, 1, 1, 3);
+    test_conv_groups(1, 6, 6, 2, 4, 3, 3, 2, 2, 1, 1, 1, 2); /* channel multiplier 2 */
+    test_conv_grouped_split();
 
     test_linear(1, 5, 3, 1);
     test_linear(4, 7, 6, 0);

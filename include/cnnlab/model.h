@@ -25,7 +25,8 @@
  * registered after them has the next number and is reached through its
  * model-file word. */
 typedef enum cnn_layer_kind {
-    CNN_LAYER_CONV = 0,     /* 2-D convolution: out channels, k, stride, pad, bias, p (DropConnect) */
+    CNN_LAYER_CONV = 0,     /* 2-D convolution: out channels, k, stride, pad, bias, p (DropConnect),
+                             * groups */
     CNN_LAYER_LINEAR,       /* fully connected: out features, bias, p (DropConnect) */
     CNN_LAYER_ACT,          /* activation: act */
     CNN_LAYER_MAXPOOL,      /* k, stride, pad */
@@ -77,7 +78,8 @@ typedef struct cnn_layer_desc {
     int bias;           /* conv, linear: CNN_BIAS_* */
     cnn_act act;        /* CNN_LAYER_ACT */
     float p;            /* dropout probability; conv, linear: DropConnect probability */
-    int groups;         /* group norm: groups (0: 32 or the largest divisor that fits) */
+    int groups;         /* group norm: groups (0: 32 or the largest divisor that fits);
+                         * conv: PyTorch's groups (0 or 1: every output reads every input) */
     int gamma0;         /* norms: gamma starts at 0, not 1 (the model file's gamma=0) */
     float eps;          /* batch norm: epsilon (0: PyTorch's 1e-5) */
     float momentum;     /* batch norm: running-estimate momentum, PyTorch's convention (the

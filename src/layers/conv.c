@@ -1,4 +1,5 @@
-/* conv.c: 2-D convolution layer. Parameters: weight (OC,IC,K,K), then bias (OC)
+/* conv.c: 2-D convolution layer, grouped (groups=G: PyTorch's groups; G = IC =
+ * OC is depthwise) or not. Parameters: weight (OC,IC/G,K,K), then bias (OC)
  * when the layer has one. The fast path runs oneDNN and may absorb a ReLU.
  * With DropConnect (p > 0) the workspace holds the step's masked weights; in a
  * fast inference plan with a batch norm folded in (folded_bn), it holds the
@@ -13,14 +14,16 @@ static cnn_conv_geom geom_of(const cnn_model_layer *l, int n)
     cnn_conv_geom g = {.n = n, .ih = l->in.h, .iw = l->in.w, .ic = l->in.c,
                        .oc = l->desc.out, .kh = l->desc.k, .kw = l->desc.k,
                        .sh = l->desc.stride, .sw = l->desc.stride,
-                       .ph = l->desc.pad, .pw = l->desc.pad};
+                       .ph = l->desc.pad, .pw = l->desc.pad, .groups = l->desc.groups};
     cnn_conv_geom_finish(&g);
     return g;
 }
 
+static int groups_of(const cnn_layer_desc *d) { return d->groups > 1 ? d->groups : 1; }
+
 static size_t wcount_of(const cnn_model_layer *l)
 {
-    return (size_t)l->desc.out * l->in.c * l->desc.k * l->desc.k;
+    return (size_t)l->desc.out * (l->in.c / groups_of(&l->desc)) * l->desc.k * l->desc.k;
 }
 
 static cnn_status conv_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -31,14 +34,25 @@ static cnn_status conv_infer(const cnn_layer_desc *d, const cnn_shape *ins, int 
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "conv needs out >= 1, k >= 1, stride >= 1, pad >= 0; found out %d, "
                              "k %d, stride %d, pad %d", d->out, d->k, d->stride, d->pad);
+    int groups = groups_of(d);
+    if (in.c % groups || d->out % groups)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "conv groups=%d: expected a divisor of the %d input and %d output "
+                             "channels, found none", groups, in.c, d->out);
+    if (groups > 1 && d->init != CNN_LAYER_INIT_DEFAULT)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "conv groups=%d: expected no init= (dirac and whiten are for "
+                             "ungrouped convolutions), found init=%s", groups,
+                             d->init == CNN_LAYER_INIT_DIRAC ? "dirac" : "whiten");
     cnn_conv_geom g = {.n = 1, .ih = in.h, .iw = in.w, .ic = in.c, .oc = d->out, .kh = d->k,
-                       .kw = d->k, .sh = d->stride, .sw = d->stride, .ph = d->pad, .pw = d->pad};
+                       .kw = d->k, .sh = d->stride, .sw = d->stride, .ph = d->pad, .pw = d->pad,
+                       .groups = groups};
     if (!cnn_conv_geom_finish(&g))
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "a %dx%d kernel with padding %d does not fit the %dx%d input",
                              d->k, d->k, d->pad, in.h, in.w);
     *out = (cnn_shape){g.oh, g.ow, d->out};
-    *params = (size_t)d->out * in.c * d->k * d->k + (d->bias ? (size_t)d->out : 0);
+    *params = (size_t)d->out * (in.c / groups) * d->k * d->k + (d->bias ? (size_t)d->out : 0);
     *state = 0;
     return CNN_STATUS_OK;
 }
@@ -48,8 +62,10 @@ static void conv_init(const cnn_model_layer *l, cnn_init_kind how, float *params
 {
     size_t wcount = wcount_of(l);
     int kk = l->desc.k * l->desc.k;
+    /* fan_in and fan_out as PyTorch computes them from the weight's shape */
     cnn_layer_init_weights(how, params, wcount, l->desc.bias ? params + wcount : NULL,
-                           (size_t)l->desc.out, l->in.c * kk, l->desc.out * kk, rng);
+                           (size_t)l->desc.out, l->in.c / groups_of(&l->desc) * kk,
+                           l->desc.out * kk, rng);
     if (l->desc.init == CNN_LAYER_INIT_DEFAULT)
         return;
     /* dirac and whiten (whose weights the trainer computes later) start with a
@@ -70,8 +86,7 @@ static int conv_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
 
 static float *bias_of(const cnn_plan_layer *pl, float *block)
 {
-    const cnn_model_layer *l = pl->ml;
-    return l->desc.bias ? block + (size_t)l->desc.out * l->in.c * l->desc.k * l->desc.k : NULL;
+    return pl->ml->desc.bias ? block + wcount_of(pl->ml) : NULL;
 }
 
 static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
@@ -143,12 +158,13 @@ static void conv_release(cnn_plan_layer *pl) { cnn_fast_conv_destroy(pl->impl); 
 
 static double conv_macs(const cnn_model_layer *l)
 {
-    return (double)l->out.h * l->out.w * l->out.c * l->in.c * l->desc.k * l->desc.k;
+    return (double)l->out.h * l->out.w * l->out.c * (l->in.c / groups_of(&l->desc)) * l->desc.k *
+           l->desc.k;
 }
 
 /* ---- the model-file word ---- */
 
-enum { KEY_K, KEY_STRIDE, KEY_PAD, KEY_BIAS, KEY_KNOBS, KEY_FROM, KEY_FREEZE, KEY_INIT };
+enum { KEY_K, KEY_STRIDE, KEY_PAD, KEY_BIAS, KEY_KNOBS, KEY_FROM, KEY_FREEZE, KEY_INIT, KEY_GROUPS };
 enum { KNOB_KERNEL = 1, KNOB_DROPCONNECT = 2 }; /* the bits of knobs= */
 
 static const cnn_layer_key conv_keys[] = {
@@ -160,13 +176,14 @@ static const cnn_layer_key conv_keys[] = {
     [KEY_FROM] = CNN_LAYER_KEY_FROM,
     [KEY_FREEZE] = CNN_LAYER_KEY_FREEZE,
     [KEY_INIT] = {"init", CNN_LAYER_KEY_CHOICE, 0, 0, "dirac,whiten"},
+    [KEY_GROUPS] = {"groups", CNN_LAYER_KEY_INT, 1, 65536, NULL},
     CNN_LAYER_KEY_END,
 };
 
 static const cnn_layer_word conv_words[] = {
     {"conv", CNN_LAYER_ARG_INT, "channels", 1, 1 << 20, 0, 0, conv_keys, 0, CNN_ACT_NONE,
      "conv OUT k=K [stride=S] [pad=P|same] [bias=auto|yes|no] [knobs=kernel,dropconnect] "
-     "[init=dirac|whiten] [freeze=weight]"},
+     "[init=dirac|whiten] [freeze=weight] [groups=G]"},
     {NULL},
 };
 
@@ -186,6 +203,7 @@ static cnn_status conv_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_err
                                                  : "knobs=kernel takes it from `defaults kernel=K`");
     d->pad = v[KEY_PAD].is_word ? d->k / 2 : v[KEY_PAD].given ? (int)v[KEY_PAD].i : 0;
     d->freeze_weight = v[KEY_FREEZE].given;
+    d->groups = v[KEY_GROUPS].given ? (int)v[KEY_GROUPS].i : 0;
     if (v[KEY_INIT].given)
         d->init = v[KEY_INIT].i == 0 ? CNN_LAYER_INIT_DIRAC : CNN_LAYER_INIT_WHITEN;
     d->slots |= (knobs & KNOB_KERNEL ? CNN_SLOT_KERNEL : 0) |
@@ -193,7 +211,7 @@ static cnn_status conv_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_err
     return CNN_STATUS_OK;
 }
 
-/* "conv 3x3 /2 pad 1 dropconnect 0.1" */
+/* "conv 3x3 /2 pad 1 groups 32 dropconnect 0.1" */
 static void conv_describe(const cnn_layer_desc *d, char *buf, size_t size)
 {
     size_t u = 0;
@@ -202,6 +220,8 @@ static void conv_describe(const cnn_layer_desc *d, char *buf, size_t size)
         cnn_layer_text_add(buf, size, &u, " /%d", d->stride);
     if (d->pad)
         cnn_layer_text_add(buf, size, &u, " pad %d", d->pad);
+    if (d->groups > 1)
+        cnn_layer_text_add(buf, size, &u, " groups %d", d->groups);
     if (d->p > 0)
         cnn_layer_text_add(buf, size, &u, " dropconnect %g", (double)d->p);
 }

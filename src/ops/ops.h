@@ -26,13 +26,23 @@
 /* ---- convolution: y = conv(x, w) + b, zero padding, PyTorch's Conv2d ---- */
 typedef struct cnn_conv_geom {
     int n, ih, iw, ic; /* input  (N, IH, IW, IC) */
-    int oc, kh, kw;    /* weight (OC, IC, KH, KW) */
+    int oc, kh, kw;    /* weight (OC, IC/G, KH, KW) */
     int sh, sw, ph, pw;
     int oh, ow; /* output (N, OH, OW, OC): set by cnn_conv_geom_finish */
+    /* G, PyTorch's groups (0 reads as 1): channels split into G groups, output
+     * channel oc reading only the IC/G input channels of its group
+     * oc / (OC/G). G = IC = OC is a depthwise convolution. */
+    int groups;
 } cnn_conv_geom;
 
-/* Fills oh, ow; returns 0 if the geometry is invalid (output would be empty). */
+/* Fills oh, ow (and groups 0 -> 1); returns 0 if the geometry is invalid
+ * (output would be empty, or G does not divide IC and OC). */
 int cnn_conv_geom_finish(cnn_conv_geom *g);
+/* IC/G: the input channels each output channel reads (a weight's second dimension). */
+static inline int cnn_conv_group_ic(const cnn_conv_geom *g)
+{
+    return g->groups > 1 ? g->ic / g->groups : g->ic;
+}
 
 /* ---- pooling windows (max, average) ---- */
 typedef struct cnn_pool_geom {

@@ -22,7 +22,7 @@ static double time_step(cnn_fast_conv *c, int training, cnn_status *st, cnn_erro
 {
     const cnn_conv_geom *g = &c->g;
     size_t nx = (size_t)g->n * g->ih * g->iw * g->ic, ny = (size_t)g->n * g->oh * g->ow * g->oc;
-    size_t nw = (size_t)g->oc * g->ic * g->kh * g->kw;
+    size_t nw = (size_t)g->oc * cnn_conv_group_ic(g) * g->kh * g->kw;
     float *x = cnn_alloc(nx * 4), *y = cnn_alloc(ny * 4), *dx = x, *dy = y;
     float *w = cnn_alloc(nw * 4), *dw = cnn_alloc(nw * 4);
     float *b = cnn_alloc((size_t)g->oc * 4), *db = cnn_alloc((size_t)g->oc * 4);
@@ -183,8 +183,10 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
      * the dense form is fp32 too. A bf16 plan's auto also times fp32 direct:
      * on a CPU whose bf16 kernels are slower (AVX512_BF16 without AMX, where
      * oneDNN 2.6's bf16 convolutions ran 1.4x slower than fp32), it runs fp32. */
-    int wino_shape = g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
-    int own_wino_shape = cnn_wino_conv_applies(g), dense_shape = cnn_dense_conv_applies(g);
+    int grouped = g->groups > 1; /* direct only: the other forms are for dense weights */
+    int wino_shape = !grouped && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
+    int own_wino_shape = !grouped && cnn_wino_conv_applies(g);
+    int dense_shape = !grouped && cnn_dense_conv_applies(g);
     if ((algo == CNN_CONV_WINOGRAD && !wino_shape) || (algo == CNN_CONV_DENSE && !dense_shape) ||
         (algo == CNN_CONV_WINOGRAD_SGEMM && !own_wino_shape))
         algo = CNN_CONV_DIRECT; /* asked for where it applies; the rest stays direct */

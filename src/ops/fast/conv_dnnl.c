@@ -120,7 +120,11 @@ static void mds_init(const cnn_conv_geom *g, int bf16, int wino, conv_mds *m)
     dnnl_format_tag_t act_tag = wino ? dnnl_format_tag_any : dnnl_nhwc;
     dnnl_dims_t src_dims = {g->n, g->ic, g->ih, g->iw};
     dnnl_dims_t dst_dims = {g->n, g->oc, g->oh, g->ow};
+    /* grouped: weights (G, OC/G, IC/G, KH, KW), PyTorch's (OC, IC/G, KH, KW) split */
+    int groups = g->groups > 1 ? g->groups : 1, wnd = groups > 1 ? 5 : 4;
     dnnl_dims_t wei_dims = {g->oc, g->ic, g->kh, g->kw};
+    dnnl_dims_t gwei_dims = {groups, g->oc / groups, g->ic / groups, g->kh, g->kw};
+    dnnl_format_tag_t wei_tag = groups > 1 ? dnnl_goihw : dnnl_oihw;
     dnnl_dims_t bias_dims = {g->oc};
     m->strides[0] = g->sh, m->strides[1] = g->sw;
     m->pad_l[0] = g->ph, m->pad_l[1] = g->pw;
@@ -129,9 +133,10 @@ static void mds_init(const cnn_conv_geom *g, int bf16, int wino, conv_mds *m)
     m->pad_r[1] = (g->ow - 1) * g->sw + g->kw - g->iw - g->pw;
     dnnl_memory_desc_init_by_tag(&m->src, 4, src_dims, dnnl_f32, dnnl_nhwc);
     dnnl_memory_desc_init_by_tag(&m->dst, 4, dst_dims, dnnl_f32, dnnl_nhwc);
-    dnnl_memory_desc_init_by_tag(&m->wei_user, 4, wei_dims, dnnl_f32, dnnl_oihw);
-    dnnl_memory_desc_init_by_tag(&m->wei_any, 4, wei_dims, lo, dnnl_format_tag_any);
-    dnnl_memory_desc_init_by_tag(&m->dw_any, 4, wei_dims, dnnl_f32, dnnl_format_tag_any);
+    const dnnl_dim_t *wd = groups > 1 ? gwei_dims : wei_dims;
+    dnnl_memory_desc_init_by_tag(&m->wei_user, wnd, wd, dnnl_f32, wei_tag);
+    dnnl_memory_desc_init_by_tag(&m->wei_any, wnd, wd, lo, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&m->dw_any, wnd, wd, dnnl_f32, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&m->bias, 1, bias_dims, dnnl_f32, dnnl_a);
     dnnl_memory_desc_init_by_tag(&m->src_k, 4, src_dims, lo, act_tag);
     dnnl_memory_desc_init_by_tag(&m->dst_k, 4, dst_dims, dnnl_f32, act_tag);

@@ -32,13 +32,14 @@ typedef struct cnn_fast_conv cnn_fast_conv;
  * CNN_ACT_RELU (fused into the forward as a post-op). bf16 = 1 runs the
  * kernels on bf16 inputs, weights and output gradients with fp32 accumulation;
  * the interface stays fp32. algo applies to fp32 3x3 stride-1 shapes (others
- * are direct); CNN_CONV_AUTO times both on this geometry once per ctx. */
+ * are direct, as are grouped ones); CNN_CONV_AUTO times both on this geometry
+ * once per ctx. */
 cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
                                 cnn_act act, int training, int bf16, cnn_conv_algo algo,
                                 cnn_fast_conv **out, cnn_error *err);
 void cnn_fast_conv_destroy(cnn_fast_conv *c);
 
-/* x (N,IH,IW,IC), w (OC,IC,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC).
+/* x (N,IH,IW,IC), w (OC,IC/G,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC).
  * w = NULL reuses the weights (and bias) as the previous forward prepared
  * them, skipping the reorder: for inference on weights that did not change,
  * whose buffers are still alive. */
