@@ -32,6 +32,7 @@
     X(gmp)                                                                                         \
     X(shortcut)                                                                                    \
     X(scale)                                                                                       \
+    X(gate)                                                                                        \
     /* (one line per layer above: its class is cnn_layer_NAME) */
 
 #define DECLARE(name) extern const cnn_layer_class cnn_layer_##name;
