@@ -2,7 +2,8 @@
 # cli_models.sh: `cnnlab models` and `cnnlab summary` end to end: every
 # built-in's parameter count from `summary --json` (the counts of issue 4, from
 # the PyTorch definitions), a model file given by path with variables, and the
-# errors a user sees for a broken file. Prints each check; exits non-zero on failure.
+# errors a user sees for a broken file; mobilenetv2 trained one epoch on fake
+# data. Prints each check; exits non-zero on failure.
 set -u
 CNNLAB=${CNNLAB:-build/cnnlab}
 cd "$(dirname "$0")/.."
@@ -39,6 +40,7 @@ resnet110 1727962
 nin 966986
 googlenet 6166250
 airbench94 1972792
+mobilenetv2 2236682
 TABLE
 
 got=$(params vgg16_bn --head 4096)
@@ -47,7 +49,7 @@ got=$(params vgg16_bn --norm none)
 [ "$got" = 14719818 ] && pass "vgg16_bn --norm none: $got parameters (vgg16's)" || fail "vgg16_bn --norm none: $got"
 
 n=$("$CNNLAB" models | wc -l)
-[ "$n" -eq 20 ] && pass "cnnlab models lists $n models" || fail "cnnlab models lists $n models, expected 20"
+[ "$n" -eq 21 ] && pass "cnnlab models lists $n models" || fail "cnnlab models lists $n models, expected 21"
 "$CNNLAB" models | grep -qE '^resnet20 +269,722  He et al' && pass "models: name, parameters, about" \
     || fail "models line for resnet20: $("$CNNLAB" models | grep resnet20)"
 
@@ -72,6 +74,17 @@ out=$("$CNNLAB" summary lenet5 --head 4096 2>&1 >/dev/null); rc=$?
 out=$("$CNNLAB" summary googlenet --kernel-size 5 2>&1 >/dev/null); rc=$?
 [ $rc -eq 2 ] && grep -q "no kernel-size slots" <<<"$out" \
     && pass "exit $rc: $out" || fail "googlenet --kernel-size -> exit $rc: $out"
+
+# the zoo smoke: mobilenetv2 (depthwise convolutions) trains one epoch on fake data
+. tests/lib_fakedata.sh
+make_fake_cifar "$tmp/data"
+if "$CNNLAB" train --model mobilenetv2 --data "$tmp/data" --out "$tmp/mnv2" --epochs 1 --subset 64 \
+        --batch-size 32 --val-fraction 0.002 --threads 2 --conv direct >"$tmp/mnv2.log" 2>&1 &&
+        grep -q '^epoch   1 ' "$tmp/mnv2.log" && [ -f "$tmp/mnv2/last.weights" ]; then
+    pass "mobilenetv2 trains one epoch: $(grep '^epoch   1 ' "$tmp/mnv2.log" | cut -c1-60)"
+else
+    fail "mobilenetv2 one epoch: $(tail -n 5 "$tmp/mnv2.log")"
+fi
 
 if [ $fails -gt 0 ]; then echo "cli_models.sh: $fails failed"; exit 1; fi
 echo "cli_models.sh: all passed"

@@ -50,7 +50,7 @@ static void builtin_cases(void)
         {"resnet18", 11173962}, {"resnet34", 21282122},    {"resnet50", 23520842},
         {"resnet20", 269722},   {"resnet32", 464154},      {"resnet44", 658586},
         {"resnet56", 853018},   {"resnet110", 1727962},    {"nin", 966986},
-        {"googlenet", 6166250}, {"airbench94", 1972792},
+        {"googlenet", 6166250}, {"airbench94", 1972792}, {"mobilenetv2", 2236682},
     };
     int n = (int)(sizeof table / sizeof table[0]), listed = 0;
     printf("built-in models, parameters against the PyTorch definitions:\n");
