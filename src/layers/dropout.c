@@ -61,12 +61,7 @@ static cnn_status identity_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn
     const cnn_layer_value *v = a->keys;
     d->kind = a->defaults->norm;
     d->groups = v[KEY_GROUPS].given ? (int)v[KEY_GROUPS].i : a->defaults->groups;
-    d->gamma0 = v[KEY_GAMMA].given && v[KEY_GAMMA].i == 0;
-    d->freeze_weight = v[KEY_FREEZE].given;
-    if (v[KEY_EPS].given)
-        d->eps = v[KEY_EPS].f;
-    if (v[KEY_MOMENTUM].given)
-        d->momentum = v[KEY_MOMENTUM].f;
+    cnn_layer_norm_keys(d, &v[KEY_GAMMA], &v[KEY_FREEZE], &v[KEY_EPS], &v[KEY_MOMENTUM]);
     return CNN_STATUS_OK;
 }
 

@@ -119,8 +119,7 @@ static cnn_status gn_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error
     int grouped = a->word->keys == groupnorm_keys;
     const cnn_layer_value *gamma = &v[grouped ? KEY_GAMMA + 1 : KEY_GAMMA];
     const cnn_layer_value *freeze = &v[grouped ? KEY_FREEZE + 1 : KEY_FREEZE];
-    d->gamma0 = gamma->given && gamma->i == 0;
-    d->freeze_weight = freeze->given;
+    cnn_layer_norm_keys(d, gamma, freeze, NULL, NULL);
     if (grouped && v[0].given)
         d->groups = (int)v[0].i;
     return CNN_STATUS_OK;

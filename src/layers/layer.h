@@ -191,6 +191,11 @@ extern const cnn_layer_key cnn_layer_keys_from[];
 
 /* CNN_BIAS_* of a bias=yes|no|auto key (CNN_BIAS_AUTO when not written). */
 int cnn_layer_bias_of(const cnn_layer_value *v);
+/* The keys the normalisation words share, each NULL where a word has none:
+ * gamma=0 (gamma starts at 0), freeze=weight, eps=F, momentum=F. */
+void cnn_layer_norm_keys(cnn_layer_desc *d, const cnn_layer_value *gamma,
+                         const cnn_layer_value *freeze, const cnn_layer_value *eps,
+                         const cnn_layer_value *momentum);
 /* Appends to buf as snprintf does, at *used, never past size. */
 void cnn_layer_text_add(char *buf, size_t size, size_t *used, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

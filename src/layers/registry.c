@@ -108,6 +108,18 @@ int cnn_layer_bias_of(const cnn_layer_value *v)
     return v->given ? bias[v->i] : CNN_BIAS_AUTO;
 }
 
+void cnn_layer_norm_keys(cnn_layer_desc *d, const cnn_layer_value *gamma,
+                         const cnn_layer_value *freeze, const cnn_layer_value *eps,
+                         const cnn_layer_value *momentum)
+{
+    d->gamma0 = gamma && gamma->given && gamma->i == 0;
+    d->freeze_weight = freeze && freeze->given;
+    if (eps && eps->given)
+        d->eps = eps->f;
+    if (momentum && momentum->given)
+        d->momentum = momentum->f;
+}
+
 void cnn_layer_text_add(char *buf, size_t size, size_t *used, const char *fmt, ...)
 {
     if (*used >= size)
