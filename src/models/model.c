@@ -154,6 +154,84 @@ static void inputs_text(const cnn_model *m, int i, char *buf, size_t n)
     }
 }
 
+/* Automatic biases: none when a norm layer takes the output. */
+static void resolve_biases(cnn_model *m)
+{
+    for (int i = 0; i < m->count; i++) {
+        cnn_layer_desc *l = &m->layers[i].desc;
+        if (l->bias == CNN_BIAS_AUTO) {
+            const cnn_layer_desc *next = i + 1 < m->count ? &m->layers[i + 1].desc : NULL;
+            /* (an instance-norm slot after a linear layer stays empty: see below) */
+            int norm_follows = next && next->from[0] == i && cnn_layer_is_norm(next->kind) &&
+                               !(next->kind == CNN_LAYER_INSTANCENORM &&
+                                 (next->slots & CNN_SLOT_NORM) && l->kind == CNN_LAYER_LINEAR);
+            l->bias = !norm_follows;
+        }
+    }
+}
+
+/* Layer i's inputs, output shape and its place in the parameter and state
+ * blocks; an error names the layer and the shapes. */
+static cnn_status place_layer(cnn_model *m, int i, cnn_shape input, cnn_error *err)
+{
+    double values;
+    cnn_model_layer *l = &m->layers[i];
+    cnn_layer_desc *d = &l->desc;
+    char where[400];
+    size_t wn = (size_t)snprintf(where, sizeof where, "model %s, ", m->desc->name);
+    layer_text(m, i, where + wn, sizeof where - wn);
+    if (d->from_count < 1 || d->from_count > CNN_MAX_INPUTS) {
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: expected 1 to %d inputs, "
+                             "found %d", where, CNN_MAX_INPUTS, d->from_count);
+    }
+    for (int j = 0; j < d->from_count; j++) {
+        int f = d->from[j];
+        if (f < -1 || f >= i) {
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: input %d refers to "
+                                 "layer %d, expected an earlier layer", where, j + 1, f + 1);
+        }
+        l->ins[j] = f < 0 ? input : m->layers[f].out;
+    }
+    l->in = l->ins[0];
+    /* Instance norm needs a spatial extent: on flat features (a norm slot
+     * after a linear layer) it would zero every value, so the slot stays
+     * empty there. */
+    if (d->kind == CNN_LAYER_INSTANCENORM && (d->slots & CNN_SLOT_NORM) && l->in.h * l->in.w == 1)
+        d->kind = CNN_LAYER_IDENTITY;
+    if (d->kind == CNN_LAYER_GROUPNORM && d->groups == 0)
+        d->groups = auto_groups(l->in.c);
+    const cnn_layer_class *cls = cnn_layer_class_of(d->kind);
+    size_t np = 0, ns = 0;
+    cnn_error sub;
+    if (cls->infer(d, l->ins, d->from_count, &l->out, &np, &ns, &sub) != CNN_STATUS_OK) {
+        char shape[48], inputs[800];
+        shape_text(l->in, shape, sizeof shape);
+        inputs_text(m, i, inputs, sizeof inputs);
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s on input %s: %s%s", where,
+                             shape, sub.msg, d->label ? inputs : "");
+    }
+    if (!shape_ok(l->out, &values)) {
+        char shape[48];
+        shape_text(l->out, shape, sizeof shape);
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: output %s: expected "
+                             "positive sides and at most %lld values per image, found %.0f",
+                             where, shape, (long long)MAX_VALUES, values);
+    }
+    if (np > MAX_PARAMS - m->param_count || ns > MAX_PARAMS - m->state_count) {
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: expected at most %zu "
+                             "parameters in the model, found %zu more after %zu", where,
+                             MAX_PARAMS, np > MAX_PARAMS - m->param_count ? np : ns,
+                             m->param_count);
+    }
+    l->param_offset = m->param_count;
+    l->param_count = np;
+    l->state_offset = m->state_count;
+    l->state_count = ns;
+    m->param_count += np;
+    m->state_count += ns;
+    return CNN_STATUS_OK;
+}
+
 cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options *opt,
                             cnn_model **out, cnn_error *err)
 {
@@ -182,18 +260,7 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
             l->from[0] = i - 1;
         }
     }
-    /* Automatic biases: none when a norm layer takes the output. */
-    for (int i = 0; i < desc->count; i++) {
-        cnn_layer_desc *l = &m->layers[i].desc;
-        if (l->bias == CNN_BIAS_AUTO) {
-            const cnn_layer_desc *next = i + 1 < desc->count ? &m->layers[i + 1].desc : NULL;
-            /* (an instance-norm slot after a linear layer stays empty: see below) */
-            int norm_follows = next && next->from[0] == i && cnn_layer_is_norm(next->kind) &&
-                               !(next->kind == CNN_LAYER_INSTANCENORM &&
-                                 (next->slots & CNN_SLOT_NORM) && l->kind == CNN_LAYER_LINEAR);
-            l->bias = !norm_follows;
-        }
-    }
+    resolve_biases(m);
     cnn_shape input = {desc->in_h, desc->in_w, desc->in_c};
     double values;
     if (!shape_ok(input, &values)) {
@@ -202,67 +269,9 @@ cnn_status cnn_model_create(const cnn_model_desc *desc, const cnn_model_options 
                            desc->name, input.h, input.w, input.c, (long long)MAX_VALUES, values);
         goto fail;
     }
-    for (int i = 0; i < desc->count; i++) {
-        cnn_model_layer *l = &m->layers[i];
-        cnn_layer_desc *d = &l->desc;
-        char where[400];
-        size_t wn = (size_t)snprintf(where, sizeof where, "model %s, ", desc->name);
-        layer_text(m, i, where + wn, sizeof where - wn);
-        if (d->from_count < 1 || d->from_count > CNN_MAX_INPUTS) {
-            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: expected 1 to %d inputs, "
-                               "found %d", where, CNN_MAX_INPUTS, d->from_count);
+    for (int i = 0; i < desc->count; i++)
+        if ((st = place_layer(m, i, input, err)))
             goto fail;
-        }
-        for (int j = 0; j < d->from_count; j++) {
-            int f = d->from[j];
-            if (f < -1 || f >= i) {
-                st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: input %d refers to "
-                                   "layer %d, expected an earlier layer", where, j + 1, f + 1);
-                goto fail;
-            }
-            l->ins[j] = f < 0 ? input : m->layers[f].out;
-        }
-        l->in = l->ins[0];
-        /* Instance norm needs a spatial extent: on flat features (a norm slot
-         * after a linear layer) it would zero every value, so the slot stays
-         * empty there. */
-        if (d->kind == CNN_LAYER_INSTANCENORM && (d->slots & CNN_SLOT_NORM) && l->in.h * l->in.w == 1)
-            d->kind = CNN_LAYER_IDENTITY;
-        if (d->kind == CNN_LAYER_GROUPNORM && d->groups == 0)
-            d->groups = auto_groups(l->in.c);
-        const cnn_layer_class *cls = cnn_layer_class_of(d->kind);
-        size_t np = 0, ns = 0;
-        cnn_error sub;
-        if (cls->infer(d, l->ins, d->from_count, &l->out, &np, &ns, &sub) != CNN_STATUS_OK) {
-            char shape[48], inputs[800];
-            shape_text(l->in, shape, sizeof shape);
-            inputs_text(m, i, inputs, sizeof inputs);
-            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s on input %s: %s%s", where,
-                               shape, sub.msg, d->label ? inputs : "");
-            goto fail;
-        }
-        if (!shape_ok(l->out, &values)) {
-            char shape[48];
-            shape_text(l->out, shape, sizeof shape);
-            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: output %s: expected "
-                               "positive sides and at most %lld values per image, found %.0f",
-                               where, shape, (long long)MAX_VALUES, values);
-            goto fail;
-        }
-        if (np > MAX_PARAMS - m->param_count || ns > MAX_PARAMS - m->state_count) {
-            st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: expected at most %zu "
-                               "parameters in the model, found %zu more after %zu", where,
-                               MAX_PARAMS, np > MAX_PARAMS - m->param_count ? np : ns,
-                               m->param_count);
-            goto fail;
-        }
-        l->param_offset = m->param_count;
-        l->param_count = np;
-        l->state_offset = m->state_count;
-        l->state_count = ns;
-        m->param_count += np;
-        m->state_count += ns;
-    }
     cnn_shape last = m->layers[desc->count - 1].out;
     if (last.h != 1 || last.w != 1 || last.c != desc->classes) {
         char who[256];
