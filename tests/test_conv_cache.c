@@ -77,6 +77,15 @@ int main(void)
     check(strncmp(first, second, strcspn(first, " ")) == 0, "same kernel: %s / %s", first, second);
     check(file_lines() == 1, "nothing added by a hit (%d lines)", file_lines());
 
+    /* a grouped convolution of the same sizes has a key of its own */
+    char grouped[512];
+    cnn_conv_geom gg = g;
+    gg.groups = g.ic;
+    cnn_conv_cache_key(&g, 1, CNN_ACT_NONE, 1, 0, key, sizeof key);
+    cnn_conv_cache_key(&gg, 1, CNN_ACT_NONE, 1, 0, grouped, sizeof grouped);
+    check(strcmp(key, grouped) != 0 && strstr(grouped, "groups=") && !strstr(key, "groups="),
+          "groups=%d makes another key: %s", gg.groups, grouped);
+
     /* a choice written by hand is what the next process runs */
     cnn_conv_cache_key(&g, 1, CNN_ACT_NONE, 1, 0, key, sizeof key);
     char line[800];

@@ -80,12 +80,15 @@ void cnn_conv_cache_key(const cnn_conv_geom *g, int has_bias, cnn_act act, int t
     if (!cpu[0])
         cpu_model(cpu, sizeof cpu);
     const dnnl_version_t *v = dnnl_version();
-    snprintf(key, size,
-             "cpu=%s isa=%x dnnl=%d.%d.%d threads=%d n=%d in=%dx%dx%d oc=%d k=%dx%d "
-             "s=%dx%d p=%dx%d bias=%d act=%d train=%d bf16=%d",
-             cpu, (unsigned)dnnl_get_effective_cpu_isa(), v->major, v->minor, v->patch,
-             omp_get_max_threads(), g->n, g->ih, g->iw, g->ic, g->oc, g->kh, g->kw, g->sh, g->sw,
-             g->ph, g->pw, has_bias, (int)act, training, bf16);
+    int n = snprintf(key, size,
+                     "cpu=%s isa=%x dnnl=%d.%d.%d threads=%d n=%d in=%dx%dx%d oc=%d k=%dx%d "
+                     "s=%dx%d p=%dx%d bias=%d act=%d train=%d bf16=%d",
+                     cpu, (unsigned)dnnl_get_effective_cpu_isa(), v->major, v->minor, v->patch,
+                     omp_get_max_threads(), g->n, g->ih, g->iw, g->ic, g->oc, g->kh, g->kw, g->sh,
+                     g->sw, g->ph, g->pw, has_bias, (int)act, training, bf16);
+    /* a grouped convolution is another shape (ungrouped keys stay as they were) */
+    if (g->groups > 1 && n > 0 && (size_t)n < size)
+        snprintf(key + n, size - (size_t)n, " groups=%d", g->groups);
 }
 
 /* The cache file's text (NULL: none or unreadable), NUL-terminated. */
