@@ -229,6 +229,7 @@ static void conv_describe(const cnn_layer_desc *d, char *buf, size_t size)
 const cnn_layer_class cnn_layer_conv = {
     .name = "conv",
     .words = conv_words,
+    .weighted = 1,
     .build = conv_build,
     .describe = conv_describe,
     .infer = conv_infer,

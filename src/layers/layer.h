@@ -137,7 +137,11 @@ typedef struct cnn_layer_args {
 typedef struct cnn_layer_class {
     const char *name;
     const cnn_layer_word *words; /* model-file words, ended by {NULL} (NULL: none) */
-    int norm;                    /* a normalisation (removes an automatic bias before it) */
+    int norm;                    /* a normalisation (removes an automatic bias before it);
+                                  * its parameters are gammas, then as many betas */
+    int weighted;                /* its parameters are weights, then (with desc.bias) a bias
+                                  * of desc.out: what an L2 penalty and --lr-mult weight
+                                  * mean (conv, linear) */
     /* The description of one model-file line (NULL: d as it arrives). An error
      * says what was expected and found; the reader adds FILE:LINE:COL. */
     cnn_status (*build)(const cnn_layer_args *a, cnn_layer_desc *d, cnn_error *err);

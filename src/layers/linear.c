@@ -150,6 +150,7 @@ static void linear_describe(const cnn_layer_desc *d, char *buf, size_t size)
 const cnn_layer_class cnn_layer_linear = {
     .name = "linear",
     .words = linear_words,
+    .weighted = 1,
     .build = linear_build,
     .describe = linear_describe,
     .infer = linear_infer,

@@ -359,7 +359,7 @@ int cnn_model_weight_ranges(const cnn_model *m, size_t *offsets, size_t *counts,
     int n = 0;
     for (int i = 0; i < m->count && n < max; i++) {
         const cnn_model_layer *l = &m->layers[i];
-        if (l->desc.kind != CNN_LAYER_CONV && l->desc.kind != CNN_LAYER_LINEAR)
+        if (!cnn_layer_class_of(l->desc.kind)->weighted)
             continue;
         offsets[n] = l->param_offset;
         counts[n] = l->param_count - (l->desc.bias ? (size_t)l->desc.out : 0);
@@ -381,8 +381,7 @@ int cnn_model_param_ranges(const cnn_model *m, cnn_param_range *out, int max)
             first = second = l->param_count / 2;
             r0 = CNN_PARAM_NORM_WEIGHT;
             r1 = CNN_PARAM_NORM_BIAS;
-        } else if ((l->desc.kind == CNN_LAYER_CONV || l->desc.kind == CNN_LAYER_LINEAR) &&
-                   l->desc.bias) {
+        } else if (cnn_layer_class_of(l->desc.kind)->weighted && l->desc.bias) {
             second = (size_t)l->desc.out;
             first = l->param_count - second;
         }
