@@ -221,54 +221,76 @@ static int share_outputs(const cnn_plan *p, const int (*in)[CNN_MAX_INPUTS], con
     return slots;
 }
 
-cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, int training,
-                           cnn_plan **out, cnn_error *err)
+/* What cnn_plan_create works out before it allocates, per layer (count
+ * entries each); freed once the plan is made. Each array keeps one meaning. */
+typedef struct plan_build {
+    int *src;        /* the executed layer whose output layer i's output is (-1: the input) */
+    int *consumers;  /* absorb's count of each output's consumers */
+    int (*in)[CNN_MAX_INPUTS]; /* each executed layer's inputs as executed layers */
+    int *readers;    /* readers of each output (the loss reads the logits) */
+    int *over;       /* an add written in place: the layer whose buffer it takes, else -1 */
+    /* inference plans: outputs share slots (share_outputs) */
+    int *last_read;  /* each output's last reader */
+    int *slot_of;    /* output j's slot */
+    size_t *slot_floats; /* each slot's size */
+    size_t *slot_start;  /* each slot's offset in the activations block */
+    int *slot_end;   /* the last reader of each slot's occupant so far */
+    /* training plans: gradient buffers */
+    int *first_bwd;  /* the consumer whose backward runs first (count: the loss; -1: none) */
+    int *grad_buf;   /* the gradient buffer dy_j lives in */
+} plan_build;
+
+static void build_free(plan_build *b)
 {
-    static const cnn_plan_config defaults;
-    if (!cfg)
-        cfg = &defaults;
-    cnn_backend backend = cfg->backend;
-    cnn_precision precision = cfg->precision;
-    if (batch < 1)
-        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "batch size must be >= 1, found %d",
-                             batch);
-    if (precision == CNN_PRECISION_BF16 && backend != CNN_BACKEND_FAST)
-        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "bf16 runs on the fast backend "
-                             "only; the reference backend is fp32");
-    cnn_status st = CNN_STATUS_OK;
-    int count = m->count;
-    int *src = calloc((size_t)count, sizeof(int)), *consumers = calloc((size_t)count, sizeof(int));
-    int *first = calloc((size_t)count, sizeof(int)), *buf_of = calloc((size_t)count, sizeof(int));
-    int *over = calloc((size_t)count, sizeof(int)), *slot_end = NULL;
-    size_t *slot_floats = NULL;
-    int(*in)[CNN_MAX_INPUTS] = calloc((size_t)count, sizeof *in);
-    cnn_plan *p = calloc(1, sizeof *p);
-    if (!src || !consumers || !first || !buf_of || !over || !in || !p ||
-        !(p->layers = calloc((size_t)count, sizeof *p->layers)) ||
-        !(p->add_into = calloc((size_t)count, sizeof *p->add_into)) ||
-        !(p->in = calloc((size_t)count, sizeof *p->in)) ||
-        !(p->all_dxs = calloc((size_t)count, sizeof *p->all_dxs)) ||
-        !(p->run_bwd = calloc((size_t)count, 1)) ||
-        !(p->fwd_s = calloc((size_t)count, sizeof(double))) ||
-        !(p->bwd_s = calloc((size_t)count, sizeof(double)))) {
-        st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a plan");
-        goto fail;
-    }
+    free(b->src), free(b->consumers), free(b->in), free(b->readers), free(b->over);
+    free(b->last_read), free(b->slot_of), free(b->slot_floats), free(b->slot_start);
+    free(b->slot_end), free(b->first_bwd), free(b->grad_buf);
+}
+
+static cnn_status build_alloc(plan_build *b, int count, cnn_error *err)
+{
+    size_t n = (size_t)count;
+    memset(b, 0, sizeof *b);
+    if (!(b->src = calloc(n, sizeof(int))) || !(b->consumers = calloc(n, sizeof(int))) ||
+        !(b->in = calloc(n, sizeof *b->in)) || !(b->readers = calloc(n, sizeof(int))) ||
+        !(b->over = calloc(n, sizeof(int))) || !(b->last_read = calloc(n, sizeof(int))) ||
+        !(b->slot_of = calloc(n, sizeof(int))) ||
+        !(b->slot_floats = calloc(n, sizeof(size_t))) ||
+        !(b->slot_start = calloc(n, sizeof(size_t))) ||
+        !(b->slot_end = calloc(n, sizeof(int))) || !(b->first_bwd = calloc(n, sizeof(int))) ||
+        !(b->grad_buf = calloc(n, sizeof(int))))
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a plan");
+    return CNN_STATUS_OK;
+}
+
+/* The plan and its per-layer arrays, each layer pointed at its parameters. */
+static cnn_status plan_alloc(cnn_model *m, int batch, const cnn_plan_config *cfg, int training,
+                             cnn_plan **out, cnn_error *err)
+{
+    size_t count = (size_t)m->count;
+    cnn_plan *p = *out = calloc(1, sizeof *p);
+    if (!p || !(p->layers = calloc(count, sizeof *p->layers)) ||
+        !(p->add_into = calloc(count, sizeof *p->add_into)) ||
+        !(p->in = calloc(count, sizeof *p->in)) ||
+        !(p->all_dxs = calloc(count, sizeof *p->all_dxs)) ||
+        !(p->run_bwd = calloc(count, 1)) || !(p->fwd_s = calloc(count, sizeof(double))) ||
+        !(p->bwd_s = calloc(count, sizeof(double))))
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a plan");
     p->m = m;
     p->batch = batch;
-    p->backend = backend;
+    p->backend = cfg->backend;
     p->training = training;
-    if (backend == CNN_BACKEND_FAST && (st = cnn_dnnl_create(&p->dnnl, err)) != CNN_STATUS_OK)
-        goto fail;
-
-    for (int i = 0; i < count; i++) {
+    cnn_status st;
+    if (cfg->backend == CNN_BACKEND_FAST && (st = cnn_dnnl_create(&p->dnnl, err)))
+        return st;
+    for (int i = 0; i < m->count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         const cnn_model_layer *l = &m->layers[i];
         pl->ml = l;
         pl->index = i;
         pl->n = batch;
-        pl->backend = backend;
-        pl->precision = precision;
+        pl->backend = cfg->backend;
+        pl->precision = cfg->precision;
         pl->conv_algo = cfg->conv;
         pl->training = training;
         pl->dnnl = p->dnnl;
@@ -276,146 +298,165 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
         pl->dw = m->grads + l->param_offset;
         pl->state = m->state + l->state_offset;
     }
-    absorb(p, src, in, consumers);
-    p->last = src[count - 1];
-    CNN_ASSERT(p->last >= 0);
+    return CNN_STATUS_OK;
+}
 
-    /* Activation buffers: one per layer that is not absorbed, except the adds
-     * that write in place (over[i] >= 0: the layer whose buffer they take).
-     * first[] counts each output's readers here (the loss reads the logits). */
-    memset(first, 0, sizeof(int) * (size_t)count);
-    first[p->last]++;
+/* Activation buffers: one per layer that is not absorbed, except the adds
+ * that write in place (over[i] >= 0: the layer whose buffer they take); in
+ * an inference plan outputs share slots. Allocates the input and the
+ * activations, points every layer's y and xs into them, and sets *max_out to
+ * the largest output (or input) in floats: the size of a gradient buffer. */
+static cnn_status layout_outputs(cnn_plan *p, plan_build *b, size_t *max_out, cnn_error *err)
+{
+    cnn_model *m = p->m;
+    int count = m->count, batch = p->batch;
+    b->readers[p->last]++;
     for (int i = 0; i < count; i++)
         if (!p->layers[i].absorbed)
             for (int s = 0; s < p->layers[i].n_in; s++)
-                if (in[i][s] >= 0)
-                    first[in[i][s]]++;
+                if (b->in[i][s] >= 0)
+                    b->readers[b->in[i][s]]++;
     for (int i = 0; i < count; i++)
-        over[i] = add_in_place_over(p, i, (const int(*)[CNN_MAX_INPUTS])in, first);
+        b->over[i] = add_in_place_over(p, i, (const int(*)[CNN_MAX_INPUTS])b->in, b->readers);
     cnn_shape in0 = {m->desc->in_h, m->desc->in_w, m->desc->in_c};
     size_t act_floats = 0, max_floats = round16((size_t)batch * cnn_shape_size(in0));
-    int slots = 0; /* inference: buf_of[j] is output j's slot */
-    if (!training) {
-        if (!(slot_floats = calloc((size_t)count, sizeof *slot_floats)) ||
-            !(slot_end = calloc((size_t)count, sizeof(int)))) {
-            st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a plan");
-            goto fail;
-        }
-        slots = share_outputs(p, (const int(*)[CNN_MAX_INPUTS])in, over, first, buf_of,
-                              slot_floats, slot_end);
-        for (int b = 0; b < slots; b++)
-            act_floats += slot_floats[b];
+    int slots = 0;
+    if (!p->training)
+        slots = share_outputs(p, (const int(*)[CNN_MAX_INPUTS])b->in, b->over, b->last_read,
+                              b->slot_of, b->slot_floats, b->slot_end);
+    for (int k = 0; k < slots; k++) {
+        b->slot_start[k] = act_floats;
+        act_floats += b->slot_floats[k];
     }
     for (int i = 0; i < count; i++) {
         size_t n = round16((size_t)batch * cnn_shape_size(m->layers[i].out));
-        if (training && !p->layers[i].absorbed && over[i] < 0)
+        if (p->training && !p->layers[i].absorbed && b->over[i] < 0)
             act_floats += n;
         if (n > max_floats)
             max_floats = n;
     }
-    if ((st = alloc_block(&p->input, round16((size_t)batch * cnn_shape_size(in0)), &p->bytes, err)) ||
+    cnn_status st;
+    if ((st = alloc_block(&p->input, round16((size_t)batch * cnn_shape_size(in0)), &p->bytes,
+                          err)) ||
         (st = alloc_block(&p->acts, act_floats, &p->bytes, err)))
-        goto fail;
-    float *next = p->acts;
-    for (int b = 0; b < slots; b++) { /* slot b's start, kept in its size's place */
-        size_t n = slot_floats[b];
-        slot_floats[b] = (size_t)(next - p->acts);
-        next += n;
-    }
+        return st;
+    float *next = p->acts; /* training: each output in turn */
     for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         if (pl->absorbed)
             continue;
-        if (over[i] >= 0) {
-            pl->y = p->layers[over[i]].y;
-            continue;
+        if (b->over[i] >= 0) {
+            pl->y = p->layers[b->over[i]].y;
+        } else if (!p->training) {
+            pl->y = p->acts + b->slot_start[b->slot_of[i]];
+        } else {
+            pl->y = next;
+            next += round16((size_t)batch * cnn_shape_size(pl->ml->out));
         }
-        if (!training) {
-            pl->y = p->acts + slot_floats[buf_of[i]];
-            continue;
-        }
-        pl->y = next;
-        next += round16((size_t)batch * cnn_shape_size(pl->ml->out));
     }
     for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         for (int s = 0; s < pl->n_in; s++)
-            pl->xs[s] = in[i][s] < 0 ? p->input : p->layers[in[i][s]].y;
+            pl->xs[s] = b->in[i][s] < 0 ? p->input : p->layers[b->in[i][s]].y;
         pl->x = pl->xs[0];
         if (pl->absorbed)
             pl->y = (float *)pl->x;
     }
+    *max_out = max_floats;
+    return CNN_STATUS_OK;
+}
 
-    if (training) {
-        /* first[j]: the consumer whose backward runs first (the highest index),
-         * count for the logits (the loss writes them); -1 if nobody reads j. */
-        for (int j = 0; j < count; j++)
-            first[j] = -1;
-        first[p->last] = count;
-        for (int i = 0; i < count; i++)
-            if (!p->layers[i].absorbed)
-                for (int s = 0; s < p->layers[i].n_in; s++)
-                    if (in[i][s] >= 0 && i > first[in[i][s]])
-                        first[in[i][s]] = i;
-        /* Interval colouring in backward order: dy_j is live from the backward
-         * of first[j] down to j's own. A buffer is free for a new interval
-         * starting at c if its occupant's own backward (end) is after c's in
-         * index, i.e. end > c. */
-        int nbuf = 0, ends[64];
-        for (int c = count; c >= 0; c--)
-            for (int j = count - 1; j >= 0; j--) {
-                if (p->layers[j].absorbed || first[j] != c)
-                    continue;
-                int b = 0;
-                while (b < nbuf && !(ends[b] > c))
-                    b++;
-                if (b == nbuf) {
-                    CNN_ASSERT(nbuf < 64);
-                    nbuf++;
-                }
-                ends[b] = j;
-                buf_of[j] = b;
-            }
-        int ntemp = 0;
-        for (int i = 0; i < count; i++) {
-            int t = 0;
+/* Training plans: which backward writes each gradient first, and which of
+ * a few shared buffers each dy lives in (interval colouring in backward
+ * order: dy_j lives from the backward of first_bwd[j] down to j's own; a
+ * buffer is free for an interval starting at c if its occupant's own
+ * backward comes after c's in index). Returns the number of buffers. */
+static int colour_gradients(const cnn_plan *p, plan_build *b)
+{
+    int count = p->m->count;
+    for (int j = 0; j < count; j++)
+        b->first_bwd[j] = -1;
+    b->first_bwd[p->last] = count;
+    for (int i = 0; i < count; i++)
+        if (!p->layers[i].absorbed)
             for (int s = 0; s < p->layers[i].n_in; s++)
-                if (!p->layers[i].absorbed && in[i][s] >= 0 &&
-                    (first[in[i][s]] != i || (s > 0 && in[i][s] == in[i][s - 1])))
-                    t++;
-            if (t > ntemp)
-                ntemp = t;
-        }
-        if ((st = alloc_block(&p->grads, max_floats * (size_t)(nbuf ? nbuf : 1), &p->bytes, err)) ||
-            (ntemp && (st = alloc_block(&p->temps, max_floats * (size_t)ntemp, &p->bytes, err))))
-            goto fail;
-        for (int j = 0; j < count; j++)
-            if (!p->layers[j].absorbed && first[j] >= 0)
-                p->layers[j].dy = p->grads + (size_t)buf_of[j] * max_floats;
-        for (int i = 0; i < count; i++) {
-            cnn_plan_layer *pl = &p->layers[i];
-            if (pl->absorbed)
+                if (b->in[i][s] >= 0 && i > b->first_bwd[b->in[i][s]])
+                    b->first_bwd[b->in[i][s]] = i;
+    int nbuf = 0, ends[64];
+    for (int c = count; c >= 0; c--)
+        for (int j = count - 1; j >= 0; j--) {
+            if (p->layers[j].absorbed || b->first_bwd[j] != c)
                 continue;
-            int t = 0;
-            for (int s = 0; s < pl->n_in; s++) {
-                int j = in[i][s];
-                if (j < 0) {
-                    pl->dxs[s] = NULL;
-                } else if (first[j] == i && !(s > 0 && j == in[i][s - 1])) {
-                    pl->dxs[s] = p->layers[j].dy;
-                } else {
-                    pl->dxs[s] = p->temps + (size_t)t++ * max_floats;
-                    p->add_into[i][s] = p->layers[j].dy;
-                }
+            int k = 0;
+            while (k < nbuf && !(ends[k] > c))
+                k++;
+            if (k == nbuf) {
+                CNN_ASSERT(nbuf < 64);
+                nbuf++;
             }
-            pl->dx = pl->dxs[0];
-            memcpy(p->all_dxs[i], pl->dxs, sizeof pl->dxs);
-            p->run_bwd[i] = 1;
+            ends[k] = j;
+            b->grad_buf[j] = k;
         }
-        memcpy(p->in, in, (size_t)count * sizeof *in);
-    }
+    return nbuf;
+}
 
-    /* Per-layer set-up (oneDNN primitives) and workspaces. */
+/* Input slot s of layer i writes its gradient into a temporary (to be added
+ * into the producer's dy) unless layer i's backward is the first to write it. */
+static int needs_temp(const plan_build *b, int i, int s)
+{
+    int j = b->in[i][s];
+    return b->first_bwd[j] != i || (s > 0 && j == b->in[i][s - 1]);
+}
+
+/* Training plans: the gradient buffers and temporaries, each layer's dy and
+ * dxs pointed into them (max_floats each). */
+static cnn_status layout_gradients(cnn_plan *p, plan_build *b, size_t max_floats, cnn_error *err)
+{
+    int count = p->m->count;
+    int nbuf = colour_gradients(p, b), ntemp = 0;
+    for (int i = 0; i < count; i++) {
+        int t = 0;
+        for (int s = 0; s < p->layers[i].n_in; s++)
+            if (!p->layers[i].absorbed && b->in[i][s] >= 0 && needs_temp(b, i, s))
+                t++;
+        if (t > ntemp)
+            ntemp = t;
+    }
+    cnn_status st;
+    if ((st = alloc_block(&p->grads, max_floats * (size_t)(nbuf ? nbuf : 1), &p->bytes, err)) ||
+        (ntemp && (st = alloc_block(&p->temps, max_floats * (size_t)ntemp, &p->bytes, err))))
+        return st;
+    for (int j = 0; j < count; j++)
+        if (!p->layers[j].absorbed && b->first_bwd[j] >= 0)
+            p->layers[j].dy = p->grads + (size_t)b->grad_buf[j] * max_floats;
+    for (int i = 0; i < count; i++) {
+        cnn_plan_layer *pl = &p->layers[i];
+        if (pl->absorbed)
+            continue;
+        int t = 0;
+        for (int s = 0; s < pl->n_in; s++) {
+            int j = b->in[i][s];
+            if (j < 0) {
+                pl->dxs[s] = NULL;
+            } else if (!needs_temp(b, i, s)) {
+                pl->dxs[s] = p->layers[j].dy;
+            } else {
+                pl->dxs[s] = p->temps + (size_t)t++ * max_floats;
+                p->add_into[i][s] = p->layers[j].dy;
+            }
+        }
+        pl->dx = pl->dxs[0];
+        memcpy(p->all_dxs[i], pl->dxs, sizeof pl->dxs);
+        p->run_bwd[i] = 1;
+    }
+    memcpy(p->in, b->in, (size_t)count * sizeof *b->in);
+    return CNN_STATUS_OK;
+}
+
+/* Per-layer set-up (oneDNN primitives) and the workspaces. */
+static cnn_status plan_layers(cnn_plan *p, cnn_error *err)
+{
+    int count = p->m->count;
     size_t ws_floats = 0;
     for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
@@ -423,15 +464,15 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
         if (pl->absorbed || !cls->plan)
             continue;
         cnn_error sub;
-        if ((st = cls->plan(pl, &sub)) != CNN_STATUS_OK) {
-            cnn_error_set(err, st, "model %s, layer %d (%s): %s", m->desc->name, i + 1, cls->name,
-                          sub.msg);
-            goto fail;
-        }
+        cnn_status st = cls->plan(pl, &sub);
+        if (st)
+            return cnn_error_set(err, st, "model %s, layer %d (%s): %s", p->m->desc->name, i + 1,
+                                 cls->name, sub.msg);
         ws_floats += round16(pl->ws_floats);
     }
-    if ((st = alloc_block(&p->ws, ws_floats, &p->bytes, err)))
-        goto fail;
+    cnn_status st = alloc_block(&p->ws, ws_floats, &p->bytes, err);
+    if (st)
+        return st;
     float *w = p->ws;
     for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
@@ -442,14 +483,41 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     }
     if (p->dnnl)
         p->bytes += cnn_dnnl_scratch_bytes(p->dnnl);
-    free(src), free(consumers), free(first), free(buf_of), free(over), free(in);
-    free(slot_floats), free(slot_end);
+    return CNN_STATUS_OK;
+}
+
+cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, int training,
+                           cnn_plan **out, cnn_error *err)
+{
+    static const cnn_plan_config defaults;
+    if (!cfg)
+        cfg = &defaults;
+    *out = NULL;
+    if (batch < 1)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "batch size must be >= 1, found %d",
+                             batch);
+    if (cfg->precision == CNN_PRECISION_BF16 && cfg->backend != CNN_BACKEND_FAST)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "bf16 runs on the fast backend "
+                             "only; the reference backend is fp32");
+    plan_build b;
+    cnn_plan *p = NULL;
+    size_t max_floats = 0;
+    cnn_status st;
+    if ((st = build_alloc(&b, m->count, err)) ||
+        (st = plan_alloc(m, batch, cfg, training, &p, err)))
+        goto fail;
+    absorb(p, b.src, b.in, b.consumers);
+    p->last = b.src[m->count - 1];
+    CNN_ASSERT(p->last >= 0);
+    if ((st = layout_outputs(p, &b, &max_floats, err)) ||
+        (training && (st = layout_gradients(p, &b, max_floats, err))) ||
+        (st = plan_layers(p, err)))
+        goto fail;
+    build_free(&b);
     *out = p;
     return CNN_STATUS_OK;
-
 fail:
-    free(src), free(consumers), free(first), free(buf_of), free(over), free(in);
-    free(slot_floats), free(slot_end);
+    build_free(&b);
     cnn_plan_destroy(p);
     return st;
 }
