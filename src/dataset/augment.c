@@ -28,6 +28,7 @@
 
 #include "cnnlab/data.h"
 #include "core/core.h"
+#include "dataset/pixels.h"
 
 #define SIDE CNN_CIFAR_SIDE
 #define PLANE (SIDE * SIDE) /* 1024 pixels per channel */
@@ -152,22 +153,6 @@ static void geometry(const uint8_t *restrict src, uint8_t *restrict dst, int dy,
             else
                 memcpy(out, lines + LINE * (c * SIDE + sh) + SIDE + shift, SIDE);
         }
-}
-
-/* Planar bytes -> NHWC floats; the same arithmetic as batch.c's fill_image
- * (one multiply, one add, no contraction under -std=c11), so an image that
- * geometry left unchanged is bit-identical to cnn_batch_fill's. */
-static void normalise(const uint8_t *restrict src, float *restrict dst, const float scale[3],
-                      const float offset[3])
-{
-    const uint8_t *r = src, *g = src + PLANE, *b = src + 2 * PLANE;
-    const float sr = scale[0], sg = scale[1], sb = scale[2];
-    const float orr = offset[0], og = offset[1], ob = offset[2];
-    for (int k = 0; k < PLANE; k++) {
-        dst[3 * k + 0] = (float)r[k] * sr + orr;
-        dst[3 * k + 1] = (float)g[k] * sg + og;
-        dst[3 * k + 2] = (float)b[k] * sb + ob;
-    }
 }
 
 /* Zeroes rows and columns [c - size/2, c - size/2 + size) clipped to the image. */
@@ -328,16 +313,6 @@ static void add_noise(float *restrict x, float sigma, cnn_rng *rng)
 /* A 32-bit draw mapped onto [0, n) by multiply-and-shift (bias below 2^-32). */
 static int draw_below(uint32_t bits, uint32_t n) { return (int)(((uint64_t)bits * n) >> 32); }
 
-/* cnn_batch_fill's scale and offset: x = p * scale + offset. */
-static void norm_coefficients(const cnn_norm *norm, float scale[3], float offset[3])
-{
-    for (int c = 0; c < CNN_CIFAR_CHANNELS; c++) { /* as cnn_batch_fill */
-        double sd = norm->std[c] > 0.0f ? (double)norm->std[c] : 1.0;
-        scale[c] = (float)(1.0 / (255.0 * sd));
-        offset[c] = (float)(-(double)norm->mean[c] / sd);
-    }
-}
-
 /* altflip's fixed choice for dataset image img: 1 = mirrored before the crop. */
 static int altflip_premirror(uint64_t seed, int img)
 {
@@ -360,7 +335,7 @@ void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
     CNN_ASSERT(!(a->crop && a->translate) && !(a->flip && a->altflip));
     CNN_ASSERT(isfinite(a->input_noise) && a->input_noise >= 0.0f);
     float scale[3], offset[3];
-    norm_coefficients(norm, scale, offset);
+    cnn_norm_coefficients(norm, scale, offset);
     const int pad = a->crop ? a->crop_padding : a->translate ? a->translate_padding : 0;
     const int geom = a->crop || a->translate || a->flip || a->altflip;
     const int odd_epoch = epoch & 1;
@@ -386,9 +361,9 @@ void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
             }
             uint8_t tmp[CNN_CIFAR_PIXELS];
             geometry(src, tmp, dy, dx, mirror, a->translate);
-            normalise(tmp, dst, scale, offset);
+            cnn_image_normalise(tmp, dst, scale, offset);
         } else {
-            normalise(src, dst, scale, offset);
+            cnn_image_normalise(src, dst, scale, offset);
         }
         if (a->cutout)
             cutout(dst, draw_below((uint32_t)w_cut, SIDE), draw_below((uint32_t)(w_cut >> 32), SIDE),
@@ -412,14 +387,14 @@ void cnn_batch_fill_view(const cnn_dataset *d, const int *idx, int count, const 
     CNN_ASSERT(count >= 0 && (flip == 0 || flip == 1));
     CNN_ASSERT(dy >= -(SIDE - 1) && dy <= SIDE - 1 && dx >= -(SIDE - 1) && dx <= SIDE - 1);
     float scale[3], offset[3];
-    norm_coefficients(norm, scale, offset);
+    cnn_norm_coefficients(norm, scale, offset);
 #pragma omp parallel for if (count >= 16) schedule(static)
     for (int i = 0; i < count; i++) {
         int img = idx ? idx[i] : i;
         CNN_ASSERT(img >= 0 && img < d->count);
         uint8_t tmp[CNN_CIFAR_PIXELS];
         geometry(d->pixels + (size_t)img * CNN_CIFAR_PIXELS, tmp, dy, dx, flip, 1);
-        normalise(tmp, x + (size_t)i * CNN_CIFAR_PIXELS, scale, offset);
+        cnn_image_normalise(tmp, x + (size_t)i * CNN_CIFAR_PIXELS, scale, offset);
         if (labels)
             labels[i] = d->labels[img];
     }
