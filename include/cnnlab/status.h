@@ -16,7 +16,9 @@ typedef enum cnn_status {
     CNN_STATUS_MISSING_DATA,     /* the dataset is not where it was looked for */
     CNN_STATUS_NO_MEMORY,
     CNN_STATUS_BACKEND,          /* oneDNN refused a primitive */
-    CNN_STATUS_NUMERIC           /* a loss or gradient became NaN or infinite */
+    CNN_STATUS_NUMERIC,          /* a loss or gradient became NaN or infinite */
+    CNN_STATUS_UNAVAILABLE       /* a program cnnlab runs (gnuplot, a cnnlab process) is
+                                  * missing or failed */
 } cnn_status;
 
 typedef struct cnn_error {

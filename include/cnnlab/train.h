@@ -68,7 +68,19 @@ typedef struct cnn_train_config {
     const char *command_line; /* recorded in config.txt; may be NULL */
 } cnn_train_config;
 
+/* Every setting's default (src/train/config.c). Those that depend on others
+ * are left unset (optimizer values -1; the schedule's gamma, patience,
+ * step_size and milestones 0) for cnn_train_config_resolve. */
 void cnn_train_config_defaults(cnn_train_config *c);
+/* Fills in what is unset from the settings given: the optimizer's values
+ * for its kind (lr 0.01 for sgd, 0.001 otherwise; sgd's momentum 0.9 and
+ * weight decay 5e-4; PyTorch's for the rest) and the schedule's from the
+ * run's length (plateau patience epochs/10 within 1..10, step size a third of
+ * the epochs rounded up, multistep at 1/2 and 3/4 of the run; gamma 0.95 for
+ * exp, else 0.1). Refuses --nesterov without sgd momentum and a default
+ * multistep under 2 epochs. Resolving twice changes nothing; cnn_train
+ * resolves its own copy. */
+cnn_status cnn_train_config_resolve(cnn_train_config *c, cnn_error *err);
 
 typedef struct cnn_epoch_stats {
     int epoch; /* 1-based */

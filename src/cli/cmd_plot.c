@@ -9,6 +9,7 @@
 #include "cnnlab/plot.h"
 #include "commands.h"
 #include "flags.h"
+#include "report.h"
 
 enum { MAX_RUNS = 256 };
 
@@ -27,11 +28,11 @@ static int split_labels(char *s, const char **labels, int max)
     }
 }
 
-int cnn_cmd_plot(int argc, char **argv)
+cnn_status cnn_cmd_plot(int argc, char **argv, cnn_error *err)
 {
     const char *prefix = NULL, *labels_flag = NULL, *title = NULL;
     const char *positional[MAX_RUNS];
-    int npos = 0;
+    cli_list words = {positional, MAX_RUNS, 0};
     const cli_flag flags[] = {
         {"-o", CLI_STRING, &prefix, 0, 0, "PREFIX",
          "write PREFIX-val_loss.png etc. (default: RUN_DIR/plot for one run, else ./plot)", NULL},
@@ -39,32 +40,32 @@ int cnn_cmd_plot(int argc, char **argv)
          "legend names, one per run (default: the folder names)", NULL},
         {"--title", CLI_STRING, &title, 0, 0, "TEXT", "heads every picture", NULL},
     };
-    cli_command cmd = {"plot", "cnnlab plot RUN_DIR... [-o PREFIX] [--labels A,B,...] [--title T]",
-                       "Draws the validation loss and validation accuracy of the runs overlaid, "
-                       "the learning rate per epoch, and for a single run training vs "
-                       "validation loss and accuracy side by side, as PNG and SVG, with gnuplot "
-                       "(Debian: apt-get install gnuplot-nox). Next to the pictures go their "
-                       "gnuplot scripts (PREFIX-*.gp) and data (PREFIX-curves.dat), to edit and "
-                       "re-draw with `gnuplot PREFIX-val_loss.gp` in that folder.",
-                       flags, (int)(sizeof flags / sizeof flags[0]), positional, MAX_RUNS, &npos};
-    int r = cli_parse(&cmd, argc, argv);
-    if (r >= 0)
-        return r;
-    if (npos < 1) {
-        fprintf(stderr, "cnnlab plot: expected one or more run folders (RUN_DIR...), found none "
-                "(see `cnnlab plot --help`)\n");
-        return CLI_EXIT_USAGE;
-    }
+    cli_command cmd = {
+        .name = "plot",
+        .usage = "cnnlab plot RUN_DIR... [-o PREFIX] [--labels A,B,...] [--title T]",
+        .about = "Draws the validation loss and validation accuracy of the runs overlaid, "
+                 "the learning rate per epoch, and for a single run training vs "
+                 "validation loss and accuracy side by side, as PNG and SVG, with gnuplot "
+                 "(Debian: apt-get install gnuplot-nox). Next to the pictures go their "
+                 "gnuplot scripts (PREFIX-*.gp) and data (PREFIX-curves.dat), to edit and "
+                 "re-draw with `gnuplot PREFIX-val_loss.gp` in that folder.",
+        CLI_FLAGS(flags),
+        .positional = &words,
+        .required = "one or more run folders (RUN_DIR...)",
+    };
+    int help;
+    cnn_status st = cli_parse(&cmd, argc, argv, &help, err);
+    if (st || help)
+        return st;
     const char *labels[MAX_RUNS];
     char *labels_copy = NULL;
     if (labels_flag) {
         labels_copy = strdup(labels_flag);
         int nl = labels_copy ? split_labels(labels_copy, labels, MAX_RUNS) : 0;
-        if (nl != npos) {
-            fprintf(stderr, "cnnlab plot: --labels: expected %d names (one per run folder), "
-                    "found %d in '%s'\n", npos, nl, labels_flag);
+        if (nl != words.count) {
             free(labels_copy);
-            return CLI_EXIT_USAGE;
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--labels: expected %d names "
+                                 "(one per run folder), found %d in '%s'", words.count, nl, labels_flag);
         }
         for (int i = 0; i < nl; i++)
             if (!*labels[i])
@@ -72,7 +73,7 @@ int cnn_cmd_plot(int argc, char **argv)
     }
     char default_prefix[4096];
     if (!prefix) {
-        if (npos == 1) {
+        if (words.count == 1) {
             size_t n = strlen(positional[0]);
             while (n > 1 && positional[0][n - 1] == '/')
                 n--;
@@ -83,16 +84,13 @@ int cnn_cmd_plot(int argc, char **argv)
         prefix = default_prefix;
     }
     char written[16384];
-    cnn_error err = {0};
-    cnn_status st = cnn_plot_curves(positional, labels_flag ? labels : NULL, npos, prefix, title,
-                                    written, sizeof written, &err);
+    st = cnn_plot_curves(positional, labels_flag ? labels : NULL, words.count, prefix, title, written,
+                         sizeof written, err);
     free(labels_copy);
-    if (st == CNN_STATUS_MISSING_DATA) { /* no gnuplot: a missing tool, not bad input */
-        fprintf(stderr, "cnnlab plot: %s\n", err.msg);
-        return CLI_EXIT_FAILURE;
-    }
+    if (st == CNN_STATUS_MISSING_DATA) /* no gnuplot: a missing tool, not bad input */
+        return err->status = CNN_STATUS_UNAVAILABLE;
     if (st)
-        return cnn_cli_report("plot", &err);
+        return st;
     for (char *line = written; *line;) {
         char *end = strchr(line, '\n');
         if (end)
@@ -103,5 +101,5 @@ int cnn_cmd_plot(int argc, char **argv)
         line = end + 1;
     }
     printf("gnuplot scripts and data beside them: %s-*.gp, %s-curves.dat\n", prefix, prefix);
-    return CLI_EXIT_OK;
+    return CNN_STATUS_OK;
 }

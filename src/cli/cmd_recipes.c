@@ -6,34 +6,44 @@
 
 #include "cnnlab/cnnlab.h"
 #include "commands.h"
+#include "core/core.h"
 #include "flags.h"
+#include "report.h"
 
-int cnn_cmd_recipes(int argc, char **argv)
+cnn_status cnn_cmd_recipes(int argc, char **argv, cnn_error *err)
 {
     const char *positional[1];
-    int npos = 0;
-    cli_command cmd = {"recipes", "cnnlab recipes [NAME]",
-                       "Lists the built-in training recipes: each is a named group of `cnnlab "
-                       "train` flags (recipes/NAME.rcp), used as `cnnlab train --recipe NAME` "
-                       "(and by study and lab as their base); flags given after it win. With "
-                       "NAME, prints that recipe's file.",
-                       NULL, 0, positional, 1, &npos};
-    int r = cli_parse(&cmd, argc, argv);
-    if (r >= 0)
-        return r;
+    cli_list words = {positional, 1, 0};
+    cli_command cmd = {
+        .name = "recipes",
+        .usage = "cnnlab recipes [NAME]",
+        .about = "Lists the built-in training recipes: each is a named group of `cnnlab "
+                 "train` flags (recipes/NAME.rcp), used as `cnnlab train --recipe NAME` "
+                 "(and by study and lab as their base); flags given after it win. With "
+                 "NAME, prints that recipe's file.",
+        .flags = NULL,
+        .flag_count = 0,
+        .positional = &words,
+    };
+    int help;
+    cnn_status st = cli_parse(&cmd, argc, argv, &help, err);
+    if (st || help)
+        return st;
     int n;
     const cnn_recipe *all = cnn_recipes(&n);
-    if (npos == 1) {
+    if (words.count == 1) {
         const cnn_recipe *rc = cnn_recipe_find(positional[0]);
         if (!rc) {
-            fprintf(stderr, "cnnlab recipes: unknown recipe '%s'; expected one of", positional[0]);
+            char names[1024];
+            cnn_fixbuf b = {names, sizeof names, 0};
+            names[0] = 0;
             for (int i = 0; i < n; i++)
-                fprintf(stderr, "%s %s", i ? "," : "", all[i].name);
-            fprintf(stderr, "\n");
-            return CLI_EXIT_USAGE;
+                cnn_fixbuf_printf(&b, "%s %s", i ? "," : "", all[i].name);
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                 "unknown recipe '%s'; expected one of%s", positional[0], names);
         }
         fputs(rc->text, stdout);
-        return CLI_EXIT_OK;
+        return CNN_STATUS_OK;
     }
     for (int i = 0; i < n; i++) {
         printf("%-12s %s\n            ", all[i].name, all[i].about);
@@ -50,5 +60,5 @@ int cnn_cmd_recipes(int argc, char **argv)
         }
         printf("\n\n");
     }
-    return CLI_EXIT_OK;
+    return CNN_STATUS_OK;
 }

@@ -9,20 +9,9 @@
 #include "cnnlab/cnnlab.h"
 #include "commands.h"
 #include "flags.h"
+#include "report.h"
+#include "text.h"
 #include "layers/layer.h"
-
-static const char *grouped(double v, char *buf, size_t size)
-{
-    char digits[32];
-    int n = snprintf(digits, sizeof digits, "%.0f", v), o = 0;
-    for (int i = 0; i < n && (size_t)o + 2 < size; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = 0;
-    return buf;
-}
 
 static const char *name_of(const cnn_model *m, int i, char *buf, size_t size)
 {
@@ -121,12 +110,12 @@ static void print_table(const cnn_model *m, const char *path, const char *option
         kind_text(m, i, kind, sizeof kind);
         snprintf(shape, sizeof shape, "%dx%dx%d", l->out.h, l->out.w, l->out.c);
         printf("%4d  %-26s %-36s %-12s %11s %15s\n", i + 1, name_of(m, i, who, sizeof who), kind,
-               shape, grouped((double)l->param_count, a, sizeof a),
-               grouped(cls->macs ? cls->macs(l) : 0.0, b, sizeof b));
+               shape, cnn_cli_grouped((double)l->param_count, a, sizeof a),
+               cnn_cli_grouped(cls->macs ? cls->macs(l) : 0.0, b, sizeof b));
     }
     double macs = cnn_model_macs(m);
     printf("\ntotal: %s parameters, %s multiply-accumulates per image (%.1f M), %d layers",
-           grouped((double)m->param_count, a, sizeof a), grouped(macs, b, sizeof b), macs / 1e6,
+           cnn_cli_grouped((double)m->param_count, a, sizeof a), cnn_cli_grouped(macs, b, sizeof b), macs / 1e6,
            m->count);
     if (m->state_count)
         printf(", %zu saved state values (norm running estimates)", m->state_count);
@@ -136,7 +125,7 @@ static void print_table(const cnn_model *m, const char *path, const char *option
                hidden == 1 ? "" : "s", hidden == 1 ? "it" : "them");
 }
 
-int cnn_cmd_summary(int argc, char **argv)
+cnn_status cnn_cmd_summary(int argc, char **argv, cnn_error *err)
 {
     int json = 0, all = 0, head = -1;
     const char *norm = NULL, *act = NULL, *vars = NULL;
@@ -144,7 +133,7 @@ int cnn_cmd_summary(int argc, char **argv)
     cnn_model_options o;
     cnn_model_options_defaults(&o);
     const char *positional[1];
-    int npos = 0;
+    cli_list words = {positional, 1, 0};
     const cli_flag flags[] = {
         {"--json", CLI_BOOL, &json, 0, 0, NULL, "print one JSON object (params, macs, layers)", NULL},
         {"--all", CLI_BOOL, &all, 0, 0, NULL, "also list empty slots (identity layers)", NULL},
@@ -157,19 +146,20 @@ int cnn_cmd_summary(int argc, char **argv)
         {"--dropconnect", CLI_FLOAT, &o.dropconnect, 0, 0.99, "P", "DropConnect probability", NULL},
         {"--kernel-size", CLI_INT, &o.kernel_size, 1, 15, "K", "kernel size of the kernel-size slots", NULL},
     };
-    cli_command cmd = {"summary", "cnnlab summary MODEL|FILE [options]",
-                       "Prints each layer of a built-in model (see `cnnlab models`) or a model "
-                       "file (a path containing '/' or ending in .cnn): label, kind, output "
-                       "shape, parameters and multiply-accumulates per image, and the totals.",
-                       flags, (int)(sizeof flags / sizeof flags[0]), positional, 1, &npos};
-    int r = cli_parse(&cmd, argc, argv);
-    if (r >= 0)
-        return r;
-    if (npos != 1) {
-        fprintf(stderr, "cnnlab summary: expected a model name or file, found none (see "
-                "`cnnlab summary --help`)\n");
-        return CLI_EXIT_USAGE;
-    }
+    cli_command cmd = {
+        .name = "summary",
+        .usage = "cnnlab summary MODEL|FILE [options]",
+        .about = "Prints each layer of a built-in model (see `cnnlab models`) or a model "
+                 "file (a path containing '/' or ending in .cnn): label, kind, output "
+                 "shape, parameters and multiply-accumulates per image, and the totals.",
+        CLI_FLAGS(flags),
+        .positional = &words,
+        .required = "a model name or file",
+    };
+    int help;
+    cnn_status st = cli_parse(&cmd, argc, argv, &help, err);
+    if (st || help)
+        return st;
     if (norm)
         cnn_norm_kind_parse(norm, &o.norm);
     if (act)
@@ -177,18 +167,14 @@ int cnn_cmd_summary(int argc, char **argv)
     if (dropout >= 0)
         o.dropout = dropout;
     char var_text[1024];
-    snprintf(var_text, sizeof var_text, "%s", vars ? vars : "");
-    if (head >= 0) {
-        size_t n = strlen(var_text);
-        snprintf(var_text + n, sizeof var_text - n, "%shead=%d", n ? " " : "", head);
-    }
-    cnn_error err = {0};
+    cnn_cli_model_vars(vars, head, var_text, sizeof var_text);
     const cnn_model_desc *d;
     cnn_model *m;
-    if (cnn_model_load(positional[0], var_text, &d, &err) || cnn_model_create(d, &o, &m, &err))
-        return cnn_cli_report("summary", &err);
+    if ((st = cnn_model_load(positional[0], var_text, &d, err)) ||
+        (st = cnn_model_create(d, &o, &m, err)))
+        return st;
     const cnn_model_file *f = cnn_model_file_of(d);
-    char options[512];
+    char options[1600];
     cnn_model_options_format(&o, options, sizeof options);
     if (*var_text) {
         size_t n = strlen(options);
@@ -199,5 +185,5 @@ int cnn_cmd_summary(int argc, char **argv)
     else
         print_table(m, f ? f->path : NULL, options, all);
     cnn_model_destroy(m);
-    return CLI_EXIT_OK;
+    return CNN_STATUS_OK;
 }

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "core/core.h"
 #include "flags.h"
+#include "report.h"
 
 /* v as JSON: a number, or null when it is not finite (a diverged model's loss) */
 static void json_number(double v, char *buf, size_t size)
@@ -88,12 +89,12 @@ static cnn_status write_confusion(const char *run, const char *model, const cnn_
     return st;
 }
 
-int cnn_cmd_test(int argc, char **argv)
+cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
 {
     const char *data = NULL, *precision = NULL;
     int threads = omp_get_num_procs(), batch = 250, force = 0, tta = -1;
     const char *positional[1];
-    int npos = 0;
+    cli_list words = {positional, 1, 0};
     const cli_flag flags[] = {
         {"--data", CLI_STRING, &data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
@@ -102,31 +103,30 @@ int cnn_cmd_test(int argc, char **argv)
         {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 or bf16 (default: the precision the run trained in)", "fp32,bf16"},
         {"--tta", CLI_INT, &tta, 0, 2, "LEVEL", "test-time augmentation (default: the run's own --tta; 0 none, 1 mirror, 2 mirror and 1-pixel translations)", NULL},
     };
-    cli_command cmd = {"test", "cnnlab test RUN_DIR [options]",
-                       "Evaluates RUN_DIR/best.weights on the 10,000 test images, prints the "
-                       "overall and per-class accuracy and writes RUN_DIR/test.json, the "
-                       "confusion matrix RUN_DIR/confusion.csv and, with gnuplot, its heat map "
-                       "RUN_DIR/confusion.png (and .svg).",
-                       flags, (int)(sizeof flags / sizeof flags[0]), positional, 1, &npos};
-    int r = cli_parse(&cmd, argc, argv);
-    if (r >= 0)
-        return r;
-    if (npos != 1) {
-        fprintf(stderr, "cnnlab test: expected a run folder (RUN_DIR), found none "
-                "(see `cnnlab test --help`)\n");
-        return CLI_EXIT_USAGE;
-    }
+    cli_command cmd = {
+        .name = "test",
+        .usage = "cnnlab test RUN_DIR [options]",
+        .about = "Evaluates RUN_DIR/best.weights on the 10,000 test images, prints the "
+                 "overall and per-class accuracy and writes RUN_DIR/test.json, the "
+                 "confusion matrix RUN_DIR/confusion.csv and, with gnuplot, its heat map "
+                 "RUN_DIR/confusion.png (and .svg).",
+        CLI_FLAGS(flags),
+        .positional = &words,
+        .required = "a run folder (RUN_DIR)",
+    };
+    int help;
+    cnn_status st = cli_parse(&cmd, argc, argv, &help, err);
+    if (st || help)
+        return st;
     const char *run = positional[0];
     char weights[4096], json[4096], dir[4096];
     snprintf(weights, sizeof weights, "%s/best.weights", run);
     snprintf(json, sizeof json, "%s/test.json", run);
-    if (cnn_path_exists(json) && !force) {
-        fprintf(stderr, "cnnlab test: %s exists: this run was already evaluated on the test set; "
-                "the test set is used once per run (use --force to test again)\n", json);
-        return CLI_EXIT_USAGE;
-    }
+    if (cnn_path_exists(json) && !force)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s exists: this run was already "
+                             "evaluated on the test set; the test set is used once per run (use "
+                             "--force to test again)", json);
     omp_set_num_threads(threads);
-    cnn_error err = {0};
     cnn_precision prec = CNN_PRECISION_FP32;
     char prec_text[16];
     if (!precision || tta < 0) { /* the run's own, from config.txt */
@@ -134,7 +134,7 @@ int cnn_cmd_test(int argc, char **argv)
         unsigned char *cfg = NULL;
         size_t cfg_size;
         snprintf(path, sizeof path, "%s/config.txt", run);
-        if (cnn_path_exists(path) && cnn_file_read_all(path, &cfg, &cfg_size, &err) == CNN_STATUS_OK) {
+        if (cnn_path_exists(path) && cnn_file_read_all(path, &cfg, &cfg_size, err) == CNN_STATUS_OK) {
             if (!precision) {
                 cnn_kv_get((const char *)cfg, "precision", prec_text, sizeof prec_text, "fp32");
                 precision = prec_text;
@@ -144,10 +144,9 @@ int cnn_cmd_test(int argc, char **argv)
                 char *end;
                 long v = strtol(tta_text, &end, 10);
                 if (end == tta_text || *end || v < 0 || v > 2) {
-                    fprintf(stderr, "cnnlab test: %s: tta: expected 0, 1 or 2, found '%s'\n",
-                            path, tta_text);
                     free(cfg);
-                    return CLI_EXIT_USAGE;
+                    return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                                         "%s: tta: expected 0, 1 or 2, found '%s'", path, tta_text);
                 }
                 tta = (int)v;
             }
@@ -156,25 +155,23 @@ int cnn_cmd_test(int argc, char **argv)
         if (tta < 0)
             tta = 0;
     }
-    if (precision && !cnn_precision_parse(precision, &prec)) {
-        fprintf(stderr, "cnnlab test: %s/config.txt: precision: expected fp32 or bf16, found '%s'\n",
-                run, precision);
-        return CLI_EXIT_USAGE;
-    }
+    if (precision && !cnn_precision_parse(precision, &prec))
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "%s/config.txt: precision: expected fp32 or bf16, found '%s'", run,
+                             precision);
     cnn_checkpoint ck;
     cnn_model *m = NULL;
     cnn_plan *p = NULL;
     cnn_dataset test = {0};
-    cnn_status st;
-    if ((st = cnn_checkpoint_read(weights, &ck, &err)))
-        return cnn_cli_report("test", &err);
+    if ((st = cnn_checkpoint_read(weights, &ck, err)))
+        return st;
     char model_file[4096];
     snprintf(model_file, sizeof model_file, "%s/model.cnn", run);
     if ((st = cnn_checkpoint_model(&ck, cnn_path_exists(model_file) ? model_file : NULL, weights,
-                                   &m, &err)) ||
-        (st = cnn_cifar_locate(data, 1, dir, sizeof dir, &err)) ||
-        (st = cnn_cifar_load_test(dir, &test, &err)) ||
-        (st = cnn_plan_create(m, batch, &(cnn_plan_config){CNN_BACKEND_FAST, prec, CNN_CONV_AUTO}, 0, &p, &err)))
+                                   &m, err)) ||
+        (st = cnn_cifar_locate(data, 1, dir, sizeof dir, err)) ||
+        (st = cnn_cifar_load_test(dir, &test, err)) ||
+        (st = cnn_plan_create(m, batch, &(cnn_plan_config){CNN_BACKEND_FAST, prec, CNN_CONV_AUTO}, 0, &p, err)))
         goto done;
     cnn_plan_freeze(p); /* the weights stay as loaded: prepare them once */
     int *idx = malloc(sizeof(int) * (size_t)test.count);
@@ -200,14 +197,14 @@ int cnn_cmd_test(int argc, char **argv)
         printf("  %-10s %6.2f%%\n", cnn_cifar_class_names[k],
                total ? 100.0 * res.confusion[k][k] / total : 0.0);
     }
-    if ((st = write_json(json, ck.model, &res, tta, &plain, &err)) == CNN_STATUS_OK) {
+    if ((st = write_json(json, ck.model, &res, tta, &plain, err)) == CNN_STATUS_OK) {
         printf("wrote %s\n", json);
-        st = write_confusion(run, ck.model, &res, &err);
+        st = write_confusion(run, ck.model, &res, err);
     }
 done:
     cnn_plan_destroy(p);
     cnn_model_destroy(m);
     cnn_dataset_free(&test);
     cnn_checkpoint_free(&ck);
-    return st ? cnn_cli_report("test", &err) : CLI_EXIT_OK;
+    return st;
 }

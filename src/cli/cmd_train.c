@@ -10,6 +10,8 @@
 #include "commands.h"
 #include "core/core.h"
 #include "flags.h"
+#include "report.h"
+#include "text.h"
 
 typedef struct progress {
     int tty;
@@ -52,7 +54,101 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
     fflush(stdout);
 }
 
-static int parse_milestones(const char *name, const char *text, cnn_sched_config *s)
+/* What the flags give that is not yet a configuration (words to parse,
+ * values to place): NULL or -1 where not given. */
+typedef struct train_words {
+    const char *backend, *precision, *conv, *norm, *act, *init, *optimizer, *schedule;
+    const char *milestones, *augment, *vars, *resume, *recipe, *reduction, *lr_mult;
+    float dropout;
+    int head;
+    double epochs;
+} train_words;
+
+enum { TRAIN_MAX_FLAGS = 96 };
+
+/* train's flags, their targets in c and w; returns their number. */
+static int train_flags(cnn_train_config *c, train_words *w, cli_flag *out)
+{
+    const cli_flag flags[] = {
+        {"--model", CLI_STRING, &c->model, 0, 0, "NAME", "a built-in (`cnnlab models` lists them; default lenet5) or a model file (a path with / or ending in .cnn)", NULL},
+        {"--head", CLI_INT, &w->head, 0, 1000000, "N", "classifier head width for models with a head knob (VGG: 4096 = the course's head)", NULL},
+        {"--var", CLI_STRING, &w->vars, 0, 0, "\"K=V ...\"", "sets variables a model file declares", NULL},
+        {"--recipe", CLI_STRING, &w->recipe, 0, 0, "NAME", "a named group of these flags (`cnnlab recipes` lists them) applied first; flags given win", NULL},
+        {"--epochs", CLI_DOUBLE, &w->epochs, 0.01, 100000, "N", "passes over the train split (default 10); a fraction (9.9) ends the run after that share of the last epoch's steps", NULL},
+        {"--batch-size", CLI_INT, &c->batch_size, 1, 65536, "N", "images per step (default 128)", NULL},
+        {"--drop-last", CLI_BOOL, &c->drop_last, 0, 0, NULL, "leave out each epoch's last, shorter batch", NULL},
+        {"--loss-reduction", CLI_CHOICE, &w->reduction, 0, 0, "R", "mean (default) or sum of the per-image losses (the logged loss is the mean either way)", "mean,sum"},
+        {"--optimizer", CLI_CHOICE, &w->optimizer, 0, 0, "NAME", "sgd (default), adam, adamw or rmsprop", "sgd,adam,adamw,rmsprop"},
+        {"--lr", CLI_FLOAT, &c->optim.lr, 0, 1000, "F", "learning rate (default 0.01 for sgd, 0.001 otherwise)", NULL},
+        {"--momentum", CLI_FLOAT, &c->optim.momentum, 0, 0.9999, "F", "momentum of sgd and rmsprop (default 0.9 for sgd, 0 for rmsprop)", NULL},
+        {"--nesterov", CLI_BOOL, &c->optim.nesterov, 0, 0, NULL, "Nesterov momentum (sgd)", NULL},
+        {"--weight-decay", CLI_FLOAT, &c->optim.weight_decay, 0, 100, "F", "the optimizer's weight decay (default 5e-4 for sgd, 0.01 for adamw, 0 otherwise; decoupled for adamw)", NULL},
+        {"--beta1", CLI_FLOAT, &c->optim.beta1, 0, 0.99999, "F", "Adam's beta1 (default 0.9)", NULL},
+        {"--beta2", CLI_FLOAT, &c->optim.beta2, 0, 0.99999999, "F", "Adam's beta2 (default 0.999)", NULL},
+        {"--eps", CLI_FLOAT, &c->optim.eps, 1e-12, 1, "F", "Adam/RMSprop epsilon (default 1e-8)", NULL},
+        {"--lr-mult", CLI_STRING, &w->lr_mult, 0, 0, "ROLE=F,..", "lr multiplier per parameter role (weight, bias, norm_weight, norm_bias); the weight decay is divided by it, keeping the decay per step", NULL},
+        {"--lr-schedule", CLI_CHOICE, &w->schedule, 0, 0, "NAME", "none (default), step, multistep, exp, cosine, plateau, onecycle or linear (per step: warm-up, then a linear decay)", "none,step,multistep,exp,cosine,plateau,onecycle,linear"},
+        {"--warmup-frac", CLI_DOUBLE, &c->sched.warmup_frac, 0, 0.999, "F", "linear: share of the steps spent rising from --lr-start-factor to 1 (default 0)", NULL},
+        {"--lr-start-factor", CLI_DOUBLE, &c->sched.start_factor, 0, 1000, "F", "linear: the lr factor at the first step (default 0)", NULL},
+        {"--lr-end-factor", CLI_DOUBLE, &c->sched.end_factor, 0, 1000, "F", "linear: the lr factor at the last step (default 0)", NULL},
+        {"--lookahead-every", CLI_INT, &c->lookahead.every, 0, 100000, "K", "Lookahead: every K steps pull the weights to their running average (0: off, default)", NULL},
+        {"--lookahead-base", CLI_DOUBLE, &c->lookahead.base, 0, 1, "F", "Lookahead: the average's decay is F^K (step/steps)^power (default 0.95)", NULL},
+        {"--lookahead-power", CLI_DOUBLE, &c->lookahead.power, 0, 100, "P", "Lookahead: power of step/steps in the decay (default 3)", NULL},
+        {"--step-size", CLI_INT, &c->sched.step_size, 1, 100000, "N", "epochs between decays (step; default a third of the epochs, rounded up)", NULL},
+        {"--gamma", CLI_FLOAT, &c->sched.gamma, 1e-6, 1, "F", "decay factor (step, multistep: 0.1; exp: 0.95)", NULL},
+        {"--milestones", CLI_STRING, &w->milestones, 0, 0, "A,B,..", "epochs at which multistep decays", NULL},
+        {"--min-lr", CLI_FLOAT, &c->sched.min_lr, 0, 1000, "F", "floor of cosine and plateau (default 0)", NULL},
+        {"--patience", CLI_INT, &c->sched.patience, 0, 100000, "N", "plateau: epochs without a lower validation loss before a decay (default epochs/10, 1 to 10)", NULL},
+        {"--warmup-epochs", CLI_INT, &c->sched.warmup_epochs, 0, 100000, "N", "linear warm-up over N epochs, per step (default 0)", NULL},
+        {"--norm", CLI_CHOICE, &w->norm, 0, 0, "NAME", "normalisation in every norm slot: none, batch, layer, instance, group", "none,batch,layer,instance,group"},
+        {"--groups", CLI_INT, &c->model_options.groups, 1, 4096, "N", "groups of --norm group (default 32 or the largest divisor that fits)", NULL},
+        {"--activation", CLI_CHOICE, &w->act, 0, 0, "NAME", "activation in every activation slot: relu, leaky_relu, sigmoid, tanh, gelu, elu", "relu,leaky_relu,sigmoid,tanh,gelu,elu"},
+        {"--dropout", CLI_FLOAT, &w->dropout, 0, 0.99, "P", "dropout probability in the model's dropout slots (default 0)", NULL},
+        {"--dropconnect", CLI_FLOAT, &c->model_options.dropconnect, 0, 0.99, "P", "DropConnect probability on fully connected weights (default 0)", NULL},
+        {"--kernel-size", CLI_INT, &c->model_options.kernel_size, 1, 15, "K", "kernel size of the model's kernel-size slots", NULL},
+        {"--init", CLI_CHOICE, &w->init, 0, 0, "NAME", "pytorch, kaiming or xavier (default: the model's; pytorch unless its file says otherwise, kaiming for VGG)", "pytorch,kaiming,xavier"},
+        {"--l2", CLI_FLOAT, &c->l2, 0, 10, "LAMBDA", "adds LAMBDA * sum w^2 over conv and fc weights to the objective (logged separately)", NULL},
+        {"--clip-grad-norm", CLI_FLOAT, &c->clip_grad_norm, 0, 1e6, "MAX", "clip the global gradient norm to MAX", NULL},
+        {"--clip-grad-value", CLI_FLOAT, &c->clip_grad_value, 0, 1e6, "V", "clamp every gradient to [-V, V]", NULL},
+        {"--label-smoothing", CLI_FLOAT, &c->label_smoothing, 0, 0.99, "E", "label smoothing of the training loss (default 0)", NULL},
+        {"--input-noise", CLI_FLOAT, &c->augment.input_noise, 0, 100, "SIGMA", "Gaussian noise added to normalised training inputs", NULL},
+        {"--augment", CLI_STRING, &w->augment, 0, 0, "LIST", "none (default) or a comma list of crop, flip, cutout", NULL},
+        {"--crop-padding", CLI_INT, &c->augment.crop_padding, 0, 16, "N", "zero padding before the random crop (default 4)", NULL},
+        {"--cutout-size", CLI_INT, &c->augment.cutout_size, 1, 32, "N", "side of the cutout square (default 8)", NULL},
+        {"--translate-padding", CLI_INT, &c->augment.translate_padding, 0, 31, "N", "reflect padding before the translate crop (default 2)", NULL},
+        {"--whiten-images", CLI_INT, &c->whiten_images, 1, 1000000, "N", "conv layers with init=whiten: filters from the first N train images (default 5000)", NULL},
+        {"--whiten-eps", CLI_FLOAT, &c->whiten_eps, 0, 1, "F", "whitening: eps added to each eigenvalue (default 5e-4)", NULL},
+        {"--whiten-bias-epochs", CLI_INT, &c->whiten_bias_epochs, 0, 100000, "N", "whitened layers' bias trains only in the first N epochs (0: always, default)", NULL},
+        {"--tta", CLI_INT, &c->tta, 0, 2, "LEVEL", "test-time augmentation of the final validation and `cnnlab test`: 0 none (default), 1 mirror, 2 mirror and 1-pixel translations", NULL},
+        {"--early-stop", CLI_INT, &c->early_stop, 1, 100000, "PATIENCE", "stop after PATIENCE epochs without a better validation accuracy; keeps the best weights", NULL},
+        {"--seed", CLI_U64, &c->seed, 0, 9.2e18, "N", "seed of the split, initialisation, shuffling, augmentation and dropout (default 1)", NULL},
+        {"--threads", CLI_INT, &c->threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
+        {"--val-fraction", CLI_DOUBLE, &c->val_fraction, 0, 0.9, "F", "share of the 50,000 training images held out for validation (default 0.1)", NULL},
+        {"--subset", CLI_INT, &c->subset, 0, 50000, "N", "train on only N images of the train split (0 = all)", NULL},
+        {"--data", CLI_STRING, &c->data_dir, 0, 0, "DIR", "the cifar-10-batches-bin folder (default data/cifar-10-batches-bin)", NULL},
+        {"--out", CLI_STRING, &c->out_dir, 0, 0, "RUN_DIR", "run folder to create (default runs/MODEL-DATE-TIME)", NULL},
+        {"--resume", CLI_STRING, &w->resume, 0, 0, "RUN_DIR", "continue a run that stopped before its end (killed, crashed) after its last finished epoch; alone: the run's flags come from its config.txt", NULL},
+        {"--backend", CLI_CHOICE, &w->backend, 0, 0, "NAME", "fast (default) or reference (plain loops, slow)", "fast,reference"},
+        {"--conv", CLI_CHOICE, &w->conv, 0, 0, "ALGO", "convolutions: auto (default: the fastest candidate, timed per shape when training starts), direct, winograd (3x3 stride 1, fp32: oneDNN's where the CPU has it, else cnnlab's), dense (an input map of at most kernel size, e.g. 2x2 under 3x3, as one matrix product, fp32) or winograd-sgemm (cnnlab's Winograd on sgemm, any CPU, fp32)", "auto,direct,winograd,dense,winograd-sgemm"},
+        {"--precision", CLI_CHOICE, &w->precision, 0, 0, "P", "fp32 (default) or bf16: convolutions on bf16 with fp32 accumulation and fp32 master weights", "fp32,bf16"},
+    };
+    int n = (int)(sizeof flags / sizeof flags[0]);
+    CNN_ASSERT(n <= TRAIN_MAX_FLAGS);
+    memcpy(out, flags, sizeof flags);
+    return n;
+}
+
+int cnn_cli_train_flag_kind(const char *name)
+{
+    cnn_train_config c;
+    train_words w;
+    cli_flag flags[TRAIN_MAX_FLAGS];
+    cli_command cmd = {.name = "train", .flags = flags, .flag_count = train_flags(&c, &w, flags)};
+    const cli_flag *f = cli_find_flag(&cmd, name);
+    return !f ? -1 : f->type == CLI_BOOL ? 0 : 1;
+}
+
+static cnn_status parse_milestones(const char *text, cnn_sched_config *s, cnn_error *err)
 {
     s->milestone_count = 0;
     const char *p = text;
@@ -60,24 +156,21 @@ static int parse_milestones(const char *name, const char *text, cnn_sched_config
         char *end;
         long v = strtol(p, &end, 10);
         if (end == p || v < 1 || v > 100000 || s->milestone_count >= 32 ||
-            (s->milestone_count && v <= s->milestones[s->milestone_count - 1])) {
-            fprintf(stderr, "cnnlab %s: --milestones: expected increasing epoch numbers "
-                    "separated by commas (at most 32), found '%s'\n", name, text);
-            return CLI_EXIT_USAGE;
-        }
+            (s->milestone_count && v <= s->milestones[s->milestone_count - 1]))
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--milestones: expected "
+                                 "increasing epoch numbers separated by commas (at most 32), "
+                                 "found '%s'", text);
         s->milestones[s->milestone_count++] = (int)v;
         p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') {
-            fprintf(stderr, "cnnlab %s: --milestones: expected numbers separated by commas, "
-                    "found '%s'\n", name, text);
-            return CLI_EXIT_USAGE;
-        }
+        if (*end && *end != ',')
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--milestones: expected "
+                                 "numbers separated by commas, found '%s'", text);
     }
-    return -1;
+    return CNN_STATUS_OK;
 }
 
 /* "norm_bias=64,weight=1" -> lr_mult per role */
-static int parse_lr_mult(const char *name, const char *text, float *mult)
+static cnn_status parse_lr_mult(const char *text, float *mult, cnn_error *err)
 {
     const char *p = text;
     while (*p) {
@@ -94,20 +187,19 @@ static int parse_lr_mult(const char *name, const char *text, float *mult)
             ok = cnn_param_role_parse(role, &r) && end != p + n + 1 && (*end == ',' || !*end) &&
                  v >= 0 && v <= 1e6;
         }
-        if (!ok) {
-            fprintf(stderr, "cnnlab %s: --lr-mult: expected ROLE=F[,ROLE=F...] with ROLE weight, "
-                    "bias, norm_weight or norm_bias and F in [0, 1e6], found '%s'\n", name, text);
-            return CLI_EXIT_USAGE;
-        }
+        if (!ok)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--lr-mult: expected "
+                                 "ROLE=F[,ROLE=F...] with ROLE weight, bias, norm_weight or "
+                                 "norm_bias and F in [0, 1e6], found '%s'", text);
         mult[r] = (float)v;
         p = *end == ',' ? end + 1 : end;
     }
-    return -1;
+    return CNN_STATUS_OK;
 }
 
 /* argv with the flags of --recipe NAME (if given) in front of the others, so
  * that the flags given win; the words live until the program ends. */
-static int expand_recipe(const char *name, int *argc, char ***argv)
+static cnn_status expand_recipe(int *argc, char ***argv, cnn_error *err)
 {
     const char *recipe = NULL;
     for (int i = 1; i < *argc; i++) {
@@ -117,22 +209,21 @@ static int expand_recipe(const char *name, int *argc, char ***argv)
             recipe = (*argv)[i] + 9;
     }
     if (!recipe)
-        return -1;
+        return CNN_STATUS_OK;
     const cnn_recipe *r = cnn_recipe_find(recipe);
     if (!r) {
         int n;
         const cnn_recipe *all = cnn_recipes(&n);
-        fprintf(stderr, "cnnlab %s: --recipe: unknown recipe '%s'; expected one of", name, recipe);
+        char names[1024] = "";
+        cnn_fixbuf b = {names, sizeof names, 0};
         for (int i = 0; i < n; i++)
-            fprintf(stderr, "%s %s", i ? "," : "", all[i].name);
-        fprintf(stderr, " (`cnnlab recipes` lists them)\n");
-        return CLI_EXIT_USAGE;
+            cnn_fixbuf_printf(&b, "%s %s", i ? "," : "", all[i].name);
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--recipe: unknown recipe '%s'; "
+                             "expected one of%s (`cnnlab recipes` lists them)", recipe, names);
     }
     char **words = malloc(((size_t)*argc + (size_t)r->count + 1) * sizeof *words);
-    if (!words) {
-        fprintf(stderr, "cnnlab %s: no memory\n", name);
-        return CLI_EXIT_FAILURE;
-    }
+    if (!words)
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory");
     words[0] = (*argv)[0];
     for (int i = 0; i < r->count; i++)
         words[1 + i] = (char *)r->words[i];
@@ -141,213 +232,127 @@ static int expand_recipe(const char *name, int *argc, char ***argv)
     *argc += r->count;
     words[*argc] = NULL;
     *argv = words;
-    return -1;
+    return CNN_STATUS_OK;
 }
 
-int cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_config *out)
+/* The model: --var and --head as its variables (the text lives as long as
+ * argv: a static buffer, one configuration per process), loaded to check. */
+static cnn_status load_model(train_words *w, cnn_train_config *c, const cnn_model_desc **desc,
+                             cnn_error *err)
 {
-    int er = expand_recipe(name, &argc, &argv);
-    if (er >= 0)
-        return er;
-    cnn_train_config c;
-    cnn_train_config_defaults(&c);
-    const char *backend = "fast", *precision = "fp32", *conv = "auto", *norm = NULL, *act = NULL, *init = NULL;
-    const char *optimizer = "sgd", *schedule = "none", *milestones = NULL, *augment = "none";
-    float lr = -1, momentum = -1, weight_decay = -1, beta1 = -1, beta2 = -1, eps = -1;
-    float dropout = -1, gamma = -1;
-    int head = -1;
-    double epochs = -1;
-    const char *vars = NULL, *resume = NULL, *recipe = NULL, *reduction = "mean", *lr_mult = NULL;
-    const char *positional[1];
-    int npos = 0;
-    const cli_flag flags[] = {
-        {"--model", CLI_STRING, &c.model, 0, 0, "NAME", "a built-in (`cnnlab models` lists them; default lenet5) or a model file (a path with / or ending in .cnn)", NULL},
-        {"--head", CLI_INT, &head, 0, 1000000, "N", "classifier head width for models with a head knob (VGG: 4096 = the course's head)", NULL},
-        {"--var", CLI_STRING, &vars, 0, 0, "\"K=V ...\"", "sets variables a model file declares", NULL},
-        {"--recipe", CLI_STRING, &recipe, 0, 0, "NAME", "a named group of these flags (`cnnlab recipes` lists them) applied first; flags given win", NULL},
-        {"--epochs", CLI_DOUBLE, &epochs, 0.01, 100000, "N", "passes over the train split (default 10); a fraction (9.9) ends the run after that share of the last epoch's steps", NULL},
-        {"--batch-size", CLI_INT, &c.batch_size, 1, 65536, "N", "images per step (default 128)", NULL},
-        {"--drop-last", CLI_BOOL, &c.drop_last, 0, 0, NULL, "leave out each epoch's last, shorter batch", NULL},
-        {"--loss-reduction", CLI_CHOICE, &reduction, 0, 0, "R", "mean (default) or sum of the per-image losses (the logged loss is the mean either way)", "mean,sum"},
-        {"--optimizer", CLI_CHOICE, &optimizer, 0, 0, "NAME", "sgd (default), adam, adamw or rmsprop", "sgd,adam,adamw,rmsprop"},
-        {"--lr", CLI_FLOAT, &lr, 0, 1000, "F", "learning rate (default 0.01 for sgd, 0.001 otherwise)", NULL},
-        {"--momentum", CLI_FLOAT, &momentum, 0, 0.9999, "F", "momentum of sgd and rmsprop (default 0.9 for sgd, 0 for rmsprop)", NULL},
-        {"--nesterov", CLI_BOOL, &c.optim.nesterov, 0, 0, NULL, "Nesterov momentum (sgd)", NULL},
-        {"--weight-decay", CLI_FLOAT, &weight_decay, 0, 100, "F", "the optimizer's weight decay (default 5e-4 for sgd, 0.01 for adamw, 0 otherwise; decoupled for adamw)", NULL},
-        {"--beta1", CLI_FLOAT, &beta1, 0, 0.99999, "F", "Adam's beta1 (default 0.9)", NULL},
-        {"--beta2", CLI_FLOAT, &beta2, 0, 0.99999999, "F", "Adam's beta2 (default 0.999)", NULL},
-        {"--eps", CLI_FLOAT, &eps, 1e-12, 1, "F", "Adam/RMSprop epsilon (default 1e-8)", NULL},
-        {"--lr-mult", CLI_STRING, &lr_mult, 0, 0, "ROLE=F,..", "lr multiplier per parameter role (weight, bias, norm_weight, norm_bias); the weight decay is divided by it, keeping the decay per step", NULL},
-        {"--lr-schedule", CLI_CHOICE, &schedule, 0, 0, "NAME", "none (default), step, multistep, exp, cosine, plateau, onecycle or linear (per step: warm-up, then a linear decay)", "none,step,multistep,exp,cosine,plateau,onecycle,linear"},
-        {"--warmup-frac", CLI_DOUBLE, &c.sched.warmup_frac, 0, 0.999, "F", "linear: share of the steps spent rising from --lr-start-factor to 1 (default 0)", NULL},
-        {"--lr-start-factor", CLI_DOUBLE, &c.sched.start_factor, 0, 1000, "F", "linear: the lr factor at the first step (default 0)", NULL},
-        {"--lr-end-factor", CLI_DOUBLE, &c.sched.end_factor, 0, 1000, "F", "linear: the lr factor at the last step (default 0)", NULL},
-        {"--lookahead-every", CLI_INT, &c.lookahead.every, 0, 100000, "K", "Lookahead: every K steps pull the weights to their running average (0: off, default)", NULL},
-        {"--lookahead-base", CLI_DOUBLE, &c.lookahead.base, 0, 1, "F", "Lookahead: the average's decay is F^K (step/steps)^power (default 0.95)", NULL},
-        {"--lookahead-power", CLI_DOUBLE, &c.lookahead.power, 0, 100, "P", "Lookahead: power of step/steps in the decay (default 3)", NULL},
-        {"--step-size", CLI_INT, &c.sched.step_size, 1, 100000, "N", "epochs between decays (step; default a third of the epochs, rounded up)", NULL},
-        {"--gamma", CLI_FLOAT, &gamma, 1e-6, 1, "F", "decay factor (step, multistep: 0.1; exp: 0.95)", NULL},
-        {"--milestones", CLI_STRING, &milestones, 0, 0, "A,B,..", "epochs at which multistep decays", NULL},
-        {"--min-lr", CLI_FLOAT, &c.sched.min_lr, 0, 1000, "F", "floor of cosine and plateau (default 0)", NULL},
-        {"--patience", CLI_INT, &c.sched.patience, 0, 100000, "N", "plateau: epochs without a lower validation loss before a decay (default epochs/10, 1 to 10)", NULL},
-        {"--warmup-epochs", CLI_INT, &c.sched.warmup_epochs, 0, 100000, "N", "linear warm-up over N epochs, per step (default 0)", NULL},
-        {"--norm", CLI_CHOICE, &norm, 0, 0, "NAME", "normalisation in every norm slot: none, batch, layer, instance, group", "none,batch,layer,instance,group"},
-        {"--groups", CLI_INT, &c.model_options.groups, 1, 4096, "N", "groups of --norm group (default 32 or the largest divisor that fits)", NULL},
-        {"--activation", CLI_CHOICE, &act, 0, 0, "NAME", "activation in every activation slot: relu, leaky_relu, sigmoid, tanh, gelu, elu", "relu,leaky_relu,sigmoid,tanh,gelu,elu"},
-        {"--dropout", CLI_FLOAT, &dropout, 0, 0.99, "P", "dropout probability in the model's dropout slots (default 0)", NULL},
-        {"--dropconnect", CLI_FLOAT, &c.model_options.dropconnect, 0, 0.99, "P", "DropConnect probability on fully connected weights (default 0)", NULL},
-        {"--kernel-size", CLI_INT, &c.model_options.kernel_size, 1, 15, "K", "kernel size of the model's kernel-size slots", NULL},
-        {"--init", CLI_CHOICE, &init, 0, 0, "NAME", "pytorch, kaiming or xavier (default: the model's; pytorch unless its file says otherwise, kaiming for VGG)", "pytorch,kaiming,xavier"},
-        {"--l2", CLI_FLOAT, &c.l2, 0, 10, "LAMBDA", "adds LAMBDA * sum w^2 over conv and fc weights to the objective (logged separately)", NULL},
-        {"--clip-grad-norm", CLI_FLOAT, &c.clip_grad_norm, 0, 1e6, "MAX", "clip the global gradient norm to MAX", NULL},
-        {"--clip-grad-value", CLI_FLOAT, &c.clip_grad_value, 0, 1e6, "V", "clamp every gradient to [-V, V]", NULL},
-        {"--label-smoothing", CLI_FLOAT, &c.label_smoothing, 0, 0.99, "E", "label smoothing of the training loss (default 0)", NULL},
-        {"--input-noise", CLI_FLOAT, &c.augment.input_noise, 0, 100, "SIGMA", "Gaussian noise added to normalised training inputs", NULL},
-        {"--augment", CLI_STRING, &augment, 0, 0, "LIST", "none (default) or a comma list of crop, flip, cutout", NULL},
-        {"--crop-padding", CLI_INT, &c.augment.crop_padding, 0, 16, "N", "zero padding before the random crop (default 4)", NULL},
-        {"--cutout-size", CLI_INT, &c.augment.cutout_size, 1, 32, "N", "side of the cutout square (default 8)", NULL},
-        {"--translate-padding", CLI_INT, &c.augment.translate_padding, 0, 31, "N", "reflect padding before the translate crop (default 2)", NULL},
-        {"--whiten-images", CLI_INT, &c.whiten_images, 1, 1000000, "N", "conv layers with init=whiten: filters from the first N train images (default 5000)", NULL},
-        {"--whiten-eps", CLI_FLOAT, &c.whiten_eps, 0, 1, "F", "whitening: eps added to each eigenvalue (default 5e-4)", NULL},
-        {"--whiten-bias-epochs", CLI_INT, &c.whiten_bias_epochs, 0, 100000, "N", "whitened layers' bias trains only in the first N epochs (0: always, default)", NULL},
-        {"--tta", CLI_INT, &c.tta, 0, 2, "LEVEL", "test-time augmentation of the final validation and `cnnlab test`: 0 none (default), 1 mirror, 2 mirror and 1-pixel translations", NULL},
-        {"--early-stop", CLI_INT, &c.early_stop, 1, 100000, "PATIENCE", "stop after PATIENCE epochs without a better validation accuracy; keeps the best weights", NULL},
-        {"--seed", CLI_U64, &c.seed, 0, 9.2e18, "N", "seed of the split, initialisation, shuffling, augmentation and dropout (default 1)", NULL},
-        {"--threads", CLI_INT, &c.threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
-        {"--val-fraction", CLI_DOUBLE, &c.val_fraction, 0, 0.9, "F", "share of the 50,000 training images held out for validation (default 0.1)", NULL},
-        {"--subset", CLI_INT, &c.subset, 0, 50000, "N", "train on only N images of the train split (0 = all)", NULL},
-        {"--data", CLI_STRING, &c.data_dir, 0, 0, "DIR", "the cifar-10-batches-bin folder (default data/cifar-10-batches-bin)", NULL},
-        {"--out", CLI_STRING, &c.out_dir, 0, 0, "RUN_DIR", "run folder to create (default runs/MODEL-DATE-TIME)", NULL},
-        {"--resume", CLI_STRING, &resume, 0, 0, "RUN_DIR", "continue a run that stopped before its end (killed, crashed) after its last finished epoch; alone: the run's flags come from its config.txt", NULL},
-        {"--backend", CLI_CHOICE, &backend, 0, 0, "NAME", "fast (default) or reference (plain loops, slow)", "fast,reference"},
-        {"--conv", CLI_CHOICE, &conv, 0, 0, "ALGO", "convolutions: auto (default: the fastest candidate, timed per shape when training starts), direct, winograd (3x3 stride 1, fp32: oneDNN's where the CPU has it, else cnnlab's), dense (an input map of at most kernel size, e.g. 2x2 under 3x3, as one matrix product, fp32) or winograd-sgemm (cnnlab's Winograd on sgemm, any CPU, fp32)", "auto,direct,winograd,dense,winograd-sgemm"},
-        {"--precision", CLI_CHOICE, &precision, 0, 0, "P", "fp32 (default) or bf16: convolutions on bf16 with fp32 accumulation and fp32 master weights", "fp32,bf16"},
-    };
-    cli_command cmd = {name, "cnnlab train --model NAME [options]",
-                       "Trains a model on the train split, evaluating on the validation split after "
-                       "each epoch. Writes RUN_DIR/config.txt, metrics.csv, status.txt, best.weights "
-                       "and last.weights. The test set is not touched: see `cnnlab test`.",
-                       flags, (int)(sizeof flags / sizeof flags[0]), positional, 0, &npos};
-    int r = cli_parse(&cmd, argc, argv);
-    if (r >= 0)
-        return r;
-    if (epochs > 0) {
-        c.epochs = (int)ceil(epochs - 1e-9);
-        c.epochs_fraction = epochs == floor(epochs) ? 0 : epochs;
-    }
-    c.loss_sum = strcmp(reduction, "sum") == 0;
-    if (lr_mult && (r = parse_lr_mult(name, lr_mult, c.lr_mult)) >= 0)
-        return r;
-    if (resume) {
-        fprintf(stderr, "cnnlab %s: --resume RUN_DIR %s\n", name,
-                strcmp(name, "train") ? "belongs to `cnnlab train`"
-                                      : "comes alone, right after `train` (the run's own flags "
-                                        "come from RUN_DIR/config.txt)");
-        return CLI_EXIT_USAGE;
-    }
-    /* Model-file variables: --var, then --head. The text lives as long as argv
-     * (a static buffer: one configuration per process). */
     static char model_vars[512];
-    snprintf(model_vars, sizeof model_vars, "%s%s", vars ? vars : "", vars && head >= 0 ? " " : "");
-    if (head >= 0)
-        snprintf(model_vars + strlen(model_vars), sizeof model_vars - strlen(model_vars), "head=%d", head);
-    c.model_vars = model_vars[0] ? model_vars : NULL;
-    const cnn_model_desc *desc;
+    cnn_cli_model_vars(w->vars, w->head, model_vars, sizeof model_vars);
+    c->model_vars = model_vars[0] ? model_vars : NULL;
     cnn_error lerr = {0};
-    if (cnn_model_load(c.model, c.model_vars, &desc, &lerr)) {
-        if (head >= 0 && strstr(lerr.msg, "head"))
-            fprintf(stderr, "cnnlab %s: --head: model %s has no head knob (%s)\n", name, c.model, lerr.msg);
-        else
-            fprintf(stderr, "cnnlab %s: --model: %s\n", name, lerr.msg);
-        return CLI_EXIT_USAGE;
-    }
-    /* Optimizer: PyTorch's defaults for the chosen one, then the flags given. */
-    cnn_opt_kind kind;
-    cnn_opt_kind_parse(optimizer, &kind);
-    int nesterov = c.optim.nesterov;
-    cnn_optim_config_defaults(&c.optim, kind);
-    c.optim.nesterov = nesterov;
-    c.optim.lr = lr >= 0 ? lr : kind == CNN_OPT_SGD ? 0.01f : 0.001f;
-    if (kind == CNN_OPT_SGD) {
-        c.optim.momentum = 0.9f;
-        c.optim.weight_decay = 5e-4f;
-    }
-    if (momentum >= 0)
-        c.optim.momentum = momentum;
-    if (weight_decay >= 0)
-        c.optim.weight_decay = weight_decay;
-    if (beta1 >= 0)
-        c.optim.beta1 = beta1;
-    if (beta2 >= 0)
-        c.optim.beta2 = beta2;
-    if (eps >= 0)
-        c.optim.eps = eps;
-    if (c.optim.nesterov && (kind != CNN_OPT_SGD || c.optim.momentum <= 0)) {
-        fprintf(stderr, "cnnlab %s: --nesterov: needs --optimizer sgd with a momentum > 0\n", name);
-        return CLI_EXIT_USAGE;
-    }
-    cnn_sched_kind_parse(schedule, &c.sched.kind);
-    c.sched.gamma = gamma > 0 ? gamma : c.sched.kind == CNN_SCHED_EXP ? 0.95f : 0.1f;
-    /* Defaults scaled to the run's length, so that short runs (a study's five
-     * epochs) see each schedule do something: plateau waits a tenth of the
-     * run (1 to PyTorch's 10 epochs), step decays twice or three times. */
-    if (c.sched.kind == CNN_SCHED_PLATEAU && c.sched.patience == 0)
-        c.sched.patience = c.epochs / 10 < 1 ? 1 : c.epochs / 10 > 10 ? 10 : c.epochs / 10;
-    if (c.sched.kind == CNN_SCHED_STEP && c.sched.step_size == 0)
-        c.sched.step_size = (c.epochs + 2) / 3;
-    if (milestones && (r = parse_milestones(name, milestones, &c.sched)) >= 0)
-        return r;
-    for (int i = 0; milestones && i < c.sched.milestone_count; i++)
-        if (c.sched.milestones[i] >= c.epochs) {
-            fprintf(stderr, "cnnlab %s: --milestones: warning: %d at or past the end of the run "
+    if (cnn_model_load(c->model, c->model_vars, desc, &lerr) == CNN_STATUS_OK)
+        return CNN_STATUS_OK;
+    if (w->head >= 0 && strstr(lerr.msg, "head"))
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--head: model %s has no head "
+                             "knob (%s)", c->model, lerr.msg);
+    return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--model: %s", lerr.msg);
+}
+
+/* The optimizer and the schedule: the kinds named, the milestones given
+ * (a warning on notes for one that never fires), then the library's
+ * defaults for what was not given. */
+static cnn_status optim_and_sched(const char *name, const train_words *w, cnn_train_config *c,
+                                  FILE *notes, cnn_error *err)
+{
+    cnn_opt_kind_parse(w->optimizer, &c->optim.kind);
+    cnn_sched_kind_parse(w->schedule, &c->sched.kind);
+    cnn_status st;
+    if (w->milestones && (st = parse_milestones(w->milestones, &c->sched, err)))
+        return st;
+    for (int i = 0; notes && i < c->sched.milestone_count; i++)
+        if (c->sched.milestones[i] >= c->epochs) {
+            fprintf(notes, "cnnlab %s: --milestones: warning: %d at or past the end of the run "
                     "(--epochs %d) never fires (as in PyTorch's MultiStepLR)\n", name,
-                    c.sched.milestones[i], c.epochs);
+                    c->sched.milestones[i], c->epochs);
             break;
         }
-    if (c.sched.kind == CNN_SCHED_MULTISTEP && c.sched.milestone_count == 0 && c.epochs < 2) {
-        fprintf(stderr, "cnnlab %s: --lr-schedule multistep: its default milestones (half and "
-                "three quarters of the run) need --epochs 2 or more, found %d; give --milestones "
-                "or train longer\n", name, c.epochs);
-        return CLI_EXIT_USAGE;
+    return cnn_train_config_resolve(c, err);
+}
+
+/* The words that name kinds (norm, activation, init, augmentation,
+ * backend, precision, convolution algorithm) as the configuration's values. */
+static cnn_status place_words(const train_words *w, cnn_train_config *c, cnn_error *err)
+{
+    if (w->norm)
+        cnn_norm_kind_parse(w->norm, &c->model_options.norm);
+    if (w->act)
+        cnn_act_parse(w->act, &c->model_options.act);
+    if (w->init)
+        cnn_init_kind_parse(w->init, &c->model_options.init);
+    if (w->dropout >= 0)
+        c->model_options.dropout = w->dropout;
+    cnn_augment aug = c->augment;
+    cnn_status st = cnn_augment_parse(w->augment, &aug, err);
+    if (st)
+        return st;
+    c->augment = aug;
+    c->exec.backend = strcmp(w->backend, "reference") == 0 ? CNN_BACKEND_REFERENCE
+                                                            : CNN_BACKEND_FAST;
+    cnn_precision_parse(w->precision, &c->exec.precision);
+    cnn_conv_algo_parse(w->conv, &c->exec.conv);
+    if (c->exec.precision == CNN_PRECISION_BF16 && c->exec.backend != CNN_BACKEND_FAST)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--precision bf16 needs "
+                             "--backend fast, found --backend %s", w->backend);
+    return CNN_STATUS_OK;
+}
+
+cnn_status cnn_cli_train_config(const char *name, int argc, char **argv, cnn_train_config *out,
+                                int *help, FILE *notes, cnn_error *err)
+{
+    cnn_status st = expand_recipe(&argc, &argv, err);
+    if (st)
+        return st;
+    cnn_train_config c;
+    cnn_train_config_defaults(&c);
+    train_words w = {.backend = "fast", .precision = "fp32", .conv = "auto", .optimizer = "sgd",
+                     .schedule = "none", .augment = "none", .reduction = "mean", .dropout = -1,
+                     .head = -1, .epochs = -1};
+    cli_flag flags[TRAIN_MAX_FLAGS];
+    int asked = 0;
+    cli_command cmd = {
+        .name = name,
+        .usage = "cnnlab train --model NAME [options]",
+        .about = "Trains a model on the train split, evaluating on the validation split after "
+                 "each epoch. Writes RUN_DIR/config.txt, metrics.csv, status.txt, best.weights "
+                 "and last.weights. The test set is not touched: see `cnnlab test`.",
+        .flags = flags,
+        .flag_count = train_flags(&c, &w, flags),
+    };
+    cmd.no_hint = strcmp(name, "train") != 0; /* study's and select's words are train's flags */
+    if ((st = cli_parse(&cmd, argc, argv, help ? &asked : NULL, err)) || asked) {
+        if (help)
+            *help = asked;
+        return st;
     }
-    if (c.sched.kind == CNN_SCHED_MULTISTEP && c.sched.milestone_count == 0) {
-        /* half and three quarters of the run, the second only if it still
-         * falls inside the run */
-        int m0 = c.epochs / 2 > 0 ? c.epochs / 2 : 1, m1 = c.epochs * 3 / 4;
-        if (m1 <= m0)
-            m1 = m0 + 1;
-        c.sched.milestones[0] = m0;
-        c.sched.milestones[1] = m1;
-        c.sched.milestone_count = m1 < c.epochs ? 2 : 1;
+    if (help)
+        *help = 0;
+    if (w.epochs > 0) {
+        c.epochs = (int)ceil(w.epochs - 1e-9);
+        c.epochs_fraction = w.epochs == floor(w.epochs) ? 0 : w.epochs;
     }
-    if (norm)
-        cnn_norm_kind_parse(norm, &c.model_options.norm);
-    if (act)
-        cnn_act_parse(act, &c.model_options.act);
-    if (init)
-        cnn_init_kind_parse(init, &c.model_options.init);
-    if (dropout >= 0)
-        c.model_options.dropout = dropout;
-    cnn_error err = {0};
-    cnn_augment aug = c.augment;
-    if (cnn_augment_parse(augment, &aug, &err))
-        return cnn_cli_report(name, &err);
-    c.augment = aug;
-    c.exec.backend = strcmp(backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
-    cnn_precision_parse(precision, &c.exec.precision);
-    cnn_conv_algo_parse(conv, &c.exec.conv);
-    if (c.exec.precision == CNN_PRECISION_BF16 && c.exec.backend != CNN_BACKEND_FAST) {
-        fprintf(stderr, "cnnlab %s: --precision bf16 needs --backend fast, found --backend %s\n",
-                name, backend);
-        return CLI_EXIT_USAGE;
-    }
+    c.loss_sum = strcmp(w.reduction, "sum") == 0;
+    if (w.lr_mult && (st = parse_lr_mult(w.lr_mult, c.lr_mult, err)))
+        return st;
+    if (w.resume)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--resume RUN_DIR %s",
+                             strcmp(name, "train") ? "belongs to `cnnlab train`"
+                                                   : "comes alone, right after `train` (the run's "
+                                                     "own flags come from RUN_DIR/config.txt)");
+    const cnn_model_desc *desc;
+    if ((st = load_model(&w, &c, &desc, err)) ||
+        (st = optim_and_sched(name, &w, &c, notes, err)) || (st = place_words(&w, &c, err)))
+        return st;
     /* Options the model cannot take are refused now, before any data is read. */
     cnn_model *probe;
-    if (cnn_model_create(desc, &c.model_options, &probe, &err))
-        return cnn_cli_report(name, &err);
+    if ((st = cnn_model_create(desc, &c.model_options, &probe, err)))
+        return st;
     cnn_model_destroy(probe);
     *out = c;
-    return -1;
+    return CNN_STATUS_OK;
 }
 
 /* Splits a command line written by cli_join (words separated by single
@@ -382,18 +387,18 @@ static int split_words(char *s, char **words, int max)
 }
 
 /* `train --resume RUN_DIR`: the run's configuration is its own command line,
- * as config.txt recorded it; only the run folder is taken from RUN_DIR. */
-static int resume_config(const char *dir, cnn_train_config *c, char **line_out)
+ * as config.txt recorded it; only the run folder is taken from RUN_DIR.
+ * *line_out: the command line (the caller frees it). */
+static cnn_status resume_config(const char *dir, cnn_train_config *c, char **line_out,
+                                cnn_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.txt", dir);
     unsigned char *text;
     size_t size;
-    cnn_error err = {0};
-    if (cnn_file_read_all(path, &text, &size, &err)) {
-        fprintf(stderr, "cnnlab train: --resume: %s\n", err.msg);
-        return CLI_EXIT_USAGE;
-    }
+    cnn_error rerr = {0};
+    if (cnn_file_read_all(path, &text, &size, &rerr))
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--resume: %s", rerr.msg);
     static const char key[] = "# reproduce with: ";
     char *s = (char *)text, *at = strstr(s, key);
     char *line = NULL;
@@ -410,47 +415,44 @@ static int resume_config(const char *dir, cnn_train_config *c, char **line_out)
         strcpy(copy, line);
     int n = copy ? split_words(copy, words, 256) : 0;
     if (n < 2 || strcmp(words[1], "train") != 0) {
-        fprintf(stderr, "cnnlab train: --resume: %s: expected a line '%s... train ...' with the "
-                "command that started the run, found %s\n", path, key,
-                line ? line : "none");
+        cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--resume: %s: expected a line '%s... "
+                      "train ...' with the command that started the run, found %.900s", path, key,
+                      line ? line : "none");
         free(line);
         free(copy);
-        return CLI_EXIT_USAGE;
+        return err->status;
     }
-    int r = cnn_cli_train_config("train", n - 1, words + 1, c);
-    if (r < 0) {
-        c->out_dir = dir;
-        c->resume = 1;
-        c->command_line = line;
-        *line_out = line;
-        line = NULL;
-    } else {
-        fprintf(stderr, "cnnlab train: --resume: the command in %s was refused (above)\n", path);
+    cnn_status st = cnn_cli_train_config("train", n - 1, words + 1, c, NULL, stderr, &rerr);
+    if (st) {
+        free(line);
+        return cnn_error_set(err, st, "--resume: the command in %s was refused: %s", path,
+                             rerr.msg);
     }
-    free(line);
+    c->out_dir = dir;
+    c->resume = 1;
+    c->command_line = line;
+    *line_out = line;
     /* the parsed strings (model name, data folder) point into copy: kept */
-    return r;
+    return CNN_STATUS_OK;
 }
 
-int cnn_cmd_train(int argc, char **argv)
+cnn_status cnn_cmd_train(int argc, char **argv, cnn_error *err)
 {
     cnn_train_config c;
     char *line = NULL;
-    int r;
+    int help = 0;
+    cnn_status st;
     if (argc >= 2 && strcmp(argv[1], "--resume") == 0) {
-        if (argc != 3) {
-            fprintf(stderr, "cnnlab train: --resume RUN_DIR takes no other flags (the run's own "
-                    "come from RUN_DIR/config.txt), found %s\n",
-                    argc < 3 ? "no RUN_DIR" : argv[3]);
-            return CLI_EXIT_USAGE;
-        }
-        r = resume_config(argv[2], &c, &line);
+        if (argc != 3)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--resume RUN_DIR takes no "
+                                 "other flags (the run's own come from RUN_DIR/config.txt), "
+                                 "found %s", argc < 3 ? "no RUN_DIR" : argv[3]);
+        st = resume_config(argv[2], &c, &line, err);
     } else {
-        r = cnn_cli_train_config("train", argc, argv, &c);
+        st = cnn_cli_train_config("train", argc, argv, &c, &help, stderr, err);
     }
-    if (r >= 0)
-        return r;
-    cnn_error err = {0};
+    if (st || help)
+        return st;
     char out[4096];
     if (!c.out_dir) {
         char stamp[32];
@@ -468,10 +470,10 @@ int cnn_cmd_train(int argc, char **argv)
     progress p = {isatty(2), cnn_now()};
     cnn_train_hooks hooks = {on_info, on_step, on_epoch, &p};
     printf("run folder: %s\n", c.out_dir);
-    cnn_status st = cnn_train(&c, &hooks, &err);
+    st = cnn_train(&c, &hooks, err);
     free(line);
     if (st)
-        return cnn_cli_report("train", &err);
+        return st;
     printf("done: %s (next: cnnlab test %s)\n", c.out_dir, c.out_dir);
-    return CLI_EXIT_OK;
+    return CNN_STATUS_OK;
 }

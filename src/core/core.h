@@ -61,11 +61,43 @@ cnn_status cnn_file_open_read(const char *path, FILE **f, long long *size, cnn_e
 /* Reads a whole regular file into a fresh buffer, NUL-terminated (caller
  * frees with free()); refuses what cnn_file_open_read refuses. */
 cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *size, cnn_error *err);
+/* The text of a file as cnn_file_read_all reads it, or NULL when it cannot be
+ * read (for files that may be missing: select.txt, report.md); free(). */
+char *cnn_file_read_text(const char *path);
 /* Writes path atomically: into a fresh path.tmp.PID.N beside it (created
  * exclusively, so concurrent writers never share one), fsync, rename, fsync of
  * the folder. A crash leaves either the old file or the new one, never a torn
  * one. Every file cnnlab writes goes through here (logs excepted). */
 cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size, cnn_error *err);
+/* ---- text (src/core/text.c) ----
+ * cnn_text: a growable text buffer. Start from {0}; printf and append to it;
+ * a failed allocation is remembered (failed = 1), the text stops growing and
+ * cnn_text_write reports it; free with cnn_text_free. */
+typedef struct cnn_text {
+    char *buf; /* NUL-terminated once anything was added (NULL before) */
+    size_t len, cap;
+    int failed;
+} cnn_text;
+void cnn_text_printf(cnn_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cnn_text_append(cnn_text *t, const char *s, size_t n);
+const char *cnn_text_str(const cnn_text *t); /* the text, "" when empty or failed */
+void cnn_text_free(cnn_text *t);
+/* Writes the text to path with cnn_file_write_atomic (CNN_STATUS_NO_MEMORY
+ * when composing it failed). */
+cnn_status cnn_text_write(const cnn_text *t, const char *path, cnn_error *err);
+/* The same text behind a stdio stream, for code that composes with fprintf:
+ * cnn_text_file t; FILE *f = cnn_text_file_open(&t); fprintf(f, ...);
+ * st = cnn_text_file_commit(&t, path, err);  open returns NULL when out of
+ * memory (commit then reports it); commit always frees. */
+typedef struct cnn_text_file {
+    FILE *f;
+    cnn_text text;
+} cnn_text_file;
+FILE *cnn_text_file_open(cnn_text_file *t);
+cnn_status cnn_text_file_commit(cnn_text_file *t, const char *path, cnn_error *err);
+/* One CSV field (RFC 4180): as it is, or quoted, its quotes doubled, when it
+ * holds a comma, a quote or a line break. */
+void cnn_csv_field(cnn_text *t, const char *s);
 /* Text appended to a caller's fixed buffer (reports, sentences): what does not
  * fit is cut, and buf stays NUL-terminated. */
 typedef struct cnn_fixbuf {
@@ -74,17 +106,42 @@ typedef struct cnn_fixbuf {
 } cnn_fixbuf;
 void cnn_fixbuf_printf(cnn_fixbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A text file composed with stdio in memory, then written by
- * cnn_file_write_atomic:  cnn_text_file t; FILE *f = cnn_text_file_open(&t);
- * fprintf(f, ...); st = cnn_text_file_commit(&t, path, err);  open returns
- * NULL when out of memory (commit then reports it); commit always frees. */
-typedef struct cnn_text_file {
-    FILE *f;
-    char *data;
-    size_t size;
-} cnn_text_file;
-FILE *cnn_text_file_open(cnn_text_file *t);
-cnn_status cnn_text_file_commit(cnn_text_file *t, const char *path, cnn_error *err);
+/* ---- other programs (src/core/proc.c) ----
+ * A child process, started with fork and exec (no shell): its standard
+ * output and error each inherited, sent to /dev/null, sent to this
+ * process's standard error, or (both PIPE: the same pipe) read from fd. */
+typedef enum cnn_proc_output {
+    CNN_PROC_INHERIT = 0,
+    CNN_PROC_NULL,
+    CNN_PROC_TO_STDERR,
+    CNN_PROC_PIPE
+} cnn_proc_output;
+
+typedef struct cnn_proc_spec {
+    const char *const *argv; /* NULL-terminated */
+    const char *path;        /* the program (NULL: argv[0]): a path, or a name on PATH */
+    int search_path;         /* 1: look a name without '/' up on PATH */
+    const char *dir;         /* the child's working folder (NULL: this one) */
+    int null_stdin;          /* 1: standard input from /dev/null */
+    cnn_proc_output out, err;
+} cnn_proc_spec;
+
+typedef struct cnn_proc {
+    long pid;   /* -1 when none */
+    int fd;     /* the pipe's read end (close-on-exec), or -1 */
+    int signal; /* after cnn_proc_wait: the signal that killed it, else 0 */
+} cnn_proc;
+
+/* Starts the program (buffered output of this process is flushed first). A
+ * program that cannot be run ends with status 127 (126: dir cannot be
+ * entered), saying why on its standard error. */
+cnn_status cnn_proc_start(const cnn_proc_spec *s, cnn_proc *p, cnn_error *err);
+/* Closes the pipe, waits for the end (retrying EINTR only) and returns the
+ * exit status, 128 + signal when a signal killed it (p->signal says which),
+ * -1 when it could not be waited for. */
+int cnn_proc_wait(cnn_proc *p);
+/* Start and wait; -1 when it could not be started (err says why). */
+int cnn_proc_run(const cnn_proc_spec *s, cnn_error *err);
 
 /* ---- folder locks ----
  * One process at a time works in a run or study folder: flock(2) on the

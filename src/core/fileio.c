@@ -77,6 +77,13 @@ cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *siz
     return CNN_STATUS_OK;
 }
 
+char *cnn_file_read_text(const char *path)
+{
+    unsigned char *data;
+    size_t size;
+    return cnn_file_read_all(path, &data, &size, NULL) ? NULL : (char *)data;
+}
+
 /* fsync of the folder that holds path, so that a rename into it survives a crash. */
 static int sync_parent(const char *path)
 {
@@ -153,29 +160,6 @@ cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size
         return cnn_error_set(err, CNN_STATUS_IO, "%s: written, but its folder cannot be flushed "
                              "to disk: %s", path, strerror(errno));
     return CNN_STATUS_OK;
-}
-
-FILE *cnn_text_file_open(cnn_text_file *t)
-{
-    t->data = NULL;
-    t->size = 0;
-    t->f = open_memstream(&t->data, &t->size);
-    return t->f;
-}
-
-cnn_status cnn_text_file_commit(cnn_text_file *t, const char *path, cnn_error *err)
-{
-    cnn_status st;
-    if (!t->f)
-        st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory to compose it", path);
-    else if (fclose(t->f) != 0)
-        st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory to compose it", path);
-    else
-        st = cnn_file_write_atomic(path, t->data ? t->data : "", t->size, err);
-    t->f = NULL;
-    free(t->data);
-    t->data = NULL;
-    return st;
 }
 
 int cnn_path_exists(const char *path)

@@ -1,10 +1,8 @@
-/* status.c: error records (a cnn_error holds the first failure's message), and text
- * appended to fixed buffers for messages and reports (cnn_fixbuf). */
+/* status.c: error records: a cnn_error holds a failure's status and message. */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "cnnlab/status.h"
-#include "core/core.h"
 
 cnn_status cnn_error_set(cnn_error *err, cnn_status status, const char *fmt, ...)
 {
@@ -29,18 +27,7 @@ const char *cnn_status_to_string(cnn_status status)
     case CNN_STATUS_NO_MEMORY: return "out of memory";
     case CNN_STATUS_BACKEND: return "backend error";
     case CNN_STATUS_NUMERIC: return "numeric error";
+    case CNN_STATUS_UNAVAILABLE: return "a program is unavailable";
     }
     return "unknown status";
-}
-
-void cnn_fixbuf_printf(cnn_fixbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (b->used < b->size) {
-        int n = vsnprintf(b->buf + b->used, b->size - b->used, fmt, ap);
-        if (n > 0)
-            b->used += (size_t)n;
-    }
-    va_end(ap);
 }

@@ -4,21 +4,17 @@
  * not, the caller allowed it and the folder is named cifar-10-batches-bin (the
  * name the official archive unpacks to), the archive is fetched with curl or
  * wget into the folder's parent as NAME.part, its MD5 checked, renamed, and
- * unpacked with tar. Helper programs are started with posix_spawn and an
+ * unpacked with tar. Helper programs are started with cnn_proc_start and an
  * argument vector: no shell ever sees a path. Invariant: a failed or partial
  * download never leaves a file named like the finished archive. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cnnlab/data.h"
 #include "core/core.h"
 #include "dataset/md5.h"
-
-extern char **environ;
 
 #define DEFAULT_DIR "data/cifar-10-batches-bin"
 #define FOLDER_NAME "cifar-10-batches-bin"
@@ -73,26 +69,16 @@ static int find_program(const char *name, char *out, size_t size)
 }
 
 /* Runs argv (argv[0] a full path) with its standard output sent to standard
- * error, waits, and returns its exit status, or -1 if it could not be run. */
+ * error, waits, and returns its exit status, or -1 if it could not be run or
+ * was killed. */
 static int run_program(char *const argv[])
 {
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa) != 0)
+    cnn_proc_spec spec = {.argv = (const char *const *)argv, .out = CNN_PROC_TO_STDERR};
+    cnn_proc p;
+    if (cnn_proc_start(&spec, &p, NULL))
         return -1;
-    posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    return -1;
+    int rc = cnn_proc_wait(&p);
+    return p.signal || rc == 127 ? -1 : rc;
 }
 
 /* Fetches, checks and unpacks the archive into parent. On failure returns

@@ -50,31 +50,31 @@ static double value(const cnn_metrics *m, int column, int row)
 }
 
 /* Writes text into a comment line: control characters become spaces. */
-static void comment_text(cnn_gp_text *t, const char *s)
+static void comment_text(cnn_text *t, const char *s)
 {
     for (; *s; s++)
-        cnn_gp_printf(t, "%c", (unsigned char)*s < 0x20 ? ' ' : *s);
+        cnn_text_printf(t, "%c", (unsigned char)*s < 0x20 ? ' ' : *s);
 }
 
-static void build_data(const curves_job *j, const char *const *run_dirs, cnn_gp_text *t)
+static void build_data(const curves_job *j, const char *const *run_dirs, cnn_text *t)
 {
-    cnn_gp_printf(t, "# cnnlab plot data: one block per run (gnuplot's index 0, 1, ...), blocks\n"
-                     "# separated by two blank lines; accuracies in percent; NaN: not finite.\n"
-                     "# epoch train_loss train_acc val_loss val_acc lr\n");
+    cnn_text_printf(t, "# cnnlab plot data: one block per run (gnuplot's index 0, 1, ...), blocks\n"
+                       "# separated by two blank lines; accuracies in percent; NaN: not finite.\n"
+                       "# epoch train_loss train_acc val_loss val_acc lr\n");
     for (int i = 0; i < j->n; i++) {
         const cnn_metrics *m = &j->runs[i];
-        cnn_gp_printf(t, "%s# index %d: ", i ? "\n\n" : "", i);
+        cnn_text_printf(t, "%s# index %d: ", i ? "\n\n" : "", i);
         comment_text(t, j->names[i]);
-        cnn_gp_printf(t, " (");
+        cnn_text_printf(t, " (");
         comment_text(t, run_dirs[i]);
-        cnn_gp_printf(t, "/metrics.csv%s)\n", m->diverged ? ", diverged" : "");
+        cnn_text_printf(t, "/metrics.csv%s)\n", m->diverged ? ", diverged" : "");
         for (int r = 0; r < m->epochs; r++) {
             for (int c = DAT_EPOCH; c <= DAT_LR; c++) {
                 if (c > DAT_EPOCH)
-                    cnn_gp_printf(t, " ");
+                    cnn_text_printf(t, " ");
                 cnn_gp_number(t, value(m, c, r));
             }
-            cnn_gp_printf(t, "\n");
+            cnn_text_printf(t, "\n");
         }
     }
 }
@@ -88,7 +88,7 @@ static int cmp_double(const void *a, const void *b)
 /* The y axis for curves c[0..nc): scale, range and (for losses) a cut above
  * which values are not shown. Returns the number of finite values. */
 static int put_y_axis(const curves_job *j, const curve *c, int nc, axis_kind kind,
-                      const char *ylabel, cnn_gp_text *t)
+                      const char *ylabel, cnn_text *t)
 {
     int count = 0;
     for (int k = 0; k < nc; k++)
@@ -107,13 +107,13 @@ static int put_y_axis(const curves_job *j, const curve *c, int nc, axis_kind kin
                 v[nv++] = x;
         }
     }
-    cnn_gp_printf(t, "set ylabel ");
+    cnn_text_printf(t, "set ylabel ");
     cnn_gp_quote(t, ylabel);
-    cnn_gp_printf(t, "\nunset logscale y\nset format y '%%g'\nunset label\n");
+    cnn_text_printf(t, "\nunset logscale y\nset format y '%%g'\nunset label\n");
     if (nv == 0) {
-        cnn_gp_printf(t, "set yrange [0:1]\nset label 'no finite values to draw (diverged, or no "
-                         "validation split)' at graph 0.5, graph 0.5 center textcolor rgb "
-                         "'#a00000'\n");
+        cnn_text_printf(t, "set yrange [0:1]\nset label 'no finite values to draw (diverged, or no "
+                           "validation split)' at graph 0.5, graph 0.5 center textcolor rgb "
+                           "'#a00000'\n");
         free(v);
         return 0;
     }
@@ -134,11 +134,11 @@ static int put_y_axis(const curves_job *j, const curve *c, int nc, axis_kind kin
     double start = nfirst ? first[nfirst / 2] : hi;
     if (kind == AXIS_LR) {
         if (hi > 10 * lo)
-            cnn_gp_printf(t, "set logscale y\nset yrange [*:*]\n");
+            cnn_text_printf(t, "set logscale y\nset yrange [*:*]\n");
         else if (hi == lo)
-            cnn_gp_printf(t, "set yrange [0:%.9g]\n", 2 * hi);
+            cnn_text_printf(t, "set yrange [0:%.9g]\n", 2 * hi);
         else
-            cnn_gp_printf(t, "set yrange [0:*]\n");
+            cnn_text_printf(t, "set yrange [0:*]\n");
     } else if (kind == AXIS_LOSS && start > 0 && hi > 5 * start) {
         /* A loss exploding far above where the curves start: cut the axis
          * above the largest ordinary value. */
@@ -147,33 +147,33 @@ static int put_y_axis(const curves_job *j, const curve *c, int nc, axis_kind kin
             if (v[k] <= 5 * start)
                 cut = v[k];
         cut *= 1.15;
-        cnn_gp_printf(t, "set yrange [0:%.6g]\n"
-                         "set label 'values above %.3g are cut off (largest: %.3g)' at graph "
-                         "0.98, graph 0.95 right textcolor rgb '#a00000'\n",
+        cnn_text_printf(t, "set yrange [0:%.6g]\n"
+                           "set label 'values above %.3g are cut off (largest: %.3g)' at graph "
+                           "0.98, graph 0.95 right textcolor rgb '#a00000'\n",
                       cut, cut, hi);
     } else {
         /* The data's range and a little air, so no point sits on the frame. */
         double pad = hi > lo ? 0.04 * (hi - lo) : fabs(hi) > 0 ? 0.05 * fabs(hi) : 0.5;
-        cnn_gp_printf(t, "set yrange [%.9g:%.9g]\n", lo - pad, hi + pad);
+        cnn_text_printf(t, "set yrange [%.9g:%.9g]\n", lo - pad, hi + pad);
     }
     free(v);
     return nv;
 }
 
-static void put_x_axis(const curves_job *j, cnn_gp_text *t)
+static void put_x_axis(const curves_job *j, cnn_text *t)
 {
     double pad = j->max_epoch > 10 ? 0.02 * j->max_epoch : 0.25;
-    cnn_gp_printf(t, "set xlabel 'epoch'\nset xrange [%.3g:%.3g]\n", 1 - pad, j->max_epoch + pad);
+    cnn_text_printf(t, "set xlabel 'epoch'\nset xrange [%.3g:%.3g]\n", 1 - pad, j->max_epoch + pad);
     if (j->max_epoch <= 20)
-        cnn_gp_printf(t, "set xtics 1\n");
+        cnn_text_printf(t, "set xtics 1\n");
     else
-        cnn_gp_printf(t, "set xtics autofreq\n");
-    cnn_gp_printf(t, "set format x '%%.0f'\n");
+        cnn_text_printf(t, "set xtics autofreq\n");
+    cnn_text_printf(t, "set format x '%%.0f'\n");
 }
 
 /* The command cmd, then "TITLE: what" (or "What") quoted, then tail. */
 static void put_title(const curves_job *j, const char *cmd, const char *what, const char *tail,
-                      cnn_gp_text *t)
+                      cnn_text *t)
 {
     char s[1200];
     if (j->title && *j->title)
@@ -181,16 +181,16 @@ static void put_title(const curves_job *j, const char *cmd, const char *what, co
     else
         snprintf(s, sizeof s, "%c%s", what[0] - ('a' <= what[0] && what[0] <= 'z' ? 32 : 0),
                  what + 1);
-    cnn_gp_printf(t, "%s ", cmd);
+    cnn_text_printf(t, "%s ", cmd);
     cnn_gp_quote(t, s);
-    cnn_gp_printf(t, "%s\n", tail);
+    cnn_text_printf(t, "%s\n", tail);
 }
 
 /* The plot command for curves c[0..nc). */
-static void put_plot(const curves_job *j, const curve *c, int nc, axis_kind kind, cnn_gp_text *t)
+static void put_plot(const curves_job *j, const curve *c, int nc, axis_kind kind, cnn_text *t)
 {
     int interval = j->max_epoch / 25 + 1;
-    cnn_gp_printf(t, "plot ");
+    cnn_text_printf(t, "plot ");
     for (int k = 0; k < nc; k++) {
         const cnn_metrics *m = &j->runs[c[k].run];
         int finite = 0, last = -1;
@@ -207,31 +207,31 @@ static void put_plot(const curves_job *j, const curve *c, int nc, axis_kind kind
         else if (finite < m->epochs)
             snprintf(note, sizeof note, " (%d non-finite left out)", m->epochs - finite);
         snprintf(legend, sizeof legend, "%s%s", c[k].title, note);
-        cnn_gp_printf(t, "%s", k ? ", \\\n     " : "");
+        cnn_text_printf(t, "%s", k ? ", \\\n     " : "");
         cnn_gp_quote(t, j->dat);
-        cnn_gp_printf(t, " index %d using 1:", c[k].run);
+        cnn_text_printf(t, " index %d using 1:", c[k].run);
         if (kind == AXIS_LR)
-            cnn_gp_printf(t, "($%d > 0 ? $%d : NaN)", c[k].column, c[k].column);
+            cnn_text_printf(t, "($%d > 0 ? $%d : NaN)", c[k].column, c[k].column);
         else
-            cnn_gp_printf(t, "%d", c[k].column);
-        cnn_gp_printf(t, " with linespoints ");
+            cnn_text_printf(t, "%d", c[k].column);
+        cnn_text_printf(t, " with linespoints ");
         cnn_gp_series_style(t, c[k].style);
-        cnn_gp_printf(t, " pi %d title ", interval);
+        cnn_text_printf(t, " pi %d title ", interval);
         cnn_gp_quote(t, legend);
         if (m->diverged && last >= 0) {
-            cnn_gp_printf(t, ", \\\n     ");
+            cnn_text_printf(t, ", \\\n     ");
             cnn_gp_quote(t, j->dat);
-            cnn_gp_printf(t, " index %d every ::%d::%d using 1:%d with points ls %d pt 2 ps 2.8 "
-                             "lw 2.5 notitle",
+            cnn_text_printf(t, " index %d every ::%d::%d using 1:%d with points ls %d pt 2 ps 2.8 "
+                               "lw 2.5 notitle",
                           c[k].run, last, last, c[k].column, c[k].style % 10 + 1);
         }
     }
-    cnn_gp_printf(t, "\n");
+    cnn_text_printf(t, "\n");
 }
 
 /* One overlay picture: column `column` of every run. */
 static void overlay_script(const curves_job *j, const char *name, int column, axis_kind kind,
-                           const char *what, const char *ylabel, cnn_gp_text *t)
+                           const char *what, const char *ylabel, cnn_text *t)
 {
     curve *c = malloc(sizeof(curve) * (size_t)j->n);
     if (!c) {
@@ -240,10 +240,10 @@ static void overlay_script(const curves_job *j, const char *name, int column, ax
     }
     for (int i = 0; i < j->n; i++)
         c[i] = (curve){i, column, i, j->names[i]};
-    cnn_gp_printf(t, "# %s per epoch; data in %s. Re-draw: gnuplot %s.gp\n", what, j->dat, name);
+    cnn_text_printf(t, "# %s per epoch; data in %s. Re-draw: gnuplot %s.gp\n", what, j->dat, name);
     cnn_gp_begin(t, name, 900, 560);
     put_title(j, "set title", what, "", t);
-    cnn_gp_printf(t, "set key outside below center horizontal Left reverse nobox\n");
+    cnn_text_printf(t, "set key outside below center horizontal Left reverse nobox\n");
     put_x_axis(j, t);
     put_y_axis(j, c, j->n, kind, ylabel, t);
     put_plot(j, c, j->n, kind, t);
@@ -252,25 +252,25 @@ static void overlay_script(const curves_job *j, const char *name, int column, ax
 }
 
 /* Training against validation for run 0: loss and accuracy side by side. */
-static void train_val_script(const curves_job *j, const char *name, cnn_gp_text *t)
+static void train_val_script(const curves_job *j, const char *name, cnn_text *t)
 {
     char what[1100];
     snprintf(what, sizeof what, "training vs validation, %s", j->names[0]);
-    cnn_gp_printf(t, "# training vs validation per epoch; data in %s. Re-draw: gnuplot %s.gp\n",
+    cnn_text_printf(t, "# training vs validation per epoch; data in %s. Re-draw: gnuplot %s.gp\n",
                   j->dat, name);
     cnn_gp_begin(t, name, 1100, 500);
     put_title(j, "set multiplot layout 1,2 title", what, " font ',13'", t);
-    cnn_gp_printf(t, "set title font ',12'\n");
+    cnn_text_printf(t, "set title font ',12'\n");
     put_x_axis(j, t);
     const curve loss[2] = {{0, DAT_TRAIN_LOSS, 0, "training"}, {0, DAT_VAL_LOSS, 1, "validation"}};
     const curve acc[2] = {{0, DAT_TRAIN_ACC, 0, "training"}, {0, DAT_VAL_ACC, 1, "validation"}};
-    cnn_gp_printf(t, "set title 'loss'\nset key inside right top\n");
+    cnn_text_printf(t, "set title 'loss'\nset key inside right top\n");
     put_y_axis(j, loss, 2, AXIS_LOSS, "loss", t);
     put_plot(j, loss, 2, AXIS_LOSS, t);
-    cnn_gp_printf(t, "set title 'accuracy'\nset key inside right bottom\n");
+    cnn_text_printf(t, "set title 'accuracy'\nset key inside right bottom\n");
     put_y_axis(j, acc, 2, AXIS_ACC, "accuracy (%)", t);
     put_plot(j, acc, 2, AXIS_ACC, t);
-    cnn_gp_printf(t, "unset multiplot\n");
+    cnn_text_printf(t, "unset multiplot\n");
     cnn_gp_end(t);
 }
 
@@ -305,7 +305,7 @@ cnn_status cnn_plot_curves(const char *const *run_dirs, const char *const *label
     cnn_metrics *runs = calloc((size_t)n, sizeof *runs);
     char(*names)[256] = calloc((size_t)n, sizeof *names);
     const char **name_ptrs = calloc((size_t)n, sizeof *name_ptrs);
-    cnn_gp_text data = {0}, script = {0};
+    cnn_text data = {0}, script = {0};
     if (!runs || !names || !name_ptrs) {
         st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "plot: no memory for %d runs", n);
         goto done;
@@ -349,7 +349,7 @@ cnn_status cnn_plot_curves(const char *const *run_dirs, const char *const *label
             continue;
         char name[600], suffix[64], png[4800];
         snprintf(name, sizeof name, "%s-%s", o.base, pictures[k].kind);
-        cnn_gp_text_free(&script);
+        cnn_text_free(&script);
         if (pictures[k].what)
             overlay_script(&j, name, pictures[k].column, pictures[k].axis, pictures[k].what,
                            pictures[k].ylabel, &script);
@@ -373,7 +373,7 @@ done:
     free(runs);
     free(names);
     free(name_ptrs);
-    cnn_gp_text_free(&data);
-    cnn_gp_text_free(&script);
+    cnn_text_free(&data);
+    cnn_text_free(&script);
     return st;
 }

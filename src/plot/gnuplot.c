@@ -1,14 +1,12 @@
 /* gnuplot.c: the gnuplot driver (see gnuplot.h): script text, quoting, the
- * shared picture style, and running gnuplot with fork/exec, no shell between,
+ * shared picture style, and running gnuplot (cnn_proc_start, no shell between),
  * its stderr collected for the error message. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cnnlab/plot.h"
@@ -19,69 +17,25 @@
 
 /* ---- text ---- */
 
-static int reserve(cnn_gp_text *t, size_t more)
+void cnn_gp_quote(cnn_text *t, const char *s)
 {
-    if (t->failed)
-        return 0;
-    if (t->len + more + 1 <= t->cap)
-        return 1;
-    size_t cap = t->cap ? t->cap : 4096;
-    while (cap < t->len + more + 1)
-        cap *= 2;
-    char *b = realloc(t->buf, cap);
-    if (!b) {
-        t->failed = 1;
-        return 0;
-    }
-    t->buf = b;
-    t->cap = cap;
-    return 1;
-}
-
-void cnn_gp_printf(cnn_gp_text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !reserve(t, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(t->buf + t->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-void cnn_gp_quote(cnn_gp_text *t, const char *s)
-{
-    size_t n = strlen(s);
-    if (!reserve(t, 2 * n + 2))
-        return;
-    char *p = t->buf + t->len;
-    *p++ = '\'';
+    cnn_text_append(t, "'", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
+        char out = c < 0x20 || c == 0x7f ? ' ' : (char)c;
         if (c == '\'')
-            *p++ = '\'';
-        *p++ = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+            cnn_text_append(t, "'", 1);
+        cnn_text_append(t, &out, 1);
     }
-    *p++ = '\'';
-    *p = 0;
-    t->len = (size_t)(p - t->buf);
+    cnn_text_append(t, "'", 1);
 }
 
-void cnn_gp_number(cnn_gp_text *t, double x)
+void cnn_gp_number(cnn_text *t, double x)
 {
     if (isfinite(x))
-        cnn_gp_printf(t, "%.9g", x);
+        cnn_text_printf(t, "%.9g", x);
     else
-        cnn_gp_printf(t, "NaN");
-}
-
-void cnn_gp_text_free(cnn_gp_text *t)
-{
-    free(t->buf);
-    *t = (cnn_gp_text){0};
+        cnn_text_printf(t, "NaN");
 }
 
 /* ---- files ---- */
@@ -123,7 +77,7 @@ void cnn_gp_path(const cnn_gp_out *o, const char *suffix, char *path, size_t siz
         snprintf(path, size, "%s%s%s%s", o->dir, strcmp(o->dir, "/") ? "/" : "", o->base, suffix);
 }
 
-cnn_status cnn_gp_save(const cnn_gp_out *o, const char *suffix, const cnn_gp_text *t,
+cnn_status cnn_gp_save(const cnn_gp_out *o, const char *suffix, const cnn_text *t,
                        cnn_error *err)
 {
     char path[4800];
@@ -141,41 +95,41 @@ static const char *const colours[10] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0
                                         "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
 static const int points[10] = {7, 5, 9, 13, 11, 15, 7, 5, 9, 13};
 
-void cnn_gp_begin(cnn_gp_text *t, const char *name, int width, int height)
+void cnn_gp_begin(cnn_text *t, const char *name, int width, int height)
 {
-    cnn_gp_printf(t, "set encoding utf8\n"
-                     "set border lw 1 lc rgb '#606060'\n"
-                     "set tics nomirror textcolor rgb '#303030'\n"
-                     "set grid xtics ytics back lt 1 lw 1 lc rgb '#e8e8e8'\n"
-                     "set key box lc rgb '#c8c8c8' samplen 2.5 spacing 1.15\n"
-                     "set title font ',13'\n");
+    cnn_text_printf(t, "set encoding utf8\n"
+                       "set border lw 1 lc rgb '#606060'\n"
+                       "set tics nomirror textcolor rgb '#303030'\n"
+                       "set grid xtics ytics back lt 1 lw 1 lc rgb '#e8e8e8'\n"
+                       "set key box lc rgb '#c8c8c8' samplen 2.5 spacing 1.15\n"
+                       "set title font ',13'\n");
     for (int i = 0; i < 10; i++)
-        cnn_gp_printf(t, "set style line %d lc rgb '%s' lw 2 pt %d ps 1.1\n", i + 1, colours[i],
+        cnn_text_printf(t, "set style line %d lc rgb '%s' lw 2 pt %d ps 1.1\n", i + 1, colours[i],
                       points[i]);
-    cnn_gp_printf(t, "\n# Drawn twice: as PNG and as SVG.\ndo for [fmt in 'png svg'] {\n"
-                     "if (fmt eq 'png') {\n"
-                     "    set terminal pngcairo size %d,%d noenhanced font 'DejaVu Sans,11' "
-                     "linewidth 1.2 background rgb 'white'\n"
-                     "} else {\n"
-                     "    set terminal svg size %d,%d dynamic noenhanced font 'DejaVu Sans,11' "
-                     "linewidth 1.2 background rgb 'white'\n"
-                     "}\n"
-                     "set output ",
+    cnn_text_printf(t, "\n# Drawn twice: as PNG and as SVG.\ndo for [fmt in 'png svg'] {\n"
+                       "if (fmt eq 'png') {\n"
+                       "    set terminal pngcairo size %d,%d noenhanced font 'DejaVu Sans,11' "
+                       "linewidth 1.2 background rgb 'white'\n"
+                       "} else {\n"
+                       "    set terminal svg size %d,%d dynamic noenhanced font 'DejaVu Sans,11' "
+                       "linewidth 1.2 background rgb 'white'\n"
+                       "}\n"
+                       "set output ",
                   width, height, width, height);
     char stem[600];
     snprintf(stem, sizeof stem, "%s.", name);
     cnn_gp_quote(t, stem);
-    cnn_gp_printf(t, " . fmt\n\n");
+    cnn_text_printf(t, " . fmt\n\n");
 }
 
-void cnn_gp_end(cnn_gp_text *t)
+void cnn_gp_end(cnn_text *t)
 {
-    cnn_gp_printf(t, "\nunset output\n}\n");
+    cnn_text_printf(t, "\nunset output\n}\n");
 }
 
-void cnn_gp_series_style(cnn_gp_text *t, int i)
+void cnn_gp_series_style(cnn_text *t, int i)
 {
-    cnn_gp_printf(t, "ls %d dt %d", i % 10 + 1, i / 10 % 5 + 1);
+    cnn_text_printf(t, "ls %d dt %d", i % 10 + 1, i / 10 % 5 + 1);
 }
 
 /* ---- running gnuplot ---- */
@@ -184,37 +138,18 @@ void cnn_gp_series_style(cnn_gp_text *t, int i)
  * /dev/null, stderr collected into errtext (its last size-1 bytes, 0-ended).
  * Returns the exit status, 127 when argv[0] could not be run, 128 + signal
  * when killed, -1 when no process could be started. */
-static int spawn(const char *dir, char *const argv[], char *errtext, size_t size)
+static int spawn(const char *dir, const char *const argv[], char *errtext, size_t size)
 {
-    int fds[2];
     errtext[0] = 0;
-    if (pipe(fds) != 0)
+    cnn_proc_spec spec = {.argv = argv, .search_path = 1, .dir = dir, .null_stdin = 1,
+                          .out = CNN_PROC_NULL, .err = CNN_PROC_PIPE};
+    cnn_proc p;
+    if (cnn_proc_start(&spec, &p, NULL))
         return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-        }
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        if (dir && chdir(dir) != 0)
-            _exit(126);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[1]);
     size_t len = 0;
     char chunk[1024];
     for (;;) {
-        ssize_t r = read(fds[0], chunk, sizeof chunk);
+        ssize_t r = read(p.fd, chunk, sizeof chunk);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -234,14 +169,7 @@ static int spawn(const char *dir, char *const argv[], char *errtext, size_t size
         len += n;
     }
     errtext[len] = 0;
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+    return cnn_proc_wait(&p);
 }
 
 /* gnuplot's stderr as one line: blank lines and caret lines dropped, the rest
@@ -289,7 +217,7 @@ static void one_line(const char *in, char *out, size_t size)
 int cnn_plot_available(void)
 {
     char text[1024];
-    char *argv[] = {"gnuplot", "-e", "set terminal pngcairo", NULL};
+    const char *argv[] = {"gnuplot", "-e", "set terminal pngcairo", NULL};
     return spawn(NULL, argv, text, sizeof text) == 0;
 }
 
@@ -307,7 +235,7 @@ cnn_status cnn_gp_run(const cnn_gp_out *o, const char *script_suffix, cnn_error 
     char script[600], path[4800], text[8192], line[720];
     snprintf(script, sizeof script, "%s%s", o->base, script_suffix);
     cnn_gp_path(o, script_suffix, path, sizeof path);
-    char *argv[] = {"gnuplot", script, NULL};
+    const char *argv[] = {"gnuplot", script, NULL};
     int rc = spawn(o->dir, argv, text, sizeof text);
     if (rc == 0)
         return CNN_STATUS_OK;

@@ -1,7 +1,7 @@
 /* gnuplot.h: the gnuplot driver the plot module draws with (internal).
  *
  * A picture is made in three steps: its data (.dat) and script (.gp) are built
- * in memory with cnn_gp_printf, saved next to where the pictures go, and
+ * in memory (cnn_text, src/core), saved next to where the pictures go, and
  * `gnuplot SCRIPT` runs in that folder. Scripts name their data and pictures
  * by file name only, so a user can edit one and re-run it there:
  *     cd DIR && gnuplot NAME.gp
@@ -14,21 +14,12 @@
 #include <stddef.h>
 
 #include "cnnlab/status.h"
+#include "core/core.h"
 
-/* A growing text buffer; a failed allocation is remembered and reported by
- * cnn_gp_save. Start from {0}; free with cnn_gp_text_free. */
-typedef struct cnn_gp_text {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} cnn_gp_text;
-
-void cnn_gp_printf(cnn_gp_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a gnuplot single-quoted string ('' for ', control characters as spaces). */
-void cnn_gp_quote(cnn_gp_text *t, const char *s);
+void cnn_gp_quote(cnn_text *t, const char *s);
 /* Appends x with %.9g, or NaN (gnuplot skips it) when x is not finite. */
-void cnn_gp_number(cnn_gp_text *t, double x);
-void cnn_gp_text_free(cnn_gp_text *t);
+void cnn_gp_number(cnn_text *t, double x);
 
 /* Where the files of one call go: out_prefix "runs/x/plot" is dir "runs/x",
  * base "plot". */
@@ -43,17 +34,17 @@ cnn_status cnn_gp_out_init(cnn_gp_out *o, const char *prefix, cnn_error *err);
 /* The path dir/base+suffix into path. */
 void cnn_gp_path(const cnn_gp_out *o, const char *suffix, char *path, size_t size);
 /* Writes t to dir/base+suffix (atomically). */
-cnn_status cnn_gp_save(const cnn_gp_out *o, const char *suffix, const cnn_gp_text *t,
+cnn_status cnn_gp_save(const cnn_gp_out *o, const char *suffix, const cnn_text *t,
                        cnn_error *err);
 
 /* Opens the loop that draws picture `name` (a file name without extension) as
  * name.png and name.svg, width x height pixels, with the shared style: font,
  * grid, and line styles 1..10 (distinct colours and point types). */
-void cnn_gp_begin(cnn_gp_text *t, const char *name, int width, int height);
-void cnn_gp_end(cnn_gp_text *t);
+void cnn_gp_begin(cnn_text *t, const char *name, int width, int height);
+void cnn_gp_end(cnn_text *t);
 /* Line style for the i-th series (0-based): colour and point type cycle over
  * ten, the dash pattern changes every ten. Appends "ls N dt D". */
-void cnn_gp_series_style(cnn_gp_text *t, int i);
+void cnn_gp_series_style(cnn_text *t, int i);
 
 /* CNN_STATUS_MISSING_DATA, with how to install gnuplot, unless gnuplot with
  * the pngcairo terminal can be run. */

@@ -1,6 +1,7 @@
 /* metrics.c: metrics.csv and status.txt of a run folder read back (see
  * metrics.h). The reader is strict about what it needs (the named columns, a
  * number in every needed field) and names the file and line otherwise. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,9 +10,14 @@
 
 #define MAX_COLUMNS 64 /* metrics.csv has 8 or 9; more is not a metrics file */
 
-enum { COL_EPOCH, COL_TRAIN_LOSS, COL_TRAIN_ACC, COL_VAL_LOSS, COL_VAL_ACC, COL_LR, NCOL };
-static const char *const col_names[NCOL] = {"epoch",   "train_loss", "train_acc",
-                                            "val_loss", "val_acc",    "lr"};
+enum {
+    COL_EPOCH, COL_TRAIN_LOSS, COL_TRAIN_ACC, COL_VAL_LOSS, COL_VAL_ACC, COL_LR,
+    NEEDED, /* the columns before are needed; those after are read where present */
+    COL_SECONDS = NEEDED, COL_IMAGES_PER_SECOND, NCOL
+};
+static const char *const col_names[NCOL] = {"epoch",   "train_loss", "train_acc", "val_loss",
+                                            "val_acc", "lr",         "seconds",
+                                            "images_per_second"};
 
 /* The next line of *p (without its end of line, '\r' dropped) as [*start, len);
  * returns 0 at the end of the text. */
@@ -86,6 +92,34 @@ static void read_status(const char *run_dir, cnn_metrics *m)
     free(data);
 }
 
+/* The header line: where each column is (col[c], -1 for an optional one
+ * that is absent); *need: the fields a row must have. */
+static cnn_status read_header(char *line, const char *path, int lineno, int *col, int *need,
+                              cnn_error *err)
+{
+    char *fields[MAX_COLUMNS];
+    int nf = split(line, fields, MAX_COLUMNS);
+    *need = 0;
+    if (nf > MAX_COLUMNS)
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: the header has %d columns; "
+                             "expected at most %d", path, lineno, nf, MAX_COLUMNS);
+    for (int c = 0; c < NCOL; c++) {
+        col[c] = -1;
+        for (int f = 0; f < nf; f++)
+            if (strcmp(trim(fields[f]), col_names[c]) == 0)
+                col[c] = f;
+        if (col[c] < 0 && c >= NEEDED)
+            continue;
+        if (col[c] < 0)
+            return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: the header lacks the "
+                                 "column '%s'; expected epoch,train_loss,train_acc,val_loss,"
+                                 "val_acc,lr,...", path, lineno, col_names[c]);
+        if (col[c] + 1 > *need)
+            *need = col[c] + 1;
+    }
+    return CNN_STATUS_OK;
+}
+
 cnn_status cnn_metrics_read(const char *run_dir, cnn_metrics *m, cnn_error *err)
 {
     *m = (cnn_metrics){0};
@@ -121,25 +155,10 @@ cnn_status cnn_metrics_read(const char *run_dir, cnn_metrics *m, cnn_error *err)
     }
     /* The header: where each needed column is. */
     char *fields[MAX_COLUMNS];
-    int nf = split(line, fields, MAX_COLUMNS), col[NCOL], need = 0;
-    if (nf > MAX_COLUMNS) {
+    int col[NCOL], need, nf;
+    if ((st = read_header(line, path, lineno, col, &need, err))) {
         free(data);
-        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: the header has %d columns; "
-                             "expected at most %d", path, lineno, nf, MAX_COLUMNS);
-    }
-    for (int c = 0; c < NCOL; c++) {
-        col[c] = -1;
-        for (int f = 0; f < nf; f++)
-            if (strcmp(trim(fields[f]), col_names[c]) == 0)
-                col[c] = f;
-        if (col[c] < 0) {
-            free(data);
-            return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: the header lacks the "
-                                 "column '%s'; expected epoch,train_loss,train_acc,val_loss,"
-                                 "val_acc,lr,...", path, lineno, col_names[c]);
-        }
-        if (col[c] + 1 > need)
-            need = col[c] + 1;
+        return st;
     }
     /* Rows: at most one per remaining line. */
     int rows = 0;
@@ -166,6 +185,10 @@ cnn_status cnn_metrics_read(const char *run_dir, cnn_metrics *m, cnn_error *err)
             goto fail;
         }
         for (int c = 0; c < NCOL; c++) {
+            if (col[c] < 0) {
+                v[c][n] = NAN;
+                continue;
+            }
             char *s = trim(fields[col[c]]), *end;
             double x = strtod(s, &end);
             if (!*s || *end) {
@@ -190,6 +213,8 @@ cnn_status cnn_metrics_read(const char *run_dir, cnn_metrics *m, cnn_error *err)
     m->val_loss = v[COL_VAL_LOSS];
     m->val_acc = v[COL_VAL_ACC];
     m->lr = v[COL_LR];
+    m->seconds = v[COL_SECONDS];
+    m->images_per_second = v[COL_IMAGES_PER_SECOND];
     read_status(run_dir, m);
     return CNN_STATUS_OK;
 fail:

@@ -1,6 +1,7 @@
-/* metrics.h: a run folder's metrics.csv and status.txt, read back for plots
- * (internal to the plot module). Columns are found by name in the header, so
- * the optional trailing l2_penalty (or any later column) is ignored. */
+/* metrics.h: a run folder's metrics.csv and status.txt, read back: the one
+ * reader of metrics.csv, for plots and study summaries. Columns are found by
+ * name in the header, so the optional trailing l2_penalty (or any later
+ * column) is ignored. */
 #ifndef CNN_PLOT_METRICS_H
 #define CNN_PLOT_METRICS_H
 
@@ -11,6 +12,7 @@ typedef struct cnn_metrics {
     /* One value per row; accuracies as fractions (0..1); a value that is not
      * finite (nan, inf: a diverged or validation-less run) is kept as is. */
     double *epoch, *train_loss, *train_acc, *val_loss, *val_acc, *lr; /* (epochs) each */
+    double *seconds, *images_per_second; /* (epochs) each; NaN where the column is absent */
     int diverged;   /* status.txt says "status = diverged" */
     int epochs_run; /* status.txt's epochs_run (0 without status.txt) */
 } cnn_metrics;

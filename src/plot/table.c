@@ -6,22 +6,6 @@
 #include "core/core.h"
 #include "gnuplot.h"
 
-static void csv_field(cnn_gp_text *t, const char *s)
-{
-    if (!s[strcspn(s, ",\"\r\n")]) {
-        cnn_gp_printf(t, "%s", s);
-        return;
-    }
-    cnn_gp_printf(t, "\"");
-    for (; *s; s++) {
-        if (*s == '"')
-            cnn_gp_printf(t, "\"\"");
-        else
-            cnn_gp_printf(t, "%c", *s);
-    }
-    cnn_gp_printf(t, "\"");
-}
-
 cnn_status cnn_plot_confusion_csv(const int *confusion /* (k, k) row-major */, int k,
                                   const char *const *class_names, const char *path,
                                   cnn_error *err)
@@ -30,27 +14,27 @@ cnn_status cnn_plot_confusion_csv(const int *confusion /* (k, k) row-major */, i
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "confusion csv: expected a (k, k) matrix with k >= 1 and a path, "
                              "found k = %d", k);
-    cnn_gp_text t = {0};
+    cnn_text t = {0};
     char num[32];
-    cnn_gp_printf(&t, "true/predicted");
+    cnn_text_printf(&t, "true/predicted");
     for (int r = -1; r < k; r++) {
         if (r >= 0) {
             snprintf(num, sizeof num, "%d", r);
-            csv_field(&t, class_names && class_names[r] ? class_names[r] : num);
+            cnn_csv_field(&t, class_names && class_names[r] ? class_names[r] : num);
         }
         for (int c = 0; c < k; c++) {
-            cnn_gp_printf(&t, ",");
+            cnn_text_printf(&t, ",");
             if (r < 0) {
                 snprintf(num, sizeof num, "%d", c);
-                csv_field(&t, class_names && class_names[c] ? class_names[c] : num);
+                cnn_csv_field(&t, class_names && class_names[c] ? class_names[c] : num);
             } else {
-                cnn_gp_printf(&t, "%d", confusion[(size_t)r * (size_t)k + (size_t)c]);
+                cnn_text_printf(&t, "%d", confusion[(size_t)r * (size_t)k + (size_t)c]);
             }
         }
-        cnn_gp_printf(&t, "\n");
+        cnn_text_printf(&t, "\n");
     }
     cnn_status st = t.failed ? cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory", path)
                              : cnn_file_write_atomic(path, t.buf, t.len, err);
-    cnn_gp_text_free(&t);
+    cnn_text_free(&t);
     return st;
 }

@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cnnlab/study.h"
@@ -213,8 +211,8 @@ static void shared_control(const cnn_study_spec *spec, const cnn_study_run *r,
 /* ---- running ---- */
 
 typedef struct slot {
-    pid_t pid;      /* 0: free */
-    int fd;         /* read end of the run's stdout+stderr */
+    int busy;       /* 0: free */
+    cnn_proc proc;  /* the train process; proc.fd: its stdout+stderr */
     int index;      /* into runs */
     FILE *log;
     char line[4096];
@@ -263,36 +261,18 @@ static cnn_status start(const cnn_study_spec *spec, const cnn_study_run *runs, i
     if (!s->log)
         return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot create: %s", log, strerror(errno));
     fcntl(fileno(s->log), F_SETFD, FD_CLOEXEC);
-    int p[2];
-    if (pipe(p) != 0) {
+    cnn_proc_spec ps = {.argv = argv, .path = x->exe, .out = CNN_PROC_PIPE,
+                        .err = CNN_PROC_PIPE};
+    cnn_status st = cnn_proc_start(&ps, &s->proc, err);
+    if (st) {
         fclose(s->log);
-        return cnn_error_set(err, CNN_STATUS_IO, "cannot make a pipe: %s", strerror(errno));
+        return st;
     }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        fclose(s->log);
-        return cnn_error_set(err, CNN_STATUS_IO, "cannot start a process: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        close(p[0]);
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        close(p[1]);
-        execv(x->exe, (char *const *)argv);
-        dprintf(2, "cannot run %s: %s\n", x->exe, strerror(errno));
-        _exit(127);
-    }
-    close(p[1]);
-    fcntl(p[0], F_SETFD, FD_CLOEXEC);
     /* The command line heads the log, as a shell would show it. */
     for (int i = 0; i < n; i++)
         fprintf(s->log, "%s%s", i ? " " : "$ ", argv[i]);
     fprintf(s->log, "\n");
-    s->pid = pid;
-    s->fd = p[0];
+    s->busy = 1;
     s->index = index;
     s->len = 0;
     s->last[0] = 0;
@@ -320,7 +300,7 @@ static void emit_line(slot *s, const cnn_study_run *runs, int total, const cnn_s
 static int drain(slot *s, const cnn_study_run *runs, int total, const cnn_study_hooks *h)
 {
     char buf[4096];
-    ssize_t got = read(s->fd, buf, sizeof buf);
+    ssize_t got = read(s->proc.fd, buf, sizeof buf);
     if (got < 0 && errno == EINTR)
         return 1;
     if (got <= 0) {
@@ -341,12 +321,9 @@ static int drain(slot *s, const cnn_study_run *runs, int total, const cnn_study_
 static cnn_study_outcome finish(const cnn_study_exec *x, const cnn_study_run *r, slot *s,
                                 char *detail, size_t size)
 {
-    int status = 0;
-    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    close(s->fd);
+    int code = cnn_proc_wait(&s->proc); /* exit status, 128 + signal, -1 */
     fclose(s->log);
-    s->pid = 0;
+    s->busy = 0;
     char dir[4096], log[4096], final_log[4200];
     run_paths(x, r, dir, log);
     snprintf(final_log, sizeof final_log, "%s/train.log", dir);
@@ -355,11 +332,11 @@ static cnn_study_outcome finish(const cnn_study_exec *x, const cnn_study_run *r,
     if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && rename(log, final_log) == 0)
         log_at = final_log;
     cnn_study_outcome state = cnn_study_run_state(dir);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && state == CNN_STUDY_RUN_FINISHED) {
+    if (code == 0 && state == CNN_STUDY_RUN_FINISHED) {
         snprintf(detail, size, "log: %.900s", log_at);
         return CNN_STUDY_RUN_FINISHED;
     }
-    if (state == CNN_STUDY_RUN_DIVERGED || (WIFEXITED(status) && WEXITSTATUS(status) == 3)) {
+    if (state == CNN_STUDY_RUN_DIVERGED || code == 3) {
         if (state != CNN_STUDY_RUN_DIVERGED) {
             /* Record it, so that a rerun does not try again for ever. */
             char path[4200];
@@ -372,11 +349,12 @@ static cnn_study_outcome finish(const cnn_study_exec *x, const cnn_study_run *r,
         snprintf(detail, size, "the loss became NaN or infinite (%.300s); log: %.600s", s->last, log_at);
         return CNN_STUDY_RUN_DIVERGED;
     }
-    if (WIFSIGNALED(status))
-        snprintf(detail, size, "train was killed by signal %d; log: %.900s", WTERMSIG(status), log_at);
+    if (s->proc.signal)
+        snprintf(detail, size, "train was killed by signal %d; log: %.900s", s->proc.signal,
+                 log_at);
     else
-        snprintf(detail, size, "train exited with status %d: %.400s (log: %.500s)",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, s->last, log_at);
+        snprintf(detail, size, "train exited with status %d: %.400s (log: %.500s)", code, s->last,
+                 log_at);
     return CNN_STUDY_RUN_FAILED;
 }
 
@@ -427,7 +405,7 @@ cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *ru
                 continue;
             }
             int k = 0;
-            while (slots[k].pid)
+            while (slots[k].busy)
                 k++;
             if (h && h->on_start)
                 h->on_start(h->user, next, n, r,
@@ -443,8 +421,8 @@ cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *ru
         struct pollfd fds[64];
         int map[64], nf = 0;
         for (int k = 0; k < jobs; k++)
-            if (slots[k].pid) {
-                fds[nf] = (struct pollfd){.fd = slots[k].fd, .events = POLLIN};
+            if (slots[k].busy) {
+                fds[nf] = (struct pollfd){.fd = slots[k].proc.fd, .events = POLLIN};
                 map[nf++] = k;
             }
         if (poll(fds, (nfds_t)nf, -1) < 0) {
@@ -471,7 +449,7 @@ cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *ru
     }
     /* After an error of our own, wait for the runs under way (they keep going). */
     for (int k = 0; k < jobs; k++)
-        if (slots[k].pid) {
+        if (slots[k].busy) {
             while (drain(&slots[k], runs, n, h))
                 ;
             char detail[1024];

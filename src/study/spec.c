@@ -18,7 +18,7 @@ static const cnn_study_preset presets[] = {
     {"norm", "norm", "none,batch,layer,instance,group", "normalisation in every norm slot"},
     {"lr-decay", "lr-schedule", "none,step,multistep,exp,cosine,plateau",
      "learning-rate schedule (each with train's defaults: step every epochs/3, multistep at "
-     "1/2 and 3/4, exp gamma 0.95, plateau patience 10)"},
+     "1/2 and 3/4, exp gamma 0.95, plateau patience epochs/10 within 1 to 10)"},
     {"kernel-size", "kernel-size", "3,5,7", "kernel size of the model's kernel-size slots"},
     {"depth", "model", NULL,
      "the model's family by depth: vgg11,vgg13,vgg16,vgg19 (with _bn when --model has it), "
@@ -27,7 +27,8 @@ static const cnn_study_preset presets[] = {
     {"activation", "activation", "relu,leaky_relu,sigmoid,tanh,gelu,elu",
      "activation in every activation slot"},
     {"optimizer", "optimizer", "sgd,adam,adamw,rmsprop",
-     "optimizer, each with its default lr (0.05 for sgd, 0.001 otherwise) unless the base sets --lr"},
+     "optimizer, each with train's default lr (0.01 for sgd, 0.001 otherwise) unless the base "
+     "sets --lr"},
     {"l2", "l2", "0,0.0001,0.0005,0.001,0.005", "explicit L2 penalty lambda * sum w^2"},
     {"augment", "augment", "none,flip,crop,crop+flip,crop+flip+cutout", "training-time augmentation"},
     {"batch-size", "batch-size", "32,64,128,256", "images per step (same lr for all)"},

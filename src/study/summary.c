@@ -16,18 +16,16 @@
 #include "cnnlab/plot.h"
 #include "cnnlab/study.h"
 #include "core/core.h"
+#include "plot/metrics.h"
 
 /* ---- one run ---- */
 
+/* dir/name as text, or NULL */
 static char *read_text(const char *dir, const char *name)
 {
     char path[4096];
     snprintf(path, sizeof path, "%.3900s/%.100s", dir, name);
-    unsigned char *data;
-    size_t size;
-    if (cnn_file_read_all(path, &data, &size, NULL))
-        return NULL;
-    return (char *)data;
+    return cnn_file_read_text(path);
 }
 
 void cnn_study_read_result(const char *run_dir, const char *control_config, cnn_study_result *out)
@@ -44,36 +42,29 @@ void cnn_study_read_result(const char *run_dir, const char *control_config, cnn_
             snprintf(out->status, sizeof out->status, "%.*s", (int)strcspn(s + 9, "\n"), s + 9);
         free(status);
     }
-    char *metrics = read_text(run_dir, "metrics.csv");
+    cnn_metrics m;
     double ips_sum = 0;
     int ips_n = 0;
-    for (const char *l = metrics ? strchr(metrics, '\n') : NULL; l && l[1]; l = strchr(l + 1, '\n')) {
-        double v[8];
-        const char *p = l + 1;
-        int k = 0;
-        for (; k < 8; k++) {
-            char *end;
-            v[k] = strtod(p, &end);
-            if (end == p)
-                break;
-            p = *end == ',' ? end + 1 : end;
+    if (cnn_metrics_read(run_dir, &m, NULL) == CNN_STATUS_OK) {
+        for (int e = 0; e < m.epochs; e++) {
+            out->epochs++;
+            if (isfinite(m.val_acc[e]) && !(m.val_acc[e] <= out->best_val_acc)) {
+                out->best_val_acc = m.val_acc[e];
+                out->best_epoch = (int)m.epoch[e];
+            }
+            out->final_train_loss = m.train_loss[e];
+            out->final_train_acc = m.train_acc[e];
+            out->final_val_loss = m.val_loss[e];
+            out->final_val_acc = m.val_acc[e];
+            if (isfinite(m.seconds[e]))
+                out->seconds += m.seconds[e];
+            if (isfinite(m.images_per_second[e])) {
+                ips_sum += m.images_per_second[e];
+                ips_n++;
+            }
         }
-        if (k < 8)
-            break;
-        out->epochs++;
-        if (isfinite(v[4]) && !(v[4] <= out->best_val_acc)) {
-            out->best_val_acc = v[4];
-            out->best_epoch = (int)v[0];
-        }
-        out->final_train_loss = v[1];
-        out->final_train_acc = v[2];
-        out->final_val_loss = v[3];
-        out->final_val_acc = v[4];
-        out->seconds += v[6];
-        ips_sum += v[7];
-        ips_n++;
+        cnn_metrics_free(&m);
     }
-    free(metrics);
     if (ips_n)
         out->images_per_second = ips_sum / ips_n;
     char *config = control_config ? read_text(run_dir, "config.txt") : NULL;
@@ -249,57 +240,41 @@ static cnn_status view_load(study_view *v, const char *dir, const cnn_study_spec
     return CNN_STATUS_OK;
 }
 
-/* A CSV field, quoted when it has to be. */
-static void csv_field(FILE *f, const char *s)
+static void csv_num(cnn_text *f, const char *fmt, double x)
 {
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void csv_num(FILE *f, const char *fmt, double x)
-{
-    fputc(',', f);
+    cnn_text_append(f, ",", 1);
     if (isfinite(x))
-        fprintf(f, fmt, x);
+        cnn_text_printf(f, fmt, x);
 }
 
 /* One row of summary.csv. */
-static void summary_row(FILE *f, const cnn_study_run *r, const cnn_study_result *x, double mean,
+static void summary_row(cnn_text *f, const cnn_study_run *r, const cnn_study_result *x, double mean,
                         double std, const char *differs)
 {
-    csv_field(f, r->id);
-    fputc(',', f);
-    csv_field(f, r->label);
-    fprintf(f, ",%llu,", (unsigned long long)r->seed);
-    csv_field(f, x->status);
+    cnn_csv_field(f, r->id);
+    cnn_text_append(f, ",", 1);
+    cnn_csv_field(f, r->label);
+    cnn_text_printf(f, ",%llu,", (unsigned long long)r->seed);
+    cnn_csv_field(f, x->status);
     csv_num(f, "%.4f", x->best_val_acc);
-    fputc(',', f);
+    cnn_text_append(f, ",", 1);
     if (x->best_epoch)
-        fprintf(f, "%d", x->best_epoch);
+        cnn_text_printf(f, "%d", x->best_epoch);
     csv_num(f, "%.4f", x->final_train_loss);
     csv_num(f, "%.4f", x->final_val_loss);
     csv_num(f, "%.4f", x->final_val_loss - x->final_train_loss);
     csv_num(f, "%.4f", x->final_train_acc - x->final_val_acc);
     csv_num(f, "%.4f", mean);
     csv_num(f, "%.4f", std);
-    fputc(',', f);
-    csv_field(f, differs);
+    cnn_text_append(f, ",", 1);
+    cnn_csv_field(f, differs);
     csv_num(f, "%.1f", x->epochs ? x->seconds : NAN);
     csv_num(f, "%.0f", x->images_per_second);
-    fputc('\n', f);
+    cnn_text_append(f, "\n", 1);
 }
 
 /* The rows of the combination's runs (`select --combine`), after the study's. */
-static void combined_rows(FILE *f, const study_view *v)
+static void combined_rows(cnn_text *f, const study_view *v)
 {
     cnn_study_run runs[128];
     int n = cnn_study_combine_plan(v->combo, runs, 128);
@@ -326,11 +301,8 @@ static cnn_status write_summary(const study_view *v, cnn_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/summary.csv", v->dir);
-    cnn_text_file out;
-    FILE *f = cnn_text_file_open(&out);
-    if (!f)
-        return cnn_text_file_commit(&out, path, err);
-    fprintf(f, "run,varied,seed,status,best_val_acc,best_epoch,final_train_loss,final_val_loss,"
+    cnn_text out = {0}, *f = &out;
+    cnn_text_printf(f, "run,varied,seed,status,best_val_acc,best_epoch,final_train_loss,final_val_loss,"
                "gap_loss,gap_acc,mean_best_val_acc,std_best_val_acc,differs_from_control,"
                "seconds,images_per_second\n");
     for (int i = 0; i < v->n; i++) {
@@ -341,7 +313,9 @@ static cnn_status write_summary(const study_view *v, cnn_error *err)
     }
     if (v->combo)
         combined_rows(f, v);
-    return cnn_text_file_commit(&out, path, err);
+    cnn_status st = cnn_text_write(&out, path, err);
+    cnn_text_free(&out);
+    return st;
 }
 
 /* What the report calls a factor: its preset's name, or its flag. */

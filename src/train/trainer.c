@@ -22,31 +22,6 @@
 #define MAX_WEIGHT_RANGES 1024
 #define EVAL_BATCH 1000 /* images per forward of the validation plan */
 
-void cnn_train_config_defaults(cnn_train_config *c)
-{
-    memset(c, 0, sizeof *c);
-    c->model = "lenet5";
-    cnn_model_options_defaults(&c->model_options);
-    c->epochs = 10;
-    c->batch_size = 128;
-    cnn_optim_config_defaults(&c->optim, CNN_OPT_SGD);
-    c->optim.lr = 0.01f;
-    c->optim.momentum = 0.9f;
-    c->optim.weight_decay = 5e-4f;
-    c->sched.kind = CNN_SCHED_NONE;
-    cnn_augment_defaults(&c->augment);
-    c->seed = 1;
-    c->threads = omp_get_num_procs();
-    c->val_fraction = 0.1;
-    for (int i = 0; i < CNN_PARAM_ROLE_COUNT; i++)
-        c->lr_mult[i] = 1.0f;
-    cnn_lookahead_config_defaults(&c->lookahead);
-    c->lookahead.every = 0;
-    c->whiten_images = 5000;
-    c->whiten_eps = 5e-4f;
-    c->exec = (cnn_plan_config){CNN_BACKEND_FAST, CNN_PRECISION_FP32, CNN_CONV_AUTO};
-}
-
 static void info(const cnn_train_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void info(const cnn_train_hooks *h, const char *fmt, ...)
 {
@@ -67,93 +42,74 @@ static cnn_status write_text(const char *dir, const char *name, const char *text
     return cnn_file_write_atomic(path, text, strlen(text), err);
 }
 
-/* A growing text buffer (config.txt, metrics.csv). */
-typedef struct text {
-    char *buf;
-    size_t len, cap;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text *t, const char *fmt, ...)
+/* dir/name from a composed text (cnn_text_write: atomically). */
+static cnn_status write_composed(const char *dir, const char *name, const cnn_text *t,
+                                 cnn_error *err)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = (t->len + (size_t)n + 1) * 2 + 256;
-        char *p = realloc(t->buf, cap);
-        CNN_ASSERT(p != NULL); /* a few kilobytes: running out here is not recoverable */
-        t->buf = p;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return cnn_text_write(t, path, err);
 }
 
 static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, const cnn_norm *norm,
                                int n_train, int n_val, const char *data_dir, cnn_error *err)
 {
-    text t = {0};
+    cnn_text t = {0};
     const cnn_model_options *mo = &m->options;
     const cnn_optim_config *o = &c->optim;
     const cnn_sched_config *s = &c->sched;
-    put(&t, "# cnnlab %s run configuration\n", CNNLAB_VERSION);
-    put(&t, "# reproduce with: %s\n", c->command_line ? c->command_line : "(library call)");
-    put(&t, "model = %s\nmodel_vars = %s\nparameters = %zu\n", c->model,
+    cnn_text_printf(&t, "# cnnlab %s run configuration\n", CNNLAB_VERSION);
+    cnn_text_printf(&t, "# reproduce with: %s\n", c->command_line ? c->command_line : "(library call)");
+    cnn_text_printf(&t, "model = %s\nmodel_vars = %s\nparameters = %zu\n", c->model,
         c->model_vars ? c->model_vars : "", m->param_count);
-    put(&t, "norm = %s\ngroups = %d\nactivation = %s\ndropout = %.7g\ndropconnect = %.7g\n"
-            "kernel_size = %d\ninit = %s\n",
+    cnn_text_printf(&t, "norm = %s\ngroups = %d\nactivation = %s\ndropout = %.7g\ndropconnect = %.7g\n"
+                        "kernel_size = %d\ninit = %s\n",
         mo->norm == CNN_NORM_DEFAULT ? "model default" : cnn_norm_kind_name(mo->norm), mo->groups,
         mo->act == CNN_ACT_NONE ? "model default" : cnn_act_name(mo->act),
         (double)(mo->dropout < 0 ? 0 : mo->dropout), (double)mo->dropconnect, mo->kernel_size,
         cnn_init_kind_name(cnn_model_init_kind(m)));
-    put(&t, "epochs = %d\nepochs_fraction = %.7g\nbatch_size = %d\ndrop_last = %d\n"
-            "loss_reduction = %s\n", c->epochs, c->epochs_fraction, c->batch_size, c->drop_last,
+    cnn_text_printf(&t, "epochs = %d\nepochs_fraction = %.7g\nbatch_size = %d\ndrop_last = %d\n"
+                        "loss_reduction = %s\n", c->epochs, c->epochs_fraction, c->batch_size, c->drop_last,
         c->loss_sum ? "sum" : "mean");
-    put(&t, "lr_mult =");
+    cnn_text_printf(&t, "lr_mult =");
     for (int i = 0; i < CNN_PARAM_ROLE_COUNT; i++)
-        put(&t, " %s=%.7g", cnn_param_role_name((cnn_param_role)i), (double)c->lr_mult[i]);
-    put(&t, "\nlookahead_every = %d\nlookahead_base = %.7g\nlookahead_power = %.7g\n"
-            "whiten_images = %d\nwhiten_eps = %.7g\nwhiten_bias_epochs = %d\ntta = %d\n",
+        cnn_text_printf(&t, " %s=%.7g", cnn_param_role_name((cnn_param_role)i), (double)c->lr_mult[i]);
+    cnn_text_printf(&t, "\nlookahead_every = %d\nlookahead_base = %.7g\nlookahead_power = %.7g\n"
+                        "whiten_images = %d\nwhiten_eps = %.7g\nwhiten_bias_epochs = %d\ntta = %d\n",
         c->lookahead.every, c->lookahead.base, c->lookahead.power, c->whiten_images,
         (double)c->whiten_eps, c->whiten_bias_epochs, c->tta);
-    put(&t, "optimizer = %s\nlr = %.7g\nmomentum = %.7g\nnesterov = %d\nweight_decay = %.7g\n"
-            "beta1 = %.7g\nbeta2 = %.7g\neps = %.7g\n",
+    cnn_text_printf(&t, "optimizer = %s\nlr = %.7g\nmomentum = %.7g\nnesterov = %d\nweight_decay = %.7g\n"
+                        "beta1 = %.7g\nbeta2 = %.7g\neps = %.7g\n",
         cnn_opt_kind_name(o->kind), (double)o->lr, (double)o->momentum, o->nesterov,
         (double)o->weight_decay, (double)o->beta1, (double)o->beta2, (double)o->eps);
-    put(&t, "lr_schedule = %s\nstep_size = %d\ngamma = %.7g\nmilestones = ",
+    cnn_text_printf(&t, "lr_schedule = %s\nstep_size = %d\ngamma = %.7g\nmilestones = ",
         cnn_sched_kind_name(s->kind), s->step_size, (double)s->gamma);
     for (int i = 0; i < s->milestone_count; i++)
-        put(&t, "%s%d", i ? "," : "", s->milestones[i]);
-    put(&t, "\nmin_lr = %.7g\npatience = %d\nwarmup_epochs = %d\nwarmup_frac = %.7g\n"
-            "lr_start_factor = %.7g\nlr_end_factor = %.7g\n", (double)s->min_lr, s->patience,
+        cnn_text_printf(&t, "%s%d", i ? "," : "", s->milestones[i]);
+    cnn_text_printf(&t, "\nmin_lr = %.7g\npatience = %d\nwarmup_epochs = %d\nwarmup_frac = %.7g\n"
+                        "lr_start_factor = %.7g\nlr_end_factor = %.7g\n", (double)s->min_lr, s->patience,
         s->warmup_epochs, s->warmup_frac, s->start_factor, s->end_factor);
-    put(&t, "l2 = %.7g\nclip_grad_norm = %.7g\nclip_grad_value = %.7g\nlabel_smoothing = %.7g\n"
-            "early_stop = %d\n",
+    cnn_text_printf(&t, "l2 = %.7g\nclip_grad_norm = %.7g\nclip_grad_value = %.7g\nlabel_smoothing = %.7g\n"
+                        "early_stop = %d\n",
         (double)c->l2, (double)c->clip_grad_norm, (double)c->clip_grad_value,
         (double)c->label_smoothing, c->early_stop);
     const cnn_augment *a = &c->augment;
-    put(&t, "augment = %s%s%s%s%s%s\ncrop_padding = %d\ntranslate_padding = %d\ncutout_size = %d\n"
-            "input_noise = %.7g\n",
+    cnn_text_printf(&t, "augment = %s%s%s%s%s%s\ncrop_padding = %d\ntranslate_padding = %d\ncutout_size = %d\n"
+                        "input_noise = %.7g\n",
         a->crop || a->translate || a->flip || a->altflip || a->cutout ? "" : "none",
         a->crop ? "crop " : "", a->translate ? "translate " : "", a->flip ? "flip " : "",
         a->altflip ? "altflip " : "", a->cutout ? "cutout" : "", a->crop_padding,
         a->translate_padding, a->cutout_size, (double)a->input_noise);
-    put(&t, "seed = %llu\nthreads = %d\nval_fraction = %.7g\nsubset = %d\ntrain_images = %d\n"
-            "val_images = %d\ndata = %s\nbackend = %s\nprecision = %s\nconv = %s\n",
+    cnn_text_printf(&t, "seed = %llu\nthreads = %d\nval_fraction = %.7g\nsubset = %d\ntrain_images = %d\n"
+                        "val_images = %d\ndata = %s\nbackend = %s\nprecision = %s\nconv = %s\n",
         (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data_dir,
         c->exec.backend == CNN_BACKEND_FAST ? "fast" : "reference",
         cnn_precision_name(c->exec.precision), cnn_conv_algo_name(c->exec.conv));
-    put(&t, "norm_mean = %.6f %.6f %.6f\nnorm_std = %.6f %.6f %.6f\n", (double)norm->mean[0],
+    cnn_text_printf(&t, "norm_mean = %.6f %.6f %.6f\nnorm_std = %.6f %.6f %.6f\n", (double)norm->mean[0],
         (double)norm->mean[1], (double)norm->mean[2], (double)norm->std[0], (double)norm->std[1],
         (double)norm->std[2]);
-    cnn_status st = write_text(c->out_dir, "config.txt", t.buf, err);
-    free(t.buf);
+    cnn_status st = write_composed(c->out_dir, "config.txt", &t, err);
+    cnn_text_free(&t);
     return st;
 }
 
@@ -172,7 +128,7 @@ typedef struct run {
     cnn_sched sched;
     cnn_range weights[MAX_WEIGHT_RANGES];
     int n_weights;
-    text csv;
+    cnn_text csv;          /* metrics.csv as written so far */
     int lock;              /* the run folder's lock (cnn_dir_lock), or -1 */
 } run;
 
@@ -188,7 +144,7 @@ static void run_free(run *r)
     cnn_dataset_free(&r->data);
     free(r->train_idx);
     free(r->val_idx);
-    free(r->csv.buf);
+    cnn_text_free(&r->csv);
     cnn_dir_unlock(r->lock);
 }
 
@@ -488,7 +444,7 @@ static cnn_status load_resume(run *r, progress *g, cnn_error *err)
         goto out;
     }
     r->csv.len = 0;
-    put(&r->csv, "%.*s", (int)keep, (const char *)csv);
+    cnn_text_printf(&r->csv, "%.*s", (int)keep, (const char *)csv);
     free(csv);
     memcpy(r->train_idx, s.order, (size_t)s.n_train * sizeof(int));
     memcpy(m->params, s.params, m->param_count * sizeof(float));
@@ -543,174 +499,214 @@ static cnn_status check_config(const cnn_train_config *c, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
-cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cnn_error *err)
+/* One epoch's sums over its steps. */
+typedef struct epoch_sums {
+    double loss, l2; /* sums over the images (the loss per image times rows) */
+    int correct, seen;
+    float lr;        /* the last step's */
+} epoch_sums;
+
+/* The steps of epoch (1-based) until the epoch or the run (total_steps)
+ * ends. CNN_STATUS_NUMERIC when the loss became NaN or infinite: err says
+ * what, why says where. */
+static cnn_status train_steps(run *r, int epoch, progress *g, uint8_t *labels, epoch_sums *e,
+                              const cnn_train_hooks *hooks, char *why, size_t why_size,
+                              cnn_error *err)
 {
-    cnn_status st = check_config(c, err);
-    if (st)
+    const cnn_train_config *c = r->cfg;
+    int batch = cnn_plan_batch(r->plan), steps = r->steps_per_epoch;
+    int augment = cnn_augment_active(&c->augment);
+    for (int s = 0; s < steps && g->global_step < r->total_steps; s++) {
+        cnn_plan *p = (s * batch + batch <= r->n_train) ? r->plan : r->tail;
+        int rows = cnn_plan_batch(p);
+        if (augment)
+            cnn_batch_fill_augmented(&r->data, r->train_idx + s * batch, rows, &r->norm,
+                                     &c->augment, c->seed, (uint64_t)g->global_step, epoch - 1,
+                                     cnn_plan_input(p), labels);
+        else
+            cnn_batch_fill(&r->data, r->train_idx + s * batch, rows, &r->norm, cnn_plan_input(p),
+                           labels);
+        cnn_plan_set_seed(p, c->seed, (uint64_t)g->global_step);
+        float loss = cnn_plan_forward(p, labels, rows, 1, &e->correct);
+        g->global_step++;
+        if (!isfinite(loss)) {
+            char kept[4200];
+            if (epoch > 1)
+                snprintf(kept, sizeof kept, "the weights of epoch %d stay in %s", epoch - 1,
+                         c->out_dir);
+            else
+                snprintf(kept, sizeof kept, "no epoch finished, so no weights were saved");
+            snprintf(why, why_size, "loss %s at epoch %d step %d", isnan(loss) ? "NaN" : "inf",
+                     epoch, s + 1);
+            return cnn_error_set(err, CNN_STATUS_NUMERIC,
+                                 "the training loss became %s at epoch %d, step %d of %d "
+                                 "(step %ld overall); training stopped and %s; try a lower "
+                                 "--lr (now %g) or --clip-grad-norm",
+                                 isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps,
+                                 g->global_step, kept, (double)c->optim.lr);
+        }
+        cnn_plan_backward(p);
+        if (c->loss_sum) /* the gradient of the summed loss */
+            scale_block(r->model->grads, r->model->param_count, (float)rows);
+        if (c->l2 > 0)
+            e->l2 += cnn_l2_penalty(c->l2, r->weights, r->n_weights, r->model->params,
+                                    r->model->grads) * rows;
+        if (c->clip_grad_norm > 0)
+            cnn_clip_grad_norm(r->model->grads, r->model->param_count, c->clip_grad_norm);
+        if (c->clip_grad_value > 0)
+            cnn_clip_grad_value(r->model->grads, r->model->param_count, c->clip_grad_value);
+        e->lr = cnn_sched_lr(&r->sched, epoch - 1, s);
+        cnn_optim_step(&r->opt, e->lr, r->model->params, r->model->grads);
+        if (r->la.params && g->global_step % c->lookahead.every == 0)
+            cnn_lookahead_update(&r->la, r->model->params, r->model->state,
+                                 cnn_lookahead_decay(&c->lookahead, g->global_step,
+                                                     r->total_steps));
+        if (r->la.params && g->global_step == r->total_steps) /* the network becomes the average */
+            cnn_lookahead_update(&r->la, r->model->params, r->model->state, 1.0f);
+        e->loss += (double)loss * rows;
+        e->seen += rows;
+        if (hooks && hooks->on_step)
+            hooks->on_step(hooks->user, epoch, s + 1, steps, loss);
+    }
+    return CNN_STATUS_OK;
+}
+
+/* After an epoch's steps: validation, its row of metrics.csv, last.weights
+ * (and best.weights when it is the best), the schedule's epoch end,
+ * resume.state and the hook. */
+static cnn_status end_epoch(run *r, int epoch, double t0, const epoch_sums *e, progress *g,
+                            const cnn_train_hooks *hooks, cnn_error *err)
+{
+    const cnn_train_config *c = r->cfg;
+    double train_seconds = cnn_now() - t0;
+    cnn_eval_result val = {0};
+    if (r->n_val > 0) {
+        cnn_plan_freeze(r->eval);
+        cnn_evaluate(r->eval, r->model, &r->data, r->val_idx, r->n_val, &r->norm, &val);
+    }
+    cnn_epoch_stats es = {
+        .epoch = epoch,
+        .train_loss = e->loss / e->seen,
+        .train_acc = (double)e->correct / e->seen,
+        .val_loss = r->n_val ? val.loss : NAN,
+        .val_acc = r->n_val ? val.accuracy : NAN,
+        .lr = e->lr,
+        .seconds = cnn_now() - t0,
+        .images_per_second = e->seen / train_seconds,
+        .l2_penalty = e->l2 / e->seen,
+    };
+    /* Without a validation split the last epoch counts as the best. */
+    double score = r->n_val ? val.accuracy : epoch;
+    es.best = score > g->best_score;
+    cnn_text_printf(&r->csv, "%d,%.6f,%.6f,%.6f,%.6f,%.9g,%.3f,%.1f", es.epoch, es.train_loss,
+                    es.train_acc, es.val_loss, es.val_acc, es.lr, es.seconds,
+                    es.images_per_second);
+    if (c->l2 > 0)
+        cnn_text_printf(&r->csv, ",%.6f", es.l2_penalty);
+    cnn_text_printf(&r->csv, "\n");
+    cnn_status st;
+    if ((st = write_composed(c->out_dir, "metrics.csv", &r->csv, err)) ||
+        (st = save_weights(r, "last.weights", err)))
+        return st;
+    if (es.best) {
+        g->best_score = score;
+        g->best_epoch = epoch;
+        g->since_best = 0;
+        if ((st = save_weights(r, "best.weights", err)))
+            return st;
+    } else {
+        g->since_best++;
+    }
+    if (r->n_val > 0)
+        cnn_sched_epoch_end(&r->sched, val.loss);
+    g->epoch = epoch;
+    if ((st = save_resume(r, g, err)))
+        return st;
+    if (hooks && hooks->on_epoch)
+        hooks->on_epoch(hooks->user, &es);
+    return CNN_STATUS_OK;
+}
+
+/* How the run ended, into status.txt, after the final validation with TTA
+ * (--tta, with a validation split) when it ran to its end. st: the run's
+ * status so far; returns it, or the failure to write status.txt. */
+static cnn_status finish(run *r, cnn_status st, const char *status, int epochs_run,
+                         const progress *g, char *why, size_t why_size,
+                         const cnn_train_hooks *hooks, cnn_error *err)
+{
+    const cnn_train_config *c = r->cfg;
+    double tta_acc = -1;
+    if (st == CNN_STATUS_OK && c->tta > 0 && r->n_val > 0) {
+        cnn_eval_result val;
+        double t0 = cnn_now();
+        cnn_plan_freeze(r->eval);
+        cnn_evaluate_tta(r->eval, r->model, &r->data, r->val_idx, r->n_val, &r->norm, c->tta,
+                         &val);
+        tta_acc = val.accuracy;
+        info(hooks, "final validation with TTA level %d: acc %.2f%%, loss %.4f (%.1f s)", c->tta,
+             100 * val.accuracy, val.loss, cnn_now() - t0);
+    }
+    if (st != CNN_STATUS_OK && st != CNN_STATUS_NUMERIC)
+        return st;
+    cnn_error werr;
+    if (!*why)
+        snprintf(why, why_size, "all %d epochs ran", c->epochs);
+    if (write_status(r, status, epochs_run, g->best_epoch, g->best_score < 0 ? 0 : g->best_score,
+                     tta_acc, why, st ? &werr : err) && !st)
+        st = err->status;
+    return st;
+}
+
+cnn_status cnn_train(const cnn_train_config *cfg, const cnn_train_hooks *hooks, cnn_error *err)
+{
+    cnn_train_config resolved = *cfg;
+    const cnn_train_config *c = &resolved;
+    cnn_status st = cnn_train_config_resolve(&resolved, err);
+    if (st || (st = check_config(c, err)))
         return st;
     omp_set_num_threads(c->threads);
     run r = {.cfg = c, .lock = -1};
-    if ((st = prepare(&r, hooks, err))) {
-        run_free(&r);
-        return st;
-    }
-    put(&r.csv, "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second%s\n",
-        c->l2 > 0 ? ",l2_penalty" : "");
-    progress done = {.best_score = -1};
+    progress g = {.best_score = -1};
+    if ((st = prepare(&r, hooks, err)))
+        goto done;
+    cnn_text_printf(&r.csv, "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,"
+                            "images_per_second%s\n", c->l2 > 0 ? ",l2_penalty" : "");
     if (c->resume) {
-        if ((st = load_resume(&r, &done, err))) {
-            run_free(&r);
-            return st;
-        }
-        info(hooks, "resuming %s after epoch %d of %d", c->out_dir, done.epoch, c->epochs);
+        if ((st = load_resume(&r, &g, err)))
+            goto done;
+        info(hooks, "resuming %s after epoch %d of %d", c->out_dir, g.epoch, c->epochs);
     }
-    int batch = cnn_plan_batch(r.plan);
-    int steps = r.steps_per_epoch;
-    uint8_t *labels = malloc((size_t)batch);
-    double best_acc = done.best_score;
-    int best_epoch = done.best_epoch, since_best = done.since_best, epoch = 0;
-    long global_step = done.global_step;
+    uint8_t *labels = malloc((size_t)cnn_plan_batch(r.plan));
     const char *status = "finished";
     char why[512] = "";
-    int augment = cnn_augment_active(&c->augment);
-    for (epoch = done.epoch + 1; epoch <= c->epochs; epoch++) {
+    int epoch;
+    for (epoch = g.epoch + 1; epoch <= c->epochs; epoch++) {
         double t0 = cnn_now();
         cnn_rng rng;
         cnn_rng_init(&rng, c->seed, CNN_STREAM_SHUFFLE, (uint64_t)epoch);
         cnn_rng_shuffle(&rng, r.train_idx, r.n_train);
-        double loss_sum = 0, l2_sum = 0;
-        float lr = c->optim.lr;
-        int correct = 0, seen = 0;
+        epoch_sums e = {.lr = c->optim.lr};
         if (c->whiten_bias_epochs > 0 && (st = set_groups(&r, epoch, err)))
             break;
-        for (int s = 0; s < steps && global_step < r.total_steps; s++) {
-            cnn_plan *p = (s * batch + batch <= r.n_train) ? r.plan : r.tail;
-            int rows = cnn_plan_batch(p);
-            if (augment)
-                cnn_batch_fill_augmented(&r.data, r.train_idx + s * batch, rows, &r.norm,
-                                         &c->augment, c->seed, (uint64_t)global_step,
-                                         epoch - 1, cnn_plan_input(p), labels);
-            else
-                cnn_batch_fill(&r.data, r.train_idx + s * batch, rows, &r.norm,
-                               cnn_plan_input(p), labels);
-            cnn_plan_set_seed(p, c->seed, (uint64_t)global_step);
-            float loss = cnn_plan_forward(p, labels, rows, 1, &correct);
-            global_step++;
-            if (!isfinite(loss)) {
-                char kept[4200];
-                if (epoch > 1)
-                    snprintf(kept, sizeof kept, "the weights of epoch %d stay in %s", epoch - 1,
-                             c->out_dir);
-                else
-                    snprintf(kept, sizeof kept, "no epoch finished, so no weights were saved");
-                st = cnn_error_set(err, CNN_STATUS_NUMERIC,
-                                   "the training loss became %s at epoch %d, step %d of %d "
-                                   "(step %ld overall); training stopped and %s; try a lower "
-                                   "--lr (now %g) or --clip-grad-norm",
-                                   isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps,
-                                   global_step, kept, (double)c->optim.lr);
-                status = "diverged";
-                snprintf(why, sizeof why, "loss %s at epoch %d step %d", isnan(loss) ? "NaN" : "inf",
-                         epoch, s + 1);
-                break;
-            }
-            cnn_plan_backward(p);
-            if (c->loss_sum) /* the gradient of the summed loss */
-                scale_block(r.model->grads, r.model->param_count, (float)rows);
-            if (c->l2 > 0)
-                l2_sum += cnn_l2_penalty(c->l2, r.weights, r.n_weights, r.model->params,
-                                         r.model->grads) * rows;
-            if (c->clip_grad_norm > 0)
-                cnn_clip_grad_norm(r.model->grads, r.model->param_count, c->clip_grad_norm);
-            if (c->clip_grad_value > 0)
-                cnn_clip_grad_value(r.model->grads, r.model->param_count, c->clip_grad_value);
-            lr = cnn_sched_lr(&r.sched, epoch - 1, s);
-            cnn_optim_step(&r.opt, lr, r.model->params, r.model->grads);
-            if (r.la.params && global_step % c->lookahead.every == 0)
-                cnn_lookahead_update(&r.la, r.model->params, r.model->state,
-                                     cnn_lookahead_decay(&c->lookahead, global_step, r.total_steps));
-            if (r.la.params && global_step == r.total_steps) /* the network becomes the average */
-                cnn_lookahead_update(&r.la, r.model->params, r.model->state, 1.0f);
-            loss_sum += (double)loss * rows;
-            seen += rows;
-            if (hooks && hooks->on_step)
-                hooks->on_step(hooks->user, epoch, s + 1, steps, loss);
-        }
-        if (st)
+        if ((st = train_steps(&r, epoch, &g, labels, &e, hooks, why, sizeof why, err))) {
+            status = "diverged";
             break;
-        double train_seconds = cnn_now() - t0;
-        cnn_eval_result val = {0};
-        if (r.n_val > 0) {
-            cnn_plan_freeze(r.eval);
-            cnn_evaluate(r.eval, r.model, &r.data, r.val_idx, r.n_val, &r.norm, &val);
         }
-        cnn_epoch_stats es = {
-            .epoch = epoch,
-            .train_loss = loss_sum / seen,
-            .train_acc = (double)correct / seen,
-            .val_loss = r.n_val ? val.loss : NAN,
-            .val_acc = r.n_val ? val.accuracy : NAN,
-            .lr = lr,
-            .seconds = cnn_now() - t0,
-            .images_per_second = seen / train_seconds,
-            .l2_penalty = l2_sum / seen,
-        };
-        /* Without a validation split the last epoch counts as the best. */
-        double score = r.n_val ? val.accuracy : epoch;
-        es.best = score > best_acc;
-        put(&r.csv, "%d,%.6f,%.6f,%.6f,%.6f,%.9g,%.3f,%.1f", es.epoch, es.train_loss, es.train_acc,
-            es.val_loss, es.val_acc, es.lr, es.seconds, es.images_per_second);
-        if (c->l2 > 0)
-            put(&r.csv, ",%.6f", es.l2_penalty);
-        put(&r.csv, "\n");
-        if ((st = write_text(c->out_dir, "metrics.csv", r.csv.buf, err)) ||
-            (st = save_weights(&r, "last.weights", err)))
+        if ((st = end_epoch(&r, epoch, t0, &e, &g, hooks, err)))
             break;
-        if (es.best) {
-            best_acc = score;
-            best_epoch = epoch;
-            since_best = 0;
-            if ((st = save_weights(&r, "best.weights", err)))
-                break;
-        } else {
-            since_best++;
-        }
-        if (r.n_val > 0)
-            cnn_sched_epoch_end(&r.sched, val.loss);
-        progress now = {epoch, global_step, best_acc, best_epoch, since_best};
-        if ((st = save_resume(&r, &now, err)))
-            break;
-        if (hooks && hooks->on_epoch)
-            hooks->on_epoch(hooks->user, &es);
-        if (c->early_stop && since_best >= c->early_stop && epoch < c->epochs) {
+        if (c->early_stop && g.since_best >= c->early_stop && epoch < c->epochs) {
             status = "stopped early";
             snprintf(why, sizeof why, "no better validation accuracy for %d epochs after epoch %d; "
                      "stopped after epoch %d of %d; best.weights are epoch %d's", c->early_stop,
-                     best_epoch, epoch, c->epochs, best_epoch);
+                     g.best_epoch, epoch, c->epochs, g.best_epoch);
             info(hooks, "early stop: %s", why);
             epoch++;
             break;
         }
     }
-    double tta_acc = -1;
-    if (st == CNN_STATUS_OK && c->tta > 0 && r.n_val > 0) {
-        cnn_eval_result val;
-        double t0 = cnn_now();
-        cnn_plan_freeze(r.eval);
-        cnn_evaluate_tta(r.eval, r.model, &r.data, r.val_idx, r.n_val, &r.norm, c->tta, &val);
-        tta_acc = val.accuracy;
-        info(hooks, "final validation with TTA level %d: acc %.2f%%, loss %.4f (%.1f s)", c->tta,
-             100 * val.accuracy, val.loss, cnn_now() - t0);
-    }
-    if (st == CNN_STATUS_OK || st == CNN_STATUS_NUMERIC) {
-        cnn_error werr;
-        if (!*why)
-            snprintf(why, sizeof why, "all %d epochs ran", c->epochs);
-        if (write_status(&r, status, epoch - 1, best_epoch, best_acc < 0 ? 0 : best_acc, tta_acc, why,
-                         st ? &werr : err) && !st)
-            st = err->status;
-    }
+    st = finish(&r, st, status, epoch - 1, &g, why, sizeof why, hooks, err);
     free(labels);
+done:
     run_free(&r);
     return st;
 }

@@ -1,0 +1,19 @@
+/* text.h: small pieces of text the commands share. */
+#ifndef CNN_CLI_TEXT_H
+#define CNN_CLI_TEXT_H
+
+#include <stddef.h>
+
+/* 14724042 -> "14,724,042" (v a whole number); returns buf. */
+const char *cnn_cli_grouped(double v, char *buf, size_t size);
+/* The model-file variables of --var and --head: "VARS head=N" (head < 0:
+ * none, vars NULL: none) into buf; returns buf ("" when neither). */
+const char *cnn_cli_model_vars(const char *vars, int head, char *buf, size_t size);
+
+/* The findings of a study: the "- " lines of the section "## What the data
+ * shows" of DIR/report.md, each after indent, appended to out (nothing when
+ * there is no report). */
+struct cnn_text;
+void cnn_cli_study_findings(const char *dir, const char *indent, struct cnn_text *out);
+
+#endif
