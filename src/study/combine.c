@@ -18,6 +18,7 @@
 
 #include "cnnlab/study.h"
 #include "core/core.h"
+#include "study/view.h"
 
 
 /* ---- choosing ---- */
@@ -215,7 +216,7 @@ void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_
     out[0] = 0;
     if (count == 0) {
         cnn_fixbuf_printf(&b, "No varied value beat %s, so there was nothing to combine: the control's "
-                "settings stand, and nothing more was trained.", control->label);
+                              "settings stand, and nothing more was trained.", control->label);
         return;
     }
     int best = 0;
@@ -229,13 +230,13 @@ void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_
     }
     if (count == 1) {
         cnn_fixbuf_printf(&b, "Only %s beat %s, so the combination is that configuration itself, already "
-                "trained with the same seeds: nothing more was trained.", singles[0].label,
+                              "trained with the same seeds: nothing more was trained.", singles[0].label,
             control->label);
         return;
     }
     if (!combo || combo->n == 0 || !isfinite(combo->mean)) {
         cnn_fixbuf_printf(&b, "The combination has no result yet (not run, or diverged), so whether the gains "
-                "add up is not known.");
+                              "add up is not known.");
         return;
     }
     if (repeats > 1)
@@ -245,12 +246,12 @@ void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_
     double below = 100 * (w->mean - combo->mean);
     if (below > 0) {
         cnn_fixbuf_printf(&b, "The gains did not add up: the combination (%.2f%%) fell %.2f points below the "
-                "best single winner, %s (%.2f%%), though the single gains summed to %+.2f "
-                "points; the changes interact (regularisers together can over-regularise)",
+                              "best single winner, %s (%.2f%%), though the single gains summed to %+.2f "
+                              "points; the changes interact (regularisers together can over-regularise)",
             100 * combo->mean, below, w->label, 100 * w->mean, total);
         if (repeats > 1 && below <= 100 * spread)
             cnn_fixbuf_printf(&b, "; that shortfall is within the seed-to-seed spread (std up to %.2f points "
-                    "over %d seeds), so these runs do not tell the two apart", 100 * spread,
+                                  "over %d seeds), so these runs do not tell the two apart", 100 * spread,
                 repeats);
         cnn_fixbuf_printf(&b, ".");
         return;
@@ -259,7 +260,7 @@ void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_
     double slack = fmax(100 * spread, 0.25 * total);
     if (gain >= total - slack) {
         cnn_fixbuf_printf(&b, "The gains added up: the combination gained %+.2f points over %s against "
-                "%+.2f for the single gains summed, %s %s the best single winner, %s", gain,
+                              "%+.2f for the single gains summed, %s %s the best single winner, %s", gain,
             control->label, total, gain > total + slack ? "more than their sum, and" : "and",
             below > -0.005 ? "matched" : "beat", w->label);
         if (below <= -0.005)
@@ -270,7 +271,7 @@ void cnn_study_combine_sentence(const cnn_study_level *control, const cnn_study_
         if (below <= -0.005)
             cnn_fixbuf_printf(&b, ", by %.2f points", -below);
         cnn_fixbuf_printf(&b, ", but gained %+.2f points over %s, well short of the %+.2f the single gains "
-                "summed to", gain, control->label, total);
+                              "summed to", gain, control->label, total);
     }
     if (repeats > 1)
         cnn_fixbuf_printf(&b, " (seed-to-seed spread: std up to %.2f points over %d seeds)", 100 * spread,
@@ -293,16 +294,6 @@ void cnn_study_combine_result(const cnn_study_combination *c, const char *dir, d
         config_stats(dir, runs, count, 0, mean, std, n, &unended);
 }
 
-static void pct(char *buf, size_t size, double mean, double std, int n, int repeats)
-{
-    if (!isfinite(mean) || n == 0)
-        snprintf(buf, size, "–");
-    else if (repeats > 1)
-        snprintf(buf, size, "%.2f ± %.2f %% (%d)", 100 * mean, 100 * std, n);
-    else
-        snprintf(buf, size, "%.2f %%", 100 * mean);
-}
-
 void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, char *out,
                                size_t size)
 {
@@ -312,17 +303,17 @@ void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, 
     char acc[96];
     cnn_fixbuf_printf(&b, "## Combining the winners\n\n");
     cnn_fixbuf_printf(&b, "Each factor's best value on validation, kept where its mean beat the control's; "
-            "the kept values trained together (`cnnlab select --combine`) with the same %s, "
-            "on validation only. Accuracies are the best validation accuracy, %s.\n\n",
+                          "the kept values trained together (`cnnlab select --combine`) with the same %s, "
+                          "on validation only. Accuracies are the best validation accuracy, %s.\n\n",
         s->repeats == 1 ? "seed" : "seeds",
         s->repeats > 1 ? "mean ± std over the seeds (seeds with a result)" : "one seed");
     cnn_fixbuf_printf(&b, "The gains *added up* when the combination beats the best single winner and its "
-            "gain over the control falls short of the single gains summed by no more than the "
-            "seed-to-seed spread or a quarter of that sum; *partly* when it beats the best "
-            "single winner but falls further short; *not* when it is below the best single "
-            "winner.\n\n");
+                          "gain over the control falls short of the single gains summed by no more than the "
+                          "seed-to-seed spread or a quarter of that sum; *partly* when it beats the best "
+                          "single winner but falls further short; *not* when it is below the best single "
+                          "winner.\n\n");
     cnn_fixbuf_printf(&b, "| configuration | best val acc | gain over the control |\n|---|---|---|\n");
-    pct(acc, sizeof acc, c->control_mean, c->control_std, c->control_n, s->repeats);
+    cnn_study_pct(acc, sizeof acc, c->control_mean, c->control_std, c->control_n, s->repeats);
     cnn_fixbuf_printf(&b, "| the control | %s | – |\n", acc);
     cnn_study_level singles[CNN_STUDY_MAX_FACTORS];
     char labels[CNN_STUDY_MAX_FACTORS][CNN_STUDY_ID_LEN];
@@ -335,7 +326,7 @@ void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, 
             cnn_fixbuf_printf(&b, "| %s: no value has a result | – | – |\n", name);
             continue;
         }
-        pct(acc, sizeof acc, c->best_mean[f], c->best_std[f], c->best_n[f], s->repeats);
+        cnn_study_pct(acc, sizeof acc, c->best_mean[f], c->best_std[f], c->best_n[f], s->repeats);
         double gain = 100 * (c->best_mean[f] - c->control_mean);
         cnn_fixbuf_printf(&b, "| %s: best %s=%s%s | %s | %+.2f pt |\n", name, fa->flag, fa->values[c->best[f]],
             c->value[f] >= 0 ? "" : " (did not beat the control: not combined)", acc, gain);
@@ -350,7 +341,7 @@ void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, 
     cnn_study_level combo = {"the combination", NAN, 0, 0, 0};
     if (c->winners >= 2) {
         cnn_study_combine_result(c, dir, &combo.mean, &combo.std, &combo.n);
-        pct(acc, sizeof acc, combo.mean, combo.std, combo.n, s->repeats);
+        cnn_study_pct(acc, sizeof acc, combo.mean, combo.std, combo.n, s->repeats);
         cnn_fixbuf_printf(&b, "| **combined: %s** | %s | ", c->label, acc);
         if (combo.n > 0)
             cnn_fixbuf_printf(&b, "%+.2f pt |\n", 100 * (combo.mean - c->control_mean));
@@ -364,6 +355,6 @@ void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, 
     cnn_fixbuf_printf(&b, "\n%s\n", sentence);
     if (c->winners >= 2)
         cnn_fixbuf_printf(&b, "\nThe combination's runs: `runs/combined%s/` (config.txt, metrics.csv, "
-                "train.log); the test set was not used for them.\n",
+                              "train.log); the test set was not used for them.\n",
             s->repeats > 1 ? "_sN" : "");
 }

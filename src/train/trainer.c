@@ -17,9 +17,8 @@
 
 #include "cnnlab/cnnlab.h"
 #include "core/core.h"
-#include "train/resume.h"
+#include "train/run.h"
 
-#define MAX_WEIGHT_RANGES 1024
 #define EVAL_BATCH 1000 /* images per forward of the validation plan */
 
 static void info(const cnn_train_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -35,103 +34,6 @@ static void info(const cnn_train_hooks *h, const char *fmt, ...)
     h->on_info(h->user, line);
 }
 
-static cnn_status write_text(const char *dir, const char *name, const char *text, cnn_error *err)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return cnn_file_write_atomic(path, text, strlen(text), err);
-}
-
-/* dir/name from a composed text (cnn_text_write: atomically). */
-static cnn_status write_composed(const char *dir, const char *name, const cnn_text *t,
-                                 cnn_error *err)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return cnn_text_write(t, path, err);
-}
-
-static cnn_status write_config(const cnn_train_config *c, const cnn_model *m, const cnn_norm *norm,
-                               int n_train, int n_val, const char *data_dir, cnn_error *err)
-{
-    cnn_text t = {0};
-    const cnn_model_options *mo = &m->options;
-    const cnn_optim_config *o = &c->optim;
-    const cnn_sched_config *s = &c->sched;
-    cnn_text_printf(&t, "# cnnlab %s run configuration\n", CNNLAB_VERSION);
-    cnn_text_printf(&t, "# reproduce with: %s\n", c->command_line ? c->command_line : "(library call)");
-    cnn_text_printf(&t, "model = %s\nmodel_vars = %s\nparameters = %zu\n", c->model,
-        c->model_vars ? c->model_vars : "", m->param_count);
-    cnn_text_printf(&t, "norm = %s\ngroups = %d\nactivation = %s\ndropout = %.7g\ndropconnect = %.7g\n"
-                        "kernel_size = %d\ninit = %s\n",
-        mo->norm == CNN_NORM_DEFAULT ? "model default" : cnn_norm_kind_name(mo->norm), mo->groups,
-        mo->act == CNN_ACT_NONE ? "model default" : cnn_act_name(mo->act),
-        (double)(mo->dropout < 0 ? 0 : mo->dropout), (double)mo->dropconnect, mo->kernel_size,
-        cnn_init_kind_name(cnn_model_init_kind(m)));
-    cnn_text_printf(&t, "epochs = %d\nepochs_fraction = %.7g\nbatch_size = %d\ndrop_last = %d\n"
-                        "loss_reduction = %s\n", c->epochs, c->epochs_fraction, c->batch_size, c->drop_last,
-        c->loss_sum ? "sum" : "mean");
-    cnn_text_printf(&t, "lr_mult =");
-    for (int i = 0; i < CNN_PARAM_ROLE_COUNT; i++)
-        cnn_text_printf(&t, " %s=%.7g", cnn_param_role_name((cnn_param_role)i), (double)c->lr_mult[i]);
-    cnn_text_printf(&t, "\nlookahead_every = %d\nlookahead_base = %.7g\nlookahead_power = %.7g\n"
-                        "whiten_images = %d\nwhiten_eps = %.7g\nwhiten_bias_epochs = %d\ntta = %d\n",
-        c->lookahead.every, c->lookahead.base, c->lookahead.power, c->whiten_images,
-        (double)c->whiten_eps, c->whiten_bias_epochs, c->tta);
-    cnn_text_printf(&t, "optimizer = %s\nlr = %.7g\nmomentum = %.7g\nnesterov = %d\nweight_decay = %.7g\n"
-                        "beta1 = %.7g\nbeta2 = %.7g\neps = %.7g\n",
-        cnn_opt_kind_name(o->kind), (double)o->lr, (double)o->momentum, o->nesterov,
-        (double)o->weight_decay, (double)o->beta1, (double)o->beta2, (double)o->eps);
-    cnn_text_printf(&t, "lr_schedule = %s\nstep_size = %d\ngamma = %.7g\nmilestones = ",
-        cnn_sched_kind_name(s->kind), s->step_size, (double)s->gamma);
-    for (int i = 0; i < s->milestone_count; i++)
-        cnn_text_printf(&t, "%s%d", i ? "," : "", s->milestones[i]);
-    cnn_text_printf(&t, "\nmin_lr = %.7g\npatience = %d\nwarmup_epochs = %d\nwarmup_frac = %.7g\n"
-                        "lr_start_factor = %.7g\nlr_end_factor = %.7g\n", (double)s->min_lr, s->patience,
-        s->warmup_epochs, s->warmup_frac, s->start_factor, s->end_factor);
-    cnn_text_printf(&t, "l2 = %.7g\nclip_grad_norm = %.7g\nclip_grad_value = %.7g\nlabel_smoothing = %.7g\n"
-                        "early_stop = %d\n",
-        (double)c->l2, (double)c->clip_grad_norm, (double)c->clip_grad_value,
-        (double)c->label_smoothing, c->early_stop);
-    const cnn_augment *a = &c->augment;
-    cnn_text_printf(&t, "augment = %s%s%s%s%s%s\ncrop_padding = %d\ntranslate_padding = %d\ncutout_size = %d\n"
-                        "input_noise = %.7g\n",
-        a->crop || a->translate || a->flip || a->altflip || a->cutout ? "" : "none",
-        a->crop ? "crop " : "", a->translate ? "translate " : "", a->flip ? "flip " : "",
-        a->altflip ? "altflip " : "", a->cutout ? "cutout" : "", a->crop_padding,
-        a->translate_padding, a->cutout_size, (double)a->input_noise);
-    cnn_text_printf(&t, "seed = %llu\nthreads = %d\nval_fraction = %.7g\nsubset = %d\ntrain_images = %d\n"
-                        "val_images = %d\ndata = %s\nbackend = %s\nprecision = %s\nconv = %s\n",
-        (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data_dir,
-        c->exec.backend == CNN_BACKEND_FAST ? "fast" : "reference",
-        cnn_precision_name(c->exec.precision), cnn_conv_algo_name(c->exec.conv));
-    cnn_text_printf(&t, "norm_mean = %.6f %.6f %.6f\nnorm_std = %.6f %.6f %.6f\n", (double)norm->mean[0],
-        (double)norm->mean[1], (double)norm->mean[2], (double)norm->std[0], (double)norm->std[1],
-        (double)norm->std[2]);
-    cnn_status st = write_composed(c->out_dir, "config.txt", &t, err);
-    cnn_text_free(&t);
-    return st;
-}
-
-typedef struct run {
-    const cnn_train_config *cfg;
-    cnn_dataset data;
-    int *train_idx, *val_idx, n_train, n_val;
-    cnn_norm norm;
-    cnn_model *model;
-    cnn_plan *plan, *tail; /* tail: the last, shorter batch of an epoch (or NULL) */
-    cnn_plan *eval;        /* inference plan for validation (folded batch norm) */
-    int steps_per_epoch;
-    long total_steps;      /* the run's length in steps */
-    cnn_optim opt;
-    cnn_lookahead la;      /* la.params NULL: no lookahead */
-    cnn_sched sched;
-    cnn_range weights[MAX_WEIGHT_RANGES];
-    int n_weights;
-    cnn_text csv;          /* metrics.csv as written so far */
-    int lock;              /* the run folder's lock (cnn_dir_lock), or -1 */
-} run;
-
 static void run_free(run *r)
 {
     cnn_plan_destroy(r->plan);
@@ -146,24 +48,6 @@ static void run_free(run *r)
     free(r->val_idx);
     cnn_text_free(&r->csv);
     cnn_dir_unlock(r->lock);
-}
-
-static cnn_status save_weights(run *r, const char *name, cnn_error *err)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", r->cfg->out_dir, name);
-    return cnn_checkpoint_save(path, r->model, &r->norm, err);
-}
-
-static cnn_status write_status(const run *r, const char *status, int epochs_run, int best_epoch,
-                               double best_acc, double tta_acc, const char *why, cnn_error *err)
-{
-    char buf[2048], tta[64] = "";
-    if (tta_acc >= 0)
-        snprintf(tta, sizeof tta, "final_val_acc_tta = %.6f\n", tta_acc);
-    snprintf(buf, sizeof buf, "status = %s\nepochs_run = %d\nbest_epoch = %d\nbest_val_acc = %.6f\n"
-             "%sdetail = %s\n", status, epochs_run, best_epoch, best_acc, tta, why);
-    return write_text(r->cfg->out_dir, "status.txt", buf, err);
 }
 
 /* Convolutions with init=whiten: patch-whitening filters from the first
@@ -342,9 +226,9 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
                         (st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--out: run folder "
                                             "%s was filled by another process meanwhile; nothing "
                                             "in it was changed", c->out_dir))) ||
-                       (st = write_config(c, r->model, &r->norm, r->n_train, r->n_val, data_dir,
+                       (st = cnn_run_write_config(c, r->model, &r->norm, r->n_train, r->n_val, data_dir,
                                           err)) ||
-                       (file && (st = write_text(c->out_dir, "model.cnn", file->text, err)))))
+                       (file && (st = cnn_run_write_string(c->out_dir, "model.cnn", file->text, err)))))
         return st;
     info(hooks, "model %s: %zu parameters, %.1f MMAC per image; %d train / %d validation images "
          "from %s; %d threads; plan memory %.1f MiB",
@@ -352,129 +236,6 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
          data_dir, c->threads,
          (double)(cnn_plan_bytes(r->plan) + (r->tail ? cnn_plan_bytes(r->tail) : 0)) / 1048576.0);
     return CNN_STATUS_OK;
-}
-
-/* What the run has done so far: all of it, besides the model and the optimizer,
- * that resume.state carries. */
-typedef struct progress {
-    int epoch; /* epochs finished */
-    long global_step;
-    double best_score; /* best validation accuracy (the epoch without a split); -1 before any */
-    int best_epoch, since_best;
-} progress;
-
-static cnn_status save_resume(const run *r, const progress *g, cnn_error *err)
-{
-    const cnn_model *m = r->model;
-    cnn_resume s = {.epoch = g->epoch, .best_epoch = g->best_epoch, .since_best = g->since_best,
-                    .bad_epochs = r->sched.bad_epochs, .n_train = r->n_train,
-                    .global_step = g->global_step, .opt_steps = r->opt.t,
-                    .best_score = g->best_score, .plateau_lr = r->sched.plateau_lr,
-                    .plateau_best = r->sched.best, .param_count = m->param_count,
-                    .state_count = m->state_count, .m_count = r->opt.m ? r->opt.count : 0,
-                    .v_count = r->opt.v ? r->opt.count : 0, .order = r->train_idx,
-                    .params = m->params, .state = m->state, .m = r->opt.m, .v = r->opt.v};
-    char path[4200];
-    if (r->la.params) { /* the lookahead shadow, as a weights file of the same model */
-        cnn_model shadow = *m;
-        shadow.params = r->la.params;
-        shadow.state = r->la.state;
-        snprintf(path, sizeof path, "%s/lookahead.weights", r->cfg->out_dir);
-        cnn_status st = cnn_checkpoint_save(path, &shadow, &r->norm, err);
-        if (st)
-            return st;
-    }
-    snprintf(path, sizeof path, "%s/resume.state", r->cfg->out_dir);
-    return cnn_resume_save(path, &s, err);
-}
-
-/* Restores the run from its resume.state, and metrics.csv's first g->epoch
- * rows into r->csv (the file may hold one epoch more, if the run stopped
- * between writing it and the state). */
-static cnn_status load_resume(run *r, progress *g, cnn_error *err)
-{
-    const cnn_train_config *c = r->cfg;
-    cnn_model *m = r->model;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/resume.state", c->out_dir);
-    cnn_resume s;
-    cnn_status st = cnn_resume_read(path, &s, err);
-    if (st)
-        return st;
-    size_t m_count = r->opt.m ? r->opt.count : 0, v_count = r->opt.v ? r->opt.count : 0;
-    if (s.n_train != r->n_train || s.param_count != m->param_count ||
-        s.state_count != m->state_count || s.m_count != m_count || s.v_count != v_count) {
-        st = cnn_error_set(err, CNN_STATUS_FORMAT,
-                           "%s: holds %d training images, %zu parameters, %zu state values and "
-                           "%zu + %zu optimizer values; this configuration has %d, %zu, %zu and "
-                           "%zu + %zu; restore the run's own config.txt, or train it again", path, s.n_train, s.param_count,
-                           s.state_count, s.m_count, s.v_count, r->n_train, m->param_count,
-                           m->state_count, m_count, v_count);
-        goto out;
-    }
-    if (s.epoch < 1 || s.epoch >= c->epochs) {
-        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: holds epoch %d of %d; expected one from "
-                           "1 to %d (at the last epoch the training is done: its weights are "
-                           "in last.weights and best.weights)", path, s.epoch, c->epochs,
-                           c->epochs - 1);
-        goto out;
-    }
-    for (int i = 0; i < s.n_train; i++)
-        if (s.order[i] < 0 || s.order[i] >= r->data.count) {
-            st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: image index %d at position %d is "
-                               "outside the %d training images", path, s.order[i], i,
-                               r->data.count);
-            goto out;
-        }
-    /* metrics.csv: its header and one row per finished epoch */
-    snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
-    unsigned char *csv;
-    size_t size;
-    if ((st = cnn_file_read_all(path, &csv, &size, err)))
-        goto out;
-    size_t keep = 0; /* bytes up to the end of row s.epoch */
-    int lines = 0;
-    while (keep < size && lines <= s.epoch)
-        lines += csv[keep++] == '\n';
-    if (lines != s.epoch + 1) {
-        free(csv);
-        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: expected a header and at least %d rows "
-                           "(the epochs resume.state holds), found %d lines; the run cannot be "
-                           "resumed, train it again", path, s.epoch, lines);
-        goto out;
-    }
-    r->csv.len = 0;
-    cnn_text_printf(&r->csv, "%.*s", (int)keep, (const char *)csv);
-    free(csv);
-    memcpy(r->train_idx, s.order, (size_t)s.n_train * sizeof(int));
-    memcpy(m->params, s.params, m->param_count * sizeof(float));
-    memcpy(m->state, s.state, m->state_count * sizeof(float));
-    if (m_count)
-        memcpy(r->opt.m, s.m, m_count * sizeof(float));
-    if (v_count)
-        memcpy(r->opt.v, s.v, v_count * sizeof(float));
-    r->opt.t = s.opt_steps;
-    if (r->la.params) {
-        cnn_model shadow = *m;
-        shadow.params = r->la.params;
-        shadow.state = r->la.state;
-        cnn_checkpoint ck;
-        snprintf(path, sizeof path, "%s/lookahead.weights", c->out_dir);
-        if ((st = cnn_checkpoint_read(path, &ck, err)))
-            goto out;
-        st = cnn_checkpoint_apply(&ck, &shadow, path, err);
-        cnn_checkpoint_free(&ck);
-        if (st)
-            goto out;
-    }
-    r->sched.bad_epochs = s.bad_epochs;
-    r->sched.plateau_lr = s.plateau_lr;
-    r->sched.best = s.plateau_best;
-    *g = (progress){.epoch = s.epoch, .global_step = s.global_step, .best_score = s.best_score,
-                    .best_epoch = s.best_epoch, .since_best = s.since_best};
-out:
-    cnn_resume_free(&s);
-    return st;
 }
 
 static cnn_status check_config(const cnn_train_config *c, cnn_error *err)
@@ -605,14 +366,14 @@ static cnn_status end_epoch(run *r, int epoch, double t0, const epoch_sums *e, p
         cnn_text_printf(&r->csv, ",%.6f", es.l2_penalty);
     cnn_text_printf(&r->csv, "\n");
     cnn_status st;
-    if ((st = write_composed(c->out_dir, "metrics.csv", &r->csv, err)) ||
-        (st = save_weights(r, "last.weights", err)))
+    if ((st = cnn_run_write_text(c->out_dir, "metrics.csv", &r->csv, err)) ||
+        (st = cnn_run_save_weights(r, "last.weights", err)))
         return st;
     if (es.best) {
         g->best_score = score;
         g->best_epoch = epoch;
         g->since_best = 0;
-        if ((st = save_weights(r, "best.weights", err)))
+        if ((st = cnn_run_save_weights(r, "best.weights", err)))
             return st;
     } else {
         g->since_best++;
@@ -620,7 +381,7 @@ static cnn_status end_epoch(run *r, int epoch, double t0, const epoch_sums *e, p
     if (r->n_val > 0)
         cnn_sched_epoch_end(&r->sched, val.loss);
     g->epoch = epoch;
-    if ((st = save_resume(r, g, err)))
+    if ((st = cnn_run_save_resume(r, g, err)))
         return st;
     if (hooks && hooks->on_epoch)
         hooks->on_epoch(hooks->user, &es);
@@ -651,7 +412,7 @@ static cnn_status finish(run *r, cnn_status st, const char *status, int epochs_r
     cnn_error werr;
     if (!*why)
         snprintf(why, why_size, "all %d epochs ran", c->epochs);
-    if (write_status(r, status, epochs_run, g->best_epoch, g->best_score < 0 ? 0 : g->best_score,
+    if (cnn_run_write_status(r, status, epochs_run, g->best_epoch, g->best_score < 0 ? 0 : g->best_score,
                      tta_acc, why, st ? &werr : err) && !st)
         st = err->status;
     return st;
@@ -670,9 +431,9 @@ cnn_status cnn_train(const cnn_train_config *cfg, const cnn_train_hooks *hooks, 
     if ((st = prepare(&r, hooks, err)))
         goto done;
     cnn_text_printf(&r.csv, "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,"
-                            "images_per_second%s\n", c->l2 > 0 ? ",l2_penalty" : "");
+                    "images_per_second%s\n", c->l2 > 0 ? ",l2_penalty" : "");
     if (c->resume) {
-        if ((st = load_resume(&r, &g, err)))
+        if ((st = cnn_run_load_resume(&r, &g, err)))
             goto done;
         info(hooks, "resuming %s after epoch %d of %d", c->out_dir, g.epoch, c->epochs);
     }

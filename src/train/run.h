@@ -1,0 +1,63 @@
+/* run.h: one training run's state, shared by trainer.c (preparing it and
+ * the loop) and run_folder.c (the files of its run folder: config.txt,
+ * metrics.csv, status.txt, the weights and resume.state). Internal to
+ * src/train. */
+#ifndef CNN_TRAIN_RUN_H
+#define CNN_TRAIN_RUN_H
+
+#include "cnnlab/cnnlab.h"
+#include "core/core.h"
+
+#define MAX_WEIGHT_RANGES 1024
+
+typedef struct run {
+    const cnn_train_config *cfg;
+    cnn_dataset data;
+    int *train_idx, *val_idx, n_train, n_val;
+    cnn_norm norm;
+    cnn_model *model;
+    cnn_plan *plan, *tail; /* tail: the last, shorter batch of an epoch (or NULL) */
+    cnn_plan *eval;        /* inference plan for validation (folded batch norm) */
+    int steps_per_epoch;
+    long total_steps;      /* the run's length in steps */
+    cnn_optim opt;
+    cnn_lookahead la;      /* la.params NULL: no lookahead */
+    cnn_sched sched;
+    cnn_range weights[MAX_WEIGHT_RANGES];
+    int n_weights;
+    cnn_text csv;          /* metrics.csv as written so far */
+    int lock;              /* the run folder's lock (cnn_dir_lock), or -1 */
+} run;
+
+
+/* What the run has done so far: all of it, besides the model and the optimizer,
+ * that resume.state carries. */
+typedef struct progress {
+    int epoch; /* epochs finished */
+    long global_step;
+    double best_score; /* best validation accuracy (the epoch without a split); -1 before any */
+    int best_epoch, since_best;
+} progress;
+
+/* dir/name written atomically: a string, or a composed text. */
+cnn_status cnn_run_write_string(const char *dir, const char *name, const char *text,
+                                cnn_error *err);
+cnn_status cnn_run_write_text(const char *dir, const char *name, const cnn_text *t,
+                              cnn_error *err);
+/* config.txt: every setting, the command line that reproduces the run, the
+ * split's sizes and the normalisation. */
+cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
+                                const cnn_norm *norm, int n_train, int n_val,
+                                const char *data_dir, cnn_error *err);
+/* RUN_DIR/name: the model's weights (a checkpoint). */
+cnn_status cnn_run_save_weights(run *r, const char *name, cnn_error *err);
+/* status.txt: how the run ended (tta_acc < 0: no TTA figure). */
+cnn_status cnn_run_write_status(const run *r, const char *status, int epochs_run,
+                                int best_epoch, double best_acc, double tta_acc,
+                                const char *why, cnn_error *err);
+/* resume.state (and lookahead.weights) after an epoch, and back: the run
+ * restored, metrics.csv's first g->epoch rows into r->csv. */
+cnn_status cnn_run_save_resume(const run *r, const progress *g, cnn_error *err);
+cnn_status cnn_run_load_resume(run *r, progress *g, cnn_error *err);
+
+#endif
