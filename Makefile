@@ -75,7 +75,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libcnnlab.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# `make test` also checks that every path docs/architecture.md names exists.
 test: $(BUILD)/cnnlab $(TESTS)
+	@sh tools/check_doc_paths.sh docs/architecture.md
 	@CNNLAB=$(BUILD)/cnnlab TESTBIN=$(BUILD)/tests tests/run_all.sh
 
 clean:

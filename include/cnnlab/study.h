@@ -13,7 +13,7 @@
  *                 so that a changed default cannot mix into a continued study
  *   runs/ID/      one run folder per run, as `cnnlab train` writes it, plus
  *                 train.log (everything the training printed)
- *   summary.csv   one row per run (cnn_study_write_summary)
+ *   summary.csv   one row per run (cnn_study_write_outputs)
  *   report.md     the question, the table, the plots, one sentence per factor
  *   plots/        per factor: validation loss and accuracy overlaid (PNG, SVG)
  *   select.txt    written by `cnnlab select`: the chosen run, the test result
@@ -21,12 +21,13 @@
  *   combine.txt   written by `cnnlab select --combine`: the combination of each
  *                 factor's best value; its runs are runs/combined (_sN per seed)
  *
- * The pieces, one file each: spec.c (presets, --vary lists, the list of runs,
- * study.txt, configuration diffs), runner.c (running the runs as separate
- * processes, resuming), summary.c (reading run folders, summary.csv,
- * report.md, the sentences) and combine.c (each factor's winner, their
- * combination and whether the gains added up). The library prints nothing: progress arrives
- * through cnn_study_hooks.
+ * The pieces, one job per file: spec.c (presets, --vary lists, the list of
+ * runs, study.txt, configuration diffs), runner.c (running the runs as
+ * separate processes, resuming), results.c (one run folder read back, the
+ * sentences), summary.c (the study read back, summary.csv, the best
+ * configuration), report.c (report.md) and combine.c (each factor's winner,
+ * their combination and whether the gains added up). The library prints
+ * nothing: progress arrives through cnn_study_hooks.
  */
 #ifndef CNNLAB_STUDY_H
 #define CNNLAB_STUDY_H
@@ -208,7 +209,9 @@ cnn_study_outcome cnn_study_run_state(const char *run_dir);
 /* Runs every run that has not ended yet, exec->jobs at a time, each as a
  * separate process with its output in runs/ID/train.log. Finished and
  * diverged runs are kept; a run folder without a final status (a killed run)
- * is removed and run again from scratch. A failed run stops the study (the
+ * resumes after its last finished epoch (`cnnlab train --resume`) when it
+ * has a resume.state, and is otherwise removed and run again from scratch.
+ * A failed run stops the study (the
  * runs under way finish first): the error names the run and its log. */
 cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *runs, int n,
                              const cnn_study_exec *exec, const cnn_study_hooks *hooks,
