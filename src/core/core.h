@@ -173,6 +173,11 @@ int cnn_file_sum_ok(const unsigned char *data, size_t size);
  * out; returns 1, or writes fallback (NULL: "") and returns 0. */
 int cnn_kv_get(const char *text, const char *key, char *out, size_t size, const char *fallback);
 
+/* An enum's name table (names[i] the name of value i): the index of s, or -1;
+ * the name of i, or "?" out of range. */
+int cnn_name_find(const char *const *names, int count, const char *s);
+const char *cnn_name_of(const char *const *names, int count, int i);
+
 /* Wall clock in seconds (monotonic). */
 double cnn_now(void);
 

@@ -1,5 +1,6 @@
-/* kv.c: reading "key = value" lines, the format of the run and study files
- * cnnlab writes (config.txt, status.txt, select.txt). */
+/* kv.c: lookups: "key = value" lines, the format of the run and study files
+ * cnnlab writes (config.txt, status.txt, select.txt), and the name tables of
+ * enums (optimizers, schedules, convolution algorithms). */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,4 +20,17 @@ int cnn_kv_get(const char *text, const char *key, char *out, size_t size, const 
     }
     snprintf(out, size, "%s", fallback ? fallback : "");
     return 0;
+}
+
+int cnn_name_find(const char *const *names, int count, const char *s)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *cnn_name_of(const char *const *names, int count, int i)
+{
+    return i >= 0 && i < count ? names[i] : "?";
 }

@@ -108,16 +108,19 @@ int cnn_precision_parse(const char *s, cnn_precision *out)
 static const char *const conv_algo_names[] = {"auto", "direct", "winograd", "dense",
                                                "winograd-sgemm"};
 
-const char *cnn_conv_algo_name(cnn_conv_algo a) { return conv_algo_names[a]; }
+#define CONV_ALGO_COUNT ((int)(sizeof conv_algo_names / sizeof conv_algo_names[0]))
+
+const char *cnn_conv_algo_name(cnn_conv_algo a)
+{
+    return cnn_name_of(conv_algo_names, CONV_ALGO_COUNT, (int)a);
+}
 
 int cnn_conv_algo_parse(const char *s, cnn_conv_algo *out)
 {
-    for (int i = 0; i < (int)(sizeof conv_algo_names / sizeof conv_algo_names[0]); i++)
-        if (strcmp(s, conv_algo_names[i]) == 0) {
-            *out = (cnn_conv_algo)i;
-            return 1;
-        }
-    return 0;
+    int i = cnn_name_find(conv_algo_names, CONV_ALGO_COUNT, s);
+    if (i >= 0)
+        *out = (cnn_conv_algo)i;
+    return i >= 0;
 }
 
 /* An add may write its sum over one of its inputs (in place) when nothing

@@ -26,17 +26,15 @@ static const char *const kind_names[] = {"sgd", "adam", "adamw", "rmsprop"};
 
 const char *cnn_opt_kind_name(cnn_opt_kind k)
 {
-    return (int)k >= 0 && (int)k < KIND_COUNT ? kind_names[k] : "?";
+    return cnn_name_of(kind_names, KIND_COUNT, (int)k);
 }
 
 int cnn_opt_kind_parse(const char *s, cnn_opt_kind *out)
 {
-    for (int i = 0; i < KIND_COUNT; i++)
-        if (strcmp(s, kind_names[i]) == 0) {
-            *out = (cnn_opt_kind)i;
-            return 1;
-        }
-    return 0;
+    int i = cnn_name_find(kind_names, KIND_COUNT, s);
+    if (i >= 0)
+        *out = (cnn_opt_kind)i;
+    return i >= 0;
 }
 
 void cnn_optim_config_defaults(cnn_optim_config *c, cnn_opt_kind kind)

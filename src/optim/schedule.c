@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cnnlab/optim.h"
+#include "core/core.h"
 
 static const char *const kind_names[] = {"none",    "step",     "multistep", "exp",
                                          "cosine",  "plateau",  "onecycle",  "linear"};
@@ -27,17 +28,15 @@ static const double PI = 3.14159265358979323846;
 
 const char *cnn_sched_kind_name(cnn_sched_kind k)
 {
-    return (int)k >= 0 && (int)k < KIND_COUNT ? kind_names[k] : "?";
+    return cnn_name_of(kind_names, KIND_COUNT, (int)k);
 }
 
 int cnn_sched_kind_parse(const char *s, cnn_sched_kind *out)
 {
-    for (int i = 0; i < KIND_COUNT; i++)
-        if (strcmp(s, kind_names[i]) == 0) {
-            *out = (cnn_sched_kind)i;
-            return 1;
-        }
-    return 0;
+    int i = cnn_name_find(kind_names, KIND_COUNT, s);
+    if (i >= 0)
+        *out = (cnn_sched_kind)i;
+    return i >= 0;
 }
 
 void cnn_sched_config_defaults(cnn_sched_config *c, cnn_sched_kind kind)
