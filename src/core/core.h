@@ -98,6 +98,27 @@ cnn_status cnn_text_file_commit(cnn_text_file *t, const char *path, cnn_error *e
 /* One CSV field (RFC 4180): as it is, or quoted, its quotes doubled, when it
  * holds a comma, a quote or a line break. */
 void cnn_csv_field(cnn_text *t, const char *s);
+/* ---- CSV tables of numbers, read by header (src/core/csv.c) ----
+ * The columns wanted are found by name in the header line (other and later
+ * columns are ignored); blank lines are skipped, '\r' dropped, fields
+ * trimmed. */
+#define CNN_CSV_MAX_COLUMNS 16
+typedef struct cnn_csv_spec {
+    const char *const *names; /* the columns wanted */
+    int count;                /* at most CNN_CSV_MAX_COLUMNS */
+    int needed;               /* names[0..needed) must be there; the others are read where
+                               * the header and the row have them (NaN otherwise) */
+    const char *header;       /* the header expected, for messages: "epoch,train_loss,..." */
+    const char *row;          /* what a row is, for messages: "epoch" */
+} cnn_csv_spec;
+/* Reads path: columns[c][0..*rows) for names[c] (one block: free(columns[0]),
+ * unless *rows is 0 after a failure). CNN_STATUS_IO when it cannot be read;
+ * CNN_STATUS_FORMAT, naming the file and line, for a NUL byte, an empty file,
+ * a header without a needed column, a row too short or a field that is not
+ * a number. A header without rows is not an error (*rows = 0). */
+cnn_status cnn_csv_read(const char *path, const cnn_csv_spec *spec, double **columns, int *rows,
+                        cnn_error *err);
+
 /* Text appended to a caller's fixed buffer (reports, sentences): what does not
  * fit is cut, and buf stays NUL-terminated. */
 typedef struct cnn_fixbuf {
