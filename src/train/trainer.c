@@ -125,13 +125,12 @@ static void scale_block(float *a, size_t count, float f)
         a[i] *= f;
 }
 
-static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
+/* The run folder: for --resume one that stopped before its end (locked),
+ * else one that does not exist or is empty. */
+static cnn_status check_folder(run *r, cnn_error *err)
 {
     const cnn_train_config *c = r->cfg;
     cnn_status st;
-    const cnn_model_desc *desc;
-    if ((st = cnn_model_load(c->model, c->model_vars, &desc, err)))
-        return st;
     char path[4200];
     if (c->resume) {
         /* one process at a time in a run folder (a second --resume is refused) */
@@ -153,13 +152,16 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
                              "--out: run folder %s already exists and is not empty; choose "
                              "another, nothing in it was changed", c->out_dir);
     }
-    /* Everything that can be refused is checked before the data is read. */
-    if ((st = cnn_model_check_data(desc, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE, CNN_CIFAR_CHANNELS,
-                                   CNN_CIFAR_CLASSES, "CIFAR-10", err)) ||
-        (st = cnn_model_create(desc, &c->model_options, &r->model, err)))
-        return st;
-    char data_dir[4096];
-    if ((st = cnn_cifar_locate(c->data_dir, 1, data_dir, sizeof data_dir, err)) ||
+    return CNN_STATUS_OK;
+}
+
+/* The data: the train split (and its --subset) and the validation split,
+ * and the normalisation from the training images. */
+static cnn_status load_data(run *r, char *data_dir, size_t size, cnn_error *err)
+{
+    const cnn_train_config *c = r->cfg;
+    cnn_status st;
+    if ((st = cnn_cifar_locate(c->data_dir, 1, data_dir, size, err)) ||
         (st = cnn_cifar_load_train(data_dir, &r->data, err)) ||
         (st = cnn_split_make(r->data.count, c->val_fraction, c->seed, &r->train_idx, &r->n_train,
                              &r->val_idx, &r->n_val, err)))
@@ -176,14 +178,15 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
     }
     cnn_norm_compute(&r->data, r->train_idx, r->n_train, &r->norm);
 
-    cnn_model_init(r->model, c->seed);
-    /* airbench takes its lookahead copy before the whitening init */
-    if (c->lookahead.every > 0 &&
-        (st = cnn_lookahead_init(&r->la, r->model->params, r->model->param_count,
-                                 r->model->state, r->model->state_count, err)))
-        return st;
-    if ((st = whiten_layers(r, err)))
-        return st;
+    return CNN_STATUS_OK;
+}
+
+/* The plans (the batch, the epoch's last shorter batch, validation), the
+ * run's length in steps, the schedule, the optimizer and its groups. */
+static cnn_status make_plans(run *r, cnn_error *err)
+{
+    const cnn_train_config *c = r->cfg;
+    cnn_status st;
     int full = r->n_train / c->batch_size, rest = r->n_train % c->batch_size;
     if (c->drop_last && !full)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
@@ -219,6 +222,36 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
         (st = cnn_optim_init(&r->opt, &c->optim, r->model->param_count, err)) ||
         (st = set_groups(r, 1, err)))
         return st;
+    return CNN_STATUS_OK;
+}
+
+static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
+{
+    const cnn_train_config *c = r->cfg;
+    cnn_status st;
+    const cnn_model_desc *desc;
+    if ((st = cnn_model_load(c->model, c->model_vars, &desc, err)))
+        return st;
+    if ((st = check_folder(r, err)))
+        return st;
+    /* Everything that can be refused is checked before the data is read. */
+    if ((st = cnn_model_check_data(desc, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE, CNN_CIFAR_CHANNELS,
+                                   CNN_CIFAR_CLASSES, "CIFAR-10", err)) ||
+        (st = cnn_model_create(desc, &c->model_options, &r->model, err)))
+        return st;
+    char data_dir[4096];
+    if ((st = load_data(r, data_dir, sizeof data_dir, err)))
+        return st;
+    cnn_model_init(r->model, c->seed);
+    /* airbench takes its lookahead copy before the whitening init */
+    if (c->lookahead.every > 0 &&
+        (st = cnn_lookahead_init(&r->la, r->model->params, r->model->param_count,
+                                 r->model->state, r->model->state_count, err)))
+        return st;
+    if ((st = whiten_layers(r, err)))
+        return st;
+    if ((st = make_plans(r, err)))
+        return st;
     const cnn_model_file *file = cnn_model_file_of(desc);
     if (!c->resume && ((st = cnn_mkdir_p(c->out_dir, err)) ||
                        (st = cnn_dir_lock(c->out_dir, "--out: run folder", &r->lock, err)) ||
@@ -226,9 +259,10 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
                         (st = cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--out: run folder "
                                             "%s was filled by another process meanwhile; nothing "
                                             "in it was changed", c->out_dir))) ||
-                       (st = cnn_run_write_config(c, r->model, &r->norm, r->n_train, r->n_val, data_dir,
-                                          err)) ||
-                       (file && (st = cnn_run_write_string(c->out_dir, "model.cnn", file->text, err)))))
+                       (st = cnn_run_write_config(c, r->model, &r->norm, r->n_train, r->n_val,
+                                                  data_dir, err)) ||
+                       (file && (st = cnn_run_write_string(c->out_dir, "model.cnn", file->text,
+                                                           err)))))
         return st;
     info(hooks, "model %s: %zu parameters, %.1f MMAC per image; %d train / %d validation images "
          "from %s; %d threads; plan memory %.1f MiB",
