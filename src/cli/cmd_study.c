@@ -364,6 +364,13 @@ static int build_spec(const study_args *a, cnn_study_spec *spec, char *control, 
                 "none\n");
         r = CLI_EXIT_USAGE;
     }
+    /* A grid's size is known before any configuration is built: a product
+     * of thousands of runs is refused at once, not after checking them all. */
+    int planned;
+    if (r < 0 && spec->grid && cnn_study_count(spec, CNN_STUDY_MAX_RUNS, &planned, &err)) {
+        fprintf(stderr, "cnnlab study: %s; nothing was run\n", err.msg);
+        r = CLI_EXIT_USAGE;
+    }
     /* Every configuration the study will run, checked before the first runs. */
     char *settings = malloc(65536);
     if (r < 0 && !spec->grid) {

@@ -170,8 +170,12 @@ int cnn_cmd_test(int argc, char **argv)
         return cnn_cli_report("test", &err);
     char model_file[4096];
     snprintf(model_file, sizeof model_file, "%s/model.cnn", run);
+    /* The test set is CIFAR-10's: a model that reads other images or gives
+     * other scores is refused before anything is fetched or written. */
     if ((st = cnn_checkpoint_model(&ck, cnn_path_exists(model_file) ? model_file : NULL, weights,
                                    &m, &err)) ||
+        (st = cnn_model_check_data(m->desc, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE, CNN_CIFAR_CHANNELS,
+                                   CNN_CIFAR_CLASSES, "CIFAR-10", &err)) ||
         (st = cnn_cifar_locate(data, 1, dir, sizeof dir, &err)) ||
         (st = cnn_cifar_load_test(dir, &test, &err)) ||
         (st = cnn_plan_create(m, batch, &(cnn_plan_config){CNN_BACKEND_FAST, prec, CNN_CONV_AUTO}, 0, &p, &err)))

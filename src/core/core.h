@@ -61,6 +61,10 @@ cnn_status cnn_file_open_read(const char *path, FILE **f, long long *size, cnn_e
 /* Reads a whole regular file into a fresh buffer, NUL-terminated (caller
  * frees with free()); refuses what cnn_file_open_read refuses. */
 cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *size, cnn_error *err);
+/* The same for a text file: a NUL byte anywhere (which would end the text
+ * early, the rest unseen) is refused as "PATH line N: expected text, found a
+ * NUL byte". */
+cnn_status cnn_file_read_text(const char *path, char **text, size_t *size, cnn_error *err);
 /* Writes path atomically: into a fresh path.tmp.PID.N beside it (created
  * exclusively, so concurrent writers never share one), fsync, rename, fsync of
  * the folder. A crash leaves either the old file or the new one, never a torn

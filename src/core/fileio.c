@@ -77,6 +77,27 @@ cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *siz
     return CNN_STATUS_OK;
 }
 
+cnn_status cnn_file_read_text(const char *path, char **text, size_t *size, cnn_error *err)
+{
+    unsigned char *data;
+    cnn_status st = cnn_file_read_all(path, &data, size, err);
+    *text = NULL;
+    if (st)
+        return st;
+    const unsigned char *nul = memchr(data, 0, *size);
+    if (nul) { /* it would end the text early, the rest unseen */
+        int line = 1;
+        for (const unsigned char *q = data; q < nul; q++)
+            line += *q == '\n';
+        free(data);
+        *size = 0;
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: expected text, found a NUL "
+                             "byte", path, line);
+    }
+    *text = (char *)data;
+    return CNN_STATUS_OK;
+}
+
 /* fsync of the folder that holds path, so that a rename into it survives a crash. */
 static int sync_parent(const char *path)
 {

@@ -64,13 +64,13 @@ static char *trim(char *s)
 static void read_status(const char *run_dir, cnn_metrics *m)
 {
     char path[4200];
-    unsigned char *data;
+    char *data;
     size_t size;
     cnn_error ignored;
     snprintf(path, sizeof path, "%s/status.txt", run_dir);
-    if (!cnn_path_exists(path) || cnn_file_read_all(path, &data, &size, &ignored))
+    if (!cnn_path_exists(path) || cnn_file_read_text(path, &data, &size, &ignored))
         return;
-    char *p = (char *)data, *line;
+    char *p = data, *line;
     size_t len;
     while (next_line(&p, &line, &len)) {
         char *eq = strchr(line, '=');
@@ -94,21 +94,12 @@ cnn_status cnn_metrics_read(const char *run_dir, cnn_metrics *m, cnn_error *err)
     if (!cnn_path_exists(path))
         return cnn_error_set(err, CNN_STATUS_IO, "%s: not found; expected a run folder written "
                              "by `cnnlab train`", path);
-    unsigned char *data;
+    char *data;
     size_t size;
-    cnn_status st = cnn_file_read_all(path, &data, &size, err);
+    cnn_status st = cnn_file_read_text(path, &data, &size, err);
     if (st)
         return st;
-    const unsigned char *nul = memchr(data, 0, size);
-    if (nul) { /* it would end the text early, the rest unseen */
-        int at = 1;
-        for (const unsigned char *q = data; q < nul; q++)
-            at += *q == '\n';
-        free(data);
-        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: expected text, found a NUL "
-                             "byte", path, at);
-    }
-    char *p = (char *)data, *line;
+    char *p = data, *line;
     size_t len;
     int lineno = 1, have;
     while ((have = next_line(&p, &line, &len)) && blank(line))
