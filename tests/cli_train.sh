@@ -96,8 +96,16 @@ expect 2 "resume.state not found" -- "$CNNLAB" train --resume "$tmp/noresume"
 head -c 1000 "$tmp/whole/resume.state" >"$tmp/noresume/resume.state"
 expect 2 "resume.state: expected [0-9]+ bytes .* found 1000 \(file truncated\?\)" -- \
     "$CNNLAB" train --resume "$tmp/noresume"
+# Killed after its last checkpoint, before status.txt: --resume only finishes it.
 cp "$tmp/whole/resume.state" "$tmp/whole/metrics.csv" "$tmp/noresume/"
-expect 2 "holds epoch 12 of 12; expected one from 1 to 11" -- "$CNNLAB" train --resume "$tmp/noresume"
+if "$CNNLAB" train --resume "$tmp/noresume" >"$tmp/last.log" 2>&1 &&
+    grep -q "after epoch 12 of 12" "$tmp/last.log" &&
+    diff -q "$tmp/whole/status.txt" "$tmp/noresume/status.txt" >/dev/null &&
+    cmp -s "$tmp/whole/metrics.csv" "$tmp/noresume/metrics.csv"; then
+    pass "resume after the last epoch's checkpoint writes status.txt and trains nothing"
+else
+    fail "resume at the last epoch: $(cat "$tmp/last.log"; diff "$tmp/whole/status.txt" "$tmp/noresume/status.txt")"
+fi
 
 if "$CNNLAB" test "$run" --data "$data" >"$tmp/test.log" 2>&1 && [ -s "$run/test.json" ]; then
     pass "test writes test.json ($(grep -o '"accuracy": [0-9.]*' "$run/test.json"))"

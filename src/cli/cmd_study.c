@@ -572,6 +572,7 @@ int cnn_cmd_study(int argc, char **argv)
     if ((st = cnn_mkdir_p(a.out, &err)) ||
         (st = cnn_dir_lock(a.out, "--out: study folder", &lock, &err)))
         goto done;
+    cnn_file_remove_temps(a.out); /* a killed study's unfinished writes */
     if ((st = cnn_study_open(a.out, spec, control, &err)))
         goto done;
     const char *extra[2] = {"--data", a.data};

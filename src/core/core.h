@@ -70,6 +70,11 @@ cnn_status cnn_file_read_text(const char *path, char **text, size_t *size, cnn_e
  * the folder. A crash leaves either the old file or the new one, never a torn
  * one. Every file cnnlab writes goes through here (logs excepted). */
 cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size, cnn_error *err);
+/* Removes the temporary files (NAME.tmp.PID.N) that writers killed while
+ * writing left in dir; returns how many, or -1 if dir cannot be read. Only
+ * for a folder this process has locked (cnn_dir_lock): no live writer then
+ * works in it. */
+int cnn_file_remove_temps(const char *dir);
 /* Text appended to a caller's fixed buffer (reports, sentences): what does not
  * fit is cut, and buf stays NUL-terminated. */
 typedef struct cnn_fixbuf {

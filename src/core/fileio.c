@@ -122,6 +122,12 @@ static int sync_parent(const char *path)
     return r;
 }
 
+/* What a failed write leaves: the file it would have replaced, or nothing. */
+static const char *kept_text(const char *path)
+{
+    return cnn_path_exists(path) ? "the previous one is kept" : "it was not created";
+}
+
 cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size, cnn_error *err)
 {
     /* A name no other writer uses: PATH.tmp.PID.N, created exclusively (two
@@ -149,7 +155,9 @@ cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size
             int e = errno;
             close(fd);
             unlink(tmp);
-            return cnn_error_set(err, CNN_STATUS_IO, "%s: write failed: %s", tmp, strerror(e));
+            return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot write it (%s after %zu of %zu "
+                                 "bytes); %s", path, strerror(e), size - left, size,
+                                 kept_text(path));
         }
         p += w;
         left -= (size_t)w;
@@ -158,12 +166,14 @@ cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size
         int e = errno;
         close(fd);
         unlink(tmp);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush to disk: %s", tmp, strerror(e));
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush it to disk (%s); %s", path,
+                             strerror(e), kept_text(path));
     }
     if (close(fd) != 0) {
         int e = errno;
         unlink(tmp);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush to disk: %s", tmp, strerror(e));
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush it to disk (%s); %s", path,
+                             strerror(e), kept_text(path));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;
@@ -174,6 +184,45 @@ cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size
         return cnn_error_set(err, CNN_STATUS_IO, "%s: written, but its folder cannot be flushed "
                              "to disk: %s", path, strerror(errno));
     return CNN_STATUS_OK;
+}
+
+/* 1 if name is NAME.tmp.PID.N, the form cnn_file_write_atomic gives its
+ * temporary files. */
+static int is_temp_name(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name)
+        return 0;
+    const char *p = t + 5;
+    for (int part = 0; part < 2; part++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (part == 0 && *p++ != '.')
+            return 0;
+    }
+    return *p == 0;
+}
+
+int cnn_file_remove_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[4096];
+        if (!is_temp_name(e->d_name) ||
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 FILE *cnn_text_file_open(cnn_text_file *t)

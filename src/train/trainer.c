@@ -298,6 +298,9 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
         if (cnn_path_exists(c->out_dir) &&
             (st = cnn_dir_lock(c->out_dir, "--resume: run folder", &r->lock, err)))
             return st;
+        /* what a killed run was writing when it died: never renamed, never read */
+        if (r->lock >= 0)
+            cnn_file_remove_temps(c->out_dir);
         snprintf(path, sizeof path, "%s/status.txt", c->out_dir);
         if (cnn_path_exists(path))
             return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
@@ -456,11 +459,11 @@ static cnn_status load_resume(run *r, progress *g, cnn_error *err)
                            m->state_count, m_count, v_count);
         goto out;
     }
-    if (s.epoch < 1 || s.epoch >= c->epochs) {
+    /* The last epoch: a run killed after its last checkpoint, before its
+     * status.txt; it only finishes (final validation, status.txt). */
+    if (s.epoch < 1 || s.epoch > c->epochs) {
         st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: holds epoch %d of %d; expected one from "
-                           "1 to %d (at the last epoch the training is done: its weights are "
-                           "in last.weights and best.weights)", path, s.epoch, c->epochs,
-                           c->epochs - 1);
+                           "1 to %d", path, s.epoch, c->epochs, c->epochs);
         goto out;
     }
     for (int i = 0; i < s.n_train; i++)
@@ -543,6 +546,18 @@ static cnn_status check_config(const cnn_train_config *c, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
+/* 1 when --early-stop ends the run after epoch (why says so). */
+static int stops_early(const cnn_train_config *c, int since_best, int epoch, int best_epoch,
+                       char *why, size_t size)
+{
+    if (!c->early_stop || since_best < c->early_stop || epoch >= c->epochs)
+        return 0;
+    snprintf(why, size, "no better validation accuracy for %d epochs after epoch %d; stopped "
+             "after epoch %d of %d; best.weights are epoch %d's", c->early_stop, best_epoch,
+             epoch, c->epochs, best_epoch);
+    return 1;
+}
+
 cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cnn_error *err)
 {
     cnn_status st = check_config(c, err);
@@ -573,7 +588,15 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
     const char *status = "finished";
     char why[512] = "";
     int augment = cnn_augment_active(&c->augment);
-    for (epoch = done.epoch + 1; epoch <= c->epochs; epoch++) {
+    /* A run killed after the checkpoint of the epoch that stopped it early
+     * stops again, where it stopped. */
+    int stopped = c->resume && stops_early(c, since_best, done.epoch, best_epoch, why,
+                                           sizeof why);
+    if (stopped) {
+        status = "stopped early";
+        info(hooks, "early stop: %s", why);
+    }
+    for (epoch = done.epoch + 1; !stopped && epoch <= c->epochs; epoch++) {
         double t0 = cnn_now();
         cnn_rng rng;
         cnn_rng_init(&rng, c->seed, CNN_STREAM_SHUFFLE, (uint64_t)epoch);
@@ -682,11 +705,8 @@ cnn_status cnn_train(const cnn_train_config *c, const cnn_train_hooks *hooks, cn
             break;
         if (hooks && hooks->on_epoch)
             hooks->on_epoch(hooks->user, &es);
-        if (c->early_stop && since_best >= c->early_stop && epoch < c->epochs) {
+        if (stops_early(c, since_best, epoch, best_epoch, why, sizeof why)) {
             status = "stopped early";
-            snprintf(why, sizeof why, "no better validation accuracy for %d epochs after epoch %d; "
-                     "stopped after epoch %d of %d; best.weights are epoch %d's", c->early_stop,
-                     best_epoch, epoch, c->epochs, best_epoch);
             info(hooks, "early stop: %s", why);
             epoch++;
             break;
