@@ -234,6 +234,10 @@ bad 'resume.state: .*checksum' -- "$CNNLAB" train --resume run-sflip
 copy_run sfifo && rm run-sfifo/status.txt run-sfifo/resume.state && mkfifo run-sfifo/resume.state
 bad 'resume.state: expected a regular file, found a FIFO' -- "$CNNLAB" train --resume run-sfifo
 bad '--resume' -- "$CNNLAB" train --resume no-such-run
+copy_run cnul && rm run-cnul/status.txt && perl -pi -e 's/^# cnnlab (.*)$/# cnnlab \0$1/' run-cnul/config.txt
+bad 'config.txt line 1: expected text, found a NUL byte' -- "$CNNLAB" train --resume run-cnul
+copy_run cnul2 && perl -pi -e 's/^tta = 0$/tta = 0\0/' run-cnul2/config.txt
+bad 'config.txt line [0-9]+: expected text, found a NUL byte' -- "$CNNLAB" test run-cnul2 --data data
 
 # ---- flags ----
 bad '--dropout' -- "${train[@]}" --model lenet5 --data data --out new --dropout nan

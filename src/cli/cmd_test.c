@@ -131,16 +131,18 @@ int cnn_cmd_test(int argc, char **argv)
     char prec_text[16];
     if (!precision || tta < 0) { /* the run's own, from config.txt */
         char path[4096], tta_text[16];
-        unsigned char *cfg = NULL;
+        char *cfg = NULL;
         size_t cfg_size;
         snprintf(path, sizeof path, "%s/config.txt", run);
-        if (cnn_path_exists(path) && cnn_file_read_all(path, &cfg, &cfg_size, &err) == CNN_STATUS_OK) {
+        if (cnn_path_exists(path) && cnn_file_read_text(path, &cfg, &cfg_size, &err))
+            return cnn_cli_report("test", &err);
+        if (cfg) {
             if (!precision) {
-                cnn_kv_get((const char *)cfg, "precision", prec_text, sizeof prec_text, "fp32");
+                cnn_kv_get(cfg, "precision", prec_text, sizeof prec_text, "fp32");
                 precision = prec_text;
             }
             if (tta < 0) {
-                cnn_kv_get((const char *)cfg, "tta", tta_text, sizeof tta_text, "0");
+                cnn_kv_get(cfg, "tta", tta_text, sizeof tta_text, "0");
                 char *end;
                 long v = strtol(tta_text, &end, 10);
                 if (end == tta_text || *end || v < 0 || v > 2) {

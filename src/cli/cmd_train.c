@@ -387,15 +387,15 @@ static int resume_config(const char *dir, cnn_train_config *c, char **line_out)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.txt", dir);
-    unsigned char *text;
+    char *text;
     size_t size;
     cnn_error err = {0};
-    if (cnn_file_read_all(path, &text, &size, &err)) {
+    if (cnn_file_read_text(path, &text, &size, &err)) {
         fprintf(stderr, "cnnlab train: --resume: %s\n", err.msg);
         return CLI_EXIT_USAGE;
     }
     static const char key[] = "# reproduce with: ";
-    char *s = (char *)text, *at = strstr(s, key);
+    char *s = text, *at = strstr(s, key);
     char *line = NULL;
     if (at) {
         at += strlen(key);
