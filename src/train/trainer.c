@@ -9,6 +9,10 @@
  * the batch size, one for the epoch's last, shorter batch when there is one
  * (none with --drop-last), and an inference plan for validation. A run ends
  * after total_steps steps (fractional --epochs end inside the last epoch).
+ * Crash safety: after each epoch metrics.csv, the weights and last of all
+ * resume.state are written atomically, status.txt only at the end; a run
+ * killed anywhere goes on with --resume after the epoch resume.state holds
+ * (metrics.csv's rows past it are dropped) and ends as if never killed.
  */
 #include <math.h>
 #include <omp.h>
