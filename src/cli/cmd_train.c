@@ -382,8 +382,10 @@ static int split_words(char *s, char **words, int max)
 }
 
 /* `train --resume RUN_DIR`: the run's configuration is its own command line,
- * as config.txt recorded it; only the run folder is taken from RUN_DIR. */
-static int resume_config(const char *dir, cnn_train_config *c, char **line_out)
+ * as config.txt recorded it; only the run folder is taken from RUN_DIR.
+ * *line_out: that line; *words_out: the words c's strings point into (the
+ * caller frees both when done with c). */
+static int resume_config(const char *dir, cnn_train_config *c, char **line_out, char **words_out)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.txt", dir);
@@ -423,19 +425,19 @@ static int resume_config(const char *dir, cnn_train_config *c, char **line_out)
         c->resume = 1;
         c->command_line = line;
         *line_out = line;
-        line = NULL;
-    } else {
-        fprintf(stderr, "cnnlab train: --resume: the command in %s was refused (above)\n", path);
+        *words_out = copy; /* the parsed strings (model name, data folder) point into it */
+        return r;
     }
+    fprintf(stderr, "cnnlab train: --resume: the command in %s was refused (above)\n", path);
     free(line);
-    /* the parsed strings (model name, data folder) point into copy: kept */
+    free(copy);
     return r;
 }
 
 int cnn_cmd_train(int argc, char **argv)
 {
     cnn_train_config c;
-    char *line = NULL;
+    char *line = NULL, *words = NULL;
     int r;
     if (argc >= 2 && strcmp(argv[1], "--resume") == 0) {
         if (argc != 3) {
@@ -444,7 +446,7 @@ int cnn_cmd_train(int argc, char **argv)
                     argc < 3 ? "no RUN_DIR" : argv[3]);
             return CLI_EXIT_USAGE;
         }
-        r = resume_config(argv[2], &c, &line);
+        r = resume_config(argv[2], &c, &line, &words);
     } else {
         r = cnn_cli_train_config("train", argc, argv, &c);
     }
@@ -470,6 +472,7 @@ int cnn_cmd_train(int argc, char **argv)
     printf("run folder: %s\n", c.out_dir);
     cnn_status st = cnn_train(&c, &hooks, &err);
     free(line);
+    free(words);
     if (st)
         return cnn_cli_report("train", &err);
     printf("done: %s (next: cnnlab test %s)\n", c.out_dir, c.out_dir);
