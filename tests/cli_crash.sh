@@ -72,12 +72,12 @@ cycle() {
         *) when="at temporary file $value" ;;
     esac
     {
-        stdbuf -oL "$CNNLAB" train "${flags[@]}" --out "$dir" >"$tmp/k$i.log" 2>&1 &
+        "$CNNLAB" train "${flags[@]}" --out "$dir" >"$tmp/k$i.log" 2>&1 &
         local pid=$!
         killer "$pid" "$dir" "$mode" "$value"
         wait "$pid" 2>/dev/null
-        # What the run had reported finished (train prints an epoch's line
-        # after its checkpoint), and where the kill landed.
+        # What the run had reported finished (train prints and flushes an
+        # epoch's line after its checkpoint), and where the kill landed.
         last=$(grep -oE '^epoch +[0-9]+' "$tmp/k$i.log" | tail -n1 | grep -oE '[0-9]+$')
         last=${last:-0}
         if [ -e "$dir/status.txt" ]; then

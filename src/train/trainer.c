@@ -499,7 +499,8 @@ static cnn_status load_resume(run *r, progress *g, cnn_error *err)
     free(csv);
     memcpy(r->train_idx, s.order, (size_t)s.n_train * sizeof(int));
     memcpy(m->params, s.params, m->param_count * sizeof(float));
-    memcpy(m->state, s.state, m->state_count * sizeof(float));
+    if (m->state_count) /* a model without norm layers has none (and NULL pointers) */
+        memcpy(m->state, s.state, m->state_count * sizeof(float));
     if (m_count)
         memcpy(r->opt.m, s.m, m_count * sizeof(float));
     if (v_count)
