@@ -160,7 +160,7 @@ bad 'dir.cnn: expected a regular file, found a directory' -- "$CNNLAB" summary d
 mkfifo fifo.cnn
 bad 'fifo.cnn: expected a regular file, found a FIFO' -- "$CNNLAB" summary fifo.cnn
 printf 'conv 8 k=3\n\0gap\nlinear 10\n' >nul.cnn
-bad 'nul.cnn: expected text, found a NUL byte' -- "$CNNLAB" summary nul.cnn
+bad 'nul.cnn line 2: expected text, found a NUL byte' -- "$CNNLAB" summary nul.cnn
 model in16 "input 16 16 3" "conv 8 k=3" "gap" "linear 10"
 bad 'model in16 \(in16.cnn\) reads 16x16x3 images .*CIFAR-10 data has 32x32x3' -- \
     "${train[@]}" --model in16.cnn --data data --out new
@@ -215,14 +215,29 @@ bad 'best.weights: expected [0-9]+ bytes for' -- "$CNNLAB" test run-wlong --data
 copy_run wnone && rm run-wnone/best.weights
 bad 'best.weights' -- "$CNNLAB" test run-wnone --data data
 copy_run mnul && printf 'conv 8 k=3\n\0' >run-mnul/model.cnn
-bad 'model.cnn: expected text, found a NUL byte' -- "$CNNLAB" test run-mnul --data data
+bad 'model.cnn line 2: expected text, found a NUL byte' -- "$CNNLAB" test run-mnul --data data
 bad 'no-such-run' -- "$CNNLAB" test no-such-run --data data
+# A run of a model that reads CIFAR-10, its model.cnn then edited to read
+# 16x16 images (same parameters: gap): refused before the test set is read.
+model g32 "name g32" "conv 8 k=3" "gap" "linear \$classes"
+if "${train[@]}" --model g32.cnn --data data --out run-g32 >scratch/g32.log 2>&1; then
+    pass "a good run of a model whose parameters do not depend on the image size"
+else
+    fail "the g32 run failed: $(cat scratch/g32.log)"
+fi
+rm -f run-g32/test.json && sed -i '1a input 16 16 3' run-g32/model.cnn
+bad 'model g32 \(run-g32/model.cnn\) reads 16x16x3 images .*CIFAR-10 data has 32x32x3' -- \
+    "$CNNLAB" test run-g32 --data data
 copy_run sflip && rm run-sflip/status.txt && printf '\x55' |
     dd of=run-sflip/resume.state bs=1 seek=40 conv=notrunc status=none
 bad 'resume.state: .*checksum' -- "$CNNLAB" train --resume run-sflip
 copy_run sfifo && rm run-sfifo/status.txt run-sfifo/resume.state && mkfifo run-sfifo/resume.state
 bad 'resume.state: expected a regular file, found a FIFO' -- "$CNNLAB" train --resume run-sfifo
 bad '--resume' -- "$CNNLAB" train --resume no-such-run
+copy_run cnul && rm run-cnul/status.txt && perl -pi -e 's/^# cnnlab (.*)$/# cnnlab \0$1/' run-cnul/config.txt
+bad 'config.txt line 1: expected text, found a NUL byte' -- "$CNNLAB" train --resume run-cnul
+copy_run cnul2 && perl -pi -e 's/^tta = 0$/tta = 0\0/' run-cnul2/config.txt
+bad 'config.txt line [0-9]+: expected text, found a NUL byte' -- "$CNNLAB" test run-cnul2 --data data
 
 # ---- flags ----
 bad '--dropout' -- "${train[@]}" --model lenet5 --data data --out new --dropout nan
@@ -304,6 +319,8 @@ spec preset "s/^seed = 1\$/seed = 1\\npreset = $(printf 'p%.0s' {1..200})/"
 bad 'study.txt:[0-9]+: preset: expected at most 127 bytes, found 200' -- "$CNNLAB" select study-preset
 spec base "s/^seed = 1\$/seed = 1\\nbase = --model $(printf 'm%.0s' {1..300})/"
 bad 'study.txt:[0-9]+: base: expected a flag and a value of at most 255 bytes each' -- "$CNNLAB" select study-base
+cp -r study study-nul && perl -pi -e 's/^seed = 1$/seed = 1\0/' study-nul/study.txt
+bad 'study-nul/study.txt line [0-9]+: expected text, found a NUL byte' -- "$CNNLAB" select study-nul
 cp -r study study-sdir && rm study-sdir/study.txt && mkdir study-sdir/study.txt
 bad 'study.txt: expected a regular file, found a directory' -- "$CNNLAB" select study-sdir
 cp -r study study-sfifo && rm study-sfifo/study.txt && mkfifo study-sfifo/study.txt
@@ -320,6 +337,10 @@ bad '--jobs' -- "$CNNLAB" study --out new --vary dropout=0,0.5 --jobs 0 "${study
 bad '--preset' -- "$CNNLAB" study --out new --preset no-such-preset "${study_base[@]}"
 bad '--out' -- "$CNNLAB" study --vary dropout=0,0.5 "${study_base[@]}"
 bad '--dropout|dropout' -- "$CNNLAB" study --out new --vary dropout=0,nan "${study_base[@]}"
+v32=$(seq -s, 1 32)
+bad 'more than 2048 runs \(--grid of 32 x 32 x 32 x 32 values' -- "$CNNLAB" study --out new --grid \
+    --vary batch-size="$v32" --vary epochs="$v32" --vary cutout-size="$v32" --vary step-size="$v32" \
+    "${study_base[@]}"
 
 # ---- accepted with a warning: milestones past the end (PyTorch accepts them) ----
 cases=$((cases + 1))

@@ -96,8 +96,29 @@ expect 2 "resume.state not found" -- "$CNNLAB" train --resume "$tmp/noresume"
 head -c 1000 "$tmp/whole/resume.state" >"$tmp/noresume/resume.state"
 expect 2 "resume.state: expected [0-9]+ bytes .* found 1000 \(file truncated\?\)" -- \
     "$CNNLAB" train --resume "$tmp/noresume"
+# Killed after its last checkpoint, before status.txt: --resume only finishes it.
 cp "$tmp/whole/resume.state" "$tmp/whole/metrics.csv" "$tmp/noresume/"
-expect 2 "holds epoch 12 of 12; expected one from 1 to 11" -- "$CNNLAB" train --resume "$tmp/noresume"
+if "$CNNLAB" train --resume "$tmp/noresume" >"$tmp/last.log" 2>&1 &&
+    grep -q "after epoch 12 of 12" "$tmp/last.log" &&
+    diff -q "$tmp/whole/status.txt" "$tmp/noresume/status.txt" >/dev/null &&
+    cmp -s "$tmp/whole/metrics.csv" "$tmp/noresume/metrics.csv"; then
+    pass "resume after the last epoch's checkpoint writes status.txt and trains nothing"
+else
+    fail "resume at the last epoch: $(cat "$tmp/last.log"; diff "$tmp/whole/status.txt" "$tmp/noresume/status.txt")"
+fi
+# Killed after the checkpoint of the epoch that stopped it early (lr 1e-6: the
+# validation accuracy never improves after epoch 1): --resume stops it there.
+"$CNNLAB" train --model lenet5 --epochs 5 --subset 256 --batch-size 64 --lr 0.000001 --early-stop 1 \
+    --val-fraction 0.01 --threads 2 --conv direct --data "$data" --out "$tmp/es" >/dev/null 2>&1
+mkdir -p "$tmp/es-cut" && cp "$tmp/es"/{config.txt,model.cnn,resume.state,metrics.csv} "$tmp/es-cut/"
+if grep -q '^status = stopped early' "$tmp/es/status.txt" &&
+    "$CNNLAB" train --resume "$tmp/es-cut" >"$tmp/es.log" 2>&1 && grep -q '^early stop' "$tmp/es.log" &&
+    diff -q "$tmp/es/status.txt" "$tmp/es-cut/status.txt" >/dev/null &&
+    cmp -s "$tmp/es/metrics.csv" "$tmp/es-cut/metrics.csv"; then
+    pass "resume after the checkpoint of an early stop stops there too"
+else
+    fail "resume after an early stop: $(cat "$tmp/es.log" "$tmp/es/status.txt" "$tmp/es-cut/status.txt" 2>&1)"
+fi
 
 if "$CNNLAB" test "$run" --data "$data" >"$tmp/test.log" 2>&1 && [ -s "$run/test.json" ]; then
     pass "test writes test.json ($(grep -o '"accuracy": [0-9.]*' "$run/test.json"))"

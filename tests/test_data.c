@@ -1,9 +1,11 @@
 /* test_data.c: the data module on files it writes itself into a fresh folder
  * under /tmp: the CIFAR-10 reader (contents, truncated files, bad labels,
- * missing files), locating the folder without downloading, the seeded split,
+ * missing files), locating the folder without downloading, unpacking an
+ * archive (of its own, with tar) into a folder that lacks one file, the seeded split,
  * normalisation statistics, batch assembly into NHWC, and MD5 (RFC 1321
  * vectors). Never touches the real dataset or the network. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include "check.h"
 #include "cnnlab/data.h"
 #include "core/core.h"
+#include "dataset/locate.h"
 #include "dataset/md5.h"
 
 #define REC (1 + CNN_CIFAR_PIXELS) /* bytes per record */
@@ -374,6 +377,84 @@ static void test_folder(void)
     rmdir(dir);
 }
 
+/* ---- unpacking the archive into a folder that lacks a file ---- */
+static int file_is_batch(const char *path, int file)
+{
+    cnn_dataset d;
+    cnn_error err = {0};
+    if (cnn_cifar_load_file(path, -1, &d, &err) != CNN_STATUS_OK)
+        return 0;
+    int ok = d.count == 10 && d.labels[3] == label_of(file, 3) &&
+             d.pixels[3 * CNN_CIFAR_PIXELS + 5] == pixel_of(file, 3, 0, 0, 5);
+    cnn_dataset_free(&d);
+    return ok;
+}
+
+static void test_unpack(void)
+{
+    char src[512], dir[512], archive[600], path[700], cmd[2048];
+    snprintf(src, sizeof src, "%s/src/cifar-10-batches-bin", tmpdir);
+    snprintf(dir, sizeof dir, "%s/data/cifar-10-batches-bin", tmpdir);
+    snprintf(archive, sizeof archive, "%s/archive.tar.gz", tmpdir);
+    cnn_error err = {0};
+    cnn_mkdir_p(src, &err);
+    cnn_mkdir_p(dir, &err);
+    /* The archive: files 1-6 of the generator (test_batch.bin is file 6) and
+     * a readme; the folder: files 11-15 of it, test_batch.bin missing. */
+    for (int b = 1; b <= 6; b++) {
+        snprintf(path, sizeof path, b < 6 ? "%s/data_batch_%d.bin" : "%s/test_batch.bin", src, b);
+        write_batch(path, b, 10, -1);
+        snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, b);
+        if (b < 6)
+            write_batch(path, 10 + b, 10, -1);
+    }
+    snprintf(path, sizeof path, "%s/readme.html", src);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("readme\n", f);
+        fclose(f);
+    }
+    snprintf(cmd, sizeof cmd, "tar -czf '%s' -C '%s/src' cifar-10-batches-bin", archive, tmpdir);
+    if (system(cmd) != 0) {
+        printf("note: unpack skipped: tar cannot make a test archive\n");
+        return;
+    }
+    cnn_status st = cnn_cifar_unpack(archive, dir, &err);
+    check(st == CNN_STATUS_OK, "unpack into a folder that lacks test_batch.bin: %s", err.msg);
+    int kept = 1;
+    for (int b = 1; b <= 5; b++) {
+        snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, b);
+        kept &= file_is_batch(path, 10 + b);
+    }
+    check(kept, "unpack leaves the folder's own data_batch_1..5.bin as they were");
+    snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+    check(file_is_batch(path, 6), "unpack moves in the missing test_batch.bin from the archive");
+    snprintf(path, sizeof path, "%s/readme.html", dir);
+    check(cnn_path_exists(path), "unpack moves in the other files the folder lacks (readme.html)");
+    snprintf(path, sizeof path, "%s/data", tmpdir);
+    DIR *d = opendir(path);
+    int entries = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        entries += e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."));
+    if (d)
+        closedir(d);
+    check(entries == 1, "unpack leaves no temporary folder beside the folder (%d entries)",
+          entries);
+
+    /* An archive that is not a gzip'd tar: an error naming it, nothing changed. */
+    snprintf(path, sizeof path, "%s/data_batch_1.bin", src);
+    st = cnn_cifar_unpack(path, dir, &err);
+    check(st != CNN_STATUS_OK && has(err.msg, path), "unpack of a file that is not an archive: %s",
+          err.msg);
+    snprintf(path, sizeof path, "%s/data_batch_1.bin", dir);
+    check(file_is_batch(path, 11), "a failed unpack leaves the folder's files as they were");
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/src' '%s/data' '%s'", tmpdir, tmpdir, archive);
+    if (system(cmd) != 0)
+        printf("note: %s not cleaned\n", tmpdir);
+}
+
 /* ---- split ---- */
 static int sorted_strictly(const int *a, int n)
 {
@@ -581,6 +662,7 @@ int main(void)
     test_md5();
     test_load_file();
     test_folder();
+    test_unpack();
     test_split();
     test_norm();
     test_batch();

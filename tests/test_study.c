@@ -150,6 +150,30 @@ static void test_plan(void)
     cnn_study_plan(&spec, runs, CNN_STUDY_MAX_RUNS, &n, &err);
     check(strcmp(runs[1].id, "model=a-b-c") == 0, "run ids keep only safe characters: %s",
           runs[1].id);
+
+    /* The count, without the runs: the plan's own, and a product far past
+     * the limit (32^8, more than an int holds) refused before any is made. */
+    two_factor_spec(&spec);
+    spec.repeats = 3;
+    int counted;
+    check(cnn_study_count(&spec, CNN_STUDY_MAX_RUNS, &counted, &err) == 0 && counted == 12,
+          "count: the ablation's 12 runs (%d)", counted);
+    memset(&spec, 0, sizeof spec);
+    char values[CNN_STUDY_MAX_VALUES * 4] = "f=0";
+    for (int v = 1; v < CNN_STUDY_MAX_VALUES; v++)
+        snprintf(values + strlen(values), sizeof values - strlen(values), ",%d", v);
+    for (int f = 0; f < CNN_STUDY_MAX_FACTORS; f++) {
+        values[0] = (char)('a' + f);
+        cnn_study_factor_parse(values, &spec.factors[f], NULL);
+    }
+    spec.factor_count = CNN_STUDY_MAX_FACTORS;
+    spec.grid = 1;
+    spec.repeats = 1;
+    check(cnn_study_count(&spec, CNN_STUDY_MAX_RUNS, &counted, &err) != 0 &&
+              has(err.msg, "more than 2048 runs") && has(err.msg, "32 x 32 x 32"),
+          "count: a grid of 8 factors of 32 values refused: %s", err.msg);
+    check(cnn_study_plan(&spec, runs, CNN_STUDY_MAX_RUNS, &n, &err) != 0 && n == 0,
+          "plan: the same grid refused before any run is made (%d runs)", n);
 }
 
 static int args_are(const char **argv, int n, const char *want)

@@ -118,6 +118,9 @@ cnn_status cnn_study_normalise_args(int argc, const char *const *argv, cnn_study
  * Each configuration is repeated spec->repeats times. runs has room for max. */
 cnn_status cnn_study_plan(const cnn_study_spec *spec, cnn_study_run *runs, int max, int *count,
                           cnn_error *err);
+/* The number of runs cnn_study_plan makes, counted without making them (a
+ * grid's product with an overflow check): refused when more than max. */
+cnn_status cnn_study_count(const cnn_study_spec *spec, int max, int *count, cnn_error *err);
 /* Number of distinct configurations in runs[0..n). */
 int cnn_study_config_count(const cnn_study_run *runs, int n);
 

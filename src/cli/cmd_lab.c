@@ -172,7 +172,7 @@ static void report_choice(cnn_text *f, const lab_study *st, int chosen)
     }
     char sel_path[4200];
     snprintf(sel_path, sizeof sel_path, "%s/select.txt", st[chosen].dir);
-    char *sel = cnn_file_read_text(sel_path);
+    char *sel = cnn_file_text_or_null(sel_path);
     char label[256], acc[64], uses[32], tested[512], retrained[8];
     cnn_kv_get(sel, "chosen_label", label, sizeof label, "");
     cnn_kv_get(sel, "test_accuracy", acc, sizeof acc, "");
@@ -411,7 +411,7 @@ static cnn_status select_chosen(const lab_args *a, const lab_study *c)
            c->dir, 100 * c->best);
     char sel_path[4200];
     snprintf(sel_path, sizeof sel_path, "%s/select.txt", c->dir);
-    char *sel = cnn_file_read_text(sel_path);
+    char *sel = cnn_file_text_or_null(sel_path);
     char uses[32];
     cnn_kv_get(sel, "test_uses", uses, sizeof uses, "");
     free(sel);

@@ -379,7 +379,7 @@ typedef struct select_record {
 
 static void read_record(const char *path, select_record *rec)
 {
-    char *sel = cnn_file_read_text(path), uses[32];
+    char *sel = cnn_file_text_or_null(path), uses[32];
     cnn_kv_get(sel, "test_uses", uses, sizeof uses, "0");
     cnn_kv_get(sel, "test_accuracy", rec->acc, sizeof rec->acc, "0");
     cnn_kv_get(sel, "tested", rec->tested, sizeof rec->tested, "?");
@@ -437,7 +437,7 @@ static cnn_status run_test(const select_args *a, const char *target, const char 
     printf("select: evaluating %s on the test set (use %d of the test set for this study)\n",
            target, use);
     int rc = spawn(targv);
-    char *result = cnn_file_read_text(json);
+    char *result = cnn_file_text_or_null(json);
     const char *at = result ? strstr(result, "\"accuracy\": ") : NULL;
     if (rc != 0 || !at) {
         free(result);
@@ -459,7 +459,7 @@ static cnn_status write_record(const select_args *a, const char *dir, const cnn_
     if (a->retrain) {
         char cpath[4200];
         snprintf(cpath, sizeof cpath, "%s/final/config.txt", dir);
-        char *cfg = cnn_file_read_text(cpath);
+        char *cfg = cnn_file_text_or_null(cpath);
         cnn_kv_get(cfg, "train_images", train_images, sizeof train_images, "");
         free(cfg);
     }

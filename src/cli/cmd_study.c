@@ -237,6 +237,12 @@ static cnn_status check_ablation(cnn_study_spec *spec, const char *control, cnn_
 static cnn_status check_grid(const cnn_study_spec *spec, cnn_error *err)
 {
     int value[CNN_STUDY_MAX_FACTORS] = {0};
+    /* A grid's size is known before any configuration is built: a product
+     * of thousands of runs is refused at once, not after checking them all. */
+    int planned;
+    cnn_status st = cnn_study_count(spec, CNN_STUDY_MAX_RUNS, &planned, err);
+    if (st)
+        return st;
     for (;;) {
         char what[512] = "--grid";
         for (int f = 0; f < spec->factor_count; f++) {
@@ -244,7 +250,7 @@ static cnn_status check_grid(const cnn_study_spec *spec, cnn_error *err)
             snprintf(what + used, sizeof what - used, " %s=%s", spec->factors[f].flag,
                      spec->factors[f].values[value[f]]);
         }
-        cnn_status st = check_config(spec, value, what, NULL, 0, err);
+        st = check_config(spec, value, what, NULL, 0, err);
         if (st)
             return st;
         int f = spec->factor_count - 1;
@@ -448,8 +454,10 @@ cnn_status cnn_cmd_study(int argc, char **argv, cnn_error *err)
     char data_dir[4096];
     if ((st = cnn_cifar_locate(a.data, 1, data_dir, sizeof data_dir, err)) ||
         (st = cnn_mkdir_p(a.out, err)) ||
-        (st = cnn_dir_lock(a.out, "--out: study folder", &lock, err)) ||
-        (st = cnn_study_open(a.out, spec, control, err)))
+        (st = cnn_dir_lock(a.out, "--out: study folder", &lock, err)))
+        goto done;
+    cnn_file_remove_temps(a.out); /* a killed study's unfinished writes */
+    if ((st = cnn_study_open(a.out, spec, control, err)))
         goto done;
     st = run_study(&a, spec, runs, n, exe, threads, err);
 done:

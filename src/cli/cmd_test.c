@@ -131,16 +131,18 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
     char prec_text[16];
     if (!precision || tta < 0) { /* the run's own, from config.txt */
         char path[4096], tta_text[16];
-        unsigned char *cfg = NULL;
+        char *cfg = NULL;
         size_t cfg_size;
         snprintf(path, sizeof path, "%s/config.txt", run);
-        if (cnn_path_exists(path) && cnn_file_read_all(path, &cfg, &cfg_size, err) == CNN_STATUS_OK) {
+        if (cnn_path_exists(path) && (st = cnn_file_read_text(path, &cfg, &cfg_size, err)))
+            return st;
+        if (cfg) {
             if (!precision) {
-                cnn_kv_get((const char *)cfg, "precision", prec_text, sizeof prec_text, "fp32");
+                cnn_kv_get(cfg, "precision", prec_text, sizeof prec_text, "fp32");
                 precision = prec_text;
             }
             if (tta < 0) {
-                cnn_kv_get((const char *)cfg, "tta", tta_text, sizeof tta_text, "0");
+                cnn_kv_get(cfg, "tta", tta_text, sizeof tta_text, "0");
                 char *end;
                 long v = strtol(tta_text, &end, 10);
                 if (end == tta_text || *end || v < 0 || v > 2) {
@@ -167,8 +169,12 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
         return st;
     char model_file[4096];
     snprintf(model_file, sizeof model_file, "%s/model.cnn", run);
+    /* The test set is CIFAR-10's: a model that reads other images or gives
+     * other scores is refused before anything is fetched or written. */
     if ((st = cnn_checkpoint_model(&ck, cnn_path_exists(model_file) ? model_file : NULL, weights,
                                    &m, err)) ||
+        (st = cnn_model_check_data(m->desc, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE, CNN_CIFAR_CHANNELS,
+                                   CNN_CIFAR_CLASSES, "CIFAR-10", err)) ||
         (st = cnn_cifar_locate(data, 1, dir, sizeof dir, err)) ||
         (st = cnn_cifar_load_test(dir, &test, err)) ||
         (st = cnn_plan_create(m, batch, &(cnn_plan_config){CNN_BACKEND_FAST, prec, CNN_CONV_AUTO}, 0, &p, err)))

@@ -388,19 +388,20 @@ static int split_words(char *s, char **words, int max)
 
 /* `train --resume RUN_DIR`: the run's configuration is its own command line,
  * as config.txt recorded it; only the run folder is taken from RUN_DIR.
- * *line_out: the command line (the caller frees it). */
+ * *line_out: that line; *words_out: the words c's strings point into (the
+ * caller frees both when done with c). */
 static cnn_status resume_config(const char *dir, cnn_train_config *c, char **line_out,
-                                cnn_error *err)
+                                char **words_out, cnn_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.txt", dir);
-    unsigned char *text;
+    char *text;
     size_t size;
     cnn_error rerr = {0};
-    if (cnn_file_read_all(path, &text, &size, &rerr))
+    if (cnn_file_read_text(path, &text, &size, &rerr))
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--resume: %s", rerr.msg);
     static const char key[] = "# reproduce with: ";
-    char *s = (char *)text, *at = strstr(s, key);
+    char *s = text, *at = strstr(s, key);
     char *line = NULL;
     if (at) {
         at += strlen(key);
@@ -425,6 +426,7 @@ static cnn_status resume_config(const char *dir, cnn_train_config *c, char **lin
     cnn_status st = cnn_cli_train_config("train", n - 1, words + 1, c, NULL, stderr, &rerr);
     if (st) {
         free(line);
+        free(copy);
         return cnn_error_set(err, st, "--resume: the command in %s was refused: %s", path,
                              rerr.msg);
     }
@@ -432,14 +434,14 @@ static cnn_status resume_config(const char *dir, cnn_train_config *c, char **lin
     c->resume = 1;
     c->command_line = line;
     *line_out = line;
-    /* the parsed strings (model name, data folder) point into copy: kept */
+    *words_out = copy; /* the parsed strings (model name, data folder) point into it */
     return CNN_STATUS_OK;
 }
 
 cnn_status cnn_cmd_train(int argc, char **argv, cnn_error *err)
 {
     cnn_train_config c;
-    char *line = NULL;
+    char *line = NULL, *words = NULL;
     int help = 0;
     cnn_status st;
     if (argc >= 2 && strcmp(argv[1], "--resume") == 0) {
@@ -447,7 +449,7 @@ cnn_status cnn_cmd_train(int argc, char **argv, cnn_error *err)
             return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--resume RUN_DIR takes no "
                                  "other flags (the run's own come from RUN_DIR/config.txt), "
                                  "found %s", argc < 3 ? "no RUN_DIR" : argv[3]);
-        st = resume_config(argv[2], &c, &line, err);
+        st = resume_config(argv[2], &c, &line, &words, err);
     } else {
         st = cnn_cli_train_config("train", argc, argv, &c, &help, stderr, err);
     }
@@ -472,6 +474,7 @@ cnn_status cnn_cmd_train(int argc, char **argv, cnn_error *err)
     printf("run folder: %s\n", c.out_dir);
     st = cnn_train(&c, &hooks, err);
     free(line);
+    free(words);
     if (st)
         return st;
     printf("done: %s (next: cnnlab test %s)\n", c.out_dir, c.out_dir);

@@ -1,6 +1,7 @@
 /* main.c: the cnnlab tool: one table of subcommands drives the usage text,
  * the dispatch and the unknown-command message. The command-line layer is
  * the only code that prints errors and chooses exit statuses (report.h). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #ifdef __GLIBC__
@@ -58,6 +59,10 @@ static void tune_malloc(void)
 int main(int argc, char **argv)
 {
     tune_malloc();
+    /* A write past the file-size limit (ulimit -f) then fails with EFBIG,
+     * which the atomic writer reports like a full disk, keeping the file it
+     * was replacing, instead of killing cnnlab in the middle of the write. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;

@@ -61,9 +61,13 @@ cnn_status cnn_file_open_read(const char *path, FILE **f, long long *size, cnn_e
 /* Reads a whole regular file into a fresh buffer, NUL-terminated (caller
  * frees with free()); refuses what cnn_file_open_read refuses. */
 cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *size, cnn_error *err);
-/* The text of a file as cnn_file_read_all reads it, or NULL when it cannot be
+/* The same for a text file: a NUL byte anywhere (which would end the text
+ * early, the rest unseen) is refused as "PATH line N: expected text, found a
+ * NUL byte". */
+cnn_status cnn_file_read_text(const char *path, char **text, size_t *size, cnn_error *err);
+/* The text of a file as cnn_file_read_text reads it, or NULL when it cannot be
  * read (for files that may be missing: select.txt, report.md); free(). */
-char *cnn_file_read_text(const char *path);
+char *cnn_file_text_or_null(const char *path);
 /* Writes path atomically: into a fresh path.tmp.PID.N beside it (created
  * exclusively, so concurrent writers never share one), fsync, rename, fsync of
  * the folder. A crash leaves either the old file or the new one, never a torn
@@ -118,7 +122,11 @@ typedef struct cnn_csv_spec {
  * a number. A header without rows is not an error (*rows = 0). */
 cnn_status cnn_csv_read(const char *path, const cnn_csv_spec *spec, double **columns, int *rows,
                         cnn_error *err);
-
+/* Removes the temporary files (NAME.tmp.PID.N) that writers killed while
+ * writing left in dir; returns how many, or -1 if dir cannot be read. Only
+ * for a folder this process has locked (cnn_dir_lock): no live writer then
+ * works in it. */
+int cnn_file_remove_temps(const char *dir);
 /* Text appended to a caller's fixed buffer (reports, sentences): what does not
  * fit is cut, and buf stays NUL-terminated. */
 typedef struct cnn_fixbuf {

@@ -77,11 +77,33 @@ cnn_status cnn_file_read_all(const char *path, unsigned char **data, size_t *siz
     return CNN_STATUS_OK;
 }
 
-char *cnn_file_read_text(const char *path)
+cnn_status cnn_file_read_text(const char *path, char **text, size_t *size, cnn_error *err)
 {
     unsigned char *data;
+    cnn_status st = cnn_file_read_all(path, &data, size, err);
+    *text = NULL;
+    if (st)
+        return st;
+    const unsigned char *nul = memchr(data, 0, *size);
+    if (nul) { /* it would end the text early, the rest unseen */
+        int line = 1;
+        for (const unsigned char *q = data; q < nul; q++)
+            line += *q == '\n';
+        free(data);
+        *size = 0;
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: expected text, found a NUL "
+                             "byte", path, line);
+    }
+    *text = (char *)data;
+    return CNN_STATUS_OK;
+}
+
+char *cnn_file_text_or_null(const char *path)
+{
+    char *text;
     size_t size;
-    return cnn_file_read_all(path, &data, &size, NULL) ? NULL : (char *)data;
+    cnn_error ignored;
+    return cnn_file_read_text(path, &text, &size, &ignored) ? NULL : text;
 }
 
 /* fsync of the folder that holds path, so that a rename into it survives a crash. */
@@ -106,6 +128,12 @@ static int sync_parent(const char *path)
     int r = fsync(fd);
     close(fd);
     return r;
+}
+
+/* What a failed write leaves: the file it would have replaced, or nothing. */
+static const char *kept_text(const char *path)
+{
+    return cnn_path_exists(path) ? "the previous one is kept" : "it was not created";
 }
 
 cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size, cnn_error *err)
@@ -135,7 +163,9 @@ cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size
             int e = errno;
             close(fd);
             unlink(tmp);
-            return cnn_error_set(err, CNN_STATUS_IO, "%s: write failed: %s", tmp, strerror(e));
+            return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot write it (%s after %zu of %zu "
+                                 "bytes); %s", path, strerror(e), size - left, size,
+                                 kept_text(path));
         }
         p += w;
         left -= (size_t)w;
@@ -144,12 +174,14 @@ cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size
         int e = errno;
         close(fd);
         unlink(tmp);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush to disk: %s", tmp, strerror(e));
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush it to disk (%s); %s", path,
+                             strerror(e), kept_text(path));
     }
     if (close(fd) != 0) {
         int e = errno;
         unlink(tmp);
-        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush to disk: %s", tmp, strerror(e));
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot flush it to disk (%s); %s", path,
+                             strerror(e), kept_text(path));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;
@@ -160,6 +192,45 @@ cnn_status cnn_file_write_atomic(const char *path, const void *data, size_t size
         return cnn_error_set(err, CNN_STATUS_IO, "%s: written, but its folder cannot be flushed "
                              "to disk: %s", path, strerror(errno));
     return CNN_STATUS_OK;
+}
+
+/* 1 if name is NAME.tmp.PID.N, the form cnn_file_write_atomic gives its
+ * temporary files. */
+static int is_temp_name(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name)
+        return 0;
+    const char *p = t + 5;
+    for (int part = 0; part < 2; part++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (part == 0 && *p++ != '.')
+            return 0;
+    }
+    return *p == 0;
+}
+
+int cnn_file_remove_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[4096];
+        if (!is_temp_name(e->d_name) ||
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 int cnn_path_exists(const char *path)

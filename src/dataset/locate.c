@@ -4,16 +4,20 @@
  * not, the caller allowed it and the folder is named cifar-10-batches-bin (the
  * name the official archive unpacks to), the archive is fetched with curl or
  * wget into the folder's parent as NAME.part, its MD5 checked, renamed, and
- * unpacked with tar. Helper programs are started with cnn_proc_start and an
- * argument vector: no shell ever sees a path. Invariant: a failed or partial
- * download never leaves a file named like the finished archive. */
+ * unpacked with tar into a fresh temporary folder beside it, from which only
+ * the files the folder lacks are moved in. Helper programs are started with
+ * cnn_proc_start and an argument vector: no shell ever sees a path. Invariants:
+ * a failed or partial download never leaves a file named like the finished
+ * archive; a file already in the folder is never replaced. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cnnlab/data.h"
 #include "core/core.h"
+#include "dataset/locate.h"
 #include "dataset/md5.h"
 
 #define DEFAULT_DIR "data/cifar-10-batches-bin"
@@ -81,9 +85,75 @@ static int run_program(char *const argv[])
     return p.signal || rc == 127 ? -1 : rc;
 }
 
-/* Fetches, checks and unpacks the archive into parent. On failure returns
- * non-zero with a short reason in why. */
-static int download(const char *parent, char *why, size_t why_size)
+cnn_status cnn_cifar_unpack(const char *archive, const char *folder, cnn_error *err)
+{
+    char prog[PATH_MAX_LEN], tmp[PATH_MAX_LEN], inner[PATH_MAX_LEN + 32];
+    const char *base = strrchr(folder, '/');
+    size_t parent_len = base ? (size_t)(base - folder) : 0;
+    int n = snprintf(tmp, sizeof tmp, "%.*s%s.%s.unpack.XXXXXX", (int)parent_len, folder,
+                     base ? "/" : "", base ? base + 1 : folder);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: path too long", folder);
+    if (!find_program("tar", prog, sizeof prog))
+        return cnn_error_set(err, CNN_STATUS_MISSING_DATA, "tar is not installed to unpack %s",
+                             archive);
+    cnn_status st = cnn_mkdir_p(folder, err);
+    if (st)
+        return st;
+    if (!mkdtemp(tmp))
+        return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot create a temporary folder to "
+                             "unpack %s into: %s", tmp, archive, strerror(errno));
+    fprintf(stderr, "cnnlab: unpacking %s into %s/\n", archive, tmp);
+    char *argv[] = {prog, "-xzf", (char *)archive, "-C", tmp, NULL};
+    int rc = run_program(argv);
+    snprintf(inner, sizeof inner, "%s/" FOLDER_NAME, tmp);
+    DIR *d = opendir(inner);
+    if (rc != 0)
+        st = cnn_error_set(err, CNN_STATUS_MISSING_DATA, "unpacking %s failed (tar status %d)",
+                           archive, rc);
+    else if (!d)
+        st = cnn_error_set(err, CNN_STATUS_MISSING_DATA, "%s: expected the folder " FOLDER_NAME
+                           " in it, found none", archive);
+    /* Each unpacked file goes into folder unless folder has it already;
+     * whatever is left is removed with the temporary folder. */
+    int moved = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char from[PATH_MAX_LEN + 320], to[PATH_MAX_LEN + 320];
+        snprintf(from, sizeof from, "%s/%s", inner, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", folder, e->d_name);
+        /* link(2) refuses a name that exists, whatever it is; rename where
+         * the file system has no hard links. */
+        if (st == CNN_STATUS_OK && link(from, to) == 0) {
+            moved++;
+        } else if (st == CNN_STATUS_OK && errno != EEXIST) {
+            if (!cnn_path_exists(to) && rename(from, to) == 0) {
+                moved++;
+                continue;
+            }
+            st = cnn_error_set(err, CNN_STATUS_IO, "%s: cannot move it into %s/: %s", from,
+                               folder, strerror(errno));
+        }
+        unlink(from);
+    }
+    if (d)
+        closedir(d);
+    if ((d && rmdir(inner) != 0) || rmdir(tmp) != 0) {
+        if (st == CNN_STATUS_OK)
+            st = cnn_error_set(err, CNN_STATUS_IO, "%s: unpacked, but this temporary folder "
+                               "could not be removed: %s", tmp, strerror(errno));
+    }
+    if (st == CNN_STATUS_OK)
+        fprintf(stderr, "cnnlab: moved %d unpacked file%s into %s/\n", moved,
+                moved == 1 ? "" : "s", folder);
+    return st;
+}
+
+/* Fetches and checks the archive into parent, then unpacks what folder lacks.
+ * On failure returns non-zero with a short reason in why. */
+static int download(const char *parent, const char *folder, char *why, size_t why_size)
 {
     char archive[PATH_MAX_LEN + 64], part[PATH_MAX_LEN + 64], prog[PATH_MAX_LEN];
     snprintf(archive, sizeof archive, "%s/%s", parent, ARCHIVE_NAME);
@@ -139,15 +209,8 @@ static int download(const char *parent, char *why, size_t why_size)
         }
     }
 
-    fprintf(stderr, "cnnlab: unpacking %s into %s/\n", archive, parent);
-    if (!find_program("tar", prog, sizeof prog)) {
-        snprintf(why, why_size, "tar is not installed to unpack %s", archive);
-        return 1;
-    }
-    char *argv[] = {prog, "-xzf", archive, "-C", (char *)parent, NULL};
-    int rc = run_program(argv);
-    if (rc != 0) {
-        snprintf(why, why_size, "unpacking %s failed (tar status %d)", archive, rc);
+    if (cnn_cifar_unpack(archive, folder, &e) != CNN_STATUS_OK) {
+        snprintf(why, why_size, "%s", e.msg);
         return 1;
     }
     unlink(archive);
@@ -201,7 +264,7 @@ cnn_status cnn_cifar_locate(const char *dir, int allow_download, char *resolved,
 
     char why[PATH_MAX_LEN + 256] = "";
     int had_parent = cnn_path_exists(parent);
-    if (download(parent, why, sizeof why) != 0) {
+    if (download(parent, folder, why, sizeof why) != 0) {
         if (!had_parent)
             rmdir(parent); /* only if still empty: leave no trace of a failed attempt */
         return cnn_error_set(err, CNN_STATUS_MISSING_DATA,
@@ -212,9 +275,8 @@ cnn_status cnn_cifar_locate(const char *dir, int allow_download, char *resolved,
     }
     if (list_missing(folder, missing, sizeof missing) != 0)
         return cnn_error_set(err, CNN_STATUS_MISSING_DATA,
-                             "%s: still missing %s after unpacking the official archive into "
-                             "%s/",
-                             folder, missing, parent);
+                             "%s: still missing %s after unpacking the official archive",
+                             folder, missing);
     memcpy(resolved, folder, len + 1);
     return CNN_STATUS_OK;
 }

@@ -304,7 +304,7 @@ cnn_status cnn_model_check_data(const cnn_model_desc *desc, int h, int w, int c,
         return CNN_STATUS_OK;
     const cnn_model_file *file = cnn_model_file_of(desc);
     return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
-                         "--model: model %s%s%s%s reads %dx%dx%d images into %d classes; the %s "
+                         "model %s%s%s%s reads %dx%dx%d images into %d classes; the %s "
                          "data has %dx%dx%d images and %d classes (expected `input %d %d %d` and "
                          "`classes %d`)", desc->name, file ? " (" : "", file ? file->path : "",
                          file ? ")" : "", desc->in_h, desc->in_w, desc->in_c, desc->classes, data,

@@ -415,17 +415,12 @@ cnn_status cnn_model_file_read(const char *path, const char *vars, cnn_model_fil
                                cnn_error *err)
 {
     *out = NULL;
-    unsigned char *data;
+    char *data;
     size_t size;
-    cnn_status st = cnn_file_read_all(path, &data, &size, err);
+    cnn_status st = cnn_file_read_text(path, &data, &size, err);
     if (st)
         return st;
-    if (strlen((const char *)data) != size) {
-        free(data);
-        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: expected text, found a NUL byte "
-                             "(a binary file?)", path);
-    }
-    st = cnn_model_file_parse(path, (const char *)data, vars, out, err);
+    st = cnn_model_file_parse(path, data, vars, out, err);
     free(data);
     return st;
 }

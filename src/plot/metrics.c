@@ -20,7 +20,7 @@ static void read_status(const char *run_dir, cnn_metrics *m)
 {
     char path[4200], status[64], epochs[32];
     snprintf(path, sizeof path, "%s/status.txt", run_dir);
-    char *text = cnn_path_exists(path) ? cnn_file_read_text(path) : NULL;
+    char *text = cnn_path_exists(path) ? cnn_file_text_or_null(path) : NULL;
     if (!text)
         return;
     if (cnn_kv_get(text, "status", status, sizeof status, NULL))

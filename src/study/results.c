@@ -21,7 +21,7 @@ char *cnn_study_read_text(const char *dir, const char *name)
 {
     char path[4096];
     snprintf(path, sizeof path, "%.3900s/%.100s", dir, name);
-    return cnn_file_read_text(path);
+    return cnn_file_text_or_null(path);
 }
 
 void cnn_study_read_result(const char *run_dir, const char *control_config, cnn_study_result *out)

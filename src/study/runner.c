@@ -28,16 +28,16 @@ cnn_status cnn_study_load(const char *dir, cnn_study_spec *spec, cnn_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/study.txt", dir);
-    unsigned char *text;
+    char *text;
     size_t size;
     if (!cnn_path_exists(path))
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "%s is not a study folder: it has no study.txt (see `cnnlab study`)",
                              dir);
-    cnn_status st = cnn_file_read_all(path, &text, &size, err);
+    cnn_status st = cnn_file_read_text(path, &text, &size, err);
     if (st)
         return st;
-    st = cnn_study_spec_parse((const char *)text, spec, err);
+    st = cnn_study_spec_parse(text, spec, err);
     free(text);
     return st;
 }

@@ -11,6 +11,7 @@
 
 #include "cnnlab/cnnlab.h"
 #include "cnnlab/study.h"
+#include "core/core.h"
 
 /* ---- presets ---- */
 
@@ -300,16 +301,54 @@ static int add_config(const cnn_study_spec *spec, const int *value, int factor, 
     return 0;
 }
 
-cnn_status cnn_study_plan(const cnn_study_spec *spec, cnn_study_run *runs, int max, int *count,
-                          cnn_error *err)
+cnn_status cnn_study_count(const cnn_study_spec *spec, int max, int *count, cnn_error *err)
 {
     *count = 0;
-    int value[CNN_STUDY_MAX_FACTORS];
-    for (int f = 0; f < CNN_STUDY_MAX_FACTORS; f++)
-        value[f] = -1;
     if (spec->repeats < 1)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--repeats: expected >= 1, found %d",
                              spec->repeats);
+    /* Saturated at max + 1, so that no product or sum overflows. An
+     * ablation: the control and each factor's other values; a grid: the
+     * product of the factors' value counts. */
+    unsigned long long limit = (unsigned long long)max + 1, configs = 1;
+    char sizes[CNN_STUDY_MAX_FACTORS * 8] = "";
+    cnn_fixbuf b = {sizes, sizeof sizes, 0};
+    for (int f = 0; f < spec->factor_count; f++) {
+        unsigned long long n = 0;
+        for (int v = 0; v < spec->factors[f].count; v++)
+            n += spec->grid || !spec->factors[f].is_control[v];
+        configs = spec->grid ? configs * n : configs + n;
+        if (configs > limit)
+            configs = limit;
+        cnn_fixbuf_printf(&b, "%s%d", f ? " x " : "", spec->factors[f].count);
+    }
+    unsigned long long total = configs * (unsigned long long)spec->repeats;
+    if (total > (unsigned long long)max) {
+        char what[128];
+        if (spec->grid)
+            snprintf(what, sizeof what, "--grid of %s values", sizes);
+        else
+            snprintf(what, sizeof what, "%llu configurations", configs);
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
+                             "the study has more than %d runs (%s, %d repeat%s each); vary "
+                             "fewer values", max, what, spec->repeats,
+                             spec->repeats == 1 ? "" : "s");
+    }
+    *count = (int)total;
+    return CNN_STATUS_OK;
+}
+
+cnn_status cnn_study_plan(const cnn_study_spec *spec, cnn_study_run *runs, int max, int *count,
+                          cnn_error *err)
+{
+    int planned;
+    cnn_status st = cnn_study_count(spec, max, &planned, err);
+    *count = 0;
+    if (st)
+        return st;
+    int value[CNN_STUDY_MAX_FACTORS];
+    for (int f = 0; f < CNN_STUDY_MAX_FACTORS; f++)
+        value[f] = -1;
     int config = 0;
     if (!spec->grid) {
         if (add_config(spec, value, -1, config++, runs, max, count, err))

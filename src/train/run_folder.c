@@ -153,11 +153,11 @@ cnn_status cnn_run_load_resume(run *r, progress *g, cnn_error *err)
                            m->state_count, m_count, v_count);
         goto out;
     }
-    if (s.epoch < 1 || s.epoch >= c->epochs) {
+    /* The last epoch: a run killed after its last checkpoint, before its
+     * status.txt; it only finishes (final validation, status.txt). */
+    if (s.epoch < 1 || s.epoch > c->epochs) {
         st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: holds epoch %d of %d; expected one from "
-                           "1 to %d (at the last epoch the training is done: its weights are "
-                           "in last.weights and best.weights)", path, s.epoch, c->epochs,
-                           c->epochs - 1);
+                           "1 to %d", path, s.epoch, c->epochs, c->epochs);
         goto out;
     }
     for (int i = 0; i < s.n_train; i++)
@@ -189,7 +189,8 @@ cnn_status cnn_run_load_resume(run *r, progress *g, cnn_error *err)
     free(csv);
     memcpy(r->train_idx, s.order, (size_t)s.n_train * sizeof(int));
     memcpy(m->params, s.params, m->param_count * sizeof(float));
-    memcpy(m->state, s.state, m->state_count * sizeof(float));
+    if (m->state_count) /* a model without norm layers has none (and NULL pointers) */
+        memcpy(m->state, s.state, m->state_count * sizeof(float));
     if (m_count)
         memcpy(r->opt.m, s.m, m_count * sizeof(float));
     if (v_count)

@@ -9,6 +9,10 @@
  * the batch size, one for the epoch's last, shorter batch when there is one
  * (none with --drop-last), and an inference plan for validation. A run ends
  * after total_steps steps (fractional --epochs end inside the last epoch).
+ * Crash safety: after each epoch metrics.csv, the weights and last of all
+ * resume.state are written atomically, status.txt only at the end; a run
+ * killed anywhere goes on with --resume after the epoch resume.state holds
+ * (metrics.csv's rows past it are dropped) and ends as if never killed.
  */
 #include <math.h>
 #include <omp.h>
@@ -137,6 +141,9 @@ static cnn_status check_folder(run *r, cnn_error *err)
         if (cnn_path_exists(c->out_dir) &&
             (st = cnn_dir_lock(c->out_dir, "--resume: run folder", &r->lock, err)))
             return st;
+        /* what a killed run was writing when it died: never renamed, never read */
+        if (r->lock >= 0)
+            cnn_file_remove_temps(c->out_dir);
         snprintf(path, sizeof path, "%s/status.txt", c->out_dir);
         if (cnn_path_exists(path))
             return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
@@ -292,6 +299,18 @@ static cnn_status check_config(const cnn_train_config *c, cnn_error *err)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "--lr-schedule plateau: needs a validation split, found --val-fraction 0");
     return CNN_STATUS_OK;
+}
+
+/* 1 when --early-stop ends the run after epoch (why says so). */
+static int stops_early(const cnn_train_config *c, int since_best, int epoch, int best_epoch,
+                       char *why, size_t size)
+{
+    if (!c->early_stop || since_best < c->early_stop || epoch >= c->epochs)
+        return 0;
+    snprintf(why, size, "no better validation accuracy for %d epochs after epoch %d; stopped "
+             "after epoch %d of %d; best.weights are epoch %d's", c->early_stop, best_epoch,
+             epoch, c->epochs, best_epoch);
+    return 1;
 }
 
 /* One epoch's sums over its steps. */
@@ -475,7 +494,15 @@ cnn_status cnn_train(const cnn_train_config *cfg, const cnn_train_hooks *hooks, 
     const char *status = "finished";
     char why[512] = "";
     int epoch;
-    for (epoch = g.epoch + 1; epoch <= c->epochs; epoch++) {
+    /* A run killed after the checkpoint of the epoch that stopped it early
+     * stops again, where it stopped. */
+    int stopped = c->resume && stops_early(c, g.since_best, g.epoch, g.best_epoch, why,
+                                           sizeof why);
+    if (stopped) {
+        status = "stopped early";
+        info(hooks, "early stop: %s", why);
+    }
+    for (epoch = g.epoch + 1; !stopped && epoch <= c->epochs; epoch++) {
         double t0 = cnn_now();
         cnn_rng rng;
         cnn_rng_init(&rng, c->seed, CNN_STREAM_SHUFFLE, (uint64_t)epoch);
@@ -489,11 +516,8 @@ cnn_status cnn_train(const cnn_train_config *cfg, const cnn_train_hooks *hooks, 
         }
         if ((st = end_epoch(&r, epoch, t0, &e, &g, hooks, err)))
             break;
-        if (c->early_stop && g.since_best >= c->early_stop && epoch < c->epochs) {
+        if (stops_early(c, g.since_best, epoch, g.best_epoch, why, sizeof why)) {
             status = "stopped early";
-            snprintf(why, sizeof why, "no better validation accuracy for %d epochs after epoch %d; "
-                     "stopped after epoch %d of %d; best.weights are epoch %d's", c->early_stop,
-                     g.best_epoch, epoch, c->epochs, g.best_epoch);
             info(hooks, "early stop: %s", why);
             epoch++;
             break;
