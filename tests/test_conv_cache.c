@@ -100,13 +100,18 @@ int main(void)
      * NUL byte: ignored, timed again, the file replaced by a valid one */
     static const char *const bad[] = {"%s\tnonsense\t0\t(x)\n", "%s\tauto\t0\t(x)\n",
                                       "%s\tdirect\t1\t(x)\n", "%s\tdirect\t7\t(x)\n",
-                                      "%s\n", "%s\tdirect"};
+                                      "%s\n", "%s\tdirect", "%s\tdirect\t\n1\t(x)\n"};
     for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
         n = snprintf(line, sizeof line, bad[i], key);
         write_file(line, (size_t)n);
         make_auto(&g, second, sizeof second);
         check(strstr(second, "(timed:") != NULL, "bad line %d ignored: %s", i, second);
     }
+    /* a last line without a reason, and no newline: taken, nothing read past the end */
+    n = snprintf(line, sizeof line, "%s\tdirect\t0", key);
+    write_file(line, (size_t)n);
+    make_auto(&g, second, sizeof second);
+    check(strstr(second, "(cached ") != NULL, "a line without a reason is taken: %s", second);
     n = snprintf(line, sizeof line, "%s\tdirect\t0\t(x)\n", key);
     line[3] = '\0';
     write_file(line, (size_t)n);

@@ -126,21 +126,20 @@ int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run_bf16, cha
     int found = 0;
     for (const char *line = text; line && *line && !found;) {
         const char *end = strchr(line, '\n');
-        const char *v = line_value(line, key);
         size_t len = end ? (size_t)(end - line) : strlen(line);
-        char name[32], rest[256];
+        char one[512], name[32];
         int bf, used = 0;
-        if (v && len < 512 && sscanf(v, "%31[^\t\n]\t%d\t%n", name, &bf, &used) == 2 &&
-            used > 0 && cnn_conv_algo_parse(name, algo) && *algo != CNN_CONV_AUTO &&
-            (bf == 0 || bf == 1)) {
-            size_t wl = (size_t)(line + len - (v + used));
-            if (wl >= sizeof rest)
-                wl = sizeof rest - 1;
-            memcpy(rest, v + used, wl);
-            rest[wl] = '\0';
-            *run_bf16 = bf;
-            snprintf(why, why_size, "%s", rest);
-            found = 1;
+        if (len < sizeof one) { /* parsed as its own string: nothing read past its end */
+            memcpy(one, line, len);
+            one[len] = '\0';
+            const char *v = line_value(one, key);
+            if (v && sscanf(v, "%31[^\t]\t%d\t%n", name, &bf, &used) == 2 && used > 0 &&
+                cnn_conv_algo_parse(name, algo) && *algo != CNN_CONV_AUTO &&
+                (bf == 0 || bf == 1)) {
+                *run_bf16 = bf;
+                snprintf(why, why_size, "%s", v + used);
+                found = 1;
+            }
         }
         line = end ? end + 1 : NULL;
     }
