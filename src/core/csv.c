@@ -110,21 +110,12 @@ cnn_status cnn_csv_read(const char *path, const cnn_csv_spec *spec, double **col
 {
     *rows = 0;
     CNN_ASSERT(spec->count <= CNN_CSV_MAX_COLUMNS);
-    unsigned char *data;
+    char *data;
     size_t size;
-    cnn_status st = cnn_file_read_all(path, &data, &size, err);
+    cnn_status st = cnn_file_read_text(path, &data, &size, err); /* a NUL byte is refused */
     if (st)
         return st;
-    const unsigned char *nul = memchr(data, 0, size);
-    if (nul) { /* it would end the text early, the rest unseen */
-        int at = 1;
-        for (const unsigned char *q = data; q < nul; q++)
-            at += *q == '\n';
-        free(data);
-        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s line %d: expected text, found a NUL "
-                             "byte", path, at);
-    }
-    char *p = (char *)data, *line;
+    char *p = data, *line;
     int lineno = 1, have;
     while ((have = next_line(&p, &line)) && blank(line))
         lineno++;
