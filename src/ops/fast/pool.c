@@ -44,81 +44,8 @@ static void window_span(int o, int k, int s, int p, int in, int *k0, int *k1)
 
 /* ---- any window: one vector loop over C per window position ---- */
 
-static void maxpool_forward_any(const cnn_pool_geom *g, const float *x, float *y, uint8_t *argmax)
-{
-    const int C = g->c;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < g->n; n++)
-        for (int oy = 0; oy < g->oh; oy++) {
-            int ky0, ky1;
-            window_span(oy, g->kh, g->sh, g->ph, g->ih, &ky0, &ky1);
-            int iy0 = oy * g->sh - g->ph;
-            for (int ox = 0; ox < g->ow; ox++) {
-                int kx0, kx1;
-                window_span(ox, g->kw, g->sw, g->pw, g->iw, &kx0, &kx1);
-                int ix0 = ox * g->sw - g->pw;
-                size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
-                float *yo = y + o;
-                uint8_t *ao = argmax + o;
-                /* the first in-image position starts the race */
-                const float *first = x + (((size_t)n * g->ih + iy0 + ky0) * g->iw + ix0 + kx0) * C;
-                uint8_t k_first = (uint8_t)(ky0 * g->kw + kx0);
-#pragma omp simd
-                for (int c = 0; c < C; c++) {
-                    yo[c] = first[c];
-                    ao[c] = k_first;
-                }
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        if (ky == ky0 && kx == kx0)
-                            continue;
-                        const float *xp =
-                            x + (((size_t)n * g->ih + iy0 + ky) * g->iw + ix0 + kx) * C;
-                        uint8_t k = (uint8_t)(ky * g->kw + kx);
-#pragma omp simd
-                        for (int c = 0; c < C; c++) {
-                            float v = xp[c], b = yo[c];
-                            int wins = max_wins(v, b);
-                            yo[c] = wins ? v : b;
-                            ao[c] = wins ? k : ao[c];
-                        }
-                    }
-            }
-        }
-}
-
-static void maxpool_backward_any(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
-                                float *dx)
-{
-    const int C = g->c;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < g->n; n++)
-        for (int iy = 0; iy < g->ih; iy++) {
-            int oy0, oy1;
-            covering(iy, g->kh, g->sh, g->ph, g->oh, &oy0, &oy1);
-            for (int ix = 0; ix < g->iw; ix++) {
-                int ox0, ox1;
-                covering(ix, g->kw, g->sw, g->pw, g->ow, &ox0, &ox1);
-                float *d = dx + (((size_t)n * g->ih + iy) * g->iw + ix) * C;
-#pragma omp simd
-                for (int c = 0; c < C; c++)
-                    d[c] = 0.0f;
-                for (int oy = oy0; oy < oy1; oy++)
-                    for (int ox = ox0; ox < ox1; ox++) {
-                        /* this input's position inside the window of (oy, ox) */
-                        int k = (iy - (oy * g->sh - g->ph)) * g->kw + (ix - (ox * g->sw - g->pw));
-                        size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
-                        const uint8_t *a = argmax + o;
-                        const float *dyo = dy + o;
-#pragma omp simd
-                        for (int c = 0; c < C; c++)
-                            d[c] += a[c] == k ? dyo[c] : 0.0f;
-                    }
-            }
-        }
-}
-
-static void avgpool_forward_any(const cnn_pool_geom *g, const float *x, float *y)
+/* Max pooling when argmax is given, average pooling when it is NULL. */
+static void pool_forward_any(const cnn_pool_geom *g, const float *x, float *y, uint8_t *argmax)
 {
     const int C = g->c;
     const float area = (float)(g->kh * g->kw);
@@ -132,7 +59,9 @@ static void avgpool_forward_any(const cnn_pool_geom *g, const float *x, float *y
                 int kx0, kx1;
                 window_span(ox, g->kw, g->sw, g->pw, g->iw, &kx0, &kx1);
                 int ix0 = ox * g->sw - g->pw;
-                float *yo = y + (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                float *yo = y + o;
+                uint8_t *ao = argmax ? argmax + o : NULL;
 #pragma omp simd
                 for (int c = 0; c < C; c++)
                     yo[c] = 0.0f;
@@ -140,18 +69,42 @@ static void avgpool_forward_any(const cnn_pool_geom *g, const float *x, float *y
                     for (int kx = kx0; kx < kx1; kx++) {
                         const float *xp =
                             x + (((size_t)n * g->ih + iy0 + ky) * g->iw + ix0 + kx) * C;
+                        uint8_t k = (uint8_t)(ky * g->kw + kx);
+                        if (!ao) {
 #pragma omp simd
-                        for (int c = 0; c < C; c++)
-                            yo[c] += xp[c];
+                            for (int c = 0; c < C; c++)
+                                yo[c] += xp[c];
+                        } else if (ky == ky0 && kx == kx0) {
+                            /* the first in-image position starts the race */
+#pragma omp simd
+                            for (int c = 0; c < C; c++) {
+                                yo[c] = xp[c];
+                                ao[c] = k;
+                            }
+                        } else {
+#pragma omp simd
+                            for (int c = 0; c < C; c++) {
+                                float v = xp[c], b = yo[c];
+                                int wins = max_wins(v, b);
+                                yo[c] = wins ? v : b;
+                                ao[c] = wins ? k : ao[c];
+                            }
+                        }
                     }
+                if (!ao) {
 #pragma omp simd
-                for (int c = 0; c < C; c++)
-                    yo[c] /= area;
+                    for (int c = 0; c < C; c++)
+                        yo[c] /= area;
+                }
             }
         }
 }
 
-static void avgpool_backward_any(const cnn_pool_geom *g, const float *dy, float *dx)
+/* The gather: each input position sums its share of the outputs whose windows
+ * cover it (the winner's gradient when argmax is given, 1/(KH*KW) of each
+ * when it is NULL). */
+static void pool_backward_any(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
+                              float *dx)
 {
     const int C = g->c;
     const float inv = 1.0f / (float)(g->kh * g->kw);
@@ -169,10 +122,20 @@ static void avgpool_backward_any(const cnn_pool_geom *g, const float *dy, float 
                     d[c] = 0.0f;
                 for (int oy = oy0; oy < oy1; oy++)
                     for (int ox = ox0; ox < ox1; ox++) {
-                        const float *dyo = dy + (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                        size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                        const float *dyo = dy + o;
+                        if (!argmax) {
+#pragma omp simd
+                            for (int c = 0; c < C; c++)
+                                d[c] += dyo[c] * inv;
+                            continue;
+                        }
+                        /* this input's position inside the window of (oy, ox) */
+                        int k = (iy - (oy * g->sh - g->ph)) * g->kw + (ix - (ox * g->sw - g->pw));
+                        const uint8_t *a = argmax + o;
 #pragma omp simd
                         for (int c = 0; c < C; c++)
-                            d[c] += dyo[c] * inv;
+                            d[c] += a[c] == k ? dyo[c] : 0.0f;
                     }
             }
         }
@@ -220,10 +183,11 @@ static void maxpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y
 }
 
 /* Input rows of the 2x2 backward: row iy of image n takes, for each output ox
- * of output row iy/2, grad(c, q) into its columns 2*ox (q = 2*(iy%2)) and
- * 2*ox + 1 (q + 1). */
-static void maxpool_backward_2x2(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
-                                 float *dx)
+ * of output row iy/2, its share of the output's gradient into columns 2*ox
+ * and 2*ox + 1 (max: grad where the winner is q = 2*(iy%2), resp. q + 1;
+ * average, argmax NULL: a quarter each). */
+static void pool_backward_2x2(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
+                              float *dx)
 {
     const int C = g->c;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -236,13 +200,19 @@ static void maxpool_backward_2x2(const cnn_pool_geom *g, const uint8_t *argmax, 
                 const int q = 2 * (iy % 2);
                 for (int ox = 0; ox < g->ow; ox++) {
                     const size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
-                    const uint8_t *a = argmax + o;
                     const float *d = dy + o;
                     float *left = dxr + (size_t)2 * ox * C, *right = left + C;
+                    if (argmax) {
+                        const uint8_t *a = argmax + o;
 #pragma omp simd
-                    for (int c = 0; c < C; c++) {
-                        left[c] = a[c] == q ? d[c] : 0.0f;
-                        right[c] = a[c] == q + 1 ? d[c] : 0.0f;
+                        for (int c = 0; c < C; c++) {
+                            left[c] = a[c] == q ? d[c] : 0.0f;
+                            right[c] = a[c] == q + 1 ? d[c] : 0.0f;
+                        }
+                    } else {
+#pragma omp simd
+                        for (int c = 0; c < C; c++)
+                            left[c] = right[c] = d[c] * 0.25f;
                     }
                 }
                 ix_done = 2 * g->ow;
@@ -268,30 +238,6 @@ static void avgpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y
             }
 }
 
-static void avgpool_backward_2x2(const cnn_pool_geom *g, const float *dy, float *dx)
-{
-    const int C = g->c;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < g->n; n++)
-        for (int iy = 0; iy < g->ih; iy++) {
-            float *dxr = dx + ((size_t)n * g->ih + iy) * g->iw * C;
-            const int oy = iy / 2;
-            int ix_done = 0;
-            if (oy < g->oh) {
-                for (int ox = 0; ox < g->ow; ox++) {
-                    const float *d = dy + (((size_t)n * g->oh + oy) * g->ow + ox) * C;
-                    float *left = dxr + (size_t)2 * ox * C, *right = left + C;
-#pragma omp simd
-                    for (int c = 0; c < C; c++)
-                        left[c] = right[c] = d[c] * 0.25f;
-                }
-                ix_done = 2 * g->ow;
-            }
-            for (size_t i = (size_t)ix_done * C; i < (size_t)g->iw * C; i++)
-                dxr[i] = 0.0f;
-        }
-}
-
 /* ---- the entry points ---- */
 
 /* x (N,IH,IW,C) -> y (N,OH,OW,C), argmax (N,OH,OW,C) */
@@ -301,7 +247,7 @@ void cnn_fast_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, 
     if (is_2x2_tiling(g))
         maxpool_forward_2x2(g, x, y, argmax);
     else
-        maxpool_forward_any(g, x, y, argmax);
+        pool_forward_any(g, x, y, argmax);
 }
 
 /* argmax (N,OH,OW,C), dy (N,OH,OW,C) -> dx (N,IH,IW,C) or NULL */
@@ -311,9 +257,9 @@ void cnn_fast_maxpool_backward(const cnn_pool_geom *g, const uint8_t *argmax, co
     if (!dx)
         return;
     if (is_2x2_tiling(g))
-        maxpool_backward_2x2(g, argmax, dy, dx);
+        pool_backward_2x2(g, argmax, dy, dx);
     else
-        maxpool_backward_any(g, argmax, dy, dx);
+        pool_backward_any(g, argmax, dy, dx);
 }
 
 /* x (N,IH,IW,C) -> y (N,OH,OW,C) */
@@ -322,7 +268,7 @@ void cnn_fast_avgpool_forward(const cnn_pool_geom *g, const float *x, float *y)
     if (is_2x2_tiling(g))
         avgpool_forward_2x2(g, x, y);
     else
-        avgpool_forward_any(g, x, y);
+        pool_forward_any(g, x, y, NULL);
 }
 
 /* dy (N,OH,OW,C) -> dx (N,IH,IW,C) or NULL */
@@ -331,7 +277,7 @@ void cnn_fast_avgpool_backward(const cnn_pool_geom *g, const float *dy, float *d
     if (!dx)
         return;
     if (is_2x2_tiling(g))
-        avgpool_backward_2x2(g, dy, dx);
+        pool_backward_2x2(g, NULL, dy, dx);
     else
-        avgpool_backward_any(g, dy, dx);
+        pool_backward_any(g, NULL, dy, dx);
 }

@@ -20,31 +20,31 @@
 
 #include "ops/ops.h"
 
-/* Index into x (N,IH,IW,C) of the first maximum of the window of output
- * (n,oy,ox,c). The geometry keeps 2*PH <= KH, so each window holds at least
- * one in-image position. */
-static size_t window_argmax(const cnn_pool_geom *g, const float *x, int n, int oy, int ox, int c)
+/* Index into x (N,IH,IW,C) of window position (ky, kx) of output (n,oy,ox),
+ * channel c, or -1 where that position lies in the padding. */
+static long window_at(const cnn_pool_geom *g, int n, int oy, int ox, int ky, int kx, int c)
 {
-    size_t best_i = 0;
-    float best = -INFINITY;
-    int found = 0;
-    for (int ky = 0; ky < g->kh; ky++) {
-        int iy = oy * g->sh + ky - g->ph;
-        if (iy < 0 || iy >= g->ih)
-            continue;
+    int iy = oy * g->sh + ky - g->ph, ix = ox * g->sw + kx - g->pw;
+    if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw)
+        return -1;
+    return (long)((((size_t)n * g->ih + iy) * g->iw + ix) * g->c + c);
+}
+
+/* Index into x of the first maximum of the window of output (n,oy,ox,c). The
+ * geometry keeps 2*PH <= KH, so each window holds at least one in-image
+ * position. */
+static long window_argmax(const cnn_pool_geom *g, const float *x, int n, int oy, int ox, int c)
+{
+    long best_i = -1;
+    for (int ky = 0; ky < g->kh; ky++)
         for (int kx = 0; kx < g->kw; kx++) {
-            int ix = ox * g->sw + kx - g->pw;
-            if (ix < 0 || ix >= g->iw)
+            long i = window_at(g, n, oy, ox, ky, kx, c);
+            if (i < 0)
                 continue;
-            size_t i = (((size_t)n * g->ih + iy) * g->iw + ix) * g->c + c;
             float v = x[i];
-            if (!found || v > best || (isnan(v) && !isnan(best))) {
-                best = v;
+            if (best_i < 0 || v > x[best_i] || (isnan(v) && !isnan(x[best_i])))
                 best_i = i;
-                found = 1;
-            }
         }
-    }
     return best_i;
 }
 
@@ -81,17 +81,12 @@ void cnn_ref_avgpool_forward(const cnn_pool_geom *g, const float *x, float *y)
             for (int ox = 0; ox < g->ow; ox++)
                 for (int c = 0; c < g->c; c++) {
                     double s = 0;
-                    for (int ky = 0; ky < g->kh; ky++) {
-                        int iy = oy * g->sh + ky - g->ph;
-                        if (iy < 0 || iy >= g->ih)
-                            continue;
+                    for (int ky = 0; ky < g->kh; ky++)
                         for (int kx = 0; kx < g->kw; kx++) {
-                            int ix = ox * g->sw + kx - g->pw;
-                            if (ix < 0 || ix >= g->iw)
-                                continue;
-                            s += x[(((size_t)n * g->ih + iy) * g->iw + ix) * g->c + c];
+                            long i = window_at(g, n, oy, ox, ky, kx, c);
+                            if (i >= 0)
+                                s += x[i];
                         }
-                    }
                     y[(((size_t)n * g->oh + oy) * g->ow + ox) * g->c + c] =
                         (float)(s / (g->kh * g->kw));
                 }
@@ -109,17 +104,12 @@ void cnn_ref_avgpool_backward(const cnn_pool_geom *g, const float *dy, float *dx
             for (int ox = 0; ox < g->ow; ox++)
                 for (int c = 0; c < g->c; c++) {
                     float d = dy[(((size_t)n * g->oh + oy) * g->ow + ox) * g->c + c] * inv;
-                    for (int ky = 0; ky < g->kh; ky++) {
-                        int iy = oy * g->sh + ky - g->ph;
-                        if (iy < 0 || iy >= g->ih)
-                            continue;
+                    for (int ky = 0; ky < g->kh; ky++)
                         for (int kx = 0; kx < g->kw; kx++) {
-                            int ix = ox * g->sw + kx - g->pw;
-                            if (ix < 0 || ix >= g->iw)
-                                continue;
-                            dx[(((size_t)n * g->ih + iy) * g->iw + ix) * g->c + c] += d;
+                            long i = window_at(g, n, oy, ox, ky, kx, c);
+                            if (i >= 0)
+                                dx[i] += d;
                         }
-                    }
                 }
 }
 
