@@ -175,30 +175,33 @@ static void combine(const float *part, int c, int nb, int ch, double *s1, double
     *s2 = b;
 }
 
+/* One row of n channels: y = act((x - mean) * scale + beta). */
+static inline void normalise_row(int n, cnn_act act, const float *x, const float *mean,
+                                 const float *scale, const float *beta, float *y)
+{
+    if (act == CNN_ACT_RELU) {
+#pragma omp simd
+        for (int j = 0; j < n; j++) {
+            float v = (x[j] - mean[j]) * scale[j] + beta[j];
+            y[j] = v < 0.0f ? 0.0f : v;
+        }
+        return;
+    }
+#pragma omp simd
+    for (int j = 0; j < n; j++)
+        y[j] = (x[j] - mean[j]) * scale[j] + beta[j];
+    if (act == CNN_ACT_GELU)
+        cnn_fast_gelu((size_t)n, y, y);
+}
+
 /* y (M,C) = act((x - mean) * scale + beta), rows split among the running threads
  * (call inside a parallel region). */
 static void normalise_rows(int m, int c, cnn_act act, const float *x, const float *mean,
                            const float *scale, const float *beta, float *y)
 {
-    const int relu = act == CNN_ACT_RELU;
 #pragma omp for schedule(static)
-    for (int r = 0; r < m; r++) {
-        const float *xr = x + (size_t)r * c;
-        float *yr = y + (size_t)r * c;
-        if (relu) {
-#pragma omp simd
-            for (int j = 0; j < c; j++) {
-                float v = (xr[j] - mean[j]) * scale[j] + beta[j];
-                yr[j] = v < 0.0f ? 0.0f : v;
-            }
-        } else {
-#pragma omp simd
-            for (int j = 0; j < c; j++)
-                yr[j] = (xr[j] - mean[j]) * scale[j] + beta[j];
-            if (act == CNN_ACT_GELU)
-                cnn_fast_gelu((size_t)c, yr, yr);
-        }
-    }
+    for (int r = 0; r < m; r++)
+        normalise_row(c, act, x + (size_t)r * c, mean, scale, beta, y + (size_t)r * c);
 }
 
 static int act_supported(cnn_act act)
@@ -266,7 +269,7 @@ void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const fl
                                      float *y)
 {
     CNN_ASSERT(act_supported(act));
-    const int m = g->m, c = g->c, relu = act == CNN_ACT_RELU;
+    const int m = g->m, c = g->c;
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {
         float scale[BN_SLICE];
@@ -276,23 +279,9 @@ void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const fl
                 scale[j] = (float)(gamma[c0 + j] / sqrt((double)running_var[c0 + j] + g->eps));
             const float *mean = running_mean + c0, *b = beta + c0;
 #pragma omp for schedule(static)
-            for (int r = 0; r < m; r++) {
-                const float *xr = x + (size_t)r * c + c0;
-                float *yr = y + (size_t)r * c + c0;
-                if (relu) {
-#pragma omp simd
-                    for (int j = 0; j < nc; j++) {
-                        float v = (xr[j] - mean[j]) * scale[j] + b[j];
-                        yr[j] = v < 0.0f ? 0.0f : v;
-                    }
-                } else {
-#pragma omp simd
-                    for (int j = 0; j < nc; j++)
-                        yr[j] = (xr[j] - mean[j]) * scale[j] + b[j];
-                    if (act == CNN_ACT_GELU)
-                        cnn_fast_gelu((size_t)nc, yr, yr);
-                }
-            }
+            for (int r = 0; r < m; r++)
+                normalise_row(nc, act, x + (size_t)r * c + c0, mean, scale, b,
+                              y + (size_t)r * c + c0);
         }
     }
 }
