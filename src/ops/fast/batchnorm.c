@@ -15,9 +15,9 @@
  *           dx = gamma*invstd * (dy' - dbeta/m - xhat * dgamma/m)
  *
  * Reductions. The M rows split into at most BN_BLOCKS contiguous blocks; a block
- * sums its rows into per-channel partials (float over BN_CHUNK rows, then double
- * over the block, stored as float in the scratch), and the blocks' partials
- * combine in double per channel. The block count depends only on M and C, never
+ * sums its rows into per-channel partials (pairsum.h: float over PAIRSUM_CHUNK
+ * rows, then double over the block, stored as float in the scratch), and the
+ * blocks' partials combine in double per channel. The block count depends only on M and C, never
  * on the thread count, so results are bitwise the same with any number of
  * threads. The forward statistics are one pass over x: sums of d = x - K and d^2,
  * with K a per-channel estimate of the mean from the first rows, so that
@@ -39,12 +39,12 @@
 
 #include "core/core.h"
 #include "ops/fast/fast.h"
+#include "ops/fast/pairsum.h"
 #include "ops/ops.h"
 
 #define BN_BLOCKS 64       /* most row blocks of a reduction (sizes the scratch) */
 #define BN_BLOCK_MIN 16384 /* fewest elements (rows * C) a block should hold */
-#define BN_CHUNK 32        /* rows a float partial sums before joining the block's double */
-#define BN_SLICE 256       /* channels a block reduction handles at a time (stack arrays) */
+#define BN_SLICE PAIRSUM_LANES /* channels a block reduction handles at a time */
 #define BN_PILOT 32        /* rows averaged into the shift K */
 
 size_t cnn_fast_batchnorm_scratch_floats(int c) { return (size_t)(2 * BN_BLOCKS + 3) * (size_t)c; }
@@ -67,35 +67,16 @@ static int parallel_worthwhile(int m, int c) { return (size_t)m * (size_t)c >= 3
 static void block_moments(const float *x, int c, int r0, int r1, const float *k, float *s1,
                           float *s2)
 {
+    cnn_pairsum acc;
     for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
         const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
-        double t1[BN_SLICE], t2[BN_SLICE];
-        for (int j = 0; j < nc; j++)
-            t1[j] = t2[j] = 0.0;
-        for (int q0 = r0; q0 < r1; q0 += BN_CHUNK) {
-            const int q1 = r1 - q0 < BN_CHUNK ? r1 : q0 + BN_CHUNK;
-            float p1[BN_SLICE], p2[BN_SLICE];
-            for (int j = 0; j < nc; j++)
-                p1[j] = p2[j] = 0.0f;
-            for (int r = q0; r < q1; r++) {
-                const float *xr = x + (size_t)r * c + c0;
-                const float *kr = k + c0;
-#pragma omp simd
-                for (int j = 0; j < nc; j++) {
-                    float d = xr[j] - kr[j];
-                    p1[j] += d;
-                    p2[j] += d * d;
-                }
-            }
-#pragma omp simd
-            for (int j = 0; j < nc; j++) {
-                t1[j] += p1[j];
-                t2[j] += p2[j];
-            }
-        }
+        cnn_pairsum_start(&acc, nc);
+        for (int r = r0; r < r1; r++)
+            cnn_pairsum_add_shifted(&acc, x + (size_t)r * c + c0, k + c0);
+        cnn_pairsum_flush(&acc);
         for (int j = 0; j < nc; j++) {
-            s1[c0 + j] = (float)t1[j];
-            s2[c0 + j] = (float)t2[j];
+            s1[c0 + j] = (float)acc.t1[j];
+            s2[c0 + j] = (float)acc.t2[j];
         }
     }
 }
@@ -107,58 +88,34 @@ static void block_grad_sums(const float *x, const float *y, const float *dy, cnn
                             int c, int r0, int r1, const float *mean, const float *scale,
                             const float *beta, float *dact, float *s1, float *s2)
 {
+    cnn_pairsum acc;
     for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
         const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
-        double t1[BN_SLICE], t2[BN_SLICE];
-        for (int j = 0; j < nc; j++)
-            t1[j] = t2[j] = 0.0;
-        for (int q0 = r0; q0 < r1; q0 += BN_CHUNK) {
-            const int q1 = r1 - q0 < BN_CHUNK ? r1 : q0 + BN_CHUNK;
-            float p1[BN_SLICE], p2[BN_SLICE];
-            for (int j = 0; j < nc; j++)
-                p1[j] = p2[j] = 0.0f;
-            for (int r = q0; r < q1; r++) {
-                const size_t o = (size_t)r * c + c0;
-                const float *xr = x + o, *dyr = dy + o, *mr = mean + c0;
-                if (act == CNN_ACT_GELU) {
-                    const float *kr = scale + c0, *br = beta + c0;
-                    float g[BN_SLICE];
+        const float *mr = mean + c0, *kr = scale + c0, *br = beta + c0;
+        cnn_pairsum_start(&acc, nc);
+        for (int r = r0; r < r1; r++) {
+            const size_t o = (size_t)r * c + c0;
+            const float *xr = x + o, *dyr = dy + o;
+            float d[BN_SLICE];
+            if (act == CNN_ACT_GELU) {
 #pragma omp simd
-                    for (int j = 0; j < nc; j++)
-                        g[j] = (xr[j] - mr[j]) * kr[j] + br[j];
-                    cnn_fast_gelu_grad((size_t)nc, g, dyr, g);
+                for (int j = 0; j < nc; j++)
+                    d[j] = (xr[j] - mr[j]) * kr[j] + br[j];
+                cnn_fast_gelu_grad((size_t)nc, d, dyr, d);
+                if (dact)
+                    memcpy(dact + o, d, (size_t)nc * sizeof *d);
+            } else if (act == CNN_ACT_RELU) {
+                const float *yr = y + o;
 #pragma omp simd
-                    for (int j = 0; j < nc; j++) {
-                        p1[j] += g[j];
-                        p2[j] += g[j] * (xr[j] - mr[j]);
-                    }
-                    if (dact)
-                        memcpy(dact + o, g, (size_t)nc * sizeof *g);
-                } else if (act == CNN_ACT_RELU) {
-                    const float *yr = y + o;
-#pragma omp simd
-                    for (int j = 0; j < nc; j++) {
-                        float d = yr[j] > 0.0f ? dyr[j] : 0.0f;
-                        p1[j] += d;
-                        p2[j] += d * (xr[j] - mr[j]);
-                    }
-                } else {
-#pragma omp simd
-                    for (int j = 0; j < nc; j++) {
-                        p1[j] += dyr[j];
-                        p2[j] += dyr[j] * (xr[j] - mr[j]);
-                    }
-                }
+                for (int j = 0; j < nc; j++)
+                    d[j] = yr[j] > 0.0f ? dyr[j] : 0.0f;
             }
-#pragma omp simd
-            for (int j = 0; j < nc; j++) {
-                t1[j] += p1[j];
-                t2[j] += p2[j];
-            }
+            cnn_pairsum_add(&acc, act == CNN_ACT_NONE ? dyr : d, xr, mr);
         }
+        cnn_pairsum_flush(&acc);
         for (int j = 0; j < nc; j++) {
-            s1[c0 + j] = (float)t1[j];
-            s2[c0 + j] = (float)t2[j];
+            s1[c0 + j] = (float)acc.t1[j];
+            s2[c0 + j] = (float)acc.t2[j];
         }
     }
 }
@@ -222,14 +179,7 @@ void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const f
     float *part = scratch, *shift = scratch + (size_t)2 * BN_BLOCKS * c, *scale = shift + c;
 
     /* the shift K: mean of the first rows, close enough to the batch mean */
-    const int pilot = m < BN_PILOT ? m : BN_PILOT;
-    for (int j = 0; j < c; j++)
-        shift[j] = 0.0f;
-    for (int r = 0; r < pilot; r++)
-        for (int j = 0; j < c; j++)
-            shift[j] += x[(size_t)r * c + j];
-    for (int j = 0; j < c; j++)
-        shift[j] /= (float)pilot;
+    cnn_pairsum_pilot(x, m < BN_PILOT ? m : BN_PILOT, (size_t)c, c, shift);
 
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {

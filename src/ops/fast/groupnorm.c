@@ -20,8 +20,8 @@
  * second sweep finding the item's data in cache.
  *
  * Statistics: one pass over x. Each channel's pixels are summed as d = x - K
- * (float over GN_CHUNK pixels, then double), K the mean of the channel's first
- * GN_PILOT pixels, giving the channel's mean and sum of squared deviations
+ * (pairsum.h: float over 32 pixels, then double), K the mean of the channel's
+ * first GN_PILOT pixels, giving the channel's mean and sum of squared deviations
  * without the cancellation of E[x^2] - E[x]^2; the channels of a group then
  * combine in double, in channel order, by the pairwise update of Chan et al.
  * (within-channel plus between-channel spread). Every number depends only on
@@ -52,10 +52,10 @@
 #include <math.h>
 
 #include "core/core.h"
+#include "ops/fast/pairsum.h"
 #include "ops/ops.h"
 
-#define GN_LANES 256          /* channels a pixel sweep handles at a time (stack arrays) */
-#define GN_CHUNK 32           /* pixels a float partial sums before joining the double */
+#define GN_LANES PAIRSUM_LANES /* channels a pixel sweep handles at a time */
 #define GN_PILOT 8            /* pixels averaged into a channel's shift K */
 #define GN_ITEMS 64           /* items the batch is cut into, when the groups allow it */
 #define GN_MIN_WIDTH 16       /* fewest channels of a slice (one cache line) */
@@ -120,43 +120,16 @@ static void moments_add(gn_moments *a, double count, double mean, double m2)
 static void channel_moments(const float *xs, int hw, int c, int c0, int nc, double *mean,
                             double *m2)
 {
-    float k[GN_LANES], p1[GN_LANES], p2[GN_LANES];
-    double t1[GN_LANES], t2[GN_LANES];
-    const int pilot = min_int(hw, GN_PILOT);
+    float k[GN_LANES];
+    cnn_pairsum acc;
+    cnn_pairsum_pilot(xs + c0, min_int(hw, GN_PILOT), (size_t)c, nc, k);
+    cnn_pairsum_start(&acc, nc);
+    for (int p = 0; p < hw; p++)
+        cnn_pairsum_add_shifted(&acc, xs + (size_t)p * c + c0, k);
+    cnn_pairsum_flush(&acc);
     for (int j = 0; j < nc; j++) {
-        k[j] = 0.0f;
-        t1[j] = t2[j] = 0.0;
-    }
-    for (int p = 0; p < pilot; p++) {
-        const float *xr = xs + (size_t)p * c + c0;
-#pragma omp simd
-        for (int j = 0; j < nc; j++)
-            k[j] += xr[j];
-    }
-    for (int j = 0; j < nc; j++)
-        k[j] /= (float)pilot;
-    for (int q0 = 0; q0 < hw; q0 += GN_CHUNK) {
-        const int q1 = min_int(hw, q0 + GN_CHUNK);
-        for (int j = 0; j < nc; j++)
-            p1[j] = p2[j] = 0.0f;
-        for (int p = q0; p < q1; p++) {
-            const float *xr = xs + (size_t)p * c + c0;
-#pragma omp simd
-            for (int j = 0; j < nc; j++) {
-                float d = xr[j] - k[j];
-                p1[j] += d;
-                p2[j] += d * d;
-            }
-        }
-#pragma omp simd
-        for (int j = 0; j < nc; j++) {
-            t1[j] += p1[j];
-            t2[j] += p2[j];
-        }
-    }
-    for (int j = 0; j < nc; j++) {
-        double d1 = t1[j] / hw; /* mean - K */
-        double v = t2[j] - t1[j] * d1;
+        double d1 = acc.t1[j] / hw; /* mean - K */
+        double v = acc.t2[j] - acc.t1[j] * d1;
         mean[j] = k[j] + d1;
         m2[j] = v > 0.0 ? v : 0.0;
     }
@@ -261,37 +234,24 @@ static gn_scratch scratch_views(const cnn_gn_geom *g, float *scratch)
 static void grad_sums(const float *xs, const float *dys, const float *ge, int hw, int c, int c0,
                       int nc, const float *m, double *u, double *v)
 {
-    float p1[GN_LANES], p2[GN_LANES];
-    for (int j = 0; j < nc; j++)
-        u[j] = v[j] = 0.0;
-    for (int q0 = 0; q0 < hw; q0 += GN_CHUNK) {
-        const int q1 = min_int(hw, q0 + GN_CHUNK);
-        for (int j = 0; j < nc; j++)
-            p1[j] = p2[j] = 0.0f;
-        for (int p = q0; p < q1; p++) {
-            const size_t o = (size_t)p * c + c0;
-            const float *xr = xs + o, *dyr = dys + o;
-            if (ge) {
-                const float *gr = ge + o;
+    cnn_pairsum acc;
+    cnn_pairsum_start(&acc, nc);
+    for (int p = 0; p < hw; p++) {
+        const size_t o = (size_t)p * c + c0;
+        const float *dyr = dys + o;
+        float d[GN_LANES];
+        if (ge) {
+            const float *gr = ge + o;
 #pragma omp simd
-                for (int j = 0; j < nc; j++) {
-                    float d = gr[j] * dyr[j];
-                    p1[j] += d;
-                    p2[j] += d * (xr[j] - m[j]);
-                }
-            } else {
-#pragma omp simd
-                for (int j = 0; j < nc; j++) {
-                    p1[j] += dyr[j];
-                    p2[j] += dyr[j] * (xr[j] - m[j]);
-                }
-            }
+            for (int j = 0; j < nc; j++)
+                d[j] = gr[j] * dyr[j];
         }
-#pragma omp simd
-        for (int j = 0; j < nc; j++) {
-            u[j] += p1[j];
-            v[j] += p2[j];
-        }
+        cnn_pairsum_add(&acc, ge ? d : dyr, xs + o, m);
+    }
+    cnn_pairsum_flush(&acc);
+    for (int j = 0; j < nc; j++) {
+        u[j] = acc.t1[j];
+        v[j] = acc.t2[j];
     }
 }
 
