@@ -88,6 +88,29 @@ static cnn_status dropout_plan(cnn_plan_layer *pl, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
+/* The mask applied to x (forward) or dy (backward): the two directions are
+ * the same product, y = x * mask / (1 - p). */
+static void dropout_apply(cnn_plan_layer *pl, int backward)
+{
+    float p = pl->ml->desc.p;
+    const uint8_t *mask = (const uint8_t *)pl->ws;
+    const float *in = backward ? pl->dy : pl->x;
+    float *out = backward ? pl->dx : pl->y;
+    const int fast = pl->backend == CNN_BACKEND_FAST;
+    cnn_shape s = pl->ml->out;
+    if (pl->ml->desc.kind == CNN_LAYER_DROPOUT) {
+        void (*f)(size_t, float, const uint8_t *, const float *, float *) =
+            fast ? (backward ? cnn_fast_dropout_backward : cnn_fast_dropout_forward)
+                 : (backward ? cnn_ref_dropout_backward : cnn_ref_dropout_forward);
+        f(count_of(pl), p, mask, in, out);
+    } else {
+        void (*f)(int, int, int, float, const uint8_t *, const float *, float *) =
+            fast ? (backward ? cnn_fast_dropout2d_backward : cnn_fast_dropout2d_forward)
+                 : (backward ? cnn_ref_dropout2d_backward : cnn_ref_dropout2d_forward);
+        f(pl->n, s.h * s.w, s.c, p, mask, in, out);
+    }
+}
+
 static void dropout_forward(cnn_plan_layer *pl)
 {
     float p = pl->ml->desc.p;
@@ -95,44 +118,20 @@ static void dropout_forward(cnn_plan_layer *pl)
         copy_forward(pl);
         return;
     }
-    uint8_t *mask = (uint8_t *)pl->ws;
     cnn_rng rng;
     cnn_rng_init(&rng, pl->seed, CNN_STREAM_DROPOUT, pl->step * 4096 + (uint64_t)pl->index);
-    cnn_dropout_mask(&rng, mask_count(pl), p, mask);
-    cnn_shape s = pl->ml->out;
-    if (pl->ml->desc.kind == CNN_LAYER_DROPOUT) {
-        if (pl->backend == CNN_BACKEND_FAST)
-            cnn_fast_dropout_forward(count_of(pl), p, mask, pl->x, pl->y);
-        else
-            cnn_ref_dropout_forward(count_of(pl), p, mask, pl->x, pl->y);
-    } else if (pl->backend == CNN_BACKEND_FAST) {
-        cnn_fast_dropout2d_forward(pl->n, s.h * s.w, s.c, p, mask, pl->x, pl->y);
-    } else {
-        cnn_ref_dropout2d_forward(pl->n, s.h * s.w, s.c, p, mask, pl->x, pl->y);
-    }
+    cnn_dropout_mask(&rng, mask_count(pl), p, (uint8_t *)pl->ws);
+    dropout_apply(pl, 0);
 }
 
 static void dropout_backward(cnn_plan_layer *pl)
 {
-    float p = pl->ml->desc.p;
     if (!pl->dx)
         return;
-    if (p <= 0.0f) {
+    if (pl->ml->desc.p <= 0.0f)
         copy_backward(pl);
-        return;
-    }
-    const uint8_t *mask = (const uint8_t *)pl->ws;
-    cnn_shape s = pl->ml->out;
-    if (pl->ml->desc.kind == CNN_LAYER_DROPOUT) {
-        if (pl->backend == CNN_BACKEND_FAST)
-            cnn_fast_dropout_backward(count_of(pl), p, mask, pl->dy, pl->dx);
-        else
-            cnn_ref_dropout_backward(count_of(pl), p, mask, pl->dy, pl->dx);
-    } else if (pl->backend == CNN_BACKEND_FAST) {
-        cnn_fast_dropout2d_backward(pl->n, s.h * s.w, s.c, p, mask, pl->dy, pl->dx);
-    } else {
-        cnn_ref_dropout2d_backward(pl->n, s.h * s.w, s.c, p, mask, pl->dy, pl->dx);
-    }
+    else
+        dropout_apply(pl, 1);
 }
 
 static const cnn_layer_word dropout_words[] = {
