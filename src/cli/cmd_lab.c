@@ -62,42 +62,45 @@ static int study_best(lab_study *s)
     return ok;
 }
 
+typedef struct study_copy {
+    cnn_text *out;
+    const lab_study *s;
+    int on; /* inside the sections copied */
+} study_copy;
+
+static void copy_line(void *user, const char *heading, const char *line)
+{
+    study_copy *c = user;
+    if (strncmp(line, "## ", 3) == 0) {
+        c->on = strncmp(line, "## Files", 8) != 0 && strncmp(line, "## Test set", 11) != 0 &&
+                (c->on || strncmp(line, "## Results", 10) == 0);
+        if (c->on)
+            cnn_text_printf(c->out, "#");
+    } else if (c->on && strncmp(line, "### ", 4) == 0) {
+        cnn_text_printf(c->out, "#");
+    }
+    if (!c->on)
+        return;
+    /* ](plots/x) -> ](PRESET/plots/x) */
+    for (const char *p = line; *p;) {
+        const char *hit = strstr(p, "](plots/");
+        if (!hit) {
+            cnn_text_printf(c->out, "%s", p);
+            break;
+        }
+        cnn_text_append(c->out, p, (size_t)(hit - p) + 2);
+        cnn_text_printf(c->out, "%s/", c->s->preset);
+        p = hit + 2;
+    }
+}
+
 /* Appends study s's report to the lab report: its sections from "## Results"
  * up to "## Files", one heading level down, picture paths made relative to
  * the lab folder. */
 static void copy_study(cnn_text *out, const lab_study *s)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/report.md", s->dir);
-    FILE *in = fopen(path, "r");
-    if (!in)
-        return;
-    char line[8192];
-    int on = 0;
-    while (fgets(line, sizeof line, in)) {
-        if (strncmp(line, "## ", 3) == 0) {
-            on = strncmp(line, "## Files", 8) != 0 && strncmp(line, "## Test set", 11) != 0 &&
-                 (on || strncmp(line, "## Results", 10) == 0);
-            if (on)
-                cnn_text_printf(out, "#");
-        } else if (on && strncmp(line, "### ", 4) == 0) {
-            cnn_text_printf(out, "#");
-        }
-        if (!on)
-            continue;
-        /* ](plots/x) -> ](PRESET/plots/x) */
-        for (const char *p = line; *p;) {
-            const char *hit = strstr(p, "](plots/");
-            if (!hit) {
-                cnn_text_printf(out, "%s", p);
-                break;
-            }
-            cnn_text_append(out, p, (size_t)(hit - p) + 2);
-            cnn_text_printf(out, "%s/", s->preset);
-            p = hit + 2;
-        }
-    }
-    fclose(in);
+    study_copy c = {out, s, 0};
+    cnn_cli_report_lines(s->dir, copy_line, &c);
 }
 
 /* Appends LAB_DIR/combined/report.md from its "## Combining the winners" on. */

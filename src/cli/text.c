@@ -18,22 +18,41 @@ const char *cnn_cli_grouped(double v, char *buf, size_t size)
     return buf;
 }
 
-void cnn_cli_study_findings(const char *dir, const char *indent, cnn_text *out)
+int cnn_cli_report_lines(const char *dir,
+                         void (*f)(void *user, const char *heading, const char *line),
+                         void *user)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/report.md", dir);
     FILE *in = fopen(path, "r");
     if (!in)
-        return;
-    char line[8192];
-    int on = 0;
+        return 0;
+    char line[8192], heading[8192] = "";
     while (fgets(line, sizeof line, in)) {
         if (strncmp(line, "## ", 3) == 0)
-            on = strncmp(line, "## What the data shows", 22) == 0;
-        else if (on && strncmp(line, "- ", 2) == 0)
-            cnn_text_printf(out, "%s%s", indent, line);
+            snprintf(heading, sizeof heading, "%s", line);
+        f(user, heading, line);
     }
     fclose(in);
+    return 1;
+}
+
+typedef struct findings {
+    const char *indent;
+    cnn_text *out;
+} findings;
+
+static void finding_line(void *user, const char *heading, const char *line)
+{
+    findings *fi = user;
+    if (strncmp(heading, "## What the data shows", 22) == 0 && strncmp(line, "- ", 2) == 0)
+        cnn_text_printf(fi->out, "%s%s", fi->indent, line);
+}
+
+void cnn_cli_study_findings(const char *dir, const char *indent, cnn_text *out)
+{
+    findings fi = {indent, out};
+    cnn_cli_report_lines(dir, finding_line, &fi);
 }
 
 const char *cnn_cli_model_vars(const char *vars, int head, char *buf, size_t size)

@@ -15,5 +15,11 @@ const char *cnn_cli_model_vars(const char *vars, int head, char *buf, size_t siz
  * there is no report). */
 struct cnn_text;
 void cnn_cli_study_findings(const char *dir, const char *indent, struct cnn_text *out);
+/* Calls f(user, heading, line) for every line of DIR/report.md, heading being
+ * the last "## " line seen (the line itself for a heading; "" before the
+ * first). Returns 0 when there is no report. */
+int cnn_cli_report_lines(const char *dir,
+                         void (*f)(void *user, const char *heading, const char *line),
+                         void *user);
 
 #endif

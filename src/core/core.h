@@ -197,6 +197,15 @@ uint64_t cnn_fnv1a(const void *data, size_t n);
 cnn_status cnn_file_write_summed(const char *path, unsigned char *data, size_t size,
                                  cnn_error *err);
 int cnn_file_sum_ok(const unsigned char *data, size_t size);
+/* Reads a whole file that starts with an 8-byte magic and a 4-byte version
+ * (the weights and resume files): one of at least header_bytes + 8 bytes
+ * whose magic and version are the ones given, else CNN_STATUS_FORMAT naming
+ * the file and what it is not ("not a cnnlab KIND file (expected the MAGIC
+ * header)", "KIND format version V, expected W"). *buf (free()) holds the
+ * file; its checksum is left to the caller, after its own size checks. */
+cnn_status cnn_file_read_versioned(const char *path, const char magic[8], const char *kind,
+                                   uint32_t version, size_t header_bytes, unsigned char **buf,
+                                   size_t *size, cnn_error *err);
 
 /* Finds a "key = value" line in text (NULL: none) and copies the value into
  * out; returns 1, or writes fallback (NULL: "") and returns 0. */

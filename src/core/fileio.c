@@ -306,6 +306,27 @@ cnn_status cnn_file_write_summed(const char *path, unsigned char *data, size_t s
     return cnn_file_write_atomic(path, data, size, err);
 }
 
+cnn_status cnn_file_read_versioned(const char *path, const char magic[8], const char *kind,
+                                   uint32_t version, size_t header_bytes, unsigned char **buf,
+                                   size_t *size, cnn_error *err)
+{
+    cnn_status st = cnn_file_read_all(path, buf, size, err);
+    if (st)
+        return st;
+    uint32_t found;
+    if (*size < header_bytes + 8 || memcmp(*buf, magic, 8) != 0)
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: not a cnnlab %s file (expected the %.8s "
+                           "header)", path, kind, magic);
+    else if (memcpy(&found, *buf + 8, 4), found != version)
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: %s format version %u, expected %u", path,
+                           kind, found, version);
+    if (st) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return st;
+}
+
 int cnn_file_sum_ok(const unsigned char *data, size_t size)
 {
     uint64_t sum;

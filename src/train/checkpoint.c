@@ -41,24 +41,12 @@ cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *
     memset(ck, 0, sizeof *ck);
     unsigned char *buf;
     size_t size;
-    cnn_status st = cnn_file_read_all(path, &buf, &size, err);
+    cnn_status st = cnn_file_read_versioned(path, MAGIC, "weights", 3, HEADER_BYTES, &buf, &size,
+                                            err);
     if (st)
         return st;
-    const unsigned char *p = buf;
-    uint32_t version;
+    const unsigned char *p = buf + 12;
     uint64_t np, ns;
-    if (size < HEADER_BYTES + 8 || memcmp(p, MAGIC, 8) != 0) {
-        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: not a cnnlab weights file (expected the "
-                           "CNNLABW1 header)", path);
-        goto done;
-    }
-    p += 8;
-    memcpy(&version, p, 4), p += 4;
-    if (version != 3) {
-        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: weights format version %u, expected 3",
-                           path, version);
-        goto done;
-    }
     memcpy(ck->model, p, 64), p += 64;
     ck->model[63] = 0;
     memcpy(ck->options, p, 192), p += 192;

@@ -43,27 +43,15 @@ cnn_status cnn_resume_read(const char *path, cnn_resume *r, cnn_error *err)
     memset(r, 0, sizeof *r);
     unsigned char *buf;
     size_t size;
-    cnn_status st = cnn_file_read_all(path, &buf, &size, err);
+    cnn_status st = cnn_file_read_versioned(path, MAGIC, "resume", VERSION, HEADER_BYTES, &buf,
+                                            &size, err);
     if (st)
         return st;
-    const unsigned char *p = buf;
-    uint32_t version;
+    const unsigned char *p = buf + 12;
     int32_t ints[5];
     int64_t longs[2];
     double doubles[3];
     uint64_t counts[4];
-    if (size < HEADER_BYTES + 8 || memcmp(p, MAGIC, 8) != 0) {
-        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: not a cnnlab resume file (expected the "
-                           "CNNLABR1 header)", path);
-        goto fail;
-    }
-    p += 8;
-    memcpy(&version, p, 4), p += 4;
-    if (version != VERSION) {
-        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: resume format version %u, expected %u",
-                           path, version, VERSION);
-        goto fail;
-    }
     memcpy(ints, p, sizeof ints), p += sizeof ints;
     memcpy(longs, p, sizeof longs), p += sizeof longs;
     memcpy(doubles, p, sizeof doubles), p += sizeof doubles;
