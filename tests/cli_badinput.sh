@@ -7,16 +7,10 @@
 # checksums of the workspace before and after) and no folder half made.
 # Prints each case; exits non-zero on failure.
 set -u
-. "$(dirname "$0")/lib_fakedata.sh"
-CNNLAB=${CNNLAB:-build/cnnlab}
-CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
-tmp=$(mktemp -d /tmp/cnnlab-bad.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+cli_start bad
 cd "$tmp" || exit 1
-fails=0
 cases=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 
 # The workspace's state: every path with its kind and size, and the checksum
 # of every regular file under 1 MB (the 30 MB batch files by size and time).

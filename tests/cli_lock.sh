@@ -7,10 +7,8 @@
 # is taken over: the same command then runs. Also a real `cnnlab train
 # --resume` holding a run, refused to a second one. Exits non-zero on failure.
 set -u
-. "$(dirname "$0")/lib_fakedata.sh"
-CNNLAB=${CNNLAB:-build/cnnlab}
-CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
-tmp=$(mktemp -d /tmp/cnnlab-lock.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+cli_start lock
 pids=() # every process this script started in the background, by id
 cleanup() {
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -19,9 +17,6 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$tmp" || exit 1
-fails=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 if ! command -v flock >/dev/null; then
     echo "cli_lock: flock(1) (util-linux) not found; skipped"
     exit 0

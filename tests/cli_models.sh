@@ -5,13 +5,9 @@
 # errors a user sees for a broken file; mobilenetv2 trained one epoch on fake
 # data. Prints each check; exits non-zero on failure.
 set -u
-CNNLAB=${CNNLAB:-build/cnnlab}
+. "$(dirname "$0")/lib.sh"
+cli_start models
 cd "$(dirname "$0")/.."
-tmp=$(mktemp -d /tmp/cnnlab-models.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 
 # the "params" of one summary --json object
 params() { "$CNNLAB" summary "$@" --json | sed -n 's/.*"params": \([0-9]*\),.*/\1/p' | head -n1; }
@@ -76,7 +72,6 @@ out=$("$CNNLAB" summary googlenet --kernel-size 5 2>&1 >/dev/null); rc=$?
     && pass "exit $rc: $out" || fail "googlenet --kernel-size -> exit $rc: $out"
 
 # the zoo smoke: mobilenetv2 (depthwise convolutions) trains one epoch on fake data
-. tests/lib_fakedata.sh
 make_fake_cifar "$tmp/data"
 if "$CNNLAB" train --model mobilenetv2 --data "$tmp/data" --out "$tmp/mnv2" --epochs 1 --subset 64 \
         --batch-size 32 --val-fraction 0.002 --threads 2 --conv direct >"$tmp/mnv2.log" 2>&1 &&

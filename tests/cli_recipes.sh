@@ -6,14 +6,8 @@
 # linear schedule, summed loss, translate/altflip, TTA) trains, resumes and
 # tests with TTA. Prints each check; exits non-zero on failure.
 set -u
-. "$(dirname "$0")/lib_fakedata.sh"
-CNNLAB=${CNNLAB:-build/cnnlab}
-CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
-tmp=$(mktemp -d /tmp/cnnlab-recipes.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
+cli_start recipes
 
 list=$("$CNNLAB" recipes)
 for r in airbench94 quick; do

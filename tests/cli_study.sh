@@ -8,30 +8,10 @@
 # seeds and reports whether the gains added up; select --retrain tests once and
 # a second select is refused. Prints each check; exits non-zero on failure.
 set -u
-. "$(dirname "$0")/lib_fakedata.sh"
-CNNLAB=${CNNLAB:-build/cnnlab}
-CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
-tmp=$(mktemp -d /tmp/cnnlab-study.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
+cli_start study
 
-# expect STATUS PATTERN -- command...: exit status and a stderr line matching PATTERN
-expect() {
-    local want=$1 pattern=$2
-    shift 3
-    local out rc
-    out=$("$@" 2>&1 >/dev/null)
-    rc=$?
-    if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-        pass "exit $rc: $(head -n1 <<<"$out")"
-    else
-        fail "$* -> exit $rc (want $want), stderr: $out (want /$pattern/)"
-    fi
-}
-
-# The fake dataset of cli_train.sh (tests/lib_fakedata.sh): class k is bright in
+# The fake dataset of cli_train.sh (tests/lib.sh): class k is bright in
 # a band that depends on k.
 data=$tmp/cifar-10-batches-bin
 make_fake_cifar "$data"

@@ -3,30 +3,10 @@
 # writes itself (official layout, synthetic pixels): train, test, bench, plot, and the
 # errors a user can make. Prints each check; exits non-zero on failure.
 set -u
-. "$(dirname "$0")/lib_fakedata.sh"
-CNNLAB=${CNNLAB:-build/cnnlab}
-CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
-tmp=$(mktemp -d /tmp/cnnlab-cli.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
+cli_start cli
 
-# expect STATUS PATTERN -- command...: exit status and a stderr line matching PATTERN
-expect() {
-    local want=$1 pattern=$2
-    shift 3
-    local out rc
-    out=$("$@" 2>&1 >/dev/null)
-    rc=$?
-    if [ "$rc" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-        pass "exit $rc: $(head -n1 <<<"$out")"
-    else
-        fail "$* -> exit $rc (want $want), stderr: $out (want /$pattern/)"
-    fi
-}
-
-# A fake dataset (tests/lib_fakedata.sh): each record is a label byte and 3072
+# A fake dataset (tests/lib.sh): each record is a label byte and 3072
 # pixels; class k images are bright in a band that depends on k, so a model can
 # learn them.
 data=$tmp/cifar-10-batches-bin
