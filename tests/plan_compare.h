@@ -1,8 +1,8 @@
 /* plan_compare.h: a whole model, fast plan against reference plan, on the same
  * weights (seed 3) and the same batch (inputs seed 99 in [-2, 2], labels
  * i * 7 % 10): loss, logits and every parameter gradient after one training
- * forward and backward. Shared by test_plan.c and test_modelfile.c; include
- * after check.h. */
+ * forward and backward; and a few steps of training on synthetic batches.
+ * Shared by test_plan.c and test_modelfile.c; include after check.h. */
 #ifndef CNN_TEST_PLAN_COMPARE_H
 #define CNN_TEST_PLAN_COMPARE_H
 
@@ -106,6 +106,48 @@ __attribute__((unused)) static void compare_backends(const cnn_model_desc *d, in
     cnn_plan_destroy(pr);
     cnn_model_destroy(mf);
     cnn_model_destroy(mr);
+}
+
+/* A synthetic 12x12x3 batch: class k is a bright 3x2 patch at a position
+ * given by k, on noise. */
+__attribute__((unused)) static void synth_batch(float *x, uint8_t *labels, int batch,
+                                                cnn_rng *rng)
+{
+    for (int i = 0; i < batch; i++) {
+        int k = (int)cnn_rng_below(rng, 10);
+        labels[i] = (uint8_t)k;
+        float *img = x + (size_t)i * 12 * 12 * 3;
+        for (int j = 0; j < 12 * 12 * 3; j++)
+            img[j] = (float)(0.3 * cnn_rng_normal(rng));
+        int py = 1 + (k / 5) * 6, px = 1 + (k % 5) * 2;
+        for (int dy = 0; dy < 3; dy++)
+            for (int dx = 0; dx < 2; dx++)
+                for (int c = 0; c < 3; c++)
+                    img[((py + dy) * 12 + px + dx) * 3 + c] += 1.5f;
+    }
+}
+
+/* steps optimizer steps of plan p (model m, batch 32, 12x12x3 input) on
+ * synth_batch batches drawn from seed 5: the mean loss of the first 10 steps
+ * in *head and of the last 10 in *tail. */
+__attribute__((unused)) static void synth_train(cnn_plan *p, cnn_model *m, cnn_optim *opt,
+                                                float lr, int steps, double *head,
+                                                double *tail)
+{
+    cnn_rng rng;
+    cnn_rng_init(&rng, 5, CNN_STREAM_BENCH, 0);
+    uint8_t labels[32];
+    *head = *tail = 0;
+    for (int step = 0; step < steps; step++) {
+        synth_batch(cnn_plan_input(p), labels, 32, &rng);
+        float loss = cnn_plan_forward(p, labels, 32, 1, NULL);
+        cnn_plan_backward(p);
+        cnn_optim_step(opt, lr, m->params, m->grads);
+        if (step < 10)
+            *head += loss / 10;
+        if (step >= steps - 10)
+            *tail += loss / 10;
+    }
 }
 
 #endif

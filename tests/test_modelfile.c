@@ -152,23 +152,6 @@ static void same_as_table(const char *name, const cnn_layer_desc *layers, int co
 
 /* ---- a hand-written graph model, fast vs reference, and training ---- */
 
-/* Class k: a bright 3x3 patch at a position given by k, on noise (12x12x3). */
-static void synth_batch(float *x, uint8_t *labels, int batch, cnn_rng *rng)
-{
-    for (int i = 0; i < batch; i++) {
-        int k = (int)cnn_rng_below(rng, 10);
-        labels[i] = (uint8_t)k;
-        float *img = x + (size_t)i * 12 * 12 * 3;
-        for (int j = 0; j < 12 * 12 * 3; j++)
-            img[j] = (float)(0.3 * cnn_rng_normal(rng));
-        int py = 1 + (k / 5) * 6, px = 1 + (k % 5) * 2;
-        for (int dy = 0; dy < 3; dy++)
-            for (int dx = 0; dx < 2; dx++)
-                for (int c = 0; c < 3; c++)
-                    img[((py + dy) * 12 + px + dx) * 3 + c] += 1.5f;
-    }
-}
-
 static void train_case(const cnn_model_desc *d)
 {
     cnn_error err;
@@ -185,20 +168,8 @@ static void train_case(const cnn_model_desc *d)
     }
     cnn_model_init(m, 5);
     cnn_optim_init(&opt, &oc, m->param_count, &err);
-    cnn_rng rng;
-    cnn_rng_init(&rng, 5, CNN_STREAM_BENCH, 0);
-    uint8_t labels[32];
-    double head = 0, tail = 0;
-    for (int step = 0; step < 50; step++) {
-        synth_batch(cnn_plan_input(p), labels, 32, &rng);
-        float loss = cnn_plan_forward(p, labels, 32, 1, NULL);
-        cnn_plan_backward(p);
-        cnn_optim_step(&opt, oc.lr, m->params, m->grads);
-        if (step < 10)
-            head += loss / 10;
-        if (step >= 40)
-            tail += loss / 10;
-    }
+    double head, tail;
+    synth_train(p, m, &opt, oc.lr, 50, &head, &tail);
     printf("  %s trains (50 steps, synthetic patches): loss %.4f -> %.4f\n", d->name, head, tail);
     check(tail < 0.7 * head, "%s: the loss falls by more than 30%% (%.4f -> %.4f)", d->name, head,
           tail);

@@ -374,23 +374,6 @@ static void compare_bf16(const cnn_model_desc *d, int batch)
     cnn_model_destroy(mr);
 }
 
-/* Class k: a bright 3x3 patch at a position given by k, on noise. */
-static void synth_batch(float *x, uint8_t *labels, int batch, cnn_rng *rng)
-{
-    for (int i = 0; i < batch; i++) {
-        int k = (int)cnn_rng_below(rng, 10);
-        labels[i] = (uint8_t)k;
-        float *img = x + (size_t)i * 12 * 12 * 3;
-        for (int j = 0; j < 12 * 12 * 3; j++)
-            img[j] = (float)(0.3 * cnn_rng_normal(rng));
-        int py = 1 + (k / 5) * 6, px = 1 + (k % 5) * 2;
-        for (int dy = 0; dy < 3; dy++)
-            for (int dx = 0; dx < 2; dx++)
-                for (int c = 0; c < 3; c++)
-                    img[((py + dy) * 12 + px + dx) * 3 + c] += 1.5f;
-    }
-}
-
 /* Trains `mixed` for 60 steps (direct convolutions); returns the mean loss of
  * the last 10 and writes the final parameters' checksum. */
 static double tiny_training(double *first, uint32_t *checksum)
@@ -410,20 +393,8 @@ static double tiny_training(double *first, uint32_t *checksum)
      * machine can tip either way between two runs */
     cnn_plan_create(m, 32, &(cnn_plan_config){.conv = CNN_CONV_DIRECT}, 1, &p, &err);
     cnn_optim_init(&opt, &oc, m->param_count, &err);
-    cnn_rng rng;
-    cnn_rng_init(&rng, 5, CNN_STREAM_BENCH, 0);
-    uint8_t labels[32];
-    double head = 0, tail = 0;
-    for (int step = 0; step < 60; step++) {
-        synth_batch(cnn_plan_input(p), labels, 32, &rng);
-        float loss = cnn_plan_forward(p, labels, 32, 1, NULL);
-        cnn_plan_backward(p);
-        cnn_optim_step(&opt, oc.lr, m->params, m->grads);
-        if (step < 10)
-            head += loss / 10;
-        if (step >= 50)
-            tail += loss / 10;
-    }
+    double head, tail;
+    synth_train(p, m, &opt, oc.lr, 60, &head, &tail);
     uint32_t h = 2166136261u;
     const unsigned char *b = (const unsigned char *)m->params;
     for (size_t i = 0; i < m->param_count * 4; i++)
