@@ -133,5 +133,61 @@ else
     fail "error on rank 1: exit $rc: $out"
 fi
 
+# ---- data-parallel training ----
+# One step per epoch (--subset 64 = one batch), so metrics.csv's train_loss
+# column is each step's loss; augmented, so each rank's shard must be read as
+# one process reads those rows.
+t=(--model lenet5 --subset 64 --batch-size 64 --epochs 20 --lr 0.05 --augment crop,flip
+   --val-fraction 0.02 --threads 1 --data "$data")
+"$CNNLAB" train "${t[@]}" --out t1 >t1.log 2>&1 || fail "train, one process: $(tail -n 3 t1.log)"
+mpi "$CNNLAB" train "${t[@]}" --out t2 >t2.log 2>&1 || fail "train, 2 ranks: $(tail -n 3 t2.log)"
+# column COL of metrics.csv, a and b side by side: the largest relative difference
+rel() { paste -d, <(cut -d, -f"$3" "$1/metrics.csv") <(cut -d, -f"$3" "$2/metrics.csv") |
+    awk -F, 'NR > 1 { d = $1 - $2; d = d < 0 ? -d : d; r = d / ($1 < 0 ? -$1 : $1);
+                      if (r > m) m = r; n++ } END { printf "%d %.3g\n", n, m }'; }
+# the largest difference between two weights files' parameters and state
+# (src/train/checkpoint.c: a 436-byte header, floats, an 8-byte checksum)
+wdiff() { perl -e 'sub f { local $/; open(my $h, "<", $_[0]) or die; binmode $h; my $b = <$h>;
+    return unpack("f<*", substr($b, 436, length($b) - 444)) }
+    my @a = f($ARGV[0]); my @b = f($ARGV[1]); my ($m, $d) = (0, 0);
+    die "sizes differ\n" if @a != @b;
+    for my $i (0 .. $#a) { my $x = abs($a[$i]); $m = $x if $x > $m;
+        my $e = abs($a[$i] - $b[$i]); $d = $e if $e > $d }
+    printf "%d %.3g %.3g\n", scalar @a, $m, $d' "$1" "$2"; }
+read -r n loss_rel <<<"$(rel t1 t2 2)"
+if [ "$n" -eq 20 ] && awk -v r="$loss_rel" 'BEGIN { exit !(r <= 1e-5) }'; then
+    pass "2 ranks: the 20 steps' losses = one process's on the global batch (largest relative difference $loss_rel, tolerance 1e-5)"
+else
+    fail "2 ranks: $n steps, losses differ by $loss_rel: $(paste -d' ' t1/metrics.csv t2/metrics.csv | head -n 5)"
+fi
+read -r nw wmax wd <<<"$(wdiff t1/last.weights t2/last.weights)"
+if awk -v d="$wd" -v m="$wmax" 'BEGIN { exit !(d <= 1e-5 * m) }'; then
+    pass "2 ranks: final weights = one process's ($nw floats, largest difference $wd, largest weight $wmax, tolerance 1e-5 of it)"
+else
+    fail "2 ranks: final weights differ by $wd (largest weight $wmax)"
+fi
+if [ "$(ls t1)" = "$(ls t2)" ] && [ "$(grep -c '^epoch ' t2.log)" -eq 20 ]; then
+    pass "2 ranks: rank 0 alone wrote the run folder and printed the epochs"
+else
+    fail "2 ranks: files $(ls t2 | tr '\n' ' '), $(grep -c '^epoch ' t2.log) epoch lines"
+fi
+# Killed after a few epochs, then resumed with the same number of ranks.
+mpirun --oversubscribe -np 2 "$CNNLAB" train "${t[@]}" --out t3 >t3.log 2>&1 &
+launcher=$!
+for _ in $(seq 1 300); do
+    [ "$(grep -c '^epoch ' t3.log 2>/dev/null)" -ge 5 ] && break
+    sleep 0.1
+done
+kill -KILL "$launcher"
+wait "$launcher" 2>/dev/null
+sleep 0.5 # the ranks end with their launcher
+done_before=$(($(wc -l <t3/metrics.csv) - 1))
+if [ ! -f t3/status.txt ] && mpi "$CNNLAB" train --resume t3 >t3b.log 2>&1 &&
+    [ "$(cut -d, -f1-5 t3/metrics.csv)" = "$(cut -d, -f1-5 t2/metrics.csv)" ]; then
+    pass "2 ranks killed after epoch $done_before, resumed with 2 ranks: the uninterrupted run's metrics"
+else
+    fail "resume: $(tail -n 3 t3b.log); $(diff <(cut -d, -f1-5 t2/metrics.csv) <(cut -d, -f1-5 t3/metrics.csv))"
+fi
+
 [ "$fails" -eq 0 ] && echo "cli_dist.sh: all checks passed" || echo "cli_dist.sh: $fails check(s) failed"
 [ "$fails" -eq 0 ]

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cnnlab/cnnlab.h"
@@ -511,6 +512,17 @@ static cnn_status prepare_folder(const study_args *a, const cnn_study_spec *spec
         }
         if (!st)
             st = cnn_study_open(a->out, spec, control, err);
+        /* workers started together: another may be creating the folder's
+         * study.txt right now; it is there in a moment */
+        for (int wait = 0; st && mode == SHARE_WORKER && wait < 50; wait++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/study.txt", a->out);
+            if (cnn_path_exists(path) && wait > 0)
+                break;
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+            st = cnn_study_open(a->out, spec, control, err);
+        }
     }
     if ((st = cnn_dist_agree(st, err)))
         return st;
