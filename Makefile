@@ -19,12 +19,14 @@ LDLIBS := -ldnnl -llapacke -lm
 LDFLAGS += -fopenmp
 
 # MPI (src/dist/, docs/distributed.md) is built in when pkg-config finds it
-# (Debian's libopenmpi-dev and libmpich-dev both install mpi.pc): src/dist/mpi.c,
-# else src/dist/single.c, a world of one process. MPI=0 builds without it.
-MPI ?= $(shell pkg-config --exists mpi 2>/dev/null && echo 1 || echo 0)
+# (Debian's libopenmpi-dev and libmpich-dev install mpi.pc, the system's
+# default MPI): src/dist/mpi.c, else src/dist/single.c, a world of one
+# process. MPI=0 builds without it; MPI_PC=mpich picks MPICH beside Open MPI.
+MPI_PC ?= mpi
+MPI ?= $(shell pkg-config --exists $(MPI_PC) 2>/dev/null && echo 1 || echo 0)
 ifeq ($(MPI),1)
-MPI_CFLAGS := $(shell pkg-config --cflags mpi)
-LDLIBS += $(shell pkg-config --libs mpi)
+MPI_CFLAGS := $(shell pkg-config --cflags $(MPI_PC))
+LDLIBS += $(shell pkg-config --libs $(MPI_PC))
 DIST_SKIP := src/dist/single.c
 else
 DIST_SKIP := src/dist/mpi.c

@@ -36,7 +36,7 @@ cd "$tmp" || exit 1
 
 # ---- studies ----
 # Three runs: the control, dropout 0.3, batch norm.
-base=(--vary dropout=0,0.3 --vary norm=batch --model lenet5 --epochs 3 --subset 1024
+base=(--vary dropout=0,0.3 --vary norm=batch --model lenet5 --epochs 2 --subset 512
       --batch-size 64 --val-fraction 0.02 --threads 1 --data "$data")
 untimed() { sed -E 's/,[^,]*,[^,]*$//' "$1"; }
 same_summary() { # what, folder: its summary.csv against the --jobs 2 study's
@@ -138,7 +138,7 @@ fi
 # column is each step's loss; augmented, so each rank's shard must be read as
 # one process reads those rows.
 t=(--model lenet5 --subset 64 --batch-size 64 --epochs 20 --lr 0.05 --augment crop,flip
-   --val-fraction 0.02 --threads 1 --data "$data")
+   --val-fraction 0.004 --threads 1 --data "$data")
 "$CNNLAB" train "${t[@]}" --out t1 >t1.log 2>&1 || fail "train, one process: $(tail -n 3 t1.log)"
 mpi "$CNNLAB" train "${t[@]}" --out t2 >t2.log 2>&1 || fail "train, 2 ranks: $(tail -n 3 t2.log)"
 # column COL of metrics.csv, a and b side by side: the largest relative difference

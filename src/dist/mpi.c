@@ -153,6 +153,7 @@ void cnn_dist_sum_float_buckets(float *a, size_t n, size_t bucket)
         bucket = 1u << 28;
     enum { MAX_REQ = 256 };
     MPI_Request req[MAX_REQ];
+    MPI_Status stat[MAX_REQ]; /* not MPI_STATUSES_IGNORE: MPICH's is a null array */
     size_t done = 0;
     while (done < n) {
         int k = 0;
@@ -162,7 +163,7 @@ void cnn_dist_sum_float_buckets(float *a, size_t n, size_t bucket)
                            &req[k]);
             done += part;
         }
-        MPI_Waitall(k, req, MPI_STATUSES_IGNORE);
+        MPI_Waitall(k, req, stat);
     }
 }
 

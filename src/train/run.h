@@ -34,6 +34,8 @@ typedef struct run {
     float *global_x;       /* (batch, 32, 32, 3) a global batch, augmented (ranks > 1) */
     uint8_t *global_labels;
     char data_dir[4096];   /* where the data was found */
+    double sync_seconds;   /* ranks > 1: time in the steps' sums over the ranks */
+    double step_seconds;   /* time in the training steps (validation aside) */
 } run;
 
 
@@ -79,10 +81,11 @@ void cnn_shard_fill(const run *r, const int *idx, int rows, int step, int epoch,
                     uint8_t *labels);
 /* The global batch's mean loss from this rank's (over count of rows rows);
  * *correct: this rank's count in, the global count out. */
-float cnn_shard_loss(const run *r, float loss, int count, int rows, int *correct);
+float cnn_shard_loss(run *r, float loss, int count, int rows, int *correct);
 /* The model's gradient of this rank's mean loss becomes the global batch's,
- * the same on every rank. */
-void cnn_shard_grads(const run *r, int count, int rows);
+ * the same on every rank. Both add their time to r->sync_seconds (waiting
+ * for a slower rank included). */
+void cnn_shard_grads(run *r, int count, int rows);
 /* The batch-norm running estimates averaged over the ranks. */
 void cnn_shard_state(const run *r);
 

@@ -76,20 +76,23 @@ void cnn_shard_fill(const run *r, const int *idx, int rows, int step, int epoch,
     memcpy(labels, r->global_labels + first, (size_t)count);
 }
 
-float cnn_shard_loss(const run *r, float loss, int count, int rows, int *correct)
+float cnn_shard_loss(run *r, float loss, int count, int rows, int *correct)
 {
     if (r->ranks == 1)
         return loss;
+    double t0 = cnn_now();
     double s[2] = {(double)loss * count, *correct};
     cnn_dist_sum_double(s, 2);
+    r->sync_seconds += cnn_now() - t0;
     *correct = (int)s[1];
     return (float)(s[0] / rows);
 }
 
-void cnn_shard_grads(const run *r, int count, int rows)
+void cnn_shard_grads(run *r, int count, int rows)
 {
     if (r->ranks == 1)
         return;
+    double t0 = cnn_now();
     float *g = r->model->grads;
     const size_t n = r->model->param_count;
     const float f = (float)count / (float)rows;
@@ -97,6 +100,7 @@ void cnn_shard_grads(const run *r, int count, int rows)
     for (size_t i = 0; i < n; i++)
         g[i] *= f;
     cnn_dist_sum_float_buckets(g, n, SHARD_BUCKET_FLOATS);
+    r->sync_seconds += cnn_now() - t0;
 }
 
 void cnn_shard_state(const run *r)

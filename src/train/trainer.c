@@ -425,6 +425,7 @@ static cnn_status end_epoch(run *r, int epoch, double t0, const epoch_sums *e, p
 {
     const cnn_train_config *c = r->cfg;
     double train_seconds = cnn_now() - t0;
+    r->step_seconds += train_seconds;
     cnn_eval_result val = {0};
     cnn_shard_state(r);
     if (r->n_val > 0) {
@@ -493,6 +494,11 @@ static cnn_status finish(run *r, cnn_status st, const char *status, int epochs_r
         info(hooks, "final validation with TTA level %d: acc %.2f%%, loss %.4f (%.1f s)", c->tta,
              100 * val.accuracy, val.loss, cnn_now() - t0);
     }
+    if (r->ranks > 1 && r->step_seconds > 0)
+        info(hooks, "data-parallel: the sums over the %d ranks (gradients of %zu floats, in "
+             "buckets; the loss) took %.2f s of the %.2f s of training steps (%.1f %%), waiting "
+             "for the slowest rank included", r->ranks, r->model->param_count, r->sync_seconds,
+             r->step_seconds, 100 * r->sync_seconds / r->step_seconds);
     if (st != CNN_STATUS_OK && st != CNN_STATUS_NUMERIC)
         return st;
     if (!r->writer)
