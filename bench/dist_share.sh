@@ -16,15 +16,16 @@ set -u
 # Tc = (steps_s - sums_s) / steps, then a ring allreduce of S = 4 * parameters
 # bytes takes Tar = 2 (N-1)/N * S / B + 2 (N-1) * ALPHA; efficiency
 # E = Tc / (Tc + Tar) (synchronous SGD, the per-node batch fixed, no overlap).
+# SPEEDUP=K divides Tc by K: nodes K times faster than the measuring one.
 ALPHA=25e-6 # seconds per message: TCP over Ethernet
 scaling() {
-    awk -v alpha=$ALPHA 'BEGIN { split("2 4 8 16 64", n, " "); split("10 25 100", bw, " ")
-        printf "\nexpected efficiency, nodes x link (Gb/s):\n%-16s %8s", "model", "Tc_ms"
+    awk -v alpha=$ALPHA -v speedup="${SPEEDUP:-1}" 'BEGIN { split("2 4 8 16 64", n, " "); split("10 25 100", bw, " ")
+        printf "\nexpected efficiency (Tc / %s), nodes x link (Gb/s):\n%-16s %8s", speedup, "model", "Tc_ms"
         for (bi = 1; bi <= 3; bi++) for (ni = 1; ni <= 5; ni++)
             printf " %7s", n[ni] "x" bw[bi]
         printf "\n" }
     NR == 1 || NF < 7 { next }
-    { tc = ($5 - $6) / $4; S = 4 * $2
+    { tc = ($5 - $6) / $4 / speedup; S = 4 * $2
       printf "%-16s %8.1f", $1, tc * 1000
       for (bi = 1; bi <= 3; bi++) for (ni = 1; ni <= 5; ni++) {
           N = n[ni]; B = bw[bi] * 1e9 / 8
