@@ -18,7 +18,21 @@ CFLAGS += -std=c11 $(ARCH) -fopenmp -Wall -Wextra -Wshadow -Wstrict-prototypes \
 LDLIBS := -ldnnl -llapacke -lm
 LDFLAGS += -fopenmp
 
-LIB_SRC := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
+# MPI (src/dist/, docs/distributed.md) is built in when pkg-config finds it
+# (Debian's libopenmpi-dev and libmpich-dev install mpi.pc, the system's
+# default MPI): src/dist/mpi.c, else src/dist/single.c, a world of one
+# process. MPI=0 builds without it; MPI_PC=mpich picks MPICH beside Open MPI.
+MPI_PC ?= mpi
+MPI ?= $(shell pkg-config --exists $(MPI_PC) 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags $(MPI_PC))
+LDLIBS += $(shell pkg-config --libs $(MPI_PC))
+DIST_SKIP := src/dist/single.c
+else
+DIST_SKIP := src/dist/mpi.c
+endif
+
+LIB_SRC := $(filter-out $(DIST_SKIP),$(shell find src -name '*.c' ! -path 'src/cli/*' | sort))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 MODEL_FILES := $(sort $(wildcard models/*.cnn))
@@ -57,6 +71,8 @@ $(BUILD)/cnnlab: $(CLI_OBJ) $(BUILD)/libcnnlab.a
 $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/src/dist/mpi.o: CFLAGS += $(MPI_CFLAGS)
 
 $(BUILD)/gen/models.c: $(MODEL_FILES) tools/embed_models.sh models
 	@mkdir -p $(@D)

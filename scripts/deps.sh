@@ -3,7 +3,10 @@
 # data, when any is missing. Runs apt-get as root (or through sudo).
 set -eu
 need=()
-for p in gcc make libc6-dev libdnnl-dev liblapacke-dev perl curl ca-certificates tar gnuplot-nox; do
+# libopenmpi-dev and openmpi-bin: MPI for distributed studies and training
+# (docs/distributed.md); pkg-config finds it for the Makefile.
+for p in gcc make libc6-dev libdnnl-dev liblapacke-dev perl curl ca-certificates tar gnuplot-nox \
+         pkg-config libopenmpi-dev openmpi-bin; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

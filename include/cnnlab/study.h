@@ -180,6 +180,14 @@ typedef struct cnn_study_exec {
      * finished control runs are copied instead of trained again (the lab's
      * studies share one control). */
     const char *control_from;
+    /* Several processes sharing the study's runs (src/study/claim.c; NULL:
+     * this process runs them all): before it starts a run, the runner asks
+     * claim for the next run that is this process's, *index from `from` to
+     * n - 1, or n when none is left for it. tick, when not NULL, is called
+     * at least every 50 ms while runs are under way. */
+    cnn_status (*claim)(void *user, int from, int *index, cnn_error *err);
+    void (*tick)(void *user);
+    void *share;       /* their user */
 } cnn_study_exec;
 
 typedef struct cnn_study_hooks {
@@ -219,6 +227,44 @@ cnn_study_outcome cnn_study_run_state(const char *run_dir);
 cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *runs, int n,
                              const cnn_study_exec *exec, const cnn_study_hooks *hooks,
                              cnn_error *err);
+
+/* ---- claim.c: several processes sharing one study's runs ----
+ * (docs/distributed.md). Workers (`study --worker`, Slurm array tasks) claim
+ * a run by creating runs/ID.claim exclusively; MPI ranks ask rank 0, which
+ * hands the runs out in order. Either way the runner gets the run through
+ * cnn_study_exec.claim, with a cnn_study_share as its user. */
+typedef struct cnn_study_share {
+    const char *dir;            /* the study folder */
+    const cnn_study_run *runs;
+    int n;
+    const char *who;            /* workers: the claimer's name in its claims ("worker") */
+    int max_claims;             /* workers: runs to claim at most (0: no limit) */
+    int claims;                 /* workers: claimed so far */
+    int next, ended, failed;    /* MPI, rank 0: the next run to hand out, ranks that
+                                 * ended, a failure stopped the hand-out */
+    cnn_error failure;          /* MPI, rank 0: the first failure of any rank */
+} cnn_study_share;
+
+/* A worker's claim (cnn_study_exec.claim): the next run from `from` on that
+ * has not ended and that this call could claim, or n. */
+cnn_status cnn_study_claim_file(void *share, int from, int *index, cnn_error *err);
+/* Removes every claim of dir's runs (what workers that ended or died left);
+ * only for the process that holds the study folder's lock alone. Returns
+ * how many. */
+int cnn_study_claims_clear(const char *dir);
+/* An MPI rank's claim: rank 0 hands out the next run in order (or n once
+ * none is left or a rank failed); the others ask it. */
+cnn_status cnn_study_claim_rank(void *share, int from, int *index, cnn_error *err);
+/* Rank 0's tick: answers the requests waiting. */
+void cnn_study_serve(void *share);
+/* A rank's runs have ended with st (err): it tells rank 0; rank 0 serves
+ * until every rank has ended and returns the first failure of any rank
+ * (naming it), else OK. Other ranks return OK. */
+cnn_status cnn_study_share_end(cnn_study_share *s, cnn_status st, cnn_error *err);
+/* Under MPI, checks that every rank sees study folder dir (rank 0 writes a
+ * file there that each rank reads back); refuses, naming the rank, when one
+ * does not. Collective; OK at once in a world of one. */
+cnn_status cnn_study_check_shared(const char *dir, cnn_error *err);
 
 /* Copies the regular files of run folder from into a new folder to. */
 cnn_status cnn_study_copy_run(const char *from, const char *to, cnn_error *err);

@@ -17,6 +17,7 @@
 #include "cnnlab/study.h"
 #include "commands.h"
 #include "core/core.h"
+#include "dist/dist.h"
 #include "flags.h"
 #include "report.h"
 #include "text.h"
@@ -505,6 +506,10 @@ cnn_status cnn_cmd_lab(int argc, char **argv, cnn_error *err)
     for (int k = 0; k < LAB_STUDIES; k++)
         if ((st = run_study(&a, &b, studies, k, t0, err)))
             return st;
+    /* Under MPI the ranks shared the studies' runs; the selection, the
+     * combination and the report are rank 0's, and the others wait for it. */
+    if (cnn_dist_rank() != 0)
+        return cnn_dist_agree(CNN_STATUS_OK, err);
     int chosen = -1;
     for (int k = 0; k < LAB_STUDIES; k++)
         if (studies[k].done && (chosen < 0 || studies[k].best > studies[chosen].best))
@@ -522,8 +527,15 @@ cnn_status cnn_cmd_lab(int argc, char **argv, cnn_error *err)
             late = cst;
     }
     double total = cnn_now() - t0;
-    if ((st = write_report(a.out, studies, chosen, b.setting, total, !a.no_combine,
-                           combine_seconds, err)))
+    st = write_report(a.out, studies, chosen, b.setting, total, !a.no_combine, combine_seconds,
+                      err);
+    if (cnn_dist_size() > 1) { /* the other ranks learn how it ended */
+        if (!st && late)
+            cnn_error_set(err, late, "the selection or the combination failed (see above); the "
+                          "report is written without it");
+        st = cnn_dist_agree(st ? st : late, err);
+    }
+    if (st)
         return st;
     char el[32];
     clock_text(total, el, sizeof el);

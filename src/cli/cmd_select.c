@@ -213,7 +213,8 @@ static cnn_status train_combination(const cnn_study_combination *c, cnn_study_ru
         return st;
     const char *extra[2] = {"--data", data};
     int per = threads / jobs > 0 ? threads / jobs : 1;
-    cnn_study_exec x = {"/proc/self/exe", out, extra, data ? 2 : 0, jobs, per, NULL};
+    cnn_study_exec x = {"/proc/self/exe", out, extra, data ? 2 : 0, jobs, per, NULL, NULL, NULL,
+                        NULL};
     cnn_study_hooks hooks = {on_start, on_line, on_end, NULL};
     return cnn_study_run_all(&c->spec, runs, n, &x, &hooks, err);
 }

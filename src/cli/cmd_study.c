@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cnnlab/cnnlab.h"
 #include "cnnlab/study.h"
 #include "commands.h"
 #include "core/core.h"
+#include "dist/dist.h"
 #include "flags.h"
 #include "text.h"
 #include "report.h"
@@ -24,6 +26,7 @@ typedef struct study_args {
     const char *preset_items[CNN_STUDY_MAX_FACTORS], *vary_items[CNN_STUDY_MAX_FACTORS];
     cli_list presets, varies;
     int grid, repeats, jobs, threads;
+    int worker, array_index; /* array_index -1: not given */
     uint64_t seed;
     const char *base[CNN_STUDY_MAX_ARGS];
     int nbase;
@@ -51,6 +54,7 @@ static cnn_status parse_args(int argc, char **argv, study_args *a, int *help, cn
     a->jobs = 1;
     a->seed = 1;
     a->threads = omp_get_num_procs();
+    a->array_index = -1;
     cli_list base = {a->base, CNN_STUDY_MAX_ARGS, 0};
     const cli_flag flags[] = {
         {"--out", CLI_STRING, &a->out, 0, 0, "STUDY_DIR", "the study folder (required)", NULL},
@@ -62,6 +66,8 @@ static cnn_status parse_args(int argc, char **argv, study_args *a, int *help, cn
         {"--seed", CLI_U64, &a->seed, 0, 9.2e18, "N", "the first seed (default 1)", NULL},
         {"--threads", CLI_INT, &a->threads, 1, 1024, "N", "threads in all (default: all cores), N/jobs per run", NULL},
         {"--data", CLI_STRING, &a->data, 0, 0, "DIR", "the cifar-10-batches-bin folder (not part of the study)", NULL},
+        {"--worker", CLI_BOOL, &a->worker, 0, 0, NULL, "one of several processes sharing the study folder (Slurm array tasks, machines sharing a file system): claims the runs nobody has claimed, one at a time, until none is left, and writes no summary; the same command without --worker then collects (docs/distributed.md)", NULL},
+        {"--array-index", CLI_INT, &a->array_index, 0, 1e9, "N", "as --worker, but claims one run only (sbatch --array=0-(RUNS-1): N is $SLURM_ARRAY_TASK_ID, named in the claim)", NULL},
         {"--control-from", CLI_STRING, &a->control_from, 0, 0, "DIR", "another study folder with the same base flags, seed and repeats: its finished control runs are copied, not trained again (what `cnnlab lab` does)", NULL},
     };
     cli_command cmd = {
@@ -76,7 +82,9 @@ static cnn_status parse_args(int argc, char **argv, study_args *a, int *help, cn
                  "then STUDY_DIR/summary.csv (one row per run), report.md (question, table sorted "
                  "by validation accuracy, overlaid curves, one sentence per factor) and plots/. "
                  "Rerunning the same command continues an interrupted study: finished and "
-                 "diverged runs are kept, a killed run resumes after its last finished epoch.",
+                 "diverged runs are kept, a killed run resumes after its last finished epoch. "
+                 "Under mpirun each rank trains runs that rank 0 hands out; --worker shares the "
+                 "runs between processes without MPI (docs/distributed.md).",
         CLI_FLAGS(flags),
         .rest = &base,
         .rest_what = "train flags",
@@ -286,6 +294,7 @@ static cnn_status build_spec(const study_args *a, cnn_study_spec *spec, char *co
 
 typedef struct progress {
     const char *dir;
+    char who[32]; /* "[rank 1] " when one of several, else "" */
     int jobs;
     double t0, run_seconds; /* run_seconds: the runs trained in this session */
     int trained, remaining;
@@ -307,7 +316,7 @@ static void on_start(void *user, int index, int total, const cnn_study_run *r, c
     if (r->repeat > 0 || strstr(r->id, "_s"))
         snprintf(seed, sizeof seed, " (seed %llu)", (unsigned long long)r->seed);
     if (strcmp(state, "running") != 0 && strcmp(state, "running again") != 0) {
-        printf("run %d/%d: %s%s: %s\n", index + 1, total, r->label, seed, state);
+        printf("%srun %d/%d: %s%s: %s\n", p->who, index + 1, total, r->label, seed, state);
         p->remaining--;
     } else {
         char el[32], left[64] = "";
@@ -317,7 +326,7 @@ static void on_start(void *user, int index, int total, const cnn_study_run *r, c
             clock_text(p->run_seconds / p->trained * p->remaining / p->jobs, t, sizeof t);
             snprintf(left, sizeof left, ", about %s left", t);
         }
-        printf("run %d/%d: %s%s%s (elapsed %s%s)\n", index + 1, total, r->label, seed,
+        printf("%srun %d/%d: %s%s%s (elapsed %s%s)\n", p->who, index + 1, total, r->label, seed,
                strcmp(state, "running") ? ": running again from scratch (it was interrupted)" : "",
                el, left);
     }
@@ -330,8 +339,8 @@ static void on_line(void *user, int index, int total, const cnn_study_run *r, co
     if (strncmp(line, "epoch", 5) != 0 && strncmp(line, "early stop", 10) != 0 &&
         strncmp(line, "cnnlab", 6) != 0)
         return;
-    if (p->jobs > 1)
-        printf("  [%d/%d %s] %s\n", index + 1, total, r->label, line);
+    if (p->jobs > 1 || *p->who)
+        printf("  %s[%d/%d %s] %s\n", p->who, index + 1, total, r->label, line);
     else
         printf("  %s\n", line);
     fflush(stdout);
@@ -349,14 +358,15 @@ static void on_end(void *user, int index, int total, const cnn_study_run *r,
     p->remaining--;
     p->run_seconds += res.seconds;
     if (o == CNN_STUDY_RUN_FINISHED)
-        printf("run %d/%d: %s: %s, best validation accuracy %.2f%% at epoch %d (%.0f s)\n",
-               index + 1, total, r->label, res.status, 100 * res.best_val_acc, res.best_epoch,
+        printf("%srun %d/%d: %s: %s, best validation accuracy %.2f%% at epoch %d (%.0f s)\n",
+               p->who, index + 1, total, r->label, res.status, 100 * res.best_val_acc, res.best_epoch,
                res.seconds);
     else if (o == CNN_STUDY_RUN_DIVERGED)
-        printf("run %d/%d: %s: diverged, recorded as such and not retried: %s\n", index + 1, total,
+        printf("%srun %d/%d: %s: diverged, recorded as such and not retried: %s\n", p->who,
+               index + 1, total,
                r->label, detail);
     else
-        printf("run %d/%d: %s: FAILED: %s\n", index + 1, total, r->label, detail);
+        printf("%srun %d/%d: %s: FAILED: %s\n", p->who, index + 1, total, r->label, detail);
     fflush(stdout);
 }
 
@@ -385,41 +395,138 @@ static void describe(const study_args *a, const cnn_study_spec *spec, const cnn_
     }
     if (*spec->preset)
         printf("  from preset %s\n", spec->preset);
-    printf("  %d run%s at a time, %d thread%s each\n", a->jobs, a->jobs == 1 ? "" : "s", threads,
-           threads == 1 ? "" : "s");
+    int ranks = cnn_dist_size();
+    printf("  %d run%s at a time%s, %d thread%s each\n", a->jobs, a->jobs == 1 ? "" : "s",
+           ranks > 1 ? " on each of the MPI ranks" : a->worker || a->array_index >= 0
+           ? " in this worker" : "", threads, threads == 1 ? "" : "s");
+    if (ranks > 1)
+        printf("  %d MPI ranks (%s): rank 0 hands out the runs; the study folder must be on a "
+               "file system every rank sees\n", ranks, cnn_dist_library());
     fflush(stdout);
 }
 
-/* Runs the study's runs and writes its outputs; the study folder is locked. */
+/* How this process takes part: alone, as one of several workers, or as one
+ * rank of an MPI job. */
+typedef enum share_mode { SHARE_NONE, SHARE_WORKER, SHARE_RANKS } share_mode;
+
+/* Runs the study's runs (this process's share of them) and, unless this is
+ * a worker or a rank other than 0, writes its outputs. */
 static cnn_status run_study(const study_args *a, const cnn_study_spec *spec,
                             const cnn_study_run *runs, int n, const char *exe, int threads,
-                            cnn_error *err)
+                            share_mode mode, cnn_error *err)
 {
     const char *extra[2] = {"--data", a->data};
-    cnn_study_exec x = {exe, a->out, extra, a->data ? 2 : 0, a->jobs, threads, a->control_from};
-    progress p = {a->out, a->jobs, cnn_now(), 0, 0, n};
+    char who[64];
+    if (a->array_index >= 0)
+        snprintf(who, sizeof who, "array task %d", a->array_index);
+    else
+        snprintf(who, sizeof who, "worker");
+    cnn_study_share share = {.dir = a->out, .runs = runs, .n = n, .who = who,
+                             .max_claims = a->array_index >= 0 ? 1 : 0};
+    cnn_study_exec x = {exe, a->out, extra, a->data ? 2 : 0, a->jobs, threads, a->control_from,
+                        NULL, NULL, &share};
+    if (mode == SHARE_WORKER)
+        x.claim = cnn_study_claim_file;
+    if (mode == SHARE_RANKS) {
+        x.claim = cnn_study_claim_rank;
+        x.tick = cnn_dist_rank() == 0 ? cnn_study_serve : NULL;
+    }
+    progress p = {a->out, "", a->jobs, cnn_now(), 0, 0, n};
+    if (mode == SHARE_RANKS)
+        snprintf(p.who, sizeof p.who, "[rank %d] ", cnn_dist_rank());
     cnn_study_hooks hooks = {on_start, on_line, on_end, &p};
     cnn_error run_err = {0};
     cnn_status run_st = cnn_study_run_all(spec, runs, n, &x, &hooks, &run_err);
-    /* The summary and report cover whatever finished, even after a failure. */
-    char note[1024] = "";
-    cnn_status st = cnn_study_write_outputs(a->out, spec, runs, n, note, sizeof note, err);
-    if (st)
-        return st;
-    char el[32];
-    clock_text(cnn_now() - p.t0, el, sizeof el);
-    printf("study %s: %s in %s\n", a->out, run_st ? "stopped" : "done", el);
-    cnn_text findings = {0};
-    cnn_cli_study_findings(a->out, "  ", &findings);
-    fputs(cnn_text_str(&findings), stdout);
-    cnn_text_free(&findings);
-    printf("  %s\n  summary: %s/summary.csv\n  report:  %s/report.md\n", note, a->out, a->out);
-    if (run_st) {
+    if (mode == SHARE_RANKS) {
+        /* rank 0 waits for every rank's end: the summary covers all runs */
+        run_st = cnn_study_share_end(&share, run_st, &run_err);
+        if (cnn_dist_rank() != 0) {
+            cnn_dist_barrier_idle(); /* while rank 0 writes the summary */
+            return cnn_dist_agree(CNN_STATUS_OK, err);
+        }
+    }
+    if (mode == SHARE_WORKER) {
+        printf("%s: %d run%s claimed and ended here; `cnnlab study` with the same flags but "
+               "without --worker/--array-index collects the summary once every worker has "
+               "ended\n", who, share.claims, share.claims == 1 ? "" : "s");
         *err = run_err;
         return run_st;
     }
-    printf("next: cnnlab select %s [--retrain] tests the best configuration once\n", a->out);
-    return CNN_STATUS_OK;
+    /* The summary and report cover whatever finished, even after a failure. */
+    char note[1024] = "";
+    cnn_status st = cnn_study_write_outputs(a->out, spec, runs, n, note, sizeof note, err);
+    if (!st) {
+        char el[32];
+        clock_text(cnn_now() - p.t0, el, sizeof el);
+        printf("study %s: %s in %s\n", a->out, run_st ? "stopped" : "done", el);
+        cnn_text findings = {0};
+        cnn_cli_study_findings(a->out, "  ", &findings);
+        fputs(cnn_text_str(&findings), stdout);
+        cnn_text_free(&findings);
+        printf("  %s\n  summary: %s/summary.csv\n  report:  %s/report.md\n", note, a->out,
+               a->out);
+        if (run_st) {
+            *err = run_err;
+            st = run_st;
+        }
+    }
+    if (mode == SHARE_RANKS) {
+        cnn_dist_barrier_idle();
+        st = cnn_dist_agree(st, err);
+    }
+    if (!st)
+        printf("next: cnnlab select %s [--retrain] tests the best configuration once\n", a->out);
+    return st;
+}
+
+/* The study folder made ready for this process: the data found (by rank 0
+ * first: it may download it), the folder locked (exclusively, or shared by
+ * workers; rank 0 alone for MPI), what a killed study or dead workers left
+ * cleared, study.txt written or checked, and under MPI every rank shown to
+ * see the folder. *lock receives the lock's descriptor. Collective. */
+static cnn_status prepare_folder(const study_args *a, const cnn_study_spec *spec,
+                                 const char *control, share_mode mode, int *lock, cnn_error *err)
+{
+    char data_dir[4096];
+    int owner = mode != SHARE_RANKS || cnn_dist_rank() == 0;
+    cnn_status st = CNN_STATUS_OK;
+    if (owner)
+        st = cnn_cifar_locate(a->data, 1, data_dir, sizeof data_dir, err);
+    if ((st = cnn_dist_agree(st, err)))
+        return st;
+    if (!owner)
+        st = cnn_cifar_locate(a->data, 0, data_dir, sizeof data_dir, err);
+    if ((st = cnn_dist_agree(st, err)))
+        return st;
+    if (owner) {
+        /* One study per folder: a second one on it is refused, naming the
+         * first; workers share it, but not with a plain study. */
+        if (!(st = cnn_mkdir_p(a->out, err)))
+            st = mode == SHARE_WORKER
+                     ? cnn_dir_lock_shared(a->out, "--out: study folder (shared by workers)",
+                                           lock, err)
+                     : cnn_dir_lock(a->out, "--out: study folder", lock, err);
+        if (!st && mode != SHARE_WORKER) {
+            cnn_file_remove_temps(a->out); /* a killed study's unfinished writes */
+            cnn_study_claims_clear(a->out); /* workers that ended or died */
+        }
+        if (!st)
+            st = cnn_study_open(a->out, spec, control, err);
+        /* workers started together: another may be creating the folder's
+         * study.txt right now; it is there in a moment */
+        for (int wait = 0; st && mode == SHARE_WORKER && wait < 50; wait++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/study.txt", a->out);
+            if (cnn_path_exists(path) && wait > 0)
+                break;
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+            st = cnn_study_open(a->out, spec, control, err);
+        }
+    }
+    if ((st = cnn_dist_agree(st, err)))
+        return st;
+    return cnn_study_check_shared(a->out, err);
 }
 
 cnn_status cnn_cmd_study(int argc, char **argv, cnn_error *err)
@@ -429,37 +536,32 @@ cnn_status cnn_cmd_study(int argc, char **argv, cnn_error *err)
     cnn_status st = parse_args(argc, argv, &a, &help, err);
     if (st || help)
         return st;
+    share_mode mode = cnn_dist_size() > 1 ? SHARE_RANKS
+                      : a.worker || a.array_index >= 0 ? SHARE_WORKER : SHARE_NONE;
+    if (mode == SHARE_RANKS && (a.worker || a.array_index >= 0))
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--worker, --array-index: not "
+                             "under mpirun, whose ranks share the runs already; give one or "
+                             "the other");
     cnn_study_spec *spec = malloc(sizeof *spec);
     cnn_study_run *runs = malloc(sizeof *runs * CNN_STUDY_MAX_RUNS);
     char *control = malloc(65536); /* the base's settings as train resolves them */
     int n = 0;
     int lock = -1; /* the study folder's (cnn_dir_lock) */
     const char *exe = "/proc/self/exe"; /* this binary, even if rebuilt meanwhile */
-    if (!spec || !runs || !control) {
+    if (!spec || !runs || !control)
         st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "out of memory");
-        goto done;
-    }
-    if ((st = build_spec(&a, spec, control, 65536, err)) ||
-        (st = cnn_study_plan(spec, runs, CNN_STUDY_MAX_RUNS, &n, err)))
-        goto done;
-    if (access(exe, X_OK) != 0) {
+    if (!st && !(st = build_spec(&a, spec, control, 65536, err)))
+        st = cnn_study_plan(spec, runs, CNN_STUDY_MAX_RUNS, &n, err);
+    if (!st && access(exe, X_OK) != 0)
         st = cnn_error_set(err, CNN_STATUS_IO, "cannot run the cnnlab binary itself (%s)", exe);
+    if ((st = cnn_dist_agree(st, err)))
         goto done;
-    }
     int threads = a.threads / a.jobs > 0 ? a.threads / a.jobs : 1;
-    describe(&a, spec, runs, n, threads);
-    /* The data once, here: missing data stops the study before any run, and
-     * runs started together never download it at the same time. One study
-     * per folder: a second one on it is refused, naming the first. */
-    char data_dir[4096];
-    if ((st = cnn_cifar_locate(a.data, 1, data_dir, sizeof data_dir, err)) ||
-        (st = cnn_mkdir_p(a.out, err)) ||
-        (st = cnn_dir_lock(a.out, "--out: study folder", &lock, err)))
+    if (cnn_dist_rank() == 0)
+        describe(&a, spec, runs, n, threads);
+    if ((st = prepare_folder(&a, spec, control, mode, &lock, err)))
         goto done;
-    cnn_file_remove_temps(a.out); /* a killed study's unfinished writes */
-    if ((st = cnn_study_open(a.out, spec, control, err)))
-        goto done;
-    st = run_study(&a, spec, runs, n, exe, threads, err);
+    st = run_study(&a, spec, runs, n, exe, threads, mode, err);
 done:
     cnn_dir_unlock(lock);
     free(spec);

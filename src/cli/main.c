@@ -10,6 +10,7 @@
 
 #include "cnnlab/cnnlab.h"
 #include "commands.h"
+#include "dist/dist.h"
 #include "flags.h"
 #include "report.h"
 
@@ -56,6 +57,24 @@ static void tune_malloc(void)
 #endif
 }
 
+/* Runs a command as this process's part of the world (docs/distributed.md):
+ * alone, or as one rank of an MPI job. A failure that every rank knows of
+ * (cnn_dist_agree) ends each rank normally; one that only this rank knows of
+ * stops the others too (they may be waiting for this one), after its
+ * message. */
+static int run_command(const cli_entry *c, int argc, char **argv)
+{
+    cnn_error err = {0};
+    if (cnn_dist_init(&err) != CNN_STATUS_OK)
+        return cnn_cli_report(c->name, &err);
+    err.status = c->run(argc, argv, &err);
+    int code = cnn_cli_report(c->name, &err);
+    if (code != CLI_EXIT_OK && cnn_dist_size() > 1 && !cnn_dist_agreed())
+        cnn_dist_abort(code);
+    cnn_dist_finalize();
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     tune_malloc();
@@ -77,11 +96,8 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     for (int i = 0; i < COMMAND_COUNT; i++)
-        if (strcmp(cmd, commands[i].name) == 0) {
-            cnn_error err = {0};
-            err.status = commands[i].run(argc - 1, argv + 1, &err);
-            return cnn_cli_report(commands[i].name, &err);
-        }
+        if (strcmp(cmd, commands[i].name) == 0)
+            return run_command(&commands[i], argc - 1, argv + 1);
     fprintf(stderr, "cnnlab: unknown command '%s'; expected ", cmd);
     for (int i = 0; i < COMMAND_COUNT; i++)
         fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 < COMMAND_COUNT ? ", " : " or ",

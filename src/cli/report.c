@@ -2,6 +2,7 @@
  * (see report.h). */
 #include <stdio.h>
 
+#include "dist/dist.h"
 #include "flags.h"
 #include "report.h"
 
@@ -20,7 +21,19 @@ int cnn_cli_exit_for(cnn_status st)
 
 int cnn_cli_report(const char *cmd, const cnn_error *err)
 {
-    if (err->status != CNN_STATUS_OK && err->msg[0])
+    /* One of several ranks: a failure they all know of (it names its rank)
+     * is printed by rank 0; one of this rank's own is printed naming it. */
+    if (err->status != CNN_STATUS_OK && err->msg[0] && cnn_dist_size() > 1) {
+        if (!cnn_dist_agreed()) {
+            char host[128];
+            cnn_dist_hostname(host, sizeof host);
+            fprintf(stderr, "cnnlab %s: rank %d (%s) of %d: %s\n", cmd, cnn_dist_rank(), host,
+                    cnn_dist_size(), err->msg);
+        } else if (cnn_dist_rank() == 0) {
+            fprintf(stderr, "cnnlab %s: %s\n", cmd, err->msg);
+        }
+    } else if (err->status != CNN_STATUS_OK && err->msg[0]) {
         fprintf(stderr, "cnnlab %s: %s\n", cmd, err->msg);
+    }
     return cnn_cli_exit_for(err->status);
 }

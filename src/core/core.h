@@ -181,6 +181,9 @@ int cnn_proc_run(const cnn_proc_spec *s, cnn_error *err);
  * that cannot be read): "WHAT DIR is in use by process N ...". *fd: the lock's descriptor (close-on-exec: commands
  * the holder starts do not inherit it); release with cnn_dir_unlock. */
 cnn_status cnn_dir_lock(const char *dir, const char *what, int *fd, cnn_error *err);
+/* The same, shared: any number of holders of a shared lock (the workers of
+ * one study), refused while one holds it exclusively, and the other way. */
+cnn_status cnn_dir_lock_shared(const char *dir, const char *what, int *fd, cnn_error *err);
 void cnn_dir_unlock(int fd); /* -1: nothing */
 /* 1 if path exists (any kind of file). */
 int cnn_path_exists(const char *path);

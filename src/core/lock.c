@@ -44,14 +44,14 @@ static long lock_holder(const struct stat *st)
     return found ? found : by_inode;
 }
 
-cnn_status cnn_dir_lock(const char *dir, const char *what, int *fd, cnn_error *err)
+static cnn_status lock_dir(const char *dir, int mode, const char *what, int *fd, cnn_error *err)
 {
     *fd = -1;
     int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (d < 0)
         return cnn_error_set(err, CNN_STATUS_IO, "%s: cannot open the folder to lock it: %s", dir,
                              strerror(errno));
-    while (flock(d, LOCK_EX | LOCK_NB) != 0) {
+    while (flock(d, mode | LOCK_NB) != 0) {
         if (errno == EINTR)
             continue;
         int e = errno;
@@ -72,6 +72,16 @@ cnn_status cnn_dir_lock(const char *dir, const char *what, int *fd, cnn_error *e
     }
     *fd = d;
     return CNN_STATUS_OK;
+}
+
+cnn_status cnn_dir_lock(const char *dir, const char *what, int *fd, cnn_error *err)
+{
+    return lock_dir(dir, LOCK_EX, what, fd, err);
+}
+
+cnn_status cnn_dir_lock_shared(const char *dir, const char *what, int *fd, cnn_error *err)
+{
+    return lock_dir(dir, LOCK_SH, what, fd, err);
 }
 
 void cnn_dir_unlock(int fd)

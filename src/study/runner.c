@@ -6,7 +6,8 @@
  * (`cnnlab train --resume`), otherwise it is removed and run again from
  * scratch. While a run is under way its output goes to runs/ID.log (train
  * refuses a non-empty run folder), which becomes runs/ID/train.log when the
- * process ends. */
+ * process ends. Several processes may share a study's runs (exec->claim:
+ * MPI ranks, Slurm array tasks): each starts only the runs it claimed. */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
@@ -371,6 +372,8 @@ cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *ru
      * pipe nobody reads (SIGPIPE), and a killed process group takes them all. */
     for (;;) {
         while (active < jobs && next < n && !*failure && st == CNN_STATUS_OK) {
+            if (x->claim && ((st = x->claim(x->share, next, &next, err)) || next >= n))
+                break;
             const cnn_study_run *r = &runs[next];
             char dir[4096], log[4096];
             run_paths(x, r, dir, log);
@@ -425,7 +428,9 @@ cnn_status cnn_study_run_all(const cnn_study_spec *spec, const cnn_study_run *ru
                 fds[nf] = (struct pollfd){.fd = slots[k].proc.fd, .events = POLLIN};
                 map[nf++] = k;
             }
-        if (poll(fds, (nfds_t)nf, -1) < 0) {
+        if (x->tick)
+            x->tick(x->share);
+        if (poll(fds, (nfds_t)nf, x->tick ? 50 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             st = cnn_error_set(err, CNN_STATUS_IO, "poll: %s", strerror(errno));

@@ -27,6 +27,15 @@ typedef struct run {
     int n_weights;
     cnn_text csv;          /* metrics.csv as written so far */
     int lock;              /* the run folder's lock (cnn_dir_lock), or -1 */
+    /* data-parallel training (shard.c): this rank of ranks; plan, tail and
+     * their input hold its shard of each global batch of `batch` rows */
+    int rank, ranks, writer; /* writer: rank 0, which alone writes the run folder */
+    int batch;             /* rows of plan's global batch */
+    float *global_x;       /* (batch, 32, 32, 3) a global batch, augmented (ranks > 1) */
+    uint8_t *global_labels;
+    char data_dir[4096];   /* where the data was found */
+    double sync_seconds;   /* ranks > 1: time in the steps' sums over the ranks */
+    double step_seconds;   /* time in the training steps (validation aside) */
 } run;
 
 
@@ -59,5 +68,25 @@ cnn_status cnn_run_write_status(const run *r, const char *status, int epochs_run
  * restored, metrics.csv's first g->epoch rows into r->csv. */
 cnn_status cnn_run_save_resume(const run *r, const progress *g, cnn_error *err);
 cnn_status cnn_run_load_resume(run *r, progress *g, cnn_error *err);
+
+/* ---- shard.c: data-parallel training across MPI ranks ---- */
+/* Rank `rank`'s rows of a global batch of `rows`: [first, first + count). */
+void cnn_shard_rows(int rows, int rank, int ranks, int *first, int *count);
+/* Refuses a batch (or the epoch's last batch, rest rows) that leaves a rank
+ * without images. */
+cnn_status cnn_shard_check(int batch, int rest, int ranks, cnn_error *err);
+/* This rank's shard of the global batch idx[0..rows) of step (global) and
+ * epoch (1-based), as one process would read those rows, into x and labels. */
+void cnn_shard_fill(const run *r, const int *idx, int rows, int step, int epoch, float *x,
+                    uint8_t *labels);
+/* The global batch's mean loss from this rank's (over count of rows rows);
+ * *correct: this rank's count in, the global count out. */
+float cnn_shard_loss(run *r, float loss, int count, int rows, int *correct);
+/* The model's gradient of this rank's mean loss becomes the global batch's,
+ * the same on every rank. Both add their time to r->sync_seconds (waiting
+ * for a slower rank included). */
+void cnn_shard_grads(run *r, int count, int rows);
+/* The batch-norm running estimates averaged over the ranks. */
+void cnn_shard_state(const run *r);
 
 #endif

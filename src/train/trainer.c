@@ -13,6 +13,9 @@
  * resume.state are written atomically, status.txt only at the end; a run
  * killed anywhere goes on with --resume after the epoch resume.state holds
  * (metrics.csv's rows past it are dropped) and ends as if never killed.
+ * Under mpirun the run is data-parallel (shard.c): each rank trains on its
+ * shard of every global batch, the gradients are summed between the steps'
+ * backward and optimizer, and rank 0 alone writes the run folder.
  */
 #include <math.h>
 #include <omp.h>
@@ -21,6 +24,7 @@
 
 #include "cnnlab/cnnlab.h"
 #include "core/core.h"
+#include "dist/dist.h"
 #include "train/run.h"
 
 #define EVAL_BATCH 1000 /* images per forward of the validation plan */
@@ -51,6 +55,8 @@ static void run_free(run *r)
     free(r->train_idx);
     free(r->val_idx);
     cnn_text_free(&r->csv);
+    cnn_free(r->global_x);
+    free(r->global_labels);
     cnn_dir_unlock(r->lock);
 }
 
@@ -138,7 +144,7 @@ static cnn_status check_folder(run *r, cnn_error *err)
     char path[4200];
     if (c->resume) {
         /* one process at a time in a run folder (a second --resume is refused) */
-        if (cnn_path_exists(c->out_dir) &&
+        if (r->writer && cnn_path_exists(c->out_dir) &&
             (st = cnn_dir_lock(c->out_dir, "--resume: run folder", &r->lock, err)))
             return st;
         /* what a killed run was writing when it died: never renamed, never read */
@@ -154,7 +160,7 @@ static cnn_status check_folder(run *r, cnn_error *err)
             return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                                  "--resume: %s not found: run %s finished no epoch, or was made "
                                  "by a cnnlab without resume; train it again", path, c->out_dir);
-    } else if (cnn_dir_nonempty(c->out_dir)) {
+    } else if (r->writer && cnn_dir_nonempty(c->out_dir)) {
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "--out: run folder %s already exists and is not empty; choose "
                              "another, nothing in it was changed", c->out_dir);
@@ -168,7 +174,8 @@ static cnn_status load_data(run *r, char *data_dir, size_t size, cnn_error *err)
 {
     const cnn_train_config *c = r->cfg;
     cnn_status st;
-    if ((st = cnn_cifar_locate(c->data_dir, 1, data_dir, size, err)) ||
+    /* rank 0 alone may download it (the others find it or say so) */
+    if ((st = cnn_cifar_locate(c->data_dir, r->writer, data_dir, size, err)) ||
         (st = cnn_cifar_load_train(data_dir, &r->data, err)) ||
         (st = cnn_split_make(r->data.count, c->val_fraction, c->seed, &r->train_idx, &r->n_train,
                              &r->val_idx, &r->n_val, err)))
@@ -201,10 +208,21 @@ static cnn_status make_plans(run *r, cnn_error *err)
                              "--batch-size %d", r->n_train, c->batch_size);
     if (c->drop_last)
         rest = 0;
-    if ((st = cnn_plan_create(r->model, full ? c->batch_size : rest, &c->exec, 1, &r->plan, err)))
+    /* each rank's plans hold its shard of the global batches */
+    r->batch = full ? c->batch_size : rest;
+    int first, shard, tail_shard;
+    cnn_shard_rows(r->batch, r->rank, r->ranks, &first, &shard);
+    cnn_shard_rows(rest, r->rank, r->ranks, &first, &tail_shard);
+    if ((st = cnn_shard_check(r->batch, full ? rest : 0, r->ranks, err)) ||
+        (st = cnn_plan_create(r->model, shard, &c->exec, 1, &r->plan, err)))
         return st;
-    if (full && rest && (st = cnn_plan_create(r->model, rest, &c->exec, 1, &r->tail, err)))
+    if (full && rest && (st = cnn_plan_create(r->model, tail_shard, &c->exec, 1, &r->tail, err)))
         return st;
+    if (r->ranks > 1 && cnn_augment_active(&c->augment) &&
+        (!(r->global_x = cnn_alloc((size_t)r->batch * CNN_CIFAR_PIXELS * sizeof(float))) ||
+         !(r->global_labels = malloc((size_t)r->batch))))
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a batch of %d images",
+                             r->batch);
     if (r->n_val > 0 && (st = cnn_plan_create(r->model, r->n_val < EVAL_BATCH ? r->n_val : EVAL_BATCH,
                                               &c->exec, 0, &r->eval, err)))
         return st;
@@ -259,7 +277,27 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
         return st;
     if ((st = make_plans(r, err)))
         return st;
-    const cnn_model_file *file = cnn_model_file_of(desc);
+    info(hooks, "model %s: %zu parameters, %.1f MMAC per image; %d train / %d validation images "
+         "from %s; %d threads%s; plan memory %.1f MiB",
+         desc->name, r->model->param_count, cnn_model_macs(r->model) / 1e6, r->n_train, r->n_val,
+         data_dir, c->threads, r->ranks > 1 ? " per rank" : "",
+         (double)(cnn_plan_bytes(r->plan) + (r->tail ? cnn_plan_bytes(r->tail) : 0)) / 1048576.0);
+    if (r->ranks > 1)
+        info(hooks, "data-parallel on %d MPI ranks (%s): each takes %d of every %d images; "
+             "batch norm uses each rank's statistics", r->ranks, cnn_dist_library(),
+             cnn_plan_batch(r->plan), r->batch);
+    snprintf(r->data_dir, sizeof r->data_dir, "%s", data_dir);
+    return CNN_STATUS_OK;
+}
+
+/* A new run's folder (rank 0): made and locked, config.txt and the model
+ * file written. */
+static cnn_status open_folder(run *r, cnn_error *err)
+{
+    const cnn_train_config *c = r->cfg;
+    cnn_status st;
+    const char *data_dir = r->data_dir;
+    const cnn_model_file *file = cnn_model_file_of(r->model->desc);
     if (!c->resume && ((st = cnn_mkdir_p(c->out_dir, err)) ||
                        (st = cnn_dir_lock(c->out_dir, "--out: run folder", &r->lock, err)) ||
                        (cnn_dir_nonempty(c->out_dir) && /* filled by another process meanwhile */
@@ -271,11 +309,6 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
                        (file && (st = cnn_run_write_string(c->out_dir, "model.cnn", file->text,
                                                            err)))))
         return st;
-    info(hooks, "model %s: %zu parameters, %.1f MMAC per image; %d train / %d validation images "
-         "from %s; %d threads; plan memory %.1f MiB",
-         desc->name, r->model->param_count, cnn_model_macs(r->model) / 1e6, r->n_train, r->n_val,
-         data_dir, c->threads,
-         (double)(cnn_plan_bytes(r->plan) + (r->tail ? cnn_plan_bytes(r->tail) : 0)) / 1048576.0);
     return CNN_STATUS_OK;
 }
 
@@ -328,20 +361,18 @@ static cnn_status train_steps(run *r, int epoch, progress *g, uint8_t *labels, e
                               cnn_error *err)
 {
     const cnn_train_config *c = r->cfg;
-    int batch = cnn_plan_batch(r->plan), steps = r->steps_per_epoch;
-    int augment = cnn_augment_active(&c->augment);
+    int batch = r->batch, steps = r->steps_per_epoch;
     for (int s = 0; s < steps && g->global_step < r->total_steps; s++) {
-        cnn_plan *p = (s * batch + batch <= r->n_train) ? r->plan : r->tail;
-        int rows = cnn_plan_batch(p);
-        if (augment)
-            cnn_batch_fill_augmented(&r->data, r->train_idx + s * batch, rows, &r->norm,
-                                     &c->augment, c->seed, (uint64_t)g->global_step, epoch - 1,
-                                     cnn_plan_input(p), labels);
-        else
-            cnn_batch_fill(&r->data, r->train_idx + s * batch, rows, &r->norm, cnn_plan_input(p),
-                           labels);
+        int whole = s * batch + batch <= r->n_train;
+        cnn_plan *p = whole ? r->plan : r->tail;
+        int rows = whole ? batch : r->n_train - s * batch; /* the global batch's */
+        int count = cnn_plan_batch(p), correct = 0;          /* this rank's share */
+        cnn_shard_fill(r, r->train_idx + s * batch, rows, (int)g->global_step, epoch,
+                       cnn_plan_input(p), labels);
         cnn_plan_set_seed(p, c->seed, (uint64_t)g->global_step);
-        float loss = cnn_plan_forward(p, labels, rows, 1, &e->correct);
+        float loss = cnn_plan_forward(p, labels, count, 1, &correct);
+        loss = cnn_shard_loss(r, loss, count, rows, &correct);
+        e->correct += correct;
         g->global_step++;
         if (!isfinite(loss)) {
             char kept[4200];
@@ -360,6 +391,7 @@ static cnn_status train_steps(run *r, int epoch, progress *g, uint8_t *labels, e
                                  g->global_step, kept, (double)c->optim.lr);
         }
         cnn_plan_backward(p);
+        cnn_shard_grads(r, count, rows);
         if (c->loss_sum) /* the gradient of the summed loss */
             scale_block(r->model->grads, r->model->param_count, (float)rows);
         if (c->l2 > 0)
@@ -393,7 +425,9 @@ static cnn_status end_epoch(run *r, int epoch, double t0, const epoch_sums *e, p
 {
     const cnn_train_config *c = r->cfg;
     double train_seconds = cnn_now() - t0;
+    r->step_seconds += train_seconds;
     cnn_eval_result val = {0};
+    cnn_shard_state(r);
     if (r->n_val > 0) {
         cnn_plan_freeze(r->eval);
         cnn_evaluate(r->eval, r->model, &r->data, r->val_idx, r->n_val, &r->norm, &val);
@@ -419,14 +453,14 @@ static cnn_status end_epoch(run *r, int epoch, double t0, const epoch_sums *e, p
         cnn_text_printf(&r->csv, ",%.6f", es.l2_penalty);
     cnn_text_printf(&r->csv, "\n");
     cnn_status st;
-    if ((st = cnn_run_write_text(c->out_dir, "metrics.csv", &r->csv, err)) ||
-        (st = cnn_run_save_weights(r, "last.weights", err)))
+    if (r->writer && ((st = cnn_run_write_text(c->out_dir, "metrics.csv", &r->csv, err)) ||
+                      (st = cnn_run_save_weights(r, "last.weights", err))))
         return st;
     if (es.best) {
         g->best_score = score;
         g->best_epoch = epoch;
         g->since_best = 0;
-        if ((st = cnn_run_save_weights(r, "best.weights", err)))
+        if (r->writer && (st = cnn_run_save_weights(r, "best.weights", err)))
             return st;
     } else {
         g->since_best++;
@@ -434,7 +468,7 @@ static cnn_status end_epoch(run *r, int epoch, double t0, const epoch_sums *e, p
     if (r->n_val > 0)
         cnn_sched_epoch_end(&r->sched, val.loss);
     g->epoch = epoch;
-    if ((st = cnn_run_save_resume(r, g, err)))
+    if (r->writer && (st = cnn_run_save_resume(r, g, err)))
         return st;
     if (hooks && hooks->on_epoch)
         hooks->on_epoch(hooks->user, &es);
@@ -460,7 +494,14 @@ static cnn_status finish(run *r, cnn_status st, const char *status, int epochs_r
         info(hooks, "final validation with TTA level %d: acc %.2f%%, loss %.4f (%.1f s)", c->tta,
              100 * val.accuracy, val.loss, cnn_now() - t0);
     }
+    if (r->ranks > 1 && r->step_seconds > 0)
+        info(hooks, "data-parallel: the sums over the %d ranks (gradients of %zu floats, in "
+             "buckets; the loss) took %.2f s of the %.2f s of training steps (%.1f %%), waiting "
+             "for the slowest rank included", r->ranks, r->model->param_count, r->sync_seconds,
+             r->step_seconds, 100 * r->sync_seconds / r->step_seconds);
     if (st != CNN_STATUS_OK && st != CNN_STATUS_NUMERIC)
+        return st;
+    if (!r->writer)
         return st;
     cnn_error werr;
     if (!*why)
@@ -479,18 +520,25 @@ cnn_status cnn_train(const cnn_train_config *cfg, const cnn_train_hooks *hooks, 
     if (st || (st = check_config(c, err)))
         return st;
     omp_set_num_threads(c->threads);
-    run r = {.cfg = c, .lock = -1};
+    run r = {.cfg = c, .lock = -1, .rank = cnn_dist_rank(), .ranks = cnn_dist_size()};
+    r.writer = r.rank == 0;
+    if (!r.writer) /* rank 0 tells what happens */
+        hooks = NULL;
     progress g = {.best_score = -1};
-    if ((st = prepare(&r, hooks, err)))
+    /* every rank ready, or all of them stop with the first one's refusal */
+    st = prepare(&r, hooks, err);
+    if ((st = cnn_dist_agree(st, err)) || (r.writer && (st = open_folder(&r, err))))
         goto done;
     cnn_text_printf(&r.csv, "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,"
                     "images_per_second%s\n", c->l2 > 0 ? ",l2_penalty" : "");
     if (c->resume) {
-        if ((st = cnn_run_load_resume(&r, &g, err)))
+        /* every rank reads the run folder: it must be one they all see */
+        st = cnn_run_load_resume(&r, &g, err);
+        if ((st = cnn_dist_agree(st, err)))
             goto done;
         info(hooks, "resuming %s after epoch %d of %d", c->out_dir, g.epoch, c->epochs);
     }
-    uint8_t *labels = malloc((size_t)cnn_plan_batch(r.plan));
+    uint8_t *labels = malloc((size_t)r.batch);
     const char *status = "finished";
     char why[512] = "";
     int epoch;

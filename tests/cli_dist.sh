@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# cli_dist.sh: cnnlab across processes (docs/distributed.md) on a small fake
+# CIFAR-10 folder: a 2-rank `mpirun cnnlab study` gives the summary.csv of
+# `cnnlab study --jobs 2` (time columns aside); a rank killed with SIGKILL
+# mid-study stops the other, mpirun names it, and the same command again
+# finishes with that summary; two `--worker` processes then the plain command
+# (a Slurm array by hand) give it too, and `--array-index` claims one run; a
+# study folder rank 1 does not see is refused naming the rank; an error on one
+# rank stops both with its message and exit status 2; a 2-rank data-parallel
+# training gives the first steps' losses and the final weights of one process
+# on the same global batch. Open MPI's mpirun runs as root only when told
+# (the OMPI_ALLOW_RUN_AS_ROOT variables). Skipped, saying so, only where
+# mpirun is missing (scripts/deps.sh installs it). Exits non-zero on failure.
+set -u
+. "$(dirname "$0")/lib_fakedata.sh"
+CNNLAB=${CNNLAB:-build/cnnlab}
+CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
+if ! command -v mpirun >/dev/null 2>&1; then
+    echo "skip cli_dist.sh: mpirun not found (scripts/deps.sh installs openmpi-bin)"
+    exit 0
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
+# Open MPI: no warnings about this machine's missing network hardware
+export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_base_warn_component_unused=0
+mpi() { mpirun --oversubscribe -np 2 "$@"; }
+tmp=$(mktemp -d /tmp/cnnlab-dist.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass() { echo "ok   $*"; }
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+
+data=$tmp/cifar-10-batches-bin
+make_fake_cifar "$data"
+cd "$tmp" || exit 1
+
+# ---- studies ----
+# Three runs: the control, dropout 0.3, batch norm.
+base=(--vary dropout=0,0.3 --vary norm=batch --model lenet5 --epochs 2 --subset 512
+      --batch-size 64 --val-fraction 0.02 --threads 1 --data "$data")
+untimed() { sed -E 's/,[^,]*,[^,]*$//' "$1"; }
+same_summary() { # what, folder: its summary.csv against the --jobs 2 study's
+    if [ -f "$2/summary.csv" ] && [ "$(untimed one/summary.csv)" = "$(untimed "$2/summary.csv")" ]; then
+        pass "$1: summary.csv = the one-machine study's (time columns aside)"
+    else
+        fail "$1: summaries differ: $(diff <(untimed one/summary.csv) <(untimed "$2/summary.csv") 2>&1)"
+    fi
+}
+
+"$CNNLAB" study --out one --jobs 2 "${base[@]}" >one.log 2>&1 ||
+    fail "study --jobs 2: $(tail -n 5 one.log)"
+
+if mpi "$CNNLAB" study --out two "${base[@]}" >two.log 2>&1; then
+    pass "2-rank study ran: $(grep -c '^\[rank 1\] run .*finished' two.log) run(s) on rank 1"
+else
+    fail "2-rank study: $(tail -n 5 two.log)"
+fi
+same_summary "2-rank study" two
+
+# One rank killed mid-study: mpirun stops the other, naming the dead rank.
+mpirun --oversubscribe -np 2 "$CNNLAB" study --out kill "${base[@]}" >kill.log 2>&1 &
+launcher=$!
+for _ in $(seq 1 300); do
+    grep -q '^  \[rank 1\].*epoch   1' kill.log 2>/dev/null && break
+    sleep 0.1
+done
+rank1=""
+for p in $(ps -o pid= --ppid "$launcher"); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && rank1=$p
+done
+[ -n "$rank1" ] && kill -KILL "$rank1"
+wait "$launcher"
+rc=$?
+if [ "$rc" -ne 0 ] && grep -qiE 'rank 1 .*(killed|signal 9)' kill.log; then
+    pass "rank 1 killed: exit $rc, mpirun says: $(grep -iE 'rank 1 .*signal 9' kill.log | head -n1)"
+else
+    fail "killed rank: exit $rc, $(tail -n 8 kill.log)"
+fi
+if mpi "$CNNLAB" study --out kill "${base[@]}" >kill2.log 2>&1; then
+    pass "the same command again finished the study"
+else
+    fail "rerun after the kill: $(tail -n 5 kill2.log)"
+fi
+same_summary "killed and run again" kill
+
+# A Slurm array by hand: two workers, then the plain command collects.
+"$CNNLAB" study --out arr --worker "${base[@]}" >w1.log 2>&1 &
+w1=$!
+"$CNNLAB" study --out arr --worker "${base[@]}" >w2.log 2>&1
+rc2=$?
+wait "$w1"
+rc1=$?
+claimed=$(cat arr/runs/*.claim 2>/dev/null | grep -c '^worker = worker')
+if [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$claimed" -eq 3 ] && [ ! -f arr/summary.csv ]; then
+    pass "two workers claimed the 3 runs between them ($(grep -o '[0-9]* runs\? claimed' w1.log), $(grep -o '[0-9]* runs\? claimed' w2.log)), no summary yet"
+else
+    fail "workers: exit $rc1 $rc2, $claimed claims: $(tail -n 3 w1.log w2.log)"
+fi
+if "$CNNLAB" study --out arr "${base[@]}" >collect.log 2>&1 &&
+    grep -q 'finished earlier, kept' collect.log && ! ls arr/runs/*.claim >/dev/null 2>&1; then
+    pass "the plain command collected (claims cleared, runs kept)"
+else
+    fail "collect: $(tail -n 5 collect.log)"
+fi
+same_summary "two workers, then collected" arr
+"$CNNLAB" study --out idx --array-index 7 "${base[@]}" >idx.log 2>&1
+if [ "$(ls idx/runs/*.claim 2>/dev/null | wc -l)" -eq 1 ] && grep -q '^worker = array task 7' idx/runs/*.claim &&
+    [ "$(ls -d idx/runs/*/ | wc -l)" -eq 1 ]; then
+    pass "--array-index 7 claimed and trained one run: $(basename "$(ls idx/runs/*.claim)")"
+else
+    fail "--array-index: $(ls idx/runs; tail -n 3 idx.log)"
+fi
+
+# A study folder rank 1 does not see (its relative --out is another folder).
+mkdir -p here there
+out=$(mpirun --oversubscribe -np 1 -wdir "$tmp/here" "$CNNLAB" study --out s "${base[@]}" : \
+      -np 1 -wdir "$tmp/there" "$CNNLAB" study --out s "${base[@]}" 2>&1 >/dev/null)
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q 'rank 1 .*file system every rank sees' <<<"$out" &&
+    [ ! -d here/s/runs/control ]; then
+    pass "folder not shared: exit 2: $(head -n1 <<<"$out")"
+else
+    fail "folder not shared: exit $rc: $out"
+fi
+
+# An error on one rank (here a bad flag on rank 1 only) stops both, exit 2.
+out=$(mpirun --oversubscribe -np 1 "$CNNLAB" study --out e "${base[@]}" : \
+      -np 1 "$CNNLAB" study --out e "${base[@]}" --lr -1 2>&1 >/dev/null)
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q 'rank 1 .*--lr' <<<"$out" && [ ! -d e/runs/control ]; then
+    pass "error on rank 1: exit 2: $(grep -m1 'rank 1' <<<"$out")"
+else
+    fail "error on rank 1: exit $rc: $out"
+fi
+
+# ---- data-parallel training ----
+# One step per epoch (--subset 64 = one batch), so metrics.csv's train_loss
+# column is each step's loss; augmented, so each rank's shard must be read as
+# one process reads those rows.
+t=(--model lenet5 --subset 64 --batch-size 64 --epochs 20 --lr 0.05 --augment crop,flip
+   --val-fraction 0.004 --threads 1 --data "$data")
+"$CNNLAB" train "${t[@]}" --out t1 >t1.log 2>&1 || fail "train, one process: $(tail -n 3 t1.log)"
+mpi "$CNNLAB" train "${t[@]}" --out t2 >t2.log 2>&1 || fail "train, 2 ranks: $(tail -n 3 t2.log)"
+# column COL of metrics.csv, a and b side by side: the largest relative difference
+rel() { paste -d, <(cut -d, -f"$3" "$1/metrics.csv") <(cut -d, -f"$3" "$2/metrics.csv") |
+    awk -F, 'NR > 1 { d = $1 - $2; d = d < 0 ? -d : d; r = d / ($1 < 0 ? -$1 : $1);
+                      if (r > m) m = r; n++ } END { printf "%d %.3g\n", n, m }'; }
+# the largest difference between two weights files' parameters and state
+# (src/train/checkpoint.c: a 436-byte header, floats, an 8-byte checksum)
+wdiff() { perl -e 'sub f { local $/; open(my $h, "<", $_[0]) or die; binmode $h; my $b = <$h>;
+    return unpack("f<*", substr($b, 436, length($b) - 444)) }
+    my @a = f($ARGV[0]); my @b = f($ARGV[1]); my ($m, $d) = (0, 0);
+    die "sizes differ\n" if @a != @b;
+    for my $i (0 .. $#a) { my $x = abs($a[$i]); $m = $x if $x > $m;
+        my $e = abs($a[$i] - $b[$i]); $d = $e if $e > $d }
+    printf "%d %.3g %.3g\n", scalar @a, $m, $d' "$1" "$2"; }
+read -r n loss_rel <<<"$(rel t1 t2 2)"
+if [ "$n" -eq 20 ] && awk -v r="$loss_rel" 'BEGIN { exit !(r <= 1e-5) }'; then
+    pass "2 ranks: the 20 steps' losses = one process's on the global batch (largest relative difference $loss_rel, tolerance 1e-5)"
+else
+    fail "2 ranks: $n steps, losses differ by $loss_rel: $(paste -d' ' t1/metrics.csv t2/metrics.csv | head -n 5)"
+fi
+read -r nw wmax wd <<<"$(wdiff t1/last.weights t2/last.weights)"
+if awk -v d="$wd" -v m="$wmax" 'BEGIN { exit !(d <= 1e-5 * m) }'; then
+    pass "2 ranks: final weights = one process's ($nw floats, largest difference $wd, largest weight $wmax, tolerance 1e-5 of it)"
+else
+    fail "2 ranks: final weights differ by $wd (largest weight $wmax)"
+fi
+if [ "$(ls t1)" = "$(ls t2)" ] && [ "$(grep -c '^epoch ' t2.log)" -eq 20 ]; then
+    pass "2 ranks: rank 0 alone wrote the run folder and printed the epochs"
+else
+    fail "2 ranks: files $(ls t2 | tr '\n' ' '), $(grep -c '^epoch ' t2.log) epoch lines"
+fi
+# Killed after a few epochs, then resumed with the same number of ranks.
+mpirun --oversubscribe -np 2 "$CNNLAB" train "${t[@]}" --out t3 >t3.log 2>&1 &
+launcher=$!
+for _ in $(seq 1 300); do
+    [ "$(grep -c '^epoch ' t3.log 2>/dev/null)" -ge 5 ] && break
+    sleep 0.1
+done
+kill -KILL "$launcher"
+wait "$launcher" 2>/dev/null
+sleep 0.5 # the ranks end with their launcher
+done_before=$(($(wc -l <t3/metrics.csv) - 1))
+if [ ! -f t3/status.txt ] && mpi "$CNNLAB" train --resume t3 >t3b.log 2>&1 &&
+    [ "$(cut -d, -f1-5 t3/metrics.csv)" = "$(cut -d, -f1-5 t2/metrics.csv)" ]; then
+    pass "2 ranks killed after epoch $done_before, resumed with 2 ranks: the uninterrupted run's metrics"
+else
+    fail "resume: $(tail -n 3 t3b.log); $(diff <(cut -d, -f1-5 t2/metrics.csv) <(cut -d, -f1-5 t3/metrics.csv))"
+fi
+
+[ "$fails" -eq 0 ] && echo "cli_dist.sh: all checks passed" || echo "cli_dist.sh: $fails check(s) failed"
+[ "$fails" -eq 0 ]
