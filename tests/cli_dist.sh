@@ -12,9 +12,7 @@
 # (the OMPI_ALLOW_RUN_AS_ROOT variables). Skipped, saying so, only where
 # mpirun is missing (scripts/deps.sh installs it). Exits non-zero on failure.
 set -u
-. "$(dirname "$0")/lib_fakedata.sh"
-CNNLAB=${CNNLAB:-build/cnnlab}
-CNNLAB=$(cd "$(dirname "$CNNLAB")" && pwd)/$(basename "$CNNLAB")
+. "$(dirname "$0")/lib.sh"
 if ! command -v mpirun >/dev/null 2>&1; then
     echo "skip cli_dist.sh: mpirun not found (scripts/deps.sh installs openmpi-bin)"
     exit 0
@@ -24,11 +22,7 @@ export OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
 # Open MPI: no warnings about this machine's missing network hardware
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_base_warn_component_unused=0
 mpi() { mpirun --oversubscribe -np 2 "$@"; }
-tmp=$(mktemp -d /tmp/cnnlab-dist.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+cli_start dist
 
 data=$tmp/cifar-10-batches-bin
 make_fake_cifar "$data"

@@ -363,12 +363,15 @@ static cnn_status run_study(const lab_args *a, const lab_base *b, lab_study *stu
     cnn_error e = {0};
     if (cnn_study_preset_factor(s->preset, b->model, &probe, &e)) {
         snprintf(s->skipped, sizeof s->skipped, "%s", e.msg);
-        printf("\nlab: study %d/%d: %s: skipped: %s\n", k + 1, LAB_STUDIES, s->preset, e.msg);
+        if (cnn_dist_rank() == 0) /* under MPI rank 0 tells */
+            printf("\nlab: study %d/%d: %s: skipped: %s\n", k + 1, LAB_STUDIES, s->preset,
+                   e.msg);
         return CNN_STATUS_OK;
     }
     char el[32];
     clock_text(cnn_now() - t0, el, sizeof el);
-    printf("\nlab: study %d/%d: %s (elapsed %s)\n", k + 1, LAB_STUDIES, s->preset, el);
+    if (cnn_dist_rank() == 0)
+        printf("\nlab: study %d/%d: %s (elapsed %s)\n", k + 1, LAB_STUDIES, s->preset, el);
     fflush(stdout);
     const char *sargv[32];
     int n = 0;
@@ -501,7 +504,8 @@ cnn_status cnn_cmd_lab(int argc, char **argv, cnn_error *err)
     lab_study studies[LAB_STUDIES];
     memset(studies, 0, sizeof studies);
     double t0 = cnn_now();
-    printf("lab %s: %s\n", a.out, b.setting);
+    if (cnn_dist_rank() == 0)
+        printf("lab %s: %s\n", a.out, b.setting);
     fflush(stdout);
     for (int k = 0; k < LAB_STUDIES; k++)
         if ((st = run_study(&a, &b, studies, k, t0, err)))

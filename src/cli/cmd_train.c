@@ -9,6 +9,7 @@
 #include "cnnlab/cnnlab.h"
 #include "commands.h"
 #include "core/core.h"
+#include "dist/dist.h"
 #include "flags.h"
 #include "report.h"
 #include "text.h"
@@ -463,6 +464,7 @@ cnn_status cnn_cmd_train(int argc, char **argv, cnn_error *err)
         snprintf(out, sizeof out, "runs/%s-%s", c.model, stamp);
         for (int i = 2; cnn_path_exists(out); i++)
             snprintf(out, sizeof out, "runs/%s-%s-%d", c.model, stamp, i);
+        cnn_dist_bcast(out, sizeof out, 0); /* under MPI: rank 0's name */
         c.out_dir = out;
     }
     if (!line) {
@@ -471,12 +473,15 @@ cnn_status cnn_cmd_train(int argc, char **argv, cnn_error *err)
     }
     progress p = {isatty(2), cnn_now()};
     cnn_train_hooks hooks = {on_info, on_step, on_epoch, &p};
-    printf("run folder: %s\n", c.out_dir);
+    const int tell = cnn_dist_rank() == 0; /* under MPI rank 0 speaks */
+    if (tell)
+        printf("run folder: %s\n", c.out_dir);
     st = cnn_train(&c, &hooks, err);
     free(line);
     free(words);
     if (st)
         return st;
-    printf("done: %s (next: cnnlab test %s)\n", c.out_dir, c.out_dir);
+    if (tell)
+        printf("done: %s (next: cnnlab test %s)\n", c.out_dir, c.out_dir);
     return CNN_STATUS_OK;
 }
