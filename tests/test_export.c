@@ -31,7 +31,8 @@
 #include "core/core.h"
 
 /* The test models beside the built-ins: between them every layer kind. */
-static const char *const TEST_MODELS[] = {"tests/models/graph.cnn", "tests/models/kinds.cnn"};
+static const char *const TEST_MODELS[] = {"tests/models/graph.cnn", "tests/models/kinds.cnn",
+                                           "tests/models/se.cnn"};
 
 /* Whether a built-in takes part: the large ones (3 M parameters and more,
  * whose layer kinds smaller models share) only with CNNLAB_EXPORT_ALL=1, to

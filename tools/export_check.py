@@ -19,6 +19,13 @@ import numpy as np
 
 RTOL = 1e-4
 
+# What OpenCV 4.6 (Debian 12's) cannot run, by model: checked to fail there,
+# so that a later OpenCV that runs it shows up as an unexpected pass.
+OPENCV_CANNOT = {
+    "se": "OpenCV 4.6's DNN multiplies two computed tensors only when their shapes are equal, "
+          "and the gate multiplies (N, C, H, W) by (N, C, 1, 1)",
+}
+
 
 def compare(what, name, got, want):
     err = float(np.abs(got - want).max()) / max(float(np.abs(want).max()), 1e-30)
@@ -73,10 +80,20 @@ def main():
             try:
                 net = cv2.dnn.readNetFromONNX(onnx_path)
                 net.setInput(x)
-                failed += not compare("opencv", name, net.forward(), want)
+                got = net.forward()
             except Exception as e:
-                print("FAIL opencv   %-16s %s" % (name, str(e).strip().splitlines()[-1]))
+                if name in OPENCV_CANNOT:
+                    print("ok   opencv   %-16s refused, as known: %s" % (name, OPENCV_CANNOT[name]))
+                else:
+                    print("FAIL opencv   %-16s %s" % (name, str(e).strip().splitlines()[-1]))
+                    failed += 1
+                continue
+            if name in OPENCV_CANNOT:
+                print("FAIL opencv   %-16s ran, though listed in OPENCV_CANNOT: update the list"
+                      % name)
                 failed += 1
+            else:
+                failed += not compare("opencv", name, got, want)
     print("export_check.py: %d failed" % failed)
     return 1 if failed else 0
 

@@ -153,44 +153,36 @@ static int gn_tensors(const cnn_model_layer *l, cnn_layer_tensor *t)
     return 2;
 }
 
-/* Instance norm is ONNX's InstanceNormalization. Group and layer norm: the
- * map reshaped to (N, G, C/G*H*W), normalised as G instances without an
- * affine, reshaped back to (N, C, H, W), then times gamma plus beta. */
+/* All three as ONNX reads them alike (OpenCV 4.6 included, whose
+ * InstanceNormalization of a 4-D batch is wrong): the map reshaped to
+ * (N, G, C/G*H*W), normalised as G instances without an affine, reshaped
+ * back to (N, C, H, W), then times gamma plus beta. */
 static cnn_status gn_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
                           const float *state, const cnn_onnx_value *in, int n_in,
                           cnn_onnx_value *out, cnn_error *err)
 {
     cnn_shape s = l->in;
-    int groups = groups_of(&l->desc, s);
-    int64_t c = s.c, chw[3] = {s.c, s.h, s.w}, c11[3] = {s.c, 1, 1};
-    const char *x = cnn_onnx_as_map(g, in[0]);
+    int groups = groups_of(&l->desc, s), layer = l->desc.kind == CNN_LAYER_LAYERNORM;
+    int64_t chw[3] = {s.c, s.h, s.w}, c11[3] = {s.c, 1, 1};
+    int64_t split[3] = {0, groups, -1}, back[4] = {0, s.c, s.h, s.w}, gn = groups;
+    float *ones = malloc(sizeof(float) * 2 * (size_t)groups);
+    if (!ones)
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory");
+    for (int i = 0; i < groups; i++)
+        ones[i] = 1.0f, ones[groups + i] = 0.0f;
+    const char *a[3] = {cnn_onnx_op2(g, "Reshape", cnn_onnx_as_map(g, in[0]),
+                                     cnn_onnx_ints(g, "groups", split, 3)),
+                        cnn_onnx_const(g, "ones", ones, 1, &gn),
+                        cnn_onnx_const(g, "zeros", ones + groups, 1, &gn)};
+    free(ones);
     cnn_onnx_attr eps = CNN_ONNX_FLOAT("epsilon", NORM_EPS);
-    const char *y;
-    if (l->desc.kind == CNN_LAYER_INSTANCENORM) {
-        const char *a[3] = {x, cnn_onnx_const(g, "weight", params, 1, &c),
-                            cnn_onnx_const(g, "bias", params + c, 1, &c)};
-        y = cnn_onnx_node(g, "InstanceNormalization", a, 3, &eps, 1);
-    } else {
-        int64_t gshape[3] = {0, groups, -1}, gn = groups;
-        float *ones = malloc(sizeof(float) * 2 * (size_t)groups);
-        if (!ones)
-            return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory");
-        for (int i = 0; i < groups; i++)
-            ones[i] = 1.0f, ones[groups + i] = 0.0f;
-        const char *a[3] = {cnn_onnx_op2(g, "Reshape", x, cnn_onnx_ints(g, "groups", gshape, 3)),
-                            cnn_onnx_const(g, "ones", ones, 1, &gn),
-                            cnn_onnx_const(g, "zeros", ones + groups, 1, &gn)};
-        free(ones);
-        const char *n = cnn_onnx_node(g, "InstanceNormalization", a, 3, &eps, 1);
-        int64_t back[4] = {0, s.c, s.h, s.w};
-        y = cnn_onnx_op2(g, "Reshape", n, cnn_onnx_ints(g, "shape", back, 4));
-        int layer = l->desc.kind == CNN_LAYER_LAYERNORM;
-        const char *gamma = layer ? cnn_onnx_const_chw(g, "weight", params, chw)
-                                  : cnn_onnx_const(g, "weight", params, 3, c11);
-        const char *beta = layer ? cnn_onnx_const_chw(g, "bias", params + cnn_shape_size(s), chw)
-                                 : cnn_onnx_const(g, "bias", params + c, 3, c11);
-        y = cnn_onnx_op2(g, "Add", cnn_onnx_op2(g, "Mul", y, gamma), beta);
-    }
+    const char *y = cnn_onnx_node(g, "InstanceNormalization", a, 3, &eps, 1);
+    y = cnn_onnx_op2(g, "Reshape", y, cnn_onnx_ints(g, "shape", back, 4));
+    const char *gamma = layer ? cnn_onnx_const_chw(g, "weight", params, chw)
+                              : cnn_onnx_const(g, "weight", params, 3, c11);
+    const char *beta = layer ? cnn_onnx_const_chw(g, "bias", params + cnn_shape_size(s), chw)
+                             : cnn_onnx_const(g, "bias", params + s.c, 3, c11);
+    y = cnn_onnx_op2(g, "Add", cnn_onnx_op2(g, "Mul", y, gamma), beta);
     cnn_onnx_value v = {y, 4, s.c};
     *out = (cnn_onnx_value){in[0].rank == 4 ? y : cnn_onnx_as_vector(g, v), in[0].rank, l->out.c};
     return CNN_STATUS_OK;
