@@ -140,6 +140,14 @@ PYEOF
     [ "$a" = "$c" ] && pass "a state_dict saved from PyTorch imports and tests the same" ||
         fail "PyTorch-written import: '$c' vs '$a': $(cat "$tmp/err")"
 fi
+# the test set's uses: counted in test.json, shown by `cnnlab runs`
+grep -q '"uses": 1,' "$run/test.json" && pass "test.json counts the first use" ||
+    fail "test.json: $(head -c 300 "$run/test.json")"
+"$CNNLAB" test "$run" --data "$data" --threads 2 --force >/dev/null 2>&1
+grep -q '"uses": 2,' "$run/test.json" && pass "test --force counts a second use" ||
+    fail "test.json after --force: $(head -c 300 "$run/test.json")"
+"$CNNLAB" runs "$tmp" | grep -E '^  run +lenet5 .*% \(2\)' >/dev/null &&
+    pass "runs shows the run's test accuracy and its 2 uses" || fail "runs: $("$CNNLAB" runs "$tmp")"
 expect 2 'expected a new or empty folder' -- "$CNNLAB" import "$run/model.safetensors" --model lenet5 --out "$run"
 expect 2 'layers.0.weight: expected shape \[16, 3, 3, 3\] for resnet20, found \[16, 3, 5, 5\]' -- \
     "$CNNLAB" import "$run/model.safetensors" --model resnet20 --out "$tmp/wrong"
