@@ -84,7 +84,7 @@ cnn_status cnn_cmd_export(int argc, char **argv, cnn_error *err)
     return st;
 }
 
-/* "[0.49, 0.48, 0.45]"-free form of --mean/--std: "A,B,C" */
+/* --mean and --std: c numbers separated by commas, "0.49,0.48,0.45" */
 static cnn_status parse_triple(const char *flag, const char *s, int c, float *v, cnn_error *err)
 {
     const char *p = s;

@@ -42,58 +42,52 @@ static int cmp_runs(const void *pa, const void *pb)
     return c ? c : strcmp(a->path, b->path);
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void json_number(FILE *f, double v, const char *fmt)
+static void json_number(cnn_text *t, double v, const char *fmt)
 {
     if (isfinite(v))
-        fprintf(f, fmt, v);
+        cnn_text_printf(t, fmt, v);
     else
-        fputs("null", f);
+        cnn_text_printf(t, "null");
 }
 
-static void print_json(const cnn_run_entry *r, int n)
+/* one JSON array, a record per run */
+static cnn_status print_json(const cnn_run_entry *r, int n, cnn_error *err)
 {
-    printf("[");
+    cnn_text t = {0};
+    cnn_text_printf(&t, "[");
     for (int i = 0; i < n; i++) {
-        printf("%s\n  {\"run\": ", i ? "," : "");
-        json_string(stdout, r[i].path);
-        printf(", \"study\": ");
+        cnn_text_printf(&t, "%s\n  {\"run\": ", i ? "," : "");
+        cnn_json_string(&t, r[i].path);
+        cnn_text_printf(&t, ", \"study\": ");
         if (r[i].study[0])
-            json_string(stdout, r[i].study);
+            cnn_json_string(&t, r[i].study);
         else
-            printf("null");
-        printf(", \"model\": ");
-        json_string(stdout, r[i].model);
-        printf(", \"dataset\": ");
-        json_string(stdout, r[i].dataset);
-        printf(", \"status\": ");
-        json_string(stdout, r[i].result.status);
-        printf(", \"epochs\": %d, \"best_val_acc\": ", r[i].result.epochs);
-        json_number(stdout, r[i].result.best_val_acc, "%.4f");
-        printf(", \"test_acc\": ");
-        json_number(stdout, r[i].test_acc, "%.4f");
-        printf(", \"test_uses\": %d, \"seconds\": ", r[i].test_uses);
-        json_number(stdout, r[i].result.seconds, "%.1f");
-        printf(", \"seed\": ");
-        json_string(stdout, r[i].seed);
-        printf(", \"flags\": ");
-        json_string(stdout, r[i].flags);
-        printf("}");
+            cnn_text_printf(&t, "null");
+        cnn_text_printf(&t, ", \"model\": ");
+        cnn_json_string(&t, r[i].model);
+        cnn_text_printf(&t, ", \"dataset\": ");
+        cnn_json_string(&t, r[i].dataset);
+        cnn_text_printf(&t, ", \"status\": ");
+        cnn_json_string(&t, r[i].result.status);
+        cnn_text_printf(&t, ", \"epochs\": %d, \"best_val_acc\": ", r[i].result.epochs);
+        json_number(&t, r[i].result.best_val_acc, "%.4f");
+        cnn_text_printf(&t, ", \"test_acc\": ");
+        json_number(&t, r[i].test_acc, "%.4f");
+        cnn_text_printf(&t, ", \"test_uses\": %d, \"seconds\": ", r[i].test_uses);
+        json_number(&t, r[i].result.seconds, "%.1f");
+        cnn_text_printf(&t, ", \"seed\": ");
+        cnn_json_string(&t, r[i].seed);
+        cnn_text_printf(&t, ", \"flags\": ");
+        cnn_json_string(&t, r[i].flags);
+        cnn_text_printf(&t, "}");
     }
-    printf("\n]\n");
+    cnn_text_printf(&t, "\n]\n");
+    cnn_status st = t.failed ? cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for the JSON")
+                             : CNN_STATUS_OK;
+    if (!st)
+        fputs(cnn_text_str(&t), stdout);
+    cnn_text_free(&t);
+    return st;
 }
 
 /* "12.3 s", "4.5 min", "1.2 h" */
@@ -181,12 +175,12 @@ cnn_status cnn_cmd_runs(int argc, char **argv, cnn_error *err)
         k = strchr(k, ',') + 1;
     qsort(runs, (size_t)n, sizeof *runs, cmp_runs);
     if (json)
-        print_json(runs, n);
+        st = print_json(runs, n, err);
     else if (n == 0)
         printf("no run folders (a folder with config.txt) below %s%s\n", dirs[0],
                words.count > 1 ? " and the others" : "");
     else
         print_table(runs, n);
     cnn_runs_free(runs, n);
-    return CNN_STATUS_OK;
+    return st;
 }

@@ -111,7 +111,7 @@ static void layers_json(const cnn_model *m, cnn_text *t)
                         "\"label\": ", l->in.c, l->in.h, l->in.w, l->out.c, l->out.h, l->out.w,
                         d->out, d->k, d->stride, d->pad, d->groups, d->bias ? 1 : 0,
                         cnn_act_name(d->act), (double)d->p, (double)d->eps, (double)d->scale);
-        cnn_st_json_string(t, d->label ? d->label : "");
+        cnn_json_string(t, d->label ? d->label : "");
         cnn_text_append(t, "}", 1);
     }
     cnn_text_append(t, "]", 1);
@@ -164,7 +164,7 @@ static void meta_common(meta *mt, const cnn_model *m, const cnn_export_info *inf
         if (k)
             cnn_text_append(c, ", ", 2);
         if (k < info->n_classes)
-            cnn_st_json_string(c, info->class_names[k]);
+            cnn_json_string(c, info->class_names[k]);
         else
             cnn_text_printf(c, "\"%d\"", k);
     }
@@ -259,11 +259,11 @@ cnn_status cnn_export_onnx(const cnn_model *m, const cnn_export_info *info, cons
     for (int i = 0; i < m->count; i++) {
         const cnn_model_layer *l = &m->layers[i];
         if (!cnn_layer_class_of(l->desc.kind)->onnx)
-            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: layer %d (%s%s%s%s) is a "
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "%s: layer %d (%s%s%s) is a "
                                  "%s, which the ONNX export cannot express", path, i + 1,
                                  l->desc.label ? l->desc.label : "unnamed",
                                  l->desc.origin ? ", " : "", l->desc.origin ? l->desc.origin : "",
-                                 "", cnn_layer_class_of(l->desc.kind)->name);
+                                 cnn_layer_class_of(l->desc.kind)->name);
     }
     const cnn_model_desc *d = m->desc;
     cnn_onnx_graph *g = cnn_onnx_graph_create();

@@ -12,25 +12,6 @@ static const struct {
     size_t size;
 } DTYPES[] = {{"F32", 4}, {"I64", 8}};
 
-void cnn_st_json_string(cnn_text *t, const char *s)
-{
-    cnn_text_append(t, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            cnn_text_printf(t, "\\%c", c);
-        else if (c == '\n')
-            cnn_text_append(t, "\\n", 2);
-        else if (c == '\t')
-            cnn_text_append(t, "\\t", 2);
-        else if (c < 0x20)
-            cnn_text_printf(t, "\\u%04x", c);
-        else
-            cnn_text_append(t, (const char *)&c, 1);
-    }
-    cnn_text_append(t, "\"", 1);
-}
-
 cnn_status cnn_st_write(const char *path, const cnn_st_tensor *tensors, int count,
                         const char *const *meta_keys, const char *const *meta_values, int n_meta,
                         cnn_error *err)
@@ -42,9 +23,9 @@ cnn_status cnn_st_write(const char *path, const cnn_st_tensor *tensors, int coun
         for (int i = 0; i < n_meta; i++) {
             if (i)
                 cnn_text_append(&h, ",", 1);
-            cnn_st_json_string(&h, meta_keys[i]);
+            cnn_json_string(&h, meta_keys[i]);
             cnn_text_append(&h, ":", 1);
-            cnn_st_json_string(&h, meta_values[i]);
+            cnn_json_string(&h, meta_values[i]);
         }
         cnn_text_append(&h, "}", 1);
     }
@@ -52,7 +33,7 @@ cnn_status cnn_st_write(const char *path, const cnn_st_tensor *tensors, int coun
     for (int i = 0; i < count; i++) {
         const cnn_st_tensor *t = &tensors[i];
         cnn_text_append(&h, i || n_meta > 0 ? "," : "", i || n_meta > 0 ? 1 : 0);
-        cnn_st_json_string(&h, t->name);
+        cnn_json_string(&h, t->name);
         cnn_text_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", DTYPES[t->dtype].name);
         for (int d = 0; d < t->rank; d++)
             cnn_text_printf(&h, "%s%lld", d ? "," : "", (long long)t->shape[d]);

@@ -53,7 +53,4 @@ cnn_status cnn_st_write(const char *path, const cnn_st_tensor *tensors, int coun
                         const char *const *meta_keys, const char *const *meta_values, int n_meta,
                         cnn_error *err);
 
-/* Appends s to t as a JSON string (quoted, escaped). */
-void cnn_st_json_string(cnn_text *t, const char *s);
-
 #endif
