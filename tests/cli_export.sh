@@ -81,9 +81,10 @@ fi
 data=$tmp/cifar-10-batches-bin
 make_fake_cifar "$data"
 run=$tmp/run
-if "$CNNLAB" train --model lenet5 --epochs 1 --subset 512 --batch-size 64 --lr 0.05 \
+# --norm batch: a model option, which the export records and the import applies
+if "$CNNLAB" train --model lenet5 --norm batch --epochs 1 --subset 512 --batch-size 64 --lr 0.05 \
     --val-fraction 0.02 --threads 2 --conv direct --data "$data" --out "$run" >"$tmp/train.log" 2>&1; then
-    pass "train lenet5 on the fake folder"
+    pass "train lenet5 --norm batch on the fake folder"
 else
     fail "train failed: $(cat "$tmp/train.log")"
 fi
@@ -125,14 +126,16 @@ a=$(head -n1 "$tmp/test1.log") b=$(head -n1 "$tmp/test2.log")
 cmp -s "$run/best.weights" "$tmp/imported/best.weights" && pass "imported best.weights equals the run's" ||
     note "imported best.weights differs from the run's in bytes (checksum or header fields)"
 if has_py torch; then
-    # as PyTorch writes it: tools/torch_models.py's writer, no metadata but the norm
+    # as PyTorch writes it: tools/torch_models.py's writer, no metadata but the
+    # model options and the normalisation
     py - "$run/model.safetensors" "$tmp/torch.safetensors" <<'PYEOF' 2>"$tmp/err"
 import sys
 sys.path.insert(0, "tools")
 from torch_models import load_safetensors, model_from_safetensors, save_safetensors
 net = model_from_safetensors(sys.argv[1])
 _, meta = load_safetensors(sys.argv[1])
-save_safetensors(sys.argv[2], net.state_dict(), {"mean": meta["mean"], "std": meta["std"]})
+save_safetensors(sys.argv[2], net.state_dict(),
+                 {"options": meta["options"], "mean": meta["mean"], "std": meta["std"]})
 PYEOF
     "$CNNLAB" import "$tmp/torch.safetensors" --model lenet5 --out "$tmp/from-torch" >/dev/null 2>>"$tmp/err" &&
         "$CNNLAB" test "$tmp/from-torch" --data "$data" --threads 2 >"$tmp/test3.log" 2>>"$tmp/err"
@@ -160,8 +163,8 @@ if has_py torch; then
 import sys
 sys.path.insert(0, "tools")
 from torch_models import load_safetensors, save_safetensors
-t, _ = load_safetensors(sys.argv[1])
-save_safetensors(sys.argv[2], t)
+t, meta = load_safetensors(sys.argv[1])
+save_safetensors(sys.argv[2], t, {"options": meta["options"]})
 PYEOF
     expect 2 'expected the input normalisation in the metadata' -- \
         "$CNNLAB" import "$tmp/nonorm.safetensors" --model lenet5 --out "$tmp/x"

@@ -41,5 +41,9 @@ cnn_status cnn_export_onnx(const cnn_model *m, const cnn_export_info *info, cons
  * name the file, the tensor and both shapes. */
 cnn_status cnn_import_safetensors(const char *path, cnn_model *m, cnn_norm *norm, int *has_norm,
                                   cnn_error *err);
+/* The metadata value of key in a safetensors file (checked as a whole, as
+ * above), or "" when it has none. */
+cnn_status cnn_safetensors_meta(const char *path, const char *key, char *out, size_t size,
+                                cnn_error *err);
 
 #endif

@@ -118,8 +118,10 @@ cnn_status cnn_cmd_import(int argc, char **argv, cnn_error *err)
         .about = "Makes a run folder (best.weights, last.weights, model.cnn) from weights saved "
                  "in PyTorch under the names `cnnlab export` uses (layers.INDEX.weight, ...), so "
                  "that `cnnlab test` and `cnnlab export` take it. Every tensor must be there "
-                 "with the model's shape, float32 and finite. The input normalisation comes "
-                 "from the file's metadata (mean, std) or from --mean and --std.",
+                 "with the model's shape, float32 and finite. The model options (--norm, ...) "
+                 "and the input normalisation come from the file's metadata (options, mean, "
+                 "std) as `cnnlab export` writes it; --mean and --std give the normalisation "
+                 "of a file without.",
         CLI_FLAGS(flags),
         .positional = &words,
         .required = "a safetensors file (FILE.safetensors)",
@@ -134,9 +136,21 @@ cnn_status cnn_cmd_import(int argc, char **argv, cnn_error *err)
     if (cnn_dir_nonempty(out))
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--out %s: expected a new or empty "
                              "folder, found one with files (nothing is overwritten)", out);
+    /* the model options the weights were trained with, when cnnlab exported them */
+    char options_text[256];
+    cnn_model_options opt;
     const cnn_model_desc *desc;
     cnn_model *m = NULL;
-    if ((st = cnn_model_load(model, vars, &desc, err)) || (st = cnn_model_create(desc, NULL, &m, err)))
+    if ((st = cnn_safetensors_meta(positional[0], "options", options_text, sizeof options_text,
+                                   err)))
+        return st;
+    if ((st = cnn_model_options_parse(options_text, &opt, err))) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return cnn_error_set(err, st, "%s: metadata: %s", positional[0], why);
+    }
+    if ((st = cnn_model_load(model, vars, &desc, err)) ||
+        (st = cnn_model_create(desc, &opt, &m, err)))
         return st;
     cnn_norm norm;
     int has_norm = 0;

@@ -386,6 +386,23 @@ static cnn_status import_tensor(const char *path, cnn_model *m, const model_tens
     return CNN_STATUS_OK;
 }
 
+cnn_status cnn_safetensors_meta(const char *path, const char *key, char *out, size_t size,
+                                cnn_error *err)
+{
+    cnn_st_file f;
+    cnn_status st = cnn_st_read(path, &f, err);
+    if (st)
+        return st;
+    const char *v = cnn_st_meta(&f, key);
+    if (v && strlen(v) >= size)
+        st = cnn_error_set(err, CNN_STATUS_FORMAT, "%s: metadata %s: expected at most %zu "
+                           "characters, found %zu", path, key, size - 1, strlen(v));
+    else
+        snprintf(out, size, "%s", v ? v : "");
+    cnn_st_free(&f);
+    return st;
+}
+
 cnn_status cnn_import_safetensors(const char *path, cnn_model *m, cnn_norm *norm, int *has_norm,
                                   cnn_error *err)
 {

@@ -111,7 +111,8 @@ static Onnx__TensorProto *tensor(cnn_onnx_graph *g, const char *hint, int rank,
     if (!t || !d)
         return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
+    if (rank > 0) /* a scalar has no dims (NULL) */
+        memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
     t->n_dims = (size_t)rank;
     t->dims = d;
     t->has_data_type = 1;
