@@ -15,7 +15,11 @@ endif
 CFLAGS ?= -O3 -g
 CFLAGS += -std=c11 $(ARCH) -fopenmp -Wall -Wextra -Wshadow -Wstrict-prototypes \
           -Wno-unused-parameter -Iinclude -Isrc -MMD -MP
-LDLIBS := -ldnnl -llapacke -lm
+LDLIBS := -ldnnl -llapacke -lprotobuf-c -lm
+# ONNX export (src/export/onnx_graph.c) writes through protobuf-c code that
+# protoc-c generates here from the onnx.proto Debian's python3-onnx ships.
+ONNX_PROTO := /usr/lib/python3/dist-packages/onnx/onnx.proto
+CFLAGS += -I$(BUILD)/gen
 LDFLAGS += -fopenmp
 
 # MPI (src/dist/, docs/distributed.md) is built in when pkg-config finds it
@@ -39,7 +43,8 @@ MODEL_FILES := $(sort $(wildcard models/*.cnn))
 RECIPE_FILES := $(sort $(wildcard recipes/*.rcp))
 
 # The built-in models: models/*.cnn compiled in as one generated source.
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/models.o $(BUILD)/obj/gen/recipes.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/models.o $(BUILD)/obj/gen/recipes.o \
+           $(BUILD)/obj/gen/onnx.pb-c.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -49,13 +54,14 @@ all: $(BUILD)/cnnlab
 # The headers of the libraries cnnlab links: when one is missing (a fresh
 # machine), scripts/deps.sh installs the Debian packages before anything is
 # compiled; when it cannot, make stops naming it.
-DEP_HEADERS := dnnl.h lapacke.h
+DEP_HEADERS := dnnl.h lapacke.h protobuf-c/protobuf-c.h
+have_dep = case $(1) in *.h) printf '\#include <%s>\n' $(1) | $(CC) -E -x c - >/dev/null 2>&1;; \
+               /*) [ -f $(1) ];; *) command -v $(1) >/dev/null;; esac
 deps:
-	@for h in $(DEP_HEADERS); do \
-	    printf '#include <%s>\n' $$h | $(CC) -E -x c - >/dev/null 2>&1 && continue; \
+	@for h in $(DEP_HEADERS) protoc-c $(ONNX_PROTO); do \
+	    $(call have_dep,$$h) && continue; \
 	    echo "make: $$h not found: running scripts/deps.sh to install cnnlab's Debian packages"; \
-	    bash scripts/deps.sh && \
-	    printf '#include <%s>\n' $$h | $(CC) -E -x c - >/dev/null 2>&1 && continue; \
+	    bash scripts/deps.sh && $(call have_dep,$$h) && continue; \
 	    echo "make: $$h still not found: run scripts/deps.sh (it needs root or sudo)" >&2; \
 	    exit 1; \
 	done
@@ -82,6 +88,12 @@ $(BUILD)/gen/models.c: $(MODEL_FILES) tools/embed_models.sh models
 $(BUILD)/gen/recipes.c: $(RECIPE_FILES) tools/embed_models.sh recipes
 	@mkdir -p $(@D)
 	sh tools/embed_models.sh cnn_embedded_recipes $(RECIPE_FILES) > $@.tmp && mv $@.tmp $@
+
+# The ONNX protobuf messages: C code generated from Debian's onnx.proto.
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h &: $(ONNX_PROTO) | deps
+	@mkdir -p $(@D)
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(BUILD)/gen $(ONNX_PROTO)
+$(BUILD)/obj/src/export/onnx_graph.o: | $(BUILD)/gen/onnx.pb-c.h
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)

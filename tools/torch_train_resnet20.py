@@ -36,11 +36,20 @@ For a step-by-step comparison (tools/dynamics.c prints cnnlab's side):
 --weight-decay, --lr and --augment (crop,flip or none) change the recipe as
 cnnlab's flags of those names do, so that ingredients can be switched off on
 both sides; --batch-size likewise.
+
+--save-safetensors FILE (with --cnnlab CNNLAB, default build/cnnlab, whose
+`summary resnet20 --json` gives the layer numbers) writes the trained weights
+and running estimates under the names `cnnlab export` uses (layers.INDEX.NAME,
+tools/torch_models.py) with the normalisation in the metadata, and prints the
+model's accuracy on the 10,000 test images: `cnnlab import FILE --model
+resnet20 --out DIR` then `cnnlab test DIR` must print the same accuracy
+(docs/export.md).
 """
 import argparse
 import math
 import os
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -219,6 +228,10 @@ def main():
     ap.add_argument('--print-steps', action='store_true', help='print every step\'s loss')
     ap.add_argument('--same-as', metavar='CNNLAB', default=None,
                     help="a cnnlab binary: take cnnlab's split, subset, init, order and crops")
+    ap.add_argument('--save-safetensors', metavar='FILE', default=None,
+                    help='write the trained model for `cnnlab import` and print its test accuracy')
+    ap.add_argument('--cnnlab', default='build/cnnlab',
+                    help='the cnnlab binary whose layer numbers --save-safetensors uses')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -298,6 +311,35 @@ def main():
               f'{100 * correct / len(perm):6.2f}%  val loss {vl / len(xv):.4f} acc '
               f'{100 * vc / len(xv):6.2f}%  lr {lr:g}  {time.perf_counter() - t0:6.1f} s',
               flush=True)
+    if a.save_safetensors:
+        save_for_cnnlab(model, a.cnnlab, a.save_safetensors, mean.ravel(), std.ravel())
+        xs, ys = load(folder, ['test_batch.bin'])
+        model.eval()
+        with torch.no_grad():
+            hits = sum((model(tensor(xs[s:s + 500])).argmax(1) == torch.from_numpy(ys[s:s + 500]))
+                       .sum().item() for s in range(0, len(xs), 500))
+        print(f'resnet20 on {len(xs)} test images: accuracy {100 * hits / len(xs):.2f}% '
+              f'(PyTorch eval); wrote {a.save_safetensors}')
+
+
+def save_for_cnnlab(model, binary, path, mean, std):
+    """The model's tensors under cnnlab's names: its conv, batch-norm and
+    linear modules in order are cnnlab's layers with tensors in order."""
+    import json
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_models import save_safetensors
+    summary = json.loads(subprocess.run([binary, 'summary', 'resnet20', '--json'], check=True,
+                                        capture_output=True, text=True).stdout)
+    layers = [l['index'] - 1 for l in summary['layers']
+              if l['kind'] in ('conv', 'batchnorm', 'linear')]
+    mods = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.Linear))]
+    assert len(layers) == len(mods), (len(layers), len(mods))
+    tensors = {}
+    for i, m in zip(layers, mods):
+        for name, t in m.state_dict().items():
+            tensors[f'layers.{i}.{name}'] = t
+    save_safetensors(path, tensors, {'mean': json.dumps([float(v) for v in mean]),
+                                     'std': json.dumps([float(v) for v in std])})
 
 
 if __name__ == '__main__':

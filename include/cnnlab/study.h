@@ -380,4 +380,29 @@ void cnn_study_combine_section(const cnn_study_combination *c, const char *dir, 
 void cnn_study_combine_result(const cnn_study_combination *c, const char *dir, double *mean,
                               double *std, int *n);
 
+/* ---- index.c: every run below some folders (`cnnlab runs`) ---- */
+
+typedef struct cnn_run_entry {
+    char path[1024];  /* the run folder */
+    int below;        /* path + below: the part below the folder it was found in */
+    char study[1024]; /* the study folder (study.txt) it lies in, "" if none */
+    char model[128], dataset[64], seed[32];
+    cnn_study_result result; /* status, epochs, best validation accuracy, seconds */
+    double test_acc;         /* test.json's accuracy, NAN if never tested */
+    int test_uses;           /* how often `cnnlab test` ran on it (test.json's uses) */
+    char *config;            /* config.txt's text (NULL if unreadable) */
+    char flags[512];         /* after cnn_runs_differing: "key=value ..." */
+} cnn_run_entry;
+
+/* Every run folder (a folder with config.txt) below the dirs, in path order,
+ * each with the study folder above it; free with cnn_runs_free. An error
+ * names a dir that is not a folder. */
+cnn_status cnn_runs_find(const char *const *dirs, int n_dirs, cnn_run_entry **out, int *count,
+                         cnn_error *err);
+/* Sets each run's flags: its values of the settings that are not the same
+ * in all n runs (the machine's settings, the seed, the model and its
+ * parameter count left out: they have their own columns). */
+void cnn_runs_differing(cnn_run_entry *runs, int n);
+void cnn_runs_free(cnn_run_entry *runs, int n);
+
 #endif

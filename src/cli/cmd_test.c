@@ -23,18 +23,32 @@ static void json_number(double v, char *buf, size_t size)
         snprintf(buf, size, "null");
 }
 
-/* r: the run's own evaluation (with TTA when tta > 0); plain: without TTA */
+/* How often the run was tested before: the uses of its test.json (1 for a
+ * test.json written before the count was kept), 0 without one. */
+static int earlier_uses(const char *path)
+{
+    char *old = cnn_file_text_or_null(path);
+    if (!old)
+        return 0;
+    const char *u = strstr(old, "\"uses\": ");
+    int uses = u ? atoi(u + 8) : 1;
+    free(old);
+    return uses > 0 ? uses : 1;
+}
+
+/* r: the run's own evaluation (with TTA when tta > 0); plain: without TTA;
+ * uses: how often the test set has now been used on this run */
 static cnn_status write_json(const char *path, const char *model, const cnn_eval_result *r,
-                             int tta, const cnn_eval_result *plain, cnn_error *err)
+                             int tta, const cnn_eval_result *plain, int uses, cnn_error *err)
 {
     char text[4096], loss[32], loss_plain[32];
     json_number(r->loss, loss, sizeof loss);
     json_number(plain->loss, loss_plain, sizeof loss_plain);
     int n = snprintf(text, sizeof text,
                      "{\"model\": \"%s\", \"images\": %d, \"accuracy\": %.4f, \"loss\": %s, "
-                     "\"tta\": %d, \"accuracy_plain\": %.4f, \"loss_plain\": %s, "
+                     "\"tta\": %d, \"accuracy_plain\": %.4f, \"loss_plain\": %s, \"uses\": %d, "
                      "\"per_class\": [", model, r->count, r->accuracy, loss, tta,
-                     plain->accuracy, loss_plain);
+                     plain->accuracy, loss_plain, uses);
     for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
         int total = 0;
         for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
@@ -203,7 +217,8 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
         printf("  %-10s %6.2f%%\n", cnn_cifar_class_names[k],
                total ? 100.0 * res.confusion[k][k] / total : 0.0);
     }
-    if ((st = write_json(json, ck.model, &res, tta, &plain, err)) == CNN_STATUS_OK) {
+    if ((st = write_json(json, ck.model, &res, tta, &plain, earlier_uses(json) + 1, err)) ==
+        CNN_STATUS_OK) {
         printf("wrote %s\n", json);
         st = write_confusion(run, ck.model, &res, err);
     }

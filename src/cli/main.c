@@ -30,6 +30,9 @@ static const cli_entry commands[] = {
     {"plot", cnn_cmd_plot, "draw runs' curves (loss, accuracy, learning rate) with gnuplot"},
     {"study", cnn_cmd_study, "a family of runs (one change at a time, or a grid) compared on validation"},
     {"select", cnn_cmd_select, "pick a study's best configuration, retrain it if asked, test it once"},
+    {"runs", cnn_cmd_runs, "one table of every run below folders: results, test use, differing settings"},
+    {"export", cnn_cmd_export, "write a run's model as safetensors (PyTorch) or ONNX"},
+    {"import", cnn_cmd_import, "make a run folder from PyTorch weights (safetensors)"},
     {"lab", cnn_cmd_lab, "the course's lab in one go: five studies, the best tested once, one report"},
 };
 enum { COMMAND_COUNT = (int)(sizeof commands / sizeof commands[0]) };

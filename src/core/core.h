@@ -102,6 +102,9 @@ cnn_status cnn_text_file_commit(cnn_text_file *t, const char *path, cnn_error *e
 /* One CSV field (RFC 4180): as it is, or quoted, its quotes doubled, when it
  * holds a comma, a quote or a line break. */
 void cnn_csv_field(cnn_text *t, const char *s);
+/* s as a JSON string: quoted, with quotes, backslashes and control
+ * characters escaped. */
+void cnn_json_string(cnn_text *t, const char *s);
 /* ---- CSV tables of numbers, read by header (src/core/csv.c) ----
  * The columns wanted are found by name in the header line (other and later
  * columns are ignored); blank lines are skipped, '\r' dropped, fields

@@ -113,6 +113,25 @@ void cnn_csv_field(cnn_text *t, const char *s)
     cnn_text_append(t, "\"", 1);
 }
 
+void cnn_json_string(cnn_text *t, const char *s)
+{
+    cnn_text_append(t, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            cnn_text_printf(t, "\\%c", c);
+        else if (c == '\n')
+            cnn_text_append(t, "\\n", 2);
+        else if (c == '\t')
+            cnn_text_append(t, "\\t", 2);
+        else if (c < 0x20)
+            cnn_text_printf(t, "\\u%04x", c);
+        else
+            cnn_text_append(t, (const char *)&c, 1);
+    }
+    cnn_text_append(t, "\"", 1);
+}
+
 void cnn_fixbuf_printf(cnn_fixbuf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -4,6 +4,7 @@
  * else reads its output; then this layer does nothing. GELU, whose backward
  * reads its input, folds only into a batch norm (which recomputes that input);
  * elsewhere it runs here on the vectorised kernels of fast/eltwise.c. */
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static cnn_status act_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -67,6 +68,36 @@ static void act_describe(const cnn_layer_desc *d, char *buf, size_t size)
     snprintf(buf, size, "%s", cnn_act_name(d->act));
 }
 
+/* Each cnn_act as ONNX operators; GELU's exact form x/2 (1 + erf(x / sqrt 2)). */
+static cnn_status act_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                           const float *state, const cnn_onnx_value *in, int n_in,
+                           cnn_onnx_value *out, cnn_error *err)
+{
+    const char *x = in[0].name, *y = NULL;
+    switch (l->desc.act) {
+    case CNN_ACT_RELU: y = cnn_onnx_op1(g, "Relu", x); break;
+    case CNN_ACT_SIGMOID: y = cnn_onnx_op1(g, "Sigmoid", x); break;
+    case CNN_ACT_TANH: y = cnn_onnx_op1(g, "Tanh", x); break;
+    case CNN_ACT_LEAKY_RELU:
+        y = cnn_onnx_node(g, "LeakyRelu", &x, 1, &CNN_ONNX_FLOAT("alpha", 0.01f), 1);
+        break;
+    case CNN_ACT_ELU: y = cnn_onnx_node(g, "Elu", &x, 1, &CNN_ONNX_FLOAT("alpha", 1.0f), 1); break;
+    case CNN_ACT_GELU: {
+        const char *e = cnn_onnx_op1(g, "Erf", cnn_onnx_op2(g, "Div", x, cnn_onnx_scalar(g, "sqrt2",
+                                                                                  1.41421356f)));
+        const char *h = cnn_onnx_op2(g, "Mul", x, cnn_onnx_scalar(g, "half", 0.5f));
+        y = cnn_onnx_op2(g, "Mul", h, cnn_onnx_op2(g, "Add", e, cnn_onnx_scalar(g, "one", 1.0f)));
+        break;
+    }
+    case CNN_ACT_NONE:
+    case CNN_ACT_COUNT:
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "activation %s has no ONNX form",
+                             cnn_act_name(l->desc.act));
+    }
+    *out = (cnn_onnx_value){y, in[0].rank, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_act = {
     .name = "act",
     .words = act_words,
@@ -75,4 +106,5 @@ const cnn_layer_class cnn_layer_act = {
     .infer = act_infer,
     .forward = act_forward,
     .backward = act_backward,
+    .onnx = act_onnx,
 };

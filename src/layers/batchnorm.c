@@ -4,6 +4,7 @@
  * variance (C). Workspace: the batch mean and 1/std saved for the backward, and
  * the fast path's reduction scratch. The fast path may absorb a ReLU or a GELU, and a
  * fast inference plan folds a batch norm after a convolution into it (conv.c). */
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static cnn_status bn_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -118,6 +119,35 @@ static void bn_describe(const cnn_layer_desc *d, char *buf, size_t size)
     snprintf(buf, size, "batchnorm%s", d->gamma0 ? " gamma 0" : "");
 }
 
+/* PyTorch's BatchNorm2d (BatchNorm1d on vectors): weight, bias (C), running_mean,
+ * running_var (C), num_batches_tracked */
+static int bn_tensors(const cnn_model_layer *l, cnn_layer_tensor *t)
+{
+    int64_t c = l->in.c;
+    t[0] = (cnn_layer_tensor){"weight", CNN_LAYER_TENSOR_PARAM, 0, 1, {c}, 0};
+    t[1] = (cnn_layer_tensor){"bias", CNN_LAYER_TENSOR_PARAM, (size_t)c, 1, {c}, 0};
+    t[2] = (cnn_layer_tensor){"running_mean", CNN_LAYER_TENSOR_STATE, 0, 1, {c}, 0};
+    t[3] = (cnn_layer_tensor){"running_var", CNN_LAYER_TENSOR_STATE, (size_t)c, 1, {c}, 0};
+    t[4] = (cnn_layer_tensor){"num_batches_tracked", CNN_LAYER_TENSOR_COUNTER, 0, 0, {0}, 0};
+    return 5;
+}
+
+/* the evaluation form: (x - running mean) / sqrt(running var + eps) * gamma + beta */
+static cnn_status bn_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                          const float *state, const cnn_onnx_value *in, int n_in,
+                          cnn_onnx_value *out, cnn_error *err)
+{
+    int64_t c = l->in.c;
+    const char *x[5] = {in[0].name, cnn_onnx_const(g, "weight", params, 1, &c),
+                        cnn_onnx_const(g, "bias", params + c, 1, &c),
+                        cnn_onnx_const(g, "running_mean", state, 1, &c),
+                        cnn_onnx_const(g, "running_var", state + c, 1, &c)};
+    float eps = l->desc.eps > 0 ? l->desc.eps : CNN_BN_EPS;
+    cnn_onnx_attr a = CNN_ONNX_FLOAT("epsilon", eps);
+    *out = (cnn_onnx_value){cnn_onnx_node(g, "BatchNormalization", x, 5, &a, 1), in[0].rank, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_batchnorm = {
     .name = "batchnorm",
     .words = bn_words,
@@ -130,4 +160,6 @@ const cnn_layer_class cnn_layer_batchnorm = {
     .plan = bn_plan,
     .forward = bn_forward,
     .backward = bn_backward,
+    .tensors = bn_tensors,
+    .onnx = bn_onnx,
 };

@@ -7,6 +7,7 @@
  * current parameters and running estimates. */
 #include <string.h>
 
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static cnn_conv_geom geom_of(const cnn_model_layer *l, int n)
@@ -226,6 +227,36 @@ static void conv_describe(const cnn_layer_desc *d, char *buf, size_t size)
         cnn_layer_text_add(buf, size, &u, " dropconnect %g", (double)d->p);
 }
 
+/* PyTorch's Conv2d: weight (OC, IC/G, K, K), bias (OC) */
+static int conv_tensors(const cnn_model_layer *l, cnn_layer_tensor *t)
+{
+    const cnn_layer_desc *d = &l->desc;
+    t[0] = (cnn_layer_tensor){"weight", CNN_LAYER_TENSOR_PARAM, 0, 4,
+                              {d->out, l->in.c / groups_of(d), d->k, d->k}, 0};
+    if (!d->bias)
+        return 1;
+    t[1] = (cnn_layer_tensor){"bias", CNN_LAYER_TENSOR_PARAM, wcount_of(l), 1, {d->out}, 0};
+    return 2;
+}
+
+static cnn_status conv_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                            const float *state, const cnn_onnx_value *in, int n_in,
+                            cnn_onnx_value *out, cnn_error *err)
+{
+    const cnn_layer_desc *d = &l->desc;
+    cnn_layer_tensor t[2];
+    int n = conv_tensors(l, t);
+    const char *x[3] = {cnn_onnx_as_map(g, in[0]), cnn_onnx_const(g, "weight", params, 4, t[0].dims)};
+    if (n == 2)
+        x[2] = cnn_onnx_const(g, "bias", params + t[1].offset, 1, t[1].dims);
+    int64_t k[2] = {d->k, d->k}, s[2] = {d->stride, d->stride};
+    int64_t p[4] = {d->pad, d->pad, d->pad, d->pad};
+    cnn_onnx_attr a[4] = {CNN_ONNX_INTS("kernel_shape", k, 2), CNN_ONNX_INTS("strides", s, 2),
+                          CNN_ONNX_INTS("pads", p, 4), CNN_ONNX_INT("group", groups_of(d))};
+    *out = (cnn_onnx_value){cnn_onnx_node(g, "Conv", x, n + 1, a, 4), 4, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_conv = {
     .name = "conv",
     .words = conv_words,
@@ -240,4 +271,6 @@ const cnn_layer_class cnn_layer_conv = {
     .backward = conv_backward,
     .release = conv_release,
     .macs = conv_macs,
+    .tensors = conv_tensors,
+    .onnx = conv_onnx,
 };

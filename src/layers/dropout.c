@@ -3,6 +3,7 @@
  * (seed, CNN_STREAM_DROPOUT, step*4096 + layer index); in eval it copies. */
 #include <string.h>
 
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static cnn_status same_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -65,6 +66,15 @@ static cnn_status identity_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn
     return CNN_STATUS_OK;
 }
 
+/* identity, and dropout at inference: the input as it is */
+static cnn_status identity_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                                const float *state, const cnn_onnx_value *in, int n_in,
+                                cnn_onnx_value *out, cnn_error *err)
+{
+    *out = (cnn_onnx_value){cnn_onnx_op1(g, "Identity", in[0].name), in[0].rank, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_identity = {
     .name = "identity",
     .words = identity_words,
@@ -72,6 +82,7 @@ const cnn_layer_class cnn_layer_identity = {
     .infer = same_infer,
     .forward = copy_forward,
     .backward = copy_backward,
+    .onnx = identity_onnx,
 };
 
 /* mask bytes: one per element (dropout) or per (sample, channel) (Dropout2d) */
@@ -166,6 +177,7 @@ const cnn_layer_class cnn_layer_dropout = {
     .plan = dropout_plan,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .onnx = identity_onnx,
 };
 
 const cnn_layer_class cnn_layer_dropout2d = {
@@ -177,4 +189,5 @@ const cnn_layer_class cnn_layer_dropout2d = {
     .plan = dropout_plan,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .onnx = identity_onnx,
 };

@@ -16,6 +16,7 @@
  *   end
  *
  * No parameters; the fast path keeps the gates of a batch in its workspace. */
+#include "export/onnx_graph.h"
 #include "layer.h"
 #include "ops/gate.h"
 
@@ -78,6 +79,17 @@ static cnn_status gate_build(const cnn_layer_args *a, cnn_layer_desc *d, cnn_err
     return CNN_STATUS_OK;
 }
 
+/* map * sigmoid(logits), the logits as (N, C, 1, 1) */
+static cnn_status gate_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                            const float *state, const cnn_onnx_value *in, int n_in,
+                            cnn_onnx_value *out, cnn_error *err)
+{
+    cnn_onnx_value logits = {cnn_onnx_op1(g, "Sigmoid", in[1].name), in[1].rank, in[1].c};
+    const char *y = cnn_onnx_op2(g, "Mul", cnn_onnx_as_map(g, in[0]), cnn_onnx_as_map(g, logits));
+    *out = (cnn_onnx_value){y, 4, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_gate = {
     .name = "gate",
     .words = gate_words,
@@ -86,4 +98,5 @@ const cnn_layer_class cnn_layer_gate = {
     .plan = gate_plan,
     .forward = gate_forward,
     .backward = gate_backward,
+    .onnx = gate_onnx,
 };

@@ -4,6 +4,7 @@
  *   groupnorm     GroupNorm(G, C): G groups (2*C)
  * Training and evaluation compute the same thing. Workspace: the saved mean and
  * 1/std per (sample, group), then the fast path's scratch. */
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 #define NORM_EPS 1e-5f
@@ -136,6 +137,57 @@ static void gn_describe(const cnn_layer_desc *d, char *buf, size_t size)
         cnn_layer_text_add(buf, size, &u, " gamma 0");
 }
 
+/* PyTorch's LayerNorm([C, H, W]) (weight, bias (C, H, W)), InstanceNorm2d(C,
+ * affine=True) and GroupNorm(G, C) (weight, bias (C)) */
+static int gn_tensors(const cnn_model_layer *l, cnn_layer_tensor *t)
+{
+    cnn_shape s = l->in;
+    if (l->desc.kind == CNN_LAYER_LAYERNORM) {
+        t[0] = (cnn_layer_tensor){"weight", CNN_LAYER_TENSOR_PARAM, 0, 3, {s.c, s.h, s.w}, 1};
+        t[1] = (cnn_layer_tensor){"bias", CNN_LAYER_TENSOR_PARAM, cnn_shape_size(s), 3,
+                                  {s.c, s.h, s.w}, 1};
+    } else {
+        t[0] = (cnn_layer_tensor){"weight", CNN_LAYER_TENSOR_PARAM, 0, 1, {s.c}, 0};
+        t[1] = (cnn_layer_tensor){"bias", CNN_LAYER_TENSOR_PARAM, (size_t)s.c, 1, {s.c}, 0};
+    }
+    return 2;
+}
+
+/* All three as ONNX reads them alike (OpenCV 4.6 included, whose
+ * InstanceNormalization of a 4-D batch is wrong): the map reshaped to
+ * (N, G, C/G*H*W), normalised as G instances without an affine, reshaped
+ * back to (N, C, H, W), then times gamma plus beta. */
+static cnn_status gn_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                          const float *state, const cnn_onnx_value *in, int n_in,
+                          cnn_onnx_value *out, cnn_error *err)
+{
+    cnn_shape s = l->in;
+    int groups = groups_of(&l->desc, s), layer = l->desc.kind == CNN_LAYER_LAYERNORM;
+    int64_t chw[3] = {s.c, s.h, s.w}, c11[3] = {s.c, 1, 1};
+    int64_t split[3] = {0, groups, -1}, back[4] = {0, s.c, s.h, s.w}, gn = groups;
+    float *ones = malloc(sizeof(float) * 2 * (size_t)groups);
+    if (!ones)
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory");
+    for (int i = 0; i < groups; i++)
+        ones[i] = 1.0f, ones[groups + i] = 0.0f;
+    const char *a[3] = {cnn_onnx_op2(g, "Reshape", cnn_onnx_as_map(g, in[0]),
+                                     cnn_onnx_ints(g, "groups", split, 3)),
+                        cnn_onnx_const(g, "ones", ones, 1, &gn),
+                        cnn_onnx_const(g, "zeros", ones + groups, 1, &gn)};
+    free(ones);
+    cnn_onnx_attr eps = CNN_ONNX_FLOAT("epsilon", NORM_EPS);
+    const char *y = cnn_onnx_node(g, "InstanceNormalization", a, 3, &eps, 1);
+    y = cnn_onnx_op2(g, "Reshape", y, cnn_onnx_ints(g, "shape", back, 4));
+    const char *gamma = layer ? cnn_onnx_const_chw(g, "weight", params, chw)
+                              : cnn_onnx_const(g, "weight", params, 3, c11);
+    const char *beta = layer ? cnn_onnx_const_chw(g, "bias", params + cnn_shape_size(s), chw)
+                             : cnn_onnx_const(g, "bias", params + s.c, 3, c11);
+    y = cnn_onnx_op2(g, "Add", cnn_onnx_op2(g, "Mul", y, gamma), beta);
+    cnn_onnx_value v = {y, 4, s.c};
+    *out = (cnn_onnx_value){in[0].rank == 4 ? y : cnn_onnx_as_vector(g, v), in[0].rank, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 #define GN_CLASS(var, label, word_list)                                                            \
     const cnn_layer_class var = {                                                                 \
         .name = label,                                                                             \
@@ -148,6 +200,8 @@ static void gn_describe(const cnn_layer_desc *d, char *buf, size_t size)
         .plan = gn_plan,                                                                           \
         .forward = gn_forward,                                                                     \
         .backward = gn_backward,                                                                   \
+        .tensors = gn_tensors,                                                                     \
+        .onnx = gn_onnx,                                                                           \
     }
 
 GN_CLASS(cnn_layer_layernorm, "layernorm", layernorm_words);

@@ -20,6 +20,9 @@
 #include "ops/fast/fast.h"
 #include "ops/ops.h"
 
+struct cnn_onnx_graph;
+struct cnn_onnx_value;
+
 typedef struct cnn_plan_layer {
     const cnn_model_layer *ml;
     int index;           /* position in the model */
@@ -134,6 +137,29 @@ typedef struct cnn_layer_args {
     const cnn_layer_defaults *defaults;
 } cnn_layer_args;
 
+/* ---- what a class tells the exporters (src/export, docs/export.md) ----
+ * A layer's tensors as PyTorch's equivalent module names them in its
+ * state_dict ("weight", "running_mean"), where each lives in the model's
+ * blocks, and PyTorch's shape. The exporters and the importer prefix them with
+ * "layers.INDEX." (tools/torch_models.py builds the same names). */
+typedef enum cnn_layer_tensor_source {
+    CNN_LAYER_TENSOR_PARAM = 0, /* floats in the layer's parameters */
+    CNN_LAYER_TENSOR_STATE,     /* floats in the layer's state (running estimates) */
+    CNN_LAYER_TENSOR_COUNTER    /* no data here: an int64 scalar PyTorch keeps
+                                 * (num_batches_tracked), written as 0, ignored on import */
+} cnn_layer_tensor_source;
+
+#define CNN_LAYER_MAX_TENSORS 6
+
+typedef struct cnn_layer_tensor {
+    const char *name;
+    cnn_layer_tensor_source source;
+    size_t offset; /* floats from the start of the layer's parameters or state */
+    int rank;
+    int64_t dims[4]; /* PyTorch's shape, e.g. (OC, IC/G, K, K) */
+    int hwc;         /* stored as (H, W, C) for dims (C, H, W): the exporters transpose */
+} cnn_layer_tensor;
+
 typedef struct cnn_layer_class {
     const char *name;
     const cnn_layer_word *words; /* model-file words, ended by {NULL} (NULL: none) */
@@ -164,6 +190,16 @@ typedef struct cnn_layer_class {
     void (*release)(cnn_plan_layer *pl); /* NULL: nothing to free */
     /* Multiply-accumulates per sample (NULL: none counted). */
     double (*macs)(const cnn_model_layer *l);
+    /* The layer's tensors in PyTorch's state_dict (above); writes at most
+     * CNN_LAYER_MAX_TENSORS and returns the count (NULL: none). */
+    int (*tensors)(const cnn_model_layer *l, cnn_layer_tensor *out);
+    /* Adds the ONNX nodes computing the layer in NCHW (src/export/onnx_graph.h):
+     * in[0..n_in) are its inputs, *out receives its output; params and state
+     * are the layer's views (NULL: ONNX cannot express the layer; the exporter
+     * refuses the model naming it). */
+    cnn_status (*onnx)(struct cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                       const float *state, const struct cnn_onnx_value *in, int n_in,
+                       struct cnn_onnx_value *out, cnn_error *err);
 } cnn_layer_class;
 
 const cnn_layer_class *cnn_layer_class_of(cnn_layer_kind kind);

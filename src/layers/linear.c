@@ -8,6 +8,7 @@
  * (OUT,IN,1,1) in the same memory as (OUT,IN)), on the fast convolution: bf16
  * x, w and dy with fp32 accumulation there, and under --conv auto the same
  * timed choice against fp32 (direct, or the dense sgemm) as any convolution. */
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static size_t wcount_of(const cnn_model_layer *l) { return (size_t)l->desc.out * l->in.c; }
@@ -147,6 +148,31 @@ static void linear_describe(const cnn_layer_desc *d, char *buf, size_t size)
         cnn_layer_text_add(buf, size, &u, " dropconnect %g", (double)d->p);
 }
 
+/* PyTorch's Linear: weight (OUT, IN), bias (OUT) */
+static int linear_tensors(const cnn_model_layer *l, cnn_layer_tensor *t)
+{
+    t[0] = (cnn_layer_tensor){"weight", CNN_LAYER_TENSOR_PARAM, 0, 2, {l->desc.out, l->in.c}, 0};
+    if (!l->desc.bias)
+        return 1;
+    t[1] = (cnn_layer_tensor){"bias", CNN_LAYER_TENSOR_PARAM, wcount_of(l), 1, {l->desc.out}, 0};
+    return 2;
+}
+
+/* Gemm(x, W^T) + b on the (N, IN) input */
+static cnn_status linear_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                              const float *state, const cnn_onnx_value *in, int n_in,
+                              cnn_onnx_value *out, cnn_error *err)
+{
+    cnn_layer_tensor t[2];
+    int n = linear_tensors(l, t);
+    const char *x[3] = {cnn_onnx_as_vector(g, in[0]), cnn_onnx_const(g, "weight", params, 2, t[0].dims)};
+    if (n == 2)
+        x[2] = cnn_onnx_const(g, "bias", params + t[1].offset, 1, t[1].dims);
+    cnn_onnx_attr a = CNN_ONNX_INT("transB", 1);
+    *out = (cnn_onnx_value){cnn_onnx_node(g, "Gemm", x, n + 1, &a, 1), 2, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_linear = {
     .name = "linear",
     .words = linear_words,
@@ -161,4 +187,6 @@ const cnn_layer_class cnn_layer_linear = {
     .backward = linear_backward,
     .release = linear_release,
     .macs = linear_macs,
+    .tensors = linear_tensors,
+    .onnx = linear_onnx,
 };

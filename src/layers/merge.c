@@ -3,6 +3,7 @@
  * (along channels; inputs of one height and width, as Inception's branches). */
 #include <string.h>
 
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static cnn_status add_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -52,6 +53,39 @@ static const cnn_layer_word add_words[] = {
     {NULL},
 };
 
+/* Inputs of one rank: all as they are, or all as maps when they differ */
+static int same_rank(cnn_onnx_graph *g, const cnn_onnx_value *in, int n_in, const char **names)
+{
+    int rank = in[0].rank;
+    for (int i = 1; i < n_in; i++)
+        if (in[i].rank != rank)
+            rank = 4;
+    for (int i = 0; i < n_in; i++)
+        names[i] = rank == 4 ? cnn_onnx_as_map(g, in[i]) : in[i].name;
+    return rank;
+}
+
+static cnn_status add_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                           const float *state, const cnn_onnx_value *in, int n_in,
+                           cnn_onnx_value *out, cnn_error *err)
+{
+    const char *x[CNN_MAX_INPUTS];
+    int rank = same_rank(g, in, n_in, x);
+    *out = (cnn_onnx_value){cnn_onnx_node(g, n_in == 2 ? "Add" : "Sum", x, n_in, NULL, 0), rank, l->out.c};
+    return CNN_STATUS_OK;
+}
+
+/* along the channels: axis 1 of (N, C, H, W) and of (N, F) alike */
+static cnn_status concat_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                              const float *state, const cnn_onnx_value *in, int n_in,
+                              cnn_onnx_value *out, cnn_error *err)
+{
+    const char *x[CNN_MAX_INPUTS];
+    int rank = same_rank(g, in, n_in, x);
+    *out = (cnn_onnx_value){cnn_onnx_node(g, "Concat", x, n_in, &CNN_ONNX_INT("axis", 1), 1), rank, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_add = {
     .name = "add",
     .words = add_words,
@@ -59,6 +93,7 @@ const cnn_layer_class cnn_layer_add = {
     .can_fuse = add_can_fuse,
     .forward = add_forward,
     .backward = add_backward,
+    .onnx = add_onnx,
 };
 
 static cnn_status concat_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -118,4 +153,5 @@ const cnn_layer_class cnn_layer_concat = {
     .infer = concat_infer,
     .forward = concat_forward,
     .backward = concat_backward,
+    .onnx = concat_onnx,
 };

@@ -1,4 +1,5 @@
 /* pool.c: max and average pooling layers over square windows (floor mode). */
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static cnn_pool_geom geom_of(const cnn_plan_layer *pl)
@@ -124,6 +125,33 @@ static void pool_describe(const cnn_layer_desc *d, char *buf, size_t size)
         cnn_layer_text_add(buf, size, &u, " pad %d", d->pad);
 }
 
+/* MaxPool; average pooling counts the padding (PyTorch's default): an
+ * explicit zero Pad, then AveragePool without padding (the same, and what
+ * every runtime reads alike; OpenCV 4.6 ignores count_include_pad) */
+static cnn_status pool_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                            const float *state, const cnn_onnx_value *in, int n_in,
+                            cnn_onnx_value *out, cnn_error *err)
+{
+    const cnn_layer_desc *d = &l->desc;
+    int64_t k[2] = {d->k, d->k}, s[2] = {d->stride, d->stride}, q = d->pad;
+    int64_t p[4] = {q, q, q, q}, zero[4] = {0, 0, 0, 0}, pads[8] = {0, 0, q, q, 0, 0, q, q};
+    const char *x = cnn_onnx_as_map(g, in[0]);
+    const char *y;
+    if (d->kind == CNN_LAYER_MAXPOOL) {
+        cnn_onnx_attr a[3] = {CNN_ONNX_INTS("kernel_shape", k, 2), CNN_ONNX_INTS("strides", s, 2),
+                              CNN_ONNX_INTS("pads", p, 4)};
+        y = cnn_onnx_node(g, "MaxPool", &x, 1, a, 3);
+    } else {
+        if (q)
+            x = cnn_onnx_op2(g, "Pad", x, cnn_onnx_ints(g, "pads", pads, 8));
+        cnn_onnx_attr a[3] = {CNN_ONNX_INTS("kernel_shape", k, 2), CNN_ONNX_INTS("strides", s, 2),
+                              CNN_ONNX_INTS("pads", zero, 4)};
+        y = cnn_onnx_node(g, "AveragePool", &x, 1, a, 3);
+    }
+    *out = (cnn_onnx_value){y, 4, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_maxpool = {
     .name = "maxpool",
     .words = maxpool_words,
@@ -133,6 +161,7 @@ const cnn_layer_class cnn_layer_maxpool = {
     .plan = maxpool_plan,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
+    .onnx = pool_onnx,
 };
 
 const cnn_layer_class cnn_layer_avgpool = {
@@ -143,4 +172,5 @@ const cnn_layer_class cnn_layer_avgpool = {
     .infer = pool_infer,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
+    .onnx = pool_onnx,
 };

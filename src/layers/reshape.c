@@ -1,4 +1,5 @@
 /* reshape.c: layers that only move values: flatten and global average pooling. */
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static cnn_status flatten_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -35,12 +36,34 @@ static const cnn_layer_word flatten_words[] = {
     {NULL},
 };
 
+/* (C, H, W) order: what ONNX's Flatten of NCHW gives */
+static cnn_status flatten_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                               const float *state, const cnn_onnx_value *in, int n_in,
+                               cnn_onnx_value *out, cnn_error *err)
+{
+    *out = (cnn_onnx_value){cnn_onnx_as_vector(g, in[0]), 2, l->out.c};
+    return CNN_STATUS_OK;
+}
+
+/* GlobalAveragePool or GlobalMaxPool, then (N, C) */
+static cnn_status global_pool_onnx(cnn_onnx_graph *g, const cnn_model_layer *l,
+                                   const float *params, const float *state,
+                                   const cnn_onnx_value *in, int n_in, cnn_onnx_value *out,
+                                   cnn_error *err)
+{
+    const char *op = l->desc.kind == CNN_LAYER_GAP ? "GlobalAveragePool" : "GlobalMaxPool";
+    cnn_onnx_value v = {cnn_onnx_op1(g, op, cnn_onnx_as_map(g, in[0])), 4, l->out.c};
+    *out = (cnn_onnx_value){cnn_onnx_as_vector(g, v), 2, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_flatten = {
     .name = "flatten",
     .words = flatten_words,
     .infer = flatten_infer,
     .forward = flatten_forward,
     .backward = flatten_backward,
+    .onnx = flatten_onnx,
 };
 
 static cnn_status gap_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -83,6 +106,7 @@ const cnn_layer_class cnn_layer_gap = {
     .infer = gap_infer,
     .forward = gap_forward,
     .backward = gap_backward,
+    .onnx = global_pool_onnx,
 };
 
 /* Global max pooling; the fast path keeps each output's winning position. */
@@ -125,4 +149,5 @@ const cnn_layer_class cnn_layer_gmp = {
     .plan = gmp_plan,
     .forward = gmp_forward,
     .backward = gmp_backward,
+    .onnx = global_pool_onnx,
 };

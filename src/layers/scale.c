@@ -4,6 +4,7 @@
  * (it is its own reference); tests/test_plan.c checks it inside networks. */
 #include <stdio.h>
 
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static cnn_status scale_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -52,6 +53,15 @@ static void scale_describe(const cnn_layer_desc *d, char *buf, size_t size)
     snprintf(buf, size, "scale %g", (double)d->scale);
 }
 
+static cnn_status scale_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                             const float *state, const cnn_onnx_value *in, int n_in,
+                             cnn_onnx_value *out, cnn_error *err)
+{
+    const char *s = cnn_onnx_scalar(g, "scale", l->desc.scale);
+    *out = (cnn_onnx_value){cnn_onnx_op2(g, "Mul", in[0].name, s), in[0].rank, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_scale = {
     .name = "scale",
     .words = scale_words,
@@ -60,4 +70,5 @@ const cnn_layer_class cnn_layer_scale = {
     .infer = scale_infer,
     .forward = scale_forward,
     .backward = scale_backward,
+    .onnx = scale_onnx,
 };

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "export/onnx_graph.h"
 #include "layer.h"
 
 static cnn_status shortcut_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n_in,
@@ -101,6 +102,23 @@ static void shortcut_describe(const cnn_layer_desc *d, char *buf, size_t size)
     snprintf(buf, size, "shortcut /%d", d->stride);
 }
 
+/* Slice every stride-th row and column, then Pad the channels with zeros:
+ * b before, OC - C - b after */
+static cnn_status shortcut_onnx(cnn_onnx_graph *g, const cnn_model_layer *l, const float *params,
+                                const float *state, const cnn_onnx_value *in, int n_in,
+                                cnn_onnx_value *out, cnn_error *err)
+{
+    int64_t s = l->desc.stride, c = l->in.c, oc = l->out.c, b = (oc - c) / 2;
+    int64_t starts[2] = {0, 0}, ends[2] = {INT64_MAX, INT64_MAX}, axes[2] = {2, 3};
+    int64_t steps[2] = {s, s}, pads[8] = {0, b, 0, 0, 0, oc - c - b, 0, 0};
+    const char *x[5] = {cnn_onnx_as_map(g, in[0]), cnn_onnx_ints(g, "starts", starts, 2),
+                        cnn_onnx_ints(g, "ends", ends, 2), cnn_onnx_ints(g, "axes", axes, 2),
+                        cnn_onnx_ints(g, "steps", steps, 2)};
+    const char *y = cnn_onnx_node(g, "Slice", x, 5, NULL, 0);
+    *out = (cnn_onnx_value){cnn_onnx_op2(g, "Pad", y, cnn_onnx_ints(g, "pads", pads, 8)), 4, l->out.c};
+    return CNN_STATUS_OK;
+}
+
 const cnn_layer_class cnn_layer_shortcut = {
     .name = "shortcut",
     .words = shortcut_words,
@@ -109,4 +127,5 @@ const cnn_layer_class cnn_layer_shortcut = {
     .infer = shortcut_infer,
     .forward = shortcut_forward,
     .backward = shortcut_backward,
+    .onnx = shortcut_onnx,
 };
