@@ -15,7 +15,7 @@ endif
 CFLAGS ?= -O3 -g
 CFLAGS += -std=c11 $(ARCH) -fopenmp -Wall -Wextra -Wshadow -Wstrict-prototypes \
           -Wno-unused-parameter -Iinclude -Isrc -MMD -MP
-LDLIBS := -ldnnl -llapacke -lm
+LDLIBS := -ldnnl -llapacke -lpng -ljpeg -lstb -lz -lm
 LDFLAGS += -fopenmp
 
 LIB_SRC := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
@@ -35,7 +35,7 @@ all: $(BUILD)/cnnlab
 # The headers of the libraries cnnlab links: when one is missing (a fresh
 # machine), scripts/deps.sh installs the Debian packages before anything is
 # compiled; when it cannot, make stops naming it.
-DEP_HEADERS := dnnl.h lapacke.h
+DEP_HEADERS := dnnl.h lapacke.h zlib.h png.h jpeglib.h stb/stb_image_resize.h
 deps:
 	@for h in $(DEP_HEADERS); do \
 	    printf '#include <%s>\n' $$h | $(CC) -E -x c - >/dev/null 2>&1 && continue; \

@@ -60,7 +60,13 @@ typedef struct cnn_train_config {
     int threads;
     double val_fraction;
     int subset;           /* train on this many images of the train split; 0 = all */
-    const char *data_dir; /* NULL: ./data/cifar-10-batches-bin (downloaded if missing) */
+    const char *data_dir; /* --data: NULL: ./data/cifar-10-batches-bin (downloaded if missing) */
+    cnn_data_format data_format; /* --dataset: CNN_DATA_AUTO detects it from data_dir */
+    int coarse_labels;    /* CIFAR-100: the 20 coarse classes */
+    int image_h, image_w; /* image folders: --image-size (0: 32x32) */
+    int image_channels;   /* image folders: --channels 1 or 3 (0: 3) */
+    int skip_bad;         /* image folders: skip unreadable files (counted), else refuse */
+    double test_fraction; /* image folders without test/: held-out share (0: 0.2) */
     const char *out_dir;  /* must not exist or be empty, unless resume */
     int resume;           /* continue the run in out_dir after its last finished epoch; the
                            * rest of the config must be the run's own (config.txt) */
@@ -72,6 +78,19 @@ typedef struct cnn_train_config {
  * are left unset (optimizer values -1; the schedule's gamma, patience,
  * step_size and milestones 0) for cnn_train_config_resolve. */
 void cnn_train_config_defaults(cnn_train_config *c);
+/* The data source the settings name (data_dir, data_format, ...). */
+void cnn_train_data_source(const cnn_train_config *c, cnn_data_source *src);
+/* The data a run trained on, from its config.txt's text (config; NULL: a
+ * run without one, CIFAR-10); path names the file in messages. source.path
+ * points into the struct (data_path) except for CIFAR-10, whose default
+ * place stays NULL. */
+typedef struct cnn_run_data_settings {
+    cnn_data_source source;
+    cnn_data_shape shape;
+    char data_path[4096];
+} cnn_run_data_settings;
+cnn_status cnn_run_data(const char *config, const char *path, cnn_run_data_settings *out,
+                        cnn_error *err);
 /* Fills in what is unset from the settings given: the optimizer's values
  * for its kind (lr 0.01 for sgd, 0.001 otherwise; sgd's momentum 0.9 and
  * weight decay 5e-4; PyTorch's for the rest) and the schedule's from the
@@ -108,7 +127,8 @@ cnn_status cnn_train(const cnn_train_config *cfg, const cnn_train_hooks *hooks, 
 typedef struct cnn_eval_result {
     int count;
     double loss, accuracy;
-    int confusion[CNN_CIFAR_CLASSES][CNN_CIFAR_CLASSES]; /* [true][predicted] */
+    int classes; /* the model's: the rows and columns of confusion in use */
+    int confusion[CNN_DATA_MAX_CLASSES][CNN_DATA_MAX_CLASSES]; /* [true][predicted] */
 } cnn_eval_result;
 
 /* Evaluates m (eval mode) on images d[idx[0..count)] with plan p (made for m;

@@ -61,7 +61,7 @@ static cnn_status parse_args(int argc, char **argv, study_args *a, int *help, cn
         {"--jobs", CLI_INT, &a->jobs, 1, 64, "N", "runs at once, the threads split between them (default 1; docs/performance.md compares jobs and threads)", NULL},
         {"--seed", CLI_U64, &a->seed, 0, 9.2e18, "N", "the first seed (default 1)", NULL},
         {"--threads", CLI_INT, &a->threads, 1, 1024, "N", "threads in all (default: all cores), N/jobs per run", NULL},
-        {"--data", CLI_STRING, &a->data, 0, 0, "DIR", "the cifar-10-batches-bin folder (not part of the study)", NULL},
+        {"--data", CLI_STRING, &a->data, 0, 0, "PATH", "the data, as train's --data (not part of the study)", NULL},
         {"--control-from", CLI_STRING, &a->control_from, 0, 0, "DIR", "another study folder with the same base flags, seed and repeats: its finished control runs are copied, not trained again (what `cnnlab lab` does)", NULL},
     };
     cli_command cmd = {
@@ -451,8 +451,8 @@ cnn_status cnn_cmd_study(int argc, char **argv, cnn_error *err)
     /* The data once, here: missing data stops the study before any run, and
      * runs started together never download it at the same time. One study
      * per folder: a second one on it is refused, naming the first. */
-    char data_dir[4096];
-    if ((st = cnn_cifar_locate(a.data, 1, data_dir, sizeof data_dir, err)) ||
+    cnn_data_info data;
+    if ((st = cnn_data_probe(&(cnn_data_source){.path = a.data}, &data, err)) ||
         (st = cnn_mkdir_p(a.out, err)) ||
         (st = cnn_dir_lock(a.out, "--out: study folder", &lock, err)))
         goto done;

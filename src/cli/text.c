@@ -45,3 +45,19 @@ const char *cnn_cli_model_vars(const char *vars, int head, char *buf, size_t siz
     }
     return buf;
 }
+
+void cnn_cli_json_string(cnn_text *out, const char *s)
+{
+    cnn_text_append(out, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            cnn_text_append(out, esc, 2);
+        } else if (*p < 0x20) {
+            cnn_text_printf(out, "\\u%04x", *p);
+        } else {
+            cnn_text_append(out, (const char *)p, 1);
+        }
+    }
+    cnn_text_append(out, "\"", 1);
+}

@@ -14,6 +14,9 @@ const char *cnn_cli_model_vars(const char *vars, int head, char *buf, size_t siz
  * shows" of DIR/report.md, each after indent, appended to out (nothing when
  * there is no report). */
 struct cnn_text;
+/* s as a JSON string (quotes, backslash escapes, control characters as
+ * \u00XX) appended to out. */
+void cnn_cli_json_string(struct cnn_text *out, const char *s);
 void cnn_cli_study_findings(const char *dir, const char *indent, struct cnn_text *out);
 
 #endif

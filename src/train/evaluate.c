@@ -73,13 +73,14 @@ void cnn_evaluate_tta(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, con
             if (label < classes)
                 loss_sum += mx + log(z) - row[label];
             correct += best == label;
-            if (label < CNN_CIFAR_CLASSES && best < CNN_CIFAR_CLASSES)
+            if (label < classes && classes <= CNN_DATA_MAX_CLASSES)
                 out->confusion[label][best]++;
         }
     }
     free(labels);
     free(sum);
     out->count = count;
+    out->classes = classes;
     out->loss = count ? loss_sum / count : 0;
     out->accuracy = count ? (double)correct / count : 0;
 }

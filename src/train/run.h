@@ -48,7 +48,7 @@ cnn_status cnn_run_write_text(const char *dir, const char *name, const cnn_text 
  * split's sizes and the normalisation. */
 cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
                                 const cnn_norm *norm, int n_train, int n_val,
-                                const char *data_dir, cnn_error *err);
+                                const cnn_data_info *data, cnn_error *err);
 /* RUN_DIR/name: the model's weights (a checkpoint). */
 cnn_status cnn_run_save_weights(run *r, const char *name, cnn_error *err);
 /* status.txt: how the run ended (tta_acc < 0: no TTA figure). */
