@@ -48,7 +48,9 @@ typedef struct cnn_dataset {
     int c, h, w;     /* channels (1..3), height, width */
     int classes;     /* 1..256 */
     char **class_names; /* (classes), owned; NULL: the names are the label numbers */
-    void *map;          /* a mapped cache file holding pixels and labels, or NULL */
+    void *map;          /* NULL, or one block holding pixels and labels: a mapped cache
+                         * file (map_bytes its size) or, map_bytes 0, an allocation
+                         * (cnn_alloc) laid out as one */
     size_t map_bytes;
 } cnn_dataset;
 
@@ -249,8 +251,10 @@ typedef struct cnn_data_source {
     int skip_bad;           /* folders: skip unreadable files (with a count), else refuse */
     double test_fraction;   /* folders without test/: the held-out share (0: 0.2), chosen
                              * by a hash of each file's path: the same for every run */
-    /* folders: progress of a first decode (on a terminal) and the list of
-     * bad files; NULL: silent */
+    int progress;           /* folders: progress lines of a first decode through note (the
+                             * command line asks for them on a terminal) */
+    /* folders: the progress lines, the bad files and where the decoded
+     * images were cached; NULL: silent */
     void (*note)(void *user, const char *line);
     void *note_user;
 } cnn_data_source;
@@ -274,6 +278,16 @@ cnn_status cnn_data_load(const cnn_data_source *src, const cnn_data_info *info, 
                          cnn_dataset *out, cnn_error *err);
 
 /* ---- readers (called through cnn_data_load; public for tests) ---- */
+
+/* One PNG or JPEG image (src/dataset/image.c) as c (1 or 3) planes of h x w
+ * bytes into out (c * h * w): grayscale, RGB, RGBA and palette images
+ * converted (alpha dropped; one channel is PIL's luma), any other size
+ * resized with stb_image_resize. Errors name the file and what is wrong
+ * (empty, not an image, damaged); CNN_STATUS_FORMAT. decode: from memory
+ * (path only names it). */
+cnn_status cnn_image_read(const char *path, int c, int h, int w, uint8_t *out, cnn_error *err);
+cnn_status cnn_image_decode(const char *path, const uint8_t *data, size_t size, int c, int h,
+                            int w, uint8_t *out, cnn_error *err);
 
 /* CIFAR-100 binary file (train.bin or test.bin) with any whole number of
  * 3074-byte records; coarse picks the coarse label. Class names come from

@@ -67,6 +67,7 @@ typedef struct cnn_train_config {
     int image_channels;   /* image folders: --channels 1 or 3 (0: 3) */
     int skip_bad;         /* image folders: skip unreadable files (counted), else refuse */
     double test_fraction; /* image folders without test/: held-out share (0: 0.2) */
+    int data_progress;    /* image folders: progress of a first decode through on_info */
     const char *out_dir;  /* must not exist or be empty, unless resume */
     int resume;           /* continue the run in out_dir after its last finished epoch; the
                            * rest of the config must be the run's own (config.txt) */

@@ -511,6 +511,7 @@ cnn_status cnn_cmd_train(int argc, char **argv, cnn_error *err)
         c.command_line = line;
     }
     progress p = {isatty(2), cnn_now()};
+    c.data_progress = p.tty; /* a first decode of an image folder says how far it is */
     cnn_train_hooks hooks = {on_info, on_step, on_epoch, &p};
     printf("run folder: %s\n", c.out_dir);
     st = cnn_train(&c, &hooks, err);

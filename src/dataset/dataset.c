@@ -54,8 +54,10 @@ void cnn_dataset_free(cnn_dataset *d)
     if (!d)
         return;
     free_names(d);
-    if (d->map)
+    if (d->map && d->map_bytes)
         munmap(d->map, d->map_bytes);
+    else if (d->map)
+        cnn_free(d->map);
     else {
         cnn_free(d->pixels);
         cnn_free(d->labels);

@@ -38,7 +38,8 @@ void cnn_train_data_source(const cnn_train_config *c, cnn_data_source *src)
     *src = (cnn_data_source){.path = c->data_dir, .format = c->data_format,
                              .coarse = c->coarse_labels, .image_h = c->image_h,
                              .image_w = c->image_w, .channels = c->image_channels,
-                             .skip_bad = c->skip_bad, .test_fraction = c->test_fraction};
+                             .skip_bad = c->skip_bad, .test_fraction = c->test_fraction,
+                             .progress = c->data_progress};
 }
 
 /* The optimizer: PyTorch's defaults for the kind (cnn_optim_config_defaults),
