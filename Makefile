@@ -77,7 +77,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libcnnlab.a
 
 # `make test` also checks that every path docs/architecture.md names exists.
 test: $(BUILD)/cnnlab $(TESTS)
-	@sh tools/check_doc_paths.sh docs/architecture.md
+	@sh tools/check_doc_paths.sh docs/architecture.md docs/data.md
 	@CNNLAB=$(BUILD)/cnnlab TESTBIN=$(BUILD)/tests tests/run_all.sh
 
 clean:

@@ -1,7 +1,9 @@
 /* train.h: training runs, evaluation and the run folder.
  *
  * A run folder holds everything needed to understand and reproduce a run:
- *   config.txt     every setting (and the command line that reproduces it)
+ *   config.txt     every setting (and the command line that reproduces it), the data's
+ *                  format (dataset), image shape (input) and class count (classes)
+ *   classes.txt    the data's class names, one a line in label order
  *   model.cnn      the model file the run trained (built-ins too), so the run rebuilds alone
  *   metrics.csv    epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second
  *   best.weights   weights of the epoch with the best validation accuracy
@@ -143,6 +145,11 @@ void cnn_evaluate(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const i
  * cross-entropy of the averaged logits. */
 void cnn_evaluate_tta(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const int *idx,
                       int count, const cnn_norm *norm, int tta, cnn_eval_result *out);
+/* The logits cnn_evaluate_tta bases its answer on: out (count, classes) for
+ * images d[idx[0..count)] (idx NULL: 0..count-1), averaged over the views of
+ * level tta with the same weights; what `cnnlab predict` shows. */
+void cnn_predict_logits(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const int *idx,
+                        int count, const cnn_norm *norm, int tta, float *out);
 /* Forward passes per image at a TTA level: 1, 2 or 6. */
 int cnn_tta_views(int level);
 

@@ -21,6 +21,11 @@
 #include "core/core.h"
 #include "dataset/readers.h"
 
+/* Fashion-MNIST's classes, in label order (zalandoresearch/fashion-mnist). */
+static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
+                                              "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                                              "Ankle boot"};
+
 static const char *const format_names[] = {"auto", "cifar10", "cifar100", "idx", "folder"};
 
 const char *cnn_data_format_name(cnn_data_format f)
@@ -280,8 +285,11 @@ cnn_status cnn_data_load(const cnn_data_source *src, const cnn_data_info *info, 
             cnn_dataset_free(out);
             return st;
         }
-        out->classes = info->classes; /* the training set's: a test set may lack a class */
-        return CNN_STATUS_OK;
+        /* the training set's count (a test set may lack a class); Fashion-MNIST's
+         * names when the path says it is that set */
+        return cnn_dataset_set_shape(out, out->c, out->h, out->w, info->classes,
+                                     strstr(info->path, "fashion") && info->classes == 10
+                                         ? fashion_names : NULL, err);
     case CNN_DATA_FOLDER:
         return cnn_folder_load(src, info, test, out, err);
     default:

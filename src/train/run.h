@@ -49,6 +49,9 @@ cnn_status cnn_run_write_text(const char *dir, const char *name, const cnn_text 
 cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
                                 const cnn_norm *norm, int n_train, int n_val,
                                 const cnn_data_info *data, cnn_error *err);
+/* classes.txt: the data's class names, one a line in label order (what
+ * `cnnlab predict` names its answers with). */
+cnn_status cnn_run_write_classes(const char *dir, const cnn_dataset *d, cnn_error *err);
 /* RUN_DIR/name: the model's weights (a checkpoint). */
 cnn_status cnn_run_save_weights(run *r, const char *name, cnn_error *err);
 /* status.txt: how the run ended (tta_acc < 0: no TTA figure). */

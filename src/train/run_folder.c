@@ -97,6 +97,18 @@ cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
     return st;
 }
 
+cnn_status cnn_run_write_classes(const char *dir, const cnn_dataset *d, cnn_error *err)
+{
+    cnn_text t = {0};
+    for (int k = 0; k < d->classes; k++) {
+        char num[16];
+        cnn_text_printf(&t, "%s\n", cnn_dataset_class_name(d, k, num, sizeof num));
+    }
+    cnn_status st = cnn_run_write_text(dir, "classes.txt", &t, err);
+    cnn_text_free(&t);
+    return st;
+}
+
 cnn_status cnn_run_save_weights(run *r, const char *name, cnn_error *err)
 {
     char path[4096];

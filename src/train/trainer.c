@@ -277,6 +277,7 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
                                             "in it was changed", c->out_dir))) ||
                        (st = cnn_run_write_config(c, r->model, &r->norm, r->n_train, r->n_val,
                                                   &data, err)) ||
+                       (st = cnn_run_write_classes(c->out_dir, &r->data, err)) ||
                        (file && (st = cnn_run_write_string(c->out_dir, "model.cnn", file->text,
                                                            err)))))
         return st;
