@@ -6,17 +6,18 @@ acceptance: within 1 point of each other). Run by hand, never by the tests:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 \\
         tools/torch_fashion_lenet5.py --data /usr/share/datasets/fashion-mnist \\
-        [--epochs 10] [--seed 1] [--threads 2]
+        [--epochs 10] [--seed 1] [--threads 2] [--lr 0.05 --cosine]
 
 and beside it
     build/cnnlab train --model lenet5 --data /usr/share/datasets/fashion-mnist \\
-        --epochs 10 --seed 1 && build/cnnlab test RUN_DIR
+        --epochs 10 --seed 1 [--lr 0.05 --lr-schedule cosine] && build/cnnlab test RUN_DIR
 
 The recipe, as cnnlab's defaults: a seeded 54,000 / 6,000 split of the 60,000
 training images (not the same images as cnnlab's split: compare the two
 statistically), normalisation by the train part's mean and std (one
-channel), no augmentation, SGD lr 0.01, momentum 0.9, weight decay 5e-4 on
-every parameter, batch 128 with the last short batch kept, a fresh shuffle
+channel), no augmentation, SGD lr 0.01 (--lr), momentum 0.9, weight decay
+5e-4 on every parameter, a constant lr or (--cosine) PyTorch's
+CosineAnnealingLR over the epochs, stepped per epoch as cnnlab's cosine, batch 128 with the last short batch kept, a fresh shuffle
 each epoch, PyTorch's default initialisation (cnnlab's pytorch init). The
 network: conv 16 k=5, ReLU, avgpool 2, conv 36 k=3, ReLU, avgpool 2, flatten,
 linear 128, ReLU, linear 96, ReLU, linear 10. Prints one line per epoch and
@@ -54,6 +55,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--cosine", action="store_true")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
@@ -75,7 +78,8 @@ def main():
     Xva, Yva = tensor(xtr[val]), torch.from_numpy(ytr[val])
     Xte, Yte = tensor(xte), torch.from_numpy(yte)
     net = lenet5(int(ytr.max()) + 1, xtr.shape[1])
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    opt = torch.optim.SGD(net.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, a.epochs) if a.cosine else None
     loss_fn = nn.CrossEntropyLoss()
 
     def accuracy(X, Y):
@@ -95,6 +99,8 @@ def main():
             loss.backward()
             opt.step()
             total += loss.item() * len(b)
+        if sched:
+            sched.step()
         print(f"epoch {epoch:2d}  train loss {total / len(order):.4f}  "
               f"val acc {100 * accuracy(Xva, Yva):.2f}%", flush=True)
     print(f"test accuracy {100 * accuracy(Xte, Yte):.2f}% (seed {a.seed})")

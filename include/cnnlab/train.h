@@ -84,9 +84,9 @@ void cnn_train_config_defaults(cnn_train_config *c);
 /* The data source the settings name (data_dir, data_format, ...). */
 void cnn_train_data_source(const cnn_train_config *c, cnn_data_source *src);
 /* The data a run trained on, from its config.txt's text (config; NULL: a
- * run without one, CIFAR-10); path names the file in messages. source.path
- * points into the struct (data_path) except for CIFAR-10, whose default
- * place stays NULL. */
+ * run without one, CIFAR-10 at its default place); path names the file in
+ * messages. source.path points into the struct (data_path: config.txt's
+ * data, where the run found its data). */
 typedef struct cnn_run_data_settings {
     cnn_data_source source;
     cnn_data_shape shape;

@@ -173,18 +173,9 @@ cnn_status cnn_cmd_summary(int argc, char **argv, cnn_error *err)
     cnn_cli_model_vars(vars, head, var_text, sizeof var_text);
     const cnn_model_desc *d;
     cnn_model *m;
-    cnn_data_shape shape = CNN_DATA_SHAPE_DEFAULT;
-    if (input) {
-        int n = 0;
-        if (sscanf(input, "%dx%dx%d%n", &shape.h, &shape.w, &shape.c, &n) != 3 || input[n] ||
-            shape.h < 1 || shape.w < 1 || shape.c < 1 || shape.h > 65536 || shape.w > 65536 ||
-            shape.c > 65536)
-            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--input: expected HxWxC "
-                                 "(e.g. 28x28x1), found '%s'", input);
-    }
-    if (classes)
-        shape.classes = classes;
-    if ((st = cnn_model_load_shaped(positional[0], var_text, &shape, &d, err)) ||
+    cnn_data_shape shape;
+    if ((st = cnn_cli_data_shape(input, classes, &shape, err)) ||
+        (st = cnn_model_load_shaped(positional[0], var_text, &shape, &d, err)) ||
         (st = cnn_model_create(d, &o, &m, err)))
         return st;
     const cnn_model_file *f = cnn_model_file_of(d);

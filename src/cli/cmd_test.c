@@ -128,7 +128,7 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
     const char *positional[1];
     cli_list words = {positional, 1, 0};
     const cli_flag flags[] = {
-        {"--data", CLI_STRING, &data, 0, 0, "PATH", "the data (default: where the run's config.txt says it trained; data/cifar-10-batches-bin for CIFAR-10)", NULL},
+        {"--data", CLI_STRING, &data, 0, 0, "PATH", "the data (default: where the run's config.txt says it found its data)", NULL},
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
         {"--batch-size", CLI_INT, &batch, 1, 65536, "N", "images per forward pass (default 250)", NULL},
         {"--force", CLI_BOOL, &force, 0, 0, NULL, "test again although this run was tested before", NULL},

@@ -22,7 +22,7 @@ cnn_status cnn_run_data(const char *config, const char *path, cnn_run_data_setti
         return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: dataset: expected cifar10, cifar100, "
                              "idx or folder, found '%s'", path, v);
     cnn_kv_get(config, "data", out->data_path, sizeof out->data_path, "");
-    if (out->source.format != CNN_DATA_CIFAR10)
+    if (out->data_path[0]) /* where the run found its data (CIFAR-10 too) */
         out->source.path = out->data_path;
     if (cnn_kv_get(config, "input", v, sizeof v, NULL)) {
         int h, w, c, n = 0;
