@@ -15,7 +15,7 @@ endif
 CFLAGS ?= -O3 -g
 CFLAGS += -std=c11 $(ARCH) -fopenmp -Wall -Wextra -Wshadow -Wstrict-prototypes \
           -Wno-unused-parameter -Iinclude -Isrc -MMD -MP
-LDLIBS := -ldnnl -llapacke -lprotobuf-c -lm
+LDLIBS := -ldnnl -llapacke -lprotobuf-c -lpng -ljpeg -lstb -lz -lm
 # ONNX export (src/export/onnx_graph.c) writes through protobuf-c code that
 # protoc-c generates here from the onnx.proto Debian's python3-onnx ships.
 ONNX_PROTO := /usr/lib/python3/dist-packages/onnx/onnx.proto
@@ -54,7 +54,8 @@ all: $(BUILD)/cnnlab
 # The headers of the libraries cnnlab links: when one is missing (a fresh
 # machine), scripts/deps.sh installs the Debian packages before anything is
 # compiled; when it cannot, make stops naming it.
-DEP_HEADERS := dnnl.h lapacke.h protobuf-c/protobuf-c.h
+DEP_HEADERS := dnnl.h lapacke.h protobuf-c/protobuf-c.h zlib.h png.h jpeglib.h \
+               stb/stb_image_resize.h
 have_dep = case $(1) in *.h) printf '\#include <%s>\n' $(1) | $(CC) -E -x c - >/dev/null 2>&1;; \
                /*) [ -f $(1) ];; *) command -v $(1) >/dev/null;; esac
 deps:
@@ -105,7 +106,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libcnnlab.a
 
 # `make test` also checks that every path docs/architecture.md names exists.
 test: $(BUILD)/cnnlab $(TESTS)
-	@sh tools/check_doc_paths.sh docs/architecture.md
+	@sh tools/check_doc_paths.sh docs/architecture.md docs/data.md
 	@CNNLAB=$(BUILD)/cnnlab TESTBIN=$(BUILD)/tests tests/run_all.sh
 
 clean:

@@ -2,7 +2,8 @@
 # deps.sh: installs the Debian packages cnnlab needs to build, test and fetch
 # data, when any is missing, then ONNX Runtime for the export tests. Runs
 # apt-get as root (or through sudo).
-#   build: gcc make libc6-dev libdnnl-dev liblapacke-dev, MPI (pkg-config
+#   build: gcc make libc6-dev libdnnl-dev liblapacke-dev, image files (zlib1g-dev
+#          libpng-dev libjpeg62-turbo-dev libstb-dev), MPI (pkg-config
 #          libopenmpi-dev openmpi-bin), and for the ONNX
 #          export protobuf-c (libprotobuf-c-dev, protobuf-c-compiler) and the
 #          onnx.proto it is generated from (python3-onnx)
@@ -14,7 +15,8 @@ set -eu
 need=()
 # libopenmpi-dev and openmpi-bin: MPI for distributed studies and training
 # (docs/distributed.md); pkg-config finds it for the Makefile.
-for p in gcc make libc6-dev libdnnl-dev liblapacke-dev perl curl ca-certificates tar gnuplot-nox \
+for p in gcc make libc6-dev libdnnl-dev liblapacke-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev \
+         libstb-dev perl curl ca-certificates tar gnuplot-nox \
          pkg-config libopenmpi-dev openmpi-bin \
          libprotobuf-c-dev protobuf-c-compiler python3-onnx python3-torch python3-opencv; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

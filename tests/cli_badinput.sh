@@ -80,6 +80,26 @@ bad 'data_batch_5.bin' -- "${train[@]}" --model lenet5 --data data-none --out ne
 : >plainfile
 bad 'plainfile' -- "${train[@]}" --model lenet5 --data plainfile --out new
 
+# ---- other data: IDX, image folders (issue 16) ----
+make_fake_idx idx 64 16 12
+make_fake_images imgs 4 2
+printf 'input 32 32 3\nconv 8 k=3\ngap\nlinear $classes\n' >fixed.cnn
+bad 'fixed.cnn\) reads 32x32x3 images .*IDX data has 12x12x1' -- "${train[@]}" --model fixed.cnn --data idx --out new
+bad "layer .*vgg11|vgg11.*layer" -- "${train[@]}" --model vgg11 --data idx --out new
+: >imgs/train/red/zero.png
+bad 'red/zero.png: empty file' -- "${train[@]}" --model lenet5 --data imgs --out new
+rm imgs/train/red/zero.png && echo 'not an image' >imgs/train/green/note.jpg
+bad 'green/note.jpg: not a PNG or JPEG image' -- "${train[@]}" --model lenet5 --data imgs --out new
+head -c 100 imgs/train/red/001.png >imgs/train/red/cut.png && rm imgs/train/green/note.jpg
+bad 'red/cut.png: .*PNG' -- "${train[@]}" --model lenet5 --data imgs --out new
+rm imgs/train/red/cut.png
+bad '--image-size' -- "${train[@]}" --model lenet5 --data imgs --image-size 0x3 --out new
+bad '--dataset' -- "${train[@]}" --model lenet5 --data imgs --dataset png --out new
+bad 'IDX training set.*train-images-idx3-ubyte' -- "${train[@]}" --model lenet5 --data data --dataset idx --out new
+echo 'not an image' >notimage.png
+bad 'notimage.png: not a PNG or JPEG image' -- "$CNNLAB" predict run notimage.png
+bad 'nothere.png: no such file' -- "$CNNLAB" predict run nothere.png
+
 # ---- flags ----
 bad '--epochs' -- "${train[@]}" --model lenet5 --data data --out new --epochs 0
 bad '--epochs' -- "${train[@]}" --model lenet5 --data data --out new --epochs x

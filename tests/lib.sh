@@ -50,3 +50,50 @@ make_fake_cifar() {
     close $o;
   }'
 }
+
+# make_fake_idx DIR N_TRAIN N_TEST SIDE: an MNIST-style folder in DIR
+# (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz and the t10k pair),
+# SIDE x SIDE images of 3 classes; class k is bright in a band of rows that
+# depends on k, so a model can learn them.
+make_fake_idx() {
+    mkdir -p "$1"
+    /usr/bin/python3 - "$@" <<'PY'
+import gzip, struct, sys
+d, ntr, nte, side = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for name, n in (("train", ntr), ("t10k", nte)):
+    labels = bytes((i * 7 + (name == "t10k")) % 3 for i in range(n))
+    px = bytearray()
+    for i, k in enumerate(labels):
+        for y in range(side):
+            on = y * 3 // side == k
+            px += bytes((200 if on else 30) + (i + x) % 7 for x in range(side))
+    with gzip.open(f"{d}/{name}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, side, side) + bytes(px))
+    with gzip.open(f"{d}/{name}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + labels)
+PY
+}
+
+# make_fake_images DIR N_TRAIN N_TEST: an image folder in torchvision's
+# layout, DIR/train/{red,green}/NNN.png and DIR/test/..., RGB PNGs of mixed
+# sizes (12x12 to 20x17) whose colour says the class.
+make_fake_images() {
+    /usr/bin/python3 - "$@" <<'PY'
+import os, struct, sys, zlib
+d, ntr, nte = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def png(path, w, h, rgb):
+    raw = b"".join(b"\0" + b"".join(bytes(rgb(x, y)) for x in range(w)) for y in range(h))
+    def chunk(t, b):
+        return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xffffffff)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+for split, n in (("train", ntr), ("test", nte)):
+    for k, cls in enumerate(("red", "green")):
+        os.makedirs(f"{d}/{split}/{cls}", exist_ok=True)
+        for i in range(n):
+            w, h = 12 + (i * 5) % 9, 12 + (i * 3) % 6
+            c = lambda x, y: (200 - (x + y + i) % 40, 40 + (x * y) % 30, 60) if k == 0 else (40 + (x * y) % 30, 200 - (x + y + i) % 40, 60)
+            png(f"{d}/{split}/{cls}/{i:03d}.png", w, h, c)
+PY
+}

@@ -34,7 +34,7 @@ static const cnn_norm norm = {{0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.
 
 static void setup(void)
 {
-    data.count = N_IMAGES;
+    data = (cnn_dataset){.count = N_IMAGES, .c = 3, .h = 32, .w = 32, .classes = 10};
     data.pixels = malloc((size_t)N_IMAGES * PIX);
     data.labels = malloc(N_IMAGES);
     unsigned state = 12345;
@@ -47,7 +47,8 @@ static void setup(void)
     clean = malloc(sizeof(float) * N_IMAGES * PIX);
     cnn_batch_fill(&data, NULL, N_IMAGES, &norm, clean, NULL);
 
-    cnn_dataset zero = {1, calloc(PIX, 1), calloc(1, 1)};
+    cnn_dataset zero = {.count = 1, .pixels = calloc(PIX, 1), .labels = calloc(1, 1),
+                     .c = 3, .h = 32, .w = 32, .classes = 10};
     float *x = malloc(sizeof(float) * PIX);
     cnn_batch_fill(&zero, NULL, 1, &norm, x, NULL);
     memcpy(black, x, sizeof black);

@@ -532,7 +532,8 @@ static void test_split(void)
 /* ---- normalisation and batches ---- */
 static cnn_dataset make_dataset(int count)
 {
-    cnn_dataset d = {count, cnn_alloc((size_t)count * 3072), cnn_alloc((size_t)count)};
+    cnn_dataset d = {.count = count, .pixels = cnn_alloc((size_t)count * 3072),
+                     .labels = cnn_alloc((size_t)count), .c = 3, .h = 32, .w = 32, .classes = 10};
     for (int i = 0; i < count; i++) {
         d.labels[i] = label_of(9, i);
         for (int c = 0; c < 3; c++)
@@ -566,7 +567,8 @@ static void test_norm(void)
     /* Known values: red half 0 and half 255 (mean 0.5, std 0.5); green all 51
      * (mean 0.2, std 0); blue k % 256, each value 4 times per image (mean 0.5,
      * std sqrt((256^2 - 1) / 12) / 255). */
-    cnn_dataset d = {4, cnn_alloc(4 * 3072), cnn_alloc(4)};
+    cnn_dataset d = {.count = 4, .pixels = cnn_alloc(4 * 3072), .labels = cnn_alloc(4),
+                     .c = 3, .h = 32, .w = 32, .classes = 10};
     for (int i = 0; i < 4; i++)
         for (int k = 0; k < 1024; k++) {
             d.pixels[i * 3072 + k] = (uint8_t)((k + i) % 2 ? 255 : 0);

@@ -92,7 +92,7 @@ static uint8_t pixel(long j, long c, long h, long w)
 /* Images first..first+count-1 with their labels, as a dataset. */
 static void dataset_make(cnn_dataset *d, long first, int count)
 {
-    d->count = count;
+    *d = (cnn_dataset){.count = count, .c = 3, .h = 32, .w = 32, .classes = 10};
     d->pixels = malloc((size_t)count * 3 * 32 * 32);
     d->labels = malloc((size_t)count);
     if (!d->pixels || !d->labels) {

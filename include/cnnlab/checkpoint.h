@@ -36,6 +36,11 @@ cnn_status cnn_checkpoint_read(const char *path, cnn_checkpoint *ck, cnn_error *
  * built-in of that name. path names the checkpoint in messages. */
 cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *model_file,
                                 const char *path, cnn_model **out, cnn_error *err);
+/* The same for a model trained on data of the given shape (a run's
+ * config.txt says it: cnn_run_data_shape; NULL: CNN_DATA_SHAPE_DEFAULT). */
+cnn_status cnn_checkpoint_model_shaped(const cnn_checkpoint *ck, const char *model_file,
+                                       const cnn_data_shape *shape, const char *path,
+                                       cnn_model **out, cnn_error *err);
 /* Copies the weights into m, which must be the same model (counts must match). */
 cnn_status cnn_checkpoint_apply(const cnn_checkpoint *ck, cnn_model *m, const char *path,
                                 cnn_error *err);

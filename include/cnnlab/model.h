@@ -156,6 +156,14 @@ typedef struct cnn_model_file {
     const char *vars;    /* the variables set from outside, "head=4096" ("" if none) */
 } cnn_model_file;
 
+/* The shape of the data a model meets: images h x w x c, `classes` scores.
+ * A model file that does not set `input` or `classes` takes them from it;
+ * without one (NULL) they are CIFAR-10's, CNN_DATA_SHAPE_DEFAULT. */
+typedef struct cnn_data_shape {
+    int h, w, c, classes;
+} cnn_data_shape;
+#define CNN_DATA_SHAPE_DEFAULT {32, 32, 3, 10}
+
 /* Parses text; path names it in messages. vars: "NAME=INT ..." (NULL or "":
  * none) overrides variables the file declares at its top level; naming one it
  * does not declare is an error. Free the result with cnn_model_file_free. */
@@ -164,6 +172,13 @@ cnn_status cnn_model_file_parse(const char *path, const char *text, const char *
 /* Reads path and parses it. */
 cnn_status cnn_model_file_read(const char *path, const char *vars, cnn_model_file **out,
                                cnn_error *err);
+/* The same two for data of the given shape (NULL: CNN_DATA_SHAPE_DEFAULT). */
+cnn_status cnn_model_file_parse_shaped(const char *path, const char *text, const char *vars,
+                                       const cnn_data_shape *shape, cnn_model_file **out,
+                                       cnn_error *err);
+cnn_status cnn_model_file_read_shaped(const char *path, const char *vars,
+                                      const cnn_data_shape *shape, cnn_model_file **out,
+                                      cnn_error *err);
 void cnn_model_file_free(cnn_model_file *f);
 
 /* Built-in models: NULL-terminated list, and lookup by name (NULL if unknown).
@@ -178,6 +193,12 @@ const cnn_model_desc *cnn_model_find(const char *name);
  * thread. */
 cnn_status cnn_model_load(const char *name_or_path, const char *vars, const cnn_model_desc **out,
                           cnn_error *err);
+/* cnn_model_load for data of the given shape (NULL: CNN_DATA_SHAPE_DEFAULT):
+ * what the file does not fix comes from shape; what it fixes stays, for
+ * cnn_model_check_data to compare. */
+cnn_status cnn_model_load_shaped(const char *name_or_path, const char *vars,
+                                 const cnn_data_shape *shape, const cnn_model_desc **out,
+                                 cnn_error *err);
 /* The file a description came from (built-ins too), or NULL for descriptions
  * made in C. */
 const cnn_model_file *cnn_model_file_of(const cnn_model_desc *d);

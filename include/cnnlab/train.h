@@ -1,7 +1,9 @@
 /* train.h: training runs, evaluation and the run folder.
  *
  * A run folder holds everything needed to understand and reproduce a run:
- *   config.txt     every setting (and the command line that reproduces it)
+ *   config.txt     every setting (and the command line that reproduces it), the data's
+ *                  format (dataset), image shape (input) and class count (classes)
+ *   classes.txt    the data's class names, one a line in label order
  *   model.cnn      the model file the run trained (built-ins too), so the run rebuilds alone
  *   metrics.csv    epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,images_per_second
  *   best.weights   weights of the epoch with the best validation accuracy
@@ -60,7 +62,14 @@ typedef struct cnn_train_config {
     int threads;
     double val_fraction;
     int subset;           /* train on this many images of the train split; 0 = all */
-    const char *data_dir; /* NULL: ./data/cifar-10-batches-bin (downloaded if missing) */
+    const char *data_dir; /* --data: NULL: ./data/cifar-10-batches-bin (downloaded if missing) */
+    cnn_data_format data_format; /* --dataset: CNN_DATA_AUTO detects it from data_dir */
+    int coarse_labels;    /* CIFAR-100: the 20 coarse classes */
+    int image_h, image_w; /* image folders: --image-size (0: 32x32) */
+    int image_channels;   /* image folders: --channels 1 or 3 (0: 3) */
+    int skip_bad;         /* image folders: skip unreadable files (counted), else refuse */
+    double test_fraction; /* image folders without test/: held-out share (0: 0.2) */
+    int data_progress;    /* image folders: progress of a first decode through on_info */
     const char *out_dir;  /* must not exist or be empty, unless resume */
     int resume;           /* continue the run in out_dir after its last finished epoch; the
                            * rest of the config must be the run's own (config.txt) */
@@ -72,6 +81,19 @@ typedef struct cnn_train_config {
  * are left unset (optimizer values -1; the schedule's gamma, patience,
  * step_size and milestones 0) for cnn_train_config_resolve. */
 void cnn_train_config_defaults(cnn_train_config *c);
+/* The data source the settings name (data_dir, data_format, ...). */
+void cnn_train_data_source(const cnn_train_config *c, cnn_data_source *src);
+/* The data a run trained on, from its config.txt's text (config; NULL: a
+ * run without one, CIFAR-10 at its default place); path names the file in
+ * messages. source.path points into the struct (data_path: config.txt's
+ * data, where the run found its data). */
+typedef struct cnn_run_data_settings {
+    cnn_data_source source;
+    cnn_data_shape shape;
+    char data_path[4096];
+} cnn_run_data_settings;
+cnn_status cnn_run_data(const char *config, const char *path, cnn_run_data_settings *out,
+                        cnn_error *err);
 /* Fills in what is unset from the settings given: the optimizer's values
  * for its kind (lr 0.01 for sgd, 0.001 otherwise; sgd's momentum 0.9 and
  * weight decay 5e-4; PyTorch's for the rest) and the schedule's from the
@@ -108,7 +130,8 @@ cnn_status cnn_train(const cnn_train_config *cfg, const cnn_train_hooks *hooks, 
 typedef struct cnn_eval_result {
     int count;
     double loss, accuracy;
-    int confusion[CNN_CIFAR_CLASSES][CNN_CIFAR_CLASSES]; /* [true][predicted] */
+    int classes; /* the model's: the rows and columns of confusion in use */
+    int confusion[CNN_DATA_MAX_CLASSES][CNN_DATA_MAX_CLASSES]; /* [true][predicted] */
 } cnn_eval_result;
 
 /* Evaluates m (eval mode) on images d[idx[0..count)] with plan p (made for m;
@@ -122,6 +145,11 @@ void cnn_evaluate(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const i
  * cross-entropy of the averaged logits. */
 void cnn_evaluate_tta(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const int *idx,
                       int count, const cnn_norm *norm, int tta, cnn_eval_result *out);
+/* The logits cnn_evaluate_tta bases its answer on: out (count, classes) for
+ * images d[idx[0..count)] (idx NULL: 0..count-1), averaged over the views of
+ * level tta with the same weights; what `cnnlab predict` shows. */
+void cnn_predict_logits(cnn_plan *p, const cnn_model *m, const cnn_dataset *d, const int *idx,
+                        int count, const cnn_norm *norm, int tta, float *out);
 /* Forward passes per image at a TTA level: 1, 2 or 6. */
 int cnn_tta_views(int level);
 

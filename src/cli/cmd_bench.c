@@ -1,6 +1,7 @@
 /* cmd_bench.c: `cnnlab bench`: images per second of full training steps
- * (forward, loss, backward, SGD) or of inference, on random CIFAR-shaped data,
- * as the median of timed windows after a warm-up; the same measurement as
+ * (forward, loss, backward, SGD) or of inference, on random data of the
+ * model's shape (--input, --classes; CIFAR-10's by default), as the median
+ * of timed windows after a warm-up; the same measurement as
  * ../shared/bench/torch_reference.py makes for PyTorch. Never asserts. */
 #include <omp.h>
 #include <stdio.h>
@@ -23,8 +24,8 @@ static int cmp_double(const void *a, const void *b)
 
 /* The command's settings, as the flags give them. */
 typedef struct bench_args {
-    const char *model, *vars, *precision, *mode, *backend, *conv;
-    int head, batch, threads, json, windows, verbose, profile;
+    const char *model, *vars, *precision, *mode, *backend, *conv, *input;
+    int head, batch, threads, json, windows, verbose, profile, classes;
     double peak, seconds;
 } bench_args;
 
@@ -57,6 +58,8 @@ static cnn_status parse_args(int argc, char **argv, bench_args *a, int *help, cn
         {"--profile", CLI_BOOL, &a->profile, 0, 0, NULL, "time each layer's forward and backward against its FLOPs", NULL},
         {"--peak", CLI_DOUBLE, &a->peak, 0, 1e6, "GFLOPS", "the machine's peak for the % of peak (default: measured at start-up)", NULL},
         {"--json", CLI_BOOL, &a->json, 0, 0, NULL, "end with one JSON object holding the figures", NULL},
+        {"--input", CLI_STRING, &a->input, 0, 0, "HxWxC", "the image shape, for a model that does not fix it (default 32x32x3)", NULL},
+        {"--classes", CLI_INT, &a->classes, 1, CNN_DATA_MAX_CLASSES, "N", "the class count, for a model that does not fix it (default 10)", NULL},
     };
     cli_command cmd = {
         .name = "bench",
@@ -176,7 +179,10 @@ cnn_status cnn_cmd_bench(int argc, char **argv, cnn_error *err)
     cnn_cli_model_vars(a.vars, a.head, var_text, sizeof var_text);
     const cnn_model_desc *desc;
     cnn_error lerr = {0};
-    if (cnn_model_load(a.model, var_text[0] ? var_text : NULL, &desc, &lerr))
+    cnn_data_shape shape;
+    if ((st = cnn_cli_data_shape(a.input, a.classes, &shape, err)))
+        return st;
+    if (cnn_model_load_shaped(a.model, var_text[0] ? var_text : NULL, &shape, &desc, &lerr))
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--model: %s", lerr.msg);
     int train = strcmp(a.mode, "train") == 0;
     omp_set_num_threads(a.threads);

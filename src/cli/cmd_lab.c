@@ -252,7 +252,7 @@ static cnn_status parse_args(int argc, char **argv, lab_args *a, int *help, cnn_
     const cli_flag flags[] = {
         {"--full", CLI_BOOL, &a->full, 0, 0, NULL, "all data and longer training: the whole 45,000/5,000 split and 30 epochs per run (docs/performance.md: how long)", NULL},
         {"--out", CLI_STRING, &a->out, 0, 0, "LAB_DIR", "the lab folder (default lab): one study folder per study, report.md", NULL},
-        {"--data", CLI_STRING, &a->data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
+        {"--data", CLI_STRING, &a->data, 0, 0, "PATH", "the data, as train's --data", NULL},
         {"--recipe", CLI_STRING, &a->recipe, 0, 0, "NAME", "a training recipe as the base (`cnnlab recipes`; e.g. quick: the studies on a 90 %-class network), with a validation split of 0.1 where the recipe has none; the flags below override it", NULL},
         {"--model", CLI_STRING, &a->model, 0, 0, "NAME", "the base model (default lenet5, or the recipe's; depth needs its family: LeNet-5, VGG or CIFAR ResNet)", NULL},
         {"--lr", CLI_STRING, &a->lr, 0, 0, "F", "learning rate of the base (default 0.05 for LeNet-5, the course's; train's default for other models)", NULL},

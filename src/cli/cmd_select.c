@@ -207,8 +207,8 @@ static cnn_status train_combination(const cnn_study_combination *c, cnn_study_ru
                                     const char *out, const char *data, int threads, int jobs,
                                     cnn_error *err)
 {
-    char data_dir[4096];
-    cnn_status st = cnn_cifar_locate(data, 1, data_dir, sizeof data_dir, err);
+    cnn_data_info info;
+    cnn_status st = cnn_data_probe(&(cnn_data_source){.path = data}, &info, err);
     if (st)
         return st;
     const char *extra[2] = {"--data", data};
@@ -319,7 +319,7 @@ static cnn_status parse_args(int argc, char **argv, select_args *a, int *help, c
         {"--out", CLI_STRING, &a->out, 0, 0, "DIR", "--combine: the folder for the combination's runs and its report.md (needed with several studies; default: the study itself)", NULL},
         {"--jobs", CLI_INT, &a->jobs, 1, 64, "N", "--combine: runs at once, the threads split between them (default 1)", NULL},
         {"--retrain", CLI_BOOL, &a->retrain, 0, 0, NULL, "retrain the chosen configuration on all 50,000 training images (--val-fraction 0, no --subset) into STUDY_DIR/final, and test that", NULL},
-        {"--data", CLI_STRING, &a->data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
+        {"--data", CLI_STRING, &a->data, 0, 0, "PATH", "the data, as train's --data", NULL},
         {"--threads", CLI_INT, &a->threads, 1, 1024, "N", "threads for retraining and testing, or in all for --combine (split between --jobs; default: all cores)", NULL},
         {"--force", CLI_BOOL, &a->force, 0, 0, NULL, "use the test set again although this study already used it (the report counts every use)", NULL},
     };

@@ -65,7 +65,7 @@ static cnn_status parse_args(int argc, char **argv, study_args *a, int *help, cn
         {"--jobs", CLI_INT, &a->jobs, 1, 64, "N", "runs at once, the threads split between them (default 1; docs/performance.md compares jobs and threads)", NULL},
         {"--seed", CLI_U64, &a->seed, 0, 9.2e18, "N", "the first seed (default 1)", NULL},
         {"--threads", CLI_INT, &a->threads, 1, 1024, "N", "threads in all (default: all cores), N/jobs per run", NULL},
-        {"--data", CLI_STRING, &a->data, 0, 0, "DIR", "the cifar-10-batches-bin folder (not part of the study)", NULL},
+        {"--data", CLI_STRING, &a->data, 0, 0, "PATH", "the data, as train's --data (not part of the study)", NULL},
         {"--worker", CLI_BOOL, &a->worker, 0, 0, NULL, "one of several processes sharing the study folder (Slurm array tasks, machines sharing a file system): claims the runs nobody has claimed, one at a time, until none is left, and writes no summary; the same command without --worker then collects (docs/distributed.md)", NULL},
         {"--array-index", CLI_INT, &a->array_index, 0, 1e9, "N", "as --worker, but claims one run only (sbatch --array=0-(RUNS-1): N is $SLURM_ARRAY_TASK_ID, named in the claim)", NULL},
         {"--control-from", CLI_STRING, &a->control_from, 0, 0, "DIR", "another study folder with the same base flags, seed and repeats: its finished control runs are copied, not trained again (what `cnnlab lab` does)", NULL},
@@ -487,15 +487,19 @@ static cnn_status run_study(const study_args *a, const cnn_study_spec *spec,
 static cnn_status prepare_folder(const study_args *a, const cnn_study_spec *spec,
                                  const char *control, share_mode mode, int *lock, cnn_error *err)
 {
-    char data_dir[4096];
+    /* The data once, here: missing data stops the study before any run, and
+     * runs started together never download it at the same time (under MPI
+     * rank 0 fetches it, the others find it then). */
+    cnn_data_info data;
+    const cnn_data_source src = {.path = a->data};
     int owner = mode != SHARE_RANKS || cnn_dist_rank() == 0;
     cnn_status st = CNN_STATUS_OK;
     if (owner)
-        st = cnn_cifar_locate(a->data, 1, data_dir, sizeof data_dir, err);
+        st = cnn_data_probe(&src, &data, err);
     if ((st = cnn_dist_agree(st, err)))
         return st;
     if (!owner)
-        st = cnn_cifar_locate(a->data, 0, data_dir, sizeof data_dir, err);
+        st = cnn_data_probe(&src, &data, err);
     if ((st = cnn_dist_agree(st, err)))
         return st;
     if (owner) {

@@ -128,7 +128,8 @@ static void print_table(const cnn_model *m, const char *path, const char *option
 cnn_status cnn_cmd_summary(int argc, char **argv, cnn_error *err)
 {
     int json = 0, all = 0, head = -1;
-    const char *norm = NULL, *act = NULL, *vars = NULL;
+    const char *norm = NULL, *act = NULL, *vars = NULL, *input = NULL;
+    int classes = 0;
     float dropout = -1;
     cnn_model_options o;
     cnn_model_options_defaults(&o);
@@ -145,6 +146,8 @@ cnn_status cnn_cmd_summary(int argc, char **argv, cnn_error *err)
         {"--dropout", CLI_FLOAT, &dropout, 0, 0.99, "P", "probability in the dropout slots", NULL},
         {"--dropconnect", CLI_FLOAT, &o.dropconnect, 0, 0.99, "P", "DropConnect probability", NULL},
         {"--kernel-size", CLI_INT, &o.kernel_size, 1, 15, "K", "kernel size of the kernel-size slots", NULL},
+        {"--input", CLI_STRING, &input, 0, 0, "HxWxC", "the data's image shape, for a model that does not fix it (default 32x32x3)", NULL},
+        {"--classes", CLI_INT, &classes, 1, CNN_DATA_MAX_CLASSES, "N", "the data's classes, for a model that does not fix them (default 10)", NULL},
     };
     cli_command cmd = {
         .name = "summary",
@@ -170,7 +173,9 @@ cnn_status cnn_cmd_summary(int argc, char **argv, cnn_error *err)
     cnn_cli_model_vars(vars, head, var_text, sizeof var_text);
     const cnn_model_desc *d;
     cnn_model *m;
-    if ((st = cnn_model_load(positional[0], var_text, &d, err)) ||
+    cnn_data_shape shape;
+    if ((st = cnn_cli_data_shape(input, classes, &shape, err)) ||
+        (st = cnn_model_load_shaped(positional[0], var_text, &shape, &d, err)) ||
         (st = cnn_model_create(d, &o, &m, err)))
         return st;
     const cnn_model_file *f = cnn_model_file_of(d);

@@ -13,6 +13,7 @@
 #include "core/core.h"
 #include "flags.h"
 #include "report.h"
+#include "text.h"
 
 /* v as JSON: a number, or null when it is not finite (a diverged model's loss) */
 static void json_number(double v, char *buf, size_t size)
@@ -39,43 +40,67 @@ static int earlier_uses(const char *path)
 /* r: the run's own evaluation (with TTA when tta > 0); plain: without TTA;
  * uses: how often the test set has now been used on this run */
 static cnn_status write_json(const char *path, const char *model, const cnn_eval_result *r,
-                             int tta, const cnn_eval_result *plain, int uses, cnn_error *err)
+                             int tta, const cnn_eval_result *plain, int uses,
+                             const cnn_dataset *d, cnn_error *err)
 {
-    char text[4096], loss[32], loss_plain[32];
+    char loss[32], loss_plain[32], num[16];
     json_number(r->loss, loss, sizeof loss);
     json_number(plain->loss, loss_plain, sizeof loss_plain);
-    int n = snprintf(text, sizeof text,
-                     "{\"model\": \"%s\", \"images\": %d, \"accuracy\": %.4f, \"loss\": %s, "
-                     "\"tta\": %d, \"accuracy_plain\": %.4f, \"loss_plain\": %s, \"uses\": %d, "
-                     "\"per_class\": [", model, r->count, r->accuracy, loss, tta,
-                     plain->accuracy, loss_plain, uses);
-    for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
+    const int k_n = r->classes;
+    cnn_text t = {0};
+    cnn_text_printf(&t, "{\"model\": \"%s\", \"images\": %d, \"accuracy\": %.4f, \"loss\": %s, "
+                    "\"tta\": %d, \"accuracy_plain\": %.4f, \"loss_plain\": %s, \"uses\": %d, "
+                    "\"per_class\": [", model, r->count, r->accuracy, loss, tta,
+                    plain->accuracy, loss_plain, uses);
+    for (int k = 0; k < k_n; k++) {
         int total = 0;
-        for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
+        for (int j = 0; j < k_n; j++)
             total += r->confusion[k][j];
-        n += snprintf(text + n, sizeof text - (size_t)n, "%s%.4f", k ? ", " : "",
-                      total ? (double)r->confusion[k][k] / total : 0.0);
+        cnn_text_printf(&t, "%s%.4f", k ? ", " : "",
+                        total ? (double)r->confusion[k][k] / total : 0.0);
     }
-    n += snprintf(text + n, sizeof text - (size_t)n, "], \"classes\": [");
-    for (int k = 0; k < CNN_CIFAR_CLASSES; k++)
-        n += snprintf(text + n, sizeof text - (size_t)n, "%s\"%s\"", k ? ", " : "",
-                      cnn_cifar_class_names[k]);
-    n += snprintf(text + n, sizeof text - (size_t)n, "], \"confusion\": [");
-    for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
-        n += snprintf(text + n, sizeof text - (size_t)n, "%s[", k ? ", " : "");
-        for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
-            n += snprintf(text + n, sizeof text - (size_t)n, "%s%d", j ? ", " : "",
-                          r->confusion[k][j]);
-        n += snprintf(text + n, sizeof text - (size_t)n, "]");
+    cnn_text_printf(&t, "], \"classes\": [");
+    for (int k = 0; k < k_n; k++) { /* class names may be folder names: escaped */
+        cnn_text_printf(&t, "%s", k ? ", " : "");
+        cnn_json_string(&t, cnn_dataset_class_name(d, k, num, sizeof num));
     }
-    n += snprintf(text + n, sizeof text - (size_t)n, "]}\n");
-    return cnn_file_write_atomic(path, text, (size_t)n, err);
+    cnn_text_printf(&t, "], \"confusion\": [");
+    for (int k = 0; k < k_n; k++) {
+        cnn_text_printf(&t, "%s[", k ? ", " : "");
+        for (int j = 0; j < k_n; j++)
+            cnn_text_printf(&t, "%s%d", j ? ", " : "", r->confusion[k][j]);
+        cnn_text_printf(&t, "]");
+    }
+    cnn_text_printf(&t, "]}\n");
+    cnn_status st = cnn_text_write(&t, path, err);
+    cnn_text_free(&t);
+    return st;
+}
+
+/* The confusion matrix as (k, k) row-major, and the class names, for the
+ * plot functions; free both with free(). */
+static cnn_status confusion_table(const cnn_eval_result *r, const cnn_dataset *d, int **table,
+                                  const char ***names, char (**bufs)[16], cnn_error *err)
+{
+    int k_n = r->classes;
+    *table = malloc(sizeof(int) * (size_t)k_n * (size_t)k_n);
+    *names = malloc(sizeof(char *) * (size_t)k_n);
+    *bufs = malloc(16 * (size_t)k_n);
+    if (!*table || !*names || !*bufs)
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a %dx%d confusion matrix",
+                             k_n, k_n);
+    for (int k = 0; k < k_n; k++) {
+        (*names)[k] = cnn_dataset_class_name(d, k, (*bufs)[k], 16);
+        for (int j = 0; j < k_n; j++)
+            (*table)[(size_t)k * k_n + j] = r->confusion[k][j];
+    }
+    return CNN_STATUS_OK;
 }
 
 /* RUN_DIR/confusion.csv, and the heat map RUN_DIR/confusion.png/.svg when
  * gnuplot is there (without it, a note says how to get it). */
 static cnn_status write_confusion(const char *run, const char *model, const cnn_eval_result *r,
-                                  cnn_error *err)
+                                  const cnn_dataset *d, cnn_error *err)
 {
     char path[4200], title[600];
     size_t end = strlen(run), start;
@@ -83,23 +108,30 @@ static cnn_status write_confusion(const char *run, const char *model, const cnn_
         end--;
     for (start = end; start > 0 && run[start - 1] != '/'; start--)
         ;
-    snprintf(path, sizeof path, "%s/confusion.csv", run);
-    cnn_status st = cnn_plot_confusion_csv(&r->confusion[0][0], CNN_CIFAR_CLASSES,
-                                           cnn_cifar_class_names, path, err);
+    int *table = NULL;
+    const char **names = NULL;
+    char(*bufs)[16] = NULL;
+    cnn_status st = confusion_table(r, d, &table, &names, &bufs, err);
     if (st)
-        return st;
+        goto done;
+    snprintf(path, sizeof path, "%s/confusion.csv", run);
+    if ((st = cnn_plot_confusion_csv(table, r->classes, names, path, err)))
+        goto done;
     printf("wrote %s\n", path);
     snprintf(path, sizeof path, "%s/confusion", run);
     snprintf(title, sizeof title, "%s on the test set (%.*s)", model, (int)(end - start),
              run + start);
-    st = cnn_plot_confusion(&r->confusion[0][0], CNN_CIFAR_CLASSES, cnn_cifar_class_names, path,
-                            title, err);
+    st = cnn_plot_confusion(table, r->classes, names, path, title, err);
     if (st == CNN_STATUS_MISSING_DATA) {
         fprintf(stderr, "cnnlab test: note: confusion.png skipped: %s\n", err->msg);
-        return CNN_STATUS_OK;
-    }
-    if (st == CNN_STATUS_OK)
+        st = CNN_STATUS_OK;
+    } else if (st == CNN_STATUS_OK) {
         printf("wrote %s.png (and .svg, .gp, .dat)\n", path);
+    }
+done:
+    free(table);
+    free(names);
+    free(bufs);
     return st;
 }
 
@@ -110,7 +142,7 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
     const char *positional[1];
     cli_list words = {positional, 1, 0};
     const cli_flag flags[] = {
-        {"--data", CLI_STRING, &data, 0, 0, "DIR", "the cifar-10-batches-bin folder", NULL},
+        {"--data", CLI_STRING, &data, 0, 0, "PATH", "the data (default: where the run's config.txt says it found its data)", NULL},
         {"--threads", CLI_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
         {"--batch-size", CLI_INT, &batch, 1, 65536, "N", "images per forward pass (default 250)", NULL},
         {"--force", CLI_BOOL, &force, 0, 0, NULL, "test again although this run was tested before", NULL},
@@ -120,7 +152,7 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
     cli_command cmd = {
         .name = "test",
         .usage = "cnnlab test RUN_DIR [options]",
-        .about = "Evaluates RUN_DIR/best.weights on the 10,000 test images, prints the "
+        .about = "Evaluates RUN_DIR/best.weights on the test images of the run's data, prints the "
                  "overall and per-class accuracy and writes RUN_DIR/test.json, the "
                  "confusion matrix RUN_DIR/confusion.csv and, with gnuplot, its heat map "
                  "RUN_DIR/confusion.png (and .svg).",
@@ -133,7 +165,7 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
     if (st || help)
         return st;
     const char *run = positional[0];
-    char weights[4096], json[4096], dir[4096];
+    char weights[4096], json[4096];
     snprintf(weights, sizeof weights, "%s/best.weights", run);
     snprintf(json, sizeof json, "%s/test.json", run);
     if (cnn_path_exists(json) && !force)
@@ -143,13 +175,18 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
     omp_set_num_threads(threads);
     cnn_precision prec = CNN_PRECISION_FP32;
     char prec_text[16];
-    if (!precision || tta < 0) { /* the run's own, from config.txt */
+    cnn_run_data_settings rd;
+    { /* the run's own settings, from config.txt */
         char path[4096], tta_text[16];
         char *cfg = NULL;
         size_t cfg_size;
         snprintf(path, sizeof path, "%s/config.txt", run);
         if (cnn_path_exists(path) && (st = cnn_file_read_text(path, &cfg, &cfg_size, err)))
             return st;
+        if ((st = cnn_run_data(cfg, path, &rd, err))) {
+            free(cfg);
+            return st;
+        }
         if (cfg) {
             if (!precision) {
                 cnn_kv_get(cfg, "precision", prec_text, sizeof prec_text, "fp32");
@@ -183,14 +220,18 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
         return st;
     char model_file[4096];
     snprintf(model_file, sizeof model_file, "%s/model.cnn", run);
-    /* The test set is CIFAR-10's: a model that reads other images or gives
-     * other scores is refused before anything is fetched or written. */
-    if ((st = cnn_checkpoint_model(&ck, cnn_path_exists(model_file) ? model_file : NULL, weights,
-                                   &m, err)) ||
-        (st = cnn_model_check_data(m->desc, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE, CNN_CIFAR_CHANNELS,
-                                   CNN_CIFAR_CLASSES, "CIFAR-10", err)) ||
-        (st = cnn_cifar_locate(data, 1, dir, sizeof dir, err)) ||
-        (st = cnn_cifar_load_test(dir, &test, err)) ||
+    if (data)
+        rd.source.path = data;
+    cnn_data_info info;
+    /* The test set is the run's data's: a model that reads other images or
+     * gives other scores is refused before anything is fetched or written. */
+    if ((st = cnn_checkpoint_model_shaped(&ck, cnn_path_exists(model_file) ? model_file : NULL,
+                                          &rd.shape, weights, &m, err)) ||
+        (st = cnn_data_peek(&rd.source, &info, err)) ||
+        (st = cnn_model_check_data(m->desc, info.h, info.w, info.c, info.classes, info.name,
+                                   err)) ||
+        (st = cnn_data_probe(&rd.source, &info, err)) ||
+        (st = cnn_data_load(&rd.source, &info, 1, &test, err)) ||
         (st = cnn_plan_create(m, batch, &(cnn_plan_config){CNN_BACKEND_FAST, prec, CNN_CONV_AUTO}, 0, &p, err)))
         goto done;
     cnn_plan_freeze(p); /* the weights stay as loaded: prepare them once */
@@ -210,17 +251,18 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
     else
         printf("%s on %d test images: accuracy %.2f%%, loss %.4f\n", ck.model, res.count,
                100 * res.accuracy, res.loss);
-    for (int k = 0; k < CNN_CIFAR_CLASSES; k++) {
+    for (int k = 0; k < res.classes; k++) {
         int total = 0;
-        for (int j = 0; j < CNN_CIFAR_CLASSES; j++)
+        char num[16];
+        for (int j = 0; j < res.classes; j++)
             total += res.confusion[k][j];
-        printf("  %-10s %6.2f%%\n", cnn_cifar_class_names[k],
+        printf("  %-10s %6.2f%%\n", cnn_dataset_class_name(&test, k, num, sizeof num),
                total ? 100.0 * res.confusion[k][k] / total : 0.0);
     }
-    if ((st = write_json(json, ck.model, &res, tta, &plain, earlier_uses(json) + 1, err)) ==
-        CNN_STATUS_OK) {
+    if ((st = write_json(json, ck.model, &res, tta, &plain, earlier_uses(json) + 1, &test,
+                         err)) == CNN_STATUS_OK) {
         printf("wrote %s\n", json);
-        st = write_confusion(run, ck.model, &res, err);
+        st = write_confusion(run, ck.model, &res, &test, err);
     }
 done:
     cnn_plan_destroy(p);

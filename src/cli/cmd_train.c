@@ -60,6 +60,7 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
 typedef struct train_words {
     const char *backend, *precision, *conv, *norm, *act, *init, *optimizer, *schedule;
     const char *milestones, *augment, *vars, *resume, *recipe, *reduction, *lr_mult;
+    const char *dataset, *image_size, *channels;
     float dropout;
     int head;
     double epochs;
@@ -124,9 +125,15 @@ static int train_flags(cnn_train_config *c, train_words *w, cli_flag *out)
         {"--early-stop", CLI_INT, &c->early_stop, 1, 100000, "PATIENCE", "stop after PATIENCE epochs without a better validation accuracy; keeps the best weights", NULL},
         {"--seed", CLI_U64, &c->seed, 0, 9.2e18, "N", "seed of the split, initialisation, shuffling, augmentation and dropout (default 1)", NULL},
         {"--threads", CLI_INT, &c->threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
-        {"--val-fraction", CLI_DOUBLE, &c->val_fraction, 0, 0.9, "F", "share of the 50,000 training images held out for validation (default 0.1)", NULL},
-        {"--subset", CLI_INT, &c->subset, 0, 50000, "N", "train on only N images of the train split (0 = all)", NULL},
-        {"--data", CLI_STRING, &c->data_dir, 0, 0, "DIR", "the cifar-10-batches-bin folder (default data/cifar-10-batches-bin)", NULL},
+        {"--val-fraction", CLI_DOUBLE, &c->val_fraction, 0, 0.9, "F", "share of the training images held out for validation (default 0.1)", NULL},
+        {"--subset", CLI_INT, &c->subset, 0, 100000000, "N", "train on only N images of the train split (0 = all)", NULL},
+        {"--data", CLI_STRING, &c->data_dir, 0, 0, "PATH", "the data: a cifar-10-batches-bin or cifar-100-binary folder, an IDX folder or file (MNIST family), or an image folder (PATH/train/CLASS/...); the format is detected (default data/cifar-10-batches-bin)", NULL},
+        {"--dataset", CLI_CHOICE, &w->dataset, 0, 0, "FORMAT", "the format of --data instead of detecting it: cifar10, cifar100, idx (mnist) or folder", "auto,cifar10,cifar100,idx,mnist,folder"},
+        {"--coarse-labels", CLI_BOOL, &c->coarse_labels, 0, 0, NULL, "CIFAR-100: its 20 coarse classes instead of the 100 fine ones", NULL},
+        {"--image-size", CLI_STRING, &w->image_size, 0, 0, "HxW", "image folders: every image resized to H x W (default 32x32)", NULL},
+        {"--channels", CLI_CHOICE, &w->channels, 0, 0, "C", "image folders: 3 (RGB, default) or 1 (grayscale)", "1,3"},
+        {"--skip-bad", CLI_BOOL, &c->skip_bad, 0, 0, NULL, "image folders: skip unreadable images (listed, counted) instead of refusing the data", NULL},
+        {"--test-fraction", CLI_DOUBLE, &c->test_fraction, 0.01, 0.9, "F", "image folders without test/: share held out as the test set, the same files for every run (default 0.2)", NULL},
         {"--out", CLI_STRING, &c->out_dir, 0, 0, "RUN_DIR", "run folder to create (default runs/MODEL-DATE-TIME)", NULL},
         {"--resume", CLI_STRING, &w->resume, 0, 0, "RUN_DIR", "continue a run that stopped before its end (killed, crashed) after its last finished epoch; alone: the run's flags come from its config.txt", NULL},
         {"--backend", CLI_CHOICE, &w->backend, 0, 0, "NAME", "fast (default) or reference (plain loops, slow)", "fast,reference"},
@@ -233,6 +240,25 @@ static cnn_status expand_recipe(int *argc, char ***argv, cnn_error *err)
     *argc += r->count;
     words[*argc] = NULL;
     *argv = words;
+    return CNN_STATUS_OK;
+}
+
+/* --image-size HxW (or one number for a square) */
+static cnn_status parse_image_size(const char *text, cnn_train_config *c, cnn_error *err)
+{
+    char *end;
+    long h = strtol(text, &end, 10), w = h;
+    if (end != text && (*end == 'x' || *end == 'X')) {
+        const char *p = end + 1;
+        w = strtol(p, &end, 10);
+        if (end == p)
+            w = 0;
+    }
+    if (end == text || *end || h < 1 || h > 4096 || w < 1 || w > 4096)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--image-size: expected HxW "
+                             "(e.g. 64x64) with sides from 1 to 4096, found '%s'", text);
+    c->image_h = (int)h;
+    c->image_w = (int)w;
     return CNN_STATUS_OK;
 }
 
@@ -347,7 +373,22 @@ cnn_status cnn_cli_train_config(const char *name, int argc, char **argv, cnn_tra
     if ((st = load_model(&w, &c, &desc, err)) ||
         (st = optim_and_sched(name, &w, &c, notes, err)) || (st = place_words(&w, &c, err)))
         return st;
-    /* Options the model cannot take are refused now, before any data is read. */
+    if (w.dataset)
+        cnn_data_format_parse(w.dataset, &c.data_format);
+    if (w.image_size && (st = parse_image_size(w.image_size, &c, err)))
+        return st;
+    if (w.channels)
+        c.image_channels = atoi(w.channels);
+    /* Options the model cannot take are refused now, before any data is
+     * read, for the data's shape (from its headers). */
+    cnn_data_source src;
+    cnn_data_info data;
+    cnn_train_data_source(&c, &src);
+    if ((st = cnn_data_peek(&src, &data, err)) ||
+        (st = cnn_model_load_shaped(c.model, c.model_vars,
+                                    &(cnn_data_shape){data.h, data.w, data.c, data.classes},
+                                    &desc, err)))
+        return st;
     cnn_model *probe;
     if ((st = cnn_model_create(desc, &c.model_options, &probe, err)))
         return st;
@@ -472,6 +513,7 @@ cnn_status cnn_cmd_train(int argc, char **argv, cnn_error *err)
         c.command_line = line;
     }
     progress p = {isatty(2), cnn_now()};
+    c.data_progress = p.tty; /* a first decode of an image folder says how far it is */
     cnn_train_hooks hooks = {on_info, on_step, on_epoch, &p};
     const int tell = cnn_dist_rank() == 0; /* under MPI rank 0 speaks */
     if (tell)

@@ -12,9 +12,9 @@
 
 typedef cnn_status cnn_cli_run(int argc, char **argv, cnn_error *err);
 
-cnn_cli_run cnn_cmd_train, cnn_cmd_test, cnn_cmd_bench, cnn_cmd_models, cnn_cmd_recipes,
-    cnn_cmd_summary, cnn_cmd_plot, cnn_cmd_study, cnn_cmd_select, cnn_cmd_lab, cnn_cmd_export,
-    cnn_cmd_import, cnn_cmd_runs;
+cnn_cli_run cnn_cmd_train, cnn_cmd_test, cnn_cmd_predict, cnn_cmd_bench, cnn_cmd_models,
+    cnn_cmd_recipes, cnn_cmd_summary, cnn_cmd_plot, cnn_cmd_study, cnn_cmd_select, cnn_cmd_lab,
+    cnn_cmd_export, cnn_cmd_import, cnn_cmd_runs;
 
 /* The training flags (shared by train, study and select): parses argv
  * (argv[0] is the command's name, used in messages; "train" adds the hint

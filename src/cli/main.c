@@ -23,6 +23,7 @@ typedef struct cli_entry {
 static const cli_entry commands[] = {
     {"train", cnn_cmd_train, "train a model; writes a run folder (config, metrics.csv, weights)"},
     {"test", cnn_cmd_test, "evaluate a run's best weights on the test set, once"},
+    {"predict", cnn_cmd_predict, "a run's top classes for image files (PNG, JPEG), by name"},
     {"bench", cnn_cmd_bench, "time training steps or inference on random data"},
     {"models", cnn_cmd_models, "list the built-in models"},
     {"recipes", cnn_cmd_recipes, "list the training recipes (named groups of train flags)"},

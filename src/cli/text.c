@@ -64,3 +64,21 @@ const char *cnn_cli_model_vars(const char *vars, int head, char *buf, size_t siz
     }
     return buf;
 }
+
+cnn_status cnn_cli_data_shape(const char *input, int classes, cnn_data_shape *out,
+                              cnn_error *err)
+{
+    *out = (cnn_data_shape)CNN_DATA_SHAPE_DEFAULT;
+    if (input) {
+        int n = 0;
+        if (sscanf(input, "%dx%dx%d%n", &out->h, &out->w, &out->c, &n) != 3 || input[n] ||
+            out->h < 1 || out->w < 1 || out->c < 1 || out->h > 65536 || out->w > 65536 ||
+            out->c > 65536)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--input: expected HxWxC "
+                                 "(e.g. 28x28x1), found '%s'", input);
+    }
+    if (classes)
+        out->classes = classes;
+    return CNN_STATUS_OK;
+}
+

@@ -4,11 +4,19 @@
 
 #include <stddef.h>
 
+#include "cnnlab/model.h"
+#include "cnnlab/status.h"
+
 /* 14724042 -> "14,724,042" (v a whole number); returns buf. */
 const char *cnn_cli_grouped(double v, char *buf, size_t size);
 /* The model-file variables of --var and --head: "VARS head=N" (head < 0:
  * none, vars NULL: none) into buf; returns buf ("" when neither). */
 const char *cnn_cli_model_vars(const char *vars, int head, char *buf, size_t size);
+
+/* The data shape of --input HxWxC (NULL: CIFAR-10's 32x32x3) and --classes N
+ * (0: 10), for commands that build a model without data (summary, bench). */
+cnn_status cnn_cli_data_shape(const char *input, int classes, cnn_data_shape *out,
+                              cnn_error *err);
 
 /* The findings of a study: the "- " lines of the section "## What the data
  * shows" of DIR/report.md, each after indent, appended to out (nothing when

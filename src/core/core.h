@@ -188,6 +188,10 @@ cnn_status cnn_dir_lock(const char *dir, const char *what, int *fd, cnn_error *e
  * one study), refused while one holds it exclusively, and the other way. */
 cnn_status cnn_dir_lock_shared(const char *dir, const char *what, int *fd, cnn_error *err);
 void cnn_dir_unlock(int fd); /* -1: nothing */
+/* The user's cache folder into out: $CNNLAB_CACHE_DIR, else
+ * $XDG_CACHE_HOME/cnnlab, else ~/.cache/cnnlab; 0 when the cache is off (an
+ * empty CNNLAB_CACHE_DIR) or no folder is known. */
+int cnn_cache_dir(char *out, size_t size);
 /* 1 if path exists (any kind of file). */
 int cnn_path_exists(const char *path);
 /* 1 if path is a directory holding at least one entry other than . and .. */

@@ -335,3 +335,18 @@ int cnn_file_sum_ok(const unsigned char *data, size_t size)
     memcpy(&sum, data + size - 8, 8);
     return sum == cnn_fnv1a(data, size - 8);
 }
+
+int cnn_cache_dir(char *out, size_t size)
+{
+    const char *dir = getenv("CNNLAB_CACHE_DIR");
+    int n;
+    if (dir)
+        n = snprintf(out, size, "%s", dir);
+    else if ((dir = getenv("XDG_CACHE_HOME")) && dir[0] == '/')
+        n = snprintf(out, size, "%s/cnnlab", dir);
+    else if ((dir = getenv("HOME")) && dir[0])
+        n = snprintf(out, size, "%s/.cache/cnnlab", dir);
+    else
+        return 0;
+    return n > 0 && (size_t)n < size;
+}

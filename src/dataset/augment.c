@@ -7,9 +7,10 @@
  * padding=p) and RandomHorizontalFlip, airbench's translate and alternating
  * flip, then Cutout and noise; see data.h):
  *   geometry, in pixel space:  g[c, h, w] = src[c, P(h + dy), P(w' + dx)]
- *       with w' = flip ? 31 - w : w, and P the border rule: black (0) outside
- *       the image for crop, reflection (-j, 62 - j) for translate and views;
- *       one 3 KB byte image on the stack. altflip's mirror before the crop
+ *       with w' = flip ? W - 1 - w : w, and P the border rule: black (0)
+ *       outside the image for crop, reflection (-j, 2 (W - 1) - j) for
+ *       translate and views; one byte image in a per-image buffer (on the
+ *       stack for images up to 4 KB, as CIFAR's 3 KB). altflip's mirror before the crop
  *       becomes this form by reflect/zero padding commuting with mirroring:
  *       mirror, shift by dx, mirror m times = shift by -dx, mirror m + 1 times;
  *   normalise:  x[h, w, c] = g[c, h, w] * scale[c] + offset[c], the same
@@ -24,15 +25,15 @@
  * translate word, flip word, cutout word, then the noise generator's seeds),
  * and altflip's choice from sub 2^63 + idx[i], whatever the thread count. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cnnlab/data.h"
 #include "core/core.h"
 #include "dataset/pixels.h"
 
-#define SIDE CNN_CIFAR_SIDE
-#define PLANE (SIDE * SIDE) /* 1024 pixels per channel */
 #define MAX_BATCH 65536     /* images per batch that keep the streams apart */
+#define STACK_WORDS 4096    /* scratch per image kept on the stack: 32 KB (CIFAR: 24 KB) */
 
 void cnn_augment_defaults(cnn_augment *a)
 {
@@ -100,85 +101,100 @@ cnn_status cnn_augment_parse(const char *list, cnn_augment *a, cnn_error *err)
 
 /* ---- geometry (pixel space) ---- */
 
-/* dst (3, 32, 32) = src (3, 32, 32) cut at offset (dy, dx) from the padded
+/* dst (C, H, W) = src (C, H, W) cut at offset (dy, dx) from the padded
  * image, then mirrored if flip: dst[c, h, w] = src[c, P(h + dy), P(w' + dx)]
- * with w' = flip ? 31 - w : w. Zero padding (reflect 0): P(j) = j inside the
- * image, black outside, |dy|, |dx| <= 32. Reflect padding (reflect 1):
- * P(j) = -j for j < 0, 62 - j for j > 31 (torch's 'reflect'), |dy|, |dx| <= 31.
+ * with w' = flip ? W - 1 - w : w. Zero padding (reflect 0): P(j) = j inside
+ * the image, black outside, |dy| <= H, |dx| <= W. Reflect padding (reflect 1):
+ * P(j) = -j for j < 0, 2 (W - 1) - j for j > W - 1 (torch's 'reflect'; rows
+ * alike with H), |dy| <= H - 1, |dx| <= W - 1.
  *
- * First every source row (reversed if flip) is laid out with a 32-byte margin
+ * First every source row (reversed if flip) is laid out with a W-byte margin
  * on each side, black or holding the reflected row, so that the horizontal
- * shift is then one fixed-size 32-byte copy at an offset; mirroring after the
- * crop reads column 31 - w + dx = rev[w - dx], with rev the reversed row (both
- * paddings commute with mirroring). The two passes are separate so that no
- * load reads a just-stored row at a different offset (that defeats store
- * forwarding and costs more than the copy). */
-#define LINE (3 * SIDE) /* row pitch in the margin buffer: margin, row, margin */
-static inline int reflect(int j) { return j < 0 ? -j : j > SIDE - 1 ? 2 * (SIDE - 1) - j : j; }
+ * shift is then one fixed-size W-byte copy at an offset; mirroring after the
+ * crop reads column W - 1 - w + dx = rev[w - dx], with rev the reversed row
+ * (both paddings commute with mirroring). The two passes are separate so that
+ * no load reads a just-stored row at a different offset (that defeats store
+ * forwarding and costs more than the copy). lines is scratch of 3 C H W
+ * bytes. */
+static inline int reflect(int j, int n) { return j < 0 ? -j : j > n - 1 ? 2 * (n - 1) - j : j; }
 
-static void geometry(const uint8_t *restrict src, uint8_t *restrict dst, int dy, int dx, int flip,
-                     int reflect_pad)
+static inline __attribute__((always_inline)) void
+geometry_inline(const uint8_t *restrict src, uint8_t *restrict dst, int C, int H, int W, int dy,
+                int dx, int flip, int reflect_pad, uint8_t *restrict lines)
 {
-    /* lines[LINE * r + SIDE + j] = row r (of 96) at column j, j in [-32, 64):
-     * the row for j in [0, 32), the margins black or reflected elsewhere */
-    uint8_t lines[LINE * CNN_CIFAR_CHANNELS * SIDE];
-    for (int r = 0; r < CNN_CIFAR_CHANNELS * SIDE; r++) {
-        const uint8_t *row = src + r * SIDE;
-        uint8_t *line = lines + LINE * r + SIDE;
+    const size_t pitch = 3 * (size_t)W; /* row pitch in the margin buffer: margin, row, margin */
+    /* lines[pitch * r + W + j] = row r (of C H) at column j, j in [-W, 2W):
+     * the row for j in [0, W), the margins black or reflected elsewhere */
+    for (int r = 0; r < C * H; r++) {
+        const uint8_t *row = src + (size_t)r * (size_t)W;
+        uint8_t *line = lines + pitch * (size_t)r + W;
         if (flip)
-            for (int w = 0; w < SIDE; w++)
-                line[w] = row[SIDE - 1 - w];
+            for (int w = 0; w < W; w++)
+                line[w] = row[W - 1 - w];
         else
-            memcpy(line, row, SIDE);
+            memcpy(line, row, (size_t)W);
         if (reflect_pad) {
-            line[-SIDE] = line[2 * SIDE - 1] = 0; /* j = -32 and 63: never read */
-            for (int j = 1; j < SIDE; j++) {
+            line[-W] = line[2 * W - 1] = 0; /* j = -W and 2W - 1: never read */
+            for (int j = 1; j < W; j++) {
                 line[-j] = line[j];
-                line[SIDE - 1 + j] = line[SIDE - 1 - j];
+                line[W - 1 + j] = line[W - 1 - j];
             }
         } else {
-            memset(line - SIDE, 0, SIDE);
-            memset(line + SIDE, 0, SIDE);
+            memset(line - W, 0, (size_t)W);
+            memset(line + W, 0, (size_t)W);
         }
     }
     const int shift = flip ? -dx : dx; /* within the margins */
-    for (int c = 0; c < CNN_CIFAR_CHANNELS; c++)
-        for (int h = 0; h < SIDE; h++) {
-            uint8_t *out = dst + c * PLANE + h * SIDE;
+    for (int c = 0; c < C; c++)
+        for (int h = 0; h < H; h++) {
+            uint8_t *out = dst + ((size_t)c * (size_t)H + (size_t)h) * (size_t)W;
             int sh = h + dy;
             if (reflect_pad)
-                sh = reflect(sh);
-            if (sh < 0 || sh >= SIDE)
-                memset(out, 0, SIDE);
+                sh = reflect(sh, H);
+            if (sh < 0 || sh >= H)
+                memset(out, 0, (size_t)W);
             else
-                memcpy(out, lines + LINE * (c * SIDE + sh) + SIDE + shift, SIDE);
+                memcpy(out, lines + pitch * (size_t)(c * H + sh) + W + shift, (size_t)W);
         }
 }
 
+/* geometry_inline, with CIFAR's shape made a constant where it is that shape
+ * (the copies and the mirror loop then have fixed sizes: as fast as before
+ * the shape became a variable). */
+static void geometry(const uint8_t *restrict src, uint8_t *restrict dst, int C, int H, int W,
+                     int dy, int dx, int flip, int reflect_pad, uint8_t *restrict lines)
+{
+    if (C == CNN_CIFAR_CHANNELS && H == CNN_CIFAR_SIDE && W == CNN_CIFAR_SIDE)
+        geometry_inline(src, dst, CNN_CIFAR_CHANNELS, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE, dy, dx,
+                        flip, reflect_pad, lines);
+    else
+        geometry_inline(src, dst, C, H, W, dy, dx, flip, reflect_pad, lines);
+}
+
 /* Zeroes rows and columns [c - size/2, c - size/2 + size) clipped to the image. */
-static void cutout(float *x, int cy, int cx, int size)
+static void cutout(float *x, int C, int H, int W, int cy, int cx, int size)
 {
     int y0 = cy - size / 2, x0 = cx - size / 2;
     int y1 = y0 + size, x1 = x0 + size;
     y0 = y0 < 0 ? 0 : y0;
     x0 = x0 < 0 ? 0 : x0;
-    y1 = y1 > SIDE ? SIDE : y1;
-    x1 = x1 > SIDE ? SIDE : x1;
+    y1 = y1 > H ? H : y1;
+    x1 = x1 > W ? W : x1;
     if (x1 <= x0)
         return;
     for (int h = y0; h < y1; h++)
-        memset(x + ((size_t)h * SIDE + (size_t)x0) * CNN_CIFAR_CHANNELS, 0,
-               (size_t)(x1 - x0) * CNN_CIFAR_CHANNELS * sizeof(float));
+        memset(x + ((size_t)h * (size_t)W + (size_t)x0) * (size_t)C, 0,
+               (size_t)(x1 - x0) * (size_t)C * sizeof(float));
 }
 
 /* ---- Gaussian noise ----
  * LANES independent xoshiro256** generators stepped together (the loop over
  * lanes vectorises), each seeded by splitmix64 from one word of the image's
  * stream. Each 64-bit output gives one Box-Muller pair: the high 23 bits make
- * u in (0, 1), the low 26 bits the angle (2 bits of quadrant, 24 within it). */
+ * u in (0, 1), the low 26 bits the angle (2 bits of quadrant, 24 within it).
+ * An image of n values takes ceil(n / 2) pairs, drawn in whole steps of the
+ * lanes (CIFAR's 3072 values: 1536 pairs, 96 steps). */
 #define LANES 16
-#define PAIRS (CNN_CIFAR_PIXELS / 2) /* Box-Muller pairs per image: 1536 */
-_Static_assert(PAIRS % LANES == 0, "the lanes must tile an image's draws");
 
 typedef struct lanes {
     uint64_t s[4][LANES];
@@ -205,17 +221,17 @@ static void lanes_init(lanes *g, cnn_rng *r)
 
 static inline uint64_t rotl(uint64_t v, int k) { return (v << k) | (v >> (64 - k)); }
 
-/* out[0..PAIRS) = PAIRS / LANES xoshiro256** steps of every lane (lane l of
- * step j at out[j + l]). The state lives in local arrays for the whole image
- * so that it stays in vector registers. */
-static void lanes_fill(lanes *restrict g, uint64_t *restrict out)
+/* out[0..pairs) = pairs / LANES xoshiro256** steps of every lane (lane l of
+ * step j at out[j + l]); pairs is a multiple of LANES. The state lives in
+ * local arrays for the whole image so that it stays in vector registers. */
+static void lanes_fill(lanes *restrict g, uint64_t *restrict out, size_t pairs)
 {
     uint64_t s0[LANES], s1[LANES], s2[LANES], s3[LANES];
     memcpy(s0, g->s[0], sizeof s0);
     memcpy(s1, g->s[1], sizeof s1);
     memcpy(s2, g->s[2], sizeof s2);
     memcpy(s3, g->s[3], sizeof s3);
-    for (int j = 0; j < PAIRS; j += LANES)
+    for (size_t j = 0; j < pairs; j += LANES)
         for (int l = 0; l < LANES; l++) {
             out[j + l] = rotl(s1[l] * 5, 7) * 9;
             uint64_t t = s1[l] << 17;
@@ -274,38 +290,64 @@ static inline float sqrt_newton(float v)
     return v * y;
 }
 
-/* x[0..3072) += sigma * z, z standard normal: one Box-Muller pair per 64-bit
- * draw, its two normals going to x[j] and x[PAIRS + j]; one vectorised loop
- * over the image's 1536 pairs. */
-static void add_noise(float *restrict x, float sigma, cnn_rng *rng)
+/* The normals of pair j: r cos and r sin of its angle, from one 64-bit draw. */
+static inline void box_muller(uint64_t word, float *a, float *b)
 {
+    uint32_t hi = (uint32_t)(word >> 32), lo = (uint32_t)word;
+    /* radius: u = (k + 1/2) 2^-23 in (0, 1), exact in float; r <= 5.77 */
+    float u = ((float)(int32_t)(hi >> 9) + 0.5f) * 0x1p-23f;
+    uint32_t lb = float_to_bits(-2.0f * log_pos(u));
+    lb &= ~(uint32_t)((int32_t)lb >> 31); /* a rounding below 0 becomes 0 */
+    float r = sqrt_newton(bits_to_float(lb));
+    /* angle: phi in [-pi/4, pi/4) from 24 bits, plus quadrant q * pi/2 */
+    float phi = ((float)(int32_t)((lo >> 2) & 0xffffffu) * 0x1p-24f - 0.5f) * 1.57079633f;
+    uint32_t q = lo >> 30;
+    float p2 = phi * phi;
+    float cs = 1.0f + p2 * (-1.0f / 2 + p2 * (1.0f / 24 + p2 * (-1.0f / 720 + p2 * (1.0f / 40320))));
+    float sn = phi * (1.0f + p2 * (-1.0f / 6 + p2 * (1.0f / 120 + p2 * (-1.0f / 5040 + p2 * (1.0f / 362880)))));
+    /* rotate (cos, sin) by q quarter turns: (c,s) (-s,c) (-c,-s) (s,-c),
+     * as a swap under a mask and sign-bit flips */
+    uint32_t cb = float_to_bits(cs), sb = float_to_bits(sn), swap = 0u - (q & 1);
+    uint32_t ab = (cb & ~swap) | (sb & swap), bb = (sb & ~swap) | (cb & swap);
+    ab ^= ((q + 1) >> 1 & 1) << 31;
+    bb ^= (q >> 1) << 31;
+    *a = r * bits_to_float(ab);
+    *b = r * bits_to_float(bb);
+}
+
+/* x[0..n) += sigma * z, z standard normal: one Box-Muller pair per 64-bit
+ * draw, pair j's two normals going to x[j] and x[n/2 + j] (j < n/2; an odd n's
+ * last value takes the first normal of pair n/2); one vectorised loop over
+ * the image's pairs. words is scratch for the pairs rounded up to LANES. */
+static inline __attribute__((always_inline)) void
+add_noise_inline(float *restrict x, size_t n, float sigma, cnn_rng *rng, uint64_t *restrict words)
+{
+    const size_t half = n / 2, pairs = (n + 1) / 2;
     lanes g;
     lanes_init(&g, rng);
-    uint64_t w[PAIRS];
-    lanes_fill(&g, w);
-    float *restrict x0 = x, *restrict x1 = x + PAIRS;
-    for (int j = 0; j < PAIRS; j++) {
-        uint32_t hi = (uint32_t)(w[j] >> 32), lo = (uint32_t)w[j];
-        /* radius: u = (k + 1/2) 2^-23 in (0, 1), exact in float; r <= 5.77 */
-        float u = ((float)(int32_t)(hi >> 9) + 0.5f) * 0x1p-23f;
-        uint32_t lb = float_to_bits(-2.0f * log_pos(u));
-        lb &= ~(uint32_t)((int32_t)lb >> 31); /* a rounding below 0 becomes 0 */
-        float r = sqrt_newton(bits_to_float(lb));
-        /* angle: phi in [-pi/4, pi/4) from 24 bits, plus quadrant q * pi/2 */
-        float phi = ((float)(int32_t)((lo >> 2) & 0xffffffu) * 0x1p-24f - 0.5f) * 1.57079633f;
-        uint32_t q = lo >> 30;
-        float p2 = phi * phi;
-        float cs = 1.0f + p2 * (-1.0f / 2 + p2 * (1.0f / 24 + p2 * (-1.0f / 720 + p2 * (1.0f / 40320))));
-        float sn = phi * (1.0f + p2 * (-1.0f / 6 + p2 * (1.0f / 120 + p2 * (-1.0f / 5040 + p2 * (1.0f / 362880)))));
-        /* rotate (cos, sin) by q quarter turns: (c,s) (-s,c) (-c,-s) (s,-c),
-         * as a swap under a mask and sign-bit flips */
-        uint32_t cb = float_to_bits(cs), sb = float_to_bits(sn), swap = 0u - (q & 1);
-        uint32_t ab = (cb & ~swap) | (sb & swap), bb = (sb & ~swap) | (cb & swap);
-        ab ^= ((q + 1) >> 1 & 1) << 31;
-        bb ^= (q >> 1) << 31;
-        x0[j] += sigma * (r * bits_to_float(ab));
-        x1[j] += sigma * (r * bits_to_float(bb));
+    lanes_fill(&g, words, (pairs + LANES - 1) / LANES * LANES);
+    float *restrict x0 = x, *restrict x1 = x + half;
+    for (size_t j = 0; j < half; j++) {
+        float a, b;
+        box_muller(words[j], &a, &b);
+        x0[j] += sigma * a;
+        x1[j] += sigma * b;
     }
+    if (n & 1) {
+        float a, b;
+        box_muller(words[half], &a, &b);
+        x[n - 1] += sigma * a;
+    }
+}
+
+/* add_noise_inline, CIFAR's 3072 values a constant (see geometry). */
+static void add_noise(float *restrict x, size_t n, float sigma, cnn_rng *rng,
+                      uint64_t *restrict words)
+{
+    if (n == CNN_CIFAR_PIXELS)
+        add_noise_inline(x, CNN_CIFAR_PIXELS, sigma, rng, words);
+    else
+        add_noise_inline(x, n, sigma, rng, words);
 }
 
 /* ---- the batch ---- */
@@ -321,6 +363,31 @@ static int altflip_premirror(uint64_t seed, int img)
     return (int)(cnn_rng_next(&r) >> 63);
 }
 
+/* Scratch for one image: the cut image (bytes), the margin lines (3 bytes)
+ * and the noise's words; on the stack when it fits (CIFAR: 24 KB). */
+typedef struct scratch {
+    uint64_t stack[STACK_WORDS];
+    uint8_t *image, *lines;
+    uint64_t *words;
+    void *heap;
+} scratch;
+
+static void scratch_init(scratch *s, size_t bytes)
+{
+    size_t words = ((bytes + 1) / 2 + LANES - 1) / LANES * LANES;
+    size_t need8 = (4 * bytes + 7) / 8 + words;
+    uint64_t *base = s->stack;
+    s->heap = NULL;
+    if (need8 > STACK_WORDS) {
+        s->heap = malloc(need8 * 8);
+        CNN_ASSERT(s->heap); /* an image's worth of scratch */
+        base = s->heap;
+    }
+    s->words = base;
+    s->image = (uint8_t *)(base + words);
+    s->lines = s->image + bytes;
+}
+
 void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
                               const cnn_norm *norm, const cnn_augment *a, uint64_t seed,
                               uint64_t batch_id, int epoch, float *x, uint8_t *labels)
@@ -329,12 +396,15 @@ void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
         cnn_batch_fill(d, idx, count, norm, x, labels);
         return;
     }
+    const int C = d->c, H = d->h, W = d->w;
+    const size_t bytes = cnn_dataset_image_bytes(d), plane = (size_t)H * (size_t)W;
     CNN_ASSERT(count >= 0 && count <= MAX_BATCH && epoch >= 0);
-    CNN_ASSERT(a->crop_padding >= 0 && a->crop_padding <= SIDE && a->cutout_size >= 0);
-    CNN_ASSERT(a->translate_padding >= 0 && a->translate_padding < SIDE);
+    CNN_ASSERT(a->crop_padding >= 0 && a->crop_padding <= H && a->crop_padding <= W &&
+               a->cutout_size >= 0);
+    CNN_ASSERT(a->translate_padding >= 0 && a->translate_padding < H && a->translate_padding < W);
     CNN_ASSERT(!(a->crop && a->translate) && !(a->flip && a->altflip));
     CNN_ASSERT(isfinite(a->input_noise) && a->input_noise >= 0.0f);
-    float scale[3], offset[3];
+    float scale[CNN_DATA_MAX_CHANNELS], offset[CNN_DATA_MAX_CHANNELS];
     cnn_norm_coefficients(norm, scale, offset);
     const int pad = a->crop ? a->crop_padding : a->translate ? a->translate_padding : 0;
     const int geom = a->crop || a->translate || a->flip || a->altflip;
@@ -343,8 +413,10 @@ void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
     for (int i = 0; i < count; i++) {
         int img = idx ? idx[i] : i;
         CNN_ASSERT(img >= 0 && img < d->count);
-        const uint8_t *src = d->pixels + (size_t)img * CNN_CIFAR_PIXELS;
-        float *dst = x + (size_t)i * CNN_CIFAR_PIXELS;
+        const uint8_t *src = d->pixels + (size_t)img * bytes;
+        float *dst = x + (size_t)i * bytes;
+        scratch sc;
+        scratch_init(&sc, bytes);
         cnn_rng r;
         cnn_rng_init(&r, seed, CNN_STREAM_AUGMENT, batch_id * MAX_BATCH + (uint64_t)i);
         uint64_t w_crop = cnn_rng_next(&r), w_flip = cnn_rng_next(&r), w_cut = cnn_rng_next(&r);
@@ -359,19 +431,19 @@ void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
                 dx = pre ? -dx : dx;
                 mirror = pre ^ odd_epoch;
             }
-            uint8_t tmp[CNN_CIFAR_PIXELS];
-            geometry(src, tmp, dy, dx, mirror, a->translate);
-            cnn_image_normalise(tmp, dst, scale, offset);
+            geometry(src, sc.image, C, H, W, dy, dx, mirror, a->translate, sc.lines);
+            cnn_image_normalise(sc.image, dst, C, plane, scale, offset);
         } else {
-            cnn_image_normalise(src, dst, scale, offset);
+            cnn_image_normalise(src, dst, C, plane, scale, offset);
         }
         if (a->cutout)
-            cutout(dst, draw_below((uint32_t)w_cut, SIDE), draw_below((uint32_t)(w_cut >> 32), SIDE),
-                   a->cutout_size);
+            cutout(dst, C, H, W, draw_below((uint32_t)w_cut, (uint32_t)H),
+                   draw_below((uint32_t)(w_cut >> 32), (uint32_t)W), a->cutout_size);
         if (a->input_noise > 0.0f)
-            add_noise(dst, a->input_noise, &r);
+            add_noise(dst, bytes, a->input_noise, &r, sc.words);
         if (labels)
             labels[i] = d->labels[img];
+        free(sc.heap);
     }
 }
 
@@ -384,18 +456,22 @@ void cnn_batch_fill_view(const cnn_dataset *d, const int *idx, int count, const 
         cnn_batch_fill(d, idx, count, norm, x, labels);
         return;
     }
+    const int C = d->c, H = d->h, W = d->w;
+    const size_t bytes = cnn_dataset_image_bytes(d), plane = (size_t)H * (size_t)W;
     CNN_ASSERT(count >= 0 && (flip == 0 || flip == 1));
-    CNN_ASSERT(dy >= -(SIDE - 1) && dy <= SIDE - 1 && dx >= -(SIDE - 1) && dx <= SIDE - 1);
-    float scale[3], offset[3];
+    CNN_ASSERT(dy >= -(H - 1) && dy <= H - 1 && dx >= -(W - 1) && dx <= W - 1);
+    float scale[CNN_DATA_MAX_CHANNELS], offset[CNN_DATA_MAX_CHANNELS];
     cnn_norm_coefficients(norm, scale, offset);
 #pragma omp parallel for if (count >= 16) schedule(static)
     for (int i = 0; i < count; i++) {
         int img = idx ? idx[i] : i;
         CNN_ASSERT(img >= 0 && img < d->count);
-        uint8_t tmp[CNN_CIFAR_PIXELS];
-        geometry(d->pixels + (size_t)img * CNN_CIFAR_PIXELS, tmp, dy, dx, flip, 1);
-        cnn_image_normalise(tmp, x + (size_t)i * CNN_CIFAR_PIXELS, scale, offset);
+        scratch sc;
+        scratch_init(&sc, bytes);
+        geometry(d->pixels + (size_t)img * bytes, sc.image, C, H, W, dy, dx, flip, 1, sc.lines);
+        cnn_image_normalise(sc.image, x + (size_t)i * bytes, C, plane, scale, offset);
         if (labels)
             labels[i] = d->labels[img];
+        free(sc.heap);
     }
 }

@@ -113,6 +113,7 @@ static cnn_status read_records(FILE *f, const char *path, int count, uint8_t *pi
     return st;
 }
 
+/* count CIFAR-10 images (3x32x32, 10 named classes), pixels and labels to be read. */
 static cnn_status dataset_alloc(cnn_dataset *d, int count, const char *what, cnn_error *err)
 {
     d->count = count;
@@ -123,7 +124,11 @@ static cnn_status dataset_alloc(cnn_dataset *d, int count, const char *what, cnn
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory for %d images", what,
                              count);
     }
-    return CNN_STATUS_OK;
+    cnn_status st = cnn_dataset_set_shape(d, CNN_CIFAR_CHANNELS, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE,
+                                          CNN_CIFAR_CLASSES, cnn_cifar_class_names, err);
+    if (st)
+        cnn_dataset_free(d);
+    return st;
 }
 
 cnn_status cnn_cifar_load_file(const char *path, int expect_count, cnn_dataset *out,
@@ -190,13 +195,4 @@ cnn_status cnn_cifar_load_test(const char *dir, cnn_dataset *out, cnn_error *err
     if (st != CNN_STATUS_OK)
         return st;
     return cnn_cifar_load_file(path, CNN_CIFAR_TEST_COUNT, out, err);
-}
-
-void cnn_dataset_free(cnn_dataset *d)
-{
-    if (!d)
-        return;
-    cnn_free(d->pixels);
-    cnn_free(d->labels);
-    *d = (cnn_dataset){0};
 }

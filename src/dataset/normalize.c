@@ -11,10 +11,11 @@
 #include "cnnlab/data.h"
 #include "core/core.h"
 
-#define PLANE (CNN_CIFAR_SIDE * CNN_CIFAR_SIDE) /* 1024 pixels per channel */
-
 void cnn_norm_compute(const cnn_dataset *d, const int *idx, int count, cnn_norm *out)
 {
+    const size_t plane = (size_t)d->h * (size_t)d->w, bytes = cnn_dataset_image_bytes(d);
+    const int channels = d->c;
+    CNN_ASSERT(channels >= 1 && channels <= CNN_DATA_MAX_CHANNELS);
     uint64_t s0 = 0, s1 = 0, s2 = 0; /* sum of p, per channel */
     uint64_t q0 = 0, q1 = 0, q2 = 0; /* sum of p^2, per channel */
 #pragma omp parallel for if (count >= 256) schedule(static) \
@@ -22,14 +23,24 @@ void cnn_norm_compute(const cnn_dataset *d, const int *idx, int count, cnn_norm 
     for (int i = 0; i < count; i++) {
         int img = idx ? idx[i] : i;
         CNN_ASSERT(img >= 0 && img < d->count);
-        const uint8_t *p = d->pixels + (size_t)img * CNN_CIFAR_PIXELS;
-        /* Per image and channel: sum < 2^18, sum of squares < 2^26; uint32 suffices. */
-        uint32_t s[3] = {0, 0, 0}, q[3] = {0, 0, 0};
-        for (int c = 0; c < CNN_CIFAR_CHANNELS; c++) {
-            const uint8_t *plane = p + (size_t)c * PLANE;
-            uint32_t a = 0, b = 0;
-            for (int k = 0; k < PLANE; k++) {
-                uint32_t v = plane[k];
+        const uint8_t *p = d->pixels + (size_t)img * bytes;
+        /* Per image and channel: sum < 2^8 plane, sum of squares < 2^16 plane
+         * (CIFAR: 2^18 and 2^26); uint32 suffices up to 65,793 pixels a plane. */
+        uint64_t s[3] = {0, 0, 0}, q[3] = {0, 0, 0};
+        for (int c = 0; c < channels; c++) {
+            const uint8_t *pl = p + (size_t)c * plane;
+            uint64_t a = 0, b = 0;
+            if (plane <= 65793) { /* 32-bit sums vectorise better; exact either way */
+                uint32_t a32 = 0, b32 = 0;
+                for (size_t k = 0; k < plane; k++) {
+                    uint32_t v = pl[k];
+                    a32 += v;
+                    b32 += v * v;
+                }
+                a = a32;
+                b = b32;
+            } else for (size_t k = 0; k < plane; k++) {
+                uint64_t v = pl[k];
                 a += v;
                 b += v * v;
             }
@@ -44,9 +55,9 @@ void cnn_norm_compute(const cnn_dataset *d, const int *idx, int count, cnn_norm 
         q2 += q[2];
     }
     uint64_t sum[3] = {s0, s1, s2}, sq[3] = {q0, q1, q2};
-    double n = (double)count * PLANE;
-    for (int c = 0; c < CNN_CIFAR_CHANNELS; c++) {
-        if (count <= 0) {
+    double n = (double)count * (double)plane;
+    for (int c = 0; c < CNN_DATA_MAX_CHANNELS; c++) {
+        if (count <= 0 || c >= channels) {
             out->mean[c] = 0.0f;
             out->std[c] = 1.0f;
             continue;

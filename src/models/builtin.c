@@ -124,33 +124,38 @@ static cnn_status unknown(const char *name, cnn_error *err)
 cnn_status cnn_model_load(const char *name_or_path, const char *vars, const cnn_model_desc **out,
                           cnn_error *err)
 {
-    load_builtins();
-    *out = NULL;
-    if (!vars)
-        vars = "";
+    return cnn_model_load_shaped(name_or_path, vars, NULL, out, err);
+}
+
+/* cnn_model_load_shaped with its cache key: the variables, then the shape
+ * when there is one. */
+static cnn_status load_keyed(const char *name_or_path, const char *vars, const char *key,
+                             const cnn_data_shape *shape, const cnn_model_desc **out,
+                             cnn_error *err)
+{
     int path = is_path(name_or_path);
     const cnn_model_desc *builtin = path ? NULL : cnn_model_find(name_or_path);
     if (!path && !builtin)
         return unknown(name_or_path, err);
-    if (builtin && !*vars) {
+    if (builtin && !*vars && !shape) {
         *out = builtin;
         return CNN_STATUS_OK;
     }
     for (loaded *l = cache; l; l = l->next)
-        if (!strcmp(l->name, name_or_path) && !strcmp(l->vars, vars)) {
+        if (!strcmp(l->name, name_or_path) && !strcmp(l->vars, key)) {
             *out = &l->file->desc;
             return CNN_STATUS_OK;
         }
     cnn_model_file *f;
     const cnn_model_file *bf = builtin ? cnn_model_file_of(builtin) : NULL;
-    cnn_status st = bf ? cnn_model_file_parse(bf->path, bf->text, vars, &f, err)
-                       : cnn_model_file_read(name_or_path, vars, &f, err);
+    cnn_status st = bf ? cnn_model_file_parse_shaped(bf->path, bf->text, vars, shape, &f, err)
+                       : cnn_model_file_read_shaped(name_or_path, vars, shape, &f, err);
     if (st)
         return st;
     loaded *l = calloc(1, sizeof *l);
     if (l) {
         l->name = malloc(strlen(name_or_path) + 1);
-        l->vars = malloc(strlen(vars) + 1);
+        l->vars = malloc(strlen(key) + 1);
     }
     if (!l || !l->name || !l->vars) {
         if (l)
@@ -160,10 +165,34 @@ cnn_status cnn_model_load(const char *name_or_path, const char *vars, const cnn_
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory", name_or_path);
     }
     strcpy(l->name, name_or_path);
-    strcpy(l->vars, vars);
+    strcpy(l->vars, key);
     l->file = f;
     l->next = cache;
     cache = l;
     *out = &f->desc;
     return CNN_STATUS_OK;
+}
+
+cnn_status cnn_model_load_shaped(const char *name_or_path, const char *vars,
+                                 const cnn_data_shape *shape, const cnn_model_desc **out,
+                                 cnn_error *err)
+{
+    load_builtins();
+    *out = NULL;
+    if (!vars)
+        vars = "";
+    const cnn_data_shape cifar = CNN_DATA_SHAPE_DEFAULT;
+    if (shape && shape->h == cifar.h && shape->w == cifar.w && shape->c == cifar.c &&
+        shape->classes == cifar.classes)
+        shape = NULL; /* the built-ins as parsed */
+    if (!shape)
+        return load_keyed(name_or_path, vars, vars, NULL, out, err);
+    size_t size = strlen(vars) + 64;
+    char *key = malloc(size);
+    if (!key)
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory", name_or_path);
+    snprintf(key, size, "%s\n%dx%dx%d/%d", vars, shape->h, shape->w, shape->c, shape->classes);
+    cnn_status st = load_keyed(name_or_path, vars, key, shape, out, err);
+    free(key);
+    return st;
 }

@@ -376,6 +376,16 @@ typedef struct mf_owned {
 cnn_status cnn_model_file_parse(const char *path, const char *text, const char *vars,
                                 cnn_model_file **out, cnn_error *err)
 {
+    return cnn_model_file_parse_shaped(path, text, vars, NULL, out, err);
+}
+
+cnn_status cnn_model_file_parse_shaped(const char *path, const char *text, const char *vars,
+                                       const cnn_data_shape *shape, cnn_model_file **out,
+                                       cnn_error *err)
+{
+    const cnn_data_shape cifar = CNN_DATA_SHAPE_DEFAULT;
+    if (!shape)
+        shape = &cifar;
     *out = NULL;
     mf_owned *o = calloc(1, sizeof *o);
     if (!o)
@@ -395,7 +405,7 @@ cnn_status cnn_model_file_parse(const char *path, const char *text, const char *
     if ((st = split_lines(&f, text)) || (st = structure(&f)) || (st = mf_collect_blocks(&f)) ||
         (st = mf_check_statements(&f)) || (st = mf_check_recursion(&f)) ||
         (st = parse_overrides(&f, vars, &ovr, &novr)) ||
-        (st = mf_build(&f, ovr, novr, &o->pub.desc, &o->layers)))
+        (st = mf_build(&f, ovr, novr, shape, &o->pub.desc, &o->layers)))
         goto done;
     if (strlen(o->pub.desc.name) > MF_MAX_NAME_BYTES)
         st = mf_fail(&f, NULL, 0, "model name '%s': expected at most %d bytes (what a weights "
@@ -414,13 +424,20 @@ done:
 cnn_status cnn_model_file_read(const char *path, const char *vars, cnn_model_file **out,
                                cnn_error *err)
 {
+    return cnn_model_file_read_shaped(path, vars, NULL, out, err);
+}
+
+cnn_status cnn_model_file_read_shaped(const char *path, const char *vars,
+                                      const cnn_data_shape *shape, cnn_model_file **out,
+                                      cnn_error *err)
+{
     *out = NULL;
     char *data;
     size_t size;
     cnn_status st = cnn_file_read_text(path, &data, &size, err);
     if (st)
         return st;
-    st = cnn_model_file_parse(path, data, vars, out, err);
+    st = cnn_model_file_parse_shaped(path, data, vars, shape, out, err);
     free(data);
     return st;
 }

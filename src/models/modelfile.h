@@ -118,8 +118,9 @@ typedef struct mf_override {
     long value;
     int used;
 } mf_override;
-cnn_status mf_build(mf_file *f, mf_override *ovr, int novr, cnn_model_desc *desc,
-                    cnn_layer_desc **layers);
+/* shape: the input and classes a file that does not set them gets. */
+cnn_status mf_build(mf_file *f, mf_override *ovr, int novr, const cnn_data_shape *shape,
+                    cnn_model_desc *desc, cnn_layer_desc **layers);
 
 /* ---- the builder's state (modelfile_build.c, _scope.c, _header.c, _layer.c) ---- */
 

@@ -185,16 +185,16 @@ static cnn_status run_range(mf_run *r, mf_scope *s, int a, int b, int *cursor)
     return st;
 }
 
-cnn_status mf_build(mf_file *f, mf_override *ovr, int novr, cnn_model_desc *desc,
-                    cnn_layer_desc **layers)
+cnn_status mf_build(mf_file *f, mf_override *ovr, int novr, const cnn_data_shape *shape,
+                    cnn_model_desc *desc, cnn_layer_desc **layers)
 {
     mf_scope global = {.is_block = 1, .prefix = ""};
-    mf_run r = {.f = f, .global = &global, .in_h = 32, .in_w = 32, .in_c = 3,
+    mf_run r = {.f = f, .global = &global, .in_h = shape->h, .in_w = shape->w, .in_c = shape->c,
              .defaults = {.norm = CNN_LAYER_IDENTITY, .act = CNN_ACT_RELU}, .ovr = ovr,
              .novr = novr};
     int cursor = -1;
     cnn_status st;
-    if ((st = mf_var_set(&r, &global, NULL, 0, "classes", 10)) ||
+    if ((st = mf_var_set(&r, &global, NULL, 0, "classes", shape->classes)) ||
         (st = mf_label_set(&r, &global, NULL, "in", -1)) ||
         (st = run_range(&r, &global, 0, f->nlines, &cursor)))
         goto fail;

@@ -141,6 +141,13 @@ static cnn_status check_options(const char *text, const char *path, cnn_error *e
 cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *model_file,
                                 const char *path, cnn_model **out, cnn_error *err)
 {
+    return cnn_checkpoint_model_shaped(ck, model_file, NULL, path, out, err);
+}
+
+cnn_status cnn_checkpoint_model_shaped(const cnn_checkpoint *ck, const char *model_file,
+                                       const cnn_data_shape *shape, const char *path,
+                                       cnn_model **out, cnn_error *err)
+{
     /* Without the run's model.cnn only a built-in will do: the stored name is
      * never opened as a path. */
     size_t len = strlen(ck->model);
@@ -152,7 +159,8 @@ cnn_status cnn_checkpoint_model(const cnn_checkpoint *ck, const char *model_file
     if (st)
         return st;
     const cnn_model_desc *desc;
-    if ((st = cnn_model_load(model_file ? model_file : ck->model, ck->vars, &desc, err)))
+    if ((st = cnn_model_load_shaped(model_file ? model_file : ck->model, ck->vars, shape, &desc,
+                                    err)))
         return st;
     cnn_model_options opt;
     if ((st = cnn_model_options_parse(ck->options, &opt, err)))

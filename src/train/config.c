@@ -33,6 +33,15 @@ void cnn_train_config_defaults(cnn_train_config *c)
     c->exec = (cnn_plan_config){CNN_BACKEND_FAST, CNN_PRECISION_FP32, CNN_CONV_AUTO};
 }
 
+void cnn_train_data_source(const cnn_train_config *c, cnn_data_source *src)
+{
+    *src = (cnn_data_source){.path = c->data_dir, .format = c->data_format,
+                             .coarse = c->coarse_labels, .image_h = c->image_h,
+                             .image_w = c->image_w, .channels = c->image_channels,
+                             .skip_bad = c->skip_bad, .test_fraction = c->test_fraction,
+                             .progress = c->data_progress};
+}
+
 /* The optimizer: PyTorch's defaults for the kind (cnn_optim_config_defaults),
  * except the learning rate, 0.01 for SGD and 0.001 for the others, and SGD's
  * momentum 0.9 and weight decay 5e-4 (the course's). */

@@ -31,9 +31,9 @@ typedef struct run {
      * their input hold its shard of each global batch of `batch` rows */
     int rank, ranks, writer; /* writer: rank 0, which alone writes the run folder */
     int batch;             /* rows of plan's global batch */
-    float *global_x;       /* (batch, 32, 32, 3) a global batch, augmented (ranks > 1) */
+    float *global_x;       /* (batch, H, W, C) a global batch, augmented (ranks > 1) */
     uint8_t *global_labels;
-    char data_dir[4096];   /* where the data was found */
+    cnn_data_info data_info; /* the data as probed: where, which format, its shape */
     double sync_seconds;   /* ranks > 1: time in the steps' sums over the ranks */
     double step_seconds;   /* time in the training steps (validation aside) */
 } run;
@@ -57,7 +57,10 @@ cnn_status cnn_run_write_text(const char *dir, const char *name, const cnn_text 
  * split's sizes and the normalisation. */
 cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
                                 const cnn_norm *norm, int n_train, int n_val,
-                                const char *data_dir, cnn_error *err);
+                                const cnn_data_info *data, cnn_error *err);
+/* classes.txt: the data's class names, one a line in label order (what
+ * `cnnlab predict` names its answers with). */
+cnn_status cnn_run_write_classes(const char *dir, const cnn_dataset *d, cnn_error *err);
 /* RUN_DIR/name: the model's weights (a checkpoint). */
 cnn_status cnn_run_save_weights(run *r, const char *name, cnn_error *err);
 /* status.txt: how the run ended (tta_acc < 0: no TTA figure). */

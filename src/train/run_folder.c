@@ -25,7 +25,7 @@ cnn_status cnn_run_write_text(const char *dir, const char *name, const cnn_text 
 
 cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
                                 const cnn_norm *norm, int n_train, int n_val,
-                                const char *data_dir, cnn_error *err)
+                                const cnn_data_info *data, cnn_error *err)
 {
     cnn_text t = {0};
     const cnn_model_options *mo = &m->options;
@@ -75,13 +75,36 @@ cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
         a->translate_padding, a->cutout_size, (double)a->input_noise);
     cnn_text_printf(&t, "seed = %llu\nthreads = %d\nval_fraction = %.7g\nsubset = %d\ntrain_images = %d\n"
                         "val_images = %d\ndata = %s\nbackend = %s\nprecision = %s\nconv = %s\n",
-        (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data_dir,
+        (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data->path,
         c->exec.backend == CNN_BACKEND_FAST ? "fast" : "reference",
         cnn_precision_name(c->exec.precision), cnn_conv_algo_name(c->exec.conv));
-    cnn_text_printf(&t, "norm_mean = %.6f %.6f %.6f\nnorm_std = %.6f %.6f %.6f\n", (double)norm->mean[0],
-        (double)norm->mean[1], (double)norm->mean[2], (double)norm->std[0], (double)norm->std[1],
-        (double)norm->std[2]);
+    cnn_text_printf(&t, "dataset = %s\ninput = %dx%dx%d\nclasses = %d\n",
+        cnn_data_format_name(data->format), data->h, data->w, data->c, data->classes);
+    if (data->format == CNN_DATA_CIFAR100)
+        cnn_text_printf(&t, "coarse_labels = %d\n", c->coarse_labels);
+    if (data->format == CNN_DATA_FOLDER)
+        cnn_text_printf(&t, "skip_bad = %d\ntest_fraction = %.7g\n", c->skip_bad,
+                        c->test_fraction > 0 ? c->test_fraction : 0.2);
+    cnn_text_printf(&t, "norm_mean =");
+    for (int k = 0; k < data->c; k++)
+        cnn_text_printf(&t, " %.6f", (double)norm->mean[k]);
+    cnn_text_printf(&t, "\nnorm_std =");
+    for (int k = 0; k < data->c; k++)
+        cnn_text_printf(&t, " %.6f", (double)norm->std[k]);
+    cnn_text_printf(&t, "\n");
     cnn_status st = cnn_run_write_text(c->out_dir, "config.txt", &t, err);
+    cnn_text_free(&t);
+    return st;
+}
+
+cnn_status cnn_run_write_classes(const char *dir, const cnn_dataset *d, cnn_error *err)
+{
+    cnn_text t = {0};
+    for (int k = 0; k < d->classes; k++) {
+        char num[16];
+        cnn_text_printf(&t, "%s\n", cnn_dataset_class_name(d, k, num, sizeof num));
+    }
+    cnn_status st = cnn_run_write_text(dir, "classes.txt", &t, err);
     cnn_text_free(&t);
     return st;
 }

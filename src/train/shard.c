@@ -71,8 +71,8 @@ void cnn_shard_fill(const run *r, const int *idx, int rows, int step, int epoch,
     /* the global batch's augmentation, then this rank's rows of it */
     cnn_batch_fill_augmented(&r->data, idx, rows, &r->norm, &c->augment, c->seed, (uint64_t)step,
                              epoch - 1, r->global_x, r->global_labels);
-    memcpy(x, r->global_x + (size_t)first * CNN_CIFAR_PIXELS,
-           (size_t)count * CNN_CIFAR_PIXELS * sizeof *x);
+    memcpy(x, r->global_x + (size_t)first * cnn_dataset_image_bytes(&r->data),
+           (size_t)count * cnn_dataset_image_bytes(&r->data) * sizeof *x);
     memcpy(labels, r->global_labels + first, (size_t)count);
 }
 

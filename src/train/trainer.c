@@ -170,13 +170,12 @@ static cnn_status check_folder(run *r, cnn_error *err)
 
 /* The data: the train split (and its --subset) and the validation split,
  * and the normalisation from the training images. */
-static cnn_status load_data(run *r, char *data_dir, size_t size, cnn_error *err)
+static cnn_status load_data(run *r, const cnn_data_source *src, const cnn_data_info *info,
+                            cnn_error *err)
 {
     const cnn_train_config *c = r->cfg;
     cnn_status st;
-    /* rank 0 alone may download it (the others find it or say so) */
-    if ((st = cnn_cifar_locate(c->data_dir, r->writer, data_dir, size, err)) ||
-        (st = cnn_cifar_load_train(data_dir, &r->data, err)) ||
+    if ((st = cnn_data_load(src, info, 0, &r->data, err)) ||
         (st = cnn_split_make(r->data.count, c->val_fraction, c->seed, &r->train_idx, &r->n_train,
                              &r->val_idx, &r->n_val, err)))
         return st;
@@ -219,7 +218,8 @@ static cnn_status make_plans(run *r, cnn_error *err)
     if (full && rest && (st = cnn_plan_create(r->model, tail_shard, &c->exec, 1, &r->tail, err)))
         return st;
     if (r->ranks > 1 && cnn_augment_active(&c->augment) &&
-        (!(r->global_x = cnn_alloc((size_t)r->batch * CNN_CIFAR_PIXELS * sizeof(float))) ||
+        (!(r->global_x = cnn_alloc((size_t)r->batch * cnn_dataset_image_bytes(&r->data) *
+                                   sizeof(float))) ||
          !(r->global_labels = malloc((size_t)r->batch))))
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a batch of %d images",
                              r->batch);
@@ -259,13 +259,22 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
         return st;
     if ((st = check_folder(r, err)))
         return st;
-    /* Everything that can be refused is checked before the data is read. */
-    if ((st = cnn_model_check_data(desc, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE, CNN_CIFAR_CHANNELS,
-                                   CNN_CIFAR_CLASSES, "CIFAR-10", err)) ||
+    /* Everything that can be refused is checked before the data is read:
+     * the data's shape comes from its headers, the model takes what it does
+     * not fix from there, and what it fixes must agree. */
+    cnn_data_source src;
+    cnn_data_info data;
+    cnn_train_data_source(c, &src);
+    src.note = hooks ? hooks->on_info : NULL;
+    src.note_user = hooks ? hooks->user : NULL;
+    if ((st = cnn_data_probe(&src, &data, err)) ||
+        (st = cnn_model_load_shaped(c->model, c->model_vars,
+                                    &(cnn_data_shape){data.h, data.w, data.c, data.classes},
+                                    &desc, err)) ||
+        (st = cnn_model_check_data(desc, data.h, data.w, data.c, data.classes, data.name, err)) ||
         (st = cnn_model_create(desc, &c->model_options, &r->model, err)))
         return st;
-    char data_dir[4096];
-    if ((st = load_data(r, data_dir, sizeof data_dir, err)))
+    if ((st = load_data(r, &src, &data, err)))
         return st;
     cnn_model_init(r->model, c->seed);
     /* airbench takes its lookahead copy before the whitening init */
@@ -280,13 +289,13 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
     info(hooks, "model %s: %zu parameters, %.1f MMAC per image; %d train / %d validation images "
          "from %s; %d threads%s; plan memory %.1f MiB",
          desc->name, r->model->param_count, cnn_model_macs(r->model) / 1e6, r->n_train, r->n_val,
-         data_dir, c->threads, r->ranks > 1 ? " per rank" : "",
+         data.path, c->threads, r->ranks > 1 ? " per rank" : "",
          (double)(cnn_plan_bytes(r->plan) + (r->tail ? cnn_plan_bytes(r->tail) : 0)) / 1048576.0);
     if (r->ranks > 1)
         info(hooks, "data-parallel on %d MPI ranks (%s): each takes %d of every %d images; "
              "batch norm uses each rank's statistics", r->ranks, cnn_dist_library(),
              cnn_plan_batch(r->plan), r->batch);
-    snprintf(r->data_dir, sizeof r->data_dir, "%s", data_dir);
+    r->data_info = data;
     return CNN_STATUS_OK;
 }
 
@@ -296,7 +305,6 @@ static cnn_status open_folder(run *r, cnn_error *err)
 {
     const cnn_train_config *c = r->cfg;
     cnn_status st;
-    const char *data_dir = r->data_dir;
     const cnn_model_file *file = cnn_model_file_of(r->model->desc);
     if (!c->resume && ((st = cnn_mkdir_p(c->out_dir, err)) ||
                        (st = cnn_dir_lock(c->out_dir, "--out: run folder", &r->lock, err)) ||
@@ -305,7 +313,8 @@ static cnn_status open_folder(run *r, cnn_error *err)
                                             "%s was filled by another process meanwhile; nothing "
                                             "in it was changed", c->out_dir))) ||
                        (st = cnn_run_write_config(c, r->model, &r->norm, r->n_train, r->n_val,
-                                                  data_dir, err)) ||
+                                                  &r->data_info, err)) ||
+                       (st = cnn_run_write_classes(c->out_dir, &r->data, err)) ||
                        (file && (st = cnn_run_write_string(c->out_dir, "model.cnn", file->text,
                                                            err)))))
         return st;

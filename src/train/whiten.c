@@ -25,8 +25,6 @@
 #include "cnnlab/train.h"
 #include "core/core.h"
 
-#define SIDE CNN_CIFAR_SIDE
-#define CH CNN_CIFAR_CHANNELS
 #define LANES 8
 #define MAX_BLOCKS 64
 #define BLOCK_BYTES_CAP ((size_t)64 << 20) /* all blocks' partial sums together */
@@ -43,17 +41,18 @@ static double dot_lanes(const double *restrict u, const double *restrict v, int 
 
 /* One image's patches into pt (D, np_pad): pt[a][p] = component a = (c, i, j)
  * of the patch at position p = (y, x), y < oh, x < ow; zero for p >= oh*ow.
- * img is (32, 32, 3) NHWC floats as cnn_batch_fill writes them. */
-static void gather_patches(const float *img, int kh, int kw, int np_pad, double *pt)
+ * img is (H, W, C) NHWC floats as cnn_batch_fill writes them. */
+static void gather_patches(const float *img, int H, int W, int C, int kh, int kw, int np_pad,
+                           double *pt)
 {
-    const int oh = SIDE - kh + 1, ow = SIDE - kw + 1;
-    for (int c = 0; c < CH; c++)
+    const int oh = H - kh + 1, ow = W - kw + 1;
+    for (int c = 0; c < C; c++)
         for (int i = 0; i < kh; i++)
             for (int j = 0; j < kw; j++) {
                 double *row = pt + (size_t)((c * kh + i) * kw + j) * (size_t)np_pad;
                 for (int y = 0; y < oh; y++)
                     for (int x = 0; x < ow; x++)
-                        row[y * ow + x] = img[((y + i) * SIDE + (x + j)) * CH + c];
+                        row[y * ow + x] = img[((y + i) * W + (x + j)) * C + c];
                 for (int p = oh * ow; p < np_pad; p++)
                     row[p] = 0.0;
             }
@@ -64,7 +63,8 @@ static void gather_patches(const float *img, int kh, int kw, int np_pad, double 
 static cnn_status patch_sums(const cnn_dataset *d, const int *idx, int count,
                              const cnn_norm *norm, int kh, int kw, double *cov, cnn_error *err)
 {
-    const int dim = CH * kh * kw, np = (SIDE - kh + 1) * (SIDE - kw + 1);
+    const int C = d->c, H = d->h, W = d->w;
+    const int dim = C * kh * kw, np = (H - kh + 1) * (W - kw + 1);
     const int np_pad = (np + LANES - 1) / LANES * LANES;
     const size_t dd = (size_t)dim * (size_t)dim;
     size_t cap = BLOCK_BYTES_CAP / (dd * sizeof(double));
@@ -79,7 +79,7 @@ static cnn_status patch_sums(const cnn_dataset *d, const int *idx, int count,
     int failed = 0;
 #pragma omp parallel
     {
-        float *img = malloc(sizeof(float) * CNN_CIFAR_PIXELS);
+        float *img = malloc(sizeof(float) * cnn_dataset_image_bytes(d));
         double *pt = malloc(sizeof(double) * (size_t)dim * (size_t)np_pad);
         if (!img || !pt) {
 #pragma omp atomic write
@@ -94,7 +94,7 @@ static cnn_status patch_sums(const cnn_dataset *d, const int *idx, int count,
             for (int n = first; n < end; n++) {
                 int one = idx ? idx[n] : n;
                 cnn_batch_fill(d, &one, 1, norm, img, NULL);
-                gather_patches(img, kh, kw, np_pad, pt);
+                gather_patches(img, H, W, C, kh, kw, np_pad, pt);
                 for (int a = 0; a < dim; a++)
                     for (int e = a; e < dim; e++)
                         acc[(size_t)a * dim + e] += dot_lanes(pt + (size_t)a * np_pad,
@@ -122,15 +122,17 @@ cnn_status cnn_whiten_weights(const cnn_dataset *d, const int *idx, int count,
                               const cnn_norm *norm, int kh, int kw, double eps, float *w,
                               int out_channels, cnn_error *err)
 {
-    if (kh < 1 || kh > SIDE || kw < 1 || kw > SIDE)
+    const int C = d->c, H = d->h, W = d->w;
+    if (kh < 1 || kh > H || kw < 1 || kw > W)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
-                             "whitening: kernel %dx%d, expected sides from 1 to %d", kh, kw, SIDE);
-    const int dim = CH * kh * kw;
+                             "whitening: kernel %dx%d, expected sides from 1 to the images' "
+                             "%dx%d", kh, kw, H, W);
+    const int dim = C * kh * kw;
     if (out_channels != 2 * dim)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "whitening: the layer's weight is (%d, %d, %d, %d); patch whitening "
                              "needs 2 * %d*%d*%d = %d output channels (the filters and their "
-                             "negatives)", out_channels, CH, kh, kw, CH, kh, kw, 2 * dim);
+                             "negatives)", out_channels, C, kh, kw, C, kh, kw, 2 * dim);
     if (count < 1 || (!idx && count > d->count))
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT,
                              "whitening: %d images asked for, expected 1 to %d", count, d->count);
@@ -153,7 +155,7 @@ cnn_status cnn_whiten_weights(const cnn_dataset *d, const int *idx, int count,
     }
     if ((st = patch_sums(d, idx, count, norm, kh, kw, cov, err)))
         goto done;
-    const double n_patches = (double)count * (SIDE - kh + 1) * (SIDE - kw + 1);
+    const double n_patches = (double)count * (H - kh + 1) * (W - kw + 1);
     for (int a = 0; a < dim; a++)
         for (int e = a; e < dim; e++) {
             double v = cov[(size_t)a * dim + e] / n_patches;

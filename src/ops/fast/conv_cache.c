@@ -33,22 +33,6 @@
 #define CACHE_FILE "conv-auto.txt"
 #define CACHE_MAX_LINES 4096 /* older lines go when a rewrite would pass this */
 
-/* The cache folder, or 0 when the cache is off or no folder is known. */
-static int cache_dir(char *out, size_t size)
-{
-    const char *dir = getenv("CNNLAB_CACHE_DIR");
-    int n;
-    if (dir)
-        n = snprintf(out, size, "%s", dir);
-    else if ((dir = getenv("XDG_CACHE_HOME")) && dir[0] == '/')
-        n = snprintf(out, size, "%s/cnnlab", dir);
-    else if ((dir = getenv("HOME")) && dir[0])
-        n = snprintf(out, size, "%s/.cache/cnnlab", dir);
-    else
-        return 0;
-    return n > 0 && (size_t)n < size;
-}
-
 /* The CPU's model name from /proc/cpuinfo, blanks as '_' ("unknown" if none). */
 static void cpu_model(char *out, size_t size)
 {
@@ -95,7 +79,7 @@ void cnn_conv_cache_key(const cnn_conv_geom *g, int has_bias, cnn_act act, int t
 static char *cache_read(char *path, size_t size)
 {
     char dir[4096];
-    if (!cache_dir(dir, sizeof dir) || !dir[0])
+    if (!cnn_cache_dir(dir, sizeof dir) || !dir[0])
         return NULL;
     if (snprintf(path, size, "%s/%s", dir, CACHE_FILE) >= (int)size)
         return NULL;
@@ -170,7 +154,7 @@ void cnn_conv_cache_store(const char *key, cnn_conv_algo algo, int run_bf16, con
         return;
     char path[4200], dir[4096];
     cnn_error err;
-    if (!cache_dir(dir, sizeof dir) || !dir[0] || cnn_mkdir_p(dir, &err) != CNN_STATUS_OK)
+    if (!cnn_cache_dir(dir, sizeof dir) || !dir[0] || cnn_mkdir_p(dir, &err) != CNN_STATUS_OK)
         return;
     char *old = cache_read(path, sizeof path);
     if (!old && snprintf(path, sizeof path, "%s/%s", dir, CACHE_FILE) >= (int)sizeof path)
