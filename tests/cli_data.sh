@@ -81,6 +81,14 @@ fi
 line=$("$CNNLAB" predict run-img imgs/train/red/000.png --top 2 --threads 1 2>&1)
 [[ "$line" =~ ^imgs/train/red/000.png:\ (red|green)\ 0\.[0-9]{4},\ (red|green)\ 0\.[0-9]{4}$ ]] &&
     pass "predict prints names with probabilities: $line" || fail "predict printed: $line"
+# the export names the run's classes, not CIFAR-10's
+if "$CNNLAB" export run-img --format safetensors -o img.safetensors >/dev/null 2>exp.err &&
+    head -c 65536 img.safetensors | grep -aq 'green.*red' &&
+    ! head -c 65536 img.safetensors | grep -aq 'airplane'; then
+    pass "export names the folder's classes (green, red)"
+else
+    fail "export: $(cat exp.err); header: $(head -c 300 img.safetensors 2>/dev/null | tr -cd '[:print:]')"
+fi
 
 # ---- a read-only data folder: the cache goes to the user's cache folder ----
 if [ "$(id -u)" -ne 0 ]; then

@@ -11,15 +11,7 @@
 #include "commands.h"
 #include "core/core.h"
 #include "flags.h"
-
-/* The class names of a model's scores: CIFAR-10's when it has ten. */
-static void class_names(const cnn_model *m, cnn_export_info *info)
-{
-    if (m->desc->classes == CNN_CIFAR_CLASSES) {
-        info->n_classes = CNN_CIFAR_CLASSES;
-        info->class_names = cnn_cifar_class_names;
-    }
-}
+#include "text.h"
 
 cnn_status cnn_cmd_export(int argc, char **argv, cnn_error *err)
 {
@@ -68,13 +60,25 @@ cnn_status cnn_cmd_export(int argc, char **argv, cnn_error *err)
     cnn_model *m = NULL;
     if ((st = cnn_checkpoint_read(weights, &ck, err)))
         return st;
-    st = cnn_checkpoint_model(&ck, cnn_path_exists(model_file) ? model_file : NULL, weights, &m,
-                              err);
+    /* the shape of the run's data (config.txt; none: CIFAR-10's) */
+    char cfg_path[4200];
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.txt", run);
+    char *cfg = cnn_file_text_or_null(cfg_path);
+    cnn_run_data_settings rd;
+    st = cnn_run_data(cfg, cfg_path, &rd, err);
+    free(cfg);
+    if (!st)
+        st = cnn_checkpoint_model_shaped(&ck, cnn_path_exists(model_file) ? model_file : NULL,
+                                         &rd.shape, weights, &m, err);
     if (!st) {
-        cnn_export_info info = {.norm = &ck.norm, .source = weights};
-        class_names(m, &info);
+        /* the run's classes.txt (docs/data.md), else CIFAR-10's for ten */
+        char **names = cnn_cli_class_names(run, m->desc->classes);
+        cnn_export_info info = {.norm = &ck.norm, .source = weights,
+                                .n_classes = names ? m->desc->classes : 0,
+                                .class_names = (const char *const *)names};
         st = onnx ? cnn_export_onnx(m, &info, dest, err)
                   : cnn_export_safetensors(m, &info, dest, err);
+        cnn_cli_class_names_free(names, m->desc->classes);
     }
     if (!st)
         printf("wrote %s (%s, %zu parameters, from %s)\n", dest, m->desc->name, m->param_count,

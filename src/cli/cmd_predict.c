@@ -93,36 +93,6 @@ static cnn_status collect(const char *path, file_list *l, int depth, cnn_error *
     return st;
 }
 
-/* The class names: RUN_DIR/classes.txt, else CIFAR-10's for a run of its
- * shape (runs from before classes.txt), else the label numbers. */
-static char **class_names(const char *run, int classes)
-{
-    char **names = calloc((size_t)classes, sizeof *names);
-    if (!names)
-        return NULL;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/classes.txt", run);
-    char *text = cnn_file_text_or_null(path);
-    char *line = text;
-    for (int k = 0; k < classes; k++) {
-        char num[16];
-        const char *name = NULL;
-        char *next = line ? strchr(line, '\n') : NULL;
-        if (next)
-            *next++ = 0;
-        if (line && *line)
-            name = line;
-        else if (!text && classes == CNN_CIFAR_CLASSES)
-            name = cnn_cifar_class_names[k];
-        else
-            snprintf(num, sizeof num, "%d", k), name = num;
-        names[k] = strdup(name);
-        line = next;
-    }
-    free(text);
-    return names;
-}
-
 static void print_answer(const char *file, const float *logits, int classes, int top,
                          char **names, int json, int first)
 {
@@ -244,7 +214,7 @@ cnn_status cnn_cmd_predict(int argc, char **argv, cnn_error *err)
     d = (cnn_dataset){.count = files.n, .pixels = cnn_alloc((size_t)files.n * bytes),
                       .labels = cnn_alloc((size_t)files.n)};
     logits = malloc(sizeof(float) * (size_t)files.n * (size_t)sh->classes);
-    names = class_names(run, sh->classes);
+    names = cnn_cli_class_names(run, sh->classes);
     if (!d.pixels || !d.labels || !logits || !names) {
         st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "predict: no memory for %d images",
                            files.n);
@@ -271,10 +241,7 @@ cnn_status cnn_cmd_predict(int argc, char **argv, cnn_error *err)
     if (json)
         printf("]\n");
 done:
-    if (names)
-        for (int k = 0; k < sh->classes; k++)
-            free(names[k]);
-    free(names);
+    cnn_cli_class_names_free(names, sh->classes);
     free(logits);
     cnn_dataset_free(&d);
     cnn_plan_destroy(p);

@@ -1,7 +1,10 @@
 /* text.c: small pieces of text the commands share (see text.h). */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cnnlab/data.h"
 #include "core/core.h"
 #include "text.h"
 
@@ -82,3 +85,40 @@ cnn_status cnn_cli_data_shape(const char *input, int classes, cnn_data_shape *ou
     return CNN_STATUS_OK;
 }
 
+/* The class names: RUN_DIR/classes.txt, else CIFAR-10's for a run of its
+ * shape (runs from before classes.txt), else the label numbers. */
+char **cnn_cli_class_names(const char *run, int classes)
+{
+    char **names = calloc((size_t)classes, sizeof *names);
+    if (!names)
+        return NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/classes.txt", run);
+    char *text = cnn_file_text_or_null(path);
+    char *line = text;
+    for (int k = 0; k < classes; k++) {
+        char num[16];
+        const char *name = NULL;
+        char *next = line ? strchr(line, '\n') : NULL;
+        if (next)
+            *next++ = 0;
+        if (line && *line)
+            name = line;
+        else if (!text && classes == CNN_CIFAR_CLASSES)
+            name = cnn_cifar_class_names[k];
+        else
+            snprintf(num, sizeof num, "%d", k), name = num;
+        names[k] = strdup(name);
+        line = next;
+    }
+    free(text);
+    return names;
+}
+
+void cnn_cli_class_names_free(char **names, int classes)
+{
+    if (names)
+        for (int k = 0; k < classes; k++)
+            free(names[k]);
+    free(names);
+}

@@ -30,4 +30,10 @@ int cnn_cli_report_lines(const char *dir,
                          void (*f)(void *user, const char *heading, const char *line),
                          void *user);
 
+/* The class names of a run's scores (classes of them, each strdup'd; NULL
+ * without memory): RUN_DIR/classes.txt, else CIFAR-10's for a ten-class run
+ * from before classes.txt, else the label numbers. */
+char **cnn_cli_class_names(const char *run, int classes);
+void cnn_cli_class_names_free(char **names, int classes);
+
 #endif
