@@ -17,6 +17,14 @@ if ! command -v mpirun >/dev/null 2>&1; then
     echo "skip cli_dist.sh: mpirun not found (scripts/deps.sh installs openmpi-bin)"
     exit 0
 fi
+# A binary built before MPI was installed has none to test: make chooses
+# src/dist/mpi.c or single.c when it starts, so the first `make test` on a
+# fresh machine, which installs MPI on the way, builds without it.
+if ! ldd "${CNNLAB:-build/cnnlab}" 2>/dev/null | grep -q 'libmpi'; then
+    echo "skip cli_dist.sh: ${CNNLAB:-build/cnnlab} was built without MPI (make found none when" \
+        "it started; \`make clean && make\` builds it in now that it is installed)"
+    exit 0
+fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
 # Open MPI: no warnings about this machine's missing network hardware
