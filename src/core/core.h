@@ -137,6 +137,11 @@ typedef struct cnn_fixbuf {
     size_t size, used;
 } cnn_fixbuf;
 void cnn_fixbuf_printf(cnn_fixbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One formatted line (at most 1023 characters) passed to a caller's hook
+ * f(user, line), as the trainer's on_info and a data source's note take
+ * them; nothing when f is NULL. */
+void cnn_notef(void (*f)(void *user, const char *line), void *user, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- other programs (src/core/proc.c) ----
  * A child process, started with fork and exec (no shell): its standard

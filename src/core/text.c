@@ -132,6 +132,18 @@ void cnn_json_string(cnn_text *t, const char *s)
     cnn_text_append(t, "\"", 1);
 }
 
+void cnn_notef(void (*f)(void *user, const char *line), void *user, const char *fmt, ...)
+{
+    if (!f)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    f(user, line);
+}
+
 void cnn_fixbuf_printf(cnn_fixbuf *b, const char *fmt, ...)
 {
     va_list ap;

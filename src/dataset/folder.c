@@ -25,7 +25,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -61,19 +60,8 @@ static void listing_free(listing *l)
     *l = (listing){0};
 }
 
-static void note(const cnn_data_source *src, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note(const cnn_data_source *src, const char *fmt, ...)
-{
-    if (!src->note)
-        return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    src->note(src->note_user, line);
-}
+/* note(src, fmt, ...): a line to the source's note hook, if any */
+#define note(src, ...) cnn_notef((src)->note, (src)->note_user, __VA_ARGS__)
 
 static int name_cmp(const void *a, const void *b)
 {

@@ -19,7 +19,6 @@
  */
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "cnnlab/cnnlab.h"
@@ -29,18 +28,8 @@
 
 #define EVAL_BATCH 1000 /* images per forward of the validation plan */
 
-static void info(const cnn_train_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void info(const cnn_train_hooks *h, const char *fmt, ...)
-{
-    if (!h || !h->on_info)
-        return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    h->on_info(h->user, line);
-}
+/* info(hooks, fmt, ...): a line to the caller's on_info, if any */
+#define info(h, ...) cnn_notef((h) ? (h)->on_info : NULL, (h) ? (h)->user : NULL, __VA_ARGS__)
 
 static void run_free(run *r)
 {
