@@ -273,6 +273,10 @@ static cnn_dataset images(int n, int *real)
         }
         cnn_dataset_free(&d);
     }
+    /* CIFAR-10's shape: cnn_batch_fill reads c, h and w */
+    if (cnn_dataset_set_shape(&d, CNN_CIFAR_CHANNELS, CNN_CIFAR_SIDE, CNN_CIFAR_SIDE,
+                              CNN_CIFAR_CLASSES, NULL, &err) != CNN_STATUS_OK)
+        check(0, "random images: %s", err.msg);
     d.count = n;
     d.pixels = malloc((size_t)n * CNN_CIFAR_PIXELS);
     d.labels = calloc((size_t)n, 1);

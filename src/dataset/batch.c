@@ -61,6 +61,7 @@ void cnn_batch_fill(const cnn_dataset *d, const int *idx, int count, const cnn_n
     float scale[CNN_DATA_MAX_CHANNELS], offset[CNN_DATA_MAX_CHANNELS];
     cnn_norm_coefficients(norm, scale, offset);
     const size_t bytes = cnn_dataset_image_bytes(d), plane = (size_t)d->h * (size_t)d->w;
+    CNN_ASSERT(bytes > 0); /* a dataset without a shape would leave x unwritten */
 #pragma omp parallel for if (count >= 64) schedule(static)
     for (int i = 0; i < count; i++) {
         int img = idx ? idx[i] : i;
