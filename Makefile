@@ -26,8 +26,14 @@ LDFLAGS += -fopenmp
 # (Debian's libopenmpi-dev and libmpich-dev install mpi.pc, the system's
 # default MPI): src/dist/mpi.c, else src/dist/single.c, a world of one
 # process. MPI=0 builds without it; MPI_PC=mpich picks MPICH beside Open MPI.
+# The answer is found once per build folder, after `deps` (which installs
+# MPI on a fresh machine), and kept in $(BUILD)/config.mk; make reads its
+# makefiles again once it has written that file, so the very first `make`
+# on a fresh machine builds with MPI. `make clean` forgets it.
 MPI_PC ?= mpi
-MPI ?= $(shell pkg-config --exists $(MPI_PC) 2>/dev/null && echo 1 || echo 0)
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+-include $(BUILD)/config.mk
+endif
 ifeq ($(MPI),1)
 MPI_CFLAGS := $(shell pkg-config --cflags $(MPI_PC))
 LDLIBS += $(shell pkg-config --libs $(MPI_PC))
@@ -67,10 +73,16 @@ deps:
 	    exit 1; \
 	done
 
-$(BUILD)/libcnnlab.a: $(LIB_OBJ)
+$(BUILD)/config.mk: | deps
+	@mkdir -p $(@D)
+	@if pkg-config --exists $(MPI_PC) 2>/dev/null; then mpi=1; else mpi=0; fi; \
+	    echo "make: MPI=$$mpi for $(BUILD) (pkg-config $(MPI_PC)), kept in $@"; \
+	    echo "MPI ?= $$mpi" >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/libcnnlab.a: $(LIB_OBJ) $(wildcard $(BUILD)/config.mk)
 	@mkdir -p $(@D)
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJ)
 
 $(BUILD)/cnnlab: $(CLI_OBJ) $(BUILD)/libcnnlab.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

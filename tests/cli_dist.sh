@@ -17,12 +17,11 @@ if ! command -v mpirun >/dev/null 2>&1; then
     echo "skip cli_dist.sh: mpirun not found (scripts/deps.sh installs openmpi-bin)"
     exit 0
 fi
-# A binary built before MPI was installed has none to test: make chooses
-# src/dist/mpi.c or single.c when it starts, so the first `make test` on a
-# fresh machine, which installs MPI on the way, builds without it.
+# A binary built without MPI (MPI=0, or a build folder whose config.mk was
+# written before MPI was installed) has none to test.
 if ! ldd "${CNNLAB:-build/cnnlab}" 2>/dev/null | grep -q 'libmpi'; then
-    echo "skip cli_dist.sh: ${CNNLAB:-build/cnnlab} was built without MPI (make found none when" \
-        "it started; \`make clean && make\` builds it in now that it is installed)"
+    echo "skip cli_dist.sh: ${CNNLAB:-build/cnnlab} was built without MPI (its build folder's" \
+        "config.mk says MPI=0; \`make clean && make\` looks for MPI again)"
     exit 0
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -142,7 +141,10 @@ fi
 t=(--model lenet5 --subset 64 --batch-size 64 --epochs 20 --lr 0.05 --augment crop,flip
    --val-fraction 0.004 --threads 1 --data "$data")
 "$CNNLAB" train "${t[@]}" --out t1 >t1.log 2>&1 || fail "train, one process: $(tail -n 3 t1.log)"
-mpi "$CNNLAB" train "${t[@]}" --out t2 >t2.log 2>&1 || fail "train, 2 ranks: $(tail -n 3 t2.log)"
+# 16 KiB buckets: the backward sends lenet5's gradients in 15 sums, started
+# as the layers finish (4 MiB would send them in one, after the backward)
+CNNLAB_BUCKET_KB=16 mpi -x CNNLAB_BUCKET_KB "$CNNLAB" train "${t[@]}" --out t2 >t2.log 2>&1 ||
+    fail "train, 2 ranks: $(tail -n 3 t2.log)"
 # column COL of metrics.csv, a and b side by side: the largest relative difference
 rel() { paste -d, <(cut -d, -f"$3" "$1/metrics.csv") <(cut -d, -f"$3" "$2/metrics.csv") |
     awk -F, 'NR > 1 { d = $1 - $2; d = d < 0 ? -d : d; r = d / ($1 < 0 ? -$1 : $1);
@@ -193,6 +195,40 @@ if [ ! -f t3/status.txt ] && mpi "$CNNLAB" train --resume t3 >t3b.log 2>&1 &&
     pass "2 ranks killed after epoch $done_before, resumed with 2 ranks: all 400 epochs, the first 20 as the uninterrupted run's"
 else
     fail "resume (killed after epoch $done_before): $(tail -n 3 t3b.log 2>/dev/null); $(diff <(cut -d, -f1-5 t2/metrics.csv) <(head -n 21 t3/metrics.csv | cut -d, -f1-5))"
+fi
+
+# --sync-bn: lenet5 with batch norm on 2 ranks gives one process's losses on
+# the global batch (statistics and backward sums over both ranks' rows, fast
+# and reference backends); without it each rank normalises its own half and
+# the losses part (by about 1e-2). The fast backend's tolerances are looser
+# than above: batch norm's backward cancels most of a gradient, so the
+# convolutions' rounding (which rows a kernel sums together) grows; one
+# process on 1 and on 2 threads differs as much after a step (1.6e-6 in a
+# weight of 0.11, as 2 ranks do). The reference backend agrees to the bit.
+tb=("${t[@]}" --norm batch --epochs 8)
+"$CNNLAB" train "${tb[@]}" --out b1 >b1.log 2>&1 || fail "train --norm batch, one process: $(tail -n 3 b1.log)"
+mpi "$CNNLAB" train "${tb[@]}" --sync-bn --out b2 >b2.log 2>&1 || fail "train --sync-bn, 2 ranks: $(tail -n 3 b2.log)"
+mpi "$CNNLAB" train "${tb[@]}" --out b3 >b3.log 2>&1 || fail "train --norm batch, 2 ranks: $(tail -n 3 b3.log)"
+read -r n sync_rel <<<"$(rel b1 b2 2)"
+read -r _ local_rel <<<"$(rel b1 b3 2)"
+read -r nw wmax wd <<<"$(wdiff b1/last.weights b2/last.weights)"
+if [ "$n" -eq 8 ] && awk -v r="$sync_rel" -v l="$local_rel" -v d="$wd" -v m="$wmax" \
+    'BEGIN { exit !(r <= 1e-4 && l > 1e-3 && d <= 1e-3 * m) }'; then
+    pass "--sync-bn, 2 ranks: the 8 steps' losses = one process's (largest relative difference $sync_rel, tolerance 1e-4; $local_rel without --sync-bn), final weights within $wd of the largest $wmax (tolerance 1e-3 of it)"
+else
+    fail "--sync-bn: $n steps, losses differ by $sync_rel (without it: $local_rel), weights by $wd of $wmax"
+fi
+grep -q '^sync_bn = 1$' b2/config.txt && grep -q "the global batch's (--sync-bn)" b2.log &&
+    pass "--sync-bn recorded in config.txt and said at the start" ||
+    fail "--sync-bn not recorded: $(grep sync_bn b2/config.txt); $(grep 'data-parallel' b2.log)"
+tr=("${tb[@]}" --epochs 3 --backend reference)
+"$CNNLAB" train "${tr[@]}" --out r1 >r1.log 2>&1 || fail "train --backend reference: $(tail -n 3 r1.log)"
+mpi "$CNNLAB" train "${tr[@]}" --sync-bn --out r2 >r2.log 2>&1 || fail "train --backend reference --sync-bn, 2 ranks: $(tail -n 3 r2.log)"
+read -r n ref_rel <<<"$(rel r1 r2 2)"
+if [ "$n" -eq 3 ] && awk -v r="$ref_rel" 'BEGIN { exit !(r <= 1e-5) }'; then
+    pass "--sync-bn, reference backend, 2 ranks: the 3 steps' losses = one process's (largest relative difference $ref_rel)"
+else
+    fail "--sync-bn, reference backend: $n steps, losses differ by $ref_rel"
 fi
 
 [ "$fails" -eq 0 ] && echo "cli_dist.sh: all checks passed" || echo "cli_dist.sh: $fails check(s) failed"

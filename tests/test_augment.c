@@ -731,6 +731,17 @@ static void determinism_of(const cnn_augment *a, const char *what)
         differ3 += memcmp(x1 + (size_t)i * PIX, x3 + (size_t)i * PIX, sizeof(float) * PIX) != 0;
         differ4 += memcmp(x1 + (size_t)i * PIX, x4 + (size_t)i * PIX, sizeof(float) * PIX) != 0;
     }
+    /* an MPI rank's shard, augmented alone: the same rows of the whole batch */
+    int shards[][2] = {{0, 37}, {37, 54}, {91, 37}, {127, 1}};
+    for (size_t k = 0; k < sizeof shards / sizeof shards[0]; k++) {
+        int first = shards[k][0], count = shards[k][1];
+        uint8_t lab[B];
+        cnn_batch_fill_augmented_rows(&data, idx, first, count, &norm, a, SEED, 77, 0, x3, lab);
+        check(memcmp(x3, x1 + (size_t)first * PIX, sizeof(float) * PIX * (size_t)count) == 0,
+              "%s: rows %d..%d filled alone differ from the whole batch's", what, first,
+              first + count - 1);
+        check(lab[0] == data.labels[idx[first]], "%s: rows %d..: labels", what, first);
+    }
     check(differ3 == B, "%s: another batch_id: only %d of %d images differ", what, differ3, B);
     check(differ4 == B, "%s: another seed: only %d of %d images differ", what, differ4, B);
     printf("determinism: %s batch of %d bit-identical on 1 and 2 threads; "

@@ -207,6 +207,13 @@ int cnn_augment_active(const cnn_augment *a);
 void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
                               const cnn_norm *norm, const cnn_augment *a, uint64_t seed,
                               uint64_t batch_id, int epoch, float *x, uint8_t *labels);
+/* Rows [first, first + count) of the batch that cnn_batch_fill_augmented
+ * with idx, first + count, ... would fill, written to x (count images) and
+ * labels, the same values to the bit: each row draws from (seed, batch_id,
+ * its row), so one shard of a batch (an MPI rank's) is augmented alone. */
+void cnn_batch_fill_augmented_rows(const cnn_dataset *d, const int *idx, int first, int count,
+                                   const cnn_norm *norm, const cnn_augment *a, uint64_t seed,
+                                   uint64_t batch_id, int epoch, float *x, uint8_t *labels);
 
 /* ---- evaluation views (test-time augmentation) ----
  *

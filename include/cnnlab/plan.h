@@ -93,6 +93,23 @@ void cnn_plan_backward(cnn_plan *p);
  * layers' parameter gradients are set to zero once, here. */
 void cnn_plan_set_wanted_grads(cnn_plan *p, const unsigned char *want);
 
+/* Training plans in data-parallel training (src/train/shard.c):
+ *   bn: batch norm's statistics and backward sums over every rank's rows
+ *       (--sync-bn; src/ops/ops.h's cnn_bn_sync); NULL: each plan's own rows.
+ *   grads_ready: called in cnn_plan_backward after each layer with parameters
+ *       has run its backward, with lo: the gradients of parameters [lo,
+ *       param_count) are final from then on (layers run last to first, and
+ *       their parameters lie in model order), so they can be sent while the
+ *       earlier layers' backward runs. NULL: not called.
+ * A zeroed cnn_plan_dist (the default) sets neither. */
+struct cnn_bn_sync;
+typedef struct cnn_plan_dist {
+    const struct cnn_bn_sync *bn;
+    void (*grads_ready)(void *ctx, size_t lo);
+    void *ctx;
+} cnn_plan_dist;
+void cnn_plan_set_dist(cnn_plan *p, const cnn_plan_dist *d);
+
 /* Inference plans only: declares the model's parameters and batch-norm
  * estimates fixed until the next call. The next forward prepares each
  * convolution's weights once (batch norm folded in, reordered into the

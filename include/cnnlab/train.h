@@ -60,6 +60,8 @@ typedef struct cnn_train_config {
     cnn_augment augment;             /* includes input noise */
     uint64_t seed;
     int threads;
+    int sync_bn;          /* data-parallel (mpirun): batch-norm statistics over every rank's
+                           * rows of a step; 0: each rank's own (docs/distributed.md) */
     double val_fraction;
     int subset;           /* train on this many images of the train split; 0 = all */
     const char *data_dir; /* --data: NULL: ./data/cifar-10-batches-bin (downloaded if missing) */

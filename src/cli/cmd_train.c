@@ -125,6 +125,7 @@ static int train_flags(cnn_train_config *c, train_words *w, cli_flag *out)
         {"--early-stop", CLI_INT, &c->early_stop, 1, 100000, "PATIENCE", "stop after PATIENCE epochs without a better validation accuracy; keeps the best weights", NULL},
         {"--seed", CLI_U64, &c->seed, 0, 9.2e18, "N", "seed of the split, initialisation, shuffling, augmentation and dropout (default 1)", NULL},
         {"--threads", CLI_INT, &c->threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
+        {"--sync-bn", CLI_BOOL, &c->sync_bn, 0, 0, NULL, "under mpirun: batch norm's statistics over every rank's images of a step, as one process on the global batch (default: each rank's own, as PyTorch's DDP)", NULL},
         {"--val-fraction", CLI_DOUBLE, &c->val_fraction, 0, 0.9, "F", "share of the training images held out for validation (default 0.1)", NULL},
         {"--subset", CLI_INT, &c->subset, 0, 100000000, "N", "train on only N images of the train split (0 = all)", NULL},
         {"--data", CLI_STRING, &c->data_dir, 0, 0, "PATH", "the data: a cifar-10-batches-bin or cifar-100-binary folder, an IDX folder or file (MNIST family), or an image folder (PATH/train/CLASS/...); the format is detected (default data/cifar-10-batches-bin)", NULL},

@@ -392,8 +392,25 @@ void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
                               const cnn_norm *norm, const cnn_augment *a, uint64_t seed,
                               uint64_t batch_id, int epoch, float *x, uint8_t *labels)
 {
+    cnn_batch_fill_augmented_rows(d, idx, 0, count, norm, a, seed, batch_id, epoch, x, labels);
+}
+
+void cnn_batch_fill_augmented_rows(const cnn_dataset *d, const int *idx, int first, int count,
+                                   const cnn_norm *norm, const cnn_augment *a, uint64_t seed,
+                                   uint64_t batch_id, int epoch, float *x, uint8_t *labels)
+{
+    CNN_ASSERT(first >= 0 && count >= 0 && first + count <= MAX_BATCH);
     if (!cnn_augment_active(a)) {
-        cnn_batch_fill(d, idx, count, norm, x, labels);
+        if (idx) {
+            cnn_batch_fill(d, idx + first, count, norm, x, labels);
+        } else {
+            int *rows = malloc(sizeof *rows * (size_t)(count > 0 ? count : 1));
+            CNN_ASSERT(rows); /* a batch's worth of indices */
+            for (int i = 0; i < count; i++)
+                rows[i] = first + i;
+            cnn_batch_fill(d, rows, count, norm, x, labels);
+            free(rows);
+        }
         return;
     }
     const int C = d->c, H = d->h, W = d->w;
@@ -411,14 +428,15 @@ void cnn_batch_fill_augmented(const cnn_dataset *d, const int *idx, int count,
     const int odd_epoch = epoch & 1;
 #pragma omp parallel for if (count >= 16) schedule(static)
     for (int i = 0; i < count; i++) {
-        int img = idx ? idx[i] : i;
+        const int row = first + i; /* the row of the whole batch: its draws */
+        int img = idx ? idx[row] : row;
         CNN_ASSERT(img >= 0 && img < d->count);
         const uint8_t *src = d->pixels + (size_t)img * bytes;
         float *dst = x + (size_t)i * bytes;
         scratch sc;
         scratch_init(&sc, bytes);
         cnn_rng r;
-        cnn_rng_init(&r, seed, CNN_STREAM_AUGMENT, batch_id * MAX_BATCH + (uint64_t)i);
+        cnn_rng_init(&r, seed, CNN_STREAM_AUGMENT, batch_id * MAX_BATCH + (uint64_t)row);
         uint64_t w_crop = cnn_rng_next(&r), w_flip = cnn_rng_next(&r), w_cut = cnn_rng_next(&r);
         if (geom) {
             int dy = 0, dx = 0, mirror = a->flip && (w_flip >> 63);

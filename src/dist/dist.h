@@ -8,8 +8,8 @@
  * are installed (Open MPI or MPICH), src/dist/single.c (a world of one)
  * where they are not. No other file of cnnlab names MPI.
  *
- * Who uses it: src/train/dist_step.c (data-parallel training: gradient
- * averaging, batch-norm statistics), src/study/claim.c (rank 0 hands out a
+ * Who uses it: src/train/shard.c (data-parallel training: gradient
+ * sums, batch-norm statistics), src/study/claim.c (rank 0 hands out a
  * study's runs), and src/cli/main.c (start, stop, and errors that stop every
  * rank). Collectives must be called by every rank in the same order. */
 #ifndef CNN_DIST_H
@@ -52,6 +52,16 @@ void cnn_dist_sum_double(double *a, size_t n);
 /* The same for a large block, cut into buckets of at most bucket floats
  * that are all in flight at once (non-blocking allreduce), then waited for. */
 void cnn_dist_sum_float_buckets(float *a, size_t n, size_t bucket);
+/* Non-blocking sums: cnn_dist_sum_float_start starts summing a[0..n) over
+ * the ranks in place (every rank starts the same blocks in the same order; a
+ * must stay untouched until the wait); cnn_dist_progress lets the sums in
+ * flight move on (MPI progresses them only inside its calls); cnn_dist_sum_wait
+ * returns once every started sum has arrived. */
+void cnn_dist_sum_float_start(float *a, size_t n);
+void cnn_dist_progress(void);
+void cnn_dist_sum_wait(void);
+/* Every rank's mine[0..n) into all (size * n): rank r's at r * n. */
+void cnn_dist_gather_double(const double *mine, size_t n, double *all);
 /* The smallest of the ranks' values. */
 int cnn_dist_min_int(int v);
 /* Every rank's status together: when some rank failed (st != OK), every rank

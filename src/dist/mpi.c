@@ -145,26 +145,60 @@ void cnn_dist_sum_double(double *a, size_t n)
         sum(a, n, MPI_DOUBLE, sizeof *a);
 }
 
+/* the non-blocking sums in flight */
+enum { MAX_REQ = 256 };
+static MPI_Request g_req[MAX_REQ];
+static int g_nreq;
+
+void cnn_dist_sum_wait(void)
+{
+    MPI_Status stat[MAX_REQ]; /* not MPI_STATUSES_IGNORE: MPICH's is a null array */
+    if (g_nreq > 0)
+        MPI_Waitall(g_nreq, g_req, stat);
+    g_nreq = 0;
+}
+
+void cnn_dist_sum_float_start(float *a, size_t n)
+{
+    if (g_size <= 1)
+        return;
+    for (size_t done = 0; done < n;) {
+        size_t part = n - done < (1u << 28) ? n - done : (1u << 28);
+        if (g_nreq == MAX_REQ)
+            cnn_dist_sum_wait();
+        MPI_Iallreduce(MPI_IN_PLACE, a + done, (int)part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                       &g_req[g_nreq++]);
+        done += part;
+    }
+}
+
+void cnn_dist_progress(void)
+{
+    int flag;
+    MPI_Status stat[MAX_REQ];
+    if (g_nreq > 0)
+        MPI_Testall(g_nreq, g_req, &flag, stat);
+}
+
 void cnn_dist_sum_float_buckets(float *a, size_t n, size_t bucket)
 {
     if (g_size <= 1)
         return;
-    if (bucket < 1 || bucket > (1u << 28))
-        bucket = 1u << 28;
-    enum { MAX_REQ = 256 };
-    MPI_Request req[MAX_REQ];
-    MPI_Status stat[MAX_REQ]; /* not MPI_STATUSES_IGNORE: MPICH's is a null array */
-    size_t done = 0;
-    while (done < n) {
-        int k = 0;
-        for (; k < MAX_REQ && done < n; k++) {
-            size_t part = n - done < bucket ? n - done : bucket;
-            MPI_Iallreduce(MPI_IN_PLACE, a + done, (int)part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
-                           &req[k]);
-            done += part;
-        }
-        MPI_Waitall(k, req, stat);
+    if (bucket < 1)
+        bucket = n;
+    for (size_t done = 0; done < n; done += bucket)
+        cnn_dist_sum_float_start(a + done, n - done < bucket ? n - done : bucket);
+    cnn_dist_sum_wait();
+}
+
+void cnn_dist_gather_double(const double *mine, size_t n, double *all)
+{
+    if (g_size <= 1) {
+        memmove(all, mine, n * sizeof *all);
+        return;
     }
+    CNN_ASSERT(n < (1u << 28));
+    MPI_Allgather(mine, (int)n, MPI_DOUBLE, all, (int)n, MPI_DOUBLE, MPI_COMM_WORLD);
 }
 
 int cnn_dist_min_int(int v)

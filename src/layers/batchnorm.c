@@ -39,7 +39,8 @@ static cnn_bn_geom geom_of(const cnn_plan_layer *pl)
     const cnn_layer_desc *d = &pl->ml->desc;
     return (cnn_bn_geom){.m = pl->n * s.h * s.w, .c = s.c,
                          .eps = d->eps > 0 ? d->eps : CNN_BN_EPS,
-                         .momentum = d->momentum > 0 ? d->momentum : CNN_BN_MOMENTUM};
+                         .momentum = d->momentum > 0 ? d->momentum : CNN_BN_MOMENTUM,
+                         .sync = pl->training ? pl->bn_sync : NULL};
 }
 
 static cnn_status bn_plan(cnn_plan_layer *pl, cnn_error *err)

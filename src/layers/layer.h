@@ -53,6 +53,9 @@ typedef struct cnn_plan_layer {
     size_t ws_floats;
     void *impl;          /* a fast op object (oneDNN convolution) */
     cnn_dnnl *dnnl;
+    /* training plans on several ranks with --sync-bn (cnn_plan_set_dist):
+     * batch norm's statistics over every rank's rows; NULL: this batch's */
+    const struct cnn_bn_sync *bn_sync;
 } cnn_plan_layer;
 
 /* ---- what a class tells the model-file reader (docs/model-files.md) ----

@@ -29,6 +29,7 @@ struct cnn_plan {
     size_t bytes;
     uint64_t seed, step;
     float label_smoothing;
+    cnn_plan_dist dist; /* data-parallel hooks (cnn_plan_set_dist) */
     int profiling;     /* time each layer's forward and backward */
     double *fwd_s, *bwd_s, loss_s;
     long fwd_calls, bwd_calls;

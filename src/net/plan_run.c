@@ -16,6 +16,14 @@ void cnn_plan_set_seed(cnn_plan *p, uint64_t seed, uint64_t step)
 
 void cnn_plan_set_label_smoothing(cnn_plan *p, float smoothing) { p->label_smoothing = smoothing; }
 
+void cnn_plan_set_dist(cnn_plan *p, const cnn_plan_dist *d)
+{
+    CNN_ASSERT(p->training);
+    p->dist = *d;
+    for (int i = 0; i < p->m->count; i++)
+        p->layers[i].bn_sync = d->bn;
+}
+
 void cnn_plan_freeze(cnn_plan *p)
 {
     CNN_ASSERT(!p->training);
@@ -91,6 +99,8 @@ void cnn_plan_backward(cnn_plan *p)
         }
         if (p->profiling)
             p->bwd_s[i] += cnn_now() - t0;
+        if (p->dist.grads_ready && p->m->layers[i].param_count)
+            p->dist.grads_ready(p->dist.ctx, p->m->layers[i].param_offset);
     }
     p->bwd_calls++;
 }

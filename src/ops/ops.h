@@ -54,12 +54,43 @@ typedef struct cnn_pool_geom {
 int cnn_pool_geom_finish(cnn_pool_geom *g);
 
 /* ---- batch normalisation: per channel over all other dims (m = N*H*W rows) ---- */
+/* Synchronised batch norm (`--sync-bn`, data-parallel training on several
+ * ranks, src/train/shard.c): the batch statistics and the backward's sums are
+ * taken over every rank's rows, as PyTorch's SyncBatchNorm. The gradients
+ * reaching a rank are those of its own mean loss, which the step weighs by
+ * share = its rows / all ranks' rows, so the backward's sums are weighed by it
+ * before they are added and this rank's part divided by it after (dgamma and
+ * dbeta stay this rank's own sums: the step weighs and adds them later). */
+typedef struct cnn_bn_sync {
+    int ranks;
+    /* every rank passes n doubles; all (ranks * n) receives rank r's at r * n,
+     * on every rank; called by every rank in the same order, never inside a
+     * parallel region */
+    void (*gather)(void *ctx, const double *mine, double *all, int n);
+    void *ctx;
+    double share;
+    double *buf; /* (ranks + 1) * (1 + 2 * channels) doubles, channels the widest layer's */
+} cnn_bn_sync;
+
 typedef struct cnn_bn_geom {
     int m;          /* rows: N*H*W for BatchNorm2d, N for BatchNorm1d */
     int c;          /* channels (features) */
     float eps;      /* 1e-5 in PyTorch */
     float momentum; /* 0.1 in PyTorch: running = (1-momentum)*running + momentum*batch */
+    const cnn_bn_sync *sync; /* NULL: the statistics of these m rows alone */
 } cnn_bn_geom;
+
+/* With g->sync, a rank's values go to the others in v = cnn_bn_sync_values(g):
+ * channel c's two at v[c] and v[C + c] (the rank's row count is added).
+ * cnn_bn_sync_moments: in, this rank's m rows' mean (v[c]) and sum of squares
+ * about it (v[C + c]); out, the mean and the biased variance over every rank's
+ * rows (combined in rank order, Chan's pairwise update). cnn_bn_sync_sums: in,
+ * the backward's sums over this rank's rows, sum dy' (v[c]) and sum dy' * xhat
+ * (v[C + c]); out, the whole batch's, in this rank's scale (see cnn_bn_sync).
+ * Both return the rows of all ranks, and give every rank the same values. */
+double *cnn_bn_sync_values(const cnn_bn_geom *g);
+double cnn_bn_sync_moments(const cnn_bn_geom *g);
+double cnn_bn_sync_sums(const cnn_bn_geom *g);
 
 
 /* ================= reference operations (src/ops/ref) ================= */

@@ -7,6 +7,7 @@
 
 #include "cnnlab/cnnlab.h"
 #include "core/core.h"
+#include "ops/ops.h"
 
 #define MAX_WEIGHT_RANGES 1024
 
@@ -31,8 +32,13 @@ typedef struct run {
      * their input hold its shard of each global batch of `batch` rows */
     int rank, ranks, writer; /* writer: rank 0, which alone writes the run folder */
     int batch;             /* rows of plan's global batch */
-    float *global_x;       /* (batch, H, W, C) a global batch, augmented (ranks > 1) */
-    uint8_t *global_labels;
+    /* ranks > 1 (shard.c): the backward's gradient sums, sent in buckets of
+     * bucket_floats as they become final ([grads_sent, param_count) sent), each
+     * weighed by grad_share (this rank's rows / the global batch's); bn_sync:
+     * --sync-bn's exchange (buf NULL: off) */
+    size_t bucket_floats, grads_sent;
+    float grad_share;
+    cnn_bn_sync bn_sync;
     cnn_data_info data_info; /* the data as probed: where, which format, its shape */
     double sync_seconds;   /* ranks > 1: time in the steps' sums over the ranks */
     double step_seconds;   /* time in the training steps (validation aside) */
@@ -85,9 +91,15 @@ void cnn_shard_fill(const run *r, const int *idx, int rows, int step, int epoch,
 /* The global batch's mean loss from this rank's (over count of rows rows);
  * *correct: this rank's count in, the global count out. */
 float cnn_shard_loss(run *r, float loss, int count, int rows, int *correct);
-/* The model's gradient of this rank's mean loss becomes the global batch's,
- * the same on every rank. Both add their time to r->sync_seconds (waiting
- * for a slower rank included). */
+/* Sets the plans' data-parallel hooks (once, after the plans are made): the
+ * gradient sums started during the backward and, with --sync-bn, batch norm
+ * over every rank's rows. Nothing in a world of one. */
+cnn_status cnn_shard_setup(run *r, cnn_error *err);
+/* Before each backward: this rank's count of the step's rows. */
+void cnn_shard_begin(run *r, int count, int rows);
+/* After the backward: the model's gradient of this rank's mean loss becomes
+ * the global batch's, the same on every rank. cnn_shard_loss and this add
+ * their time to r->sync_seconds (waiting for a slower rank included). */
 void cnn_shard_grads(run *r, int count, int rows);
 /* The batch-norm running estimates averaged over the ranks. */
 void cnn_shard_state(const run *r);

@@ -73,6 +73,7 @@ cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
         a->crop ? "crop " : "", a->translate ? "translate " : "", a->flip ? "flip " : "",
         a->altflip ? "altflip " : "", a->cutout ? "cutout" : "", a->crop_padding,
         a->translate_padding, a->cutout_size, (double)a->input_noise);
+    cnn_text_printf(&t, "sync_bn = %d\n", c->sync_bn);
     cnn_text_printf(&t, "seed = %llu\nthreads = %d\nval_fraction = %.7g\nsubset = %d\ntrain_images = %d\n"
                         "val_images = %d\ndata = %s\nbackend = %s\nprecision = %s\nconv = %s\n",
         (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data->path,

@@ -44,8 +44,7 @@ static void run_free(run *r)
     free(r->train_idx);
     free(r->val_idx);
     cnn_text_free(&r->csv);
-    cnn_free(r->global_x);
-    free(r->global_labels);
+    free(r->bn_sync.buf);
     cnn_dir_unlock(r->lock);
 }
 
@@ -206,14 +205,10 @@ static cnn_status make_plans(run *r, cnn_error *err)
         return st;
     if (full && rest && (st = cnn_plan_create(r->model, tail_shard, &c->exec, 1, &r->tail, err)))
         return st;
-    if (r->ranks > 1 && cnn_augment_active(&c->augment) &&
-        (!(r->global_x = cnn_alloc((size_t)r->batch * cnn_dataset_image_bytes(&r->data) *
-                                   sizeof(float))) ||
-         !(r->global_labels = malloc((size_t)r->batch))))
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for a batch of %d images",
-                             r->batch);
     if (r->n_val > 0 && (st = cnn_plan_create(r->model, r->n_val < EVAL_BATCH ? r->n_val : EVAL_BATCH,
                                               &c->exec, 0, &r->eval, err)))
+        return st;
+    if ((st = cnn_shard_setup(r, err)))
         return st;
     cnn_plan_set_label_smoothing(r->plan, c->label_smoothing);
     if (r->tail)
@@ -282,8 +277,9 @@ static cnn_status prepare(run *r, const cnn_train_hooks *hooks, cnn_error *err)
          (double)(cnn_plan_bytes(r->plan) + (r->tail ? cnn_plan_bytes(r->tail) : 0)) / 1048576.0);
     if (r->ranks > 1)
         info(hooks, "data-parallel on %d MPI ranks (%s): each takes %d of every %d images; "
-             "batch norm uses each rank's statistics", r->ranks, cnn_dist_library(),
-             cnn_plan_batch(r->plan), r->batch);
+             "batch norm uses %s statistics", r->ranks, cnn_dist_library(),
+             cnn_plan_batch(r->plan), r->batch,
+             c->sync_bn ? "the global batch's (--sync-bn)" : "each rank's");
     r->data_info = data;
     return CNN_STATUS_OK;
 }
@@ -388,6 +384,7 @@ static cnn_status train_steps(run *r, int epoch, progress *g, uint8_t *labels, e
                                  isnan(loss) ? "NaN" : "infinite", epoch, s + 1, steps,
                                  g->global_step, kept, (double)c->optim.lr);
         }
+        cnn_shard_begin(r, count, rows);
         cnn_plan_backward(p);
         cnn_shard_grads(r, count, rows);
         if (c->loss_sum) /* the gradient of the summed loss */

@@ -23,6 +23,11 @@
  * with K a per-channel estimate of the mean from the first rows, so that
  * var = E[d^2] - E[d]^2 does not cancel the way E[x^2] - E[x]^2 would.
  *
+ * With g->sync (--sync-bn) the statistics and the backward's two sums are the
+ * whole batch's, over every rank's rows (ops/bn_sync.c): each rank's partials
+ * are combined as above, exchanged between two parallel regions, and the
+ * last pass runs on the combined values.
+ *
  * Passes over memory: forward train 2 reads of x + 1 write of y; backward 2
  * reads of x, dy (and y with ReLU) + 1 write of dx. With GELU the backward's
  * first pass writes dy' into dx and the second reads it back in place of dy,
@@ -166,6 +171,58 @@ static int act_supported(cnn_act act)
     return act == CNN_ACT_NONE || act == CNN_ACT_RELU || act == CNN_ACT_GELU;
 }
 
+/* Channel ch's batch statistics (mean, biased var over rows rows) saved, its
+ * scale, and its running estimates updated. */
+static void statistics(const cnn_bn_geom *g, int ch, double mean, double var, double rows,
+                       const float *gamma, float *save_mean, float *save_invstd, float *scale,
+                       float *running_mean, float *running_var)
+{
+    if (var < 0.0)
+        var = 0.0;
+    double invstd = 1.0 / sqrt(var + g->eps);
+    save_mean[ch] = (float)mean;
+    save_invstd[ch] = (float)invstd;
+    /* from the saved invstd, as the backward recomputes it */
+    scale[ch] = (float)(gamma[ch] * (double)save_invstd[ch]);
+    double unbiased = rows > 1 ? var * rows / (rows - 1) : var;
+    double mom = g->momentum;
+    running_mean[ch] = (float)((1.0 - mom) * running_mean[ch] + mom * mean);
+    running_var[ch] = (float)((1.0 - mom) * running_var[ch] + mom * unbiased);
+}
+
+/* The forward with g->sync: this rank's moments, the exchange between the
+ * ranks (outside any parallel region), then the whole batch's statistics. */
+static void forward_train_sync(const cnn_bn_geom *g, cnn_act act, const float *x,
+                               const float *gamma, const float *beta, float *y, float *save_mean,
+                               float *save_invstd, float *running_mean, float *running_var,
+                               float *scratch)
+{
+    const int m = g->m, c = g->c, nb = block_count(m, c);
+    float *part = scratch, *shift = scratch + (size_t)2 * BN_BLOCKS * c, *scale = shift + c;
+    double *v = cnn_bn_sync_values(g);
+#pragma omp parallel if (parallel_worthwhile(m, c))
+    {
+#pragma omp for schedule(static)
+        for (int b = 0; b < nb; b++)
+            block_moments(x, c, block_start(m, nb, b), block_start(m, nb, b + 1), shift,
+                          part + (size_t)2 * b * c, part + (size_t)2 * b * c + c);
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < c; ch++) {
+            double s1, s2;
+            combine(part, c, nb, ch, &s1, &s2);
+            double dmean = s1 / m, m2 = s2 - s1 * dmean;
+            v[ch] = shift[ch] + dmean;
+            v[c + ch] = m2 > 0.0 ? m2 : 0.0;
+        }
+    }
+    double rows = cnn_bn_sync_moments(g);
+    for (int ch = 0; ch < c; ch++)
+        statistics(g, ch, v[ch], v[c + ch], rows, gamma, save_mean, save_invstd, scale,
+                   running_mean, running_var);
+#pragma omp parallel if (parallel_worthwhile(m, c))
+    normalise_rows(m, c, act, x, save_mean, scale, beta, y);
+}
+
 /* x (M,C), gamma, beta (C) -> y (M,C); save_mean, save_invstd (C) written;
  * running_mean, running_var (C) updated; scratch as above. */
 void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const float *x,
@@ -181,6 +238,11 @@ void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const f
     /* the shift K: mean of the first rows, close enough to the batch mean */
     cnn_pairsum_pilot(x, m < BN_PILOT ? m : BN_PILOT, (size_t)c, c, shift);
 
+    if (g->sync) {
+        forward_train_sync(g, act, x, gamma, beta, y, save_mean, save_invstd, running_mean,
+                           running_var, scratch);
+        return;
+    }
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {
 #pragma omp for schedule(static)
@@ -193,18 +255,8 @@ void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const f
             combine(part, c, nb, ch, &s1, &s2);
             double dmean = s1 / m; /* mean - K */
             double var = s2 / m - dmean * dmean;
-            if (var < 0.0)
-                var = 0.0;
-            double mean = shift[ch] + dmean;
-            double invstd = 1.0 / sqrt(var + g->eps);
-            save_mean[ch] = (float)mean;
-            save_invstd[ch] = (float)invstd;
-            /* from the saved invstd, as the backward recomputes it */
-            scale[ch] = (float)(gamma[ch] * (double)save_invstd[ch]);
-            double unbiased = m > 1 ? var * m / (m - 1) : var;
-            double mom = g->momentum;
-            running_mean[ch] = (float)((1.0 - mom) * running_mean[ch] + mom * mean);
-            running_var[ch] = (float)((1.0 - mom) * running_var[ch] + mom * unbiased);
+            statistics(g, ch, shift[ch] + dmean, var, m, gamma, save_mean, save_invstd, scale,
+                       running_mean, running_var);
         }
         normalise_rows(m, c, act, x, save_mean, scale, beta, y);
     }
@@ -236,6 +288,39 @@ void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const fl
     }
 }
 
+/* dx (M,C) = ka * (dy' - kd - (x - mean) * kb), dy' as block_grad_sums made
+ * it (with GELU it is in dx already); rows split among the running threads
+ * (call inside a parallel region). dx NULL: nothing. */
+static void dx_rows(int m, int c, cnn_act act, const float *x, const float *y, const float *dy,
+                    const float *save_mean, const float *ka, const float *kb, const float *kd,
+                    float *dx)
+{
+    if (!dx)
+        return;
+#pragma omp for schedule(static)
+    for (int r = 0; r < m; r++) {
+        const size_t o = (size_t)r * c;
+        const float *xr = x + o, *dyr = dy + o;
+        float *dxr = dx + o;
+        if (act == CNN_ACT_GELU) { /* dx holds dy' from the first pass */
+#pragma omp simd
+            for (int j = 0; j < c; j++)
+                dxr[j] = ka[j] * (dxr[j] - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
+        } else if (act == CNN_ACT_RELU) {
+            const float *yr = y + o;
+#pragma omp simd
+            for (int j = 0; j < c; j++) {
+                float d = yr[j] > 0.0f ? dyr[j] : 0.0f;
+                dxr[j] = ka[j] * (d - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
+            }
+        } else {
+#pragma omp simd
+            for (int j = 0; j < c; j++)
+                dxr[j] = ka[j] * (dyr[j] - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
+        }
+    }
+}
+
 /* x (M,C), y (M,C) (read only with ReLU), gamma, beta (read only with GELU),
  * save_mean, save_invstd (C), dy (M,C) -> dx (M,C), dgamma (C), dbeta (C),
  * each may be NULL. */
@@ -247,13 +332,13 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
 {
     CNN_ASSERT(act_supported(act));
     CNN_ASSERT(g->m >= 1 && g->c >= 1 && scratch);
-    const int m = g->m, c = g->c, nb = block_count(m, c), relu = act == CNN_ACT_RELU;
-    const int gelu = act == CNN_ACT_GELU;
+    const int m = g->m, c = g->c, nb = block_count(m, c);
     float *part = scratch;
     /* dx = ka * (dy' - kd - (x - mean)*kb): the small differences first, then
      * the gain gamma*invstd, which can be large */
     float *ka = scratch + (size_t)2 * BN_BLOCKS * c, *kb = ka + c, *kd = kb + c;
 
+    double *v = g->sync ? cnn_bn_sync_values(g) : NULL;
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {
         /* the forward's scale (z needs it with GELU) */
@@ -275,34 +360,26 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
                 dbeta[ch] = (float)sdy;
             if (dgamma)
                 dgamma[ch] = (float)sdyx;
+            if (v) { /* dx waits for the whole batch's sums */
+                v[ch] = sdy;
+                v[c + ch] = sdyx;
+                continue;
+            }
             kb[ch] = (float)(invstd * sdyx / m);
             kd[ch] = (float)(sdy / m);
         }
-        if (dx) {
-#pragma omp for schedule(static)
-            for (int r = 0; r < m; r++) {
-                const size_t o = (size_t)r * c;
-                const float *xr = x + o, *dyr = dy + o;
-                float *dxr = dx + o;
-                if (gelu) { /* dx holds dy' from the first pass */
-#pragma omp simd
-                    for (int j = 0; j < c; j++)
-                        dxr[j] = ka[j] * (dxr[j] - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
-                } else if (relu) {
-                    const float *yr = y + o;
-#pragma omp simd
-                    for (int j = 0; j < c; j++) {
-                        float d = yr[j] > 0.0f ? dyr[j] : 0.0f;
-                        dxr[j] = ka[j] * (d - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
-                    }
-                } else {
-#pragma omp simd
-                    for (int j = 0; j < c; j++)
-                        dxr[j] = ka[j] * (dyr[j] - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
-                }
-            }
-        }
+        if (!v)
+            dx_rows(m, c, act, x, y, dy, save_mean, ka, kb, kd, dx);
     }
+    if (!v)
+        return;
+    double rows = cnn_bn_sync_sums(g); /* the whole batch's sums, this rank's scale */
+    for (int ch = 0; ch < c; ch++) {
+        kb[ch] = (float)(save_invstd[ch] * v[c + ch] / rows);
+        kd[ch] = (float)(v[ch] / rows);
+    }
+#pragma omp parallel if (parallel_worthwhile(m, c))
+    dx_rows(m, c, act, x, y, dy, save_mean, ka, kb, kd, dx);
 }
 
 void cnn_fast_batchnorm_fold(int oc, size_t per_oc, float eps, const float *w, const float *b,

@@ -15,6 +15,9 @@
  *        dgamma = sum_r dy * xhat
  *        dx     = gamma * invstd / m * (m*dy - dbeta - xhat * dgamma)
  *
+ * With g->sync (--sync-bn) mean, var and the backward's two sums are the
+ * whole batch's over every rank's rows, m their count (ops/bn_sync.c).
+ *
  * Statistics and reductions are accumulated in double. */
 #include <math.h>
 
@@ -29,24 +32,42 @@ void cnn_ref_batchnorm_forward_train(const cnn_bn_geom *g, const float *x, const
 {
     CNN_ASSERT(save_mean && save_invstd && running_mean && running_var && g->m >= 1);
     const int m = g->m, C = g->c;
-    for (int c = 0; c < C; c++) {
-        double s = 0;
+    double *v = g->sync ? cnn_bn_sync_values(g) : NULL, rows = m;
+    for (int c = 0; c < C && v; c++) { /* with sync: this rank's moments, then everyone's */
+        double s = 0, ss = 0;
         for (int r = 0; r < m; r++)
             s += x[(size_t)r * C + c];
-        double mean = s / m;
-        double ss = 0;
-        for (int r = 0; r < m; r++) {
-            double d = x[(size_t)r * C + c] - mean;
-            ss += d * d;
+        for (int r = 0; r < m; r++)
+            ss += (x[(size_t)r * C + c] - s / m) * (x[(size_t)r * C + c] - s / m);
+        v[c] = s / m;
+        v[C + c] = ss;
+    }
+    if (v)
+        rows = cnn_bn_sync_moments(g);
+    for (int c = 0; c < C; c++) {
+        double mean, var;
+        if (v) {
+            mean = v[c];
+            var = v[C + c];
+        } else {
+            double s = 0;
+            for (int r = 0; r < m; r++)
+                s += x[(size_t)r * C + c];
+            mean = s / m;
+            double ss = 0;
+            for (int r = 0; r < m; r++) {
+                double d = x[(size_t)r * C + c] - mean;
+                ss += d * d;
+            }
+            var = ss / m;
         }
-        double var = ss / m;
         double invstd = 1.0 / sqrt(var + g->eps);
         for (int r = 0; r < m; r++)
             y[(size_t)r * C + c] =
                 (float)(gamma[c] * (x[(size_t)r * C + c] - mean) * invstd + beta[c]);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        double unbiased = m > 1 ? var * m / (m - 1) : var;
+        double unbiased = rows > 1 ? var * rows / (rows - 1) : var;
         double mom = g->momentum;
         running_mean[c] = (float)((1.0 - mom) * running_mean[c] + mom * mean);
         running_var[c] = (float)((1.0 - mom) * running_var[c] + mom * unbiased);
@@ -75,25 +96,39 @@ void cnn_ref_batchnorm_backward(const cnn_bn_geom *g, const float *x, const floa
                                 float *dx, float *dgamma, float *dbeta)
 {
     const int m = g->m, C = g->c;
-    for (int c = 0; c < C; c++) {
-        double mean = save_mean[c], invstd = save_invstd[c];
-        double sdy = 0, sdyx = 0;
-        for (int r = 0; r < m; r++) {
-            double d = dy[(size_t)r * C + c];
-            sdy += d;
-            sdyx += d * (x[(size_t)r * C + c] - mean) * invstd;
-        }
-        if (dbeta)
-            dbeta[c] = (float)sdy;
-        if (dgamma)
-            dgamma[c] = (float)sdyx;
-        if (dx) {
-            double k = gamma[c] * invstd / m;
+    double *v = g->sync ? cnn_bn_sync_values(g) : NULL, rows = m;
+    for (int pass = v ? 0 : 1; pass < 2; pass++) { /* with sync: this rank's sums first */
+        for (int c = 0; c < C; c++) {
+            double mean = save_mean[c], invstd = save_invstd[c];
+            double sdy = 0, sdyx = 0;
             for (int r = 0; r < m; r++) {
-                double xhat = (x[(size_t)r * C + c] - mean) * invstd;
-                dx[(size_t)r * C + c] =
-                    (float)(k * (m * (double)dy[(size_t)r * C + c] - sdy - xhat * sdyx));
+                double d = dy[(size_t)r * C + c];
+                sdy += d;
+                sdyx += d * (x[(size_t)r * C + c] - mean) * invstd;
+            }
+            if (pass == 0) {
+                v[c] = sdy;
+                v[C + c] = sdyx;
+                continue;
+            }
+            if (dbeta)
+                dbeta[c] = (float)sdy;
+            if (dgamma)
+                dgamma[c] = (float)sdyx;
+            if (v) { /* dx from the whole batch's sums */
+                sdy = v[c];
+                sdyx = v[C + c];
+            }
+            if (dx) {
+                double k = gamma[c] * invstd / rows;
+                for (int r = 0; r < m; r++) {
+                    double xhat = (x[(size_t)r * C + c] - mean) * invstd;
+                    dx[(size_t)r * C + c] =
+                        (float)(k * (rows * (double)dy[(size_t)r * C + c] - sdy - xhat * sdyx));
+                }
             }
         }
+        if (pass == 0)
+            rows = cnn_bn_sync_sums(g);
     }
 }
