@@ -32,7 +32,10 @@ for s in $seeds; do
         mv "$out/cnnlab-$s.log.tmp" "$out/cnnlab-$s.log"
     fi
     if [ ! -f "$out/torch-$s.log" ]; then
-        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 tools/torch_train_resnet20.py \
+        # glibc's malloc kept from returning activation memory every step (PyTorch's
+        # speed on this VM, not its numbers: docs/performance.md, tuned environment)
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE MALLOC_MMAP_MAX_=0 \
+            MALLOC_TRIM_THRESHOLD_=100000000000 /usr/bin/python3 tools/torch_train_resnet20.py \
             --data data $recipe --seed "$s" --threads 2 --same-as "$cnnlab" \
             >"$out/torch-$s.log.tmp" 2>&1
         mv "$out/torch-$s.log.tmp" "$out/torch-$s.log"
@@ -46,6 +49,6 @@ for s in $seeds; do
         "$(accs "$out/torch-$s.log" | tail -1)" "$(accs "$out/cnnlab-$s.log" | sort -n | tail -1)" \
         "$(accs "$out/torch-$s.log" | sort -n | tail -1)"
 done | tee "$out/table.txt"
-awk 'NR > 1 { c += $2; t += $3; cb += $4; tb += $5; n++ }
+awk '{ c += $2; t += $3; cb += $4; tb += $5; n++ }
      END { printf "mean  %12.2f %12.2f %12.2f %12.2f   gap (torch - cnnlab): last %.2f, best %.2f points\n",
            c / n, t / n, cb / n, tb / n, (t - c) / n, (tb - cb) / n }' "$out/table.txt"

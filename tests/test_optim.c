@@ -1065,6 +1065,95 @@ static void test_lookahead_units(void)
     free(live);
 }
 
+/* ---- Muon (tests/fixtures/muon.txt, tools/fixtures/make_muon_fixtures.py) ---- */
+#define MUON_MADE_BY "tools/fixtures/make_muon_fixtures.py"
+
+static void test_muon(const fixture_file *f)
+{
+    /* Newton-Schulz: the fast form and the reference against torch's */
+    for (int k = 0;; k++) {
+        char p[32];
+        snprintf(p, sizeof p, "ns.%d.", k);
+        char name[64];
+        snprintf(name, sizeof name, "%sshape", p);
+        if (!fixture_find(f, name))
+            break;
+        const float *sh = need(f, p, "shape", 3)->v;
+        int rows = (int)sh[0], cols = (int)sh[1], steps = (int)sh[2];
+        size_t n = (size_t)rows * cols;
+        const float *g = need(f, p, "g", (int)n)->v, *want = need(f, p, "out", (int)n)->v;
+        float *fast = malloc(sizeof *fast * n), *ref = malloc(sizeof *ref * n);
+        float *work = malloc(sizeof *work * cnn_muon_work_floats(rows, cols));
+        cnn_muon_orthogonalize(rows, cols, steps, g, fast, work);
+        cnn_muon_orthogonalize_ref(rows, cols, steps, g, ref);
+        double wf = worst_ratio(fast, want, n, 1e-4, 1e-5), wr = worst_ratio(ref, want, n, 1e-4, 1e-5);
+        check(wf <= 1 && wr <= 1, "muon NS %dx%d, %d steps: fast %.3g, reference %.3g of the "
+              "tolerance (1e-4 relative + 1e-5) from torch", rows, cols, steps, wf, wr);
+        printf("muon: Newton-Schulz %dx%d (%d steps) = torch's: fast %.3g, reference %.3g of the "
+               "tolerance\n", rows, cols, steps, wf, wr);
+        free(fast);
+        free(ref);
+        free(work);
+    }
+    /* five steps of Muon on three filter tensors */
+    const char *cases[] = {"airbench", "plain"};
+    for (int c = 0; c < 2; c++) {
+        char p[32];
+        snprintf(p, sizeof p, "mu.%s.", cases[c]);
+        const float *cfg = need(f, p, "config", 5)->v;
+        const fixture_record *shapes = need(f, p, "shapes", -1);
+        int t = (int)(shapes->count / 2);
+        cnn_muon_matrix mats[8];
+        size_t total = 0;
+        CNN_ASSERT(t <= 8);
+        for (int i = 0; i < t; i++) {
+            mats[i] = (cnn_muon_matrix){total, (int)shapes->v[2 * i], (int)shapes->v[2 * i + 1]};
+            total += (size_t)mats[i].rows * mats[i].cols;
+        }
+        cnn_muon_config mc = {.lr = cfg[0], .momentum = cfg[1], .nesterov = (int)cfg[2],
+                              .ns_steps = (int)cfg[3], .renorm = (int)cfg[4]};
+        cnn_muon mu;
+        cnn_error err;
+        if (cnn_muon_init(&mu, &mc, mats, t, &err)) {
+            check(0, "muon %s: %s", cases[c], err.msg);
+            continue;
+        }
+        float *params = malloc(sizeof *params * total), *m = calloc(total, sizeof *m);
+        memcpy(params, need(f, p, "params0", (int)total)->v, sizeof *params * total);
+        double worst = 0;
+        for (int k = 1; k <= 5; k++) {
+            char g[16], w[16];
+            snprintf(g, sizeof g, "grad%d", k);
+            snprintf(w, sizeof w, "params%d", k);
+            cnn_muon_step(&mu, mc.lr, params, need(f, p, g, (int)total)->v, m);
+            double r = worst_ratio(params, need(f, p, w, (int)total)->v, total, 1e-4, 1e-5);
+            worst = r > worst ? r : worst;
+        }
+        check(worst <= 1, "muon %s: 5 steps of %d tensors (%zu floats): %.3g of the tolerance "
+              "(1e-4 relative + 1e-5) from torch", cases[c], t, total, worst);
+        printf("muon: %s (lr %g, momentum %g, %d Newton-Schulz steps, renorm %d), 5 steps of %d "
+               "filter tensors = torch's within %.3g of the tolerance\n", cases[c],
+               (double)mc.lr, (double)mc.momentum, mc.ns_steps, mc.renorm, t, worst);
+        free(params);
+        free(m);
+        cnn_muon_free(&mu);
+    }
+    /* what cnn_muon_init refuses */
+    cnn_muon_matrix one = {0, 4, 9};
+    cnn_muon mu;
+    cnn_error err;
+    cnn_muon_config bad = {.lr = 0.1f, .momentum = 1.0f, .nesterov = 1, .ns_steps = 5};
+    check(cnn_muon_init(&mu, &bad, &one, 1, &err) && strstr(err.msg, "--muon-momentum"),
+          "muon: momentum 1 refused naming the flag");
+    bad.momentum = 0.9f;
+    bad.ns_steps = 0;
+    check(cnn_muon_init(&mu, &bad, &one, 1, &err) && strstr(err.msg, "--muon-steps"),
+          "muon: 0 Newton-Schulz steps refused naming the flag");
+    bad.ns_steps = 5;
+    check(cnn_muon_init(&mu, &bad, &one, 0, &err) && strstr(err.msg, "no trainable convolution"),
+          "muon: a model without filters refused");
+}
+
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "tests/fixtures/optim.txt";
@@ -1091,6 +1180,13 @@ int main(int argc, char **argv)
         test_lookahead(&f);
     } else {
         check(0, "fixture %s not loaded", recipe_path);
+    }
+    fixture_free(&f);
+    const char *muon_path = argc > 3 ? argv[3] : "tests/fixtures/muon.txt";
+    if (fixture_load(&f, muon_path, MUON_MADE_BY)) {
+        test_muon(&f);
+    } else {
+        check(0, "fixture %s not loaded", muon_path);
     }
     fixture_free(&f);
     return check_finish("test_optim");

@@ -162,6 +162,64 @@ int cnn_opt_kind_parse(const char *s, cnn_opt_kind *out);
 
 
 /* ======================================================================
+ * Muon: orthogonalised updates for convolution filters
+ * ====================================================================== */
+
+/* Muon (Jordan et al., 2024; as airbench94_muon uses it) updates each filter
+ * tensor W (rows = output channels, cols = the rest, PyTorch's
+ * W.reshape(len(W), -1)) with the nearest semi-orthogonal matrix to its
+ * momentum, while the base optimizer (cnn_optim, which must leave these ranges
+ * frozen) updates every other parameter. One step of a matrix, g its gradient:
+ *     m = momentum * m + g                      (m: the caller's block, see below)
+ *     g = nesterov ? g + momentum * m : m
+ *     renorm:  W = W * sqrt(rows) / ||W||_F     (airbench: filters keep their norm)
+ *     W = W - lr * NS(g)
+ * NS(g) is the quintic Newton-Schulz iteration: X = g / (||g||_F + 1e-7),
+ * taken as its transpose when rows > cols, then steps times
+ *     A = X X^T,  B = b A + c A A,  X = a X + B X
+ * with (a, b, c) = (3.4445, -4.7750, 2.0315), which brings every singular value
+ * of X near 1 (between about 0.7 and 1.2) rather than exactly to it. */
+typedef struct cnn_muon_config {
+    float lr;       /* > 0; the schedule scales it as it scales the base lr */
+    float momentum; /* [0, 1) */
+    int nesterov;
+    int ns_steps;   /* Newton-Schulz iterations, 1..20 (Muon's default 5; airbench 3) */
+    int renorm;     /* 1: the rescaling to sqrt(rows) before each step (airbench) */
+} cnn_muon_config;
+
+/* One filter tensor: rows x cols floats at offset of the parameter block. */
+typedef struct cnn_muon_matrix {
+    size_t offset;
+    int rows, cols;
+} cnn_muon_matrix;
+
+typedef struct cnn_muon {
+    cnn_muon_config c;
+    cnn_muon_matrix *mats; /* (count) */
+    int count;
+    float *work;           /* the largest matrix's scratch */
+} cnn_muon;
+
+/* Validates c (errors name --muon-lr, --muon-momentum, --muon-steps) and the
+ * matrices (n of them, copied), and allocates the scratch. */
+cnn_status cnn_muon_init(cnn_muon *mu, const cnn_muon_config *c, const cnn_muon_matrix *mats,
+                         int n, cnn_error *err);
+/* One step of every matrix with learning rate lr. m is the momentum block,
+ * indexed as params (the base optimizer's own momentum or first-moment block,
+ * whose slices at the matrices it never touches while they are frozen for it:
+ * so resume.state keeps Muon's momentum with no field of its own). */
+void cnn_muon_step(cnn_muon *mu, float lr, float *params, const float *grads, float *m);
+void cnn_muon_free(cnn_muon *mu);
+
+/* NS(g) of a rows x cols matrix into out (may not alias g): the fast form on
+ * sgemm (oneDNN), and the reference with plain loops accumulating in double.
+ * work: cnn_muon_work_floats(rows, cols) floats. */
+size_t cnn_muon_work_floats(int rows, int cols);
+void cnn_muon_orthogonalize(int rows, int cols, int steps, const float *g, float *out,
+                            float *work);
+void cnn_muon_orthogonalize_ref(int rows, int cols, int steps, const float *g, float *out);
+
+/* ======================================================================
  * Gradient adjustments before the step
  * ====================================================================== */
 

@@ -51,6 +51,9 @@ typedef struct cnn_train_config {
                              * (cnn_evaluate_tta): validation after the last epoch and
                              * `cnnlab test`; per-epoch validation stays plain */
     cnn_optim_config optim;          /* lr, momentum, weight decay, Adam's betas, ... */
+    cnn_muon_config muon;            /* lr > 0: Muon updates the trainable convolution
+                                      * filters (optim.h) and optim the rest; the schedule
+                                      * scales muon.lr as it scales optim.lr */
     cnn_sched_config sched;          /* learning-rate schedule (base_lr = optim.lr) */
     float l2;                        /* explicit penalty l2 * sum w^2 on conv/linear weights */
     float clip_grad_norm;            /* 0: off */

@@ -28,6 +28,7 @@ void cnn_train_config_defaults(cnn_train_config *c)
         c->lr_mult[i] = 1.0f;
     cnn_lookahead_config_defaults(&c->lookahead);
     c->lookahead.every = 0;
+    c->muon = (cnn_muon_config){.lr = 0, .momentum = 0.95f, .nesterov = 1, .ns_steps = 5};
     c->whiten_images = 5000;
     c->whiten_eps = 5e-4f;
     c->exec = (cnn_plan_config){CNN_BACKEND_FAST, CNN_PRECISION_FP32, CNN_CONV_AUTO};

@@ -22,6 +22,7 @@ typedef struct run {
     int steps_per_epoch;
     long total_steps;      /* the run's length in steps */
     cnn_optim opt;
+    cnn_muon muon;         /* muon.count 0: no Muon */
     cnn_lookahead la;      /* la.params NULL: no lookahead */
     cnn_sched sched;
     cnn_range weights[MAX_WEIGHT_RANGES];

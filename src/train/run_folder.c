@@ -55,6 +55,8 @@ cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
                         "beta1 = %.7g\nbeta2 = %.7g\neps = %.7g\n",
         cnn_opt_kind_name(o->kind), (double)o->lr, (double)o->momentum, o->nesterov,
         (double)o->weight_decay, (double)o->beta1, (double)o->beta2, (double)o->eps);
+    cnn_text_printf(&t, "muon_lr = %.7g\nmuon_momentum = %.7g\nmuon_steps = %d\nmuon_renorm = %d\n",
+        (double)c->muon.lr, (double)c->muon.momentum, c->muon.ns_steps, c->muon.renorm);
     cnn_text_printf(&t, "lr_schedule = %s\nstep_size = %d\ngamma = %.7g\nmilestones = ",
         cnn_sched_kind_name(s->kind), s->step_size, (double)s->gamma);
     for (int i = 0; i < s->milestone_count; i++)

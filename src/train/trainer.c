@@ -37,6 +37,7 @@ static void run_free(run *r)
     cnn_plan_destroy(r->tail);
     cnn_plan_destroy(r->eval);
     cnn_optim_free(&r->opt);
+    cnn_muon_free(&r->muon);
     if (r->la.params)
         cnn_lookahead_free(&r->la);
     cnn_model_destroy(r->model);
@@ -68,9 +69,17 @@ static cnn_status whiten_layers(run *r, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
+/* 1 if Muon updates this range: a trainable convolution's filters. */
+static int muon_owns(const run *r, const cnn_param_range *pr)
+{
+    return r->cfg->muon.lr > 0 && pr->role == CNN_PARAM_WEIGHT && !pr->frozen &&
+           r->model->layers[pr->layer].desc.kind == CNN_LAYER_CONV;
+}
+
 /* The optimizer's parameter groups for epoch (1-based): --lr-mult per role
  * (weight decay divided by the multiplier), parameters the model file froze,
- * and whitened biases after --whiten-bias-epochs. */
+ * whitened biases after --whiten-bias-epochs, and Muon's filters (frozen for
+ * the base optimizer, trained by Muon). */
 static cnn_status set_groups(run *r, int epoch, cnn_error *err)
 {
     const cnn_train_config *c = r->cfg;
@@ -97,10 +106,11 @@ static cnn_status set_groups(run *r, int epoch, cnn_error *err)
                         d->init == CNN_LAYER_INIT_WHITEN && ranges[i].role == CNN_PARAM_BIAS;
         if (ranges[i].frozen || bias_done)
             mult = 0;
-        groups[i] = (cnn_param_group){{ranges[i].offset, ranges[i].count}, mult,
+        int muon = muon_owns(r, &ranges[i]);
+        groups[i] = (cnn_param_group){{ranges[i].offset, ranges[i].count}, muon ? 0.0f : mult,
                                       mult > 0 ? 1.0f / mult : 0.0f};
-        any |= mult != 1.0f;
-        want[ranges[i].layer] |= mult > 0;
+        any |= muon || mult != 1.0f;
+        want[ranges[i].layer] |= muon || mult > 0;
     }
     cnn_status st = cnn_optim_set_groups(&r->opt, groups, any ? n : 0, err);
     /* layers nobody trains (nor anything before them) skip their backward */
@@ -112,6 +122,40 @@ static cnn_status set_groups(run *r, int epoch, cnn_error *err)
     free(want);
     free(ranges);
     free(groups);
+    return st;
+}
+
+/* --muon-lr: Muon for the trainable convolution filters, its momentum kept in
+ * the base optimizer's momentum block (where resume.state saves it). */
+static cnn_status init_muon(run *r, cnn_error *err)
+{
+    if (r->cfg->muon.lr <= 0)
+        return CNN_STATUS_OK;
+    if (!r->opt.m)
+        return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--muon-lr: the other parameters' "
+                             "optimizer must keep a momentum block for Muon's to live in: "
+                             "--optimizer sgd or rmsprop with --momentum above 0, adam or adamw "
+                             "(found %s with momentum %g)", cnn_opt_kind_name(r->cfg->optim.kind),
+                             (double)r->cfg->optim.momentum);
+    int n = cnn_model_param_ranges(r->model, NULL, 0), k = 0;
+    cnn_param_range *ranges = malloc(sizeof *ranges * (size_t)n);
+    cnn_muon_matrix *mats = malloc(sizeof *mats * (size_t)n);
+    if (!ranges || !mats) {
+        free(ranges);
+        free(mats);
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %d parameter ranges", n);
+    }
+    cnn_model_param_ranges(r->model, ranges, n);
+    for (int i = 0; i < n; i++) {
+        if (!muon_owns(r, &ranges[i]))
+            continue;
+        int rows = r->model->layers[ranges[i].layer].out.c; /* (OC, IC/G, KH, KW) */
+        CNN_ASSERT(rows > 0 && ranges[i].count % (size_t)rows == 0);
+        mats[k++] = (cnn_muon_matrix){ranges[i].offset, rows, (int)(ranges[i].count / (size_t)rows)};
+    }
+    cnn_status st = cnn_muon_init(&r->muon, &r->cfg->muon, mats, k, err);
+    free(ranges);
+    free(mats);
     return st;
 }
 
@@ -229,7 +273,7 @@ static cnn_status make_plans(run *r, cnn_error *err)
     }
     if ((st = cnn_sched_init(&r->sched, &sc, err)) ||
         (st = cnn_optim_init(&r->opt, &c->optim, r->model->param_count, err)) ||
-        (st = set_groups(r, 1, err)))
+        (st = init_muon(r, err)) || (st = set_groups(r, 1, err)))
         return st;
     return CNN_STATUS_OK;
 }
@@ -398,6 +442,9 @@ static cnn_status train_steps(run *r, int epoch, progress *g, uint8_t *labels, e
             cnn_clip_grad_value(r->model->grads, r->model->param_count, c->clip_grad_value);
         e->lr = cnn_sched_lr(&r->sched, epoch - 1, s);
         cnn_optim_step(&r->opt, e->lr, r->model->params, r->model->grads);
+        if (r->muon.count) /* scheduled as the base lr is */
+            cnn_muon_step(&r->muon, c->optim.lr > 0 ? c->muon.lr * (e->lr / c->optim.lr) : 0,
+                          r->model->params, r->model->grads, r->opt.m);
         if (r->la.params && g->global_step % c->lookahead.every == 0)
             cnn_lookahead_update(&r->la, r->model->params, r->model->state,
                                  cnn_lookahead_decay(&c->lookahead, g->global_step,
