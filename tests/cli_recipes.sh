@@ -10,7 +10,7 @@ set -u
 cli_start recipes
 
 list=$("$CNNLAB" recipes)
-for r in airbench94 quick; do
+for r in airbench94 quick airbench94-muon; do
     if grep -q "^$r " <<<"$list"; then pass "recipes lists $r"; else fail "recipes lacks $r: $list"; fi
     if "$CNNLAB" recipes "$r" | grep -q -- "--model airbench94"; then
         pass "recipes $r prints the file"
@@ -77,6 +77,32 @@ elif "$CNNLAB" train --resume "$tmp/cut" >"$tmp/resume.log" 2>&1 &&
 else
     fail "recipe resume: $(cat "$tmp/resume.log"; diff "$tmp/whole/metrics.csv" "$tmp/cut/metrics.csv")"
 fi
+# Muon (airbench94-muon at toy scale): its momentum lives in the base
+# optimizer's block, so a killed run resumes to the uninterrupted one's
+# weights; it needs that block to exist.
+margs=(--recipe airbench94-muon --epochs 5 --batch-size 64 --subset 512 --val-fraction 0.05
+       --whiten-images 100 --threads 2 --conv direct --precision fp32 --data "$data")
+"$CNNLAB" train "${margs[@]}" --out "$tmp/mwhole" >"$tmp/mwhole.log" 2>&1
+"$CNNLAB" train "${margs[@]}" --out "$tmp/mcut" >/dev/null 2>&1 &
+pid=$!
+while kill -0 "$pid" 2>/dev/null && [ ! -e "$tmp/mcut/resume.state" ]; do
+    sleep 0.01
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+if ! grep -qx "muon_lr = 0.24" "$tmp/mwhole/config.txt" 2>/dev/null; then
+    fail "airbench94-muon: $(tail -n 3 "$tmp/mwhole.log")"
+elif [ -e "$tmp/mcut/status.txt" ]; then
+    fail "muon resume: the run ended before it could be killed (the machine stalled this script)"
+elif "$CNNLAB" train --resume "$tmp/mcut" >"$tmp/mresume.log" 2>&1 &&
+    [ "$(cut -d, -f1-6 "$tmp/mwhole/metrics.csv")" = "$(cut -d, -f1-6 "$tmp/mcut/metrics.csv")" ] &&
+    cmp -s "$tmp/mwhole/last.weights" "$tmp/mcut/last.weights"; then
+    pass "airbench94-muon (toy scale) resumed after a kill: the same metrics and weights as an uninterrupted run"
+else
+    fail "muon resume: $(cat "$tmp/mresume.log"; diff "$tmp/mwhole/metrics.csv" "$tmp/mcut/metrics.csv")"
+fi
+expect 2 "momentum block" -- "$CNNLAB" train --model lenet5 --muon-lr 0.1 --momentum 0 \
+    --epochs 1 --subset 64 --data "$data" --out "$tmp/nomom"
 # A study takes a recipe as its base: every run trains the recipe's settings
 # with the varied flag on top (the airbench network has a dropout slot).
 st=$tmp/study
