@@ -60,13 +60,7 @@ fi
 # whitened bias's freezing included).
 rargs=("${args[@]}" --epochs 6.5 --whiten-bias-epochs 2)
 "$CNNLAB" train "${rargs[@]}" --out "$tmp/whole" >/dev/null 2>&1
-"$CNNLAB" train "${rargs[@]}" --out "$tmp/cut" >/dev/null 2>&1 &
-pid=$!
-while kill -0 "$pid" 2>/dev/null && [ ! -e "$tmp/cut/resume.state" ]; do
-    sleep 0.01
-done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+kill_at_checkpoint "$tmp/cut" "$CNNLAB" train "${rargs[@]}" --out "$tmp/cut"
 if [ -e "$tmp/cut/status.txt" ]; then
     fail "resume: the run ended before it could be killed (the machine stalled this script)"
 elif "$CNNLAB" train --resume "$tmp/cut" >"$tmp/resume.log" 2>&1 &&
@@ -83,13 +77,7 @@ fi
 margs=(--recipe airbench94-muon --epochs 5 --batch-size 64 --subset 512 --val-fraction 0.05
        --whiten-images 100 --threads 2 --conv direct --precision fp32 --data "$data")
 "$CNNLAB" train "${margs[@]}" --out "$tmp/mwhole" >"$tmp/mwhole.log" 2>&1
-"$CNNLAB" train "${margs[@]}" --out "$tmp/mcut" >/dev/null 2>&1 &
-pid=$!
-while kill -0 "$pid" 2>/dev/null && [ ! -e "$tmp/mcut/resume.state" ]; do
-    sleep 0.01
-done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+kill_at_checkpoint "$tmp/mcut" "$CNNLAB" train "${margs[@]}" --out "$tmp/mcut"
 if ! grep -qx "muon_lr = 0.24" "$tmp/mwhole/config.txt" 2>/dev/null; then
     fail "airbench94-muon: $(tail -n 3 "$tmp/mwhole.log")"
 elif [ -e "$tmp/mcut/status.txt" ]; then

@@ -48,13 +48,7 @@ rflags=(--model lenet5 --epochs 12 --subset 4096 --batch-size 64 --lr 0.05 --lr-
         --augment crop,flip --dropout 0.1 --val-fraction 0.02 --threads 2 --conv direct
         --data "$data")
 "$CNNLAB" train "${rflags[@]}" --out "$tmp/whole" >/dev/null 2>&1
-"$CNNLAB" train "${rflags[@]}" --out "$tmp/cut" >/dev/null 2>&1 &
-pid=$!
-while kill -0 "$pid" 2>/dev/null && [ ! -e "$tmp/cut/resume.state" ]; do
-    sleep 0.01
-done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+kill_at_checkpoint "$tmp/cut" "$CNNLAB" train "${rflags[@]}" --out "$tmp/cut"
 cut_at=$(($(wc -l <"$tmp/cut/metrics.csv") - 1))
 if [ -e "$tmp/cut/status.txt" ]; then
     fail "resume: the run ended before it could be killed (the machine stalled this script)"

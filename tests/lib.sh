@@ -28,6 +28,22 @@ expect() {
         fail "$* -> exit $rc (want $want), stderr: $out (want /$pattern/)"
     fi
 }
+
+# kill_at_checkpoint DIR CMD...: runs CMD in the background and SIGKILLs it as
+# soon as DIR/resume.state exists (its first epoch is on disk), or lets it
+# end; returns once it has gone. The caller checks DIR/status.txt to tell
+# whether it was cut.
+kill_at_checkpoint() {
+    local dir=$1 pid
+    shift
+    "$@" >/dev/null 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null && [ ! -e "$dir/resume.state" ]; do
+        sleep 0.01
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
 #
 # make_fake_cifar DIR: writes a fake CIFAR-10 folder in the official binary
 # layout (data_batch_1..5.bin, test_batch.bin, 10000 records each) into DIR,

@@ -86,6 +86,16 @@ static void block_moments(const float *x, int c, int r0, int r1, const float *k,
     }
 }
 
+/* Every block's moments into part, the blocks split among the running threads
+ * (call inside a parallel region). */
+static void blocks_moments(const float *x, int m, int c, int nb, const float *shift, float *part)
+{
+#pragma omp for schedule(static)
+    for (int b = 0; b < nb; b++)
+        block_moments(x, c, block_start(m, nb, b), block_start(m, nb, b + 1), shift,
+                      part + (size_t)2 * b * c, part + (size_t)2 * b * c + c);
+}
+
 /* Rows [r0, r1): with dy' = dy * act'(z) (y read only with ReLU; with GELU z =
  * (x - mean) * scale + beta and dy' also written to dact when not NULL),
  * s1 (C) = sum dy', s2 (C) = sum dy' * (x - mean). */
@@ -202,10 +212,7 @@ static void forward_train_sync(const cnn_bn_geom *g, cnn_act act, const float *x
     double *v = cnn_bn_sync_values(g);
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {
-#pragma omp for schedule(static)
-        for (int b = 0; b < nb; b++)
-            block_moments(x, c, block_start(m, nb, b), block_start(m, nb, b + 1), shift,
-                          part + (size_t)2 * b * c, part + (size_t)2 * b * c + c);
+        blocks_moments(x, m, c, nb, shift, part);
 #pragma omp for schedule(static)
         for (int ch = 0; ch < c; ch++) {
             double s1, s2;
@@ -245,10 +252,7 @@ void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const f
     }
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {
-#pragma omp for schedule(static)
-        for (int b = 0; b < nb; b++)
-            block_moments(x, c, block_start(m, nb, b), block_start(m, nb, b + 1), shift,
-                          part + (size_t)2 * b * c, part + (size_t)2 * b * c + c);
+        blocks_moments(x, m, c, nb, shift, part);
 #pragma omp for schedule(static)
         for (int ch = 0; ch < c; ch++) {
             double s1, s2;
