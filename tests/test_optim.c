@@ -1122,7 +1122,7 @@ static void test_muon(const fixture_file *f)
         memcpy(params, need(f, p, "params0", (int)total)->v, sizeof *params * total);
         double worst = 0;
         for (int k = 1; k <= 5; k++) {
-            char g[16], w[16];
+            char g[24], w[24];
             snprintf(g, sizeof g, "grad%d", k);
             snprintf(w, sizeof w, "params%d", k);
             cnn_muon_step(&mu, mc.lr, params, need(f, p, g, (int)total)->v, m);

@@ -231,7 +231,9 @@ static cnn_status probe(const cnn_data_source *src, cnn_data_info *info, int fet
         return CNN_STATUS_OK;
     case CNN_DATA_IDX: {
         char images[4200], labels[4200];
-        snprintf(info->path, sizeof info->path, "%s", idx_images);
+        if (snprintf(info->path, sizeof info->path, "%s", idx_images) >= (int)sizeof info->path)
+            return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--data %s: path too long "
+                                 "(room for %zu bytes)", idx_images, sizeof info->path - 1);
         if ((st = idx_split(info->path, 0, images, labels, sizeof images, err)) ||
             (st = cnn_idx_probe(images, labels, &info->h, &info->w, &info->classes, err)))
             return st;
