@@ -31,7 +31,7 @@ LDFLAGS += -fopenmp
 # makefiles again once it has written that file, so the very first `make`
 # on a fresh machine builds with MPI. `make clean` forgets it.
 MPI_PC ?= mpi
-ifeq ($(filter clean,$(MAKECMDGOALS)),)
+ifneq ($(MAKECMDGOALS),clean)
 -include $(BUILD)/config.mk
 endif
 ifeq ($(MPI),1)
