@@ -549,7 +549,7 @@ static void test_gmp(int n, int hw, int c, int ties)
  * CPU has the instructions, 0 where it has not; no claim about its size. */
 static void test_peak(void)
 {
-    double fp32 = cnn_peak_gflops(1, 0, 0.005), bf16 = cnn_peak_gflops(1, 1, 0.005);
+    double fp32 = cnn_peak_gflops(1, 0, 0.005, NULL), bf16 = cnn_peak_gflops(1, 1, 0.005, NULL);
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") ||
         (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))

@@ -33,6 +33,7 @@ typedef struct bench_args {
 typedef struct bench_result {
     double median, gflops, peak_rss_mib;
     double peak, peak_fp32, peak_bf16; /* peak_fp32/bf16: measured here (0: not) */
+    int peak_agreed;                    /* the measured peaks' windows agreed (core/peak.c) */
     const char *peak_from;
     double *rates; /* images/s of each window */
 } bench_result;
@@ -72,6 +73,10 @@ static cnn_status parse_args(int argc, char **argv, bench_args *a, int *help, cn
     return cli_parse(&cmd, argc, argv, help, err);
 }
 
+/* Seconds per window of the peak measurement (core/peak.c): long enough that
+ * two windows in a row agree on an idle machine. */
+#define PEAK_WINDOW_S 0.25
+
 /* Without --peak, the peak is measured: fp32 FMAs, and for bf16 the better
  * of those and bf16 dot products (a bf16 plan may run fp32 kernels). */
 static void measure_peak(const bench_args *a, bench_result *res)
@@ -80,9 +85,11 @@ static void measure_peak(const bench_args *a, bench_result *res)
     res->peak_from = "--peak";
     if (a->peak > 0)
         return;
-    res->peak_fp32 = cnn_peak_gflops(a->threads, 0, 0.05);
+    int ok32, ok16 = 1;
+    res->peak_fp32 = cnn_peak_gflops(a->threads, 0, PEAK_WINDOW_S, &ok32);
     if (strcmp(a->precision, "bf16") == 0)
-        res->peak_bf16 = cnn_peak_gflops(a->threads, 1, 0.05);
+        res->peak_bf16 = cnn_peak_gflops(a->threads, 1, PEAK_WINDOW_S, &ok16);
+    res->peak_agreed = ok32 && ok16;
     res->peak = res->peak_fp32 > res->peak_bf16 ? res->peak_fp32 : res->peak_bf16;
     res->peak_from = "measured";
 }
@@ -148,7 +155,10 @@ static void print_result(const bench_args *a, const cnn_model_desc *desc, cnn_pl
         printf("  measured peak, %d threads: fp32 FMA %.0f GFLOP/s", a->threads, res->peak_fp32);
         if (res->peak_bf16 > 0)
             printf(", bf16 dot products %.0f GFLOP/s", res->peak_bf16);
-        printf("\n");
+        printf(res->peak_agreed ? " (the best two windows of %.2f s within 2 %%)\n"
+                                : " (windows of %.2f s never agreed within 2 %%: the machine is "
+                                  "busy, so these are lower bounds; --peak F gives a known one)\n",
+               PEAK_WINDOW_S);
     }
     if (a->profile) {
         char report[16384];
@@ -158,10 +168,13 @@ static void print_result(const bench_args *a, const cnn_model_desc *desc, cnn_pl
     if (a->json) {
         printf("{\"model\": \"%s\", \"mode\": \"%s\", \"precision\": \"%s\", \"backend\": \"%s\", "
                "\"batch_size\": %d, \"threads\": %d, \"images_per_second\": %.2f, "
-               "\"gflops\": %.2f, \"peak_gflops\": %.2f, \"plan_bytes\": %zu, "
+               "\"gflops\": %.2f, \"peak_gflops\": %.2f, \"peak_from\": \"%s\", "
+               "\"peak_agreed\": %s, \"plan_bytes\": %zu, "
                "\"peak_rss_bytes\": %.0f, \"conv\": \"%s\", \"windows\": [",
                desc->name, a->mode, a->precision, a->backend, a->batch, a->threads, res->median,
-               res->gflops, res->peak, cnn_plan_bytes(p), res->peak_rss_mib * 1048576.0, a->conv);
+               res->gflops, res->peak, res->peak_from,
+               res->peak_agreed || a->peak > 0 ? "true" : "false", cnn_plan_bytes(p),
+               res->peak_rss_mib * 1048576.0, a->conv);
         for (int w = 0; w < a->windows; w++)
             printf("%s%.2f", w ? ", " : "", res->rates[w]);
         printf("]}\n");

@@ -234,10 +234,14 @@ const char *cnn_name_of(const char *const *names, int count, int i);
 /* Wall clock in seconds (monotonic). */
 double cnn_now(void);
 
-/* The machine's arithmetic peak in GFLOP/s on `threads` threads, measured for
- * about 4 * seconds: chains of fp32 FMAs as wide as the CPU has (512 or 256
- * bits), or (bf16 = 1) of AVX512_BF16 dot products. Chosen at run time, in
- * any build; 0 where the CPU has no such instructions. */
-double cnn_peak_gflops(int threads, int bf16, double seconds);
+/* The machine's arithmetic peak in GFLOP/s on `threads` threads: chains of
+ * fp32 FMAs as wide as the CPU has (512 or 256 bits), or (bf16 = 1) of
+ * AVX512_BF16 dot products. Chosen at run time, in any build; 0 where the CPU
+ * has no such instructions. Timed in windows of about `seconds` each, after a
+ * calibration long enough to wake the cores, until the best two windows agree
+ * within 2 % (at least 3 windows, at most 12); returns the best window's rate.
+ * *agreed (may be NULL) is 1 when two windows agreed, 0 when the 12 did not
+ * (a busy machine: the figure is then a lower bound). */
+double cnn_peak_gflops(int threads, int bf16, double seconds, int *agreed);
 
 #endif

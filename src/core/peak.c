@@ -6,8 +6,11 @@
  * dot products with fp32 accumulation (vdpbf16ps: 16 lanes of 2 products and
  * their sum added, 4 FLOPs each). Enough chains hide the instructions'
  * latency, so the loop runs at the core's issue rate. The peak is total FLOPs
- * over the wall time of the whole team, the best of three timed runs, each
- * about `seconds` long after a calibration run.
+ * over the wall time of the whole team. One short window is at the mercy of a
+ * core woken late, a clock still ramping or another process (windows of 50 ms
+ * read 62 to 393 GFLOP/s on one idle machine), so the rounds per window are
+ * calibrated on a run of at least 20 ms, and windows are timed until the
+ * best two agree within 2 %.
  *
  * The kernels are compiled for their instructions whatever the build's -march
  * (the portable build included) and chosen by what the CPU reports at run
@@ -82,8 +85,10 @@ static double team_seconds(int threads, rounds_fn f, long reps)
     return cnn_now() - t;
 }
 
-double cnn_peak_gflops(int threads, int bf16, double seconds)
+double cnn_peak_gflops(int threads, int bf16, double seconds, int *agreed)
 {
+    if (agreed)
+        *agreed = 0;
     if (threads < 1 || !(seconds > 0))
         return 0.0;
     __builtin_cpu_init();
@@ -99,16 +104,30 @@ double cnn_peak_gflops(int threads, int bf16, double seconds)
         f = fma256_rounds, lane_flop = 8 * 2.0;
     else
         return 0.0;
-    long reps = 100000;
-    double t = team_seconds(threads, f, reps); /* calibration, also wakes the cores */
+    /* calibration: double the rounds until a run takes 20 ms (this also
+     * wakes the cores and lets their clocks settle) */
+    long reps = 10000;
+    double t = team_seconds(threads, f, reps);
+    while (t < 0.02 && reps < (1L << 40)) {
+        reps *= 2;
+        t = team_seconds(threads, f, reps);
+    }
     if (t > 0)
         reps = (long)((double)reps * seconds / t) + 1;
-    double best = 0;
-    for (int k = 0; k < 3; k++) {
+    double best = 0, second = 0;
+    int ok = 0;
+    for (int k = 0; k < 12 && !ok; k++) {
         t = team_seconds(threads, f, reps);
         double g = t > 0 ? CHAINS * lane_flop * (double)reps * threads / t / 1e9 : 0;
-        if (g > best)
+        if (g > best) {
+            second = best;
             best = g;
+        } else if (g > second) {
+            second = g;
+        }
+        ok = k >= 2 && second >= 0.98 * best;
     }
+    if (agreed)
+        *agreed = ok;
     return best;
 }
