@@ -25,10 +25,19 @@ flags=(--model lenet5 --epochs 3 --subset 512 --batch-size 64 --lr 0.05 --lr-sch
        --data "$data")
 now() { echo "${EPOCHREALTIME/./}"; } # microseconds
 
+# The uninterrupted run, timed: whole_us from start to end, span_us from its
+# first checkpoint (resume.state appears) to the end. The kills are drawn in
+# these spans, so they land in each phase on a machine of any speed.
 t0=$(now)
-"$CNNLAB" train "${flags[@]}" --out "$tmp/whole" >"$tmp/whole.log" 2>&1 ||
-    fail "the uninterrupted run failed: $(cat "$tmp/whole.log")"
+"$CNNLAB" train "${flags[@]}" --out "$tmp/whole" >"$tmp/whole.log" 2>&1 &
+whole_pid=$!
+while kill -0 "$whole_pid" 2>/dev/null && [ ! -e "$tmp/whole/resume.state" ]; do
+    sleep 0.001
+done
+t_ck=$(now)
+wait "$whole_pid" || fail "the uninterrupted run failed: $(cat "$tmp/whole.log")"
 whole_us=$(($(now) - t0))
+span_us=$(($(now) - t_ck))
 
 # killer PID DIR MODE VALUE: SIGKILL to PID, when MODE is
 #   t: VALUE seconds after the start;
@@ -120,16 +129,16 @@ cycle() {
 }
 
 # The 20 moments, drawn once from seed 19: start-up (t: 0 to 60 % of the
-# uninterrupted run's time, most of it reading the data), mid-run (r: 0 to 35 %
-# of it after the first checkpoint), checkpoint writes (w: the k-th temporary
-# file seen, 2 to 6; config.txt and model.cnn come first, then up to 4 an
+# uninterrupted run's time, most of it reading the data), mid-run (r: after the
+# first checkpoint, 0 to 60 % of the uninterrupted run's time from there to its
+# end), checkpoint writes (w: the k-th temporary file seen, 2 to 6; config.txt and model.cnn come first, then up to 4 an
 # epoch, of which the poll sees most).
 RANDOM=19
 modes=() values=()
 for i in $(seq 0 19); do
     case $((i % 5)) in
         0) modes+=(t) values+=("$(awk -v r=$RANDOM -v d="$whole_us" 'BEGIN { printf "%.3f", r / 32768 * 0.6 * d / 1e6 }')") ;;
-        1 | 2) modes+=(r) values+=("$(awk -v r=$RANDOM -v d="$whole_us" 'BEGIN { printf "%.3f", r / 32768 * 0.35 * d / 1e6 }')") ;;
+        1 | 2) modes+=(r) values+=("$(awk -v r=$RANDOM -v d="$span_us" 'BEGIN { printf "%.3f", r / 32768 * 0.6 * d / 1e6 }')") ;;
         *) modes+=(w) values+=($((RANDOM % 5 + 2))) ;;
     esac
 done
