@@ -131,8 +131,8 @@ cycle() {
 # The 20 moments, drawn once from seed 19: start-up (t: 0 to 60 % of the
 # uninterrupted run's time, most of it reading the data), mid-run (r: after the
 # first checkpoint, 0 to 60 % of the uninterrupted run's time from there to its
-# end), checkpoint writes (w: the k-th temporary file seen, 2 to 6; config.txt and model.cnn come first, then up to 4 an
-# epoch, of which the poll sees most).
+# end), checkpoint writes (w: the k-th temporary file seen, 2 to 6; config.txt
+# and model.cnn come first, then up to 4 an epoch, of which the poll sees most).
 RANDOM=19
 modes=() values=()
 for i in $(seq 0 19); do
