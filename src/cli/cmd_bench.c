@@ -218,7 +218,7 @@ cnn_status cnn_cmd_bench(int argc, char **argv, cnn_error *err)
     cnn_precision_parse(a.precision, &exec.precision);
     cnn_conv_algo_parse(a.conv, &exec.conv);
     if ((st = cnn_plan_create(m, a.batch, &exec, train, &p, err)) ||
-        (st = cnn_optim_init(&opt, &oc, m->param_count, err))) {
+        (train && (st = cnn_optim_init(&opt, &oc, m->param_count, err)))) {
         cnn_plan_destroy(p);
         cnn_model_destroy(m);
         return st;

@@ -1,18 +1,34 @@
 /* alloc.c: aligned, zeroed allocations for tensors (64 bytes: one cache line,
- * one AVX-512 register). */
-#include <string.h>
+ * one AVX-512 register).
+ *
+ * The block comes from calloc, which for large sizes maps fresh pages from
+ * the kernel and does not write them: a buffer that is allocated but never
+ * used (a model's gradients in an inference plan, the unused part of a
+ * scratch sized for the largest candidate) costs no resident memory. The
+ * pointer calloc gave is kept just below the aligned one, for cnn_free. */
+#include <stdint.h>
+#include <stdlib.h>
 
 #include "core.h"
 
 void *cnn_alloc(size_t bytes)
 {
-    if (bytes == 0)
-        bytes = CNN_ALIGN;
-    size_t rounded = (bytes + CNN_ALIGN - 1) / CNN_ALIGN * CNN_ALIGN;
-    void *p = aligned_alloc(CNN_ALIGN, rounded);
-    if (p)
-        memset(p, 0, rounded);
+    if (bytes > SIZE_MAX - 2 * CNN_ALIGN)
+        return NULL;
+    /* calloc's pointer is aligned to at least 16 bytes, so rounding
+     * raw + CNN_ALIGN down to CNN_ALIGN leaves 16 to 64 bytes below the
+     * result: room for the raw pointer */
+    char *raw = calloc(1, bytes + CNN_ALIGN);
+    if (!raw)
+        return NULL;
+    uintptr_t at = ((uintptr_t)raw + CNN_ALIGN) & ~(uintptr_t)(CNN_ALIGN - 1);
+    void **p = (void **)at;
+    p[-1] = raw;
     return p;
 }
 
-void cnn_free(void *p) { free(p); }
+void cnn_free(void *p)
+{
+    if (p)
+        free(((void **)p)[-1]);
+}
