@@ -83,6 +83,19 @@ static const cnn_model_desc foldnet = {"foldnet", "", 6, 6, 3, 10,
                                        (int)(sizeof fold_layers / sizeof fold_layers[0]),
                                        fold_layers, CNN_INIT_DEFAULT};
 
+/* Wide enough that a folded conv's weights span whole pages (64 -> 64, 3x3:
+ * 144 KiB), which an inference plan gives back once its kernel has its own
+ * copy: the frozen forwards must not read them again. */
+static const cnn_layer_desc widefold_layers[] = {
+    /* 0 */ CONV(64, 3, 1, 1, 1), /* 1 */ BN, /* 2 */ ACT(CNN_ACT_RELU),
+    /* 3 */ CONV(64, 3, 1, 1, 0), /* 4 */ BN, /* 5 */ ACT(CNN_ACT_RELU),
+    /* 6 */ {.kind = CNN_LAYER_GAP},
+    /* 7 */ LINEAR(10),
+};
+static const cnn_model_desc widefold = {"widefold", "", 6, 6, 3, 10,
+                                        (int)(sizeof widefold_layers / sizeof widefold_layers[0]),
+                                        widefold_layers, CNN_INIT_DEFAULT};
+
 /* airbench94's pattern: conv -> maxpool -> batch norm -> GELU and conv ->
  * batch norm -> GELU, after a first conv -> GELU. On the fast path both GELUs
  * after a batch norm fuse into it (the backward recomputes the pre-activation
@@ -184,13 +197,13 @@ static void compare_inference(const cnn_model_desc *d, int batch, int folded)
 /* A frozen inference plan (weights prepared once) against an unfrozen one
  * (prepared every forward) on one model: bit-identical logits on the first
  * and second forward; after the weights change, a new freeze picks them up. */
-static void compare_frozen(const cnn_model_desc *d, int batch)
+static void compare_frozen(const cnn_model_desc *d, int batch, cnn_conv_algo algo)
 {
     cnn_error err;
     cnn_model *m;
     cnn_plan *pu, *pz;
     /* one algorithm for both: auto's timing could pick differently per plan */
-    const cnn_plan_config *cfg = &(cnn_plan_config){.conv = CNN_CONV_DIRECT};
+    const cnn_plan_config *cfg = &(cnn_plan_config){.conv = algo};
     if (cnn_model_create(d, NULL, &m, &err) || cnn_plan_create(m, batch, cfg, 0, &pu, &err) ||
         cnn_plan_create(m, batch, cfg, 0, &pz, &err)) {
         check(0, "%s: %s", d->name, err.msg);
@@ -213,7 +226,8 @@ static void compare_frozen(const cnn_model_desc *d, int batch)
         cnn_plan_forward(pz, NULL, batch, 0, NULL);
         same &= memcmp(cnn_plan_logits(pu), cnn_plan_logits(pz), nl * sizeof(float)) == 0;
     }
-    printf("  %s: frozen plan, 2 forwards, then new weights and a new freeze: %s\n", d->name,
+    printf("  %s (%s): frozen plan, 2 forwards, then new weights and a new freeze: %s\n",
+           d->name, algo == CNN_CONV_WINOGRAD ? "Winograd" : "direct",
            same ? "bit-identical to the unfrozen plan" : "DIFFERS");
     check(same, "%s: the frozen plan's logits equal the unfrozen plan's", d->name);
     cnn_plan_destroy(pu);
@@ -425,8 +439,10 @@ int main(void)
     compare_inference(&graphnet, 4, 1);
     compare_inference(&foldnet, 3, 2);
     compare_inference(&gelunet, 4, 1); /* the conv before batch norm 7 takes it in */
-    compare_frozen(&foldnet, 3);
-    compare_frozen(&mixed, 4);
+    compare_frozen(&foldnet, 3, CNN_CONV_DIRECT);
+    compare_frozen(&mixed, 4, CNN_CONV_DIRECT);
+    compare_frozen(&widefold, 3, CNN_CONV_DIRECT);
+    compare_frozen(&widefold, 3, CNN_CONV_WINOGRAD);
 
     printf("bf16 plan (direct: bf16 convolutions and fully connected layers) vs fp32 reference:\n");
     compare_bf16(&mixed, 5);

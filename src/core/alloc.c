@@ -6,8 +6,11 @@
  * used (a model's gradients in an inference plan, the unused part of a
  * scratch sized for the largest candidate) costs no resident memory. The
  * pointer calloc gave is kept just below the aligned one, for cnn_free. */
+#define _DEFAULT_SOURCE /* madvise */
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core.h"
 
@@ -31,4 +34,13 @@ void cnn_free(void *p)
 {
     if (p)
         free(((void **)p)[-1]);
+}
+
+void cnn_release_pages(void *p, size_t bytes)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice: a refusal changes nothing */
 }

@@ -26,6 +26,10 @@
 /* 64-byte aligned, zero-filled; NULL on failure. Free with cnn_free. */
 void *cnn_alloc(size_t bytes);
 void cnn_free(void *p);
+/* Gives the whole pages inside [p, p + bytes) back to the kernel: the
+ * allocation stays valid, and the range reads as zeros until written again.
+ * For a buffer whose contents are no longer needed. */
+void cnn_release_pages(void *p, size_t bytes);
 
 /* ---- random numbers ----
  * xoshiro256** seeded through splitmix64. One user seed drives everything:

@@ -130,6 +130,10 @@ static void conv_forward(cnn_plan_layer *pl)
                                 bn->ml->desc.eps > 0 ? bn->ml->desc.eps : CNN_BN_EPS, pl->w, bias_of(pl, pl->w),
                                 bn->w, bn->w + oc, bn->state, bn->state + oc, wf, bf);
         cnn_fast_conv_forward(pl->impl, pl->x, wf, bf, pl->y);
+        /* An inference plan's kernel that keeps its own copy needs the folded
+         * weights no more (their bias it reads on every call) */
+        if (pl->prepared && cnn_fast_conv_keeps_weights(pl->impl))
+            cnn_release_pages(wf, wcount * sizeof(float));
         return;
     }
     const float *w = weights_of(pl);

@@ -290,6 +290,11 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
 
 const char *cnn_fast_conv_impl(const cnn_fast_conv *c) { return c->impl; }
 
+int cnn_fast_conv_keeps_weights(const cnn_fast_conv *c)
+{
+    return !c->training && (c->dense || c->wino || c->reorder_fwd.p != NULL);
+}
+
 void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, const float *b,
                            float *y)
 {

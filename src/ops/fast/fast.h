@@ -52,6 +52,11 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
                             float *dx, float *dw, float *db);
 /* Which oneDNN implementation runs the forward (e.g. "brg:avx512_core"). */
 const char *cnn_fast_conv_impl(const cnn_fast_conv *c);
+/* 1 when an inference forward copies the weights into a buffer of its own
+ * (a blocked layout, Winograd's transform, the dense matrix), so that after a
+ * forward that prepared them the caller's weight buffer is no longer read by
+ * forwards with w = NULL (the bias still is). */
+int cnn_fast_conv_keeps_weights(const cnn_fast_conv *c);
 
 /* Fully connected: x (N,IN), w (OUT,IN), b (OUT) or NULL, y (N,OUT), with an
  * optional fused activation (any cnn_act) applied after the bias. */
