@@ -67,7 +67,7 @@ int main(void)
     cnn_conv_geom g = {.n = 4, .ih = 12, .iw = 12, .ic = 16, .oc = 16, .kh = 3, .kw = 3,
                        .sh = 1, .sw = 1, .ph = 1, .pw = 1};
     cnn_conv_geom_finish(&g);
-    char first[256], second[256], key[512];
+    char first[320], second[320], key[512];
 
     make_auto(&g, first, sizeof first);
     check(strstr(first, "(timed:") != NULL, "first process times: %s", first);
@@ -95,6 +95,12 @@ int main(void)
     make_auto(&g, second, sizeof second);
     check(strstr(second, "(cached timed: by hand)") != NULL, "hand-written choice taken: %s",
           second);
+    /* run 2: direct with its backward-data as a forward (this training shape has stride 1) */
+    n = snprintf(line, sizeof line, "%s\tdirect\t2\t(timed: by hand)\n", key);
+    write_file(line, (size_t)n);
+    make_auto(&g, second, sizeof second);
+    check(strstr(second, "backward-data as a forward (cached timed: by hand)") != NULL,
+          "hand-written choice of backward-data as a forward taken: %s", second);
 
     /* damaged lines: an unknown or auto algorithm, bf16 on an fp32 shape, a
      * NUL byte: ignored, timed again, the file replaced by a valid one */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "ops/fast/conv_dnnl.h"
 #include "ops/fast/fast.h"
 
 /* Sums of up to IC*KH*KW (~600) products in a different order: float rounding
@@ -57,6 +58,9 @@ static float *rounded_copy(const float *a, size_t n, int bf16)
 }
 
 static int bf16_skipped; /* cases the CPU has no kernel for */
+/* Set: direct convolutions run their backward-data as a forward where the
+ * shape allows (conv_dnnl.c, bwd_as_forward); counted in bwd_fwd_cases. */
+static int bwd_fwd_way, bwd_fwd_cases;
 
 /* groups G (1: dense): weights (OC, IC/G, KH, KW) */
 static void conv_case_groups(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int kh,
@@ -92,7 +96,13 @@ static void conv_case_groups(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int o
     cnn_error err;
     /* the reference's inputs: what the kernels read */
     float *xq = rounded_copy(x, nx, bf16), *wq = rounded_copy(w, nw, bf16);
-    if (cnn_fast_conv_create(ctx, &g, bias, act, 1, bf16, algo, &c, &err) != CNN_STATUS_OK) {
+    cnn_status made = CNN_STATUS_BACKEND;
+    if (bwd_fwd_way && algo == CNN_CONV_DIRECT && groups <= 1 && s == 1)
+        made = cnn_fast_conv_make(ctx, &g, bias, act, 1,
+                                  (bf16 ? CNN_RUN_BF16 : 0) | CNN_RUN_BWD_FWD, algo, &c, &err);
+    if (made == CNN_STATUS_OK)
+        bwd_fwd_cases += strstr(cnn_fast_conv_impl(c), "backward-data as a forward") != NULL;
+    else if (cnn_fast_conv_create(ctx, &g, bias, act, 1, bf16, algo, &c, &err) != CNN_STATUS_OK) {
         if (bf16 && !check_cpu_avx512_core()) {
             /* oneDNN has bf16 convolutions for AVX-512 only: said, not failed */
             bf16_skipped++;
@@ -250,7 +260,12 @@ int main(void)
         printf("  5 dense convolution shapes compared (same tolerances)\n");
     }
     static const int kernels[] = {1, 3, 5, 7};
-    for (int bf16 = 0; bf16 <= 1; bf16++) {
+    /* Direct convolutions, their stride-1 backward-data both as oneDNN's
+     * primitive and as a forward on the flipped weights (--conv auto times
+     * the two; here each in turn) */
+    for (int pass = 0; pass < 4; pass++) {
+        int way = pass / 2, bf16 = pass % 2;
+        bwd_fwd_way = way;
         int cases = 0;
         for (int ki = 0; ki < 4; ki++)
             for (int s = 1; s <= 2; s++)
@@ -297,9 +312,14 @@ int main(void)
             printf("  SKIP %d bf16 convolution shapes: oneDNN has no bf16 convolution on this "
                    "CPU (it needs AVX-512)\n", bf16_skipped);
         else
-            printf("  %d %s convolution shapes compared%s\n", cases, bf16 ? "bf16" : "fp32",
+            printf("  %d %s convolution shapes compared, backward-data %s%s\n", cases,
+                   bf16 ? "bf16" : "fp32", way ? "as a forward" : "oneDNN's",
                    bf16 ? " (reference on the bf16-rounded x, w and dy)" : "");
     }
+    bwd_fwd_way = 0;
+    /* fp32 alone has 16 such shapes (stride 1, ungrouped, padding below the kernel) */
+    printf("  backward-data ran as a forward in %d of those cases\n", bwd_fwd_cases);
+    check(bwd_fwd_cases >= 16, "backward-data ran as a forward in %d cases", bwd_fwd_cases);
 
     linear_case(1, 7, 3, 1, CNN_ACT_NONE, &seed);
     linear_case(5, 33, 17, 1, CNN_ACT_RELU, &seed);

@@ -1,6 +1,7 @@
 /* conv_auto.c: CNN_CONV_AUTO. The algorithm of each shape is chosen by timing
  * the candidates on the plan's batch once: direct always (bf16 plans also
- * fp32 direct), Winograd for 3x3 stride 1 (oneDNN's, else cnnlab's
+ * fp32 direct; training plans also direct with its backward-data run as a
+ * forward, where the stride is 1), Winograd for 3x3 stride 1 (oneDNN's, else cnnlab's
  * conv_wino.c), and the dense matrix product of conv_dense.c where the input
  * has no more positions than the kernel has taps. Each candidate is made and
  * timed in turn, only the fastest so far kept alive; the choice is cached in
@@ -70,13 +71,13 @@ static void impl_append(cnn_fast_conv *c, const char *why)
 
 /* Keeps auto's choice for the shape in ctx (for the plan's later layers). */
 static void remember(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
-                     int training, int bf16, cnn_conv_algo algo, int run_bf16, const char *why)
+                     int training, int bf16, cnn_conv_algo algo, int run, const char *why)
 {
     if (ctx->nchoices == MAX_CHOICES)
         return;
     cnn_conv_choice *k = &ctx->choices[ctx->nchoices++];
     *k = (cnn_conv_choice){.g = *g, .has_bias = has_bias, .training = training, .bf16 = bf16,
-                           .act = act, .algo = algo, .run_bf16 = run_bf16};
+                           .act = act, .algo = algo, .run = run};
     snprintf(k->why, sizeof k->why, "%s", why);
 }
 
@@ -86,43 +87,48 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
                        int training, int bf16, const char *key, cnn_fast_conv **out)
 {
     cnn_conv_algo algo;
-    int run_bf16;
-    char stored[120], why[136];
+    int run;
+    char stored[160], why[176];
     cnn_error err;
     size_t had[SHARED_COUNT];
-    if (!cnn_conv_cache_find(key, &algo, &run_bf16, stored, sizeof stored) ||
-        (run_bf16 && (!bf16 || algo != CNN_CONV_DIRECT)))
+    if (!cnn_conv_cache_find(key, &algo, &run, stored, sizeof stored) ||
+        ((run & CNN_RUN_BF16) && (!bf16 || algo != CNN_CONV_DIRECT)) ||
+        ((run & CNN_RUN_BWD_FWD) && (!training || algo != CNN_CONV_DIRECT)))
         return 0;
     memcpy(had, ctx->shared_bytes, sizeof had);
-    if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run_bf16, algo, out, &err) !=
+    if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run, algo, out, &err) !=
         CNN_STATUS_OK) {
         cnn_dnnl_give_back(ctx, had);
         return 0;
     }
     snprintf(why, sizeof why, "(cached %s", stored[0] == '(' ? stored + 1 : stored);
     impl_append(*out, why);
-    remember(ctx, g, has_bias, act, training, bf16, algo, run_bf16, why);
+    remember(ctx, g, has_bias, act, training, bf16, algo, run, why);
     return 1;
 }
 
 /* The candidates (wanted[]), each made and timed on one step in turn, only
  * the fastest so far kept alive (which keeps the plan-time peak of memory
  * low); remembers the choice in ctx and stores it on disk under key. */
-enum { DIRECT, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
+enum { DIRECT, DIRECT_BWD_FWD, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
 
 static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
                                   cnn_act act, int training, int bf16, int wanted[NCAND],
                                   const char *key, cnn_fast_conv **out, cnn_error *err)
 {
     static const cnn_conv_algo algo_of[NCAND] = {CNN_CONV_DIRECT, CNN_CONV_DIRECT,
-                                                 CNN_CONV_WINOGRAD, CNN_CONV_WINOGRAD_SGEMM,
-                                                 CNN_CONV_DENSE};
-    static const char *const name_of[NCAND] = {"direct", "fp32 direct", "fp32 winograd",
-                                               "fp32 winograd-sgemm", "fp32 dense"};
+                                                 CNN_CONV_DIRECT, CNN_CONV_WINOGRAD,
+                                                 CNN_CONV_WINOGRAD_SGEMM, CNN_CONV_DENSE};
+    static const char *const name_of[NCAND] = {"direct", "direct/fwd-bwd", "fp32 direct",
+                                               "fp32 winograd", "fp32 winograd-sgemm",
+                                               "fp32 dense"};
+    /* how each candidate runs (CNN_RUN_*) */
+    const int run_of[NCAND] = {bf16 ? CNN_RUN_BF16 : 0,
+                               (bf16 ? CNN_RUN_BF16 : 0) | CNN_RUN_BWD_FWD, 0, 0, 0, 0};
     cnn_fast_conv *kept = NULL;
     double best_t = 0;
     int best = DIRECT;
-    char why[120];
+    char why[160];
     int used = snprintf(why, sizeof why, "(timed:");
     cnn_status st = CNN_STATUS_OK;
     for (int a = 0; a < NCAND && !st; a++) {
@@ -133,10 +139,12 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         size_t had[SHARED_COUNT]; /* the shared buffers' sizes before this candidate */
         memcpy(had, ctx->shared_bytes, sizeof had);
         if (a == DIRECT)
-            st = cnn_fast_conv_make(ctx, g, has_bias, act, training, bf16, CNN_CONV_DIRECT, &c,
-                                    err);
-        else if (cnn_fast_conv_make(ctx, g, has_bias, act, training, 0, algo_of[a], &c, &cerr)) {
-            cnn_dnnl_give_back(ctx, had); /* e.g. no Winograd kernel for this shape on this CPU */
+            st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], CNN_CONV_DIRECT,
+                                    &c, err);
+        else if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], algo_of[a], &c,
+                                    &cerr)) {
+            /* e.g. no Winograd kernel for this shape on this CPU */
+            cnn_dnnl_give_back(ctx, had);
             continue;
         }
         if (a == WINO)
@@ -147,7 +155,8 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
             break;
         }
         used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s %.1f ms",
-                         a ? "," : "", a == DIRECT ? (bf16 ? "bf16 " : "fp32 ") : "", name_of[a],
+                         a ? "," : "", a <= DIRECT_BWD_FWD ? (bf16 ? "bf16 " : "fp32 ") : "",
+                         name_of[a],
                          t * 1e3);
         if (used >= (int)sizeof why)
             used = (int)sizeof why - 1; /* cut, never past the end */
@@ -168,8 +177,8 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
     snprintf(why + used, sizeof why - (size_t)used, ")");
     *out = kept;
     impl_append(kept, why);
-    remember(ctx, g, has_bias, act, training, bf16, algo_of[best], bf16 && best == DIRECT, why);
-    cnn_conv_cache_store(key, algo_of[best], bf16 && best == DIRECT, why);
+    remember(ctx, g, has_bias, act, training, bf16, algo_of[best], run_of[best], why);
+    cnn_conv_cache_store(key, algo_of[best], run_of[best], why);
     return CNN_STATUS_OK;
 }
 
@@ -201,12 +210,13 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     }
     if (algo != CNN_CONV_AUTO)
         return cnn_fast_conv_make(ctx, g, has_bias, act, training,
-                                  algo == CNN_CONV_DIRECT ? bf16 : 0, algo, out, err);
+                                  algo == CNN_CONV_DIRECT && bf16 ? CNN_RUN_BF16 : 0, algo, out,
+                                  err);
     if (!wino_shape && !dense_shape && !bf16)
         return cnn_fast_conv_make(ctx, g, has_bias, act, training, 0, CNN_CONV_DIRECT, out, err);
     const cnn_conv_choice *k = cached(ctx, g, has_bias, act, training, bf16);
     if (k) {
-        cnn_status st = cnn_fast_conv_make(ctx, g, has_bias, act, training, k->run_bf16, k->algo,
+        cnn_status st = cnn_fast_conv_make(ctx, g, has_bias, act, training, k->run, k->algo,
                                            out, err);
         if (st == CNN_STATUS_OK)
             impl_append(*out, k->why);
@@ -218,6 +228,7 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         return CNN_STATUS_OK;
     /* cnnlab's Winograd only where oneDNN has none for the shape (so on
      * AVX-512 CPUs plans, their memory included, are as before it existed) */
-    int wanted[NCAND] = {1, bf16, wino_shape, own_wino_shape, dense_shape};
+    int bwd_fwd_shape = training && !grouped && g->sh == 1 && g->sw == 1;
+    int wanted[NCAND] = {1, bwd_fwd_shape, bf16, wino_shape, own_wino_shape, dense_shape};
     return time_candidates(ctx, g, has_bias, act, training, bf16, wanted, key, out, err);
 }

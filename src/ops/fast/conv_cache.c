@@ -5,11 +5,12 @@
  * time a run starts. The choice depends only on the machine and the shape, so
  * it is kept in a text file, one line per shape:
  *
- *   KEY <TAB> ALGO <TAB> RUN_BF16 <TAB> WHY
+ *   KEY <TAB> ALGO <TAB> RUN <TAB> WHY
  *
  * KEY names the machine (CPU model, oneDNN's ISA and version, OpenMP threads)
  * and the shape (geometry, bias, fused activation, training, bf16 asked for);
- * WHY is the timing that decided. The file is $CNNLAB_CACHE_DIR/conv-auto.txt,
+ * RUN is how a direct kernel runs (conv_dnnl.h's CNN_RUN_* bits: 1 bf16, 2 its
+ * backward-data as a forward), WHY the timing that decided. The file is $CNNLAB_CACHE_DIR/conv-auto.txt,
  * by default $XDG_CACHE_HOME/cnnlab or ~/.cache/cnnlab; an empty
  * CNNLAB_CACHE_DIR turns the cache off. It is a cache: a line that does not
  * parse is ignored, a file that cannot be read or written only means timing
@@ -72,7 +73,11 @@ void cnn_conv_cache_key(const cnn_conv_geom *g, int has_bias, cnn_act act, int t
                      g->sw, g->ph, g->pw, has_bias, (int)act, training, bf16);
     /* a grouped convolution is another shape (ungrouped keys stay as they were) */
     if (g->groups > 1 && n > 0 && (size_t)n < size)
-        snprintf(key + n, size - (size_t)n, " groups=%d", g->groups);
+        n += snprintf(key + n, size - (size_t)n, " groups=%d", g->groups);
+    /* training's candidates grew (direct with its backward-data as a forward):
+     * choices timed without it are timed again */
+    if (training && n > 0 && (size_t)n < size)
+        snprintf(key + n, size - (size_t)n, " cand=2");
 }
 
 /* The cache file's text (NULL: none or unreadable), NUL-terminated. */
@@ -102,7 +107,7 @@ static const char *line_value(const char *line, const char *key)
     return strncmp(line, key, k) == 0 && line[k] == '\t' ? line + k + 1 : NULL;
 }
 
-int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run_bf16, char *why,
+int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run, char *why,
                         size_t why_size)
 {
     char path[4200];
@@ -119,8 +124,8 @@ int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run_bf16, cha
             const char *v = line_value(one, key);
             if (v && sscanf(v, "%31[^\t]\t%d\t%n", name, &bf, &used) == 2 && used > 0 &&
                 cnn_conv_algo_parse(name, algo) && *algo != CNN_CONV_AUTO &&
-                (bf == 0 || bf == 1)) {
-                *run_bf16 = bf;
+                bf >= 0 && bf <= 3) {
+                *run = bf;
                 snprintf(why, why_size, "%s", v + used);
                 found = 1;
             }
@@ -148,7 +153,7 @@ static int machine_quiet(void)
     return !ok || load < omp_get_max_threads() + 1.0;
 }
 
-void cnn_conv_cache_store(const char *key, cnn_conv_algo algo, int run_bf16, const char *why)
+void cnn_conv_cache_store(const char *key, cnn_conv_algo algo, int run, const char *why)
 {
     if (!machine_quiet())
         return;
@@ -177,7 +182,7 @@ void cnn_conv_cache_store(const char *key, cnn_conv_algo algo, int run_bf16, con
             fprintf(f, "%.*s\n", (int)len, line);
         line = end ? end + 1 : NULL;
     }
-    fprintf(f, "%s\t%s\t%d\t%s\n", key, cnn_conv_algo_name(algo), run_bf16, why);
+    fprintf(f, "%s\t%s\t%d\t%s\n", key, cnn_conv_algo_name(algo), run, why);
     free(old);
     cnn_text_file_commit(&t, path, &err); /* a cache: failing to write only costs time */
 }

@@ -21,6 +21,9 @@
  * backward-weights converts x again rather than keep the forward's copy. So do
  * backward-data's weights and the blocked weight gradients (one buffer: they
  * are used one after the other); only the forward's weights are kept.
+ * A stride-1 direct convolution's backward-data may run as a forward
+ * primitive on dy with flipped weights (bwd_as_forward), where CNN_CONV_AUTO's
+ * timing says that is faster.
  * With CNN_CONV_AUTO the algorithm of each shape is chosen by timing the
  * candidates on the plan's batch once (cached per plan, so repeated shapes are
  * timed once): direct always, Winograd for 3x3 stride 1, and the dense matrix
@@ -43,6 +46,7 @@ void cnn_fast_conv_destroy(cnn_fast_conv *c)
     cnn_dense_conv_free(&c->dd);
     cnn_free(c->wd_own);
     cnn_free(c->u_own);
+    cnn_free(c->wflip_own);
     cnn_dnnl_prim_free(&c->fwd);
     cnn_dnnl_prim_free(&c->bwd_data);
     cnn_dnnl_prim_free(&c->bwd_weights);
@@ -53,7 +57,7 @@ void cnn_fast_conv_destroy(cnn_fast_conv *c)
     cnn_dnnl_side_free(&c->dst);
     cnn_dnnl_side_free(&c->diff_dst);
     cnn_dnnl_side_free(&c->diff_src);
-    dnnl_memory_t mems[] = {c->bias, c->wei_user, c->wei_fwd, c->wei_bwd,
+    dnnl_memory_t mems[] = {c->bias, c->wei_user, c->wei_fwd, c->wei_bwd, c->wflip_user,
                             c->diff_wei, c->diff_wei_user, c->diff_bias};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
@@ -194,11 +198,40 @@ fail:
     return st;
 }
 
+/* Backward-data of a stride-1 convolution is a forward convolution of dy
+ * with each kernel flipped and the channel roles swapped, padding k - 1 - p
+ * on each side (the identity conv_wino.c uses too). oneDNN 2.6's forward
+ * kernels (brgconv) outrun its backward-data kernels on some shapes (7x7 and
+ * 15x15 maps with 256 channels) and lose on others (3x3 and 4x4 maps;
+ * bench/bench_bwd_data.c), so it is a choice: CNN_CONV_AUTO times direct
+ * both ways. The forward primitive's descriptor in *pd, or 0 when the shape
+ * does not allow it or oneDNN has no such forward. */
+static int bwd_as_forward(cnn_fast_conv *c, const conv_mds *m, dnnl_primitive_attr_t attr,
+                          dnnl_primitive_desc_t *pd)
+{
+    const cnn_conv_geom *g = &c->g;
+    if (m->alg != dnnl_convolution_direct || g->sh != 1 || g->sw != 1 || g->groups > 1)
+        return 0;
+    dnnl_dims_t pl = {g->kh - 1 - m->pad_l[0], g->kw - 1 - m->pad_l[1]};
+    dnnl_dims_t pr = {g->kh - 1 - m->pad_r[0], g->kw - 1 - m->pad_r[1]};
+    for (int i = 0; i < 2; i++)
+        if (pl[i] < 0 || pr[i] < 0)
+            return 0;
+    dnnl_dims_t wt_dims = {g->ic, g->oc, g->kh, g->kw};
+    dnnl_memory_desc_t wt_any;
+    dnnl_memory_desc_init_by_tag(&wt_any, 4, wt_dims, m->wei_any.data_type, dnnl_format_tag_any);
+    dnnl_convolution_desc_t d;
+    return dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference,
+                                              dnnl_convolution_direct, &m->ddst_k, &wt_any, NULL,
+                                              &m->dsrc_k, m->strides, pl, pr) == dnnl_success &&
+           dnnl_primitive_desc_create(pd, &d, attr, c->ctx->engine, NULL) == dnnl_success;
+}
+
 /* Backward-data (with dy's and dx's sides and, where its layout differs from
  * the forward's, its weights) and backward-weights (reading the forward's
  * copy of x and backward-data's dy; its weight gradient reordered back). */
 static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
-                                const_dnnl_primitive_desc_t fwd_pd, cnn_error *err)
+                                const_dnnl_primitive_desc_t fwd_pd, int bwd_fwd, cnn_error *err)
 {
     cnn_dnnl *ctx = c->ctx;
     cnn_status st = CNN_STATUS_OK;
@@ -206,24 +239,47 @@ static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
     dnnl_primitive_desc_t bwd_d_pd = NULL, bwd_w_pd = NULL;
     dnnl_convolution_desc_t d;
     const dnnl_memory_desc_t *q;
-    DNNL_TRY(dnnl_convolution_backward_data_desc_init(&d, m->alg, &m->dsrc_k, &m->wei_any,
-                                                      &m->ddst_k, m->strides, m->pad_l, m->pad_r),
-             "the convolution backward-data");
-    DNNL_TRY(dnnl_primitive_desc_create(&bwd_d_pd, &d, attr, ctx->engine, fwd_pd),
-             "the convolution backward-data");
+    if (bwd_fwd) {
+        if (!(c->bwd_as_fwd = bwd_as_forward(c, m, attr, &bwd_d_pd))) {
+            st = cnn_error_set(err, CNN_STATUS_BACKEND, "no backward-data as a forward for this "
+                               "convolution (stride 1, ungrouped) on this CPU");
+            goto fail;
+        }
+    } else {
+        DNNL_TRY(dnnl_convolution_backward_data_desc_init(&d, m->alg, &m->dsrc_k, &m->wei_any,
+                                                          &m->ddst_k, m->strides, m->pad_l,
+                                                          m->pad_r),
+                 "the convolution backward-data");
+        DNNL_TRY(dnnl_primitive_desc_create(&bwd_d_pd, &d, attr, ctx->engine, fwd_pd),
+                 "the convolution backward-data");
+    }
     if ((st = cnn_dnnl_prim_make(ctx, bwd_d_pd, &c->bwd_data, err)))
         goto fail;
-    const dnnl_memory_desc_t *ddst_q =
-        dnnl_primitive_desc_query_md(bwd_d_pd, dnnl_query_diff_dst_md, 0);
+    const dnnl_memory_desc_t *ddst_q = dnnl_primitive_desc_query_md(
+        bwd_d_pd, c->bwd_as_fwd ? dnnl_query_src_md : dnnl_query_diff_dst_md, 0);
     if ((st = cnn_dnnl_side_make(ctx, &m->dst, ddst_q, 1, SHARED_OUT, &c->diff_dst, err)))
         goto fail;
-    q = dnnl_primitive_desc_query_md(bwd_d_pd, dnnl_query_diff_src_md, 0);
+    q = dnnl_primitive_desc_query_md(bwd_d_pd,
+                                     c->bwd_as_fwd ? dnnl_query_dst_md : dnnl_query_diff_src_md, 0);
     if ((st = cnn_dnnl_side_make(ctx, &m->src, q, 0, SHARED_GRAD, &c->diff_src, err)))
         goto fail;
-    const dnnl_memory_desc_t *wei_fwd_md =
-        dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0);
     q = dnnl_primitive_desc_query_md(bwd_d_pd, dnnl_query_weights_md, 0);
-    if (!dnnl_memory_desc_equal(q, wei_fwd_md)) {
+    if (c->bwd_as_fwd) { /* the flipped weights, (IC, OC, KH, KW), then the kernel's layout */
+        const cnn_conv_geom *g = &c->g;
+        dnnl_dims_t wt_dims = {g->ic, g->oc, g->kh, g->kw};
+        dnnl_memory_desc_t wt_user;
+        dnnl_memory_desc_init_by_tag(&wt_user, 4, wt_dims, dnnl_f32, dnnl_oihw);
+        if (!(c->wflip_own = cnn_alloc((size_t)g->ic * g->oc * g->kh * g->kw * sizeof(float)))) {
+            st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for flipped weights");
+            goto fail;
+        }
+        DNNL_TRY(dnnl_memory_create(&c->wflip_user, &wt_user, ctx->engine, c->wflip_own),
+                 "memory");
+        if ((st = cnn_dnnl_reorder_make(ctx, &wt_user, q, &c->reorder_bwd, err)) ||
+            (c->reorder_bwd.p && (st = cnn_dnnl_shared_memory(ctx, q, SHARED_WEI, &c->wei_bwd, err))))
+            goto fail;
+    } else if (!dnnl_memory_desc_equal(
+                   q, dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0))) {
         if ((st = cnn_dnnl_reorder_make(ctx, &m->wei_user, q, &c->reorder_bwd, err)) ||
             (st = cnn_dnnl_shared_memory(ctx, q, SHARED_WEI, &c->wei_bwd, err)))
             goto fail;
@@ -256,9 +312,10 @@ fail:
 }
 
 cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
-                              int training, int bf16, cnn_conv_algo algo, cnn_fast_conv **out,
+                              int training, int run, cnn_conv_algo algo, cnn_fast_conv **out,
                               cnn_error *err)
 {
+    int bf16 = run & CNN_RUN_BF16, bwd_fwd = (run & CNN_RUN_BWD_FWD) && training;
     cnn_status st = CNN_STATUS_OK;
     cnn_fast_conv *c = calloc(1, sizeof *c);
     if (!c)
@@ -276,7 +333,11 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
         mds_init(g, bf16, algo == CNN_CONV_WINOGRAD, &m);
         st = make_forward(c, &m, bf16, &fwd_pd, err);
         if (!st && training)
-            st = make_backward(c, &m, fwd_pd, err);
+            st = make_backward(c, &m, fwd_pd, bwd_fwd, err);
+        if (!st && c->bwd_as_fwd) {
+            size_t n = strlen(c->impl);
+            snprintf(c->impl + n, sizeof c->impl - n, ", backward-data as a forward");
+        }
         if (fwd_pd)
             dnnl_primitive_desc_destroy(fwd_pd);
     }
@@ -341,6 +402,20 @@ void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, con
     cnn_dnnl_side_finish(ctx, &c->dst);
 }
 
+/* w (OC, IC, KH, KW) -> wt (IC, OC, KH, KW), each kernel turned by 180 degrees. */
+static void flip_weights(const cnn_conv_geom *g, const float *w, float *wt)
+{
+    const int kk = g->kh * g->kw;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < g->oc; o++)
+        for (int i = 0; i < g->ic; i++) {
+            const float *src = w + ((size_t)o * g->ic + i) * kk;
+            float *dst = wt + ((size_t)i * g->oc + o) * kk;
+            for (int t = 0; t < kk; t++)
+                dst[t] = src[kk - 1 - t];
+        }
+}
+
 void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, float *dy,
                             float *dx, float *dw, float *db)
 {
@@ -368,7 +443,19 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         return;
     }
     dnnl_memory_t diff_dst = cnn_dnnl_side_bind(ctx, &c->diff_dst, dy, 1);
-    if (dx) {
+    if (dx && c->bwd_as_fwd) {
+        flip_weights(&c->g, c->w_last, c->wflip_own);
+        dnnl_memory_t wei = c->wflip_user;
+        if (c->reorder_bwd.p) {
+            cnn_dnnl_set(c->wei_bwd, ctx->shared[SHARED_WEI]);
+            cnn_dnnl_reorder(ctx, &c->reorder_bwd, c->wflip_user, c->wei_bwd);
+            wei = c->wei_bwd;
+        }
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
+                                   {DNNL_ARG_DST, cnn_dnnl_side_bind(ctx, &c->diff_src, dx, 0)}};
+        cnn_dnnl_prim_run(ctx, &c->bwd_data, 3, args);
+        cnn_dnnl_side_finish(ctx, &c->diff_src);
+    } else if (dx) {
         dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
         if (c->wei_bwd) { /* backward-data wants its own layout: refresh it */
             cnn_dnnl_set(c->wei_user, c->w_last);

@@ -18,6 +18,11 @@
 #include "core/core.h"
 #include "fast.h"
 
+/* How a direct kernel runs (cnn_fast_conv_make's run; conv_auto.c's choices
+ * and the third field of its disk cache): on bf16, and in training with its
+ * stride-1 backward-data as a forward primitive (conv_dnnl.c, bwd_as_forward). */
+enum { CNN_RUN_BF16 = 1, CNN_RUN_BWD_FWD = 2 };
+
 /* Kernel-side buffers that live only within one call, shared by all convolutions. */
 enum { SHARED_IN, SHARED_OUT, SHARED_GRAD, SHARED_WEI, SHARED_WINO, SHARED_COUNT };
 
@@ -28,8 +33,8 @@ typedef struct cnn_conv_choice {
     int has_bias, training, bf16;
     cnn_act act;
     cnn_conv_algo algo;
-    int run_bf16; /* the kept kernel reads bf16 (a bf16 plan's direct kernel) */
-    char why[136]; /* the timing that decided ("(cached ...": an earlier process's) */
+    int run; /* CNN_RUN_* of the kept kernel */
+    char why[176]; /* the timing that decided ("(cached ...": an earlier process's) */
 } cnn_conv_choice;
 
 struct cnn_dnnl {
@@ -62,7 +67,7 @@ struct cnn_fast_conv {
     cnn_conv_geom g;
     int has_bias;
     cnn_act act;
-    char impl[224];
+    char impl[288];
     const float *w_last; /* user weights of the latest forward */
     const float *b_last; /* bias of the latest forward (NULL without) */
     int training;
@@ -74,6 +79,12 @@ struct cnn_fast_conv {
     float *u_own;        /* inference: the transformed weights (training: SHARED_WEI) */
 
     cnn_dnnl_prim fwd, bwd_data, bwd_weights;
+    /* bwd_data is a forward primitive on dy with the flipped, transposed
+     * weights (conv_dnnl.c, bwd_as_forward), kept in wflip_own as
+     * (IC, OC, KH, KW) for the reorder into wei_bwd */
+    int bwd_as_fwd;
+    float *wflip_own;
+    dnnl_memory_t wflip_user;
     cnn_dnnl_side src, dst, diff_dst, diff_src;
     dnnl_memory_t bias, diff_bias;
     dnnl_memory_t wei_user, wei_fwd, wei_bwd; /* wei_bwd NULL: the forward's copy serves */
@@ -132,10 +143,11 @@ void cnn_dnnl_side_finish(cnn_dnnl *ctx, cnn_dnnl_side *s);
 
 /* ---- conv_dnnl.c ---- */
 
-/* One convolution with a given algorithm (direct, Winograd or dense), bf16
- * kernels or not. */
+/* One convolution with a given algorithm (direct, Winograd or dense) run as
+ * run (CNN_RUN_*, direct only) says; CNN_STATUS_BACKEND where oneDNN has no
+ * such kernel (CNN_RUN_BWD_FWD: where the shape does not allow it). */
 cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_act act,
-                              int training, int bf16, cnn_conv_algo algo, cnn_fast_conv **out,
+                              int training, int run, cnn_conv_algo algo, cnn_fast_conv **out,
                               cnn_error *err);
 
 #endif
