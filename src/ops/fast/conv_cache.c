@@ -10,9 +10,9 @@
  * KEY names the machine (CPU model, oneDNN's ISA and version, OpenMP threads)
  * and the shape (geometry, bias, fused activation, training, bf16 asked for);
  * RUN is how a direct kernel runs (conv_dnnl.h's CNN_RUN_* bits: 1 bf16, 2 its
- * backward-data as a forward), WHY the timing that decided. The file is $CNNLAB_CACHE_DIR/conv-auto.txt,
- * by default $XDG_CACHE_HOME/cnnlab or ~/.cache/cnnlab; an empty
- * CNNLAB_CACHE_DIR turns the cache off. It is a cache: a line that does not
+ * backward-data as a forward), WHY the timing that decided. The file is
+ * $CNNLAB_CACHE_DIR/conv-auto.txt, by default $XDG_CACHE_HOME/cnnlab or
+ * ~/.cache/cnnlab; an empty CNNLAB_CACHE_DIR turns the cache off. It is a cache: a line that does not
  * parse is ignored, a file that cannot be read or written only means timing
  * again, and two processes that add lines at once may lose one of them (each
  * rewrite is atomic). A second benefit: processes on one machine choose the

@@ -275,8 +275,10 @@ static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
         }
         DNNL_TRY(dnnl_memory_create(&c->wflip_user, &wt_user, ctx->engine, c->wflip_own),
                  "memory");
-        if ((st = cnn_dnnl_reorder_make(ctx, &wt_user, q, &c->reorder_bwd, err)) ||
-            (c->reorder_bwd.p && (st = cnn_dnnl_shared_memory(ctx, q, SHARED_WEI, &c->wei_bwd, err))))
+        if ((st = cnn_dnnl_reorder_make(ctx, &wt_user, q, &c->reorder_bwd, err)))
+            goto fail;
+        if (c->reorder_bwd.p &&
+            (st = cnn_dnnl_shared_memory(ctx, q, SHARED_WEI, &c->wei_bwd, err)))
             goto fail;
     } else if (!dnnl_memory_desc_equal(
                    q, dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0))) {
