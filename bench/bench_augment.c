@@ -83,8 +83,8 @@ static double time_config(const config *c, const cnn_dataset *d, const int *orde
 
 int main(void)
 {
-    cnn_dataset d = {.count = IMAGES, .pixels = malloc((size_t)IMAGES * CNN_CIFAR_PIXELS),
-                     .labels = malloc(IMAGES), .c = 3, .h = 32, .w = 32, .classes = 10};
+    cnn_dataset d = {.count = IMAGES, .pixels = cnn_alloc((size_t)IMAGES * CNN_CIFAR_PIXELS),
+                     .labels = cnn_alloc(IMAGES), .c = 3, .h = 32, .w = 32, .classes = 10};
     int *order = malloc(sizeof(int) * IMAGES);
     float *x = cnn_alloc(sizeof(float) * BATCH * CNN_CIFAR_PIXELS);
     uint8_t labels[BATCH];

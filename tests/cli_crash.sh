@@ -32,7 +32,7 @@ t0=$(now)
 "$CNNLAB" train "${flags[@]}" --out "$tmp/whole" >"$tmp/whole.log" 2>&1 &
 whole_pid=$!
 while kill -0 "$whole_pid" 2>/dev/null && [ ! -e "$tmp/whole/resume.state" ]; do
-    sleep 0.001
+    sleep 0.01
 done
 t_ck=$(now)
 wait "$whole_pid" || fail "the uninterrupted run failed: $(cat "$tmp/whole.log")"

@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "cnnlab/data.h"
+#include "core/core.h"
 #include "fixture.h"
 
 #define SIDE CNN_CIFAR_SIDE
@@ -35,8 +36,8 @@ static const cnn_norm norm = {{0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.
 static void setup(void)
 {
     data = (cnn_dataset){.count = N_IMAGES, .c = 3, .h = 32, .w = 32, .classes = 10};
-    data.pixels = malloc((size_t)N_IMAGES * PIX);
-    data.labels = malloc(N_IMAGES);
+    data.pixels = cnn_alloc((size_t)N_IMAGES * PIX); /* cnn_dataset_free's allocator */
+    data.labels = cnn_alloc(N_IMAGES);
     unsigned state = 12345;
     for (size_t k = 0; k < (size_t)N_IMAGES * PIX; k++) {
         state = state * 1664525u + 1013904223u;
@@ -47,7 +48,7 @@ static void setup(void)
     clean = malloc(sizeof(float) * N_IMAGES * PIX);
     cnn_batch_fill(&data, NULL, N_IMAGES, &norm, clean, NULL);
 
-    cnn_dataset zero = {.count = 1, .pixels = calloc(PIX, 1), .labels = calloc(1, 1),
+    cnn_dataset zero = {.count = 1, .pixels = cnn_alloc(PIX), .labels = cnn_alloc(1),
                      .c = 3, .h = 32, .w = 32, .classes = 10};
     float *x = malloc(sizeof(float) * PIX);
     cnn_batch_fill(&zero, NULL, 1, &norm, x, NULL);

@@ -278,8 +278,8 @@ static cnn_dataset images(int n, int *real)
                               CNN_CIFAR_CLASSES, NULL, &err) != CNN_STATUS_OK)
         check(0, "random images: %s", err.msg);
     d.count = n;
-    d.pixels = malloc((size_t)n * CNN_CIFAR_PIXELS);
-    d.labels = calloc((size_t)n, 1);
+    d.pixels = cnn_alloc((size_t)n * CNN_CIFAR_PIXELS); /* cnn_dataset_free's allocator */
+    d.labels = cnn_alloc((size_t)n);
     unsigned s = 12345;
     for (size_t i = 0; i < (size_t)n * CNN_CIFAR_PIXELS; i++) {
         s = s * 1664525u + 1013904223u;

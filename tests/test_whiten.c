@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "cnnlab/train.h"
+#include "core/core.h"
 #include "fixture.h"
 
 #define FIXTURE "tests/fixtures/whiten.txt"
@@ -86,8 +87,8 @@ int main(void)
     const double eps = 5e-4;
     check(fabs(config[3] - eps) < 1e-10, "fixture eps %g", (double)config[3]);
 
-    cnn_dataset d = {.count = N, .pixels = malloc((size_t)N * CNN_CIFAR_PIXELS),
-                     .labels = calloc(N, 1), .c = 3, .h = 32, .w = 32, .classes = 10};
+    cnn_dataset d = {.count = N, .pixels = cnn_alloc((size_t)N * CNN_CIFAR_PIXELS),
+                     .labels = cnn_alloc(N), .c = 3, .h = 32, .w = 32, .classes = 10};
     for (size_t k = 0; k < (size_t)N * CNN_CIFAR_PIXELS; k++)
         d.pixels[k] = (uint8_t)images[k];
     cnn_norm norm;

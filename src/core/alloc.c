@@ -1,11 +1,13 @@
 /* alloc.c: aligned, zeroed allocations for tensors (64 bytes: one cache line,
  * one AVX-512 register).
  *
- * The block comes from calloc, which for large sizes maps fresh pages from
- * the kernel and does not write them: a buffer that is allocated but never
- * used (a model's gradients in an inference plan, the unused part of a
- * scratch sized for the largest candidate) costs no resident memory. The
- * pointer calloc gave is kept just below the aligned one, for cnn_free. */
+ * The block comes from calloc, which for a block above glibc's mmap threshold
+ * maps fresh pages from the kernel and does not write them: a buffer that is
+ * allocated but never used (a model's gradients in an inference plan) costs
+ * no resident memory. (cnnlab's main pins that threshold at 256 KiB; glibc's
+ * own moves up to 32 MiB after large blocks are freed, and below it calloc
+ * clears recycled memory.) The pointer calloc gave is kept just below the
+ * aligned one, for cnn_free. */
 #define _DEFAULT_SOURCE /* madvise */
 #include <stdint.h>
 #include <stdlib.h>

@@ -23,7 +23,8 @@
 
 /* ---- memory ---- */
 #define CNN_ALIGN 64
-/* 64-byte aligned, zero-filled; NULL on failure. Free with cnn_free. */
+/* 64-byte aligned, zero-filled, exactly `bytes` usable; NULL on failure.
+ * Free with cnn_free (never free()), and give cnn_free nothing else. */
 void *cnn_alloc(size_t bytes);
 void cnn_free(void *p);
 /* Gives the whole pages inside [p, p + bytes) back to the kernel: the

@@ -1,9 +1,10 @@
 /* conv_auto.c: CNN_CONV_AUTO. The algorithm of each shape is chosen by timing
  * the candidates on the plan's batch once: direct always (bf16 plans also
- * fp32 direct; training plans also direct with its backward-data run as a
- * forward, where the stride is 1), Winograd for 3x3 stride 1 (oneDNN's, else cnnlab's
+ * fp32 direct), Winograd for 3x3 stride 1 (oneDNN's, else cnnlab's
  * conv_wino.c), and the dense matrix product of conv_dense.c where the input
- * has no more positions than the kernel has taps. Each candidate is made and
+ * has no more positions than the kernel has taps; in training plans also
+ * direct with its backward-data run as a forward (stride 1, ungrouped). An
+ * fp32 shape with none of the other candidates runs direct untimed. Each candidate is made and
  * timed in turn, only the fastest so far kept alive; the choice is cached in
  * the context, so repeated shapes are timed once per plan, and kept on disk
  * for later processes (conv_cache.c).

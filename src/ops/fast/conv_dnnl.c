@@ -20,10 +20,10 @@
  * a plan share (in, out, gradient), so they cost memory once, not per layer;
  * backward-weights converts x again rather than keep the forward's copy. So do
  * backward-data's weights and the blocked weight gradients (one buffer: they
- * are used one after the other); only the forward's weights are kept.
- * A stride-1 direct convolution's backward-data may run as a forward
- * primitive on dy with flipped weights (bwd_as_forward), where CNN_CONV_AUTO's
- * timing says that is faster.
+ * are used one after the other); only the forward's weights are kept (and,
+ * for a stride-1 direct convolution whose backward-data runs as a forward
+ * primitive on dy with flipped weights, bwd_as_forward, chosen where
+ * CNN_CONV_AUTO's timing says that is faster, the flipped fp32 weights).
  * With CNN_CONV_AUTO the algorithm of each shape is chosen by timing the
  * candidates on the plan's batch once (cached per plan, so repeated shapes are
  * timed once): direct always, Winograd for 3x3 stride 1, and the dense matrix

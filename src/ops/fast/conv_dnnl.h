@@ -87,7 +87,8 @@ struct cnn_fast_conv {
     dnnl_memory_t wflip_user;
     cnn_dnnl_side src, dst, diff_dst, diff_src;
     dnnl_memory_t bias, diff_bias;
-    dnnl_memory_t wei_user, wei_fwd, wei_bwd; /* wei_bwd NULL: the forward's copy serves */
+    /* wei_bwd NULL: the forward's copy serves (wflip_user, with bwd_as_fwd) */
+    dnnl_memory_t wei_user, wei_fwd, wei_bwd;
     cnn_dnnl_prim reorder_fwd, reorder_bwd;            /* wei_user -> wei_fwd / wei_bwd, or p == NULL */
     dnnl_memory_t diff_wei_user, diff_wei;
     cnn_dnnl_prim reorder_dw;                          /* diff_wei -> diff_wei_user, or p == NULL */
