@@ -16,26 +16,34 @@
 
 #include "core.h"
 
+#define ALLOC_TAG ((uintptr_t)0x636e6e6c61623634u) /* "cnnlab64" */
+
 void *cnn_alloc(size_t bytes)
 {
     if (bytes > SIZE_MAX - 2 * CNN_ALIGN)
         return NULL;
     /* calloc's pointer is aligned to at least 16 bytes, so rounding
      * raw + CNN_ALIGN down to CNN_ALIGN leaves 16 to 64 bytes below the
-     * result: room for the raw pointer */
+     * result: room for the raw pointer and a tag that cnn_free checks */
     char *raw = calloc(1, bytes + CNN_ALIGN);
     if (!raw)
         return NULL;
     uintptr_t at = ((uintptr_t)raw + CNN_ALIGN) & ~(uintptr_t)(CNN_ALIGN - 1);
     void **p = (void **)at;
     p[-1] = raw;
+    p[-2] = (void *)(ALLOC_TAG ^ (uintptr_t)raw);
     return p;
 }
 
 void cnn_free(void *p)
 {
-    if (p)
-        free(((void **)p)[-1]);
+    if (!p)
+        return;
+    void **q = p;
+    /* a pointer cnn_alloc did not give (malloc's, say) stops here, not in glibc */
+    CNN_ASSERT((uintptr_t)q[-2] == (ALLOC_TAG ^ (uintptr_t)q[-1]));
+    q[-2] = NULL;
+    free(q[-1]);
 }
 
 void cnn_release_pages(void *p, size_t bytes)
