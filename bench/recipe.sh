@@ -44,7 +44,7 @@ dataflag=()
 [ -n "$data" ] && dataflag=(--data "$data")
 echo "# $(date -Iseconds) $(lscpu | sed -n 's/^Model name: *//p') $(nproc) cores; recipe $recipe; threads $threads"
 printf '%-8s %-6s %10s %10s %10s\n' side seed wall_s test_tta test_plain
-json_field() { sed -n "s/.*\"$2\": \([0-9.eE+-]*\).*/\1/p" "$1" | head -n1; }
+json_field() { sed -n "s/.*\"$2\": \([0-9.eE+-]*\).*/\1/p" "$1" | tail -n1; } # the last: top-level keys follow per-epoch lists
 for s in $seeds; do
     run=$out/$recipe-s$s
     t0=$(date +%s.%N)
