@@ -91,15 +91,14 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
     int run;
     char stored[160], why[176];
     cnn_error err;
-    size_t had[SHARED_COUNT];
     if (!cnn_conv_cache_find(key, &algo, &run, stored, sizeof stored) ||
         ((run & CNN_RUN_BF16) && (!bf16 || algo != CNN_CONV_DIRECT)) ||
         ((run & CNN_RUN_BWD_FWD) && (!training || algo != CNN_CONV_DIRECT)))
         return 0;
-    memcpy(had, ctx->shared_bytes, sizeof had);
+    cnn_dnnl_sizes had = cnn_dnnl_sizes_of(ctx);
     if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run, algo, out, &err) !=
         CNN_STATUS_OK) {
-        cnn_dnnl_give_back(ctx, had);
+        cnn_dnnl_give_back(ctx, &had);
         return 0;
     }
     snprintf(why, sizeof why, "(cached %s", stored[0] == '(' ? stored + 1 : stored);
@@ -128,7 +127,8 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
                                (bf16 ? CNN_RUN_BF16 : 0) | CNN_RUN_BWD_FWD, 0, 0, 0, 0};
     cnn_fast_conv *kept = NULL;
     double best_t = 0;
-    int best = DIRECT;
+    int best = DIRECT, replaced = 0;
+    const cnn_dnnl_sizes start = cnn_dnnl_sizes_of(ctx);
     char why[160];
     int used = snprintf(why, sizeof why, "(timed:");
     cnn_status st = CNN_STATUS_OK;
@@ -137,15 +137,14 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         cnn_error cerr;
         if (!wanted[a])
             continue;
-        size_t had[SHARED_COUNT]; /* the shared buffers' sizes before this candidate */
-        memcpy(had, ctx->shared_bytes, sizeof had);
+        cnn_dnnl_sizes had = cnn_dnnl_sizes_of(ctx); /* before this candidate */
         if (a == DIRECT)
             st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], CNN_CONV_DIRECT,
                                     &c, err);
         else if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], algo_of[a], &c,
                                     &cerr)) {
             /* e.g. no Winograd kernel for this shape on this CPU */
-            cnn_dnnl_give_back(ctx, had);
+            cnn_dnnl_give_back(ctx, &had);
             continue;
         }
         if (a == WINO)
@@ -162,14 +161,25 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         if (used >= (int)sizeof why)
             used = (int)sizeof why - 1; /* cut, never past the end */
         if (!kept || t < best_t) {
+            replaced += kept != NULL;
             cnn_fast_conv_destroy(kept);
             kept = c;
             best_t = t;
             best = a;
         } else { /* lost */
             cnn_fast_conv_destroy(c);
-            cnn_dnnl_give_back(ctx, had);
+            cnn_dnnl_give_back(ctx, &had);
         }
+    }
+    if (!st && replaced) {
+        /* An earlier best's buffers (kernel-side copies, scratchpad) may
+         * exceed the winner's: made again from the sizes before the timing,
+         * the buffers hold what the winner needs. */
+        cnn_fast_conv_destroy(kept);
+        kept = NULL;
+        cnn_dnnl_give_back(ctx, &start);
+        st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[best], algo_of[best],
+                                &kept, err);
     }
     if (st) {
         cnn_fast_conv_destroy(kept);
@@ -202,11 +212,10 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
         algo = CNN_CONV_DIRECT; /* asked for where it applies; the rest stays direct */
     if (algo == CNN_CONV_WINOGRAD && own_wino_shape) { /* oneDNN's, else cnnlab's */
         cnn_error derr;
-        size_t had[SHARED_COUNT];
-        memcpy(had, ctx->shared_bytes, sizeof had);
+        cnn_dnnl_sizes had = cnn_dnnl_sizes_of(ctx);
         if (cnn_fast_conv_make(ctx, g, has_bias, act, training, 0, algo, out, &derr) == CNN_STATUS_OK)
             return CNN_STATUS_OK;
-        cnn_dnnl_give_back(ctx, had);
+        cnn_dnnl_give_back(ctx, &had);
         algo = CNN_CONV_WINOGRAD_SGEMM;
     }
     if (algo != CNN_CONV_AUTO)

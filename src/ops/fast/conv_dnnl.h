@@ -108,9 +108,14 @@ struct cnn_fast_conv {
 
 /* Makes sure *buf holds `bytes`; only called at plan time. */
 cnn_status cnn_dnnl_grow(void **buf, size_t *have, size_t bytes, cnn_error *err);
-/* Brings every shared buffer back to the sizes in had (taken before making a
- * convolution that is not kept: nothing made before it needs more). */
-void cnn_dnnl_give_back(cnn_dnnl *ctx, const size_t had[SHARED_COUNT]);
+/* The sizes of a context's buffers: the shared ones and the scratchpad. */
+typedef struct cnn_dnnl_sizes {
+    size_t shared[SHARED_COUNT], scratch;
+} cnn_dnnl_sizes;
+cnn_dnnl_sizes cnn_dnnl_sizes_of(const cnn_dnnl *ctx);
+/* Brings every buffer back to the sizes in had (taken before making
+ * convolutions that are not kept: nothing made before them needs more). */
+void cnn_dnnl_give_back(cnn_dnnl *ctx, const cnn_dnnl_sizes *had);
 /* Creates the primitive of pd and its scratchpad memory (handle set at run). */
 cnn_status cnn_dnnl_prim_make(cnn_dnnl *ctx, const_dnnl_primitive_desc_t pd, cnn_dnnl_prim *out,
                               cnn_error *err);

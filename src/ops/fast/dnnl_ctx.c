@@ -73,12 +73,21 @@ static void shrink(void **buf, size_t *have, size_t bytes)
     *have = bytes;
 }
 
-/* Brings every shared buffer back to the sizes in had (taken before making a
- * convolution that is not kept: nothing made before it needs more). */
-void cnn_dnnl_give_back(cnn_dnnl *ctx, const size_t had[SHARED_COUNT])
+cnn_dnnl_sizes cnn_dnnl_sizes_of(const cnn_dnnl *ctx)
+{
+    cnn_dnnl_sizes s;
+    memcpy(s.shared, ctx->shared_bytes, sizeof s.shared);
+    s.scratch = ctx->scratch_bytes;
+    return s;
+}
+
+/* Brings every buffer back to the sizes in had (taken before making
+ * convolutions that are not kept: nothing made before them needs more). */
+void cnn_dnnl_give_back(cnn_dnnl *ctx, const cnn_dnnl_sizes *had)
 {
     for (int i = 0; i < SHARED_COUNT; i++)
-        shrink(&ctx->shared[i], &ctx->shared_bytes[i], had[i]);
+        shrink(&ctx->shared[i], &ctx->shared_bytes[i], had->shared[i]);
+    shrink(&ctx->scratch, &ctx->scratch_bytes, had->scratch);
 }
 
 /* Creates the primitive of pd and its scratchpad memory (handle set at run). */
