@@ -4,10 +4,11 @@
  * conv_wino.c), and the dense matrix product of conv_dense.c where the input
  * has no more positions than the kernel has taps; in training plans also
  * direct with its backward-data run as a forward (stride 1, ungrouped). An
- * fp32 shape with none of the other candidates runs direct untimed. Each candidate is made and
- * timed in turn, only the fastest so far kept alive; the choice is cached in
- * the context, so repeated shapes are timed once per plan, and kept on disk
- * for later processes (conv_cache.c).
+ * fp32 shape with none of the other candidates runs direct untimed. Each
+ * candidate is made and timed in turn, only the fastest so far kept alive
+ * (and the winner made again if an earlier best's buffers outgrew it); the
+ * choice is cached in the context, so repeated shapes are timed once per
+ * plan, and kept on disk for later processes (conv_cache.c).
  */
 #include <string.h>
 
