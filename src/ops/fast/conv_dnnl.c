@@ -445,28 +445,27 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         return;
     }
     dnnl_memory_t diff_dst = cnn_dnnl_side_bind(ctx, &c->diff_dst, dy, 1);
-    if (dx && c->bwd_as_fwd) {
-        flip_weights(&c->g, c->w_last, c->wflip_own);
-        dnnl_memory_t wei = c->wflip_user;
-        if (c->reorder_bwd.p) {
+    if (dx) {
+        /* The weights backward-data reads: the forward's copy, or (as a
+         * forward) the flipped ones; either refreshed into its own layout
+         * when the kernel wants another (wei_bwd). */
+        dnnl_memory_t user = c->wei_user, wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
+        if (c->bwd_as_fwd) {
+            flip_weights(&c->g, c->w_last, c->wflip_own);
+            user = wei = c->wflip_user;
+        }
+        if (c->wei_bwd) {
+            if (!c->bwd_as_fwd)
+                cnn_dnnl_set(c->wei_user, c->w_last);
             cnn_dnnl_set(c->wei_bwd, ctx->shared[SHARED_WEI]);
-            cnn_dnnl_reorder(ctx, &c->reorder_bwd, c->wflip_user, c->wei_bwd);
+            cnn_dnnl_reorder(ctx, &c->reorder_bwd, user, c->wei_bwd);
             wei = c->wei_bwd;
         }
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
-                                   {DNNL_ARG_DST, cnn_dnnl_side_bind(ctx, &c->diff_src, dx, 0)}};
-        cnn_dnnl_prim_run(ctx, &c->bwd_data, 3, args);
-        cnn_dnnl_side_finish(ctx, &c->diff_src);
-    } else if (dx) {
-        dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
-        if (c->wei_bwd) { /* backward-data wants its own layout: refresh it */
-            cnn_dnnl_set(c->wei_user, c->w_last);
-            cnn_dnnl_set(c->wei_bwd, ctx->shared[SHARED_WEI]);
-            cnn_dnnl_reorder(ctx, &c->reorder_bwd, c->wei_user, c->wei_bwd);
-            wei = c->wei_bwd;
-        }
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
-                                   {DNNL_ARG_DIFF_SRC, cnn_dnnl_side_bind(ctx, &c->diff_src, dx, 0)}};
+        dnnl_exec_arg_t args[4] = {
+            {c->bwd_as_fwd ? DNNL_ARG_SRC : DNNL_ARG_DIFF_DST, diff_dst},
+            {DNNL_ARG_WEIGHTS, wei},
+            {c->bwd_as_fwd ? DNNL_ARG_DST : DNNL_ARG_DIFF_SRC,
+             cnn_dnnl_side_bind(ctx, &c->diff_src, dx, 0)}};
         cnn_dnnl_prim_run(ctx, &c->bwd_data, 3, args);
         cnn_dnnl_side_finish(ctx, &c->diff_src);
     }

@@ -3,7 +3,8 @@
  * plumbing of primitives, reorders and memory objects.
  *
  * Invariant: buffers only grow at plan time (or shrink back when a timed
- * candidate loses); running a primitive allocates nothing.
+ * candidate loses, and before CNN_CONV_AUTO makes its winner again: the
+ * scratchpad as well); running a primitive allocates nothing.
  */
 #include <string.h>
 
