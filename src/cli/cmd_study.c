@@ -511,7 +511,11 @@ static cnn_status prepare_folder(const study_args *a, const cnn_study_spec *spec
                                            lock, err)
                      : cnn_dir_lock(a->out, "--out: study folder", lock, err);
         if (!st && mode != SHARE_WORKER) {
-            cnn_file_remove_temps(a->out); /* a killed study's unfinished writes */
+            /* a killed study's unfinished writes, its plots' included */
+            char plots[4200];
+            cnn_file_remove_temps(a->out);
+            if (snprintf(plots, sizeof plots, "%s/plots", a->out) < (int)sizeof plots)
+                cnn_file_remove_temps(plots);
             cnn_study_claims_clear(a->out); /* workers that ended or died */
         }
         if (!st)
