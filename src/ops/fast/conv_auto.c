@@ -15,40 +15,51 @@
 #include "conv_cache.h"
 #include "conv_dnnl.h"
 
-/* Seconds of one step (forward, and backward when training) of c on zeros:
- * the best of two after a warm-up. x and dx share a buffer, as do y and dy:
- * all stay zero, and the plan-time peak of memory stays lower. An inference
- * step is timed as a frozen plan runs it (cnn_plan_freeze): on the weights the
- * warm-up prepared, since their reorder (for Winograd, a transform that costs
- * more than the forward itself at 4x4) then happens once, not per batch. */
-static double time_step(cnn_fast_conv *c, int training, cnn_status *st, cnn_error *err)
+/* The zero tensors a shape's candidates are timed on, allocated once for all
+ * of them: x and dx share a buffer, as do y and dy, and every step leaves
+ * them zero (zero input and weights), so no pass clears them and the
+ * plan-time peak of memory stays lower. cnn_alloc's blocks start zeroed,
+ * their pages mapped when first written, during the untimed warm-up. */
+typedef struct timing_data {
+    float *x, *y, *w, *dw, *b, *db;
+} timing_data;
+
+static void timing_free(timing_data *d)
 {
-    const cnn_conv_geom *g = &c->g;
+    cnn_free(d->x), cnn_free(d->y), cnn_free(d->w);
+    cnn_free(d->dw), cnn_free(d->b), cnn_free(d->db);
+}
+
+static cnn_status timing_alloc(const cnn_conv_geom *g, timing_data *d, cnn_error *err)
+{
     size_t nx = (size_t)g->n * g->ih * g->iw * g->ic, ny = (size_t)g->n * g->oh * g->ow * g->oc;
     size_t nw = (size_t)g->oc * cnn_conv_group_ic(g) * g->kh * g->kw;
-    float *x = cnn_alloc(nx * 4), *y = cnn_alloc(ny * 4), *dx = x, *dy = y;
-    float *w = cnn_alloc(nw * 4), *dw = cnn_alloc(nw * 4);
-    float *b = cnn_alloc((size_t)g->oc * 4), *db = cnn_alloc((size_t)g->oc * 4);
+    *d = (timing_data){cnn_alloc(nx * 4), cnn_alloc(ny * 4), cnn_alloc(nw * 4),
+                       cnn_alloc(nw * 4), cnn_alloc((size_t)g->oc * 4),
+                       cnn_alloc((size_t)g->oc * 4)};
+    if (d->x && d->y && d->w && d->dw && d->b && d->db)
+        return CNN_STATUS_OK;
+    timing_free(d);
+    return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory to time a convolution");
+}
+
+/* Seconds of one step (forward, and backward when training) of c on d: the
+ * best of two after a warm-up. An inference step is timed as a frozen plan
+ * runs it (cnn_plan_freeze): on the weights the warm-up prepared, since their
+ * reorder (for Winograd, a transform that costs more than the forward itself
+ * at 4x4) then happens once, not per batch. */
+static double time_step(cnn_fast_conv *c, int training, const timing_data *d)
+{
     double best = 1e30;
-    if (!x || !y || !w || !dw || !b || !db) {
-        *st = cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory to time a convolution");
-    } else {
-        memset(x, 0, nx * 4);
-        memset(w, 0, nw * 4);
-        memset(b, 0, (size_t)g->oc * 4);
-        for (int i = 0; i < 3; i++) {
-            memset(dy, 0, ny * 4);
-            double t = cnn_now();
-            cnn_fast_conv_forward(c, x, training || i == 0 ? w : NULL, b, y);
-            if (training)
-                cnn_fast_conv_backward(c, x, y, dy, dx, dw, db);
-            t = cnn_now() - t;
-            if (i > 0 && t < best)
-                best = t;
-        }
+    for (int i = 0; i < 3; i++) {
+        double t = cnn_now();
+        cnn_fast_conv_forward(c, d->x, training || i == 0 ? d->w : NULL, d->b, d->y);
+        if (training)
+            cnn_fast_conv_backward(c, d->x, d->y, d->y, d->x, d->dw, d->db);
+        t = cnn_now() - t;
+        if (i > 0 && t < best)
+            best = t;
     }
-    cnn_free(x), cnn_free(y);
-    cnn_free(w), cnn_free(dw), cnn_free(b), cnn_free(db);
     return best;
 }
 
@@ -132,7 +143,9 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
     const cnn_dnnl_sizes start = cnn_dnnl_sizes_of(ctx);
     char why[160];
     int used = snprintf(why, sizeof why, "(timed:");
-    cnn_status st = CNN_STATUS_OK;
+    timing_data data;
+    cnn_status st = timing_alloc(g, &data, err);
+    const int have_data = !st;
     for (int a = 0; a < NCAND && !st; a++) {
         cnn_fast_conv *c = NULL;
         cnn_error cerr;
@@ -150,11 +163,11 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         }
         if (a == WINO)
             wanted[WINO_SGEMM] = 0;
-        double t = st ? 0 : time_step(c, training, &st, err);
         if (st) {
             cnn_fast_conv_destroy(c);
             break;
         }
+        double t = time_step(c, training, &data);
         used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s %.1f ms",
                          a ? "," : "", a <= DIRECT_BWD_FWD ? (bf16 ? "bf16 " : "fp32 ") : "",
                          name_of[a],
@@ -172,6 +185,8 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
             cnn_dnnl_give_back(ctx, &had);
         }
     }
+    if (have_data)
+        timing_free(&data);
     if (!st && replaced) {
         /* An earlier best's buffers (kernel-side copies, scratchpad) may
          * exceed the winner's: made again from the sizes before the timing,
