@@ -1,7 +1,7 @@
 /* conv_auto.c: CNN_CONV_AUTO. The algorithm of each shape is chosen by timing
  * the candidates on the plan's batch once: direct always (bf16 plans also
- * fp32 direct), Winograd for 3x3 stride 1 (oneDNN's, else cnnlab's
- * conv_wino.c), and the dense matrix product of conv_dense.c where the input
+ * fp32 direct), Winograd for 3x3 stride 1 (oneDNN's where the CPU has it, and
+ * cnnlab's conv_wino.c), and the dense matrix product of conv_dense.c where the input
  * has no more positions than the kernel has taps; in training plans also
  * direct with its backward-data run as a forward (stride 1, ungrouped). An
  * fp32 shape with none of the other candidates runs direct untimed. Each
@@ -161,8 +161,6 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
             cnn_dnnl_give_back(ctx, &had);
             continue;
         }
-        if (a == WINO)
-            wanted[WINO_SGEMM] = 0;
         if (st) {
             cnn_fast_conv_destroy(c);
             break;
@@ -252,8 +250,9 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     cnn_conv_cache_key(g, has_bias, act, training, bf16, key, sizeof key);
     if (make_cached(ctx, g, has_bias, act, training, bf16, key, out))
         return CNN_STATUS_OK;
-    /* cnnlab's Winograd only where oneDNN has none for the shape (so on
-     * AVX-512 CPUs plans, their memory included, are as before it existed) */
+    /* both Winograds: cnnlab's works on NHWC without oneDNN's blocked copies
+     * and scratchpad, and ran faster on some shapes (resnet18's 32x32x64 and
+     * 16x16x128 layers in inference) and slower on others (docs/performance.md) */
     int bwd_fwd_shape = training && !grouped && g->sh == 1 && g->sw == 1;
     int wanted[NCAND] = {1, bwd_fwd_shape, bf16, wino_shape, own_wino_shape, dense_shape};
     return time_candidates(ctx, g, has_bias, act, training, bf16, wanted, key, out, err);

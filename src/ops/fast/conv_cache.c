@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "conv_cache.h"
+#include "conv_wino.h"
 #include "core/core.h"
 
 #define CACHE_FILE "conv-auto.txt"
@@ -74,10 +75,12 @@ void cnn_conv_cache_key(const cnn_conv_geom *g, int has_bias, cnn_act act, int t
     /* a grouped convolution is another shape (ungrouped keys stay as they were) */
     if (g->groups > 1 && n > 0 && (size_t)n < size)
         n += snprintf(key + n, size - (size_t)n, " groups=%d", g->groups);
-    /* training's candidates grew (direct with its backward-data as a forward):
-     * choices timed without it are timed again */
-    if (training && n > 0 && (size_t)n < size)
-        snprintf(key + n, size - (size_t)n, " cand=2");
+    /* the candidates grew, and choices timed without the new ones are timed
+     * again: cand=2, training's direct with its backward-data as a forward;
+     * cand=3, cnnlab's Winograd beside oneDNN's (3x3 stride-1 shapes) */
+    int wino = g->groups <= 1 && cnn_wino_conv_applies(g);
+    if ((training || wino) && n > 0 && (size_t)n < size)
+        snprintf(key + n, size - (size_t)n, " cand=%d", wino ? 3 : 2);
 }
 
 /* The cache file's text (NULL: none or unreadable), NUL-terminated. */

@@ -32,7 +32,7 @@
  * its matrix in the shared weight buffer for each pass (forward, backward),
  * an inference plan keeps its own. cnnlab's Winograd (conv_wino.c, sgemm,
  * fp32) keeps its transformed weights the same way and its tiles' scratch in
- * one more shared buffer; auto times it where oneDNN has no Winograd.
+ * one more shared buffer; auto times it beside oneDNN's.
  */
 #include <omp.h>
 #include <string.h>
