@@ -1,10 +1,10 @@
 /* conv_auto.c: CNN_CONV_AUTO. The algorithm of each shape is chosen by timing
  * the candidates on the plan's batch once: direct always (bf16 plans also
  * fp32 direct), Winograd for 3x3 stride 1 (oneDNN's where the CPU has it, and
- * cnnlab's conv_wino.c), and the dense matrix product of conv_dense.c where the input
- * has no more positions than the kernel has taps; in training plans also
- * direct with its backward-data run as a forward (stride 1, ungrouped). An
- * fp32 shape with none of the other candidates runs direct untimed. Each
+ * cnnlab's conv_wino.c), and the dense matrix product of conv_dense.c where
+ * the input has no more positions than the kernel has taps; in training plans
+ * also direct with its backward-data run as a forward (stride 1, ungrouped).
+ * An fp32 shape with none of the other candidates runs direct untimed. Each
  * candidate is made and timed in turn, only the fastest so far kept alive
  * (and the winner made again if an earlier best's buffers outgrew it); the
  * choice is cached in the context, so repeated shapes are timed once per
