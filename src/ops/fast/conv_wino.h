@@ -2,8 +2,8 @@
  * element-wise products batched into sgemm calls (conv_wino.c has the
  * formulas). It serves CPUs where oneDNN has no Winograd kernel (oneDNN's is
  * for AVX-512 only) and competes with the others, oneDNN's Winograd included,
- * under CNN_CONV_AUTO. The
- * caller owns the transformed weights and the scratch. */
+ * under CNN_CONV_AUTO. The caller owns the transformed weights and the
+ * scratch. */
 #ifndef CNN_OPS_FAST_CONV_WINO_H
 #define CNN_OPS_FAST_CONV_WINO_H
 
