@@ -5,9 +5,8 @@
  * the input has no more positions than the kernel has taps; in training plans
  * also direct with its backward-data run as a forward (stride 1, ungrouped).
  * An fp32 shape with none of the other candidates runs direct untimed. Each
- * candidate is made and timed in turn, only the fastest so far kept alive
- * (and the winner made again if an earlier best's buffers outgrew it); the
- * choice is cached in the context, so repeated shapes are timed once per
+ * candidate is made, timed and destroyed in turn, and the fastest made again;
+ * the choice is cached in the context, so repeated shapes are timed once per
  * plan, and kept on disk for later processes (conv_cache.c).
  */
 #include <string.h>
@@ -119,13 +118,15 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
     return 1;
 }
 
-/* The candidates (wanted[]), each made and timed on one step in turn, only
- * the fastest so far kept alive (which keeps the plan-time peak of memory
- * low); remembers the choice in ctx and stores it on disk under key. */
+/* The candidates (wanted[]), each made, timed on one step and destroyed in
+ * turn, its buffers given back (which keeps the plan-time peak of memory at
+ * one candidate's); then the fastest made again from the sizes before the
+ * timing, so the shared buffers hold what it needs and no more. Remembers the
+ * choice in ctx and stores it on disk under key. */
 enum { DIRECT, DIRECT_BWD_FWD, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
 
 static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
-                                  cnn_act act, int training, int bf16, int wanted[NCAND],
+                                  cnn_act act, int training, int bf16, const int wanted[NCAND],
                                   const char *key, cnn_fast_conv **out, cnn_error *err)
 {
     static const cnn_conv_algo algo_of[NCAND] = {CNN_CONV_DIRECT, CNN_CONV_DIRECT,
@@ -137,68 +138,49 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
     /* how each candidate runs (CNN_RUN_*) */
     const int run_of[NCAND] = {bf16 ? CNN_RUN_BF16 : 0,
                                (bf16 ? CNN_RUN_BF16 : 0) | CNN_RUN_BWD_FWD, 0, 0, 0, 0};
-    cnn_fast_conv *kept = NULL;
-    double best_t = 0;
-    int best = DIRECT, replaced = 0;
+    double best_t = 1e30;
+    int best = DIRECT;
     const cnn_dnnl_sizes start = cnn_dnnl_sizes_of(ctx);
     char why[160];
     int used = snprintf(why, sizeof why, "(timed:");
     timing_data data;
     cnn_status st = timing_alloc(g, &data, err);
-    const int have_data = !st;
-    for (int a = 0; a < NCAND && !st; a++) {
+    if (st)
+        return st;
+    for (int a = 0; a < NCAND; a++) {
         cnn_fast_conv *c = NULL;
         cnn_error cerr;
         if (!wanted[a])
             continue;
-        cnn_dnnl_sizes had = cnn_dnnl_sizes_of(ctx); /* before this candidate */
-        if (a == DIRECT)
-            st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], CNN_CONV_DIRECT,
-                                    &c, err);
-        else if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], algo_of[a], &c,
-                                    &cerr)) {
-            /* e.g. no Winograd kernel for this shape on this CPU */
-            cnn_dnnl_give_back(ctx, &had);
+        /* direct must exist; another form may not (no Winograd kernel for
+         * this shape on this CPU, say) */
+        if ((st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], algo_of[a],
+                                     &c, a == DIRECT ? err : &cerr))) {
+            cnn_dnnl_give_back(ctx, &start);
+            if (a == DIRECT) {
+                timing_free(&data);
+                return st;
+            }
             continue;
         }
-        if (st) {
-            cnn_fast_conv_destroy(c);
-            break;
-        }
         double t = time_step(c, training, &data);
+        cnn_fast_conv_destroy(c);
+        cnn_dnnl_give_back(ctx, &start);
         used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s %.1f ms",
                          a ? "," : "", a <= DIRECT_BWD_FWD ? (bf16 ? "bf16 " : "fp32 ") : "",
-                         name_of[a],
-                         t * 1e3);
+                         name_of[a], t * 1e3);
         if (used >= (int)sizeof why)
             used = (int)sizeof why - 1; /* cut, never past the end */
-        if (!kept || t < best_t) {
-            replaced += kept != NULL;
-            cnn_fast_conv_destroy(kept);
-            kept = c;
+        if (t < best_t) {
             best_t = t;
             best = a;
-        } else { /* lost */
-            cnn_fast_conv_destroy(c);
-            cnn_dnnl_give_back(ctx, &had);
         }
     }
-    if (have_data)
-        timing_free(&data);
-    if (!st && replaced) {
-        /* An earlier best's buffers (kernel-side copies, scratchpad) may
-         * exceed the winner's: made again from the sizes before the timing,
-         * the buffers hold what the winner needs. */
-        cnn_fast_conv_destroy(kept);
-        kept = NULL;
-        cnn_dnnl_give_back(ctx, &start);
-        st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[best], algo_of[best],
-                                &kept, err);
-    }
-    if (st) {
-        cnn_fast_conv_destroy(kept);
+    timing_free(&data);
+    cnn_fast_conv *kept = NULL;
+    if ((st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[best], algo_of[best],
+                                 &kept, err)))
         return st;
-    }
     snprintf(why + used, sizeof why - (size_t)used, ")");
     *out = kept;
     impl_append(kept, why);
@@ -254,6 +236,6 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
      * and scratchpad, and ran faster on some shapes (resnet18's 32x32x64 and
      * 16x16x128 layers in inference) and slower on others (docs/performance.md) */
     int bwd_fwd_shape = training && !grouped && g->sh == 1 && g->sw == 1;
-    int wanted[NCAND] = {1, bwd_fwd_shape, bf16, wino_shape, own_wino_shape, dense_shape};
+    const int wanted[NCAND] = {1, bwd_fwd_shape, bf16, wino_shape, own_wino_shape, dense_shape};
     return time_candidates(ctx, g, has_bias, act, training, bf16, wanted, key, out, err);
 }

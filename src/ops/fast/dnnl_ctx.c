@@ -2,9 +2,9 @@
  * stream, one scratchpad, the kernel-side buffers of conv_dnnl.h), and the
  * plumbing of primitives, reorders and memory objects.
  *
- * Invariant: buffers only grow at plan time (or shrink back when a timed
- * candidate loses, and before CNN_CONV_AUTO makes its winner again: the
- * scratchpad as well); running a primitive allocates nothing.
+ * Invariant: buffers only grow at plan time (or shrink back, the scratchpad
+ * as well, after each candidate CNN_CONV_AUTO timed); running a primitive
+ * allocates nothing.
  */
 #include <string.h>
 
