@@ -24,7 +24,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* The command's settings, as the flags give them. */
 typedef struct bench_args {
-    const char *model, *vars, *precision, *mode, *backend, *conv, *input;
+    const char *model, *vars, *precision, *activations, *mode, *backend, *conv, *input;
     int head, batch, threads, json, windows, verbose, profile, classes;
     double peak, seconds;
 } bench_args;
@@ -40,7 +40,8 @@ typedef struct bench_result {
 
 static cnn_status parse_args(int argc, char **argv, bench_args *a, int *help, cnn_error *err)
 {
-    *a = (bench_args){.model = "lenet5", .precision = "fp32", .mode = "train", .backend = "fast",
+    *a = (bench_args){.model = "lenet5", .precision = "fp32", .activations = "bf16",
+                      .mode = "train", .backend = "fast",
                       .conv = "auto", .head = -1, .batch = 128, .threads = omp_get_num_procs(),
                       .windows = 5, .seconds = 3.0};
     const cli_flag flags[] = {
@@ -49,6 +50,7 @@ static cnn_status parse_args(int argc, char **argv, bench_args *a, int *help, cn
         {"--var", CLI_STRING, &a->vars, 0, 0, "'NAME=N ...'", "set variables the model file declares", NULL},
         {"--batch-size", CLI_INT, &a->batch, 1, 65536, "N", "images per step (default 128)", NULL},
         {"--precision", CLI_CHOICE, &a->precision, 0, 0, "P", "fp32 (default) or bf16 (convolutions and fully connected layers on bf16, fp32 accumulation)", "fp32,bf16"},
+        {"--activations", CLI_CHOICE, &a->activations, 0, 0, "A", "bf16 training: bf16 (default: activations stored as bf16 between layers that can) or fp32 (all kept fp32)", "bf16,fp32"},
         {"--mode", CLI_CHOICE, &a->mode, 0, 0, "MODE", "train (default) or infer", "train,infer"},
         {"--threads", CLI_INT, &a->threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
         {"--seconds", CLI_DOUBLE, &a->seconds, 0.01, 3600, "S", "length of one timed window (default 3)", NULL},
@@ -214,7 +216,9 @@ cnn_status cnn_cmd_bench(int argc, char **argv, cnn_error *err)
     oc.momentum = 0.9f;
     oc.weight_decay = 5e-4f;
     cnn_backend be = strcmp(a.backend, "reference") == 0 ? CNN_BACKEND_REFERENCE : CNN_BACKEND_FAST;
-    cnn_plan_config exec = {be, CNN_PRECISION_FP32, CNN_CONV_AUTO};
+    cnn_plan_config exec = {.backend = be, .precision = CNN_PRECISION_FP32,
+                            .conv = CNN_CONV_AUTO,
+                            .fp32_activations = strcmp(a.activations, "fp32") == 0};
     cnn_precision_parse(a.precision, &exec.precision);
     cnn_conv_algo_parse(a.conv, &exec.conv);
     if ((st = cnn_plan_create(m, a.batch, &exec, train, &p, err)) ||

@@ -226,8 +226,9 @@ cnn_status cnn_cmd_predict(int argc, char **argv, cnn_error *err)
         st = cnn_image_read(files.path[i], sh->c, sh->h, sh->w, d.pixels + (size_t)i * bytes,
                             err);
     if (st || (st = cnn_plan_create(m, files.n < batch ? files.n : batch,
-                                    &(cnn_plan_config){CNN_BACKEND_FAST, CNN_PRECISION_FP32,
-                                                       CNN_CONV_AUTO}, 0, &p, err)))
+                                    &(cnn_plan_config){.backend = CNN_BACKEND_FAST,
+                                                       .precision = CNN_PRECISION_FP32,
+                                                       .conv = CNN_CONV_AUTO}, 0, &p, err)))
         goto done;
     cnn_plan_freeze(p);
     cnn_predict_logits(p, m, &d, NULL, files.n, &ck.norm, tta, logits);

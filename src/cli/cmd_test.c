@@ -232,7 +232,8 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
                                    err)) ||
         (st = cnn_data_probe(&rd.source, &info, err)) ||
         (st = cnn_data_load(&rd.source, &info, 1, &test, err)) ||
-        (st = cnn_plan_create(m, batch, &(cnn_plan_config){CNN_BACKEND_FAST, prec, CNN_CONV_AUTO}, 0, &p, err)))
+        (st = cnn_plan_create(m, batch, &(cnn_plan_config){.backend = CNN_BACKEND_FAST, .precision = prec,
+                                                       .conv = CNN_CONV_AUTO}, 0, &p, err)))
         goto done;
     cnn_plan_freeze(p); /* the weights stay as loaded: prepare them once */
     int *idx = malloc(sizeof(int) * (size_t)test.count);

@@ -58,7 +58,8 @@ static void on_epoch(void *user, const cnn_epoch_stats *s)
 /* What the flags give that is not yet a configuration (words to parse,
  * values to place): NULL or -1 where not given. */
 typedef struct train_words {
-    const char *backend, *precision, *conv, *norm, *act, *init, *optimizer, *schedule;
+    const char *backend, *precision, *activations, *conv, *norm, *act, *init, *optimizer;
+    const char *schedule;
     const char *milestones, *augment, *vars, *resume, *recipe, *reduction, *lr_mult;
     const char *dataset, *image_size, *channels;
     float dropout;
@@ -144,6 +145,7 @@ static int train_flags(cnn_train_config *c, train_words *w, cli_flag *out)
         {"--backend", CLI_CHOICE, &w->backend, 0, 0, "NAME", "fast (default) or reference (plain loops, slow)", "fast,reference"},
         {"--conv", CLI_CHOICE, &w->conv, 0, 0, "ALGO", "convolutions: auto (default: the fastest candidate, timed per shape when training starts), direct, winograd (3x3 stride 1, fp32: oneDNN's where the CPU has it, else cnnlab's), dense (an input map of at most kernel size, e.g. 2x2 under 3x3, as one matrix product, fp32) or winograd-sgemm (cnnlab's Winograd on sgemm, any CPU, fp32)", "auto,direct,winograd,dense,winograd-sgemm"},
         {"--precision", CLI_CHOICE, &w->precision, 0, 0, "P", "fp32 (default) or bf16: convolutions on bf16 with fp32 accumulation and fp32 master weights", "fp32,bf16"},
+        {"--activations", CLI_CHOICE, &w->activations, 0, 0, "A", "with --precision bf16: bf16 (default: activations stored as bf16 between the layers that can read and write them, as PyTorch's autocast; less memory and traffic) or fp32 (every activation kept fp32)", "bf16,fp32"},
     };
     int n = (int)(sizeof flags / sizeof flags[0]);
     CNN_ASSERT(n <= TRAIN_MAX_FLAGS);
@@ -325,6 +327,7 @@ static cnn_status place_words(const train_words *w, cnn_train_config *c, cnn_err
     c->exec.backend = strcmp(w->backend, "reference") == 0 ? CNN_BACKEND_REFERENCE
                                                             : CNN_BACKEND_FAST;
     cnn_precision_parse(w->precision, &c->exec.precision);
+    c->exec.fp32_activations = strcmp(w->activations, "fp32") == 0;
     cnn_conv_algo_parse(w->conv, &c->exec.conv);
     if (c->exec.precision == CNN_PRECISION_BF16 && c->exec.backend != CNN_BACKEND_FAST)
         return cnn_error_set(err, CNN_STATUS_INVALID_ARGUMENT, "--precision bf16 needs "
@@ -340,7 +343,8 @@ cnn_status cnn_cli_train_config(const char *name, int argc, char **argv, cnn_tra
         return st;
     cnn_train_config c;
     cnn_train_config_defaults(&c);
-    train_words w = {.backend = "fast", .precision = "fp32", .conv = "auto", .optimizer = "sgd",
+    train_words w = {.backend = "fast", .precision = "fp32", .activations = "bf16",
+                     .conv = "auto", .optimizer = "sgd",
                      .schedule = "none", .augment = "none", .reduction = "mean", .dropout = -1,
                      .head = -1, .epochs = -1};
     cli_flag flags[TRAIN_MAX_FLAGS];

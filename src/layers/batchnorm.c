@@ -40,7 +40,13 @@ static cnn_bn_geom geom_of(const cnn_plan_layer *pl)
     return (cnn_bn_geom){.m = pl->n * s.h * s.w, .c = s.c,
                          .eps = d->eps > 0 ? d->eps : CNN_BN_EPS,
                          .momentum = d->momentum > 0 ? d->momentum : CNN_BN_MOMENTUM,
-                         .sync = pl->training ? pl->bn_sync : NULL};
+                         .sync = pl->training ? pl->bn_sync : NULL, .x_bf16 = pl->x_bf16,
+                         .y_bf16 = pl->y_bf16};
+}
+
+static int bn_bf16_storage(const cnn_plan_layer *pl)
+{
+    return pl->backend == CNN_BACKEND_FAST ? CNN_FAST_X_BF16 | CNN_FAST_Y_BF16 : 0;
 }
 
 static cnn_status bn_plan(cnn_plan_layer *pl, cnn_error *err)
@@ -159,6 +165,7 @@ const cnn_layer_class cnn_layer_batchnorm = {
     .init = bn_init,
     .can_fuse = bn_can_fuse,
     .plan = bn_plan,
+    .bf16_storage = bn_bf16_storage,
     .forward = bn_forward,
     .backward = bn_backward,
     .tensors = bn_tensors,

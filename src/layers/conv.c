@@ -100,9 +100,19 @@ static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
         return CNN_STATUS_OK;
     cnn_conv_geom g = geom_of(pl->ml, pl->n);
     int has_bias = pl->ml->desc.bias || pl->folded_bn;
-    return cnn_fast_conv_create(pl->dnnl, &g, has_bias, pl->fused, pl->training,
-                                pl->precision == CNN_PRECISION_BF16, pl->conv_algo,
-                                (cnn_fast_conv **)&pl->impl, err);
+    int bf16 = (pl->precision == CNN_PRECISION_BF16 ? CNN_FAST_BF16 : 0) |
+               (pl->x_bf16 ? CNN_FAST_X_BF16 : 0) | (pl->y_bf16 ? CNN_FAST_Y_BF16 : 0);
+    return cnn_fast_conv_create(pl->dnnl, &g, has_bias, pl->fused, pl->training, bf16,
+                                pl->conv_algo, (cnn_fast_conv **)&pl->impl, err);
+}
+
+/* A kernel on bf16 reads x stored so; it writes y so unless its backward
+ * reads y (a fused ReLU's mask) or the weights are remade per forward. */
+static int conv_bf16_storage(const cnn_plan_layer *pl)
+{
+    if (!pl->impl || !cnn_fast_conv_runs_bf16(pl->impl))
+        return 0;
+    return CNN_FAST_X_BF16 | (pl->fused == CNN_ACT_NONE && !pl->folded_bn ? CNN_FAST_Y_BF16 : 0);
 }
 
 /* The weights of this pass: the parameters, or their DropConnect-masked copy. */
@@ -271,6 +281,7 @@ const cnn_layer_class cnn_layer_conv = {
     .init = conv_init,
     .can_fuse = conv_can_fuse,
     .plan = conv_plan,
+    .bf16_storage = conv_bf16_storage,
     .forward = conv_forward,
     .backward = conv_backward,
     .release = conv_release,

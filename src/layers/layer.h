@@ -33,6 +33,10 @@ typedef struct cnn_plan_layer {
     int training;
     uint64_t seed, step; /* random masks (dropout) draw from (seed, CNN_STREAM_DROPOUT, step) */
     cnn_act fused;       /* fast path: the activation this layer applies after itself */
+    /* bf16 training plans (cnn_plan_config's fp32_activations): y holds its
+     * values as bf16 (ops/fast/bf16.h), in half the floats; x_bf16: so does
+     * xs[0], its producer's y (a layer with one input only). dy, dx: floats */
+    int y_bf16, x_bf16;
     int absorbed;        /* does nothing: an identity, or an activation the layer before applies */
     /* fast inference plans: the batch norm folded into this convolution (its
      * weights scaled and a bias made per forward; the norm itself is absorbed) */
@@ -186,8 +190,13 @@ typedef struct cnn_layer_class {
     /* Activations this layer can apply after itself on the fast path (NULL: none). */
     int (*can_fuse)(cnn_act act);
     /* Plan-time set-up: sets ws_floats, creates op objects (NULL: none). ws is
-     * allocated by the caller afterwards. */
+     * allocated by the caller afterwards, and x, y, dx, dy set; a bf16 plan
+     * may call it twice, the second time with x_bf16 and y_bf16 decided (the
+     * first's op objects released). */
     cnn_status (*plan)(cnn_plan_layer *pl, cnn_error *err);
+    /* After plan: which of CNN_FAST_X_BF16 (reads x) and CNN_FAST_Y_BF16
+     * (writes y) stored as bf16 the layer can do as planned (NULL: neither). */
+    int (*bf16_storage)(const cnn_plan_layer *pl);
     void (*forward)(cnn_plan_layer *pl);
     void (*backward)(cnn_plan_layer *pl);
     void (*release)(cnn_plan_layer *pl); /* NULL: nothing to free */

@@ -7,7 +7,8 @@ static cnn_pool_geom geom_of(const cnn_plan_layer *pl)
     const cnn_model_layer *l = pl->ml;
     cnn_pool_geom g = {.n = pl->n, .ih = l->in.h, .iw = l->in.w, .c = l->in.c, .kh = l->desc.k,
                        .kw = l->desc.k, .sh = l->desc.stride, .sw = l->desc.stride,
-                       .ph = l->desc.pad, .pw = l->desc.pad};
+                       .ph = l->desc.pad, .pw = l->desc.pad, .x_bf16 = pl->x_bf16,
+                       .y_bf16 = pl->y_bf16};
     cnn_pool_geom_finish(&g);
     return g;
 }
@@ -37,6 +38,14 @@ static cnn_status maxpool_plan(cnn_plan_layer *pl, cnn_error *err)
     if (pl->backend == CNN_BACKEND_FAST)
         pl->ws_floats = ((size_t)pl->n * cnn_shape_size(pl->ml->out) + 3) / 4;
     return CNN_STATUS_OK;
+}
+
+/* The fast 2x2 windows with stride 2 read and write bf16 (fast/pool.c). */
+static int maxpool_bf16_storage(const cnn_plan_layer *pl)
+{
+    cnn_pool_geom g = geom_of(pl);
+    int tiling = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
+    return pl->backend == CNN_BACKEND_FAST && tiling ? CNN_FAST_X_BF16 | CNN_FAST_Y_BF16 : 0;
 }
 
 static void maxpool_forward(cnn_plan_layer *pl)
@@ -159,6 +168,7 @@ const cnn_layer_class cnn_layer_maxpool = {
     .describe = pool_describe,
     .infer = pool_infer,
     .plan = maxpool_plan,
+    .bf16_storage = maxpool_bf16_storage,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .onnx = pool_onnx,

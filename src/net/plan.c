@@ -17,7 +17,10 @@
  *    buffers, from the backward of its last consumer (which overwrites it) to
  *    its own backward; further consumers write into a temporary that is added
  *    in. A sequential network needs two buffers; residual and Inception blocks
- *    a few more.
+ *    a few more;
+ *  - a bf16 training plan on the fast backend stores an output as bf16 (in
+ *    half the floats) where its producer can write and every reader can read
+ *    it so (choose_bf16_storage); gradients stay fp32.
  */
 #include <string.h>
 
@@ -26,6 +29,13 @@
 
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* Floats of layer i's output buffer: its values, or as many bf16 (y_bf16). */
+static size_t out_floats(const cnn_plan *p, int i)
+{
+    size_t n = (size_t)p->batch * cnn_shape_size(p->layers[i].ml->out);
+    return round16(p->layers[i].y_bf16 ? (n + 1) / 2 : n);
+}
 
 static cnn_status alloc_block(float **p, size_t floats, size_t *bytes, cnn_error *err)
 {
@@ -308,7 +318,7 @@ static cnn_status layout_outputs(cnn_plan *p, plan_build *b, size_t *max_out, cn
     for (int i = 0; i < count; i++) {
         size_t n = round16((size_t)batch * cnn_shape_size(m->layers[i].out));
         if (p->training && !p->layers[i].absorbed && b->over[i] < 0)
-            act_floats += n;
+            act_floats += out_floats(p, i);
         if (n > max_floats)
             max_floats = n;
     }
@@ -328,7 +338,7 @@ static cnn_status layout_outputs(cnn_plan *p, plan_build *b, size_t *max_out, cn
             pl->y = p->acts + b->slot_start[b->slot_of[i]];
         } else {
             pl->y = next;
-            next += round16((size_t)batch * cnn_shape_size(pl->ml->out));
+            next += out_floats(p, i);
         }
     }
     for (int i = 0; i < count; i++) {
@@ -430,12 +440,10 @@ static cnn_status layout_gradients(cnn_plan *p, plan_build *b, size_t max_floats
     return CNN_STATUS_OK;
 }
 
-/* Per-layer set-up (oneDNN primitives) and the workspaces. */
+/* Per-layer set-up (oneDNN primitives, each layer's ws_floats). */
 static cnn_status plan_layers(cnn_plan *p, cnn_error *err)
 {
-    int count = p->m->count;
-    size_t ws_floats = 0;
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < p->m->count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         const cnn_layer_class *cls = cnn_layer_class_of(pl->ml->desc.kind);
         if (pl->absorbed || !cls->plan)
@@ -445,8 +453,73 @@ static cnn_status plan_layers(cnn_plan *p, cnn_error *err)
         if (st)
             return cnn_error_set(err, st, "model %s, layer %d (%s): %s", p->m->desc->name, i + 1,
                                  cls->name, sub.msg);
-        ws_floats += round16(pl->ws_floats);
     }
+    return CNN_STATUS_OK;
+}
+
+static int storage_of(const cnn_plan_layer *pl)
+{
+    const cnn_layer_class *cls = cnn_layer_class_of(pl->ml->desc.kind);
+    return cls->bf16_storage ? cls->bf16_storage(pl) : 0;
+}
+
+/* bf16 training plans, after a first plan_layers: an output is stored as
+ * bf16 when its layer writes bf16 as planned, it is not the logits, and every
+ * reader has it as its only input and reads bf16. Sets y_bf16 and x_bf16;
+ * returns how many outputs are stored so. */
+static int choose_bf16_storage(cnn_plan *p, const plan_build *b)
+{
+    int count = p->m->count, stored = 0;
+    for (int j = 0; j < count; j++) {
+        cnn_plan_layer *pj = &p->layers[j];
+        pj->y_bf16 = 0;
+        if (pj->absorbed || j == p->last || !(storage_of(pj) & CNN_FAST_Y_BF16))
+            continue;
+        int readers = 0, ok = 1;
+        for (int i = 0; i < count; i++) {
+            const cnn_plan_layer *pi = &p->layers[i];
+            for (int s = 0; s < pi->n_in && !pi->absorbed; s++)
+                if (b->in[i][s] == j) {
+                    readers++;
+                    ok &= pi->n_in == 1 && (storage_of(pi) & CNN_FAST_X_BF16) != 0;
+                }
+        }
+        pj->y_bf16 = ok && readers > 0;
+        stored += pj->y_bf16;
+    }
+    for (int i = 0; i < count; i++) {
+        cnn_plan_layer *pl = &p->layers[i];
+        pl->x_bf16 = !pl->absorbed && pl->n_in == 1 && b->in[i][0] >= 0 &&
+                     p->layers[b->in[i][0]].y_bf16;
+    }
+    return stored;
+}
+
+/* Makes the layers' op objects again, now that choose_bf16_storage decided
+ * what each reads and writes (the auto choices are remembered: nothing is
+ * timed twice), their buffers sized afresh. */
+static cnn_status replan_layers(cnn_plan *p, cnn_error *err)
+{
+    for (int i = 0; i < p->m->count; i++) {
+        cnn_plan_layer *pl = &p->layers[i];
+        const cnn_layer_class *cls = cnn_layer_class_of(pl->ml->desc.kind);
+        if (pl->impl && cls->release)
+            cls->release(pl);
+        pl->impl = NULL;
+        pl->ws_floats = 0;
+    }
+    cnn_dnnl_release_buffers(p->dnnl);
+    return plan_layers(p, err);
+}
+
+/* The workspaces, once every layer's ws_floats is known. */
+static cnn_status layout_workspaces(cnn_plan *p, cnn_error *err)
+{
+    int count = p->m->count;
+    size_t ws_floats = 0;
+    for (int i = 0; i < count; i++)
+        if (!p->layers[i].absorbed)
+            ws_floats += round16(p->layers[i].ws_floats);
     cnn_status st = alloc_block(&p->ws, ws_floats, &p->bytes, err);
     if (st)
         return st;
@@ -486,9 +559,14 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     absorb(p, b.src, b.in, b.consumers);
     p->last = b.src[m->count - 1];
     CNN_ASSERT(p->last >= 0);
+    if ((st = plan_layers(p, err)))
+        goto fail;
+    if (training && cfg->backend == CNN_BACKEND_FAST && cfg->precision == CNN_PRECISION_BF16 &&
+        !cfg->fp32_activations && choose_bf16_storage(p, &b) && (st = replan_layers(p, err)))
+        goto fail;
     if ((st = layout_outputs(p, &b, &max_floats, err)) ||
         (training && (st = layout_gradients(p, &b, max_floats, err))) ||
-        (st = plan_layers(p, err)))
+        (st = layout_workspaces(p, err)))
         goto fail;
     build_free(&b);
     *out = p;

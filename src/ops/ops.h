@@ -49,6 +49,9 @@ typedef struct cnn_pool_geom {
     int n, ih, iw, c;
     int kh, kw, sh, sw, ph, pw;
     int oh, ow; /* set by cnn_pool_geom_finish (floor mode, as PyTorch's default) */
+    /* the fast path's max pooling with 2x2 windows, stride 2: x and y stored
+     * as bf16 (fast/bf16.h); everywhere else floats */
+    int x_bf16, y_bf16;
 } cnn_pool_geom;
 
 int cnn_pool_geom_finish(cnn_pool_geom *g);
@@ -78,6 +81,8 @@ typedef struct cnn_bn_geom {
     float eps;      /* 1e-5 in PyTorch */
     float momentum; /* 0.1 in PyTorch: running = (1-momentum)*running + momentum*batch */
     const cnn_bn_sync *sync; /* NULL: the statistics of these m rows alone */
+    /* the fast path only: x and y stored as bf16 (fast/bf16.h); dy, dx floats */
+    int x_bf16, y_bf16;
 } cnn_bn_geom;
 
 /* With g->sync, a rank's values go to the others in v = cnn_bn_sync_values(g):

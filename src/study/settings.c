@@ -56,6 +56,8 @@ cnn_status cnn_study_settings_text(const cnn_train_config *c, char *buf, size_t 
         a->flip, a->cutout, a->cutout_size, (double)a->input_noise);
     cnn_fixbuf_printf(&b, "val_fraction %.9g subset %d backend %d precision %d conv %d\n", c->val_fraction,
         c->subset, (int)c->exec.backend, (int)c->exec.precision, (int)c->exec.conv);
+    if (c->exec.fp32_activations) /* only when asked: settings written before it stay equal */
+        cnn_fixbuf_printf(&b, "activations fp32\n");
     return CNN_STATUS_OK;
 }
 

@@ -31,7 +31,8 @@ void cnn_train_config_defaults(cnn_train_config *c)
     c->muon = (cnn_muon_config){.lr = 0, .momentum = 0.95f, .nesterov = 1, .ns_steps = 5};
     c->whiten_images = 5000;
     c->whiten_eps = 5e-4f;
-    c->exec = (cnn_plan_config){CNN_BACKEND_FAST, CNN_PRECISION_FP32, CNN_CONV_AUTO};
+    c->exec = (cnn_plan_config){.backend = CNN_BACKEND_FAST, .precision = CNN_PRECISION_FP32,
+                                .conv = CNN_CONV_AUTO};
 }
 
 void cnn_train_data_source(const cnn_train_config *c, cnn_data_source *src)

@@ -81,6 +81,10 @@ cnn_status cnn_run_write_config(const cnn_train_config *c, const cnn_model *m,
         (unsigned long long)c->seed, c->threads, c->val_fraction, c->subset, n_train, n_val, data->path,
         c->exec.backend == CNN_BACKEND_FAST ? "fast" : "reference",
         cnn_precision_name(c->exec.precision), cnn_conv_algo_name(c->exec.conv));
+    /* how a bf16 run stores activations between layers (--activations) */
+    cnn_text_printf(&t, "activations = %s\n",
+                    c->exec.precision == CNN_PRECISION_BF16 && !c->exec.fp32_activations ? "bf16"
+                                                                                         : "fp32");
     cnn_text_printf(&t, "dataset = %s\ninput = %dx%dx%d\nclasses = %d\n",
         cnn_data_format_name(data->format), data->h, data->w, data->c, data->classes);
     if (data->format == CNN_DATA_CIFAR100)

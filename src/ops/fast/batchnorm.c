@@ -33,6 +33,11 @@
  * first pass writes dy' into dx and the second reads it back in place of dy,
  * so gelu' is evaluated once per element.
  *
+ * With g->x_bf16 / g->y_bf16 the tensors x / y are stored as bf16 (bf16.h):
+ * each row piece is converted on the stack and the float code runs on it, so
+ * the results are those of the same values stored as floats (dy and dx are
+ * always floats). Rows are handled in pieces of BN_SLICE channels.
+ *
  * Scratch (cnn_fast_batchnorm_scratch_floats(c) floats, no alignment assumed;
  * its size depends on C alone, not on the thread count):
  *   [0, 2*BN_BLOCKS*C)   block partials, block b at 2*b*C: first sum (C), second (C)
@@ -43,13 +48,15 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "ops/fast/bf16.h"
 #include "ops/fast/fast.h"
 #include "ops/fast/pairsum.h"
 #include "ops/ops.h"
 
 #define BN_BLOCKS 64       /* most row blocks of a reduction (sizes the scratch) */
 #define BN_BLOCK_MIN 16384 /* fewest elements (rows * C) a block should hold */
-#define BN_SLICE PAIRSUM_LANES /* channels a block reduction handles at a time */
+#define BN_SLICE PAIRSUM_LANES /* channels a row piece holds */
+_Static_assert(BN_SLICE <= CNN_BF16_ROW, "a row piece fits a bf16 conversion buffer");
 #define BN_PILOT 32        /* rows averaged into the shift K */
 
 size_t cnn_fast_batchnorm_scratch_floats(int c) { return (size_t)(2 * BN_BLOCKS + 3) * (size_t)c; }
@@ -68,16 +75,42 @@ static int block_start(int m, int nb, int b) { return (int)((long long)m * b / n
 
 static int parallel_worthwhile(int m, int c) { return (size_t)m * (size_t)c >= 32768; }
 
+/* The shift K (C): the mean of the first rows, close enough to the batch mean. */
+static void pilot(const cnn_bn_geom *g, const float *x, float *k)
+{
+    const int rows = g->m < BN_PILOT ? g->m : BN_PILOT, c = g->c;
+    if (!g->x_bf16) {
+        cnn_pairsum_pilot(x, rows, (size_t)c, c, k);
+        return;
+    }
+    float tmp[BN_SLICE];
+    for (int c0 = 0; c0 < c; c0 += BN_SLICE) { /* cnn_pairsum_pilot's sums, piece by piece */
+        const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
+        for (int j = 0; j < nc; j++)
+            k[c0 + j] = 0.0f;
+        for (int r = 0; r < rows; r++) {
+            const float *xr = cnn_bf16_row(x, 1, (size_t)r * c + c0, (size_t)nc, tmp);
+#pragma omp simd
+            for (int j = 0; j < nc; j++)
+                k[c0 + j] += xr[j];
+        }
+        for (int j = 0; j < nc; j++)
+            k[c0 + j] /= (float)rows;
+    }
+}
+
 /* Rows [r0, r1) of x (M,C): s1 (C) = sum (x - k), s2 (C) = sum (x - k)^2. */
-static void block_moments(const float *x, int c, int r0, int r1, const float *k, float *s1,
-                          float *s2)
+static void block_moments(const float *x, int xb, int c, int r0, int r1, const float *k,
+                          float *s1, float *s2)
 {
     cnn_pairsum acc;
+    float tmp[BN_SLICE];
     for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
         const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
         cnn_pairsum_start(&acc, nc);
         for (int r = r0; r < r1; r++)
-            cnn_pairsum_add_shifted(&acc, x + (size_t)r * c + c0, k + c0);
+            cnn_pairsum_add_shifted(&acc, cnn_bf16_row(x, xb, (size_t)r * c + c0, (size_t)nc, tmp),
+                                    k + c0);
         cnn_pairsum_flush(&acc);
         for (int j = 0; j < nc; j++) {
             s1[c0 + j] = (float)acc.t1[j];
@@ -88,29 +121,34 @@ static void block_moments(const float *x, int c, int r0, int r1, const float *k,
 
 /* Every block's moments into part, the blocks split among the running threads
  * (call inside a parallel region). */
-static void blocks_moments(const float *x, int m, int c, int nb, const float *shift, float *part)
+static void blocks_moments(const cnn_bn_geom *g, const float *x, int nb, const float *shift,
+                           float *part)
 {
+    const int m = g->m, c = g->c;
 #pragma omp for schedule(static)
     for (int b = 0; b < nb; b++)
-        block_moments(x, c, block_start(m, nb, b), block_start(m, nb, b + 1), shift,
+        block_moments(x, g->x_bf16, c, block_start(m, nb, b), block_start(m, nb, b + 1), shift,
                       part + (size_t)2 * b * c, part + (size_t)2 * b * c + c);
 }
 
 /* Rows [r0, r1): with dy' = dy * act'(z) (y read only with ReLU; with GELU z =
  * (x - mean) * scale + beta and dy' also written to dact when not NULL),
  * s1 (C) = sum dy', s2 (C) = sum dy' * (x - mean). */
-static void block_grad_sums(const float *x, const float *y, const float *dy, cnn_act act,
-                            int c, int r0, int r1, const float *mean, const float *scale,
-                            const float *beta, float *dact, float *s1, float *s2)
+static void block_grad_sums(const cnn_bn_geom *g, const float *x, const float *y,
+                            const float *dy, cnn_act act, int r0, int r1, const float *mean,
+                            const float *scale, const float *beta, float *dact, float *s1,
+                            float *s2)
 {
+    const int c = g->c;
     cnn_pairsum acc;
+    float xt[BN_SLICE], yt[BN_SLICE];
     for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
         const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
         const float *mr = mean + c0, *kr = scale + c0, *br = beta + c0;
         cnn_pairsum_start(&acc, nc);
         for (int r = r0; r < r1; r++) {
             const size_t o = (size_t)r * c + c0;
-            const float *xr = x + o, *dyr = dy + o;
+            const float *xr = cnn_bf16_row(x, g->x_bf16, o, (size_t)nc, xt), *dyr = dy + o;
             float d[BN_SLICE];
             if (act == CNN_ACT_GELU) {
 #pragma omp simd
@@ -120,7 +158,7 @@ static void block_grad_sums(const float *x, const float *y, const float *dy, cnn
                 if (dact)
                     memcpy(dact + o, d, (size_t)nc * sizeof *d);
             } else if (act == CNN_ACT_RELU) {
-                const float *yr = y + o;
+                const float *yr = cnn_bf16_row(y, g->y_bf16, o, (size_t)nc, yt);
 #pragma omp simd
                 for (int j = 0; j < nc; j++)
                     d[j] = yr[j] > 0.0f ? dyr[j] : 0.0f;
@@ -166,14 +204,36 @@ static inline void normalise_row(int n, cnn_act act, const float *x, const float
         cnn_fast_gelu((size_t)n, y, y);
 }
 
+/* Channels [c0, c0 + n) of row r: y = act((x - mean) * scale + beta), mean,
+ * scale and beta starting at channel c0. */
+static inline void normalise_piece(const cnn_bn_geom *g, cnn_act act, const float *x, int r,
+                                   int c0, int n, const float *mean, const float *scale,
+                                   const float *beta, float *y)
+{
+    float xt[BN_SLICE], yt[BN_SLICE];
+    const size_t o = (size_t)r * g->c + c0;
+    float *yr = cnn_bf16_out(y, g->y_bf16, o, yt);
+    normalise_row(n, act, cnn_bf16_row(x, g->x_bf16, o, (size_t)n, xt), mean, scale, beta, yr);
+    cnn_bf16_out_done(y, g->y_bf16, o, (size_t)n, yt);
+}
+
 /* y (M,C) = act((x - mean) * scale + beta), rows split among the running threads
  * (call inside a parallel region). */
-static void normalise_rows(int m, int c, cnn_act act, const float *x, const float *mean,
+static void normalise_rows(const cnn_bn_geom *g, cnn_act act, const float *x, const float *mean,
                            const float *scale, const float *beta, float *y)
 {
+    const int m = g->m, c = g->c;
+    if (!g->x_bf16 && !g->y_bf16) {
+#pragma omp for schedule(static)
+        for (int r = 0; r < m; r++)
+            normalise_row(c, act, x + (size_t)r * c, mean, scale, beta, y + (size_t)r * c);
+        return;
+    }
 #pragma omp for schedule(static)
     for (int r = 0; r < m; r++)
-        normalise_row(c, act, x + (size_t)r * c, mean, scale, beta, y + (size_t)r * c);
+        for (int c0 = 0; c0 < c; c0 += BN_SLICE)
+            normalise_piece(g, act, x, r, c0, c - c0 < BN_SLICE ? c - c0 : BN_SLICE, mean + c0,
+                            scale + c0, beta + c0, y);
 }
 
 static int act_supported(cnn_act act)
@@ -212,7 +272,7 @@ static void forward_train_sync(const cnn_bn_geom *g, cnn_act act, const float *x
     double *v = cnn_bn_sync_values(g);
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {
-        blocks_moments(x, m, c, nb, shift, part);
+        blocks_moments(g, x, nb, shift, part);
 #pragma omp for schedule(static)
         for (int ch = 0; ch < c; ch++) {
             double s1, s2;
@@ -227,7 +287,7 @@ static void forward_train_sync(const cnn_bn_geom *g, cnn_act act, const float *x
         statistics(g, ch, v[ch], v[c + ch], rows, gamma, save_mean, save_invstd, scale,
                    running_mean, running_var);
 #pragma omp parallel if (parallel_worthwhile(m, c))
-    normalise_rows(m, c, act, x, save_mean, scale, beta, y);
+    normalise_rows(g, act, x, save_mean, scale, beta, y);
 }
 
 /* x (M,C), gamma, beta (C) -> y (M,C); save_mean, save_invstd (C) written;
@@ -242,8 +302,7 @@ void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const f
     const int m = g->m, c = g->c, nb = block_count(m, c);
     float *part = scratch, *shift = scratch + (size_t)2 * BN_BLOCKS * c, *scale = shift + c;
 
-    /* the shift K: mean of the first rows, close enough to the batch mean */
-    cnn_pairsum_pilot(x, m < BN_PILOT ? m : BN_PILOT, (size_t)c, c, shift);
+    pilot(g, x, shift);
 
     if (g->sync) {
         forward_train_sync(g, act, x, gamma, beta, y, save_mean, save_invstd, running_mean,
@@ -252,7 +311,7 @@ void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const f
     }
 #pragma omp parallel if (parallel_worthwhile(m, c))
     {
-        blocks_moments(x, m, c, nb, shift, part);
+        blocks_moments(g, x, nb, shift, part);
 #pragma omp for schedule(static)
         for (int ch = 0; ch < c; ch++) {
             double s1, s2;
@@ -262,7 +321,7 @@ void cnn_fast_batchnorm_forward_train(const cnn_bn_geom *g, cnn_act act, const f
             statistics(g, ch, shift[ch] + dmean, var, m, gamma, save_mean, save_invstd, scale,
                        running_mean, running_var);
         }
-        normalise_rows(m, c, act, x, save_mean, scale, beta, y);
+        normalise_rows(g, act, x, save_mean, scale, beta, y);
     }
 }
 
@@ -286,43 +345,61 @@ void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const fl
             const float *mean = running_mean + c0, *b = beta + c0;
 #pragma omp for schedule(static)
             for (int r = 0; r < m; r++)
-                normalise_row(nc, act, x + (size_t)r * c + c0, mean, scale, b,
-                              y + (size_t)r * c + c0);
+                normalise_piece(g, act, x, r, c0, nc, mean, scale, b, y);
         }
     }
 }
 
-/* dx (M,C) = ka * (dy' - kd - (x - mean) * kb), dy' as block_grad_sums made
- * it (with GELU it is in dx already); rows split among the running threads
- * (call inside a parallel region). dx NULL: nothing. */
-static void dx_rows(int m, int c, cnn_act act, const float *x, const float *y, const float *dy,
-                    const float *save_mean, const float *ka, const float *kb, const float *kd,
-                    float *dx)
+/* n channels of one row: dx = ka * (dy' - kd - (x - mean) * kb), dy' as
+ * block_grad_sums made it (with GELU it is in dx already; y read with ReLU). */
+static inline void dx_piece(int n, cnn_act act, const float *xr, const float *yr,
+                            const float *dyr, const float *mean, const float *ka,
+                            const float *kb, const float *kd, float *dxr)
+{
+    if (act == CNN_ACT_GELU) {
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            dxr[j] = ka[j] * (dxr[j] - kd[j] - (xr[j] - mean[j]) * kb[j]);
+    } else if (act == CNN_ACT_RELU) {
+#pragma omp simd
+        for (int j = 0; j < n; j++) {
+            float d = yr[j] > 0.0f ? dyr[j] : 0.0f;
+            dxr[j] = ka[j] * (d - kd[j] - (xr[j] - mean[j]) * kb[j]);
+        }
+    } else {
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            dxr[j] = ka[j] * (dyr[j] - kd[j] - (xr[j] - mean[j]) * kb[j]);
+    }
+}
+
+/* dx (M,C) by dx_piece, rows split among the running threads (call inside a
+ * parallel region). dx NULL: nothing. */
+static void dx_rows(const cnn_bn_geom *g, cnn_act act, const float *x, const float *y,
+                    const float *dy, const float *save_mean, const float *ka, const float *kb,
+                    const float *kd, float *dx)
 {
     if (!dx)
         return;
+    const int m = g->m, c = g->c, relu = act == CNN_ACT_RELU;
+    if (!g->x_bf16 && !g->y_bf16) {
 #pragma omp for schedule(static)
-    for (int r = 0; r < m; r++) {
-        const size_t o = (size_t)r * c;
-        const float *xr = x + o, *dyr = dy + o;
-        float *dxr = dx + o;
-        if (act == CNN_ACT_GELU) { /* dx holds dy' from the first pass */
-#pragma omp simd
-            for (int j = 0; j < c; j++)
-                dxr[j] = ka[j] * (dxr[j] - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
-        } else if (act == CNN_ACT_RELU) {
-            const float *yr = y + o;
-#pragma omp simd
-            for (int j = 0; j < c; j++) {
-                float d = yr[j] > 0.0f ? dyr[j] : 0.0f;
-                dxr[j] = ka[j] * (d - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
-            }
-        } else {
-#pragma omp simd
-            for (int j = 0; j < c; j++)
-                dxr[j] = ka[j] * (dyr[j] - kd[j] - (xr[j] - save_mean[j]) * kb[j]);
+        for (int r = 0; r < m; r++) {
+            const size_t o = (size_t)r * c;
+            dx_piece(c, act, x + o, relu ? y + o : NULL, dy + o, save_mean, ka, kb, kd, dx + o);
         }
+        return;
     }
+#pragma omp for schedule(static)
+    for (int r = 0; r < m; r++)
+        for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
+            const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
+            const size_t o = (size_t)r * c + c0;
+            float xt[BN_SLICE], yt[BN_SLICE];
+            dx_piece(nc, act, cnn_bf16_row(x, g->x_bf16, o, (size_t)nc, xt),
+                     relu ? cnn_bf16_row(y, g->y_bf16, o, (size_t)nc, yt) : NULL, dy + o,
+                     save_mean + c0, ka + c0, kb + c0, kd + c0, dx + o);
+        }
 }
 
 /* x (M,C), y (M,C) (read only with ReLU), gamma, beta (read only with GELU),
@@ -351,7 +428,7 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
             ka[ch] = (float)(gamma[ch] * (double)save_invstd[ch]);
 #pragma omp for schedule(static)
         for (int b = 0; b < nb; b++)
-            block_grad_sums(x, y, dy, act, c, block_start(m, nb, b), block_start(m, nb, b + 1),
+            block_grad_sums(g, x, y, dy, act, block_start(m, nb, b), block_start(m, nb, b + 1),
                             save_mean, ka, beta, dx, part + (size_t)2 * b * c,
                             part + (size_t)2 * b * c + c);
 #pragma omp for schedule(static)
@@ -373,7 +450,7 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
             kd[ch] = (float)(sdy / m);
         }
         if (!v)
-            dx_rows(m, c, act, x, y, dy, save_mean, ka, kb, kd, dx);
+            dx_rows(g, act, x, y, dy, save_mean, ka, kb, kd, dx);
     }
     if (!v)
         return;
@@ -383,7 +460,7 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
         kd[ch] = (float)(v[ch] / rows);
     }
 #pragma omp parallel if (parallel_worthwhile(m, c))
-    dx_rows(m, c, act, x, y, dy, save_mean, ka, kb, kd, dx);
+    dx_rows(g, act, x, y, dy, save_mean, ka, kb, kd, dx);
 }
 
 void cnn_fast_batchnorm_fold(int oc, size_t per_oc, float eps, const float *w, const float *b,

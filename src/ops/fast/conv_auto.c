@@ -194,6 +194,8 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
                                 cnn_fast_conv **out, cnn_error *err)
 {
     CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
+    const int store = bf16 & CNN_RUN_STORAGE; /* added to the kernel's run when it is made */
+    bf16 &= CNN_FAST_BF16;
     /* oneDNN's Winograd: 3x3, stride 1, fp32 only (so with bf16 asked for, a
      * Winograd layer computes in fp32: more precise, and chosen only if faster);
      * the dense form is fp32 too. A bf16 plan's auto also times fp32 direct:
@@ -216,18 +218,20 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     }
     if (algo != CNN_CONV_AUTO)
         return cnn_fast_conv_make(ctx, g, has_bias, act, training,
-                                  algo == CNN_CONV_DIRECT && bf16 ? CNN_RUN_BF16 : 0, algo, out,
-                                  err);
+                                  (algo == CNN_CONV_DIRECT && bf16 ? CNN_RUN_BF16 : 0) | store,
+                                  algo, out, err);
     if (!wino_shape && !dense_shape && !bf16)
-        return cnn_fast_conv_make(ctx, g, has_bias, act, training, 0, CNN_CONV_DIRECT, out, err);
+        return cnn_fast_conv_make(ctx, g, has_bias, act, training, store, CNN_CONV_DIRECT, out,
+                                  err);
     const cnn_conv_choice *k = cached(ctx, g, has_bias, act, training, bf16);
     if (k) {
-        cnn_status st = cnn_fast_conv_make(ctx, g, has_bias, act, training, k->run, k->algo,
-                                           out, err);
+        cnn_status st = cnn_fast_conv_make(ctx, g, has_bias, act, training, k->run | store,
+                                           k->algo, out, err);
         if (st == CNN_STATUS_OK)
             impl_append(*out, k->why);
         return st;
     }
+    CNN_ASSERT(!store); /* asked for after a first make of this shape, which is remembered */
     char key[512];
     cnn_conv_cache_key(g, has_bias, act, training, bf16, key, sizeof key);
     if (make_cached(ctx, g, has_bias, act, training, bf16, key, out))

@@ -112,14 +112,18 @@ static cnn_status wino_make(cnn_fast_conv *c, cnn_error *err)
 typedef struct conv_mds {
     dnnl_alg_kind_t alg;
     dnnl_memory_desc_t src, dst, bias, wei_user, wei_any, dw_any;
+    dnnl_memory_desc_t dy, dx; /* the gradients as the caller holds them: fp32 NHWC */
     dnnl_memory_desc_t src_k, dst_k, ddst_k, dsrc_k;
     dnnl_dims_t strides, pad_l, pad_r;
 } conv_mds;
 
-static void mds_init(const cnn_conv_geom *g, int bf16, int wino, conv_mds *m)
+static void mds_init(const cnn_conv_geom *g, int run, int wino, conv_mds *m)
 {
     m->alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
-    dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32; /* what the kernels read */
+    dnnl_data_type_t lo = run & CNN_RUN_BF16 ? dnnl_bf16 : dnnl_f32; /* what the kernels read */
+    /* x and y as the caller stores them */
+    dnnl_data_type_t xt = run & CNN_RUN_X_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t yt = run & CNN_RUN_Y_BF16 ? dnnl_bf16 : dnnl_f32;
     /* Activation layouts the kernels get: NHWC, or their choice for Winograd. */
     dnnl_format_tag_t act_tag = wino ? dnnl_format_tag_any : dnnl_nhwc;
     dnnl_dims_t src_dims = {g->n, g->ic, g->ih, g->iw};
@@ -135,15 +139,17 @@ static void mds_init(const cnn_conv_geom *g, int bf16, int wino, conv_mds *m)
     /* Right padding so that the last window is the last one PyTorch uses. */
     m->pad_r[0] = (g->oh - 1) * g->sh + g->kh - g->ih - g->ph;
     m->pad_r[1] = (g->ow - 1) * g->sw + g->kw - g->iw - g->pw;
-    dnnl_memory_desc_init_by_tag(&m->src, 4, src_dims, dnnl_f32, dnnl_nhwc);
-    dnnl_memory_desc_init_by_tag(&m->dst, 4, dst_dims, dnnl_f32, dnnl_nhwc);
+    dnnl_memory_desc_init_by_tag(&m->src, 4, src_dims, xt, dnnl_nhwc);
+    dnnl_memory_desc_init_by_tag(&m->dst, 4, dst_dims, yt, dnnl_nhwc);
+    dnnl_memory_desc_init_by_tag(&m->dx, 4, src_dims, dnnl_f32, dnnl_nhwc);
+    dnnl_memory_desc_init_by_tag(&m->dy, 4, dst_dims, dnnl_f32, dnnl_nhwc);
     const dnnl_dim_t *wd = groups > 1 ? gwei_dims : wei_dims;
     dnnl_memory_desc_init_by_tag(&m->wei_user, wnd, wd, dnnl_f32, wei_tag);
     dnnl_memory_desc_init_by_tag(&m->wei_any, wnd, wd, lo, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&m->dw_any, wnd, wd, dnnl_f32, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&m->bias, 1, bias_dims, dnnl_f32, dnnl_a);
     dnnl_memory_desc_init_by_tag(&m->src_k, 4, src_dims, lo, act_tag);
-    dnnl_memory_desc_init_by_tag(&m->dst_k, 4, dst_dims, dnnl_f32, act_tag);
+    dnnl_memory_desc_init_by_tag(&m->dst_k, 4, dst_dims, yt, act_tag);
     dnnl_memory_desc_init_by_tag(&m->ddst_k, 4, dst_dims, lo, act_tag);
     dnnl_memory_desc_init_by_tag(&m->dsrc_k, 4, src_dims, dnnl_f32, act_tag);
 }
@@ -257,11 +263,11 @@ static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
         goto fail;
     const dnnl_memory_desc_t *ddst_q = dnnl_primitive_desc_query_md(
         bwd_d_pd, c->bwd_as_fwd ? dnnl_query_src_md : dnnl_query_diff_dst_md, 0);
-    if ((st = cnn_dnnl_side_make(ctx, &m->dst, ddst_q, 1, SHARED_OUT, &c->diff_dst, err)))
+    if ((st = cnn_dnnl_side_make(ctx, &m->dy, ddst_q, 1, SHARED_OUT, &c->diff_dst, err)))
         goto fail;
     q = dnnl_primitive_desc_query_md(bwd_d_pd,
                                      c->bwd_as_fwd ? dnnl_query_dst_md : dnnl_query_diff_src_md, 0);
-    if ((st = cnn_dnnl_side_make(ctx, &m->src, q, 0, SHARED_GRAD, &c->diff_src, err)))
+    if ((st = cnn_dnnl_side_make(ctx, &m->dx, q, 0, SHARED_GRAD, &c->diff_src, err)))
         goto fail;
     q = dnnl_primitive_desc_query_md(bwd_d_pd, dnnl_query_weights_md, 0);
     if (c->bwd_as_fwd) { /* the flipped weights, (IC, OC, KH, KW), then the kernel's layout */
@@ -318,6 +324,9 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
                               cnn_error *err)
 {
     int bf16 = run & CNN_RUN_BF16, bwd_fwd = (run & CNN_RUN_BWD_FWD) && training;
+    if ((run & CNN_RUN_STORAGE) && !(bf16 && algo == CNN_CONV_DIRECT))
+        return cnn_error_set(err, CNN_STATUS_BACKEND, "bf16 activations are read and written "
+                             "by bf16 direct convolutions only");
     cnn_status st = CNN_STATUS_OK;
     cnn_fast_conv *c = calloc(1, sizeof *c);
     if (!c)
@@ -327,12 +336,13 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
     c->has_bias = has_bias;
     c->act = act;
     c->training = training;
+    c->run = run;
     if (algo == CNN_CONV_DENSE || algo == CNN_CONV_WINOGRAD_SGEMM) {
         st = algo == CNN_CONV_DENSE ? dense_make(c, err) : wino_make(c, err);
     } else {
         conv_mds m;
         dnnl_primitive_desc_t fwd_pd = NULL;
-        mds_init(g, bf16, algo == CNN_CONV_WINOGRAD, &m);
+        mds_init(g, run, algo == CNN_CONV_WINOGRAD, &m);
         st = make_forward(c, &m, bf16, &fwd_pd, err);
         if (!st && training)
             st = make_backward(c, &m, fwd_pd, bwd_fwd, err);
@@ -352,6 +362,11 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
 }
 
 const char *cnn_fast_conv_impl(const cnn_fast_conv *c) { return c->impl; }
+
+int cnn_fast_conv_runs_bf16(const cnn_fast_conv *c)
+{
+    return !c->dense && !c->wino && (c->run & CNN_RUN_BF16); /* Winograd runs fp32 */
+}
 
 int cnn_fast_conv_keeps_weights(const cnn_fast_conv *c)
 {

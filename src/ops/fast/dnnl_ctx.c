@@ -91,6 +91,12 @@ void cnn_dnnl_give_back(cnn_dnnl *ctx, const cnn_dnnl_sizes *had)
     shrink(&ctx->scratch, &ctx->scratch_bytes, had->scratch);
 }
 
+void cnn_dnnl_release_buffers(cnn_dnnl *ctx)
+{
+    const cnn_dnnl_sizes none = {{0}, 0};
+    cnn_dnnl_give_back(ctx, &none);
+}
+
 /* Creates the primitive of pd and its scratchpad memory (handle set at run). */
 cnn_status cnn_dnnl_prim_make(cnn_dnnl *ctx, const_dnnl_primitive_desc_t pd, cnn_dnnl_prim *out,
                             cnn_error *err)

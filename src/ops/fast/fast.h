@@ -25,18 +25,33 @@ cnn_status cnn_dnnl_create(cnn_dnnl **out, cnn_error *err);
 void cnn_dnnl_destroy(cnn_dnnl *ctx);
 /* Bytes of scratchpad planned so far (the largest any primitive asked for). */
 size_t cnn_dnnl_scratch_bytes(const cnn_dnnl *ctx);
+/* Frees the buffers its convolutions share and the scratchpad, once every
+ * convolution made on ctx is destroyed (the next ones grow them again; the
+ * auto choices made so far are kept). */
+void cnn_dnnl_release_buffers(cnn_dnnl *ctx);
 
 typedef struct cnn_fast_conv cnn_fast_conv;
 
+/* What cnn_fast_conv_create's bf16 argument holds: CNN_FAST_BF16 runs the
+ * kernels on bf16 inputs, weights and output gradients with fp32
+ * accumulation, the interface fp32. A bf16 plan may store activations as
+ * bf16 between layers (bf16.h): CNN_FAST_X_BF16 reads x, CNN_FAST_Y_BF16
+ * writes y stored so, for a convolution whose kernel runs bf16 (asked of an
+ * earlier convolution of the same shape with cnn_fast_conv_runs_bf16, so that
+ * an auto choice is already made); dy, dx and the weights stay fp32. */
+enum { CNN_FAST_BF16 = 1, CNN_FAST_X_BF16 = 4, CNN_FAST_Y_BF16 = 8 };
+
 /* training = 0 creates only the inference forward. act is CNN_ACT_NONE or
- * CNN_ACT_RELU (fused into the forward as a post-op). bf16 = 1 runs the
- * kernels on bf16 inputs, weights and output gradients with fp32 accumulation;
- * the interface stays fp32. algo applies to fp32 3x3 stride-1 shapes (others
- * are direct, as are grouped ones); CNN_CONV_AUTO times both on this geometry
- * once per ctx. */
+ * CNN_ACT_RELU (fused into the forward as a post-op). bf16: 0 or CNN_FAST_*
+ * bits. algo applies to fp32 3x3 stride-1 shapes (others are direct, as are
+ * grouped ones); CNN_CONV_AUTO times the candidates on this geometry once per
+ * ctx. */
 cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
                                 cnn_act act, int training, int bf16, cnn_conv_algo algo,
                                 cnn_fast_conv **out, cnn_error *err);
+/* 1 when c's kernel runs on bf16 (oneDNN direct), so that a convolution made
+ * like it can read and write activations stored as bf16. */
+int cnn_fast_conv_runs_bf16(const cnn_fast_conv *c);
 void cnn_fast_conv_destroy(cnn_fast_conv *c);
 
 /* x (N,IH,IW,IC), w (OC,IC/G,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC).

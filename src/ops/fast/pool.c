@@ -15,8 +15,12 @@
  * whose windows cover it, in the reference's (oy, ox) order, starting from
  * zero. Every dx element is written exactly once, so there is no zeroing pass,
  * no race between threads however windows overlap, and the max backward is
- * bitwise the reference's (adding 0 for non-winners changes nothing). */
+ * bitwise the reference's (adding 0 for non-winners changes nothing).
+ *
+ * Max pooling with 2x2 windows may read x or write y stored as bf16 (a bf16
+ * plan's storage, bf16.h); the gradients are floats. */
 #include "core/core.h"
+#include "ops/fast/bf16.h"
 #include "ops/ops.h"
 
 /* First and one-past-last output index o whose window [o*s - p, o*s - p + k)
@@ -182,6 +186,49 @@ static void maxpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y
             }
 }
 
+/* The same with x or y stored as bf16 (g->x_bf16, g->y_bf16; bf16.h): each
+ * window's four positions converted piece by piece, the same comparisons. */
+static void maxpool_forward_2x2_bf16(const cnn_pool_geom *g, const float *x, float *y,
+                                     uint8_t *argmax)
+{
+    const int C = g->c;
+    const size_t row = (size_t)g->iw * C;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const size_t i = (((size_t)n * g->ih + 2 * oy) * g->iw + 2 * ox) * C;
+                const size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                for (int c0 = 0; c0 < C; c0 += CNN_BF16_ROW) {
+                    const int nc = C - c0 < CNN_BF16_ROW ? C - c0 : CNN_BF16_ROW;
+                    float t[4][CNN_BF16_ROW], yt[CNN_BF16_ROW];
+                    const float *p[4];
+                    const size_t at[4] = {i, i + C, i + row, i + row + C};
+                    for (int q = 0; q < 4; q++)
+                        p[q] = cnn_bf16_row(x, g->x_bf16, at[q] + c0, (size_t)nc, t[q]);
+                    float *yo = cnn_bf16_out(y, g->y_bf16, o + c0, yt);
+                    uint8_t *ao = argmax + o + c0;
+#pragma omp simd
+                    for (int c = 0; c < nc; c++) {
+                        float b = p[0][c], v;
+                        int k = 0;
+                        v = p[1][c];
+                        if (max_wins(v, b))
+                            b = v, k = 1;
+                        v = p[2][c];
+                        if (max_wins(v, b))
+                            b = v, k = 2;
+                        v = p[3][c];
+                        if (max_wins(v, b))
+                            b = v, k = 3;
+                        yo[c] = b;
+                        ao[c] = (uint8_t)k;
+                    }
+                    cnn_bf16_out_done(y, g->y_bf16, o + c0, (size_t)nc, yt);
+                }
+            }
+}
+
 /* Input rows of the 2x2 backward: row iy of image n takes, for each output ox
  * of output row iy/2, its share of the output's gradient into columns 2*ox
  * and 2*ox + 1 (max: grad where the winner is q = 2*(iy%2), resp. q + 1;
@@ -244,7 +291,10 @@ static void avgpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y
 void cnn_fast_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, uint8_t *argmax)
 {
     CNN_ASSERT(g->kh * g->kw <= 256);
-    if (is_2x2_tiling(g))
+    CNN_ASSERT(!(g->x_bf16 || g->y_bf16) || is_2x2_tiling(g));
+    if (g->x_bf16 || g->y_bf16)
+        maxpool_forward_2x2_bf16(g, x, y, argmax);
+    else if (is_2x2_tiling(g))
         maxpool_forward_2x2(g, x, y, argmax);
     else
         pool_forward_any(g, x, y, argmax);

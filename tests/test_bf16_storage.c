@@ -1,0 +1,354 @@
+/* test_bf16_storage.c: activations stored as bf16 between layers of a bf16
+ * training plan (ops/fast/bf16.h, plan.c's choose_bf16_storage).
+ *
+ * A kernel that reads or writes bf16 storage converts each row piece and runs
+ * its float code, so on values that bf16 holds exactly it must compute what
+ * the float path computes on the same values: batch norm (forward train and
+ * eval, backward, with no, ReLU and GELU activation) and 2x2 max pooling are
+ * checked bit for bit against their float path on the rounded inputs, outputs
+ * rounded. The convolution's bf16 output comes from oneDNN's kernel (fp32
+ * accumulation, then one rounding): within one bf16 step of its fp32 output;
+ * its gradients, read from the same bf16 x, agree to float rounding. Last, a
+ * whole bf16 plan with storage against one that keeps fp32 activations: what
+ * is stored, the memory saved, the loss and every gradient. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cnnlab/model.h"
+#include "cnnlab/plan.h"
+#include "core/core.h"
+#include "ops/fast/bf16.h"
+#include "ops/fast/fast.h"
+#include "ops/ops.h"
+#include "plan_compare.h"
+
+static unsigned seed = 2024u;
+
+static float *fresh(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p)
+        abort();
+    return p;
+}
+
+/* n floats in [lo, hi), rounded to bf16 (so both storages hold them exactly) */
+static float *rand_bf16_values(size_t n, float lo, float hi)
+{
+    float *p = fresh(n);
+    check_fill(p, n, &seed, lo, hi);
+    for (size_t i = 0; i < n; i++)
+        p[i] = cnn_bf16_to_float(cnn_bf16_from_float(p[i]));
+    return p;
+}
+
+/* A float-sized buffer holding n bf16 values (as the plan's blocks do). */
+static float *to_bf16(const float *f, size_t n)
+{
+    float *h = fresh((n + 1) / 2);
+    cnn_bf16_store(f, n, (uint16_t *)(void *)h);
+    return h;
+}
+
+static float *from_bf16(const float *h, size_t n)
+{
+    float *f = fresh(n);
+    cnn_bf16_load((const uint16_t *)(const void *)h, n, f);
+    return f;
+}
+
+static int same_bits(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/* ---- the conversions ---- */
+
+static void test_rounding(void)
+{
+    /* ties to even, carries into the exponent, infinities, NaN */
+    const struct { uint32_t in; uint16_t out; } cases[] = {
+        {0x3f800000u, 0x3f80}, {0x3f808000u, 0x3f80}, {0x3f818000u, 0x3f82},
+        {0x3f808001u, 0x3f81}, {0x3f80ffffu, 0x3f81}, {0x7f7fffffu, 0x7f80},
+        {0xbf808000u, 0xbf80}, {0x7f800000u, 0x7f80}, {0xff800000u, 0xff80},
+        {0x00000001u, 0x0000},
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float f;
+        memcpy(&f, &cases[i].in, 4);
+        uint16_t h = cnn_bf16_from_float(f);
+        if (h != cases[i].out) {
+            ok = 0;
+            printf("  %08x -> %04x, expected %04x\n", cases[i].in, h, cases[i].out);
+        }
+    }
+    float nan = NAN;
+    ok &= isnan(cnn_bf16_to_float(cnn_bf16_from_float(nan)));
+    check(ok, "bf16 rounding: to nearest, ties to even; NaN stays NaN");
+}
+
+/* ---- batch norm ---- */
+
+static void test_batchnorm(int m, int c, cnn_act act)
+{
+    const size_t n = (size_t)m * c;
+    const char *an = act == CNN_ACT_RELU ? "+relu" : act == CNN_ACT_GELU ? "+gelu" : "";
+    float *x = rand_bf16_values(n, -1.5f, 2.5f), *dy = fresh(n);
+    check_fill(dy, n, &seed, -1, 1);
+    float gamma[512], beta[512];
+    check_fill(gamma, (size_t)c, &seed, 0.5f, 1.5f);
+    check_fill(beta, (size_t)c, &seed, -0.5f, 0.5f);
+    float *scratch = fresh(cnn_fast_batchnorm_scratch_floats(c));
+    float mean[2][512], invstd[2][512], rm[2][512], rv[2][512];
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < c; j++)
+            rm[k][j] = 0.1f * (float)j, rv[k][j] = 1.0f;
+
+    /* the float path on the values, then on their bf16 storage */
+    cnn_bn_geom gf = {.m = m, .c = c, .eps = 1e-5f, .momentum = 0.1f};
+    cnn_bn_geom gh = gf;
+    gh.x_bf16 = gh.y_bf16 = 1;
+    float *yf = fresh(n), *xh = to_bf16(x, n), *yh = fresh((n + 1) / 2);
+    cnn_fast_batchnorm_forward_train(&gf, act, x, gamma, beta, yf, mean[0], invstd[0], rm[0],
+                                     rv[0], scratch);
+    cnn_fast_batchnorm_forward_train(&gh, act, xh, gamma, beta, yh, mean[1], invstd[1], rm[1],
+                                     rv[1], scratch);
+    float *yf_h = to_bf16(yf, n);
+    check(same_bits(yh, yf_h, (n + 1) / 2) && same_bits(mean[0], mean[1], (size_t)c) &&
+              same_bits(invstd[0], invstd[1], (size_t)c) && same_bits(rm[0], rm[1], (size_t)c) &&
+              same_bits(rv[0], rv[1], (size_t)c),
+          "batchnorm%s M%d C%d forward, x and y bf16: statistics bitwise, y the float y rounded",
+          an, m, c);
+
+    /* the backward sees the stored y (ReLU's mask) as floats on the float path */
+    float *yr = from_bf16(yh, n);
+    float *dxf = fresh(n), *dxh = fresh(n), dg[2][512], db[2][512];
+    cnn_fast_batchnorm_backward(&gf, act, x, yr, gamma, beta, mean[0], invstd[0], dy, dxf, dg[0],
+                                db[0], scratch);
+    cnn_fast_batchnorm_backward(&gh, act, xh, yh, gamma, beta, mean[1], invstd[1], dy, dxh, dg[1],
+                                db[1], scratch);
+    check(same_bits(dxf, dxh, n) && same_bits(dg[0], dg[1], (size_t)c) &&
+              same_bits(db[0], db[1], (size_t)c),
+          "batchnorm%s M%d C%d backward from bf16 x and y: dx, dgamma, dbeta bitwise", an, m, c);
+
+    /* evaluation, x bf16 and y float (one side stored, the other not) */
+    gh.y_bf16 = 0;
+    float *ef = fresh(n), *eh = fresh(n);
+    cnn_fast_batchnorm_forward_eval(&gf, act, x, gamma, beta, rm[0], rv[0], ef);
+    cnn_fast_batchnorm_forward_eval(&gh, act, xh, gamma, beta, rm[0], rv[0], eh);
+    check(same_bits(ef, eh, n), "batchnorm%s M%d C%d eval, x bf16, y float: bitwise", an, m, c);
+    free(x), free(dy), free(scratch), free(yf), free(xh), free(yh), free(yf_h), free(yr);
+    free(dxf), free(dxh), free(ef), free(eh);
+}
+
+/* ---- 2x2 max pooling ---- */
+
+static void test_maxpool(int batch, int h, int w, int c)
+{
+    cnn_pool_geom gf = {.n = batch, .ih = h, .iw = w, .c = c, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+    cnn_pool_geom_finish(&gf);
+    const size_t nx = (size_t)batch * h * w * c, ny = (size_t)batch * gf.oh * gf.ow * c;
+    float *x = rand_bf16_values(nx, -2, 2), *xh = to_bf16(x, nx);
+    float *yf = fresh(ny), *yh = fresh((ny + 1) / 2), *yx = fresh(ny);
+    uint8_t *af = malloc(ny), *ah = malloc(ny), *ax = malloc(ny);
+    if (!af || !ah || !ax)
+        abort();
+    cnn_fast_maxpool_forward(&gf, x, yf, af);
+    cnn_pool_geom gh = gf, gx = gf;
+    gh.x_bf16 = gh.y_bf16 = 1;
+    gx.y_bf16 = 1; /* float x, bf16 y */
+    cnn_fast_maxpool_forward(&gh, xh, yh, ah);
+    float *yf_h = to_bf16(yf, ny), *yx_f = fresh((ny + 1) / 2);
+    cnn_fast_maxpool_forward(&gx, x, yx_f, ax);
+    check(same_bits(yh, yf_h, (ny + 1) / 2) && memcmp(af, ah, ny) == 0 &&
+              same_bits(yx_f, yf_h, (ny + 1) / 2) && memcmp(af, ax, ny) == 0,
+          "maxpool 2x2 %dx%dx%dx%d, bf16 x and y (and float x, bf16 y): y and winners bitwise",
+          batch, h, w, c);
+    free(x), free(xh), free(yf), free(yh), free(yx), free(yf_h), free(yx_f);
+    free(af), free(ah), free(ax);
+}
+
+/* ---- the convolution ---- */
+
+static void test_conv(cnn_dnnl *ctx, int batch, int hw, int ic, int oc, int k, int bias)
+{
+    cnn_conv_geom g = {.n = batch, .ih = hw, .iw = hw, .ic = ic, .oc = oc, .kh = k, .kw = k,
+                       .sh = 1, .sw = 1, .ph = k / 2, .pw = k / 2};
+    cnn_conv_geom_finish(&g);
+    const size_t nx = (size_t)batch * hw * hw * ic, ny = (size_t)batch * g.oh * g.ow * oc;
+    const size_t nw = (size_t)oc * ic * k * k;
+    cnn_fast_conv *cf = NULL, *ch = NULL;
+    cnn_error err;
+    if (cnn_fast_conv_create(ctx, &g, bias, CNN_ACT_NONE, 1, CNN_FAST_BF16, CNN_CONV_DIRECT, &cf,
+                             &err) ||
+        cnn_fast_conv_create(ctx, &g, bias, CNN_ACT_NONE, 1,
+                             CNN_FAST_BF16 | CNN_FAST_X_BF16 | CNN_FAST_Y_BF16, CNN_CONV_DIRECT,
+                             &ch, &err)) {
+        check(0, "conv bf16 %dx%dx%d -> %d k%d: %s", hw, hw, ic, oc, k, err.msg);
+        return;
+    }
+    check(cnn_fast_conv_runs_bf16(cf) && cnn_fast_conv_runs_bf16(ch),
+          "conv %dx%dx%d -> %d: direct bf16 kernels say they run bf16", hw, hw, ic, oc);
+    float *x = rand_bf16_values(nx, -1, 1), *xh = to_bf16(x, nx);
+    float *wt = fresh(nw), *b = fresh((size_t)oc), *dy = fresh(ny);
+    check_fill(wt, nw, &seed, -0.3f, 0.3f);
+    check_fill(b, (size_t)oc, &seed, -0.5f, 0.5f);
+    check_fill(dy, ny, &seed, -1, 1);
+    float *yf = fresh(ny), *yh = fresh((ny + 1) / 2);
+    cnn_fast_conv_forward(cf, x, wt, bias ? b : NULL, yf);
+    cnn_fast_conv_forward(ch, xh, wt, bias ? b : NULL, yh);
+    float *y16 = from_bf16(yh, ny);
+    /* one rounding to bf16: within half a step (2^-9 relative) of the float
+     * output, or a step where the two kernels summed in another order */
+    char what[96];
+    snprintf(what, sizeof what, "conv %dx%dx%d -> %d k%d: y stored bf16 vs fp32", hw, hw, ic, oc,
+             k);
+    check_close(what, y16, yf, ny, 1.0 / 128, 1e-6);
+    float *dxf = fresh(nx), *dxh = fresh(nx), *dwf = fresh(nw), *dwh = fresh(nw);
+    float *dbf = fresh((size_t)oc), *dbh = fresh((size_t)oc);
+    float *dy2 = fresh(ny);
+    memcpy(dy2, dy, ny * sizeof(float));
+    cnn_fast_conv_backward(cf, x, yf, dy, dxf, dwf, bias ? dbf : NULL);
+    cnn_fast_conv_backward(ch, xh, yh, dy2, dxh, dwh, bias ? dbh : NULL);
+    snprintf(what, sizeof what, "conv %dx%dx%d -> %d k%d: dx from bf16-stored x", hw, hw, ic,
+             oc, k);
+    check_close(what, dxh, dxf, nx, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "conv %dx%dx%d -> %d k%d: dw from bf16-stored x", hw, hw, ic,
+             oc, k);
+    check_close(what, dwh, dwf, nw, 1e-5, 1e-5);
+    if (bias) {
+        snprintf(what, sizeof what, "conv %dx%dx%d -> %d k%d: db", hw, hw, ic, oc, k);
+        check_close(what, dbh, dbf, (size_t)oc, 1e-5, 1e-5);
+    }
+    cnn_fast_conv_destroy(cf);
+    cnn_fast_conv_destroy(ch);
+    free(x), free(xh), free(wt), free(b), free(dy), free(yf), free(yh), free(y16);
+    free(dxf), free(dxh), free(dwf), free(dwh), free(dbf), free(dbh), free(dy2);
+}
+
+/* ---- a whole plan ---- */
+
+#define CONV(o) {.kind = CNN_LAYER_CONV, .out = (o), .k = 3, .stride = 1, .pad = 1}
+#define BN {.kind = CNN_LAYER_BATCHNORM}
+#define ACT(a) {.kind = CNN_LAYER_ACT, .act = (a)}
+#define MAXPOOL2 {.kind = CNN_LAYER_MAXPOOL, .k = 2, .stride = 2}
+
+/* airbench94's pattern (conv, pool, batch norm + GELU, conv, batch norm +
+ * GELU) and resnet's (conv, batch norm + ReLU), ending in layers that do not
+ * read bf16 (flatten, linear). */
+static const cnn_layer_desc air_layers[] = {
+    CONV(16), MAXPOOL2, BN, ACT(CNN_ACT_GELU), CONV(16), BN, ACT(CNN_ACT_GELU),
+    CONV(24), BN, ACT(CNN_ACT_RELU), MAXPOOL2, {.kind = CNN_LAYER_FLATTEN},
+    {.kind = CNN_LAYER_LINEAR, .out = 10, .bias = 1},
+};
+static const cnn_model_desc airlike = {"airlike", "", 12, 12, 3, 10,
+                                       (int)(sizeof air_layers / sizeof air_layers[0]),
+                                       air_layers, CNN_INIT_DEFAULT};
+
+static double cosine_of(const float *a, const float *b, size_t n)
+{
+    double dot = 0, a2 = 0, b2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        dot += (double)a[i] * b[i];
+        a2 += (double)a[i] * a[i];
+        b2 += (double)b[i] * b[i];
+    }
+    return dot / (sqrt(a2 * b2) + 1e-30);
+}
+
+static int count_stored(const cnn_plan *p)
+{
+    char desc[8192];
+    cnn_plan_describe(p, desc, sizeof desc);
+    int n = 0;
+    for (const char *s = desc; (s = strstr(s, "[out stored bf16]")); s++)
+        n++;
+    return n;
+}
+
+static void test_plan(const cnn_model_desc *d, int batch, int expect_stored)
+{
+    cnn_error err;
+    cnn_model *ms, *mf;
+    cnn_plan *ps, *pf;
+    const cnn_plan_config stored = {.precision = CNN_PRECISION_BF16, .conv = CNN_CONV_DIRECT};
+    const cnn_plan_config kept = {.precision = CNN_PRECISION_BF16, .conv = CNN_CONV_DIRECT,
+                                  .fp32_activations = 1};
+    if (cnn_model_create(d, NULL, &ms, &err) || cnn_model_create(d, NULL, &mf, &err) ||
+        cnn_plan_create(ms, batch, &stored, 1, &ps, &err) ||
+        cnn_plan_create(mf, batch, &kept, 1, &pf, &err)) {
+        check(0, "%s: %s", d->name, err.msg);
+        return;
+    }
+    int n_stored = count_stored(ps);
+    check(n_stored == expect_stored && count_stored(pf) == 0,
+          "%s: %d outputs stored bf16 (expected %d), none with fp32 activations", d->name,
+          n_stored, expect_stored);
+    check(cnn_plan_bytes(ps) < cnn_plan_bytes(pf), "%s: plan %zu bytes with storage < %zu without",
+          d->name, cnn_plan_bytes(ps), cnn_plan_bytes(pf));
+    float ls, lf;
+    uint8_t labels[64];
+    plan_pair_step(d, batch, ms, mf, ps, pf, labels, &ls, &lf, NULL, NULL);
+    /* the stored activations are what the bf16 kernels read anyway, but for
+     * the convolutions' outputs, rounded before batch norm: as much again as
+     * bf16 kernels move the gradients from fp32's (test_plan: cosine >= 0.99;
+     * here, against the fast fp32 plan, 0.993-0.998 with storage and
+     * 0.995-0.999 without); a layer reading the wrong buffer gives about 0 */
+    check(fabsf(ls - lf) <= 0.005f * fabsf(lf), "%s: loss %.6f within 0.5 %% of %.6f", d->name,
+          ls, lf);
+    double worst = 1;
+    for (int i = 0; i < ms->count; i++) {
+        const cnn_model_layer *l = &ms->layers[i];
+        if (!l->param_count)
+            continue;
+        double c = cosine_of(ms->grads + l->param_offset, mf->grads + l->param_offset,
+                             l->param_count);
+        worst = c < worst ? c : worst;
+        check(c >= 0.99, "%s: layer %d gradient cosine %.6f (expected >= 0.99)", d->name, i + 1,
+              c);
+    }
+    printf("  %s batch %d: %d outputs stored bf16, plan %.1f -> %.1f KiB, loss %.6f vs %.6f, "
+           "worst gradient cosine %.6f\n", d->name, batch, n_stored, cnn_plan_bytes(pf) / 1024.0,
+           cnn_plan_bytes(ps) / 1024.0, ls, lf, worst);
+    cnn_plan_destroy(ps);
+    cnn_plan_destroy(pf);
+    cnn_model_destroy(ms);
+    cnn_model_destroy(mf);
+}
+
+int main(void)
+{
+    test_rounding();
+    printf("batch norm and 2x2 max pooling on bf16 storage against their float path:\n");
+    test_batchnorm(300, 64, CNN_ACT_GELU);
+    test_batchnorm(2048, 64, CNN_ACT_RELU); /* parallel, several blocks */
+    test_batchnorm(200, 300, CNN_ACT_RELU); /* rows in two pieces */
+    test_batchnorm(999, 24, CNN_ACT_NONE);
+    test_batchnorm(1, 7, CNN_ACT_GELU);
+    test_maxpool(3, 9, 9, 40); /* odd maps: floor mode drops the last row and column */
+    test_maxpool(2, 8, 8, 300);
+    if (!check_cpu_avx512_core()) { /* oneDNN's bf16 kernels need AVX-512 */
+        printf("  SKIP the convolution and plan checks: oneDNN's bf16 kernels need AVX-512\n");
+        return check_finish("test_bf16_storage");
+    }
+    printf("bf16 direct convolutions reading and writing bf16 storage:\n");
+    cnn_dnnl *ctx;
+    cnn_error err;
+    if (cnn_dnnl_create(&ctx, &err)) {
+        check(0, "oneDNN: %s", err.msg);
+        return check_finish("test_bf16_storage");
+    }
+    test_conv(ctx, 4, 9, 16, 32, 3, 0);
+    test_conv(ctx, 2, 7, 24, 40, 3, 1);
+    test_conv(ctx, 3, 6, 32, 16, 1, 1);
+    cnn_dnnl_destroy(ctx);
+    printf("bf16 plans, activations stored bf16 vs kept fp32:\n");
+    /* conv -> pool -> bn: all three; conv -> bn: both; conv -> bn + relu -> pool:
+     * the conv, the norm and the pool; the last pool feeds flatten: float */
+    test_plan(&airlike, 16, 7);
+    return check_finish("test_bf16_storage");
+}
