@@ -172,6 +172,20 @@ static void test_maxpool(int batch, int h, int w, int c)
     free(af), free(ah), free(ax);
 }
 
+/* ---- a GELU layer writing bf16 ---- */
+
+static void test_gelu(size_t n)
+{
+    float *x = fresh(n), *yf = fresh(n), *yh = fresh((n + 1) / 2);
+    check_fill(x, n, &seed, -4, 4);
+    cnn_fast_gelu(n, x, yf);
+    cnn_fast_gelu_to_bf16(n, x, yh);
+    float *yf_h = to_bf16(yf, n);
+    check(same_bits(yh, yf_h, (n + 1) / 2), "gelu of %zu floats into bf16: the float GELU rounded",
+          n);
+    free(x), free(yf), free(yh), free(yf_h);
+}
+
 /* ---- the convolution ---- */
 
 static void test_conv(cnn_dnnl *ctx, int batch, int hw, int ic, int oc, int k, int bias)
@@ -237,10 +251,11 @@ static void test_conv(cnn_dnnl *ctx, int batch, int hw, int ic, int oc, int k, i
 #define ACT(a) {.kind = CNN_LAYER_ACT, .act = (a)}
 #define MAXPOOL2 {.kind = CNN_LAYER_MAXPOOL, .k = 2, .stride = 2}
 
-/* airbench94's pattern (conv, pool, batch norm + GELU, conv, batch norm +
- * GELU) and resnet's (conv, batch norm + ReLU), ending in layers that do not
- * read bf16 (flatten, linear). */
+/* airbench94's pattern (a first convolution and a GELU of its own, conv,
+ * pool, batch norm + GELU, conv, batch norm + GELU) and resnet's (conv, batch
+ * norm + ReLU), ending in layers that do not read bf16 (flatten, linear). */
 static const cnn_layer_desc air_layers[] = {
+    CONV(8), ACT(CNN_ACT_GELU),
     CONV(16), MAXPOOL2, BN, ACT(CNN_ACT_GELU), CONV(16), BN, ACT(CNN_ACT_GELU),
     CONV(24), BN, ACT(CNN_ACT_RELU), MAXPOOL2, {.kind = CNN_LAYER_FLATTEN},
     {.kind = CNN_LAYER_LINEAR, .out = 10, .bias = 1},
@@ -331,6 +346,8 @@ int main(void)
     test_batchnorm(1, 7, CNN_ACT_GELU);
     test_maxpool(3, 9, 9, 40); /* odd maps: floor mode drops the last row and column */
     test_maxpool(2, 8, 8, 300);
+    test_gelu(100000);
+    test_gelu(300);
     if (!check_cpu_avx512_core()) { /* oneDNN's bf16 kernels need AVX-512 */
         printf("  SKIP the convolution and plan checks: oneDNN's bf16 kernels need AVX-512\n");
         return check_finish("test_bf16_storage");
@@ -347,8 +364,9 @@ int main(void)
     test_conv(ctx, 3, 6, 32, 16, 1, 1);
     cnn_dnnl_destroy(ctx);
     printf("bf16 plans, activations stored bf16 vs kept fp32:\n");
-    /* conv -> pool -> bn: all three; conv -> bn: both; conv -> bn + relu -> pool:
-     * the conv, the norm and the pool; the last pool feeds flatten: float */
-    test_plan(&airlike, 16, 7);
+    /* the first conv feeds a GELU layer, which reads floats, the GELU writes
+     * bf16; conv -> pool -> bn: all three; conv -> bn: both; conv -> bn + relu
+     * -> pool: the conv, the norm and the pool; the last pool feeds flatten */
+    test_plan(&airlike, 16, 8);
     return check_finish("test_bf16_storage");
 }

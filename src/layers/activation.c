@@ -21,9 +21,18 @@ static cnn_status act_infer(const cnn_layer_desc *d, const cnn_shape *ins, int n
 
 static size_t count_of(const cnn_plan_layer *pl) { return (size_t)pl->n * cnn_shape_size(pl->ml->out); }
 
+/* GELU, whose backward reads x (not y), may write y stored as bf16. */
+static int act_bf16_storage(const cnn_plan_layer *pl)
+{
+    return pl->backend == CNN_BACKEND_FAST && pl->ml->desc.act == CNN_ACT_GELU ? CNN_FAST_Y_BF16
+                                                                               : 0;
+}
+
 static void act_forward(cnn_plan_layer *pl)
 {
-    if (pl->backend == CNN_BACKEND_FAST)
+    if (pl->y_bf16)
+        cnn_fast_gelu_to_bf16(count_of(pl), pl->x, pl->y);
+    else if (pl->backend == CNN_BACKEND_FAST)
         cnn_fast_act_forward(pl->ml->desc.act, count_of(pl), pl->x, pl->y);
     else
         cnn_ref_act_forward(pl->ml->desc.act, count_of(pl), pl->x, pl->y);
@@ -104,6 +113,7 @@ const cnn_layer_class cnn_layer_act = {
     .build = act_build,
     .describe = act_describe,
     .infer = act_infer,
+    .bf16_storage = act_bf16_storage,
     .forward = act_forward,
     .backward = act_backward,
     .onnx = act_onnx,

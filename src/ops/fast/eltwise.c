@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "ops/fast/bf16.h"
 #include "ops/fast/fast.h"
 #include "ops/ops.h"
 
@@ -121,6 +122,21 @@ void cnn_fast_gelu_grad(size_t n, const float *x, const float *dy, float *dx)
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
         dx[i] = dy[i] * gelu_grad_of(x[i]);
+}
+
+/* x (count) floats, y (count) stored as bf16 (bf16.h): GELU a piece at a
+ * time, each rounded as it is written. */
+void cnn_fast_gelu_to_bf16(size_t count, const float *x, float *y)
+{
+    uint16_t *h = (uint16_t *)(void *)y;
+    const size_t pieces = (count + CNN_BF16_ROW - 1) / CNN_BF16_ROW;
+#pragma omp parallel for schedule(static) if (count >= ELTWISE_PARALLEL_MIN)
+    for (size_t p = 0; p < pieces; p++) {
+        const size_t i = p * CNN_BF16_ROW, n = count - i < CNN_BF16_ROW ? count - i : CNN_BF16_ROW;
+        float t[CNN_BF16_ROW];
+        cnn_fast_gelu(n, x + i, t);
+        cnn_bf16_store(t, n, h + i);
+    }
 }
 
 /* x (count), y (count) */

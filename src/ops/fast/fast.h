@@ -86,6 +86,8 @@ void cnn_fast_linear_backward(int n, int in, int out, const float *x, const floa
  * GELU (approximate='none'), vectorised, on the calling thread (no OpenMP).
  * y may alias x, dx may alias dy or x. */
 void cnn_fast_gelu(size_t n, const float *x, float *y);
+/* y (count, stored as bf16: bf16.h) = gelu(x (count)), threads split the work. */
+void cnn_fast_gelu_to_bf16(size_t count, const float *x, float *y);
 void cnn_fast_gelu_grad(size_t n, const float *x, const float *dy, float *dx);
 
 #endif
