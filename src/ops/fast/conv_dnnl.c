@@ -15,7 +15,9 @@
  *   - bf16 (mixed precision): the kernels read bf16 inputs, weights and output
  *     gradients and accumulate in fp32; outputs, input gradients and weight
  *     gradients stay fp32, so everything around the convolution (normalisation,
- *     the optimizer and its fp32 master weights) is unchanged.
+ *     the optimizer and its fp32 master weights) is unchanged. A bf16 plan may
+ *     store x and y as bf16 (CNN_RUN_X_BF16, CNN_RUN_Y_BF16): then the caller's
+ *     side is bf16 NHWC, which the direct kernel reads and writes as it is.
  * Kernel-side copies of activations live in three buffers all convolutions of
  * a plan share (in, out, gradient), so they cost memory once, not per layer;
  * backward-weights converts x again rather than keep the forward's copy. So do
