@@ -301,7 +301,8 @@ static int fixture(const char *name, const char *dir, const cnn_dataset *d, int 
     }
     cnn_plan *p = NULL;
     cnn_error err = {0};
-    cnn_plan_config cfg = {CNN_BACKEND_FAST, CNN_PRECISION_FP32, CNN_CONV_DIRECT};
+    cnn_plan_config cfg = {.backend = CNN_BACKEND_FAST, .precision = CNN_PRECISION_FP32,
+                           .conv = CNN_CONV_DIRECT};
     int batch = n < 64 ? n : 64;
     char path[4300];
     cnn_export_info info = info_of();

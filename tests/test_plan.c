@@ -246,7 +246,8 @@ static void compare_wanted(const cnn_model_desc *d, int batch)
     cnn_error err;
     cnn_model *m;
     cnn_plan *p;
-    cnn_plan_config cfg = {CNN_BACKEND_FAST, CNN_PRECISION_FP32, CNN_CONV_DIRECT};
+    cnn_plan_config cfg = {.backend = CNN_BACKEND_FAST, .precision = CNN_PRECISION_FP32,
+                           .conv = CNN_CONV_DIRECT};
     if (cnn_model_create(d, NULL, &m, &err) || cnn_plan_create(m, batch, &cfg, 1, &p, &err)) {
         check(0, "%s: %s", d->name, err.msg);
         return;
