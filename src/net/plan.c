@@ -562,8 +562,13 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     if ((st = plan_layers(p, err)))
         goto fail;
     if (training && cfg->backend == CNN_BACKEND_FAST && cfg->precision == CNN_PRECISION_BF16 &&
-        !cfg->fp32_activations && choose_bf16_storage(p, &b) && (st = replan_layers(p, err)))
-        goto fail;
+        !cfg->fp32_activations && choose_bf16_storage(p, &b) && replan_layers(p, err)) {
+        /* a kernel refused bf16 storage after all: fp32 activations, as planned first */
+        for (int i = 0; i < m->count; i++)
+            p->layers[i].y_bf16 = p->layers[i].x_bf16 = 0;
+        if ((st = replan_layers(p, err)))
+            goto fail;
+    }
     if ((st = layout_outputs(p, &b, &max_floats, err)) ||
         (training && (st = layout_gradients(p, &b, max_floats, err))) ||
         (st = layout_workspaces(p, err)))
