@@ -89,6 +89,19 @@ static int check_finish(const char *name)
     return check_failures ? 1 : 0;
 }
 
+/* The cosine of the angle between a and b (n values each): 1 when they point
+ * the same way, about 0 for unrelated data. */
+__attribute__((unused)) static double check_cosine(const float *a, const float *b, size_t n)
+{
+    double dot = 0, a2 = 0, b2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        dot += (double)a[i] * b[i];
+        a2 += (double)a[i] * a[i];
+        b2 += (double)b[i] * b[i];
+    }
+    return dot / (sqrt(a2 * b2) + 1e-30);
+}
+
 /* Fills a with uniform values in [lo, hi) from a small LCG (tests only). */
 __attribute__((unused)) static void check_fill(float *a, size_t n, unsigned *state, float lo, float hi)
 {

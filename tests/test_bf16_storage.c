@@ -264,17 +264,6 @@ static const cnn_model_desc airlike = {"airlike", "", 12, 12, 3, 10,
                                        (int)(sizeof air_layers / sizeof air_layers[0]),
                                        air_layers, CNN_INIT_DEFAULT};
 
-static double cosine_of(const float *a, const float *b, size_t n)
-{
-    double dot = 0, a2 = 0, b2 = 0;
-    for (size_t i = 0; i < n; i++) {
-        dot += (double)a[i] * b[i];
-        a2 += (double)a[i] * a[i];
-        b2 += (double)b[i] * b[i];
-    }
-    return dot / (sqrt(a2 * b2) + 1e-30);
-}
-
 static int count_stored(const cnn_plan *p)
 {
     char desc[8192];
@@ -320,7 +309,7 @@ static void test_plan(const cnn_model_desc *d, int batch, int expect_stored)
         const cnn_model_layer *l = &ms->layers[i];
         if (!l->param_count)
             continue;
-        double c = cosine_of(ms->grads + l->param_offset, mf->grads + l->param_offset,
+        double c = check_cosine(ms->grads + l->param_offset, mf->grads + l->param_offset,
                              l->param_count);
         worst = c < worst ? c : worst;
         check(c >= 0.99, "%s: layer %d gradient cosine %.6f (expected >= 0.99)", d->name, i + 1,

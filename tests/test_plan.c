@@ -304,17 +304,6 @@ static void compare_wanted(const cnn_model_desc *d, int batch)
     cnn_model_destroy(m);
 }
 
-static double cosine_of(const float *a, const float *b, size_t n)
-{
-    double dot = 0, a2 = 0, b2 = 0;
-    for (size_t i = 0; i < n; i++) {
-        dot += (double)a[i] * b[i];
-        a2 += (double)a[i] * a[i];
-        b2 += (double)b[i] * b[i];
-    }
-    return dot / (sqrt(a2 * b2) + 1e-30);
-}
-
 /* A bf16 plan (every convolution and fully connected layer on bf16 kernels:
  * --conv direct) against the fp32 reference plan, on the same weights and
  * batch. bf16 keeps 8 significant bits, so each operand is off by up to 2^-9
@@ -373,7 +362,7 @@ static void compare_bf16(const cnn_model_desc *d, int batch)
         const cnn_model_layer *l = &mb->layers[i];
         if (!l->param_count)
             continue;
-        double c = cosine_of(mb->grads + l->param_offset, mr->grads + l->param_offset,
+        double c = check_cosine(mb->grads + l->param_offset, mr->grads + l->param_offset,
                              l->param_count);
         check(c >= 0.99, "%s bf16: layer %d gradient cosine with fp32 %.6f (expected >= 0.99)",
               d->name, i + 1, c);

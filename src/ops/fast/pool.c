@@ -155,41 +155,35 @@ static int is_2x2_tiling(const cnn_pool_geom *g)
     return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0;
 }
 
-static void maxpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y, uint8_t *argmax)
+/* One 2x2 window over n channels, its four positions in window order: y =
+ * the maximum, a = the winner's position. */
+static inline void max_of_four(int n, const float *p0, const float *p1, const float *p2,
+                               const float *p3, float *y, uint8_t *a)
 {
-    const int C = g->c;
-    const size_t row = (size_t)g->iw * C;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < g->n; n++)
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                const float *p = x + (((size_t)n * g->ih + 2 * oy) * g->iw + 2 * ox) * C;
-                const size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
-                float *yo = y + o;
-                uint8_t *ao = argmax + o;
 #pragma omp simd
-                for (int c = 0; c < C; c++) {
-                    float b = p[c], v;
-                    int k = 0;
-                    v = p[C + c];
-                    if (max_wins(v, b))
-                        b = v, k = 1;
-                    v = p[row + c];
-                    if (max_wins(v, b))
-                        b = v, k = 2;
-                    v = p[row + C + c];
-                    if (max_wins(v, b))
-                        b = v, k = 3;
-                    yo[c] = b;
-                    ao[c] = (uint8_t)k;
-                }
-            }
+    for (int c = 0; c < n; c++) {
+        float b = p0[c], v;
+        int k = 0;
+        v = p1[c];
+        if (max_wins(v, b))
+            b = v, k = 1;
+        v = p2[c];
+        if (max_wins(v, b))
+            b = v, k = 2;
+        v = p3[c];
+        if (max_wins(v, b))
+            b = v, k = 3;
+        y[c] = b;
+        a[c] = (uint8_t)k;
+    }
 }
 
-/* The same with x or y stored as bf16 (g->x_bf16, g->y_bf16; bf16.h): each
- * window's four positions converted piece by piece, the same comparisons. */
-static void maxpool_forward_2x2_bf16(const cnn_pool_geom *g, const float *x, float *y,
-                                     uint8_t *argmax)
+/* Each window in pieces of up to CNN_BF16_ROW channels; with x or y stored
+ * as bf16 (g->x_bf16, g->y_bf16; bf16.h) a piece's four positions are
+ * converted first and its maxima rounded after (exact: each is one of the
+ * inputs), otherwise they are read and written in place. */
+static void maxpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y,
+                                uint8_t *argmax)
 {
     const int C = g->c;
     const size_t row = (size_t)g->iw * C;
@@ -207,23 +201,7 @@ static void maxpool_forward_2x2_bf16(const cnn_pool_geom *g, const float *x, flo
                     for (int q = 0; q < 4; q++)
                         p[q] = cnn_bf16_row(x, g->x_bf16, at[q] + c0, (size_t)nc, t[q]);
                     float *yo = cnn_bf16_out(y, g->y_bf16, o + c0, yt);
-                    uint8_t *ao = argmax + o + c0;
-#pragma omp simd
-                    for (int c = 0; c < nc; c++) {
-                        float b = p[0][c], v;
-                        int k = 0;
-                        v = p[1][c];
-                        if (max_wins(v, b))
-                            b = v, k = 1;
-                        v = p[2][c];
-                        if (max_wins(v, b))
-                            b = v, k = 2;
-                        v = p[3][c];
-                        if (max_wins(v, b))
-                            b = v, k = 3;
-                        yo[c] = b;
-                        ao[c] = (uint8_t)k;
-                    }
+                    max_of_four(nc, p[0], p[1], p[2], p[3], yo, argmax + o + c0);
                     cnn_bf16_out_done(y, g->y_bf16, o + c0, (size_t)nc, yt);
                 }
             }
@@ -292,9 +270,7 @@ void cnn_fast_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, 
 {
     CNN_ASSERT(g->kh * g->kw <= 256);
     CNN_ASSERT(!(g->x_bf16 || g->y_bf16) || is_2x2_tiling(g));
-    if (g->x_bf16 || g->y_bf16)
-        maxpool_forward_2x2_bf16(g, x, y, argmax);
-    else if (is_2x2_tiling(g))
+    if (is_2x2_tiling(g))
         maxpool_forward_2x2(g, x, y, argmax);
     else
         pool_forward_any(g, x, y, argmax);
