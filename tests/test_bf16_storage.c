@@ -324,6 +324,53 @@ static void test_plan(const cnn_model_desc *d, int batch, int expect_stored)
     cnn_model_destroy(mf);
 }
 
+/* Inference plans (batch norm folded into the convolutions before it): the
+ * logits with storage against fp32 activations, and a frozen plan's second
+ * forward bit for bit its first. */
+static void test_inference(const cnn_model_desc *d, int batch, int expect_stored)
+{
+    cnn_error err;
+    cnn_model *m;
+    cnn_plan *ps, *pf;
+    const cnn_plan_config stored = {.precision = CNN_PRECISION_BF16, .conv = CNN_CONV_DIRECT};
+    const cnn_plan_config kept = {.precision = CNN_PRECISION_BF16, .conv = CNN_CONV_DIRECT,
+                                  .fp32_activations = 1};
+    if (cnn_model_create(d, NULL, &m, &err) || cnn_plan_create(m, batch, &stored, 0, &ps, &err) ||
+        cnn_plan_create(m, batch, &kept, 0, &pf, &err)) {
+        check(0, "%s inference: %s", d->name, err.msg);
+        return;
+    }
+    cnn_model_init(m, 7);
+    size_t nx = (size_t)batch * d->in_h * d->in_w * d->in_c, nl = (size_t)batch * d->classes;
+    check_fill(cnn_plan_input(ps), nx, &seed, -2, 2);
+    memcpy(cnn_plan_input(pf), cnn_plan_input(ps), nx * sizeof(float));
+    cnn_plan_forward(ps, NULL, batch, 0, NULL);
+    cnn_plan_forward(pf, NULL, batch, 0, NULL);
+    const float *ls = cnn_plan_logits(ps), *lf = cnn_plan_logits(pf);
+    double scale = 0;
+    for (size_t i = 0; i < nl; i++)
+        scale = fabs(lf[i]) > scale ? fabs(lf[i]) : scale;
+    int n_stored = count_stored(ps);
+    check(n_stored == expect_stored, "%s inference: %d outputs stored bf16 (expected %d)",
+          d->name, n_stored, expect_stored);
+    char what[96];
+    snprintf(what, sizeof what, "%s inference: logits with storage vs fp32 activations", d->name);
+    check_close(what, ls, lf, nl, 0, 0.02 * scale);
+    float *first = malloc(nl * sizeof(float));
+    if (!first)
+        abort();
+    cnn_plan_freeze(ps);
+    cnn_plan_forward(ps, NULL, batch, 0, NULL);
+    memcpy(first, cnn_plan_logits(ps), nl * sizeof(float));
+    cnn_plan_forward(ps, NULL, batch, 0, NULL);
+    check(same_bits(first, cnn_plan_logits(ps), nl),
+          "%s inference: a frozen plan's second forward equals its first", d->name);
+    free(first);
+    cnn_plan_destroy(ps);
+    cnn_plan_destroy(pf);
+    cnn_model_destroy(m);
+}
+
 int main(void)
 {
     test_rounding();
@@ -357,5 +404,10 @@ int main(void)
      * bf16; conv -> pool -> bn: all three; conv -> bn: both; conv -> bn + relu
      * -> pool: the conv, the norm and the pool; the last pool feeds flatten */
     test_plan(&airlike, 16, 8);
+    /* inference folds each batch norm after a convolution into it, and the
+     * GELU after it stays a layer of its own (it reads floats): stored are
+     * the first GELU's, the pooled conv's and the pool's, the norm's after the
+     * pool, the second GELU's and the conv with the ReLU before the last pool */
+    test_inference(&airlike, 16, 6);
     return check_finish("test_bf16_storage");
 }

@@ -107,12 +107,13 @@ static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
 }
 
 /* A kernel on bf16 reads x stored so; it writes y so unless its backward
- * reads y (a fused ReLU's mask) or the weights are remade per forward. */
+ * reads y (a fused ReLU's mask in training). */
 static int conv_bf16_storage(const cnn_plan_layer *pl)
 {
     if (!pl->impl || !cnn_fast_conv_runs_bf16(pl->impl))
         return 0;
-    return CNN_FAST_X_BF16 | (pl->fused == CNN_ACT_NONE && !pl->folded_bn ? CNN_FAST_Y_BF16 : 0);
+    return CNN_FAST_X_BF16 |
+           (pl->fused == CNN_ACT_NONE || !pl->training ? CNN_FAST_Y_BF16 : 0);
 }
 
 /* The weights of this pass: the parameters, or their DropConnect-masked copy. */

@@ -33,7 +33,7 @@ typedef struct cnn_plan_layer {
     int training;
     uint64_t seed, step; /* random masks (dropout) draw from (seed, CNN_STREAM_DROPOUT, step) */
     cnn_act fused;       /* fast path: the activation this layer applies after itself */
-    /* bf16 training plans (cnn_plan_config's fp32_activations): y holds its
+    /* bf16 plans (cnn_plan_config's fp32_activations): y holds its
      * values as bf16 (ops/fast/bf16.h), in half the floats; x_bf16: so does
      * xs[0], its producer's y (a layer with one input only). dy, dx: floats */
     int y_bf16, x_bf16;

@@ -18,9 +18,9 @@
  *    its own backward; further consumers write into a temporary that is added
  *    in. A sequential network needs two buffers; residual and Inception blocks
  *    a few more;
- *  - a bf16 training plan on the fast backend stores an output as bf16 (in
- *    half the floats) where its producer can write and every reader can read
- *    it so (choose_bf16_storage); gradients stay fp32.
+ *  - a bf16 plan on the fast backend stores an output as bf16 (in half the
+ *    floats) where its producer can write and every reader can read it so
+ *    (choose_bf16_storage); gradients stay fp32.
  */
 #include <string.h>
 
@@ -189,7 +189,7 @@ static int share_outputs(const cnn_plan *p, const int (*in)[CNN_MAX_INPUTS], con
     for (int j = 0; j < count; j++) {
         if (p->layers[j].absorbed || over[j] >= 0)
             continue;
-        size_t n = round16((size_t)p->batch * cnn_shape_size(p->layers[j].ml->out));
+        size_t n = out_floats(p, j);
         int fit = -1, largest = -1;
         for (int b = 0; b < slots; b++) {
             if (slot_end[b] >= j)
@@ -463,7 +463,7 @@ static int storage_of(const cnn_plan_layer *pl)
     return cls->bf16_storage ? cls->bf16_storage(pl) : 0;
 }
 
-/* bf16 training plans, after a first plan_layers: an output is stored as
+/* bf16 plans, after a first plan_layers: an output is stored as
  * bf16 when its layer writes bf16 as planned, it is not the logits, and every
  * reader has it as its only input and reads bf16. Sets y_bf16 and x_bf16;
  * returns how many outputs are stored so. */
@@ -561,7 +561,7 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
     CNN_ASSERT(p->last >= 0);
     if ((st = plan_layers(p, err)))
         goto fail;
-    if (training && cfg->backend == CNN_BACKEND_FAST && cfg->precision == CNN_PRECISION_BF16 &&
+    if (cfg->backend == CNN_BACKEND_FAST && cfg->precision == CNN_PRECISION_BF16 &&
         !cfg->fp32_activations && choose_bf16_storage(p, &b) && replan_layers(p, err)) {
         /* a kernel refused bf16 storage after all: fp32 activations, as planned first */
         for (int i = 0; i < m->count; i++)
