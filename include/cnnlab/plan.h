@@ -60,9 +60,9 @@ typedef struct cnn_plan_config {
     cnn_backend backend;
     cnn_precision precision;
     cnn_conv_algo conv;
-    /* bf16 training plans on the fast backend store an activation as bf16
-     * between layers where its producer and every reader can (convolutions
-     * whose kernel runs bf16, batch norm, 2x2 max pooling), as PyTorch's
+    /* bf16 plans on the fast backend store an activation as bf16 between
+     * layers where its producer and every reader can (convolutions whose
+     * kernel runs bf16, batch norm, 2x2 max pooling, GELU), as PyTorch's
      * autocast does; 1 keeps every activation fp32 (--activations fp32) */
     int fp32_activations;
 } cnn_plan_config;

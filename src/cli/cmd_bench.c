@@ -50,7 +50,7 @@ static cnn_status parse_args(int argc, char **argv, bench_args *a, int *help, cn
         {"--var", CLI_STRING, &a->vars, 0, 0, "'NAME=N ...'", "set variables the model file declares", NULL},
         {"--batch-size", CLI_INT, &a->batch, 1, 65536, "N", "images per step (default 128)", NULL},
         {"--precision", CLI_CHOICE, &a->precision, 0, 0, "P", "fp32 (default) or bf16 (convolutions and fully connected layers on bf16, fp32 accumulation)", "fp32,bf16"},
-        {"--activations", CLI_CHOICE, &a->activations, 0, 0, "A", "bf16 training: bf16 (default: activations stored as bf16 between layers that can) or fp32 (all kept fp32)", "bf16,fp32"},
+        {"--activations", CLI_CHOICE, &a->activations, 0, 0, "A", "with --precision bf16: bf16 (default: activations stored as bf16 between layers that can) or fp32 (all kept fp32)", "bf16,fp32"},
         {"--mode", CLI_CHOICE, &a->mode, 0, 0, "MODE", "train (default) or infer", "train,infer"},
         {"--threads", CLI_INT, &a->threads, 1, 1024, "N", "OpenMP threads (default: all cores)", NULL},
         {"--seconds", CLI_DOUBLE, &a->seconds, 0.01, 3600, "S", "length of one timed window (default 3)", NULL},
