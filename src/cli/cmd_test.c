@@ -174,7 +174,7 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
                              "--force to test again)", json);
     omp_set_num_threads(threads);
     cnn_precision prec = CNN_PRECISION_FP32;
-    char prec_text[16];
+    char prec_text[16], act_text[16] = "bf16";
     cnn_run_data_settings rd;
     { /* the run's own settings, from config.txt */
         char path[4096], tta_text[16];
@@ -192,6 +192,8 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
                 cnn_kv_get(cfg, "precision", prec_text, sizeof prec_text, "fp32");
                 precision = prec_text;
             }
+            /* a bf16 run trained with --activations fp32 is evaluated so too */
+            cnn_kv_get(cfg, "activations", act_text, sizeof act_text, "bf16");
             if (tta < 0) {
                 cnn_kv_get(cfg, "tta", tta_text, sizeof tta_text, "0");
                 char *end;
@@ -233,7 +235,9 @@ cnn_status cnn_cmd_test(int argc, char **argv, cnn_error *err)
         (st = cnn_data_probe(&rd.source, &info, err)) ||
         (st = cnn_data_load(&rd.source, &info, 1, &test, err)) ||
         (st = cnn_plan_create(m, batch, &(cnn_plan_config){.backend = CNN_BACKEND_FAST, .precision = prec,
-                                                       .conv = CNN_CONV_AUTO}, 0, &p, err)))
+                                                       .conv = CNN_CONV_AUTO,
+                                                       .fp32_activations = strcmp(act_text, "fp32") == 0},
+                              0, &p, err)))
         goto done;
     cnn_plan_freeze(p); /* the weights stay as loaded: prepare them once */
     int *idx = malloc(sizeof(int) * (size_t)test.count);
