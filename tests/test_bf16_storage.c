@@ -1,5 +1,5 @@
 /* test_bf16_storage.c: activations stored as bf16 between layers of a bf16
- * training plan (ops/fast/bf16.h, plan.c's choose_bf16_storage).
+ * plan (ops/fast/bf16.h, plan.c's choose_bf16_storage).
  *
  * A kernel that reads or writes bf16 storage converts each row piece and runs
  * its float code, so on values that bf16 holds exactly it must compute what
@@ -8,9 +8,10 @@
  * checked bit for bit against their float path on the rounded inputs, outputs
  * rounded. The convolution's bf16 output comes from oneDNN's kernel (fp32
  * accumulation, then one rounding): within one bf16 step of its fp32 output;
- * its gradients, read from the same bf16 x, agree to float rounding. Last, a
- * whole bf16 plan with storage against one that keeps fp32 activations: what
- * is stored, the memory saved, the loss and every gradient. */
+ * its gradients, read from the same bf16 x, agree to float rounding. Last,
+ * whole bf16 plans with storage against ones that keep fp32 activations: in
+ * training what is stored, the memory saved, the loss and every gradient; in
+ * inference what is stored and the logits. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
