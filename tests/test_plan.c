@@ -305,7 +305,8 @@ static void compare_wanted(const cnn_model_desc *d, int batch)
 }
 
 /* A bf16 plan (every convolution and fully connected layer on bf16 kernels:
- * --conv direct) against the fp32 reference plan, on the same weights and
+ * --conv direct; activations stored as bf16 where the layers allow,
+ * test_bf16_storage.c) against the fp32 reference plan, on the same weights and
  * batch. bf16 keeps 8 significant bits, so each operand is off by up to 2^-9
  * (0.2 %) relative and every layer's output by about that much of its scale.
  * Over this model's six weighted layers the loss stays within 1 %, and every

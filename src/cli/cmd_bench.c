@@ -145,9 +145,12 @@ static void time_windows(const bench_args *a, const cnn_model_desc *desc, cnn_pl
 static void print_result(const bench_args *a, const cnn_model_desc *desc, cnn_plan *p,
                          const bench_result *res)
 {
-    printf("cnnlab %s %s %s %s conv %s batch %d threads %d: %.1f images/s (median of %d windows "
-           "of %.1f s), %.1f GFLOP/s", CNNLAB_VERSION, desc->name, a->mode, a->precision, a->conv,
-           a->batch, a->threads, res->median, a->windows, a->seconds, res->gflops);
+    /* how activations are stored between layers (--activations: bf16 plans only) */
+    const char *acts = strcmp(a->precision, "bf16") == 0 ? a->activations : "fp32";
+    printf("cnnlab %s %s %s %s activations %s conv %s batch %d threads %d: %.1f images/s (median "
+           "of %d windows of %.1f s), %.1f GFLOP/s", CNNLAB_VERSION, desc->name, a->mode,
+           a->precision, acts, a->conv, a->batch, a->threads, res->median, a->windows, a->seconds,
+           res->gflops);
     if (res->peak > 0)
         printf(" (%.0f %% of a peak of %.0f, %s)", 100.0 * res->gflops / res->peak, res->peak,
                res->peak_from);
@@ -168,12 +171,13 @@ static void print_result(const bench_args *a, const cnn_model_desc *desc, cnn_pl
         fputs(report, stdout);
     }
     if (a->json) {
-        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"precision\": \"%s\", \"backend\": \"%s\", "
+        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"precision\": \"%s\", "
+               "\"activations\": \"%s\", \"backend\": \"%s\", "
                "\"batch_size\": %d, \"threads\": %d, \"images_per_second\": %.2f, "
                "\"gflops\": %.2f, \"peak_gflops\": %.2f, \"peak_from\": \"%s\", "
                "\"peak_agreed\": %s, \"plan_bytes\": %zu, "
                "\"peak_rss_bytes\": %.0f, \"conv\": \"%s\", \"windows\": [",
-               desc->name, a->mode, a->precision, a->backend, a->batch, a->threads, res->median,
+               desc->name, a->mode, a->precision, acts, a->backend, a->batch, a->threads, res->median,
                res->gflops, res->peak, res->peak_from,
                res->peak_agreed || a->peak > 0 ? "true" : "false", cnn_plan_bytes(p),
                res->peak_rss_mib * 1048576.0, a->conv);

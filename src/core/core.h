@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cnnlab/status.h"
 
@@ -31,6 +32,21 @@ void cnn_free(void *p);
  * allocation stays valid, and the range reads as zeros until written again.
  * For a buffer whose contents are no longer needed. */
 void cnn_release_pages(void *p, size_t bytes);
+
+/* A float's IEEE bits and back (no aliasing: memcpy, which compiles to a move). */
+static inline uint32_t cnn_float_bits(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b;
+}
+
+static inline float cnn_bits_float(uint32_t b)
+{
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
 
 /* ---- random numbers ----
  * xoshiro256** seeded through splitmix64. One user seed drives everything:

@@ -248,31 +248,17 @@ static void lanes_fill(lanes *restrict g, uint64_t *restrict out, size_t pairs)
     memcpy(g->s[3], s3, sizeof s3);
 }
 
-static inline float bits_to_float(uint32_t b)
-{
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
-
-static inline uint32_t float_to_bits(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b;
-}
-
 /* ln u for normal positive u: u = m 2^e with m in [sqrt(1/2), sqrt(2)), then
  * ln m = 2 atanh(t), t = (m - 1) / (m + 1), |t| < 0.172, series to t^9
  * (truncation error < 1e-9). Selections are done on the bits so that the
  * loop vectorises on any x86-64 (no blends needed). */
 static inline float log_pos(float u)
 {
-    uint32_t b = float_to_bits(u);
+    uint32_t b = cnn_float_bits(u);
     uint32_t frac = b & 0x7fffffu;
     uint32_t big = frac > 0x3504f3u; /* 1.frac > sqrt(2): halve m */
     int e = (int)(b >> 23) - 127 + (int)big;
-    float m = bits_to_float(frac | (0x3f800000u - (big << 23)));
+    float m = cnn_bits_float(frac | (0x3f800000u - (big << 23)));
     float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
     float p = 1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 * (1.0f / 9))));
     return (float)e * 0.693147181f + 2.0f * t * p;
@@ -284,7 +270,7 @@ static inline float log_pos(float u)
  * GCC from vectorising it without -fno-math-errno). v = 0 gives 0. */
 static inline float sqrt_newton(float v)
 {
-    float y = bits_to_float(0x5f3759dfu - (float_to_bits(v) >> 1));
+    float y = cnn_bits_float(0x5f3759dfu - (cnn_float_bits(v) >> 1));
     for (int k = 0; k < 3; k++)
         y = y * (1.5f - 0.5f * v * y * y);
     return v * y;
@@ -296,9 +282,9 @@ static inline void box_muller(uint64_t word, float *a, float *b)
     uint32_t hi = (uint32_t)(word >> 32), lo = (uint32_t)word;
     /* radius: u = (k + 1/2) 2^-23 in (0, 1), exact in float; r <= 5.77 */
     float u = ((float)(int32_t)(hi >> 9) + 0.5f) * 0x1p-23f;
-    uint32_t lb = float_to_bits(-2.0f * log_pos(u));
+    uint32_t lb = cnn_float_bits(-2.0f * log_pos(u));
     lb &= ~(uint32_t)((int32_t)lb >> 31); /* a rounding below 0 becomes 0 */
-    float r = sqrt_newton(bits_to_float(lb));
+    float r = sqrt_newton(cnn_bits_float(lb));
     /* angle: phi in [-pi/4, pi/4) from 24 bits, plus quadrant q * pi/2 */
     float phi = ((float)(int32_t)((lo >> 2) & 0xffffffu) * 0x1p-24f - 0.5f) * 1.57079633f;
     uint32_t q = lo >> 30;
@@ -307,12 +293,12 @@ static inline void box_muller(uint64_t word, float *a, float *b)
     float sn = phi * (1.0f + p2 * (-1.0f / 6 + p2 * (1.0f / 120 + p2 * (-1.0f / 5040 + p2 * (1.0f / 362880)))));
     /* rotate (cos, sin) by q quarter turns: (c,s) (-s,c) (-c,-s) (s,-c),
      * as a swap under a mask and sign-bit flips */
-    uint32_t cb = float_to_bits(cs), sb = float_to_bits(sn), swap = 0u - (q & 1);
+    uint32_t cb = cnn_float_bits(cs), sb = cnn_float_bits(sn), swap = 0u - (q & 1);
     uint32_t ab = (cb & ~swap) | (sb & swap), bb = (sb & ~swap) | (cb & swap);
     ab ^= ((q + 1) >> 1 & 1) << 31;
     bb ^= (q >> 1) << 31;
-    *a = r * bits_to_float(ab);
-    *b = r * bits_to_float(bb);
+    *a = r * cnn_bits_float(ab);
+    *b = r * cnn_bits_float(bb);
 }
 
 /* x[0..n) += sigma * z, z standard normal: one Box-Muller pair per 64-bit

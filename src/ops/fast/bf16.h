@@ -11,25 +11,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
 
+#include "core/core.h"
+
 #define CNN_BF16_ROW 256 /* floats a converted row piece holds */
 
-static inline float cnn_bf16_to_float(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
+static inline float cnn_bf16_to_float(uint16_t h) { return cnn_bits_float((uint32_t)h << 16); }
 
 static inline uint16_t cnn_bf16_from_float(float f)
 {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
+    uint32_t u = cnn_float_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: stays a (quiet) NaN */
         return (uint16_t)((u >> 16) | 0x40u);
     u += 0x7fffu + ((u >> 16) & 1u);

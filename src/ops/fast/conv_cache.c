@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "conv_cache.h"
+#include "conv_dnnl.h"
 #include "conv_wino.h"
 #include "core/core.h"
 
@@ -127,7 +128,7 @@ int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run, char *wh
             const char *v = line_value(one, key);
             if (v && sscanf(v, "%31[^\t]\t%d\t%n", name, &bf, &used) == 2 && used > 0 &&
                 cnn_conv_algo_parse(name, algo) && *algo != CNN_CONV_AUTO &&
-                bf >= 0 && bf <= 3) {
+                !(bf & ~(CNN_RUN_BF16 | CNN_RUN_BWD_FWD))) { /* never a storage bit */
                 *run = bf;
                 snprintf(why, why_size, "%s", v + used);
                 found = 1;

@@ -30,7 +30,6 @@
  * kernels through cnn_fast_gelu and cnn_fast_gelu_grad. */
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "core/core.h"
 #include "ops/fast/bf16.h"
@@ -55,8 +54,7 @@ static inline float exp_sum(float a, float b)
     if (under)
         a = x = -87.0f, b = 0.0f;
     float k = x * 1.44269504088896341f + magic;
-    uint32_t kbits;
-    memcpy(&kbits, &k, sizeof kbits);
+    uint32_t kbits = cnn_float_bits(k);
     k -= magic;
     float r = fmaf(k, -0.693359375f, a) + b; /* ln 2 in two parts */
     r = fmaf(k, 2.12194440e-4f, r);
@@ -69,9 +67,7 @@ static inline float exp_sum(float a, float b)
     p = fmaf(p, r * r, r) + 1.0f;
     /* 2^k: k sits in the low bits of kbits, offset by magic's */
     uint32_t sbits = (kbits - 0x4B400000u + 127u) << 23;
-    float s;
-    memcpy(&s, &sbits, sizeof s);
-    return under ? 0.0f : p * s;
+    return under ? 0.0f : p * cnn_bits_float(sbits);
 }
 
 /* Phi(x), and in *pdf phi(x) when pdf is not NULL (inlined away otherwise). */
