@@ -2,7 +2,8 @@
  * second process (here: a second oneDNN context) takes the first one's
  * choice without timing; a damaged cache file is ignored and replaced; the
  * key holds the thread count; an empty CNNLAB_CACHE_DIR turns the cache off;
- * cnnlab's Winograd is among the candidates of a 3x3 stride-1 shape. */
+ * cnnlab's Winograd is among the candidates of a 3x3 stride-1 shape; a bf16
+ * plan that stores activations times its bf16 kernels so, under its own key. */
 #define _GNU_SOURCE
 #include <omp.h>
 #include <stdio.h>
@@ -30,6 +31,30 @@ static void make_auto(const cnn_conv_geom *g, char *impl, size_t size)
     } else {
         snprintf(impl, size, "%s", cnn_fast_conv_impl(c));
     }
+    cnn_fast_conv_destroy(c);
+    cnn_dnnl_destroy(ctx);
+}
+
+/* As make_auto, with make_auto's context kept for a second make of the same
+ * shape, run as the plan's second pass runs it (storage bits added). */
+static void make_auto_bf16(const cnn_conv_geom *g, int bf16, int again, char *impl, size_t size)
+{
+    cnn_dnnl *ctx = NULL;
+    cnn_fast_conv *c = NULL;
+    cnn_error err;
+    impl[0] = '\0';
+    if (cnn_dnnl_create(&ctx, &err) != CNN_STATUS_OK ||
+        cnn_fast_conv_create(ctx, g, 0, CNN_ACT_NONE, 1, bf16, CNN_CONV_AUTO, &c, &err)) {
+        check(0, "bf16 conv create: %s", err.msg);
+    } else if (again && cnn_fast_conv_runs_bf16(c)) {
+        cnn_fast_conv_destroy(c);
+        c = NULL;
+        if (cnn_fast_conv_create(ctx, g, 0, CNN_ACT_NONE, 1, bf16 | again, CNN_CONV_AUTO, &c,
+                                 &err))
+            check(0, "bf16 conv made again with storage: %s", err.msg);
+    }
+    if (c)
+        snprintf(impl, size, "%s", cnn_fast_conv_impl(c));
     cnn_fast_conv_destroy(c);
     cnn_dnnl_destroy(ctx);
 }
@@ -129,12 +154,38 @@ int main(void)
     check(strstr(second, "(timed:") != NULL, "a file with a NUL is ignored: %s", second);
     check(file_lines() == 1, "and replaced by one valid line (%d)", file_lines());
 
+    /* a bf16 plan that stores activations times its bf16 kernels reading and
+     * writing storage, under a key of its own; the plan's second make with
+     * the storage bits takes the remembered choice (CPUs with bf16 kernels) */
+    char plain[512];
+    cnn_conv_cache_key(&g, 0, CNN_ACT_NONE, 1, CNN_FAST_BF16, plain, sizeof plain);
+    cnn_conv_cache_key(&g, 0, CNN_ACT_NONE, 1, CNN_FAST_BF16 | CNN_FAST_MAY_STORE, key,
+                       sizeof key);
+    check(strstr(key, " store=1") && !strstr(plain, "store=") &&
+              strncmp(key, plain, strlen(plain) - strlen(strstr(plain, " cand="))) == 0,
+          "storage gets a key of its own: %s", key);
+    if (check_cpu_avx512_core()) {
+        make_auto_bf16(&g, CNN_FAST_BF16, 0, second, sizeof second);
+        check(strstr(second, "(timed: bf16 direct") != NULL, "bf16 without storage: %s", second);
+        int lines = file_lines();
+        make_auto_bf16(&g, CNN_FAST_BF16 | CNN_FAST_MAY_STORE,
+                       CNN_FAST_X_BF16 | CNN_FAST_Y_BF16, second, sizeof second);
+        check(strstr(second, "(timed with bf16 storage: bf16 direct") != NULL,
+              "bf16 timed on storage: %s", second);
+        check(file_lines() == lines + 1, "storage adds its line (%d, %d)", lines, file_lines());
+        make_auto_bf16(&g, CNN_FAST_BF16 | CNN_FAST_MAY_STORE, 0, second, sizeof second);
+        check(strstr(second, "(cached timed with bf16 storage:") != NULL,
+              "storage's choice cached: %s", second);
+    } else {
+        printf("skip the bf16 storage timing: no AVX-512 for oneDNN's bf16 kernels\n");
+    }
+
     /* the thread count is part of the key */
-    int threads = omp_get_max_threads();
+    int threads = omp_get_max_threads(), lines = file_lines();
     omp_set_num_threads(threads == 1 ? 2 : 1);
     make_auto(&g, second, sizeof second);
     check(strstr(second, "(timed:") != NULL, "another thread count times again: %s", second);
-    check(file_lines() == 2, "and adds its line (%d)", file_lines());
+    check(file_lines() == lines + 1, "and adds its line (%d)", file_lines());
     omp_set_num_threads(threads);
 
     /* off */

@@ -101,7 +101,8 @@ static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
     cnn_conv_geom g = geom_of(pl->ml, pl->n);
     int has_bias = pl->ml->desc.bias || pl->folded_bn;
     int bf16 = (pl->precision == CNN_PRECISION_BF16 ? CNN_FAST_BF16 : 0) |
-               (pl->x_bf16 ? CNN_FAST_X_BF16 : 0) | (pl->y_bf16 ? CNN_FAST_Y_BF16 : 0);
+               (pl->may_store ? CNN_FAST_MAY_STORE : 0) | (pl->x_bf16 ? CNN_FAST_X_BF16 : 0) |
+               (pl->y_bf16 ? CNN_FAST_Y_BF16 : 0);
     return cnn_fast_conv_create(pl->dnnl, &g, has_bias, pl->fused, pl->training, bf16,
                                 pl->conv_algo, (cnn_fast_conv **)&pl->impl, err);
 }

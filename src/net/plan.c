@@ -278,6 +278,8 @@ static cnn_status plan_alloc(cnn_model *m, int batch, const cnn_plan_config *cfg
         pl->n = batch;
         pl->backend = cfg->backend;
         pl->precision = cfg->precision;
+        pl->may_store = cfg->backend == CNN_BACKEND_FAST && cfg->precision == CNN_PRECISION_BF16 &&
+                        !cfg->fp32_activations;
         pl->conv_algo = cfg->conv;
         pl->training = training;
         pl->dnnl = p->dnnl;

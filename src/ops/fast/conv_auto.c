@@ -100,7 +100,7 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
 {
     cnn_conv_algo algo;
     int run;
-    char stored[160], why[176];
+    char stored[224], why[240];
     cnn_error err;
     if (!cnn_conv_cache_find(key, &algo, &run, stored, sizeof stored) ||
         ((run & CNN_RUN_BF16) && (!bf16 || algo != CNN_CONV_DIRECT)) ||
@@ -124,6 +124,7 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
  * timing, so the shared buffers hold what it needs and no more. Remembers the
  * choice in ctx and stores it on disk under key. */
 enum { DIRECT, DIRECT_BWD_FWD, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
+#define STORE_MARGIN 0.05
 
 static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
                                   cnn_act act, int training, int bf16, const int wanted[NCAND],
@@ -135,14 +136,20 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
     static const char *const name_of[NCAND] = {"direct", "direct/fwd-bwd", "fp32 direct",
                                                "fp32 winograd", "fp32 winograd-sgemm",
                                                "fp32 dense"};
-    /* how each candidate runs (CNN_RUN_*) */
-    const int run_of[NCAND] = {bf16 ? CNN_RUN_BF16 : 0,
-                               (bf16 ? CNN_RUN_BF16 : 0) | CNN_RUN_BWD_FWD, 0, 0, 0, 0};
+    /* how each candidate runs (CNN_RUN_*); with CNN_FAST_MAY_STORE the bf16
+     * kernels are timed reading x and writing y stored as bf16, as the plan
+     * will run them (y not under a fused ReLU in training, whose mask the
+     * backward reads from y), the fp32 forms on floats */
+    const int on_bf16 = bf16 & CNN_FAST_BF16 ? CNN_RUN_BF16 : 0;
+    const int run_of[NCAND] = {on_bf16, on_bf16 | CNN_RUN_BWD_FWD, 0, 0, 0, 0};
+    const int stored = on_bf16 && (bf16 & CNN_FAST_MAY_STORE)
+                           ? CNN_RUN_X_BF16 | (training && act == CNN_ACT_RELU ? 0 : CNN_RUN_Y_BF16)
+                           : 0;
     double best_t = 1e30;
     int best = DIRECT;
     const cnn_dnnl_sizes start = cnn_dnnl_sizes_of(ctx);
-    char why[160];
-    int used = snprintf(why, sizeof why, "(timed:");
+    char why[224];
+    int used = snprintf(why, sizeof why, stored ? "(timed with bf16 storage:" : "(timed:");
     timing_data data;
     cnn_status st = timing_alloc(g, &data, err);
     if (st)
@@ -154,7 +161,8 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
             continue;
         /* direct must exist; another form may not (no Winograd kernel for
          * this shape on this CPU, say) */
-        if ((st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], algo_of[a],
+        const int timed_run = run_of[a] | (a <= DIRECT_BWD_FWD ? stored : 0);
+        if ((st = cnn_fast_conv_make(ctx, g, has_bias, act, training, timed_run, algo_of[a],
                                      &c, a == DIRECT ? err : &cerr))) {
             cnn_dnnl_give_back(ctx, &start);
             if (a == DIRECT) {
@@ -167,10 +175,14 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         cnn_fast_conv_destroy(c);
         cnn_dnnl_give_back(ctx, &start);
         used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s %.1f ms",
-                         a ? "," : "", a <= DIRECT_BWD_FWD ? (bf16 ? "bf16 " : "fp32 ") : "",
+                         a ? "," : "", a <= DIRECT_BWD_FWD ? (on_bf16 ? "bf16 " : "fp32 ") : "",
                          name_of[a], t * 1e3);
         if (used >= (int)sizeof why)
             used = (int)sizeof why - 1; /* cut, never past the end */
+        /* an fp32 form also makes its neighbours read and write floats,
+         * which this lone timing does not see: it must win by STORE_MARGIN */
+        if (stored && a > DIRECT_BWD_FWD)
+            t *= 1.0 + STORE_MARGIN;
         if (t < best_t) {
             best_t = t;
             best = a;
@@ -195,7 +207,9 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
 {
     CNN_ASSERT(act == CNN_ACT_NONE || act == CNN_ACT_RELU);
     const int store = bf16 & CNN_RUN_STORAGE; /* added to the kernel's run when it is made */
-    bf16 &= CNN_FAST_BF16;
+    bf16 &= CNN_FAST_BF16 | CNN_FAST_MAY_STORE; /* what the choice depends on */
+    if (!(bf16 & CNN_FAST_BF16))
+        bf16 = 0; /* an fp32 plan stores nothing */
     /* oneDNN's Winograd: 3x3, stride 1, fp32 only (so with bf16 asked for, a
      * Winograd layer computes in fp32: more precise, and chosen only if faster);
      * the dense form is fp32 too. A bf16 plan's auto also times fp32 direct:

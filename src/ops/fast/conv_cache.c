@@ -72,7 +72,10 @@ void cnn_conv_cache_key(const cnn_conv_geom *g, int has_bias, cnn_act act, int t
                      "s=%dx%d p=%dx%d bias=%d act=%d train=%d bf16=%d",
                      cpu, (unsigned)dnnl_get_effective_cpu_isa(), v->major, v->minor, v->patch,
                      omp_get_max_threads(), g->n, g->ih, g->iw, g->ic, g->oc, g->kh, g->kw, g->sh,
-                     g->sw, g->ph, g->pw, has_bias, (int)act, training, bf16);
+                     g->sw, g->ph, g->pw, has_bias, (int)act, training, bf16 & CNN_FAST_BF16);
+    /* a plan that stores activations as bf16 times its bf16 kernels so */
+    if ((bf16 & CNN_FAST_MAY_STORE) && n > 0 && (size_t)n < size)
+        n += snprintf(key + n, size - (size_t)n, " store=1");
     /* a grouped convolution is another shape (ungrouped keys stay as they were) */
     if (g->groups > 1 && n > 0 && (size_t)n < size)
         n += snprintf(key + n, size - (size_t)n, " groups=%d", g->groups);

@@ -42,7 +42,7 @@ typedef struct cnn_conv_choice {
     cnn_act act;
     cnn_conv_algo algo;
     int run; /* CNN_RUN_* of the kept kernel */
-    char why[176]; /* the timing that decided ("(cached ...": an earlier process's) */
+    char why[240]; /* the timing that decided ("(cached ...": an earlier process's) */
 } cnn_conv_choice;
 
 struct cnn_dnnl {
@@ -76,7 +76,7 @@ struct cnn_fast_conv {
     int has_bias;
     cnn_act act;
     int run;             /* CNN_RUN_* as made */
-    char impl[288];
+    char impl[352];
     const float *w_last; /* user weights of the latest forward */
     const float *b_last; /* bias of the latest forward (NULL without) */
     int training;

@@ -70,54 +70,94 @@ static inline float exp_sum(float a, float b)
     return under ? 0.0f : p * cnn_bits_float(sbits);
 }
 
-/* Phi(x), and in *pdf phi(x) when pdf is not NULL (inlined away otherwise). */
-static inline float phi_cdf(float x, float *pdf)
+/* Phi(x) and phi(x) in stages over blocks of up to GELU_BLOCK values, each
+ * stage one short vector loop: the whole formula as one loop body is a chain
+ * of some 40 dependent operations per vector, too long for the out-of-order
+ * core to overlap vectors (it ran at about one operation a cycle); a stage's
+ * loop overlaps its vectors. Each value's arithmetic is the same as
+ * written in one piece. */
+#define GELU_BLOCK 64
+
+/* Stage 1: t = 1/(1 + a/(2 sqrt 2)) and a^2/2 = h + l, a = |x| (at most 20:
+ * Phi is 0 or 1 beyond, and it keeps inf out of the pair). */
+static inline void cdf_start(int n, const float *x, float *t, float *h, float *l)
 {
-    float a = fabsf(x);
-    a = a < 20.0f ? a : 20.0f; /* Phi is 0 or 1 beyond; keeps inf out of the pair */
-    const float t = 1.0f / (1.0f + a * INV_2SQRT2);
-    float p = 0.17087277f;
-    p = fmaf(p, t, -0.82215223f);
-    p = fmaf(p, t, 1.48851587f);
-    p = fmaf(p, t, -1.13520398f);
-    p = fmaf(p, t, 0.27886807f);
-    p = fmaf(p, t, -0.18628806f);
-    p = fmaf(p, t, 0.09678418f);
-    p = fmaf(p, t, 0.37409196f);
-    p = fmaf(p, t, 1.00002368f);
-    p = fmaf(p, t, -1.26551223f);
-    /* a^2/2 = h + l exactly (up to l's own rounding) */
-    float h = a * a;
-    float l = fmaf(a, a, -h);
-    h *= 0.5f, l *= 0.5f;
-    const float half_erfc = 0.5f * t * exp_sum(-h, p - l);
-    if (pdf)
-        *pdf = INV_SQRT_2PI * exp_sum(-h, -l);
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        float a = fabsf(x[j]);
+        a = a < 20.0f ? a : 20.0f;
+        t[j] = 1.0f / (1.0f + a * INV_2SQRT2);
+        float hh = a * a; /* a^2/2 = h + l exactly (up to l's own rounding) */
+        float ll = fmaf(a, a, -hh);
+        h[j] = hh * 0.5f, l[j] = ll * 0.5f;
+    }
+}
+
+/* Stage 2: e = erfc(a/sqrt 2) / t = exp(-a^2/2 + P(t)). */
+static inline void cdf_erfc(int n, const float *t, const float *h, const float *l, float *e)
+{
+    float p[GELU_BLOCK];
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        float q = 0.17087277f;
+        q = fmaf(q, t[j], -0.82215223f);
+        q = fmaf(q, t[j], 1.48851587f);
+        q = fmaf(q, t[j], -1.13520398f);
+        q = fmaf(q, t[j], 0.27886807f);
+        q = fmaf(q, t[j], -0.18628806f);
+        q = fmaf(q, t[j], 0.09678418f);
+        q = fmaf(q, t[j], 0.37409196f);
+        q = fmaf(q, t[j], 1.00002368f);
+        p[j] = fmaf(q, t[j], -1.26551223f);
+    }
+#pragma omp simd
+    for (int j = 0; j < n; j++)
+        e[j] = exp_sum(-h[j], p[j] - l[j]);
+}
+
+/* Phi(x) from the stages: erfc/2 for x < 0, 1 - erfc/2 otherwise. */
+static inline float cdf_of(float x, float t, float e)
+{
+    const float half_erfc = 0.5f * t * e;
     return x < 0.0f ? half_erfc : 1.0f - half_erfc;
 }
 
-static inline float gelu_of(float x) { return x * phi_cdf(x, NULL); }
-
-/* gelu'(x) = Phi(x) + x phi(x) */
-static inline float gelu_grad_of(float x)
+/* y (n) = gelu(x (n)), n <= GELU_BLOCK; y may alias x. */
+static void gelu_block(int n, const float *x, float *y)
 {
-    float pdf;
-    const float cdf = phi_cdf(x, &pdf);
-    return fmaf(x, pdf, cdf);
+    float t[GELU_BLOCK], h[GELU_BLOCK], l[GELU_BLOCK], e[GELU_BLOCK];
+    cdf_start(n, x, t, h, l);
+    cdf_erfc(n, t, h, l, e);
+#pragma omp simd
+    for (int j = 0; j < n; j++)
+        y[j] = x[j] * cdf_of(x[j], t[j], e[j]);
+}
+
+/* dx (n) = dy (n) * gelu'(x (n)), gelu'(x) = Phi(x) + x phi(x); n <=
+ * GELU_BLOCK; dx may alias dy or x. */
+static void gelu_grad_block(int n, const float *x, const float *dy, float *dx)
+{
+    float t[GELU_BLOCK], h[GELU_BLOCK], l[GELU_BLOCK], e[GELU_BLOCK], pdf[GELU_BLOCK];
+    cdf_start(n, x, t, h, l);
+    cdf_erfc(n, t, h, l, e);
+#pragma omp simd
+    for (int j = 0; j < n; j++)
+        pdf[j] = INV_SQRT_2PI * exp_sum(-h[j], -l[j]);
+#pragma omp simd
+    for (int j = 0; j < n; j++)
+        dx[j] = dy[j] * fmaf(x[j], pdf[j], cdf_of(x[j], t[j], e[j]));
 }
 
 void cnn_fast_gelu(size_t n, const float *x, float *y)
 {
-#pragma omp simd
-    for (size_t i = 0; i < n; i++)
-        y[i] = gelu_of(x[i]);
+    for (size_t i = 0; i < n; i += GELU_BLOCK)
+        gelu_block(n - i < GELU_BLOCK ? (int)(n - i) : GELU_BLOCK, x + i, y + i);
 }
 
 void cnn_fast_gelu_grad(size_t n, const float *x, const float *dy, float *dx)
 {
-#pragma omp simd
-    for (size_t i = 0; i < n; i++)
-        dx[i] = dy[i] * gelu_grad_of(x[i]);
+    for (size_t i = 0; i < n; i += GELU_BLOCK)
+        gelu_grad_block(n - i < GELU_BLOCK ? (int)(n - i) : GELU_BLOCK, x + i, dy + i, dx + i);
 }
 
 /* x (count) floats, y (count) stored as bf16 (bf16.h): GELU a piece at a
@@ -168,9 +208,9 @@ void cnn_fast_act_forward(cnn_act a, size_t count, const float *x, float *y)
             y[i] = x[i] > 0.0f ? x[i] : LEAKY_SLOPE * x[i];
         break;
     case CNN_ACT_GELU:
-#pragma omp parallel for simd schedule(static) if (par)
-        for (size_t i = 0; i < count; i++)
-            y[i] = gelu_of(x[i]);
+#pragma omp parallel for schedule(static) if (par)
+        for (size_t i = 0; i < count; i += GELU_BLOCK)
+            gelu_block(count - i < GELU_BLOCK ? (int)(count - i) : GELU_BLOCK, x + i, y + i);
         break;
     case CNN_ACT_ELU:
 #pragma omp parallel for schedule(static) if (par)
@@ -218,9 +258,10 @@ void cnn_fast_act_backward(cnn_act a, size_t count, const float *x, const float 
             dx[i] = y[i] > 0.0f ? dy[i] : LEAKY_SLOPE * dy[i];
         break;
     case CNN_ACT_GELU:
-#pragma omp parallel for simd schedule(static) if (par)
-        for (size_t i = 0; i < count; i++)
-            dx[i] = dy[i] * gelu_grad_of(x[i]);
+#pragma omp parallel for schedule(static) if (par)
+        for (size_t i = 0; i < count; i += GELU_BLOCK)
+            gelu_grad_block(count - i < GELU_BLOCK ? (int)(count - i) : GELU_BLOCK, x + i, dy + i,
+                            dx + i);
         break;
     case CNN_ACT_ELU:
 #pragma omp parallel for simd schedule(static) if (par)

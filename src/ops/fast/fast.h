@@ -38,8 +38,11 @@ typedef struct cnn_fast_conv cnn_fast_conv;
  * bf16 between layers (bf16.h): CNN_FAST_X_BF16 reads x, CNN_FAST_Y_BF16
  * writes y stored so, for a convolution whose kernel runs bf16 (asked of an
  * earlier convolution of the same shape with cnn_fast_conv_runs_bf16, so that
- * an auto choice is already made); dy, dx and the weights stay fp32. */
-enum { CNN_FAST_BF16 = 1, CNN_FAST_X_BF16 = 4, CNN_FAST_Y_BF16 = 8 };
+ * an auto choice is already made); dy, dx and the weights stay fp32.
+ * CNN_FAST_MAY_STORE says that the plan stores activations where it can, so
+ * that CNN_CONV_AUTO times bf16 direct as it would then run (reading x and
+ * writing y as bf16) against the fp32 forms, whose neighbours keep floats. */
+enum { CNN_FAST_BF16 = 1, CNN_FAST_X_BF16 = 4, CNN_FAST_Y_BF16 = 8, CNN_FAST_MAY_STORE = 16 };
 
 /* training = 0 creates only the inference forward. act is CNN_ACT_NONE or
  * CNN_ACT_RELU (fused into the forward as a post-op). bf16: 0 or CNN_FAST_*
