@@ -383,6 +383,7 @@ int main(void)
     test_batchnorm(1, 7, CNN_ACT_GELU);
     test_maxpool(3, 9, 9, 40); /* odd maps: floor mode drops the last row and column */
     test_maxpool(2, 8, 8, 300);
+    test_maxpool(2, 9, 7, 64); /* 16 channels at a time in registers (AVX-512) */
     test_gelu(100000);
     test_gelu(300);
     if (!check_cpu_avx512_core()) { /* oneDNN's bf16 kernels need AVX-512 */

@@ -195,18 +195,23 @@ static void test_maxpool(const pool_case *pc, int ties)
           pc->s, pc->p);
     size_t in = (size_t)g.n * g.ih * g.iw * g.c, out = (size_t)g.n * g.oh * g.ow * g.c;
     float *x = check_fresh(in), *dy = check_frand(out, &seed, -1.0f, 1.0f);
-    if (ties) /* values on a coarse grid: many windows hold equal maxima */
+    if (ties) { /* values on a coarse grid: many windows hold equal maxima */
         for (size_t i = 0; i < in; i++) {
             seed = seed * 1664525u + 1013904223u;
             x[i] = (float)((seed >> 16) % 4) * 0.25f;
         }
-    else
+        /* NaNs where windows start and end: the first NaN wins, as in the reference */
+        x[0] = NAN;
+        if (in > (size_t)g.c + 1)
+            x[g.c + 1] = NAN;
+        x[in - 1] = NAN;
+    } else
         fill_distinct(x, in);
     float *yr = check_fresh(out), *yf = check_fresh(out);
     float *dxr = check_fresh(in), *dxf = check_fresh(in);
     uint8_t *arg = malloc(out);
     char what[128];
-    snprintf(what, sizeof what, "maxpool%s N%d %dx%dx%d k%d s%d p%d", ties ? " (ties)" : "",
+    snprintf(what, sizeof what, "maxpool%s N%d %dx%dx%d k%d s%d p%d", ties ? " (ties, NaNs)" : "",
              g.n, g.ih, g.iw, g.c, g.kh, g.sh, g.ph);
 
     cnn_ref_maxpool_forward(&g, x, yr);

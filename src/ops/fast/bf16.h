@@ -30,6 +30,30 @@ static inline uint16_t cnn_bf16_from_float(float f)
     return (uint16_t)(u >> 16);
 }
 
+#ifdef __AVX512F__
+/* 16 values at h as floats. */
+static inline __m512 cnn_bf16_load16(const uint16_t *h)
+{
+    __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)h));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+
+/* h (16) = f rounded, as cnn_bf16_from_float. */
+static inline void cnn_bf16_store16(__m512 f, uint16_t *h)
+{
+    const __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7fff);
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    const __m512i quiet = _mm512_set1_epi32(0x40);
+    __m512i u = _mm512_castps_si512(f);
+    __m512i hi = _mm512_srli_epi32(u, 16);
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(hi, one)));
+    r = _mm512_srli_epi32(r, 16);
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs), inf);
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, quiet));
+    _mm256_storeu_si256((__m256i *)h, _mm512_cvtepi32_epi16(r));
+}
+#endif
+
 /* f (n) = the n values at h. With AVX-512, 16 at a time (gcc leaves the
  * plain loop scalar where it is inlined into the normalisation kernels, and
  * the conversions then cost what the halved traffic saves). */
@@ -37,10 +61,8 @@ static inline void cnn_bf16_load(const uint16_t *h, size_t n, float *f)
 {
     size_t i = 0;
 #ifdef __AVX512F__
-    for (; i + 16 <= n; i += 16) {
-        __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(h + i)));
-        _mm512_storeu_ps(f + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
-    }
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(f + i, cnn_bf16_load16(h + i));
 #endif
     for (; i < n; i++)
         f[i] = cnn_bf16_to_float(h[i]);
@@ -51,18 +73,8 @@ static inline void cnn_bf16_store(const float *f, size_t n, uint16_t *h)
 {
     size_t i = 0;
 #ifdef __AVX512F__
-    const __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7fff);
-    const __m512i abs = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
-    const __m512i quiet = _mm512_set1_epi32(0x40);
-    for (; i + 16 <= n; i += 16) {
-        __m512i u = _mm512_castps_si512(_mm512_loadu_ps(f + i));
-        __m512i hi = _mm512_srli_epi32(u, 16);
-        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(hi, one)));
-        r = _mm512_srli_epi32(r, 16);
-        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs), inf);
-        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, quiet));
-        _mm256_storeu_si256((__m256i *)(h + i), _mm512_cvtepi32_epi16(r));
-    }
+    for (; i + 16 <= n; i += 16)
+        cnn_bf16_store16(_mm512_loadu_ps(f + i), h + i);
 #endif
     for (; i < n; i++)
         h[i] = cnn_bf16_from_float(f[i]);

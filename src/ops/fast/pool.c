@@ -178,6 +178,61 @@ static inline void max_of_four(int n, const float *p0, const float *p1, const fl
     }
 }
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+/* 16 channels at element off of a tensor stored as floats or bf16. */
+static inline __m512 load16(const float *t, int bf16, size_t off)
+{
+    return bf16 ? cnn_bf16_load16((const uint16_t *)(const void *)t + off)
+                : _mm512_loadu_ps(t + off);
+}
+
+/* max_of_four on 16 channels, reading and writing either storage in
+ * registers (as the plain path: the same maxima, winners and rounding). */
+static inline void max_of_four16(const float *x, int x_bf16, const size_t at[4], float *y,
+                                 int y_bf16, size_t o, uint8_t *a)
+{
+    __m512 b = load16(x, x_bf16, at[0]);
+    __m128i k = _mm_setzero_si128();
+    for (int q = 1; q < 4; q++) {
+        __m512 v = load16(x, x_bf16, at[q]);
+        /* max_wins: v > b, or v is the first NaN */
+        __mmask16 w = _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) |
+                      (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(b, b, _CMP_ORD_Q));
+        b = _mm512_mask_mov_ps(b, w, v);
+        k = _mm_mask_mov_epi8(k, w, _mm_set1_epi8((char)q));
+    }
+    if (y_bf16)
+        cnn_bf16_store16(b, (uint16_t *)(void *)y + o);
+    else
+        _mm512_storeu_ps(y + o, b);
+    _mm_storeu_si128((__m128i *)(void *)(a + o), k);
+}
+
+/* maxpool_forward_2x2 for C a multiple of 16: each window in registers, no
+ * row pieces on the stack (the pieces' loops and copies cost three times
+ * the memory traffic's time). */
+static void maxpool_forward_2x2_16(const cnn_pool_geom *g, const float *x, float *y,
+                                   uint8_t *argmax)
+{
+    const int C = g->c;
+    const size_t row = (size_t)g->iw * C;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const size_t i = (((size_t)n * g->ih + 2 * oy) * g->iw + 2 * ox) * C;
+                const size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                for (int c = 0; c < C; c += 16) {
+                    const size_t at[4] = {i + c, i + C + c, i + row + c, i + row + C + c};
+                    max_of_four16(x, g->x_bf16, at, y, g->y_bf16, o + c, argmax);
+                }
+            }
+}
+#define HAVE_MAXPOOL_16 1
+#else
+#define HAVE_MAXPOOL_16 0
+#endif
+
 /* Each window in pieces of up to CNN_BF16_ROW channels; with x or y stored
  * as bf16 (g->x_bf16, g->y_bf16; bf16.h) a piece's four positions are
  * converted first and its maxima rounded after (exact: each is one of the
@@ -187,6 +242,12 @@ static void maxpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y
 {
     const int C = g->c;
     const size_t row = (size_t)g->iw * C;
+    if (HAVE_MAXPOOL_16 && C % 16 == 0) {
+#if HAVE_MAXPOOL_16
+        maxpool_forward_2x2_16(g, x, y, argmax);
+#endif
+        return;
+    }
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < g->n; n++)
         for (int oy = 0; oy < g->oh; oy++)
