@@ -153,8 +153,9 @@ static void test_maxpool(int batch, int h, int w, int c)
     cnn_pool_geom gf = {.n = batch, .ih = h, .iw = w, .c = c, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
     cnn_pool_geom_finish(&gf);
     const size_t nx = (size_t)batch * h * w * c, ny = (size_t)batch * gf.oh * gf.ow * c;
-    float *x = rand_bf16_values(nx, -2, 2), *xh = to_bf16(x, nx);
-    float *yf = fresh(ny), *yh = fresh((ny + 1) / 2);
+    float *x = rand_bf16_values(nx, -2, 2);
+    x[0] = x[(size_t)c + 1] = NAN; /* a window's first and a later position: the NaN wins */
+    float *xh = to_bf16(x, nx), *yf = fresh(ny), *yh = fresh((ny + 1) / 2);
     uint8_t *af = malloc(ny), *ah = malloc(ny), *ax = malloc(ny);
     if (!af || !ah || !ax)
         abort();
@@ -167,7 +168,7 @@ static void test_maxpool(int batch, int h, int w, int c)
     cnn_fast_maxpool_forward(&gx, x, yx_f, ax);
     check(same_bits(yh, yf_h, (ny + 1) / 2) && memcmp(af, ah, ny) == 0 &&
               same_bits(yx_f, yf_h, (ny + 1) / 2) && memcmp(af, ax, ny) == 0,
-          "maxpool 2x2 %dx%dx%dx%d, bf16 x and y (and float x, bf16 y): y and winners bitwise",
+          "maxpool 2x2 %dx%dx%dx%d, NaNs, bf16 x and y (and float x, bf16 y): y and winners bitwise",
           batch, h, w, c);
     free(x), free(xh), free(yf), free(yh), free(yf_h), free(yx_f);
     free(af), free(ah), free(ax);

@@ -208,9 +208,10 @@ static inline void max_of_four16(const float *x, int x_bf16, const size_t at[4],
     _mm_storeu_si128((__m128i *)(void *)(a + o), k);
 }
 
-/* maxpool_forward_2x2 for C a multiple of 16: each window in registers, no
- * row pieces on the stack (the pieces' loops and copies cost three times
- * the memory traffic's time). */
+/* maxpool_forward_2x2 for C a multiple of 16 with bf16 storage: each window
+ * in registers, no row pieces on the stack (2000x31x31x64: 20 -> 18 ms,
+ * 2000x15x15x256: 14.9 -> 11.8). On floats the plain loops stay: they ran
+ * about 10 % faster than this (128x32x32x64: 1.34 against 1.48 ms). */
 static void maxpool_forward_2x2_16(const cnn_pool_geom *g, const float *x, float *y,
                                    uint8_t *argmax)
 {
@@ -242,7 +243,7 @@ static void maxpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y
 {
     const int C = g->c;
     const size_t row = (size_t)g->iw * C;
-    if (HAVE_MAXPOOL_16 && C % 16 == 0) {
+    if (HAVE_MAXPOOL_16 && C % 16 == 0 && (g->x_bf16 || g->y_bf16)) {
 #if HAVE_MAXPOOL_16
         maxpool_forward_2x2_16(g, x, y, argmax);
 #endif
