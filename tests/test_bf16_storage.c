@@ -166,9 +166,21 @@ static void test_maxpool(int batch, int h, int w, int c)
     cnn_fast_maxpool_forward(&gh, xh, yh, ah);
     float *yf_h = to_bf16(yf, ny), *yx_f = fresh((ny + 1) / 2);
     cnn_fast_maxpool_forward(&gx, x, yx_f, ax);
+    /* the backward writing dx as bf16: the float backward's dx rounded */
+    float *dy = fresh(ny), *dxf = fresh(nx), *dxh = fresh((nx + 1) / 2);
+    check_fill(dy, ny, &seed, -1, 1);
+    cnn_fast_maxpool_backward(&gf, af, dy, dxf);
+    cnn_pool_geom gd = gf;
+    gd.dx_bf16 = 1;
+    memset(dxh, 0xff, (nx + 1) / 2 * sizeof(float)); /* every element must be written */
+    cnn_fast_maxpool_backward(&gd, af, dy, dxh);
+    float *dxf_h = to_bf16(dxf, nx);
+    check(memcmp(dxh, dxf_h, nx * sizeof(uint16_t)) == 0,
+          "maxpool 2x2 %dx%dx%dx%d: dx written as bf16 is the float dx rounded", batch, h, w, c);
+    free(dy), free(dxf), free(dxh), free(dxf_h);
     check(same_bits(yh, yf_h, (ny + 1) / 2) && memcmp(af, ah, ny) == 0 &&
               same_bits(yx_f, yf_h, (ny + 1) / 2) && memcmp(af, ax, ny) == 0,
-          "maxpool 2x2 %dx%dx%dx%d, NaNs, bf16 x and y (and float x, bf16 y): y and winners bitwise",
+          "maxpool 2x2 %dx%dx%dx%d, NaNs, bf16 x and y (and float x, bf16 y): y, winners bitwise",
           batch, h, w, c);
     free(x), free(xh), free(yf), free(yh), free(yf_h), free(yx_f);
     free(af), free(ah), free(ax);
@@ -240,6 +252,29 @@ static void test_conv(cnn_dnnl *ctx, int batch, int hw, int ic, int oc, int k, i
         snprintf(what, sizeof what, "conv %dx%dx%d -> %d k%d: db", hw, hw, ic, oc, k);
         check_close(what, dbh, dbf, (size_t)oc, 1e-5, 1e-5);
     }
+    /* dy stored as bf16 (max pooling's dx, written so): the same gradients as
+     * dy held as floats of the same (bf16) values, bit for bit */
+    cnn_fast_conv *cd = NULL;
+    if (cnn_fast_conv_create(ctx, &g, bias, CNN_ACT_NONE, 1,
+                             CNN_FAST_BF16 | CNN_FAST_X_BF16 | CNN_FAST_DY_BF16, CNN_CONV_DIRECT,
+                             &cd, &err)) {
+        check(0, "conv %dx%dx%d -> %d k%d reading dy as bf16: %s", hw, hw, ic, oc, k, err.msg);
+    } else {
+        float *dyv = rand_bf16_values(ny, -1, 1), *dyh = to_bf16(dyv, ny), *yd = fresh(ny);
+        float *dx1 = fresh(nx), *dx2 = fresh(nx), *dw1 = fresh(nw), *dw2 = fresh(nw);
+        float *db1 = fresh((size_t)oc), *db2 = fresh((size_t)oc);
+        cnn_fast_conv_forward(ch, xh, wt, bias ? b : NULL, yh);
+        cnn_fast_conv_backward(ch, xh, yh, dyv, dx1, dw1, bias ? db1 : NULL);
+        cnn_fast_conv_forward(cd, xh, wt, bias ? b : NULL, yd);
+        cnn_fast_conv_backward(cd, xh, yd, dyh, dx2, dw2, bias ? db2 : NULL);
+        check(same_bits(dx1, dx2, nx) && same_bits(dw1, dw2, nw) &&
+                  (!bias || same_bits(db1, db2, (size_t)oc)),
+              "conv %dx%dx%d -> %d k%d: dy read as bf16 gives dx, dw%s bit for bit", hw, hw, ic,
+              oc, k, bias ? ", db" : "");
+        free(dyv), free(dyh), free(yd), free(dx1), free(dx2), free(dw1), free(dw2);
+        free(db1), free(db2);
+    }
+    cnn_fast_conv_destroy(cd);
     cnn_fast_conv_destroy(cf);
     cnn_fast_conv_destroy(ch);
     free(x), free(xh), free(wt), free(b), free(dy), free(yf), free(yh), free(y16);
@@ -266,17 +301,19 @@ static const cnn_model_desc airlike = {"airlike", "", 12, 12, 3, 10,
                                        (int)(sizeof air_layers / sizeof air_layers[0]),
                                        air_layers, CNN_INIT_DEFAULT};
 
-static int count_stored(const cnn_plan *p)
+static int count_marks(const cnn_plan *p, const char *mark)
 {
     char desc[8192];
     cnn_plan_describe(p, desc, sizeof desc);
     int n = 0;
-    for (const char *s = desc; (s = strstr(s, "[out stored bf16]")); s++)
+    for (const char *s = desc; (s = strstr(s, mark)); s++)
         n++;
     return n;
 }
 
-static void test_plan(const cnn_model_desc *d, int batch, int expect_stored)
+static int count_stored(const cnn_plan *p) { return count_marks(p, "[out stored bf16]"); }
+
+static void test_plan(const cnn_model_desc *d, int batch, int expect_stored, int expect_grads)
 {
     cnn_error err;
     cnn_model *ms, *mf;
@@ -294,6 +331,9 @@ static void test_plan(const cnn_model_desc *d, int batch, int expect_stored)
     check(n_stored == expect_stored && count_stored(pf) == 0,
           "%s: %d outputs stored bf16 (expected %d), none with fp32 activations", d->name,
           n_stored, expect_stored);
+    int n_grads = count_marks(ps, "[its gradient stored bf16]");
+    check(n_grads == expect_grads, "%s: %d gradients stored bf16 (expected %d)", d->name, n_grads,
+          expect_grads);
     check(cnn_plan_bytes(ps) < cnn_plan_bytes(pf), "%s: plan %zu bytes with storage < %zu without",
           d->name, cnn_plan_bytes(ps), cnn_plan_bytes(pf));
     float ls, lf;
@@ -317,9 +357,9 @@ static void test_plan(const cnn_model_desc *d, int batch, int expect_stored)
         check(c >= 0.99, "%s: layer %d gradient cosine %.6f (expected >= 0.99)", d->name, i + 1,
               c);
     }
-    printf("  %s batch %d: %d outputs stored bf16, plan %.1f -> %.1f KiB, loss %.6f vs %.6f, "
-           "worst gradient cosine %.6f\n", d->name, batch, n_stored, cnn_plan_bytes(pf) / 1024.0,
-           cnn_plan_bytes(ps) / 1024.0, ls, lf, worst);
+    printf("  %s batch %d: %d outputs and %d gradients stored bf16, plan %.1f -> %.1f KiB, loss "
+           "%.6f vs %.6f, worst gradient cosine %.6f\n", d->name, batch, n_stored, n_grads,
+           cnn_plan_bytes(pf) / 1024.0, cnn_plan_bytes(ps) / 1024.0, ls, lf, worst);
     cnn_plan_destroy(ps);
     cnn_plan_destroy(pf);
     cnn_model_destroy(ms);
@@ -405,8 +445,9 @@ int main(void)
     printf("bf16 plans, activations stored bf16 vs kept fp32:\n");
     /* the first conv feeds a GELU layer, which reads floats, the GELU writes
      * bf16; conv -> pool -> bn: all three; conv -> bn: both; conv -> bn + relu
-     * -> pool: the conv, the norm and the pool; the last pool feeds flatten */
-    test_plan(&airlike, 16, 8);
+     * -> pool: the conv, the norm and the pool; the last pool feeds flatten.
+     * One gradient is stored: the pooled conv's, which the pool writes */
+    test_plan(&airlike, 16, 8, 1);
     /* inference folds each batch norm after a convolution into it, and the
      * GELU after it stays a layer of its own (it reads floats): stored are
      * the first GELU's, the pooled conv's and the pool's, the norm's after the

@@ -102,19 +102,21 @@ static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
     int has_bias = pl->ml->desc.bias || pl->folded_bn;
     int bf16 = (pl->precision == CNN_PRECISION_BF16 ? CNN_FAST_BF16 : 0) |
                (pl->may_store ? CNN_FAST_MAY_STORE : 0) | (pl->x_bf16 ? CNN_FAST_X_BF16 : 0) |
-               (pl->y_bf16 ? CNN_FAST_Y_BF16 : 0);
+               (pl->y_bf16 ? CNN_FAST_Y_BF16 : 0) | (pl->dy_bf16 ? CNN_FAST_DY_BF16 : 0);
     return cnn_fast_conv_create(pl->dnnl, &g, has_bias, pl->fused, pl->training, bf16,
                                 pl->conv_algo, (cnn_fast_conv **)&pl->impl, err);
 }
 
-/* A kernel on bf16 reads x stored so; it writes y so unless its backward
- * reads y (a fused ReLU's mask in training). */
+/* A kernel on bf16 reads x stored so; it writes y so, and in training reads
+ * dy so, unless its backward reads y and masks dy (a fused ReLU in training). */
 static int conv_bf16_storage(const cnn_plan_layer *pl)
 {
     if (!pl->impl || !cnn_fast_conv_runs_bf16(pl->impl))
         return 0;
+    if (!pl->training)
+        return CNN_FAST_X_BF16 | CNN_FAST_Y_BF16;
     return CNN_FAST_X_BF16 |
-           (pl->fused == CNN_ACT_NONE || !pl->training ? CNN_FAST_Y_BF16 : 0);
+           (pl->fused == CNN_ACT_NONE ? CNN_FAST_Y_BF16 | CNN_FAST_DY_BF16 : 0);
 }
 
 /* The weights of this pass: the parameters, or their DropConnect-masked copy. */

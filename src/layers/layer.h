@@ -37,6 +37,9 @@ typedef struct cnn_plan_layer {
      * values as bf16 (ops/fast/bf16.h), in half the floats; x_bf16: so does
      * xs[0], its producer's y (a layer with one input only). dy, dx: floats */
     int y_bf16, x_bf16;
+    /* training plans that store: dy arrives as bf16, in half the floats (the
+     * one reader of y wrote it so); dx_bf16: this layer writes dx so */
+    int dy_bf16, dx_bf16;
     int may_store;       /* a bf16 plan that stores where it can (decided after a first plan) */
     int absorbed;        /* does nothing: an identity, or an activation the layer before applies */
     /* fast inference plans: the batch norm folded into this convolution (its

@@ -8,7 +8,7 @@ static cnn_pool_geom geom_of(const cnn_plan_layer *pl)
     cnn_pool_geom g = {.n = pl->n, .ih = l->in.h, .iw = l->in.w, .c = l->in.c, .kh = l->desc.k,
                        .kw = l->desc.k, .sh = l->desc.stride, .sw = l->desc.stride,
                        .ph = l->desc.pad, .pw = l->desc.pad, .x_bf16 = pl->x_bf16,
-                       .y_bf16 = pl->y_bf16};
+                       .y_bf16 = pl->y_bf16, .dx_bf16 = pl->dx_bf16};
     cnn_pool_geom_finish(&g);
     return g;
 }
@@ -40,12 +40,15 @@ static cnn_status maxpool_plan(cnn_plan_layer *pl, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
-/* The fast 2x2 windows with stride 2 read and write bf16 (fast/pool.c). */
+/* The fast 2x2 windows with stride 2 read and write bf16, dx too
+ * (fast/pool.c). */
 static int maxpool_bf16_storage(const cnn_plan_layer *pl)
 {
     cnn_pool_geom g = geom_of(pl);
     int tiling = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
-    return pl->backend == CNN_BACKEND_FAST && tiling ? CNN_FAST_X_BF16 | CNN_FAST_Y_BF16 : 0;
+    return pl->backend == CNN_BACKEND_FAST && tiling
+               ? CNN_FAST_X_BF16 | CNN_FAST_Y_BF16 | CNN_FAST_DX_BF16
+               : 0;
 }
 
 static void maxpool_forward(cnn_plan_layer *pl)

@@ -20,7 +20,10 @@
  *    a few more;
  *  - a bf16 plan on the fast backend stores an output as bf16 (in half the
  *    floats) where its producer can write and every reader can read it so
- *    (choose_bf16_storage); gradients stay fp32.
+ *    (choose_bf16_storage); gradients stay fp32 but for a stored output's
+ *    gradient that its layer reads as bf16 and its one reader writes so
+ *    (max pooling's dx for the convolution before it), which takes half its
+ *    buffer.
  */
 #include <string.h>
 
@@ -467,8 +470,8 @@ static int storage_of(const cnn_plan_layer *pl)
 
 /* bf16 plans, after a first plan_layers: an output is stored as
  * bf16 when its layer writes bf16 as planned, it is not the logits, and every
- * reader has it as its only input and reads bf16. Sets y_bf16 and x_bf16;
- * returns how many outputs are stored so. */
+ * reader has it as its only input and reads bf16. Sets y_bf16 and x_bf16
+ * (and dy_bf16, dx_bf16 below); returns how many outputs are stored so. */
 static int choose_bf16_storage(cnn_plan *p, const plan_build *b)
 {
     int count = p->m->count, stored = 0;
@@ -493,6 +496,22 @@ static int choose_bf16_storage(cnn_plan *p, const plan_build *b)
         cnn_plan_layer *pl = &p->layers[i];
         pl->x_bf16 = !pl->absorbed && pl->n_in == 1 && b->in[i][0] >= 0 &&
                      p->layers[b->in[i][0]].y_bf16;
+        pl->dx_bf16 = pl->dy_bf16 = 0;
+    }
+    /* training: a stored output's gradient is stored too where its layer
+     * reads dy as bf16 and its one reader (one input, so no gradient is
+     * summed into it) writes dx so */
+    for (int j = 0; j < count && p->training; j++) {
+        cnn_plan_layer *pj = &p->layers[j];
+        if (!pj->y_bf16 || !(storage_of(pj) & CNN_FAST_DY_BF16))
+            continue;
+        int reader = -1, readers = 0;
+        for (int i = 0; i < count; i++)
+            for (int s = 0; s < p->layers[i].n_in && !p->layers[i].absorbed; s++)
+                if (b->in[i][s] == j)
+                    reader = i, readers++;
+        if (readers == 1 && (storage_of(&p->layers[reader]) & CNN_FAST_DX_BF16))
+            pj->dy_bf16 = p->layers[reader].dx_bf16 = 1;
     }
     return stored;
 }
@@ -567,7 +586,8 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
         !cfg->fp32_activations && choose_bf16_storage(p, &b) && replan_layers(p, err)) {
         /* a kernel refused bf16 storage after all: fp32 activations, as planned first */
         for (int i = 0; i < m->count; i++)
-            p->layers[i].y_bf16 = p->layers[i].x_bf16 = 0;
+            p->layers[i].y_bf16 = p->layers[i].x_bf16 = p->layers[i].dy_bf16 =
+                p->layers[i].dx_bf16 = 0;
         if ((st = replan_layers(p, err)))
             goto fail;
     }

@@ -190,10 +190,12 @@ void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
             impl = cnn_fast_conv_impl(pl->impl);
         else if (l->desc.kind == CNN_LAYER_ADD && (pl->y == pl->xs[0] || pl->y == pl->xs[1]))
             impl = "(in place, over its input's buffer)";
-        int w = snprintf(buf + used, size - used, "%3d %-9s %3dx%-3dx%4d -> %3dx%-3dx%4d %s%s%s%s\n",
-                         i + 1, cnn_layer_class_of(l->desc.kind)->name, l->in.h, l->in.w, l->in.c,
+        int w = snprintf(buf + used, size - used,
+                         "%3d %-9s %3dx%-3dx%4d -> %3dx%-3dx%4d %s%s%s%s%s\n", i + 1,
+                         cnn_layer_class_of(l->desc.kind)->name, l->in.h, l->in.w, l->in.c,
                          l->out.h, l->out.w, l->out.c, pl->folded_bn ? "+batchnorm " : "",
-                         pl->fused ? "+act " : "", pl->y_bf16 ? "[out stored bf16] " : "", impl);
+                         pl->fused ? "+act " : "", pl->y_bf16 ? "[out stored bf16] " : "",
+                         pl->dy_bf16 ? "[its gradient stored bf16] " : "", impl);
         if (w < 0)
             break;
         used += (size_t)w;

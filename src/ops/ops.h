@@ -50,8 +50,8 @@ typedef struct cnn_pool_geom {
     int kh, kw, sh, sw, ph, pw;
     int oh, ow; /* set by cnn_pool_geom_finish (floor mode, as PyTorch's default) */
     /* the fast path's max pooling with 2x2 windows, stride 2: x and y stored
-     * as bf16 (fast/bf16.h); everywhere else floats */
-    int x_bf16, y_bf16;
+     * as bf16 (fast/bf16.h), and dx written so; everywhere else floats */
+    int x_bf16, y_bf16, dx_bf16;
 } cnn_pool_geom;
 
 int cnn_pool_geom_finish(cnn_pool_geom *g);

@@ -162,8 +162,16 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         /* direct must exist; another form may not (no Winograd kernel for
          * this shape on this CPU, say) */
         const int timed_run = run_of[a] | (a <= DIRECT_BWD_FWD ? stored : 0);
-        if ((st = cnn_fast_conv_make(ctx, g, has_bias, act, training, timed_run, algo_of[a],
-                                     &c, a == DIRECT ? err : &cerr))) {
+        st = cnn_fast_conv_make(ctx, g, has_bias, act, training, timed_run, algo_of[a], &c,
+                                a == DIRECT ? err : &cerr);
+        if (st && timed_run != run_of[a]) {
+            /* no kernel on storage: the plan would fall back to fp32
+             * activations (plan.c), so it is timed as that runs it */
+            cnn_dnnl_give_back(ctx, &start);
+            st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], algo_of[a], &c,
+                                    a == DIRECT ? err : &cerr);
+        }
+        if (st) {
             cnn_dnnl_give_back(ctx, &start);
             if (a == DIRECT) {
                 timing_free(&data);

@@ -16,8 +16,9 @@
  *     gradients and accumulate in fp32; outputs, input gradients and weight
  *     gradients stay fp32, so everything around the convolution (normalisation,
  *     the optimizer and its fp32 master weights) is unchanged. A bf16 plan may
- *     store x and y as bf16 (CNN_RUN_X_BF16, CNN_RUN_Y_BF16): then the caller's
- *     side is bf16 NHWC, which the direct kernel reads and writes as it is.
+ *     store x and y as bf16 (CNN_RUN_X_BF16, CNN_RUN_Y_BF16), and in training
+ *     hand it dy so (CNN_RUN_DY_BF16): then the caller's side is bf16 NHWC,
+ *     which the direct kernel reads and writes as it is.
  * Kernel-side copies of activations live in three buffers all convolutions of
  * a plan share (in, out, gradient), so they cost memory once, not per layer;
  * backward-weights converts x again rather than keep the forward's copy. So do
@@ -114,7 +115,8 @@ static cnn_status wino_make(cnn_fast_conv *c, cnn_error *err)
 typedef struct conv_mds {
     dnnl_alg_kind_t alg;
     dnnl_memory_desc_t src, dst, bias, wei_user, wei_any, dw_any;
-    dnnl_memory_desc_t dy, dx; /* the gradients as the caller holds them: fp32 NHWC */
+    dnnl_memory_desc_t dy, dx; /* the gradients as the caller holds them: NHWC, fp32 (dy bf16
+                                * with CNN_RUN_DY_BF16) */
     dnnl_memory_desc_t src_k, dst_k, ddst_k, dsrc_k;
     dnnl_dims_t strides, pad_l, pad_r;
 } conv_mds;
@@ -126,6 +128,7 @@ static void mds_init(const cnn_conv_geom *g, int run, int wino, conv_mds *m)
     /* x and y as the caller stores them */
     dnnl_data_type_t xt = run & CNN_RUN_X_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_data_type_t yt = run & CNN_RUN_Y_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t dyt = run & CNN_RUN_DY_BF16 ? dnnl_bf16 : dnnl_f32;
     /* Activation layouts the kernels get: NHWC, or their choice for Winograd. */
     dnnl_format_tag_t act_tag = wino ? dnnl_format_tag_any : dnnl_nhwc;
     dnnl_dims_t src_dims = {g->n, g->ic, g->ih, g->iw};
@@ -144,7 +147,7 @@ static void mds_init(const cnn_conv_geom *g, int run, int wino, conv_mds *m)
     dnnl_memory_desc_init_by_tag(&m->src, 4, src_dims, xt, dnnl_nhwc);
     dnnl_memory_desc_init_by_tag(&m->dst, 4, dst_dims, yt, dnnl_nhwc);
     dnnl_memory_desc_init_by_tag(&m->dx, 4, src_dims, dnnl_f32, dnnl_nhwc);
-    dnnl_memory_desc_init_by_tag(&m->dy, 4, dst_dims, dnnl_f32, dnnl_nhwc);
+    dnnl_memory_desc_init_by_tag(&m->dy, 4, dst_dims, dyt, dnnl_nhwc);
     const dnnl_dim_t *wd = groups > 1 ? gwei_dims : wei_dims;
     dnnl_memory_desc_init_by_tag(&m->wei_user, wnd, wd, dnnl_f32, wei_tag);
     dnnl_memory_desc_init_by_tag(&m->wei_any, wnd, wd, lo, dnnl_format_tag_any);
@@ -329,6 +332,9 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
     if ((run & CNN_RUN_STORAGE) && !(bf16 && algo == CNN_CONV_DIRECT))
         return cnn_error_set(err, CNN_STATUS_BACKEND, "bf16 activations are read and written "
                              "by bf16 direct convolutions only");
+    if ((run & CNN_RUN_DY_BF16) && (!training || act == CNN_ACT_RELU))
+        return cnn_error_set(err, CNN_STATUS_BACKEND, "dy stored as bf16 is read in training, "
+                             "without a fused ReLU (its backward masks dy as floats)");
     cnn_status st = CNN_STATUS_OK;
     cnn_fast_conv *c = calloc(1, sizeof *c);
     if (!c)

@@ -22,14 +22,16 @@
  * and the third field of its disk cache): on bf16, and in training with its
  * stride-1 backward-data as a forward primitive (conv_dnnl.c, bwd_as_forward).
  * The storage bits (a bf16 kernel only; never cached: the plan's choice) read
- * x or write y stored as bf16 (CNN_FAST_X_BF16, CNN_FAST_Y_BF16 in fast.h). */
+ * x, write y or read dy stored as bf16 (CNN_FAST_X_BF16, CNN_FAST_Y_BF16,
+ * CNN_FAST_DY_BF16 in fast.h). */
 enum {
     CNN_RUN_BF16 = CNN_FAST_BF16,
     CNN_RUN_BWD_FWD = 2,
     CNN_RUN_X_BF16 = CNN_FAST_X_BF16,
-    CNN_RUN_Y_BF16 = CNN_FAST_Y_BF16
+    CNN_RUN_Y_BF16 = CNN_FAST_Y_BF16,
+    CNN_RUN_DY_BF16 = CNN_FAST_DY_BF16
 };
-#define CNN_RUN_STORAGE (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16)
+#define CNN_RUN_STORAGE (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16 | CNN_RUN_DY_BF16)
 
 /* Kernel-side buffers that live only within one call, shared by all convolutions. */
 enum { SHARED_IN, SHARED_OUT, SHARED_GRAD, SHARED_WEI, SHARED_WINO, SHARED_COUNT };

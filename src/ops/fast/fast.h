@@ -41,8 +41,19 @@ typedef struct cnn_fast_conv cnn_fast_conv;
  * an auto choice is already made); dy, dx and the weights stay fp32.
  * CNN_FAST_MAY_STORE says that the plan stores activations where it can, so
  * that CNN_CONV_AUTO times bf16 direct as it would then run (reading x and
- * writing y as bf16) against the fp32 forms, whose neighbours keep floats. */
-enum { CNN_FAST_BF16 = 1, CNN_FAST_X_BF16 = 4, CNN_FAST_Y_BF16 = 8, CNN_FAST_MAY_STORE = 16 };
+ * writing y as bf16) against the fp32 forms, whose neighbours keep floats.
+ * In training, CNN_FAST_DY_BF16 reads dy stored as bf16 (y's reader wrote
+ * its dx so, rounded as the kernel's own conversion would round it: no fused
+ * ReLU, whose backward masks dy in place), and CNN_FAST_DX_BF16 (a layer
+ * class's bf16_storage, never a convolution's) writes dx so. */
+enum {
+    CNN_FAST_BF16 = 1,
+    CNN_FAST_X_BF16 = 4,
+    CNN_FAST_Y_BF16 = 8,
+    CNN_FAST_MAY_STORE = 16,
+    CNN_FAST_DY_BF16 = 32,
+    CNN_FAST_DX_BF16 = 64
+};
 
 /* training = 0 creates only the inference forward. act is CNN_ACT_NONE or
  * CNN_ACT_RELU (fused into the forward as a post-op). bf16: 0 or CNN_FAST_*

@@ -18,7 +18,9 @@
  * bitwise the reference's (adding 0 for non-winners changes nothing).
  *
  * Max pooling with 2x2 windows may read x or write y stored as bf16 (a bf16
- * plan's storage, bf16.h); the gradients are floats. */
+ * plan's storage, bf16.h), and in training write dx so; dy is floats. */
+#include <string.h>
+
 #include "core/core.h"
 #include "ops/fast/bf16.h"
 #include "ops/ops.h"
@@ -196,8 +198,9 @@ static inline void max_of_four16(const float *x, int x_bf16, const size_t at[4],
     for (int q = 1; q < 4; q++) {
         __m512 v = load16(x, x_bf16, at[q]);
         /* max_wins: v > b, or v is the first NaN */
-        __mmask16 w = _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) |
-                      (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(b, b, _CMP_ORD_Q));
+        __mmask16 first_nan =
+            _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(b, b, _CMP_ORD_Q);
+        __mmask16 w = _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) | first_nan;
         b = _mm512_mask_mov_ps(b, w, v);
         k = _mm_mask_mov_epi8(k, w, _mm_set1_epi8((char)q));
     }
@@ -269,43 +272,67 @@ static void maxpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y
             }
 }
 
+/* n channels of one window's gradient d into its two input columns of row
+ * parity q/2: max (argmax a) d where the winner is q, resp. q + 1, else 0;
+ * average (a NULL) a quarter each. */
+static inline void window_share(int n, const uint8_t *a, int q, const float *d, float *left,
+                                float *right)
+{
+    if (a) {
+#pragma omp simd
+        for (int c = 0; c < n; c++) {
+            left[c] = a[c] == q ? d[c] : 0.0f;
+            right[c] = a[c] == q + 1 ? d[c] : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (int c = 0; c < n; c++)
+            left[c] = right[c] = d[c] * 0.25f;
+    }
+}
+
 /* Input rows of the 2x2 backward: row iy of image n takes, for each output ox
  * of output row iy/2, its share of the output's gradient into columns 2*ox
- * and 2*ox + 1 (max: grad where the winner is q = 2*(iy%2), resp. q + 1;
- * average, argmax NULL: a quarter each). */
+ * and 2*ox + 1 (window_share). With g->dx_bf16 (max pooling in a bf16 plan
+ * whose convolution before it reads its dy as bf16) each piece is rounded as
+ * it is written (bf16.h), as that convolution's own conversion would round it. */
 static void pool_backward_2x2(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
                               float *dx)
 {
     const int C = g->c;
+    uint16_t *dxh = g->dx_bf16 ? (uint16_t *)(void *)dx : NULL;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < g->n; n++)
         for (int iy = 0; iy < g->ih; iy++) {
-            float *dxr = dx + ((size_t)n * g->ih + iy) * g->iw * C;
+            const size_t row = ((size_t)n * g->ih + iy) * g->iw * C; /* dx's row, in elements */
             const int oy = iy / 2;
             int ix_done = 0;
             if (oy < g->oh) {
                 const int q = 2 * (iy % 2);
                 for (int ox = 0; ox < g->ow; ox++) {
                     const size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
-                    const float *d = dy + o;
-                    float *left = dxr + (size_t)2 * ox * C, *right = left + C;
-                    if (argmax) {
-                        const uint8_t *a = argmax + o;
-#pragma omp simd
-                        for (int c = 0; c < C; c++) {
-                            left[c] = a[c] == q ? d[c] : 0.0f;
-                            right[c] = a[c] == q + 1 ? d[c] : 0.0f;
-                        }
-                    } else {
-#pragma omp simd
-                        for (int c = 0; c < C; c++)
-                            left[c] = right[c] = d[c] * 0.25f;
+                    const size_t at = row + (size_t)2 * ox * C;
+                    if (!dxh) {
+                        window_share(C, argmax ? argmax + o : NULL, q, dy + o, dx + at,
+                                     dx + at + C);
+                        continue;
+                    }
+                    for (int c0 = 0; c0 < C; c0 += CNN_BF16_ROW) {
+                        const int nc = C - c0 < CNN_BF16_ROW ? C - c0 : CNN_BF16_ROW;
+                        float left[CNN_BF16_ROW], right[CNN_BF16_ROW];
+                        window_share(nc, argmax ? argmax + o + c0 : NULL, q, dy + o + c0, left,
+                                     right);
+                        cnn_bf16_store(left, (size_t)nc, dxh + at + c0);
+                        cnn_bf16_store(right, (size_t)nc, dxh + at + C + c0);
                     }
                 }
                 ix_done = 2 * g->ow;
             }
-            for (size_t i = (size_t)ix_done * C; i < (size_t)g->iw * C; i++)
-                dxr[i] = 0.0f;
+            const size_t tail = (size_t)(g->iw - ix_done) * C;
+            if (dxh)
+                memset(dxh + row + (size_t)ix_done * C, 0, tail * sizeof *dxh);
+            else
+                memset(dx + row + (size_t)ix_done * C, 0, tail * sizeof *dx);
         }
 }
 
@@ -331,7 +358,7 @@ static void avgpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y
 void cnn_fast_maxpool_forward(const cnn_pool_geom *g, const float *x, float *y, uint8_t *argmax)
 {
     CNN_ASSERT(g->kh * g->kw <= 256);
-    CNN_ASSERT(!(g->x_bf16 || g->y_bf16) || is_2x2_tiling(g));
+    CNN_ASSERT(!(g->x_bf16 || g->y_bf16 || g->dx_bf16) || is_2x2_tiling(g));
     if (is_2x2_tiling(g))
         maxpool_forward_2x2(g, x, y, argmax);
     else
@@ -344,6 +371,7 @@ void cnn_fast_maxpool_backward(const cnn_pool_geom *g, const uint8_t *argmax, co
 {
     if (!dx)
         return;
+    CNN_ASSERT(!g->dx_bf16 || is_2x2_tiling(g));
     if (is_2x2_tiling(g))
         pool_backward_2x2(g, argmax, dy, dx);
     else
