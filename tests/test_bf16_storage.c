@@ -22,6 +22,7 @@
 #include "cnnlab/plan.h"
 #include "core/core.h"
 #include "ops/fast/bf16.h"
+#include "ops/fast/conv_dnnl.h"
 #include "ops/fast/fast.h"
 #include "ops/ops.h"
 #include "plan_compare.h"
@@ -281,6 +282,43 @@ static void test_conv(cnn_dnnl *ctx, int batch, int hw, int ic, int oc, int k, i
     free(dxf), free(dxh), free(dwf), free(dwh), free(dbf), free(dbh), free(dy2);
 }
 
+/* dy read as bf16 by a backward-data run as a forward (bwd_as_forward, the
+ * form auto chose for airbench94's 15x15x256 layer): bit for bit the
+ * gradients from dy held as floats of the same values. */
+static void test_conv_bwd_fwd(cnn_dnnl *ctx, int batch, int hw, int ic, int oc)
+{
+    cnn_conv_geom g = {.n = batch, .ih = hw, .iw = hw, .ic = ic, .oc = oc, .kh = 3, .kw = 3,
+                       .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+    cnn_conv_geom_finish(&g);
+    const size_t nx = (size_t)batch * hw * hw * ic, ny = (size_t)batch * hw * hw * oc;
+    const size_t nw = (size_t)oc * ic * 9;
+    const int run = CNN_RUN_BF16 | CNN_RUN_BWD_FWD | CNN_RUN_X_BF16;
+    cnn_fast_conv *cf = NULL, *cd = NULL;
+    cnn_error err;
+    if (cnn_fast_conv_make(ctx, &g, 0, CNN_ACT_NONE, 1, run, CNN_CONV_DIRECT, &cf, &err) ||
+        cnn_fast_conv_make(ctx, &g, 0, CNN_ACT_NONE, 1, run | CNN_RUN_DY_BF16, CNN_CONV_DIRECT,
+                           &cd, &err)) {
+        check(0, "conv %dx%dx%d -> %d, backward-data as a forward: %s", hw, hw, ic, oc, err.msg);
+    } else {
+        float *x = rand_bf16_values(nx, -1, 1), *xh = to_bf16(x, nx), *wt = fresh(nw);
+        float *y = fresh(ny);
+        float *dyv = rand_bf16_values(ny, -1, 1), *dyh = to_bf16(dyv, ny);
+        float *dx1 = fresh(nx), *dx2 = fresh(nx), *dw1 = fresh(nw), *dw2 = fresh(nw);
+        check_fill(wt, nw, &seed, -0.3f, 0.3f);
+        cnn_fast_conv_forward(cf, xh, wt, NULL, y);
+        cnn_fast_conv_backward(cf, xh, y, dyv, dx1, dw1, NULL);
+        cnn_fast_conv_forward(cd, xh, wt, NULL, y);
+        cnn_fast_conv_backward(cd, xh, y, dyh, dx2, dw2, NULL);
+        check(same_bits(dx1, dx2, nx) && same_bits(dw1, dw2, nw),
+              "conv %dx%dx%d -> %d, backward-data as a forward: dy read as bf16 gives dx, dw bit "
+              "for bit", hw, hw, ic, oc);
+        free(x), free(xh), free(wt), free(y), free(dyv), free(dyh), free(dx1), free(dx2);
+        free(dw1), free(dw2);
+    }
+    cnn_fast_conv_destroy(cf);
+    cnn_fast_conv_destroy(cd);
+}
+
 /* ---- a whole plan ---- */
 
 #define CONV(o) {.kind = CNN_LAYER_CONV, .out = (o), .k = 3, .stride = 1, .pad = 1}
@@ -441,6 +479,7 @@ int main(void)
     test_conv(ctx, 4, 9, 16, 32, 3, 0);
     test_conv(ctx, 2, 7, 24, 40, 3, 1);
     test_conv(ctx, 3, 6, 32, 16, 1, 1);
+    test_conv_bwd_fwd(ctx, 4, 9, 32, 64);
     cnn_dnnl_destroy(ctx);
     printf("bf16 plans, activations stored bf16 vs kept fp32:\n");
     /* the first conv feeds a GELU layer, which reads floats, the GELU writes
