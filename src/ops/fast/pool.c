@@ -211,27 +211,6 @@ static inline void max_of_four16(const float *x, int x_bf16, const size_t at[4],
     _mm_storeu_si128((__m128i *)(void *)(a + o), k);
 }
 
-/* maxpool_forward_2x2 for C a multiple of 16 with bf16 storage: each window
- * in registers, no row pieces on the stack (2000x31x31x64: 20 -> 18 ms,
- * 2000x15x15x256: 14.9 -> 11.8). On floats the plain loops stay: they ran
- * about 10 % faster than this (128x32x32x64: 1.34 against 1.48 ms). */
-static void maxpool_forward_2x2_16(const cnn_pool_geom *g, const float *x, float *y,
-                                   uint8_t *argmax)
-{
-    const int C = g->c;
-    const size_t row = (size_t)g->iw * C;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < g->n; n++)
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                const size_t i = (((size_t)n * g->ih + 2 * oy) * g->iw + 2 * ox) * C;
-                const size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
-                for (int c = 0; c < C; c += 16) {
-                    const size_t at[4] = {i + c, i + C + c, i + row + c, i + row + C + c};
-                    max_of_four16(x, g->x_bf16, at, y, g->y_bf16, o + c, argmax);
-                }
-            }
-}
 #define HAVE_MAXPOOL_16 1
 #else
 #define HAVE_MAXPOOL_16 0
@@ -240,24 +219,32 @@ static void maxpool_forward_2x2_16(const cnn_pool_geom *g, const float *x, float
 /* Each window in pieces of up to CNN_BF16_ROW channels; with x or y stored
  * as bf16 (g->x_bf16, g->y_bf16; bf16.h) a piece's four positions are
  * converted first and its maxima rounded after (exact: each is one of the
- * inputs), otherwise they are read and written in place. */
+ * inputs), otherwise they are read and written in place. With bf16 storage
+ * and C a multiple of 16, max_of_four16 instead does each window in
+ * registers (2000x31x31x64: 20 -> 18 ms, 2000x15x15x256: 14.9 -> 11.8); on
+ * floats the plain loops stay, which ran about 10 % faster than it
+ * (128x32x32x64: 1.34 against 1.48 ms). */
 static void maxpool_forward_2x2(const cnn_pool_geom *g, const float *x, float *y,
                                 uint8_t *argmax)
 {
     const int C = g->c;
     const size_t row = (size_t)g->iw * C;
-    if (HAVE_MAXPOOL_16 && C % 16 == 0 && (g->x_bf16 || g->y_bf16)) {
-#if HAVE_MAXPOOL_16
-        maxpool_forward_2x2_16(g, x, y, argmax);
-#endif
-        return;
-    }
+    const int regs = HAVE_MAXPOOL_16 && C % 16 == 0 && (g->x_bf16 || g->y_bf16);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < g->n; n++)
         for (int oy = 0; oy < g->oh; oy++)
             for (int ox = 0; ox < g->ow; ox++) {
                 const size_t i = (((size_t)n * g->ih + 2 * oy) * g->iw + 2 * ox) * C;
                 const size_t o = (((size_t)n * g->oh + oy) * g->ow + ox) * C;
+                if (regs) {
+#if HAVE_MAXPOOL_16
+                    for (int c = 0; c < C; c += 16) {
+                        const size_t at[4] = {i + c, i + C + c, i + row + c, i + row + C + c};
+                        max_of_four16(x, g->x_bf16, at, y, g->y_bf16, o + c, argmax);
+                    }
+#endif
+                    continue;
+                }
                 for (int c0 = 0; c0 < C; c0 += CNN_BF16_ROW) {
                     const int nc = C - c0 < CNN_BF16_ROW ? C - c0 : CNN_BF16_ROW;
                     float t[4][CNN_BF16_ROW], yt[CNN_BF16_ROW];
