@@ -319,6 +319,36 @@ static void test_conv_bwd_fwd(cnn_dnnl *ctx, int batch, int hw, int ic, int oc)
     cnn_fast_conv_destroy(cd);
 }
 
+/* cnn_fast_conv_storage's rule, kept by the kernel's make: storage a
+ * convolution cannot honour is refused with a reason, not run wrong. */
+static void test_conv_refusals(cnn_dnnl *ctx)
+{
+    cnn_conv_geom g = {.n = 2, .ih = 6, .iw = 6, .ic = 16, .oc = 16, .kh = 3, .kw = 3,
+                       .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+    cnn_conv_geom_finish(&g);
+    check(cnn_fast_conv_storage(1, CNN_ACT_RELU) == CNN_FAST_X_BF16 &&
+              cnn_fast_conv_storage(1, CNN_ACT_NONE) ==
+                  (CNN_FAST_X_BF16 | CNN_FAST_Y_BF16 | CNN_FAST_DY_BF16) &&
+              cnn_fast_conv_storage(0, CNN_ACT_RELU) == (CNN_FAST_X_BF16 | CNN_FAST_Y_BF16),
+          "conv storage rule: x always, y and dy unless a training ReLU, no dy in inference");
+    static const struct {
+        int training, act, run;
+        const char *says;
+    } cases[] = {{1, CNN_ACT_RELU, CNN_RUN_Y_BF16, "store x only"},
+                 {1, CNN_ACT_RELU, CNN_RUN_DY_BF16, "store x only"},
+                 {0, CNN_ACT_NONE, CNN_RUN_DY_BF16, "no dy"}};
+    for (int i = 0; i < 3; i++) {
+        cnn_fast_conv *c = NULL;
+        cnn_error err = {0};
+        cnn_status st = cnn_fast_conv_make(ctx, &g, 0, (cnn_act)cases[i].act, cases[i].training,
+                                           CNN_RUN_BF16 | CNN_RUN_X_BF16 | cases[i].run,
+                                           CNN_CONV_DIRECT, &c, &err);
+        check(st == CNN_STATUS_BACKEND && !c && strstr(err.msg, cases[i].says),
+              "conv storage case %d refused, saying \"%s\": %s", i, cases[i].says, err.msg);
+        cnn_fast_conv_destroy(c);
+    }
+}
+
 /* ---- a whole plan ---- */
 
 #define CONV(o) {.kind = CNN_LAYER_CONV, .out = (o), .k = 3, .stride = 1, .pad = 1}
@@ -480,6 +510,7 @@ int main(void)
     test_conv(ctx, 2, 7, 24, 40, 3, 1);
     test_conv(ctx, 3, 6, 32, 16, 1, 1);
     test_conv_bwd_fwd(ctx, 4, 9, 32, 64);
+    test_conv_refusals(ctx);
     cnn_dnnl_destroy(ctx);
     printf("bf16 plans, activations stored bf16 vs kept fp32:\n");
     /* the first conv feeds a GELU layer, which reads floats, the GELU writes

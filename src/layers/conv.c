@@ -107,16 +107,13 @@ static cnn_status conv_plan(cnn_plan_layer *pl, cnn_error *err)
                                 pl->conv_algo, (cnn_fast_conv **)&pl->impl, err);
 }
 
-/* A kernel on bf16 reads x stored so; it writes y so, and in training reads
- * dy so, unless its backward reads y and masks dy (a fused ReLU in training). */
+/* A kernel on bf16 takes what cnn_fast_conv_storage says (x; y and dy unless
+ * a fused ReLU's backward needs them as floats, in training). */
 static int conv_bf16_storage(const cnn_plan_layer *pl)
 {
     if (!pl->impl || !cnn_fast_conv_runs_bf16(pl->impl))
         return 0;
-    if (!pl->training)
-        return CNN_FAST_X_BF16 | CNN_FAST_Y_BF16;
-    return CNN_FAST_X_BF16 |
-           (pl->fused == CNN_ACT_NONE ? CNN_FAST_Y_BF16 | CNN_FAST_DY_BF16 : 0);
+    return cnn_fast_conv_storage(pl->training, pl->fused);
 }
 
 /* The weights of this pass: the parameters, or their DropConnect-masked copy. */

@@ -35,7 +35,8 @@ typedef struct cnn_plan_layer {
     cnn_act fused;       /* fast path: the activation this layer applies after itself */
     /* bf16 plans (cnn_plan_config's fp32_activations): y holds its
      * values as bf16 (ops/fast/bf16.h), in half the floats; x_bf16: so does
-     * xs[0], its producer's y (a layer with one input only). dy, dx: floats */
+     * xs[0], its producer's y (a layer with one input only). dy, dx: floats
+     * but for dy_bf16, dx_bf16 */
     int y_bf16, x_bf16;
     /* training plans that store: dy arrives as bf16, in half the floats (the
      * one reader of y wrote it so); dx_bf16: this layer writes dx so */

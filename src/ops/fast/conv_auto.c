@@ -137,14 +137,15 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
                                                "fp32 winograd", "fp32 winograd-sgemm",
                                                "fp32 dense"};
     /* how each candidate runs (CNN_RUN_*); with CNN_FAST_MAY_STORE the bf16
-     * kernels are timed reading x and writing y stored as bf16, as the plan
-     * will run them (y not under a fused ReLU in training, whose mask the
-     * backward reads from y), the fp32 forms on floats */
+     * kernels are timed reading x and writing y stored as bf16 where the plan
+     * can run them so (cnn_fast_conv_storage; dy only where a pooling writes
+     * it, not timed), the fp32 forms on floats */
     const int on_bf16 = bf16 & CNN_FAST_BF16 ? CNN_RUN_BF16 : 0;
     const int run_of[NCAND] = {on_bf16, on_bf16 | CNN_RUN_BWD_FWD, 0, 0, 0, 0};
-    const int stored = on_bf16 && (bf16 & CNN_FAST_MAY_STORE)
-                           ? CNN_RUN_X_BF16 | (training && act == CNN_ACT_RELU ? 0 : CNN_RUN_Y_BF16)
-                           : 0;
+    const int stored =
+        on_bf16 && (bf16 & CNN_FAST_MAY_STORE)
+            ? cnn_fast_conv_storage(training, act) & (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16)
+            : 0;
     double best_t = 1e30;
     int best = DIRECT;
     const cnn_dnnl_sizes start = cnn_dnnl_sizes_of(ctx);

@@ -332,9 +332,11 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
     if ((run & CNN_RUN_STORAGE) && !(bf16 && algo == CNN_CONV_DIRECT))
         return cnn_error_set(err, CNN_STATUS_BACKEND, "bf16 activations are read and written "
                              "by bf16 direct convolutions only");
-    if ((run & CNN_RUN_DY_BF16) && (!training || act == CNN_ACT_RELU))
-        return cnn_error_set(err, CNN_STATUS_BACKEND, "dy stored as bf16 is read in training, "
-                             "without a fused ReLU (its backward masks dy as floats)");
+    if (run & CNN_RUN_STORAGE & ~cnn_fast_conv_storage(training, act))
+        return cnn_error_set(err, CNN_STATUS_BACKEND, "%s",
+                             training ? "a training convolution with a fused ReLU keeps y and dy "
+                                        "as floats (its backward masks dy by y): store x only"
+                                      : "an inference convolution has no dy to store as bf16");
     cnn_status st = CNN_STATUS_OK;
     cnn_fast_conv *c = calloc(1, sizeof *c);
     if (!c)
@@ -374,6 +376,13 @@ const char *cnn_fast_conv_impl(const cnn_fast_conv *c) { return c->impl; }
 int cnn_fast_conv_runs_bf16(const cnn_fast_conv *c)
 {
     return !c->dense && !c->wino && (c->run & CNN_RUN_BF16); /* Winograd runs fp32 */
+}
+
+int cnn_fast_conv_storage(int training, cnn_act act)
+{
+    if (!training)
+        return CNN_FAST_X_BF16 | CNN_FAST_Y_BF16;
+    return CNN_FAST_X_BF16 | (act == CNN_ACT_RELU ? 0 : CNN_FAST_Y_BF16 | CNN_FAST_DY_BF16);
 }
 
 int cnn_fast_conv_keeps_weights(const cnn_fast_conv *c)

@@ -79,6 +79,12 @@ static inline float exp_sum(float a, float b)
  * one piece. */
 #define GELU_BLOCK 64
 
+/* Values of the block at i of n. */
+static inline int block_len(size_t n, size_t i)
+{
+    return n - i < GELU_BLOCK ? (int)(n - i) : GELU_BLOCK;
+}
+
 /* Stage 1: t = 1/(1 + a/(2 sqrt 2)) and a^2/2 = h + l, a = |x| (at most 20:
  * Phi is 0 or 1 beyond, and it keeps inf out of the pair). */
 static inline void cdf_start(int n, const float *x, float *t, float *h, float *l)
@@ -152,13 +158,13 @@ static void gelu_grad_block(int n, const float *x, const float *dy, float *dx)
 void cnn_fast_gelu(size_t n, const float *x, float *y)
 {
     for (size_t i = 0; i < n; i += GELU_BLOCK)
-        gelu_block(n - i < GELU_BLOCK ? (int)(n - i) : GELU_BLOCK, x + i, y + i);
+        gelu_block(block_len(n, i), x + i, y + i);
 }
 
 void cnn_fast_gelu_grad(size_t n, const float *x, const float *dy, float *dx)
 {
     for (size_t i = 0; i < n; i += GELU_BLOCK)
-        gelu_grad_block(n - i < GELU_BLOCK ? (int)(n - i) : GELU_BLOCK, x + i, dy + i, dx + i);
+        gelu_grad_block(block_len(n, i), x + i, dy + i, dx + i);
 }
 
 /* x (count) floats, y (count) stored as bf16 (bf16.h): GELU a piece at a
@@ -211,7 +217,7 @@ void cnn_fast_act_forward(cnn_act a, size_t count, const float *x, float *y)
     case CNN_ACT_GELU:
 #pragma omp parallel for schedule(static) if (par)
         for (size_t i = 0; i < count; i += GELU_BLOCK)
-            gelu_block(count - i < GELU_BLOCK ? (int)(count - i) : GELU_BLOCK, x + i, y + i);
+            gelu_block(block_len(count, i), x + i, y + i);
         break;
     case CNN_ACT_ELU:
 #pragma omp parallel for schedule(static) if (par)
@@ -261,8 +267,7 @@ void cnn_fast_act_backward(cnn_act a, size_t count, const float *x, const float 
     case CNN_ACT_GELU:
 #pragma omp parallel for schedule(static) if (par)
         for (size_t i = 0; i < count; i += GELU_BLOCK)
-            gelu_grad_block(count - i < GELU_BLOCK ? (int)(count - i) : GELU_BLOCK, x + i, dy + i,
-                            dx + i);
+            gelu_grad_block(block_len(count, i), x + i, dy + i, dx + i);
         break;
     case CNN_ACT_ELU:
 #pragma omp parallel for simd schedule(static) if (par)

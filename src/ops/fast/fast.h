@@ -38,10 +38,11 @@ typedef struct cnn_fast_conv cnn_fast_conv;
  * bf16 between layers (bf16.h): CNN_FAST_X_BF16 reads x, CNN_FAST_Y_BF16
  * writes y stored so, for a convolution whose kernel runs bf16 (asked of an
  * earlier convolution of the same shape with cnn_fast_conv_runs_bf16, so that
- * an auto choice is already made); dy, dx and the weights stay fp32.
- * CNN_FAST_MAY_STORE says that the plan stores activations where it can, so
- * that CNN_CONV_AUTO times bf16 direct as it would then run (reading x and
- * writing y as bf16) against the fp32 forms, whose neighbours keep floats.
+ * an auto choice is already made); dx and the weights stay fp32, and dy but
+ * for CNN_FAST_DY_BF16 below. CNN_FAST_MAY_STORE says that the plan stores
+ * activations where it can, so that CNN_CONV_AUTO times bf16 direct as it
+ * would then run (reading x and writing y as bf16) against the fp32 forms,
+ * whose neighbours keep floats.
  * In training, CNN_FAST_DY_BF16 reads dy stored as bf16 (y's reader wrote
  * its dx so, rounded as the kernel's own conversion would round it: no fused
  * ReLU, whose backward masks dy in place), and CNN_FAST_DX_BF16 (a layer
@@ -66,6 +67,10 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
 /* 1 when c's kernel runs on bf16 (oneDNN direct), so that a convolution made
  * like it can read and write activations stored as bf16. */
 int cnn_fast_conv_runs_bf16(const cnn_fast_conv *c);
+/* The storage bits (CNN_FAST_X_BF16, _Y_BF16, _DY_BF16) such a kernel can
+ * take: x always; y and, in training, dy unless a fused ReLU's backward reads
+ * y for its mask and masks dy as floats. */
+int cnn_fast_conv_storage(int training, cnn_act act);
 void cnn_fast_conv_destroy(cnn_fast_conv *c);
 
 /* x (N,IH,IW,IC), w (OC,IC/G,KH,KW), b (OC) or NULL -> y (N,OH,OW,OC).

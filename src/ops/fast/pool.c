@@ -282,7 +282,9 @@ static inline void window_share(int n, const uint8_t *a, int q, const float *d, 
  * of output row iy/2, its share of the output's gradient into columns 2*ox
  * and 2*ox + 1 (window_share). With g->dx_bf16 (max pooling in a bf16 plan
  * whose convolution before it reads its dy as bf16) each piece is rounded as
- * it is written (bf16.h), as that convolution's own conversion would round it. */
+ * it is written (bf16.h), as that convolution's own conversion would round it.
+ * Floats are written in place by one loop over C: through cnn_bf16_out's row
+ * pieces they ran 1.5x slower (1000x8x8x512: 4.1-4.4 against 6.5-6.9 ms). */
 static void pool_backward_2x2(const cnn_pool_geom *g, const uint8_t *argmax, const float *dy,
                               float *dx)
 {
