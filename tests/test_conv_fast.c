@@ -61,6 +61,9 @@ static int bf16_skipped; /* cases the CPU has no kernel for */
 /* Set: direct convolutions run their backward-data as a forward where the
  * shape allows (conv_dnnl.c, bwd_as_forward); counted in bwd_fwd_cases. */
 static int bwd_fwd_way, bwd_fwd_cases;
+/* Set: bf16 direct convolutions take cnnlab's weight gradient (conv_bww.c,
+ * CNN_RUN_OWN_BWW); counted in own_bww_cases. */
+static int own_bww_way, own_bww_cases;
 
 /* groups G (1: dense): weights (OC, IC/G, KH, KW) */
 static void conv_case_groups(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int kh,
@@ -97,11 +100,20 @@ static void conv_case_groups(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int o
     /* the reference's inputs: what the kernels read */
     float *xq = rounded_copy(x, nx, bf16), *wq = rounded_copy(w, nw, bf16);
     cnn_status made = CNN_STATUS_BACKEND;
-    if (bwd_fwd_way && algo == CNN_CONV_DIRECT && groups <= 1 && s == 1)
+    if (own_bww_way) {
+        if (cnn_fast_conv_make(ctx, &g, bias, act, 1, CNN_RUN_BF16 | CNN_RUN_OWN_BWW, algo, &c,
+                               &err) != CNN_STATUS_OK) {
+            check(0, "%s: with cnnlab's weight gradient: %s", what, err.msg);
+            goto out;
+        }
+        own_bww_cases += strstr(cnn_fast_conv_impl(c), "cnnlab's bf16 kernel") != NULL;
+        made = CNN_STATUS_OK;
+    } else if (bwd_fwd_way && algo == CNN_CONV_DIRECT && groups <= 1 && s == 1)
         made = cnn_fast_conv_make(ctx, &g, bias, act, 1,
                                   (bf16 ? CNN_RUN_BF16 : 0) | CNN_RUN_BWD_FWD, algo, &c, &err);
     if (made == CNN_STATUS_OK)
-        bwd_fwd_cases += strstr(cnn_fast_conv_impl(c), "backward-data as a forward") != NULL;
+        bwd_fwd_cases += bwd_fwd_way &&
+                         strstr(cnn_fast_conv_impl(c), "backward-data as a forward") != NULL;
     else if (cnn_fast_conv_create(ctx, &g, bias, act, 1, bf16, algo, &c, &err) != CNN_STATUS_OK) {
         if (bf16 && !check_cpu_avx512_core()) {
             /* oneDNN has bf16 convolutions for AVX-512 only: said, not failed */
@@ -320,6 +332,43 @@ int main(void)
     /* fp32 alone has 16 such shapes (stride 1, ungrouped, padding below the kernel) */
     printf("  backward-data ran as a forward in %d of those cases\n", bwd_fwd_cases);
     check(bwd_fwd_cases >= 16, "backward-data ran as a forward in %d cases", bwd_fwd_cases);
+
+    /* cnnlab's bf16 weight gradient (where the build has AVX512_BF16): output
+     * channels in 16s and 80 (a tile of 64 and one of 16), input channels
+     * with tails (5, 13, 24, 40), stride 2, a fused ReLU, an odd row count
+     * (147), several chunks a thread (900 rows of 320 channels), one row */
+    cnn_conv_geom probe = {.n = 1, .ih = 3, .iw = 3, .ic = 24, .oc = 64, .kh = 3, .kw = 3,
+                           .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+    cnn_conv_geom_finish(&probe);
+    if (cnn_bww_applies(&probe) && check_cpu_avx512_core()) {
+        static const int bww[][10] = {
+            /* n, ih, iw, ic, oc, k, s, pad, bias, relu */
+            {3, 7, 7, 24, 64, 3, 1, 1, 0, 0},     {1, 9, 8, 5, 16, 3, 2, 1, 1, 0},
+            {2, 6, 5, 40, 80, 1, 1, 0, 1, 0},     {2, 10, 10, 13, 32, 5, 1, 2, 0, 1},
+            {1, 1, 1, 300, 48, 1, 1, 0, 1, 0},    {4, 15, 15, 64, 256, 3, 1, 1, 0, 0},
+            {5, 3, 3, 256, 256, 3, 1, 1, 1, 0}};
+        own_bww_way = 1;
+        for (int i = 0; i < 7; i++) {
+            const int *z = bww[i];
+            conv_case(ctx, z[0], z[1], z[2], z[3], z[4], z[5], z[5], z[6], z[7], z[8],
+                      z[9] ? CNN_ACT_RELU : CNN_ACT_NONE, 1, CNN_CONV_DIRECT, &seed);
+        }
+        own_bww_way = 0;
+        printf("  7 bf16 convolution shapes with cnnlab's weight gradient compared (same "
+               "tolerances), %d ran it\n", own_bww_cases);
+        check(own_bww_cases == 7, "cnnlab's weight gradient ran in %d of 7 cases", own_bww_cases);
+    } else {
+        printf("  SKIP cnnlab's bf16 weight gradient: this build or CPU has no AVX512_BF16\n");
+    }
+    cnn_conv_geom odd = probe;
+    odd.oc = 24;
+    cnn_conv_geom_finish(&odd);
+    cnn_fast_conv *refused = NULL;
+    cnn_error why = {0};
+    check(cnn_fast_conv_make(ctx, &odd, 0, CNN_ACT_NONE, 1, CNN_RUN_BF16 | CNN_RUN_OWN_BWW,
+                             CNN_CONV_DIRECT, &refused, &why) == CNN_STATUS_BACKEND &&
+              !refused && strstr(why.msg, "multiple of 16"),
+          "cnnlab's weight gradient refused for 24 output channels, saying why: %s", why.msg);
 
     linear_case(1, 7, 3, 1, CNN_ACT_NONE, &seed);
     linear_case(5, 33, 17, 1, CNN_ACT_RELU, &seed);

@@ -3,7 +3,9 @@
  * fp32 direct), Winograd for 3x3 stride 1 (oneDNN's where the CPU has it, and
  * cnnlab's conv_wino.c), and the dense matrix product of conv_dense.c where
  * the input has no more positions than the kernel has taps; in training plans
- * also direct with its backward-data run as a forward (stride 1, ungrouped).
+ * also direct with its backward-data run as a forward (stride 1, ungrouped),
+ * and in bf16 training the faster of those two with cnnlab's weight gradient
+ * (conv_bww.c) in place of oneDNN's.
  * An fp32 shape with none of the other candidates runs direct untimed. Each
  * candidate is made, timed and destroyed in turn, and the fastest made again;
  * the choice is cached in the context, so repeated shapes are timed once per
@@ -104,7 +106,8 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
     cnn_error err;
     if (!cnn_conv_cache_find(key, &algo, &run, stored, sizeof stored) ||
         ((run & CNN_RUN_BF16) && (!bf16 || algo != CNN_CONV_DIRECT)) ||
-        ((run & CNN_RUN_BWD_FWD) && (!training || algo != CNN_CONV_DIRECT)))
+        ((run & CNN_RUN_BWD_FWD) && (!training || algo != CNN_CONV_DIRECT)) ||
+        ((run & CNN_RUN_OWN_BWW) && (!training || !(run & CNN_RUN_BF16) || !cnn_bww_applies(g))))
         return 0;
     cnn_dnnl_sizes had = cnn_dnnl_sizes_of(ctx);
     if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run, algo, out, &err) !=
@@ -123,25 +126,25 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
  * one candidate's); then the fastest made again from the sizes before the
  * timing, so the shared buffers hold what it needs and no more. Remembers the
  * choice in ctx and stores it on disk under key. */
-enum { DIRECT, DIRECT_BWD_FWD, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
+enum { DIRECT, DIRECT_BWD_FWD, DIRECT_BWW, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
 #define STORE_MARGIN 0.05
 
 static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
                                   cnn_act act, int training, int bf16, const int wanted[NCAND],
                                   const char *key, cnn_fast_conv **out, cnn_error *err)
 {
-    static const cnn_conv_algo algo_of[NCAND] = {CNN_CONV_DIRECT, CNN_CONV_DIRECT,
-                                                 CNN_CONV_DIRECT, CNN_CONV_WINOGRAD,
-                                                 CNN_CONV_WINOGRAD_SGEMM, CNN_CONV_DENSE};
-    static const char *const name_of[NCAND] = {"direct", "direct/fwd-bwd", "fp32 direct",
-                                               "fp32 winograd", "fp32 winograd-sgemm",
-                                               "fp32 dense"};
+    static const cnn_conv_algo algo_of[NCAND] = {
+        CNN_CONV_DIRECT,   CNN_CONV_DIRECT,   CNN_CONV_DIRECT,         CNN_CONV_DIRECT,
+        CNN_CONV_WINOGRAD, CNN_CONV_WINOGRAD_SGEMM, CNN_CONV_DENSE};
+    static const char *const name_of[NCAND] = {
+        "direct",        "direct/fwd-bwd",      "",          "fp32 direct",
+        "fp32 winograd", "fp32 winograd-sgemm", "fp32 dense"};
     /* how each candidate runs (CNN_RUN_*); with CNN_FAST_MAY_STORE the bf16
      * kernels are timed reading x and writing y stored as bf16 where the plan
      * can run them so (cnn_fast_conv_storage; dy only where a pooling writes
      * it, not timed), the fp32 forms on floats */
     const int on_bf16 = bf16 & CNN_FAST_BF16 ? CNN_RUN_BF16 : 0;
-    const int run_of[NCAND] = {on_bf16, on_bf16 | CNN_RUN_BWD_FWD, 0, 0, 0, 0};
+    int run_of[NCAND] = {on_bf16, on_bf16 | CNN_RUN_BWD_FWD, 0, 0, 0, 0, 0};
     const int stored =
         on_bf16 && (bf16 & CNN_FAST_MAY_STORE)
             ? cnn_fast_conv_storage(training, act) & (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16)
@@ -160,9 +163,11 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         cnn_error cerr;
         if (!wanted[a])
             continue;
+        if (a == DIRECT_BWW) /* the faster bf16 direct so far, with cnnlab's weight gradient */
+            run_of[a] = run_of[best] | CNN_RUN_OWN_BWW;
         /* direct must exist; another form may not (no Winograd kernel for
          * this shape on this CPU, say) */
-        const int timed_run = run_of[a] | (a <= DIRECT_BWD_FWD ? stored : 0);
+        const int timed_run = run_of[a] | (a <= DIRECT_BWW ? stored : 0);
         st = cnn_fast_conv_make(ctx, g, has_bias, act, training, timed_run, algo_of[a], &c,
                                 a == DIRECT ? err : &cerr);
         if (st && timed_run != run_of[a]) {
@@ -183,14 +188,15 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         double t = time_step(c, training, &data);
         cnn_fast_conv_destroy(c);
         cnn_dnnl_give_back(ctx, &start);
-        used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s %.1f ms",
-                         a ? "," : "", a <= DIRECT_BWD_FWD ? (on_bf16 ? "bf16 " : "fp32 ") : "",
-                         name_of[a], t * 1e3);
+        used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s%s %.1f ms",
+                         a ? "," : "", a <= DIRECT_BWW ? (on_bf16 ? "bf16 " : "fp32 ") : "",
+                         a == DIRECT_BWW ? name_of[best] : name_of[a],
+                         a == DIRECT_BWW ? "+own-bww" : "", t * 1e3);
         if (used >= (int)sizeof why)
             used = (int)sizeof why - 1; /* cut, never past the end */
         /* an fp32 form also makes its neighbours read and write floats,
          * which this lone timing does not see: it must win by STORE_MARGIN */
-        if (stored && a > DIRECT_BWD_FWD)
+        if (stored && a > DIRECT_BWW)
             t *= 1.0 + STORE_MARGIN;
         if (t < best_t) {
             best_t = t;
@@ -263,6 +269,8 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
      * and scratchpad, and ran faster on some shapes (resnet18's 32x32x64 and
      * 16x16x128 layers in inference) and slower on others (docs/performance.md) */
     int bwd_fwd_shape = training && !grouped && g->sh == 1 && g->sw == 1;
-    const int wanted[NCAND] = {1, bwd_fwd_shape, bf16, wino_shape, own_wino_shape, dense_shape};
+    int own_bww_shape = training && bf16 && cnn_bww_applies(g);
+    const int wanted[NCAND] = {1,  bwd_fwd_shape, own_bww_shape, bf16, wino_shape, own_wino_shape,
+                               dense_shape};
     return time_candidates(ctx, g, has_bias, act, training, bf16, wanted, key, out, err);
 }

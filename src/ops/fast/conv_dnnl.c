@@ -98,7 +98,7 @@ static cnn_status wino_make(cnn_fast_conv *c, cnn_error *err)
              c->wc.chunk);
     cnn_dnnl *ctx = c->ctx;
     size_t bytes = cnn_wino_conv_weight_floats(&c->wc) * sizeof(float);
-    if ((st = cnn_dnnl_grow(&ctx->shared[SHARED_WINO], &ctx->shared_bytes[SHARED_WINO],
+    if ((st = cnn_dnnl_grow(&ctx->shared[SHARED_SCRATCH], &ctx->shared_bytes[SHARED_SCRATCH],
                    cnn_wino_conv_scratch_floats(&c->wc, c->training) * sizeof(float), err)))
         return st;
     if (c->training)
@@ -238,6 +238,56 @@ static int bwd_as_forward(cnn_fast_conv *c, const conv_mds *m, dnnl_primitive_at
            dnnl_primitive_desc_create(pd, &d, attr, c->ctx->engine, NULL) == dnnl_success;
 }
 
+/* Backward-weights on oneDNN, reading x and dy as the kernels hold them
+ * (src_q, ddst_q); its weight gradient reordered back to the caller's. */
+static cnn_status make_backward_weights(cnn_fast_conv *c, const conv_mds *m,
+                                        const_dnnl_primitive_desc_t fwd_pd,
+                                        const dnnl_memory_desc_t *src_q,
+                                        const dnnl_memory_desc_t *ddst_q, cnn_error *err)
+{
+    cnn_dnnl *ctx = c->ctx;
+    cnn_status st = CNN_STATUS_OK;
+    dnnl_primitive_attr_t attr = cnn_dnnl_attr(CNN_ACT_NONE);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_convolution_desc_t d;
+    DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
+                 &d, m->alg, src_q, &m->dw_any, c->has_bias ? &m->bias : NULL, ddst_q,
+                 m->strides, m->pad_l, m->pad_r),
+             "the convolution backward-weights");
+    DNNL_TRY(dnnl_primitive_desc_create(&pd, &d, attr, ctx->engine, fwd_pd),
+             "the convolution backward-weights");
+    if ((st = cnn_dnnl_prim_make(ctx, pd, &c->bwd_weights, err)))
+        goto fail;
+    const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0);
+    DNNL_TRY(dnnl_memory_create(&c->diff_wei_user, &m->wei_user, ctx->engine, DNNL_MEMORY_NONE),
+             "memory");
+    DNNL_TRY(dnnl_memory_create(&c->diff_bias, &m->bias, ctx->engine, DNNL_MEMORY_NONE), "memory");
+    if ((st = cnn_dnnl_reorder_make(ctx, q, &m->wei_user, &c->reorder_dw, err)))
+        goto fail;
+    if (c->reorder_dw.p && (st = cnn_dnnl_shared_memory(ctx, q, SHARED_WEI, &c->diff_wei, err)))
+        goto fail;
+fail:
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+/* Backward-weights by conv_bww.c (CNN_RUN_OWN_BWW): x and dy must reach it
+ * as bf16 NHWC; its sums live in SHARED_SCRATCH. */
+static cnn_status own_bww_make(cnn_fast_conv *c, const conv_mds *m,
+                               const dnnl_memory_desc_t *src_q, const dnnl_memory_desc_t *ddst_q,
+                               cnn_error *err)
+{
+    cnn_dnnl *ctx = c->ctx;
+    if (!dnnl_memory_desc_equal(src_q, &m->src_k) || !dnnl_memory_desc_equal(ddst_q, &m->ddst_k))
+        return cnn_error_set(err, CNN_STATUS_BACKEND, "cnnlab's bf16 weight gradient needs x "
+                             "and dy as bf16 NHWC, and the kernels chose other layouts");
+    c->bww_threads = omp_get_max_threads();
+    return cnn_dnnl_grow(&ctx->shared[SHARED_SCRATCH], &ctx->shared_bytes[SHARED_SCRATCH],
+                         cnn_bww_scratch_bytes(&c->g, c->bww_threads), err);
+}
+
 /* Backward-data (with dy's and dx's sides and, where its layout differs from
  * the forward's, its weights) and backward-weights (reading the forward's
  * copy of x and backward-data's dy; its weight gradient reordered back). */
@@ -247,7 +297,7 @@ static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
     cnn_dnnl *ctx = c->ctx;
     cnn_status st = CNN_STATUS_OK;
     dnnl_primitive_attr_t attr = cnn_dnnl_attr(CNN_ACT_NONE);
-    dnnl_primitive_desc_t bwd_d_pd = NULL, bwd_w_pd = NULL;
+    dnnl_primitive_desc_t bwd_d_pd = NULL;
     dnnl_convolution_desc_t d;
     const dnnl_memory_desc_t *q;
     if (bwd_fwd) {
@@ -299,27 +349,11 @@ static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
     }
 
     const dnnl_memory_desc_t *src_q = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_src_md, 0);
-    DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
-                 &d, m->alg, src_q, &m->dw_any, c->has_bias ? &m->bias : NULL, ddst_q,
-                 m->strides, m->pad_l, m->pad_r),
-             "the convolution backward-weights");
-    DNNL_TRY(dnnl_primitive_desc_create(&bwd_w_pd, &d, attr, ctx->engine, fwd_pd),
-             "the convolution backward-weights");
-    if ((st = cnn_dnnl_prim_make(ctx, bwd_w_pd, &c->bwd_weights, err)))
-        goto fail;
-    q = dnnl_primitive_desc_query_md(bwd_w_pd, dnnl_query_diff_weights_md, 0);
-    DNNL_TRY(dnnl_memory_create(&c->diff_wei_user, &m->wei_user, ctx->engine, DNNL_MEMORY_NONE),
-             "memory");
-    DNNL_TRY(dnnl_memory_create(&c->diff_bias, &m->bias, ctx->engine, DNNL_MEMORY_NONE), "memory");
-    if ((st = cnn_dnnl_reorder_make(ctx, q, &m->wei_user, &c->reorder_dw, err)))
-        goto fail;
-    if (c->reorder_dw.p && (st = cnn_dnnl_shared_memory(ctx, q, SHARED_WEI, &c->diff_wei, err)))
-        goto fail;
+    st = c->own_bww ? own_bww_make(c, m, src_q, ddst_q, err)
+                    : make_backward_weights(c, m, fwd_pd, src_q, ddst_q, err);
 fail:
     if (bwd_d_pd)
         dnnl_primitive_desc_destroy(bwd_d_pd);
-    if (bwd_w_pd)
-        dnnl_primitive_desc_destroy(bwd_w_pd);
     dnnl_primitive_attr_destroy(attr);
     return st;
 }
@@ -329,6 +363,11 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
                               cnn_error *err)
 {
     int bf16 = run & CNN_RUN_BF16, bwd_fwd = (run & CNN_RUN_BWD_FWD) && training;
+    int own_bww = (run & CNN_RUN_OWN_BWW) && training;
+    if (own_bww && !(bf16 && algo == CNN_CONV_DIRECT && cnn_bww_applies(g)))
+        return cnn_error_set(err, CNN_STATUS_BACKEND, "cnnlab's weight gradient is for bf16 "
+                             "direct convolutions, ungrouped, with a multiple of 16 output "
+                             "channels, on a build with AVX512_BF16");
     if ((run & CNN_RUN_STORAGE) && !(bf16 && algo == CNN_CONV_DIRECT))
         return cnn_error_set(err, CNN_STATUS_BACKEND, "bf16 activations are read and written "
                              "by bf16 direct convolutions only");
@@ -347,6 +386,7 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
     c->act = act;
     c->training = training;
     c->run = run;
+    c->own_bww = own_bww;
     if (algo == CNN_CONV_DENSE || algo == CNN_CONV_WINOGRAD_SGEMM) {
         st = algo == CNN_CONV_DENSE ? dense_make(c, err) : wino_make(c, err);
     } else {
@@ -356,9 +396,11 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
         st = make_forward(c, &m, bf16, &fwd_pd, err);
         if (!st && training)
             st = make_backward(c, &m, fwd_pd, bwd_fwd, err);
-        if (!st && c->bwd_as_fwd) {
+        if (!st && (c->bwd_as_fwd || c->own_bww)) {
             size_t n = strlen(c->impl);
-            snprintf(c->impl + n, sizeof c->impl - n, ", backward-data as a forward");
+            snprintf(c->impl + n, sizeof c->impl - n, "%s%s",
+                     c->bwd_as_fwd ? ", backward-data as a forward" : "",
+                     c->own_bww ? ", weight gradient by cnnlab's bf16 kernel" : "");
         }
         if (fwd_pd)
             dnnl_primitive_desc_destroy(fwd_pd);
@@ -413,7 +455,7 @@ void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, con
         if (w)
             cnn_wino_conv_weights(&c->wc, w, 0, u);
         cnn_wino_conv_forward(&c->wc, x, u, c->has_bias ? b : NULL, c->act == CNN_ACT_RELU, y,
-                              ctx->shared[SHARED_WINO]);
+                              ctx->shared[SHARED_SCRATCH]);
         return;
     }
     dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
@@ -468,7 +510,7 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         return;
     }
     if (c->wino) { /* backward-data's weights: flipped, from the latest forward's */
-        float *scratch = ctx->shared[SHARED_WINO];
+        float *scratch = ctx->shared[SHARED_SCRATCH];
         if (dx) {
             cnn_wino_conv_weights(&c->wc, c->w_last, 1, ctx->shared[SHARED_WEI]);
             cnn_wino_conv_backward_data(&c->wc, dy, ctx->shared[SHARED_WEI], dx, scratch);
@@ -502,6 +544,14 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         cnn_dnnl_side_finish(ctx, &c->diff_src);
     }
     dnnl_memory_t src = cnn_dnnl_side_bind(ctx, &c->src, x, 1);
+    if (c->own_bww) {
+        void *xk = NULL, *dyk = NULL;
+        dnnl_memory_get_data_handle(src, &xk);
+        dnnl_memory_get_data_handle(diff_dst, &dyk);
+        cnn_bww_run(&c->g, xk, dyk, dw, c->has_bias ? db : NULL, ctx->shared[SHARED_SCRATCH],
+                    c->bww_threads);
+        return;
+    }
     cnn_dnnl_set(c->diff_wei_user, dw);
     dnnl_memory_t dwm = c->diff_wei_user;
     if (c->reorder_dw.p) {

@@ -13,6 +13,7 @@
 
 #include <dnnl.h>
 
+#include "conv_bww.h"
 #include "conv_dense.h"
 #include "conv_wino.h"
 #include "core/core.h"
@@ -20,7 +21,8 @@
 
 /* How a direct kernel runs (cnn_fast_conv_make's run; conv_auto.c's choices
  * and the third field of its disk cache): on bf16, and in training with its
- * stride-1 backward-data as a forward primitive (conv_dnnl.c, bwd_as_forward).
+ * stride-1 backward-data as a forward primitive (conv_dnnl.c, bwd_as_forward)
+ * and, on bf16, its weight gradient from conv_bww.c.
  * The storage bits (a bf16 kernel only; never cached: the plan's choice) read
  * x, write y or read dy stored as bf16 (CNN_FAST_X_BF16, CNN_FAST_Y_BF16,
  * CNN_FAST_DY_BF16 in fast.h). */
@@ -29,12 +31,16 @@ enum {
     CNN_RUN_BWD_FWD = 2,
     CNN_RUN_X_BF16 = CNN_FAST_X_BF16,
     CNN_RUN_Y_BF16 = CNN_FAST_Y_BF16,
-    CNN_RUN_DY_BF16 = CNN_FAST_DY_BF16
+    CNN_RUN_DY_BF16 = CNN_FAST_DY_BF16,
+    /* bf16 training: the weight gradient from conv_bww.c, not oneDNN's */
+    CNN_RUN_OWN_BWW = 128
 };
 #define CNN_RUN_STORAGE (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16 | CNN_RUN_DY_BF16)
 
-/* Kernel-side buffers that live only within one call, shared by all convolutions. */
-enum { SHARED_IN, SHARED_OUT, SHARED_GRAD, SHARED_WEI, SHARED_WINO, SHARED_COUNT };
+/* Kernel-side buffers that live only within one call, shared by all
+ * convolutions; SHARED_SCRATCH: cnnlab's own kernels' (conv_wino.c's tiles,
+ * conv_bww.c's sums). */
+enum { SHARED_IN, SHARED_OUT, SHARED_GRAD, SHARED_WEI, SHARED_SCRATCH, SHARED_COUNT };
 
 #define MAX_CHOICES 64
 
@@ -94,6 +100,9 @@ struct cnn_fast_conv {
      * weights (conv_dnnl.c, bwd_as_forward), kept in wflip_own as
      * (IC, OC, KH, KW) for the reorder into wei_bwd */
     int bwd_as_fwd;
+    /* bwd_weights unused: conv_bww.c on the bf16 x and dy (CNN_RUN_OWN_BWW),
+     * with SHARED_SCRATCH for up to bww_threads threads */
+    int own_bww, bww_threads;
     float *wflip_own;
     dnnl_memory_t wflip_user;
     cnn_dnnl_side src, dst, diff_dst, diff_src;
