@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "ops/fast/conv_cache.h"
+#include "ops/fast/conv_dnnl.h"
 #include "ops/fast/fast.h"
 
 static char cache_file[4200];
@@ -176,6 +177,23 @@ int main(void)
         make_auto_bf16(&g, CNN_FAST_BF16 | CNN_FAST_MAY_STORE, 0, second, sizeof second);
         check(strstr(second, "(cached timed with bf16 storage:") != NULL,
               "storage's choice cached: %s", second);
+        /* a choice of cnnlab's weight gradient (CNN_RUN_OWN_BWW) is taken
+         * from the cache as any other: a line written so is made so */
+        cnn_conv_geom gw = g;
+        gw.n = 2;
+        cnn_conv_cache_key(&gw, 0, CNN_ACT_NONE, 1, CNN_FAST_BF16, key, sizeof key);
+        char bww_line[1024];
+        int len = snprintf(bww_line, sizeof bww_line, "%s\tdirect\t%d\t(timed: bf16 direct 2.0 ms, bf16 "
+                         "direct+own-bww 1.0 ms)\n", key, CNN_RUN_BF16 | CNN_RUN_OWN_BWW);
+        if (cnn_bww_applies(&gw)) {
+            check(strstr(key, " bww=1") != NULL, "bf16 training's key says bww=1: %s", key);
+            write_file(bww_line, (size_t)len);
+            make_auto_bf16(&gw, CNN_FAST_BF16, 0, second, sizeof second);
+            check(strstr(second, "(cached timed:") && strstr(second, "cnnlab's bf16 kernel"),
+                  "cnnlab's weight gradient taken from the cache: %s", second);
+        } else {
+            printf("skip the cached weight gradient: no AVX512_BF16 in this build\n");
+        }
     } else {
         printf("skip the bf16 storage timing: no AVX-512 for oneDNN's bf16 kernels\n");
     }

@@ -126,7 +126,7 @@ int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run, char *wh
     for (const char *line = text; line && *line && !found;) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
-        char one[512], name[32];
+        char one[1024], name[32];
         int bf, used = 0;
         if (len < sizeof one) { /* parsed as its own string: nothing read past its end */
             memcpy(one, line, len);
@@ -134,7 +134,8 @@ int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run, char *wh
             const char *v = line_value(one, key);
             if (v && sscanf(v, "%31[^\t]\t%d\t%n", name, &bf, &used) == 2 && used > 0 &&
                 cnn_conv_algo_parse(name, algo) && *algo != CNN_CONV_AUTO &&
-                !(bf & ~(CNN_RUN_BF16 | CNN_RUN_BWD_FWD))) { /* never a storage bit */
+                !(bf & ~(CNN_RUN_BF16 | CNN_RUN_BWD_FWD | CNN_RUN_OWN_BWW))) {
+                /* never a storage bit */
                 *run = bf;
                 snprintf(why, why_size, "%s", v + used);
                 found = 1;
