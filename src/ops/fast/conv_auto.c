@@ -136,6 +136,7 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
     static const cnn_conv_algo algo_of[NCAND] = {
         CNN_CONV_DIRECT,   CNN_CONV_DIRECT,   CNN_CONV_DIRECT,         CNN_CONV_DIRECT,
         CNN_CONV_WINOGRAD, CNN_CONV_WINOGRAD_SGEMM, CNN_CONV_DENSE};
+    /* (DIRECT_BWW is named after the form it extends: "direct+own-bww") */
     static const char *const name_of[NCAND] = {
         "direct",        "direct/fwd-bwd",      "",          "fp32 direct",
         "fp32 winograd", "fp32 winograd-sgemm", "fp32 dense"};

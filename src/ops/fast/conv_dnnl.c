@@ -27,6 +27,9 @@
  * for a stride-1 direct convolution whose backward-data runs as a forward
  * primitive on dy with flipped weights, bwd_as_forward, chosen where
  * CNN_CONV_AUTO's timing says that is faster, the flipped fp32 weights).
+ * In bf16 training backward-weights may instead be conv_bww.c's kernel on the
+ * same bf16 x and dy (CNN_RUN_OWN_BWW, where auto's timing says it is
+ * faster): no primitive then, its sums in the shared scratch buffer.
  * With CNN_CONV_AUTO the algorithm of each shape is chosen by timing the
  * candidates on the plan's batch once (cached per plan, so repeated shapes are
  * timed once): direct always, Winograd for 3x3 stride 1, and the dense matrix
