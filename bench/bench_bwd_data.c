@@ -11,24 +11,10 @@
  *   gcc -std=c11 -O2 -fopenmp bench/bench_bwd_data.c -ldnnl -o build/bench_bwd_data &&
  *       build/bench_bwd_data [fp32|bf16]
  */
-#include <dnnl.h>
 #include <omp.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define RUNS 5
-
-static dnnl_engine_t engine;
-static dnnl_stream_t stream;
-
-static void ok(dnnl_status_t s, const char *what)
-{
-    if (s != dnnl_success) {
-        fprintf(stderr, "bench_bwd_data: oneDNN refused %s (status %d)\n", what, (int)s);
-        exit(1);
-    }
-}
+#include "bench_dnnl.h"
 
 static dnnl_memory_t zeroed(const dnnl_memory_desc_t *md)
 {
@@ -56,13 +42,6 @@ static double best_ms(const_dnnl_primitive_desc_t pd, int nargs, dnnl_exec_arg_t
     }
     dnnl_primitive_destroy(p);
     return best * 1e3;
-}
-
-static const char *impl_of(const_dnnl_primitive_desc_t pd)
-{
-    const char *s = NULL;
-    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s);
-    return s ? s : "?";
 }
 
 /* One N x H x H x IC -> OC convolution, kernel k, stride 1, padding k/2. */
@@ -127,8 +106,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_bwd_data [fp32|bf16]\n");
         return 2;
     }
-    ok(dnnl_engine_create(&engine, dnnl_cpu, 0), "the engine");
-    ok(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "the stream");
+    bench_start("bench_bwd_data");
     printf("# %d threads; best of %d runs, ms\n", omp_get_max_threads(), RUNS);
     static const int cifar[][3] = {{32, 64, 64}, {16, 128, 128}, {8, 256, 256}, {4, 512, 512}};
     for (int bf16 = 1; bf16 >= 0; bf16--) {
@@ -143,7 +121,6 @@ int main(int argc, char **argv)
         for (int i = 0; i < 4; i++)
             shape(128, cifar[i][0], cifar[i][1], cifar[i][2], 3, bf16);
     }
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
+    bench_end();
     return 0;
 }

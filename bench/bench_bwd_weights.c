@@ -11,28 +11,15 @@
  *   gcc -std=c11 -O2 -fopenmp -Isrc -Iinclude bench/bench_bwd_weights.c build/libcnnlab.a \
  *       -ldnnl -lm -o build/bench_bwd_weights && build/bench_bwd_weights
  */
-#include <dnnl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "bench_dnnl.h"
+#include "core/core.h"
+#include "ops/fast/bf16.h"
 #include "ops/fast/conv_bww.h"
-
-#define RUNS 5
-
-static dnnl_engine_t engine;
-static dnnl_stream_t stream;
-
-static void ok(dnnl_status_t s, const char *what)
-{
-    if (s != dnnl_success) {
-        fprintf(stderr, "bench_bwd_weights: oneDNN refused %s (status %d)\n", what, (int)s);
-        exit(1);
-    }
-}
 
 static void *room(size_t bytes)
 {
@@ -44,34 +31,22 @@ static void *room(size_t bytes)
     return p;
 }
 
-/* n values in [-0.5, 0.5) as bf16 (truncated floats: any bf16 value will do) */
-static uint16_t *random_bf16(size_t n, unsigned *state)
+/* n values in [-0.5, 0.5), rounded to bf16 */
+static uint16_t *random_bf16(size_t n, cnn_rng *r)
 {
     uint16_t *h = room(n * 2);
-    for (size_t i = 0; i < n; i++) {
-        *state = *state * 1664525u + 1013904223u;
-        float f = (float)(*state >> 8) / 16777216.0f - 0.5f;
-        uint32_t u;
-        memcpy(&u, &f, 4);
-        h[i] = (uint16_t)(u >> 16);
-    }
+    for (size_t i = 0; i < n; i++)
+        h[i] = cnn_bf16_from_float((float)cnn_rng_uniform(r) - 0.5f);
     return h;
 }
 
-static const char *impl_of(const_dnnl_primitive_desc_t pd)
-{
-    const char *s = NULL;
-    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s);
-    return s ? s : "?";
-}
-
 /* One N x H x H x IC -> OC convolution, kernel k, stride 1, padding k/2. */
-static void shape(int n, int h, int ic, int oc, int k, unsigned *state)
+static void shape(int n, int h, int ic, int oc, int k, cnn_rng *rng)
 {
     cnn_conv_geom g = {.n = n, .ih = h, .iw = h, .ic = ic, .oc = oc, .kh = k, .kw = k,
                        .sh = 1, .sw = 1, .ph = k / 2, .pw = k / 2, .oh = h, .ow = h, .groups = 1};
     size_t nx = (size_t)n * h * h * ic, ny = (size_t)n * h * h * oc, nw = (size_t)oc * ic * k * k;
-    uint16_t *x = random_bf16(nx, state), *dy = random_bf16(ny, state);
+    uint16_t *x = random_bf16(nx, rng), *dy = random_bf16(ny, rng);
     float *dw = room(nw * 4), *mine = room(nw * 4), *db = room((size_t)oc * 4);
     int threads = omp_get_max_threads();
     void *scratch = room(cnn_bww_scratch_bytes(&g, threads));
@@ -155,18 +130,17 @@ int main(void)
         fprintf(stderr, "bench_bwd_weights: this build has no AVX512_BF16 kernel\n");
         return 2;
     }
-    ok(dnnl_engine_create(&engine, dnnl_cpu, 0), "the engine");
-    ok(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "the stream");
+    bench_start("bench_bwd_weights");
     printf("# %d threads; best of %d runs, alternating\n", omp_get_max_threads(), RUNS);
-    unsigned state = 7;
+    cnn_rng r;
+    cnn_rng_init(&r, 7, 0, 0);
     static const int ab[][3] = {{31, 24, 64}, {15, 64, 64}, {15, 64, 256}, {7, 256, 256},
                                 {3, 256, 256}};
     for (int i = 0; i < 5; i++)
-        shape(2000, ab[i][0], ab[i][1], ab[i][2], 3, &state);
+        shape(2000, ab[i][0], ab[i][1], ab[i][2], 3, &r);
     static const int cifar[][3] = {{32, 64, 64}, {16, 128, 128}, {8, 256, 256}, {4, 512, 512}};
     for (int i = 0; i < 4; i++)
-        shape(128, cifar[i][0], cifar[i][1], cifar[i][2], 3, &state);
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
+        shape(128, cifar[i][0], cifar[i][1], cifar[i][2], 3, &r);
+    bench_end();
     return 0;
 }

@@ -49,17 +49,27 @@ static size_t taps_floats(const cnn_conv_geom *g)
 
 static size_t aligned(size_t bytes) { return (bytes + CNN_ALIGN - 1) & ~(size_t)(CNN_ALIGN - 1); }
 
-/* A thread's scratch: its dw copy, its db copy, D and P. */
-static size_t thread_bytes(const cnn_conv_geom *g)
+/* A thread's scratch: its dw copy at offset 0, then its db copy, D and P,
+ * each 64-byte aligned (byte offsets; bytes: the whole, where the next
+ * thread's begins). */
+typedef struct thread_layout {
+    size_t db, d, p, bytes;
+} thread_layout;
+
+static thread_layout layout_of(const cnn_conv_geom *g)
 {
-    size_t rows = chunk_rows(g);
-    return aligned(taps_floats(g) * 4) + aligned((size_t)g->oc * 4) +
-           aligned(rows * g->oc * 2) + aligned(rows * g->ic * 2);
+    const size_t rows = chunk_rows(g);
+    thread_layout l;
+    l.db = aligned(taps_floats(g) * 4);
+    l.d = l.db + aligned((size_t)g->oc * 4);
+    l.p = l.d + aligned(rows * g->oc * 2);
+    l.bytes = l.p + aligned(rows * g->ic * 2);
+    return l;
 }
 
 size_t cnn_bww_scratch_bytes(const cnn_conv_geom *g, int threads)
 {
-    return thread_bytes(g) * (size_t)(threads > 0 ? threads : 1);
+    return layout_of(g).bytes * (size_t)(threads > 0 ? threads : 1);
 }
 
 #ifdef __AVX512BF16__
@@ -185,9 +195,9 @@ static void rows_sum(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *
                      size_t hi, char *mine, int bias)
 {
     const size_t rows = chunk_rows(g), taps = taps_floats(g);
-    float *dw = (float *)mine, *db = (float *)(mine + aligned(taps * 4));
-    uint16_t *d = (uint16_t *)((char *)db + aligned((size_t)g->oc * 4));
-    uint16_t *p = (uint16_t *)((char *)d + aligned(rows * g->oc * 2));
+    const thread_layout l = layout_of(g);
+    float *dw = (float *)(void *)mine, *db = (float *)(void *)(mine + l.db);
+    uint16_t *d = (uint16_t *)(void *)(mine + l.d), *p = (uint16_t *)(void *)(mine + l.p);
     memset(dw, 0, taps * 4);
     memset(db, 0, (size_t)g->oc * 4);
     for (size_t r0 = lo; r0 < hi; r0 += rows) {
@@ -211,7 +221,8 @@ static void rows_sum(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *
 void cnn_bww_run(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *dy, float *dw,
                  float *db, void *scratch, int threads)
 {
-    const size_t total = (size_t)g->n * g->oh * g->ow, each = thread_bytes(g);
+    const thread_layout l = layout_of(g);
+    const size_t total = (size_t)g->n * g->oh * g->ow, each = l.bytes;
     const int kk = g->kh * g->kw;
     char *base = scratch;
 #pragma omp parallel num_threads(threads > 0 ? threads : 1)
@@ -235,8 +246,7 @@ void cnn_bww_run(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *dy, 
             if (db) {
                 float s = 0;
                 for (int u = 0; u < nt; u++)
-                    s += ((const float *)(base + each * (size_t)u +
-                                          aligned(taps_floats(g) * 4)))[o];
+                    s += ((const float *)(void *)(base + each * (size_t)u + l.db))[o];
                 db[o] = s;
             }
         }

@@ -117,6 +117,8 @@ static const char *line_value(const char *line, const char *key)
     return strncmp(line, key, k) == 0 && line[k] == '\t' ? line + k + 1 : NULL;
 }
 
+_Static_assert((CNN_RUN_CHOICE & CNN_RUN_STORAGE) == 0, "a cached choice never holds storage");
+
 int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run, char *why,
                         size_t why_size)
 {
@@ -134,8 +136,7 @@ int cnn_conv_cache_find(const char *key, cnn_conv_algo *algo, int *run, char *wh
             const char *v = line_value(one, key);
             if (v && sscanf(v, "%31[^\t]\t%d\t%n", name, &bf, &used) == 2 && used > 0 &&
                 cnn_conv_algo_parse(name, algo) && *algo != CNN_CONV_AUTO &&
-                !(bf & ~(CNN_RUN_BF16 | CNN_RUN_BWD_FWD | CNN_RUN_OWN_BWW))) {
-                /* never a storage bit */
+                !(bf & ~CNN_RUN_CHOICE)) { /* never a storage bit */
                 *run = bf;
                 snprintf(why, why_size, "%s", v + used);
                 found = 1;

@@ -36,6 +36,9 @@ enum {
     CNN_RUN_OWN_BWW = 128
 };
 #define CNN_RUN_STORAGE (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16 | CNN_RUN_DY_BF16)
+/* The bits a timed choice carries (the disk cache's run field): a new
+ * candidate's bit belongs here, or caches will never hold its choice. */
+#define CNN_RUN_CHOICE (CNN_RUN_BF16 | CNN_RUN_BWD_FWD | CNN_RUN_OWN_BWW)
 
 /* Kernel-side buffers that live only within one call, shared by all
  * convolutions; SHARED_SCRATCH: cnnlab's own kernels' (conv_wino.c's tiles,
