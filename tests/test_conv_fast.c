@@ -29,6 +29,13 @@
  * than with each element's: atol WINO_ATOL * max |reference| on every tensor
  * (measured worst: a fifth of it). */
 #define WINO_ATOL 2e-5
+/* cnnlab's bf16 Winograd F(2x2, 3x3) (conv_bwino.c) rounds the transformed
+ * input tiles and weights to bf16 as well: each is a sum of up to 4 inputs
+ * (or 9 halved weights) rounded once, 2^-9 relative to the sum, so its error
+ * against the reference on the rounded inputs is that of a second rounding
+ * of every operand, summed over all channels: atol BWINO_ATOL * max
+ * |reference| (measured worst: see the message). */
+#define BWINO_ATOL 1e-2
 
 static double max_abs(const float *a, size_t n)
 {
@@ -64,6 +71,20 @@ static int bwd_fwd_way, bwd_fwd_cases;
 /* Set: bf16 direct convolutions take cnnlab's weight gradient (conv_bww.c,
  * CNN_RUN_OWN_BWW); counted in own_bww_cases. */
 static int own_bww_way, own_bww_cases;
+/* Set: bf16 convolutions run cnnlab's Winograd (conv_bwino.c,
+ * CNN_RUN_OWN_WINO), with cnnlab's weight gradient too when own_bww_way is;
+ * counted in own_wino_cases, the worst error / max |reference| in
+ * own_wino_worst. */
+static int own_wino_way, own_wino_cases;
+static double own_wino_worst;
+
+static void worst_error(const float *got, const float *want, size_t n)
+{
+    double m = max_abs(want, n);
+    for (size_t i = 0; i < n && m > 0; i++)
+        if (fabs((double)got[i] - want[i]) / m > own_wino_worst)
+            own_wino_worst = fabs((double)got[i] - want[i]) / m;
+}
 
 /* groups G (1: dense): weights (OC, IC/G, KH, KW) */
 static void conv_case_groups(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int kh,
@@ -100,13 +121,16 @@ static void conv_case_groups(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int o
     /* the reference's inputs: what the kernels read */
     float *xq = rounded_copy(x, nx, bf16), *wq = rounded_copy(w, nw, bf16);
     cnn_status made = CNN_STATUS_BACKEND;
-    if (own_bww_way) {
-        if (cnn_fast_conv_make(ctx, &g, bias, act, 1, CNN_RUN_BF16 | CNN_RUN_OWN_BWW, algo, &c,
-                               &err) != CNN_STATUS_OK) {
-            check(0, "%s: with cnnlab's weight gradient: %s", what, err.msg);
+    if (own_bww_way || own_wino_way) {
+        int run = CNN_RUN_BF16 | (own_bww_way ? CNN_RUN_OWN_BWW : 0) |
+                  (own_wino_way ? CNN_RUN_OWN_WINO : 0);
+        if (cnn_fast_conv_make(ctx, &g, bias, act, 1, run, algo, &c, &err) != CNN_STATUS_OK) {
+            check(0, "%s: with cnnlab's %s: %s", what,
+                  own_wino_way ? "Winograd" : "weight gradient", err.msg);
             goto out;
         }
         own_bww_cases += strstr(cnn_fast_conv_impl(c), "cnnlab's bf16 kernel") != NULL;
+        own_wino_cases += strncmp(cnn_fast_conv_impl(c), "winograd:bf16", 13) == 0;
         made = CNN_STATUS_OK;
     } else if (bwd_fwd_way && algo == CNN_CONV_DIRECT && groups <= 1 && s == 1)
         made = cnn_fast_conv_make(ctx, &g, bias, act, 1,
@@ -142,17 +166,27 @@ static void conv_case_groups(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int o
     snprintf(label, sizeof label, "%s: forward", what);
     /* oneDNN's Winograd passes at the same tolerances: its transforms' rounding
      * stays near 1e-6 here */
-    check_close(label, y, yr, ny, RTOL, own ? WINO_ATOL * max_abs(yr, ny) : ATOL);
+    const double y_atol = own ? WINO_ATOL * max_abs(yr, ny)
+                          : own_wino_way ? BWINO_ATOL * max_abs(yr, ny) : ATOL;
+    check_close(label, y, yr, ny, RTOL, y_atol);
+    if (own_wino_way)
+        worst_error(y, yr, ny);
 
     memcpy(dyr, dy, ny * 4);
+    /* (ReLU's mask: the kernel's y, where the Winograd's rounding may move
+     * an output near 0 to the other side) */
     if (act == CNN_ACT_RELU)
-        cnn_ref_act_backward(CNN_ACT_RELU, ny, NULL, yr, dyr, dyr);
+        cnn_ref_act_backward(CNN_ACT_RELU, ny, NULL, own_wino_way ? y : yr, dyr, dyr);
     for (size_t i = 0; bf16 && i < ny; i++)
         dyr[i] = bf16_round(dyr[i]);
     cnn_ref_conv2d_backward(&g, xq, wq, dyr, dxr, dwr, bias ? dbr : NULL);
     cnn_fast_conv_backward(c, x, y, dy, dx, dw, bias ? db : NULL);
     snprintf(label, sizeof label, "%s: dx", what);
-    check_close(label, dx, dxr, nx, RTOL, own ? WINO_ATOL * max_abs(dxr, nx) : ATOL);
+    const double dx_atol = own ? WINO_ATOL * max_abs(dxr, nx)
+                           : own_wino_way ? BWINO_ATOL * max_abs(dxr, nx) : ATOL;
+    check_close(label, dx, dxr, nx, RTOL, dx_atol);
+    if (own_wino_way)
+        worst_error(dx, dxr, nx);
     snprintf(label, sizeof label, "%s: dw", what);
     check_close(label, dw, dwr, nw, RTOL,
                 own ? WINO_ATOL * max_abs(dwr, nw) : ATOL * n * g.oh * g.ow / 16 + ATOL);
@@ -359,6 +393,35 @@ int main(void)
         check(own_bww_cases == 7, "cnnlab's weight gradient ran in %d of 7 cases", own_bww_cases);
     } else {
         printf("  SKIP cnnlab's bf16 weight gradient: this build or CPU has no AVX512_BF16\n");
+    }
+    /* cnnlab's bf16 Winograd: odd maps (partial tiles), padding 0 and 2
+     * (backward-data with 2 and 0), a rectangle, output channels past a block
+     * of 64 (80), several chunks a thread (256 and 64 channels both ways), a
+     * 1x1 map; with oneDNN's weight gradient and with cnnlab's */
+    cnn_conv_geom wprobe = probe;
+    wprobe.ic = 16;
+    cnn_conv_geom_finish(&wprobe);
+    if (cnn_bwino_applies(&wprobe) && check_cpu_avx512_core()) {
+        static const int wino[][8] = {
+            /* n, ih, iw, ic, oc, pad, bias, relu */
+            {3, 7, 7, 16, 16, 1, 0, 0},   {2, 8, 8, 64, 80, 1, 1, 0},
+            {2, 15, 15, 64, 256, 1, 0, 0}, {2, 6, 5, 32, 48, 0, 1, 1},
+            {1, 4, 3, 16, 32, 2, 0, 0},   {4, 16, 16, 256, 64, 1, 1, 0},
+            {1, 1, 1, 16, 16, 1, 1, 1},   {3, 7, 7, 256, 256, 1, 0, 1}};
+        own_wino_way = 1;
+        for (int i = 0; i < 16; i++) {
+            const int *z = wino[i % 8];
+            own_bww_way = i >= 8;
+            conv_case(ctx, z[0], z[1], z[2], z[3], z[4], 3, 3, 1, z[5], z[6],
+                      z[7] ? CNN_ACT_RELU : CNN_ACT_NONE, 1, CNN_CONV_DIRECT, &seed);
+        }
+        own_wino_way = own_bww_way = 0;
+        printf("  8 bf16 convolution shapes with cnnlab's Winograd compared twice (y and dx: "
+               "atol %g * max |reference|, worst %.2g), %d ran it\n", BWINO_ATOL,
+               own_wino_worst, own_wino_cases);
+        check(own_wino_cases == 16, "cnnlab's Winograd ran in %d of 16 cases", own_wino_cases);
+    } else {
+        printf("  SKIP cnnlab's bf16 Winograd: this build or CPU has no AVX512_BF16\n");
     }
     cnn_conv_geom odd = probe;
     odd.oc = 24;

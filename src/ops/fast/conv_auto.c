@@ -5,7 +5,9 @@
  * the input has no more positions than the kernel has taps; in training plans
  * also direct with its backward-data run as a forward (stride 1, ungrouped),
  * and in bf16 training the faster of those two with cnnlab's weight gradient
- * (conv_bww.c) in place of oneDNN's.
+ * (conv_bww.c) in place of oneDNN's; on bf16 3x3 stride-1 shapes the best of
+ * those with cnnlab's Winograd (conv_bwino.c) in place of the direct
+ * kernel's forward and backward-data.
  * An fp32 shape with none of the other candidates runs direct untimed. Each
  * candidate is made, timed and destroyed in turn, and the fastest made again;
  * the choice is cached in the context, so repeated shapes are timed once per
@@ -107,7 +109,9 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
     if (!cnn_conv_cache_find(key, &algo, &run, stored, sizeof stored) ||
         ((run & CNN_RUN_BF16) && (!bf16 || algo != CNN_CONV_DIRECT)) ||
         ((run & CNN_RUN_BWD_FWD) && (!training || algo != CNN_CONV_DIRECT)) ||
-        ((run & CNN_RUN_OWN_BWW) && (!training || !(run & CNN_RUN_BF16) || !cnn_bww_applies(g))))
+        ((run & CNN_RUN_OWN_BWW) && (!training || !(run & CNN_RUN_BF16) || !cnn_bww_applies(g))) ||
+        ((run & CNN_RUN_OWN_WINO) &&
+         (!(run & CNN_RUN_BF16) || (run & CNN_RUN_BWD_FWD) || !cnn_bwino_applies(g))))
         return 0;
     cnn_dnnl_sizes had = cnn_dnnl_sizes_of(ctx);
     if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run, algo, out, &err) !=
@@ -126,7 +130,9 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
  * one candidate's); then the fastest made again from the sizes before the
  * timing, so the shared buffers hold what it needs and no more. Remembers the
  * choice in ctx and stores it on disk under key. */
-enum { DIRECT, DIRECT_BWD_FWD, DIRECT_BWW, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
+enum { DIRECT, DIRECT_BWD_FWD, DIRECT_BWW, BF16_WINO, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
+/* the bf16 direct forms, timed on the plan's bf16 storage */
+#define BF16_FORM(a) ((a) <= BF16_WINO)
 #define STORE_MARGIN 0.05
 
 static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
@@ -134,18 +140,18 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
                                   const char *key, cnn_fast_conv **out, cnn_error *err)
 {
     static const cnn_conv_algo algo_of[NCAND] = {
-        CNN_CONV_DIRECT,   CNN_CONV_DIRECT,   CNN_CONV_DIRECT,         CNN_CONV_DIRECT,
-        CNN_CONV_WINOGRAD, CNN_CONV_WINOGRAD_SGEMM, CNN_CONV_DENSE};
+        CNN_CONV_DIRECT,   CNN_CONV_DIRECT,         CNN_CONV_DIRECT, CNN_CONV_DIRECT,
+        CNN_CONV_DIRECT,   CNN_CONV_WINOGRAD,       CNN_CONV_WINOGRAD_SGEMM, CNN_CONV_DENSE};
     /* (DIRECT_BWW is named after the form it extends: "direct+own-bww") */
     static const char *const name_of[NCAND] = {
-        "direct",        "direct/fwd-bwd",      "",          "fp32 direct",
+        "direct",        "direct/fwd-bwd",      "",           "winograd",   "fp32 direct",
         "fp32 winograd", "fp32 winograd-sgemm", "fp32 dense"};
     /* how each candidate runs (CNN_RUN_*); with CNN_FAST_MAY_STORE the bf16
      * kernels are timed reading x and writing y stored as bf16 where the plan
      * can run them so (cnn_fast_conv_storage; dy only where a pooling writes
      * it, not timed), the fp32 forms on floats */
     const int on_bf16 = bf16 & CNN_FAST_BF16 ? CNN_RUN_BF16 : 0;
-    int run_of[NCAND] = {on_bf16, on_bf16 | CNN_RUN_BWD_FWD, 0, 0, 0, 0, 0};
+    int run_of[NCAND] = {on_bf16, on_bf16 | CNN_RUN_BWD_FWD, 0, 0, 0, 0, 0, 0};
     const int stored =
         on_bf16 && (bf16 & CNN_FAST_MAY_STORE)
             ? cnn_fast_conv_storage(training, act) & (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16)
@@ -166,9 +172,11 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
             continue;
         if (a == DIRECT_BWW) /* the faster bf16 direct so far, with cnnlab's weight gradient */
             run_of[a] = run_of[best] | CNN_RUN_OWN_BWW;
+        if (a == BF16_WINO) /* the same weight gradient, the rest by cnnlab's Winograd */
+            run_of[a] = (run_of[best] & ~CNN_RUN_BWD_FWD) | CNN_RUN_OWN_WINO;
         /* direct must exist; another form may not (no Winograd kernel for
          * this shape on this CPU, say) */
-        const int timed_run = run_of[a] | (a <= DIRECT_BWW ? stored : 0);
+        const int timed_run = run_of[a] | (BF16_FORM(a) ? stored : 0);
         st = cnn_fast_conv_make(ctx, g, has_bias, act, training, timed_run, algo_of[a], &c,
                                 a == DIRECT ? err : &cerr);
         if (st && timed_run != run_of[a]) {
@@ -190,14 +198,17 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         cnn_fast_conv_destroy(c);
         cnn_dnnl_give_back(ctx, &start);
         used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s%s %.1f ms",
-                         a ? "," : "", a <= DIRECT_BWW ? (on_bf16 ? "bf16 " : "fp32 ") : "",
+                         a ? "," : "", BF16_FORM(a) ? (on_bf16 ? "bf16 " : "fp32 ") : "",
                          a == DIRECT_BWW ? name_of[best] : name_of[a],
-                         a == DIRECT_BWW ? "+own-bww" : "", t * 1e3);
+                         a == DIRECT_BWW                                  ? "+own-bww"
+                         : a == BF16_WINO && (run_of[a] & CNN_RUN_OWN_BWW) ? "+own-bww"
+                                                                           : "",
+                         t * 1e3);
         if (used >= (int)sizeof why)
             used = (int)sizeof why - 1; /* cut, never past the end */
         /* an fp32 form also makes its neighbours read and write floats,
          * which this lone timing does not see: it must win by STORE_MARGIN */
-        if (stored && a > DIRECT_BWW)
+        if (stored && !BF16_FORM(a))
             t *= 1.0 + STORE_MARGIN;
         if (t < best_t) {
             best_t = t;
@@ -271,7 +282,8 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
      * 16x16x128 layers in inference) and slower on others (docs/performance.md) */
     int bwd_fwd_shape = training && !grouped && g->sh == 1 && g->sw == 1;
     int own_bww_shape = training && bf16 && cnn_bww_applies(g);
-    const int wanted[NCAND] = {1,  bwd_fwd_shape, own_bww_shape, bf16, wino_shape, own_wino_shape,
-                               dense_shape};
+    int bf16_wino_shape = bf16 && cnn_bwino_applies(g);
+    const int wanted[NCAND] = {1,         bwd_fwd_shape, own_bww_shape, bf16_wino_shape, bf16,
+                               wino_shape, own_wino_shape, dense_shape};
     return time_candidates(ctx, g, has_bias, act, training, bf16, wanted, key, out, err);
 }

@@ -27,11 +27,12 @@
 #include <immintrin.h>
 #endif
 
+#include "bf16_tile.h"
 #include "conv_bww.h"
 #include "core/core.h"
 
-#define MR 6 /* input channels in a register tile */
-#define NV 4 /* 16-lane vectors of output channels in a register tile */
+#define MR BF16_TILE_MR /* input channels in a register tile */
+#define NV BF16_TILE_NV /* 16-lane vectors of output channels in a register tile */
 #define CHUNK_BYTES ((size_t)256 << 10)
 
 /* Rows per chunk: D's and P's bytes near CHUNK_BYTES, even. */
@@ -140,56 +141,6 @@ static void pack_x(const cnn_conv_geom *g, const uint16_t *x, size_t end, size_t
     }
 }
 
-/* dw (m rows of ldw, nv*16 columns) += the pairs' products: P's m channels
- * (a pair every ldp values) by D's nv*16 channels (a pair every ldd). Inlined
- * with constant m and nv, so the tile stays in registers. */
-static inline __attribute__((always_inline)) void tile(const uint16_t *p, int ldp,
-                                                        const uint16_t *d, int ldd, int pairs,
-                                                        float *dw, int ldw, int m, int nv)
-{
-    __m512 acc[MR][NV];
-    for (int i = 0; i < m; i++)
-        for (int v = 0; v < nv; v++)
-            acc[i][v] = _mm512_loadu_ps(dw + (size_t)i * ldw + v * 16);
-    for (int j = 0; j < pairs; j++) {
-        __m512bh dv[NV];
-        for (int v = 0; v < nv; v++)
-            dv[v] = (__m512bh)_mm512_loadu_si512(d + (size_t)j * ldd + v * 32);
-        const uint16_t *pj = p + (size_t)j * ldp;
-        for (int i = 0; i < m; i++) {
-            int32_t pair;
-            memcpy(&pair, pj + 2 * i, sizeof pair);
-            __m512bh b = (__m512bh)_mm512_set1_epi32(pair);
-            for (int v = 0; v < nv; v++)
-                acc[i][v] = _mm512_dpbf16_ps(acc[i][v], dv[v], b);
-        }
-    }
-    for (int i = 0; i < m; i++)
-        for (int v = 0; v < nv; v++)
-            _mm512_storeu_ps(dw + (size_t)i * ldw + v * 16, acc[i][v]);
-}
-
-#define TILE(M, V)                                                                       \
-    case (M) * 8 + (V):                                                                  \
-        tile(p, ldp, d, ldd, pairs, dw, ldw, M, V);                                      \
-        break
-#define TILES(M) TILE(M, 1); TILE(M, 2); TILE(M, 3); TILE(M, 4)
-
-static void tile_any(const uint16_t *p, int ldp, const uint16_t *d, int ldd, int pairs, float *dw,
-                     int ldw, int m, int nv)
-{
-    switch (m * 8 + nv) {
-        TILES(1);
-        TILES(2);
-        TILES(3);
-        TILES(4);
-        TILES(5);
-        TILES(6);
-    default:
-        CNN_ASSERT(0);
-    }
-}
-
 /* One thread's rows [lo, hi) into its dw copy (zeroed first) and db copy. */
 static void rows_sum(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *dy, size_t lo,
                      size_t hi, char *mine, int bias)
@@ -211,8 +162,9 @@ static void rows_sum(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *
                     for (int o0 = 0; o0 < g->oc; o0 += 16 * NV) {
                         int m = g->ic - i0 < MR ? g->ic - i0 : MR;
                         int nv = (g->oc - o0) / 16 < NV ? (g->oc - o0) / 16 : NV;
-                        tile_any(p + 2 * i0, 2 * g->ic, d + 2 * o0, 2 * g->oc, pairs,
-                                 dwt + (size_t)i0 * g->oc + o0, g->oc, m, nv);
+                        cnn_bf16_tile(p + 2 * i0, 2, 2 * (size_t)g->ic, d + 2 * o0,
+                                      2 * (size_t)g->oc, pairs, dwt + (size_t)i0 * g->oc + o0,
+                                      (size_t)g->oc, 1, m, nv);
                     }
             }
     }

@@ -52,6 +52,7 @@ void cnn_fast_conv_destroy(cnn_fast_conv *c)
     cnn_dense_conv_free(&c->dd);
     cnn_free(c->wd_own);
     cnn_free(c->u_own);
+    cnn_free(c->ub_own);
     cnn_free(c->wflip_own);
     cnn_dnnl_prim_free(&c->fwd);
     cnn_dnnl_prim_free(&c->bwd_data);
@@ -107,6 +108,28 @@ static cnn_status wino_make(cnn_fast_conv *c, cnn_error *err)
     if (c->training)
         return cnn_dnnl_grow(&ctx->shared[SHARED_WEI], &ctx->shared_bytes[SHARED_WEI], bytes, err);
     if (!(c->u_own = cnn_alloc(bytes)))
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %zu MiB of Winograd "
+                             "weights", bytes >> 20);
+    return CNN_STATUS_OK;
+}
+
+/* cnnlab's bf16 Winograd (conv_bwino.c, CNN_RUN_OWN_WINO) in place of the
+ * direct kernel's forward and backward-data: the tiles' scratch shared,
+ * the transformed weights shared in training (each pass makes its own),
+ * owned in inference (a frozen plan's forward reuses them). */
+static cnn_status own_wino_make(cnn_fast_conv *c, cnn_error *err)
+{
+    cnn_dnnl *ctx = c->ctx;
+    c->own_threads = omp_get_max_threads();
+    size_t bytes = cnn_bwino_weight_bytes(&c->g);
+    cnn_status st = cnn_dnnl_grow(&ctx->shared[SHARED_SCRATCH], &ctx->shared_bytes[SHARED_SCRATCH],
+                                  cnn_bwino_scratch_bytes(&c->g, c->own_threads, c->training),
+                                  err);
+    if (st)
+        return st;
+    if (c->training)
+        return cnn_dnnl_grow(&ctx->shared[SHARED_WEI], &ctx->shared_bytes[SHARED_WEI], bytes, err);
+    if (!(c->ub_own = cnn_alloc(bytes)))
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %zu MiB of Winograd "
                              "weights", bytes >> 20);
     return CNN_STATUS_OK;
@@ -190,8 +213,10 @@ static cnn_status make_forward(cnn_fast_conv *c, const conv_mds *m, int bf16,
     }
     const char *impl = NULL;
     dnnl_primitive_desc_query(*fwd_pd, dnnl_query_impl_info_str, 0, &impl);
-    snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
-    if ((st = cnn_dnnl_prim_make(ctx, *fwd_pd, &c->fwd, err)))
+    snprintf(c->impl, sizeof c->impl, "%s", c->own_wino ? "winograd:bf16 F(2x2,3x3), cnnlab's"
+                                          : impl ? impl : "?");
+    /* cnnlab's Winograd: the descriptor serves the sides (and backward-weights' hint) */
+    if (!c->own_wino && (st = cnn_dnnl_prim_make(ctx, *fwd_pd, &c->fwd, err)))
         goto fail;
     q = dnnl_primitive_desc_query_md(*fwd_pd, dnnl_query_src_md, 0);
     if ((st = cnn_dnnl_side_make(ctx, &m->src, q, 1, SHARED_IN, &c->src, err)))
@@ -202,6 +227,10 @@ static cnn_status make_forward(cnn_fast_conv *c, const conv_mds *m, int bf16,
     DNNL_TRY(dnnl_memory_create(&c->bias, &m->bias, ctx->engine, DNNL_MEMORY_NONE), "memory");
     DNNL_TRY(dnnl_memory_create(&c->wei_user, &m->wei_user, ctx->engine, DNNL_MEMORY_NONE),
              "memory");
+    if (c->own_wino) {
+        st = own_wino_make(c, err);
+        goto fail;
+    }
     q = dnnl_primitive_desc_query_md(*fwd_pd, dnnl_query_weights_md, 0);
     if ((st = cnn_dnnl_reorder_make(ctx, &m->wei_user, q, &c->reorder_fwd, err)))
         goto fail;
@@ -302,7 +331,13 @@ static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
     dnnl_primitive_attr_t attr = cnn_dnnl_attr(CNN_ACT_NONE);
     dnnl_primitive_desc_t bwd_d_pd = NULL;
     dnnl_convolution_desc_t d;
-    const dnnl_memory_desc_t *q;
+    const dnnl_memory_desc_t *q, *ddst_q = &m->ddst_k;
+    if (c->own_wino) { /* backward-data by conv_bwino.c: dy and dx as the direct kernel's */
+        if ((st = cnn_dnnl_side_make(ctx, &m->dy, ddst_q, 1, SHARED_OUT, &c->diff_dst, err)) ||
+            (st = cnn_dnnl_side_make(ctx, &m->dx, &m->dsrc_k, 0, SHARED_GRAD, &c->diff_src, err)))
+            goto fail;
+        goto weights;
+    }
     if (bwd_fwd) {
         if (!(c->bwd_as_fwd = bwd_as_forward(c, m, attr, &bwd_d_pd))) {
             st = cnn_error_set(err, CNN_STATUS_BACKEND, "no backward-data as a forward for this "
@@ -319,7 +354,7 @@ static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
     }
     if ((st = cnn_dnnl_prim_make(ctx, bwd_d_pd, &c->bwd_data, err)))
         goto fail;
-    const dnnl_memory_desc_t *ddst_q = dnnl_primitive_desc_query_md(
+    ddst_q = dnnl_primitive_desc_query_md(
         bwd_d_pd, c->bwd_as_fwd ? dnnl_query_src_md : dnnl_query_diff_dst_md, 0);
     if ((st = cnn_dnnl_side_make(ctx, &m->dy, ddst_q, 1, SHARED_OUT, &c->diff_dst, err)))
         goto fail;
@@ -351,6 +386,7 @@ static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
             goto fail;
     }
 
+weights:;
     const dnnl_memory_desc_t *src_q = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_src_md, 0);
     st = c->own_bww ? own_bww_make(c, m, src_q, ddst_q, err)
                     : make_backward_weights(c, m, fwd_pd, src_q, ddst_q, err);
@@ -366,11 +402,16 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
                               cnn_error *err)
 {
     int bf16 = run & CNN_RUN_BF16, bwd_fwd = (run & CNN_RUN_BWD_FWD) && training;
-    int own_bww = (run & CNN_RUN_OWN_BWW) && training;
+    int own_bww = (run & CNN_RUN_OWN_BWW) && training, own_wino = run & CNN_RUN_OWN_WINO;
     if (own_bww && !(bf16 && algo == CNN_CONV_DIRECT && cnn_bww_applies(g)))
         return cnn_error_set(err, CNN_STATUS_BACKEND, "cnnlab's weight gradient is for bf16 "
                              "direct convolutions, ungrouped, with a multiple of 16 output "
                              "channels, on a build with AVX512_BF16");
+    if (own_wino && !(bf16 && algo == CNN_CONV_DIRECT && !bwd_fwd && cnn_bwino_applies(g)))
+        return cnn_error_set(err, CNN_STATUS_BACKEND, "cnnlab's bf16 Winograd is for bf16 3x3 "
+                             "stride-1 convolutions, ungrouped, with multiples of 16 input and "
+                             "output channels, on a build with AVX512_BF16 (and runs "
+                             "backward-data itself)");
     if ((run & CNN_RUN_STORAGE) && !(bf16 && algo == CNN_CONV_DIRECT))
         return cnn_error_set(err, CNN_STATUS_BACKEND, "bf16 activations are read and written "
                              "by bf16 direct convolutions only");
@@ -390,6 +431,7 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
     c->training = training;
     c->run = run;
     c->own_bww = own_bww;
+    c->own_wino = own_wino;
     if (algo == CNN_CONV_DENSE || algo == CNN_CONV_WINOGRAD_SGEMM) {
         st = algo == CNN_CONV_DENSE ? dense_make(c, err) : wino_make(c, err);
     } else {
@@ -432,7 +474,7 @@ int cnn_fast_conv_storage(int training, cnn_act act)
 
 int cnn_fast_conv_keeps_weights(const cnn_fast_conv *c)
 {
-    return !c->training && (c->dense || c->wino || c->reorder_fwd.p != NULL);
+    return !c->training && (c->dense || c->wino || c->own_wino || c->reorder_fwd.p != NULL);
 }
 
 void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, const float *b,
@@ -459,6 +501,19 @@ void cnn_fast_conv_forward(cnn_fast_conv *c, const float *x, const float *w, con
             cnn_wino_conv_weights(&c->wc, w, 0, u);
         cnn_wino_conv_forward(&c->wc, x, u, c->has_bias ? b : NULL, c->act == CNN_ACT_RELU, y,
                               ctx->shared[SHARED_SCRATCH]);
+        return;
+    }
+    if (c->own_wino) {
+        uint16_t *u = c->training ? ctx->shared[SHARED_WEI] : c->ub_own;
+        void *xk = NULL, *yk = NULL;
+        if (w)
+            cnn_bwino_weights(&c->g, w, 0, u);
+        dnnl_memory_get_data_handle(cnn_dnnl_side_bind(ctx, &c->src, x, 1), &xk);
+        dnnl_memory_get_data_handle(cnn_dnnl_side_bind(ctx, &c->dst, y, 0), &yk);
+        cnn_bwino_forward(&c->g, xk, u, c->has_bias ? b : NULL, c->act == CNN_ACT_RELU, yk,
+                          (c->run & CNN_RUN_Y_BF16) != 0, ctx->shared[SHARED_SCRATCH],
+                          c->own_threads);
+        cnn_dnnl_side_finish(ctx, &c->dst);
         return;
     }
     dnnl_memory_t wei = c->reorder_fwd.p ? c->wei_fwd : c->wei_user;
@@ -522,7 +577,15 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         return;
     }
     dnnl_memory_t diff_dst = cnn_dnnl_side_bind(ctx, &c->diff_dst, dy, 1);
-    if (dx) {
+    if (dx && c->own_wino) { /* backward-data's weights: flipped, from the latest forward's */
+        uint16_t *u = ctx->shared[SHARED_WEI];
+        void *dyk = NULL, *dxk = NULL;
+        cnn_bwino_weights(&c->g, c->w_last, 1, u);
+        dnnl_memory_get_data_handle(diff_dst, &dyk);
+        dnnl_memory_get_data_handle(cnn_dnnl_side_bind(ctx, &c->diff_src, dx, 0), &dxk);
+        cnn_bwino_backward_data(&c->g, dyk, u, dxk, ctx->shared[SHARED_SCRATCH], c->own_threads);
+        cnn_dnnl_side_finish(ctx, &c->diff_src);
+    } else if (dx) {
         /* The weights backward-data reads: the forward's copy, or (as a
          * forward) the flipped ones; either refreshed into its own layout
          * when the kernel wants another (wei_bwd). */

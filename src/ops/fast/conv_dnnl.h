@@ -13,6 +13,7 @@
 
 #include <dnnl.h>
 
+#include "conv_bwino.h"
 #include "conv_bww.h"
 #include "conv_dense.h"
 #include "conv_wino.h"
@@ -22,7 +23,8 @@
 /* How a direct kernel runs (cnn_fast_conv_make's run; conv_auto.c's choices
  * and the third field of its disk cache): on bf16, and in training with its
  * stride-1 backward-data as a forward primitive (conv_dnnl.c, bwd_as_forward)
- * and, on bf16, its weight gradient from conv_bww.c.
+ * and, on bf16, its weight gradient from conv_bww.c, its forward and
+ * backward-data from conv_bwino.c's Winograd.
  * The storage bits (a bf16 kernel only; never cached: the plan's choice) read
  * x, write y or read dy stored as bf16 (CNN_FAST_X_BF16, CNN_FAST_Y_BF16,
  * CNN_FAST_DY_BF16 in fast.h). */
@@ -33,16 +35,19 @@ enum {
     CNN_RUN_Y_BF16 = CNN_FAST_Y_BF16,
     CNN_RUN_DY_BF16 = CNN_FAST_DY_BF16,
     /* bf16 training: the weight gradient from conv_bww.c, not oneDNN's */
-    CNN_RUN_OWN_BWW = 128
+    CNN_RUN_OWN_BWW = 128,
+    /* bf16, 3x3 stride 1: the forward and backward-data by conv_bwino.c's
+     * Winograd F(2x2, 3x3), not oneDNN's direct kernels */
+    CNN_RUN_OWN_WINO = 256
 };
 #define CNN_RUN_STORAGE (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16 | CNN_RUN_DY_BF16)
 /* The bits a timed choice carries (the disk cache's run field): a new
  * candidate's bit belongs here, or caches will never hold its choice. */
-#define CNN_RUN_CHOICE (CNN_RUN_BF16 | CNN_RUN_BWD_FWD | CNN_RUN_OWN_BWW)
+#define CNN_RUN_CHOICE (CNN_RUN_BF16 | CNN_RUN_BWD_FWD | CNN_RUN_OWN_BWW | CNN_RUN_OWN_WINO)
 
 /* Kernel-side buffers that live only within one call, shared by all
- * convolutions; SHARED_SCRATCH: cnnlab's own kernels' (conv_wino.c's tiles,
- * conv_bww.c's sums). */
+ * convolutions; SHARED_SCRATCH: cnnlab's own kernels' (conv_wino.c's and
+ * conv_bwino.c's tiles, conv_bww.c's sums). */
 enum { SHARED_IN, SHARED_OUT, SHARED_GRAD, SHARED_WEI, SHARED_SCRATCH, SHARED_COUNT };
 
 #define MAX_CHOICES 64
@@ -106,6 +111,12 @@ struct cnn_fast_conv {
     /* bwd_weights unused: conv_bww.c on the bf16 x and dy (CNN_RUN_OWN_BWW),
      * with SHARED_SCRATCH for up to bww_threads threads */
     int own_bww, bww_threads;
+    /* fwd and bwd_data unused: conv_bwino.c (CNN_RUN_OWN_WINO) on the bf16 x
+     * and dy, its transformed weights in ub_own (inference) or SHARED_WEI
+     * (training, made again by each pass), its tiles in SHARED_SCRATCH for up
+     * to own_threads threads */
+    int own_wino, own_threads;
+    uint16_t *ub_own;
     float *wflip_own;
     dnnl_memory_t wflip_user;
     cnn_dnnl_side src, dst, diff_dst, diff_src;

@@ -1,0 +1,35 @@
+/* conv_bwino.h: 3x3 stride-1 convolutions on bf16 activations by Winograd's
+ * F(2x2, 3x3), with AVX512_BF16's pair dot products (conv_bwino.c has the
+ * formulas). Used by the fast convolution (conv_dnnl.c) in place of a bf16
+ * direct kernel's forward and backward-data where CNN_CONV_AUTO's timing says
+ * it is faster (CNN_RUN_OWN_WINO). The caller owns the transformed weights
+ * and the scratch. */
+#ifndef CNN_OPS_FAST_CONV_BWINO_H
+#define CNN_OPS_FAST_CONV_BWINO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops/ops.h"
+
+/* 1 where this build has the kernel (AVX512_BF16) and the shape suits it:
+ * 3x3, stride 1, the same padding (0 to 2) on both axes, ungrouped, input and
+ * output channels multiples of 16. */
+int cnn_bwino_applies(const cnn_conv_geom *g);
+/* Bytes of one set of transformed weights (forward's or backward-data's). */
+size_t cnn_bwino_weight_bytes(const cnn_conv_geom *g);
+/* Bytes of scratch with up to `threads` threads: forward, or (training = 1)
+ * backward-data as well. */
+size_t cnn_bwino_scratch_bytes(const cnn_conv_geom *g, int threads, int training);
+/* w (OC,IC,3,3) -> u, for the forward (flip = 0) or backward-data (flip = 1). */
+void cnn_bwino_weights(const cnn_conv_geom *g, const float *w, int flip, uint16_t *u);
+/* x (N,IH,IW,IC) bf16, u (flip 0), b (OC) or NULL -> y (N,OH,OW,OC), floats
+ * or (y_bf16) bf16, then ReLU if relu; at most `threads` threads. */
+void cnn_bwino_forward(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *u,
+                       const float *b, int relu, void *y, int y_bf16, void *scratch,
+                       int threads);
+/* dy (N,OH,OW,OC) bf16, u (flip 1) -> dx (N,IH,IW,IC), floats. */
+void cnn_bwino_backward_data(const cnn_conv_geom *g, const uint16_t *dy, const uint16_t *u,
+                             float *dx, void *scratch, int threads);
+
+#endif
