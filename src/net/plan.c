@@ -119,7 +119,7 @@ int cnn_precision_parse(const char *s, cnn_precision *out)
 }
 
 static const char *const conv_algo_names[] = {"auto", "direct", "winograd", "dense",
-                                               "winograd-sgemm"};
+                                               "winograd-sgemm", "winograd-bf16"};
 
 #define CONV_ALGO_COUNT ((int)(sizeof conv_algo_names / sizeof conv_algo_names[0]))
 

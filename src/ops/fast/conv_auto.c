@@ -104,14 +104,16 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
 {
     cnn_conv_algo algo;
     int run;
-    char stored[224], why[240];
+    char stored[320], why[336];
     cnn_error err;
     if (!cnn_conv_cache_find(key, &algo, &run, stored, sizeof stored) ||
         ((run & CNN_RUN_BF16) && (!bf16 || algo != CNN_CONV_DIRECT)) ||
         ((run & CNN_RUN_BWD_FWD) && (!training || algo != CNN_CONV_DIRECT)) ||
         ((run & CNN_RUN_OWN_BWW) && (!training || !(run & CNN_RUN_BF16) || !cnn_bww_applies(g))) ||
         ((run & CNN_RUN_OWN_WINO) &&
-         (!(run & CNN_RUN_BF16) || (run & CNN_RUN_BWD_FWD) || !cnn_bwino_applies(g))))
+         (!(run & CNN_RUN_BF16) || (run & CNN_RUN_BWD_FWD) || !cnn_bwino_applies(g))) ||
+        ((run & CNN_RUN_WINO_BWW) && (!training || !(run & CNN_RUN_BF16) ||
+                                      (run & CNN_RUN_OWN_BWW) || !cnn_bwino_applies(g))))
         return 0;
     cnn_dnnl_sizes had = cnn_dnnl_sizes_of(ctx);
     if (cnn_fast_conv_make(ctx, g, has_bias, act, training, run, algo, out, &err) !=
@@ -130,28 +132,67 @@ static int make_cached(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias, cnn_
  * one candidate's); then the fastest made again from the sizes before the
  * timing, so the shared buffers hold what it needs and no more. Remembers the
  * choice in ctx and stores it on disk under key. */
-enum { DIRECT, DIRECT_BWD_FWD, DIRECT_BWW, BF16_WINO, DIRECT32, WINO, WINO_SGEMM, DENSE, NCAND };
-/* the bf16 direct forms, timed on the plan's bf16 storage */
-#define BF16_FORM(a) ((a) <= BF16_WINO)
+enum {
+    DIRECT,
+    DIRECT_BWD_FWD,
+    DIRECT_BWW,
+    BF16_WINO,
+    BF16_WINO_BWW,
+    DIRECT32,
+    WINO,
+    WINO_SGEMM,
+    DENSE,
+    NCAND
+};
+/* the forms of a bf16 kernel (named by their run bits, form_name), timed on
+ * the plan's bf16 storage */
+#define BF16_FORM(a) ((a) <= BF16_WINO_BWW)
+
+/* The algorithm a candidate runs. */
+static cnn_conv_algo algo_of(int candidate)
+{
+    switch (candidate) {
+    case WINO:
+        return CNN_CONV_WINOGRAD;
+    case WINO_SGEMM:
+        return CNN_CONV_WINOGRAD_SGEMM;
+    case DENSE:
+        return CNN_CONV_DENSE;
+    default:
+        return CNN_CONV_DIRECT;
+    }
+}
+
+/* A bf16 form's name: how forward and backward-data run, then the weight
+ * gradient where it is cnnlab's. */
+static const char *form_name(int run, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s",
+             run & CNN_RUN_OWN_WINO  ? "winograd"
+             : run & CNN_RUN_BWD_FWD ? "direct/fwd-bwd"
+                                     : "direct",
+             run & CNN_RUN_OWN_BWW    ? "+own-bww"
+             : run & CNN_RUN_WINO_BWW ? "+wino-bww"
+                                      : "");
+    return buf;
+}
 #define STORE_MARGIN 0.05
 
 static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bias,
                                   cnn_act act, int training, int bf16, const int wanted[NCAND],
                                   const char *key, cnn_fast_conv **out, cnn_error *err)
 {
-    static const cnn_conv_algo algo_of[NCAND] = {
-        CNN_CONV_DIRECT,   CNN_CONV_DIRECT,         CNN_CONV_DIRECT, CNN_CONV_DIRECT,
-        CNN_CONV_DIRECT,   CNN_CONV_WINOGRAD,       CNN_CONV_WINOGRAD_SGEMM, CNN_CONV_DENSE};
-    /* (DIRECT_BWW is named after the form it extends: "direct+own-bww") */
-    static const char *const name_of[NCAND] = {
-        "direct",        "direct/fwd-bwd",      "",           "winograd",   "fp32 direct",
-        "fp32 winograd", "fp32 winograd-sgemm", "fp32 dense"};
+    /* (the bf16 forms' names: form_name) */
+    static const char *const name_of[NCAND] = {[DIRECT32] = "fp32 direct",
+                                               [WINO] = "fp32 winograd",
+                                               [WINO_SGEMM] = "fp32 winograd-sgemm",
+                                               [DENSE] = "fp32 dense"};
     /* how each candidate runs (CNN_RUN_*); with CNN_FAST_MAY_STORE the bf16
      * kernels are timed reading x and writing y stored as bf16 where the plan
      * can run them so (cnn_fast_conv_storage; dy only where a pooling writes
      * it, not timed), the fp32 forms on floats */
     const int on_bf16 = bf16 & CNN_FAST_BF16 ? CNN_RUN_BF16 : 0;
-    int run_of[NCAND] = {on_bf16, on_bf16 | CNN_RUN_BWD_FWD, 0, 0, 0, 0, 0, 0};
+    int run_of[NCAND] = {on_bf16, on_bf16 | CNN_RUN_BWD_FWD, 0, 0, 0, 0, 0, 0, 0};
     const int stored =
         on_bf16 && (bf16 & CNN_FAST_MAY_STORE)
             ? cnn_fast_conv_storage(training, act) & (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16)
@@ -159,7 +200,7 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
     double best_t = 1e30;
     int best = DIRECT;
     const cnn_dnnl_sizes start = cnn_dnnl_sizes_of(ctx);
-    char why[224];
+    char why[320];
     int used = snprintf(why, sizeof why, stored ? "(timed with bf16 storage:" : "(timed:");
     timing_data data;
     cnn_status st = timing_alloc(g, &data, err);
@@ -174,16 +215,18 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
             run_of[a] = run_of[best] | CNN_RUN_OWN_BWW;
         if (a == BF16_WINO) /* the same weight gradient, the rest by cnnlab's Winograd */
             run_of[a] = (run_of[best] & ~CNN_RUN_BWD_FWD) | CNN_RUN_OWN_WINO;
+        if (a == BF16_WINO_BWW) /* the best so far with the weight gradient by Winograd */
+            run_of[a] = (run_of[best] & ~CNN_RUN_OWN_BWW) | CNN_RUN_WINO_BWW;
         /* direct must exist; another form may not (no Winograd kernel for
          * this shape on this CPU, say) */
         const int timed_run = run_of[a] | (BF16_FORM(a) ? stored : 0);
-        st = cnn_fast_conv_make(ctx, g, has_bias, act, training, timed_run, algo_of[a], &c,
+        st = cnn_fast_conv_make(ctx, g, has_bias, act, training, timed_run, algo_of(a), &c,
                                 a == DIRECT ? err : &cerr);
         if (st && timed_run != run_of[a]) {
             /* no kernel on storage: the plan would fall back to fp32
              * activations (plan.c), so it is timed as that runs it */
             cnn_dnnl_give_back(ctx, &start);
-            st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], algo_of[a], &c,
+            st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[a], algo_of(a), &c,
                                     a == DIRECT ? err : &cerr);
         }
         if (st) {
@@ -197,12 +240,10 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         double t = time_step(c, training, &data);
         cnn_fast_conv_destroy(c);
         cnn_dnnl_give_back(ctx, &start);
-        used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s%s %.1f ms",
+        char form[40];
+        used += snprintf(why + used, sizeof why - (size_t)used, "%s %s%s %.1f ms",
                          a ? "," : "", BF16_FORM(a) ? (on_bf16 ? "bf16 " : "fp32 ") : "",
-                         a == DIRECT_BWW ? name_of[best] : name_of[a],
-                         a == DIRECT_BWW                                  ? "+own-bww"
-                         : a == BF16_WINO && (run_of[a] & CNN_RUN_OWN_BWW) ? "+own-bww"
-                                                                           : "",
+                         BF16_FORM(a) ? form_name(run_of[a], form, sizeof form) : name_of[a],
                          t * 1e3);
         if (used >= (int)sizeof why)
             used = (int)sizeof why - 1; /* cut, never past the end */
@@ -217,14 +258,14 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
     }
     timing_free(&data);
     cnn_fast_conv *kept = NULL;
-    if ((st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[best], algo_of[best],
+    if ((st = cnn_fast_conv_make(ctx, g, has_bias, act, training, run_of[best], algo_of(best),
                                  &kept, err)))
         return st;
     snprintf(why + used, sizeof why - (size_t)used, ")");
     *out = kept;
     impl_append(kept, why);
-    remember(ctx, g, has_bias, act, training, bf16, algo_of[best], run_of[best], why);
-    cnn_conv_cache_store(key, algo_of[best], run_of[best], why);
+    remember(ctx, g, has_bias, act, training, bf16, algo_of(best), run_of[best], why);
+    cnn_conv_cache_store(key, algo_of(best), run_of[best], why);
     return CNN_STATUS_OK;
 }
 
@@ -246,6 +287,13 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     int wino_shape = !grouped && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1;
     int own_wino_shape = !grouped && cnn_wino_conv_applies(g);
     int dense_shape = !grouped && cnn_dense_conv_applies(g);
+    if (algo == CNN_CONV_WINOGRAD_BF16) { /* cnnlab's bf16 Winograd where it applies */
+        if (bf16 && cnn_bwino_applies(g))
+            return cnn_fast_conv_make(ctx, g, has_bias, act, training,
+                                      CNN_RUN_BF16 | CNN_RUN_OWN_WINO | store, CNN_CONV_DIRECT,
+                                      out, err);
+        algo = CNN_CONV_DIRECT;
+    }
     if ((algo == CNN_CONV_WINOGRAD && !wino_shape) || (algo == CNN_CONV_DENSE && !dense_shape) ||
         (algo == CNN_CONV_WINOGRAD_SGEMM && !own_wino_shape))
         algo = CNN_CONV_DIRECT; /* asked for where it applies; the rest stays direct */
@@ -283,7 +331,8 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     int bwd_fwd_shape = training && !grouped && g->sh == 1 && g->sw == 1;
     int own_bww_shape = training && bf16 && cnn_bww_applies(g);
     int bf16_wino_shape = bf16 && cnn_bwino_applies(g);
-    const int wanted[NCAND] = {1,         bwd_fwd_shape, own_bww_shape, bf16_wino_shape, bf16,
+    const int wanted[NCAND] = {1,          bwd_fwd_shape,  own_bww_shape,
+                               bf16_wino_shape, training && bf16_wino_shape, bf16,
                                wino_shape, own_wino_shape, dense_shape};
     return time_candidates(ctx, g, has_bias, act, training, bf16, wanted, key, out, err);
 }

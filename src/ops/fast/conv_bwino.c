@@ -98,6 +98,32 @@ size_t cnn_bwino_scratch_bytes(const cnn_conv_geom *g, int threads, int training
     return each * (size_t)(threads > 0 ? threads : 1);
 }
 
+/* Backward-weights: a thread's scratch, its dU copy (16 x IC x OC floats)
+ * at offset 0, then its db copy, V and D (byte offsets; bytes: the whole);
+ * tiles a chunk, even. A chunk's V and D of one position near BWW_SLICE. */
+#define BWW_SLICE ((size_t)128 << 10)
+typedef struct bww_layout {
+    size_t db, v, d, bytes;
+    int tiles;
+} bww_layout;
+
+static bww_layout bww_layout_of(const cnn_conv_geom *g)
+{
+    bww_layout l;
+    size_t t = BWW_SLICE / ((size_t)(g->ic + g->oc) * 2);
+    l.tiles = (int)((t < 16 ? 16 : t > 512 ? 512 : t) & ~(size_t)1);
+    l.db = aligned((size_t)XI * g->ic * g->oc * 4);
+    l.v = l.db + aligned((size_t)g->oc * 4);
+    l.d = l.v + aligned((size_t)XI * l.tiles * g->ic * 2);
+    l.bytes = l.d + aligned((size_t)XI * l.tiles * g->oc * 2);
+    return l;
+}
+
+size_t cnn_bwino_bww_scratch_bytes(const cnn_conv_geom *g, int threads)
+{
+    return bww_layout_of(g).bytes * (size_t)(threads > 0 ? threads : 1);
+}
+
 void cnn_bwino_weights(const cnn_conv_geom *g, const float *w, int flip, uint16_t *u)
 {
     /* the convolution as run: c inputs, k outputs */
@@ -142,44 +168,58 @@ static void tile_at(const wgeom *q, size_t tile, size_t *n, int *oy, int *ox)
     *n = tile / ((size_t)q->tw * q->th);
 }
 
+/* The input tile of a tile: src[y][x] the channels of its 4x4 input
+ * positions (NULL: padding). */
+static void tile_sources(const wgeom *q, const uint16_t *in, size_t tile,
+                         const uint16_t *src[4][4])
+{
+    size_t n;
+    int oy, ox;
+    tile_at(q, tile, &n, &oy, &ox);
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 4; x++) {
+            int iy = oy - q->pad + y, ix = ox - q->pad + x;
+            src[y][x] = iy >= 0 && iy < q->ih && ix >= 0 && ix < q->iw
+                            ? in + ((n * q->ih + iy) * q->iw + ix) * q->c
+                            : NULL;
+        }
+}
+
+/* v[xi] = (B^T d B)[xi] of channels c0 .. c0 + 15, rounded to bf16. */
+static inline void input_transform(const uint16_t *const src[4][4], int c0, __m256i v[XI])
+{
+    __m512 d[4][4], r[4][4];
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 4; x++)
+            d[y][x] = src[y][x] ? cnn_bf16_load16(src[y][x] + c0) : _mm512_setzero_ps();
+    for (int x = 0; x < 4; x++) { /* B^T d */
+        r[0][x] = _mm512_sub_ps(d[0][x], d[2][x]);
+        r[1][x] = _mm512_add_ps(d[1][x], d[2][x]);
+        r[2][x] = _mm512_sub_ps(d[2][x], d[1][x]);
+        r[3][x] = _mm512_sub_ps(d[1][x], d[3][x]);
+    }
+    for (int y = 0; y < 4; y++) { /* (B^T d) B */
+        const __m512 e[4] = {_mm512_sub_ps(r[y][0], r[y][2]), _mm512_add_ps(r[y][1], r[y][2]),
+                             _mm512_sub_ps(r[y][2], r[y][1]), _mm512_sub_ps(r[y][1], r[y][3])};
+        for (int x = 0; x < 4; x++)
+            v[y * 4 + x] = (__m256i)_mm512_cvtneps_pbh(e[x]);
+    }
+}
+
 /* V of tiles t0 .. t0 + nt - 1: V[xi][t][c], chunk-relative t, `tiles` per xi. */
 static void transform_in(const wgeom *q, const uint16_t *in, size_t t0, int nt, int tiles,
                          uint16_t *v)
 {
     const size_t plane = (size_t)tiles * q->c;
     for (int t = 0; t < nt; t++) {
-        size_t n;
-        int oy, ox;
-        tile_at(q, t0 + t, &n, &oy, &ox);
-        const uint16_t *src[4][4]; /* NULL: padding */
-        for (int y = 0; y < 4; y++)
-            for (int x = 0; x < 4; x++) {
-                int iy = oy - q->pad + y, ix = ox - q->pad + x;
-                src[y][x] = iy >= 0 && iy < q->ih && ix >= 0 && ix < q->iw
-                                ? in + ((n * q->ih + iy) * q->iw + ix) * q->c
-                                : NULL;
-            }
+        const uint16_t *src[4][4];
+        tile_sources(q, in, t0 + t, src);
         uint16_t *to = v + (size_t)t * q->c;
         for (int c0 = 0; c0 < q->c; c0 += 16) {
-            __m512 d[4][4], r[4][4];
-            for (int y = 0; y < 4; y++)
-                for (int x = 0; x < 4; x++)
-                    d[y][x] = src[y][x] ? cnn_bf16_load16(src[y][x] + c0) : _mm512_setzero_ps();
-            for (int x = 0; x < 4; x++) { /* B^T d */
-                r[0][x] = _mm512_sub_ps(d[0][x], d[2][x]);
-                r[1][x] = _mm512_add_ps(d[1][x], d[2][x]);
-                r[2][x] = _mm512_sub_ps(d[2][x], d[1][x]);
-                r[3][x] = _mm512_sub_ps(d[1][x], d[3][x]);
-            }
-            for (int y = 0; y < 4; y++) { /* (B^T d) B */
-                const __m512 e[4] = {_mm512_sub_ps(r[y][0], r[y][2]),
-                                     _mm512_add_ps(r[y][1], r[y][2]),
-                                     _mm512_sub_ps(r[y][2], r[y][1]),
-                                     _mm512_sub_ps(r[y][1], r[y][3])};
-                for (int x = 0; x < 4; x++)
-                    _mm256_storeu_si256((__m256i *)(void *)(to + (y * 4 + x) * plane + c0),
-                                        (__m256i)_mm512_cvtneps_pbh(e[x]));
-            }
+            __m256i e[XI];
+            input_transform(src, c0, e);
+            for (int xi = 0; xi < XI; xi++)
+                _mm256_storeu_si256((__m256i *)(void *)(to + xi * plane + c0), e[xi]);
         }
     }
 }
@@ -258,6 +298,167 @@ static void run(const wgeom *q, const uint16_t *in, const uint16_t *u, const flo
     }
 }
 
+/* Two tiles' 16 values each, interleaved value by value: a0 b0 a1 b1 ... */
+static inline __m512i interleave(__m256i a, __m256i b)
+{
+    return _mm512_or_si512(_mm512_cvtepu16_epi32(a),
+                           _mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+}
+
+/* The output gradient of a tile: src[y][x] the channels of its 2x2 output
+ * positions (NULL: past the map's edge). */
+static void grad_sources(const wgeom *q, const uint16_t *dy, size_t tile,
+                         const uint16_t *src[2][2])
+{
+    size_t n;
+    int oy, ox;
+    tile_at(q, tile, &n, &oy, &ox);
+    for (int y = 0; y < 2; y++)
+        for (int x = 0; x < 2; x++)
+            src[y][x] = oy + y < q->oh && ox + x < q->ow
+                            ? dy + ((n * q->oh + oy + y) * q->ow + ox + x) * q->k
+                            : NULL;
+}
+
+/* m[xi] = (A dY A^T)[xi] of channels k0 .. k0 + 15, rounded to bf16; the
+ * tile's dY added into db (16 floats). */
+static inline void grad_transform(const uint16_t *const src[2][2], int k0, __m256i m[XI],
+                                  float *db)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 d[2][2], r[4][2], sum = zero;
+    for (int y = 0; y < 2; y++)
+        for (int x = 0; x < 2; x++) {
+            d[y][x] = src[y][x] ? cnn_bf16_load16(src[y][x] + k0) : zero;
+            sum = _mm512_add_ps(sum, d[y][x]);
+        }
+    _mm512_storeu_ps(db, _mm512_add_ps(_mm512_loadu_ps(db), sum));
+    for (int x = 0; x < 2; x++) { /* A dY */
+        r[0][x] = d[0][x];
+        r[1][x] = _mm512_add_ps(d[0][x], d[1][x]);
+        r[2][x] = _mm512_sub_ps(d[0][x], d[1][x]);
+        r[3][x] = _mm512_sub_ps(zero, d[1][x]);
+    }
+    for (int y = 0; y < 4; y++) { /* (A dY) A^T */
+        const __m512 e[4] = {r[y][0], _mm512_add_ps(r[y][0], r[y][1]),
+                             _mm512_sub_ps(r[y][0], r[y][1]), _mm512_sub_ps(zero, r[y][1])};
+        for (int x = 0; x < 4; x++)
+            m[y * 4 + x] = (__m256i)_mm512_cvtneps_pbh(e[x]);
+    }
+}
+
+/* One thread's tiles [lo, hi) into its dU and db copies (zeroed first): per
+ * chunk, V of x and D of dy with tiles t and t+1 interleaved (V[xi][t/2][c][2],
+ * D[xi][t/2][k][2]; an odd last tile pairs with zeros), then per position xi
+ * dU[xi] (IC x OC) += V[xi]^T D[xi], the sum running over the tile pairs. */
+static void bww_tiles(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *dy, size_t lo,
+                      size_t hi, char *mine)
+{
+    const wgeom q = forward_of(g);
+    const bww_layout l = bww_layout_of(g);
+    const int ic = g->ic, oc = g->oc;
+    float *du = (float *)(void *)mine, *db = (float *)(void *)(mine + l.db);
+    uint16_t *v = (uint16_t *)(void *)(mine + l.v), *d = (uint16_t *)(void *)(mine + l.d);
+    memset(du, 0, (size_t)XI * ic * oc * 4);
+    memset(db, 0, (size_t)oc * 4);
+    for (size_t t0 = lo; t0 < hi; t0 += (size_t)l.tiles) {
+        const int nt = hi - t0 < (size_t)l.tiles ? (int)(hi - t0) : l.tiles;
+        const int pairs = (nt + 1) / 2;
+        const size_t vplane = (size_t)pairs * ic * 2, dplane = (size_t)pairs * oc * 2;
+        for (int j = 0; j < pairs; j++) {
+            const size_t ta = t0 + 2 * (size_t)j;
+            const int has_b = 2 * j + 1 < nt;
+            const uint16_t *xa[4][4], *xb[4][4], *ga[2][2], *gb[2][2];
+            tile_sources(&q, x, ta, xa);
+            grad_sources(&q, dy, ta, ga);
+            if (has_b) {
+                tile_sources(&q, x, ta + 1, xb);
+                grad_sources(&q, dy, ta + 1, gb);
+            }
+            for (int c0 = 0; c0 < ic; c0 += 16) {
+                __m256i ea[XI], eb[XI];
+                input_transform(xa, c0, ea);
+                if (has_b)
+                    input_transform(xb, c0, eb);
+                for (int xi = 0; xi < XI; xi++)
+                    _mm512_storeu_si512(v + xi * vplane + ((size_t)j * ic + c0) * 2,
+                                        interleave(ea[xi], has_b ? eb[xi]
+                                                                 : _mm256_setzero_si256()));
+            }
+            for (int k0 = 0; k0 < oc; k0 += 16) {
+                __m256i ma[XI], mb[XI];
+                grad_transform(ga, k0, ma, db + k0);
+                if (has_b)
+                    grad_transform(gb, k0, mb, db + k0);
+                for (int xi = 0; xi < XI; xi++)
+                    _mm512_storeu_si512(d + xi * dplane + ((size_t)j * oc + k0) * 2,
+                                        interleave(ma[xi], has_b ? mb[xi]
+                                                                 : _mm256_setzero_si256()));
+            }
+        }
+        for (int xi = 0; xi < XI; xi++)
+            for (int c0 = 0; c0 < ic; c0 += BF16_TILE_MR)
+                for (int k0 = 0; k0 < oc; k0 += 16 * BF16_TILE_NV) {
+                    const int m = ic - c0 < BF16_TILE_MR ? ic - c0 : BF16_TILE_MR;
+                    const int nv = (oc - k0) / 16 < BF16_TILE_NV ? (oc - k0) / 16 : BF16_TILE_NV;
+                    cnn_bf16_tile(v + xi * vplane + 2 * (size_t)c0, 2, 2 * (size_t)ic,
+                                  d + xi * dplane + 2 * (size_t)k0, 2 * (size_t)oc, pairs,
+                                  du + ((size_t)xi * ic + c0) * oc + k0, (size_t)oc, 1, m, nv);
+                }
+    }
+}
+
+void cnn_bwino_backward_weights(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *dy,
+                                float *dw, float *db, void *scratch, int threads)
+{
+    const bww_layout l = bww_layout_of(g);
+    const size_t total = (size_t)g->n * ((g->oh + 1) / 2) * ((g->ow + 1) / 2), each = l.bytes;
+    const int ic = g->ic, oc = g->oc;
+    char *base = scratch;
+#pragma omp parallel num_threads(threads > 0 ? threads : 1)
+    {
+        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const size_t per = ((total + 1) / 2 + (size_t)nt - 1) / (size_t)nt * 2; /* whole pairs */
+        const size_t lo = per * (size_t)t < total ? per * (size_t)t : total;
+        const size_t hi = lo + per < total ? lo + per : total;
+        bww_tiles(g, x, dy, lo, hi, base + each * (size_t)t);
+#pragma omp barrier
+        /* dw = G^T dU G, dU summed over the threads' copies */
+#pragma omp for schedule(static)
+        for (int c = 0; c < ic; c++)
+            for (int k = 0; k < oc; k++) {
+                float u[4][4], r[3][4];
+                for (int xi = 0; xi < XI; xi++) {
+                    float sum = 0;
+                    for (int h = 0; h < nt; h++)
+                        sum += ((const float *)(const void *)(base + each * (size_t)h))
+                            [((size_t)xi * ic + c) * oc + k];
+                    u[xi / 4][xi % 4] = sum;
+                }
+                for (int j = 0; j < 4; j++) { /* G^T dU */
+                    r[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
+                    r[1][j] = 0.5f * (u[1][j] - u[2][j]);
+                    r[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
+                }
+                float *to = dw + ((size_t)k * ic + c) * 9;
+                for (int y = 0; y < 3; y++) { /* (G^T dU) G */
+                    to[y * 3 + 0] = r[y][0] + 0.5f * (r[y][1] + r[y][2]);
+                    to[y * 3 + 1] = 0.5f * (r[y][1] - r[y][2]);
+                    to[y * 3 + 2] = 0.5f * (r[y][1] + r[y][2]) + r[y][3];
+                }
+            }
+        if (db) {
+#pragma omp for schedule(static)
+            for (int k = 0; k < oc; k++) {
+                float sum = 0;
+                for (int h = 0; h < nt; h++)
+                    sum += ((const float *)(const void *)(base + each * (size_t)h + l.db))[k];
+                db[k] = sum;
+            }
+        }
+    }
+}
+
 void cnn_bwino_forward(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *u,
                        const float *b, int relu, void *y, int y_bf16, void *scratch,
                        int threads)
@@ -294,6 +495,13 @@ void cnn_bwino_backward_data(const cnn_conv_geom *g, const uint16_t *dy, const u
                              float *dx, void *scratch, int threads)
 {
     (void)g, (void)dy, (void)u, (void)dx, (void)scratch, (void)threads;
+    CNN_ASSERT(0);
+}
+
+void cnn_bwino_backward_weights(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *dy,
+                                float *dw, float *db, void *scratch, int threads)
+{
+    (void)g, (void)x, (void)dy, (void)dw, (void)db, (void)scratch, (void)threads;
     CNN_ASSERT(0);
 }
 

@@ -21,6 +21,8 @@ size_t cnn_bwino_weight_bytes(const cnn_conv_geom *g);
 /* Bytes of scratch with up to `threads` threads: forward, or (training = 1)
  * backward-data as well. */
 size_t cnn_bwino_scratch_bytes(const cnn_conv_geom *g, int threads, int training);
+/* Bytes of scratch cnn_bwino_backward_weights needs with up to `threads`. */
+size_t cnn_bwino_bww_scratch_bytes(const cnn_conv_geom *g, int threads);
 /* w (OC,IC,3,3) -> u, for the forward (flip = 0) or backward-data (flip = 1). */
 void cnn_bwino_weights(const cnn_conv_geom *g, const float *w, int flip, uint16_t *u);
 /* x (N,IH,IW,IC) bf16, u (flip 0), b (OC) or NULL -> y (N,OH,OW,OC), floats
@@ -31,5 +33,9 @@ void cnn_bwino_forward(const cnn_conv_geom *g, const uint16_t *x, const uint16_t
 /* dy (N,OH,OW,OC) bf16, u (flip 1) -> dx (N,IH,IW,IC), floats. */
 void cnn_bwino_backward_data(const cnn_conv_geom *g, const uint16_t *dy, const uint16_t *u,
                              float *dx, void *scratch, int threads);
+/* x (N,IH,IW,IC) and dy (N,OH,OW,OC), bf16 -> dw (OC,IC,3,3) and db (OC, or
+ * NULL), floats, overwritten. */
+void cnn_bwino_backward_weights(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *dy,
+                                float *dw, float *db, void *scratch, int threads);
 
 #endif

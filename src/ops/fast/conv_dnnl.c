@@ -90,8 +90,28 @@ static cnn_status dense_make(cnn_fast_conv *c, cnn_error *err)
     return CNN_STATUS_OK;
 }
 
-/* cnnlab's Winograd (conv_wino.c): no primitives, transformed weights and
- * the tiles' scratch (shared by all convolutions). */
+/* The buffers of a cnnlab Winograd: its tiles' scratch (shared by all
+ * convolutions) and its transformed weights, shared in training (each pass
+ * makes them again), in *own in inference (a frozen plan's forward reuses
+ * them). */
+static cnn_status wino_buffers(cnn_fast_conv *c, size_t scratch_bytes, size_t weight_bytes,
+                               void **own, cnn_error *err)
+{
+    cnn_dnnl *ctx = c->ctx;
+    cnn_status st = cnn_dnnl_grow(&ctx->shared[SHARED_SCRATCH],
+                                  &ctx->shared_bytes[SHARED_SCRATCH], scratch_bytes, err);
+    if (st)
+        return st;
+    if (c->training)
+        return cnn_dnnl_grow(&ctx->shared[SHARED_WEI], &ctx->shared_bytes[SHARED_WEI],
+                             weight_bytes, err);
+    if (!(*own = cnn_alloc(weight_bytes)))
+        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %zu MiB of Winograd "
+                             "weights", weight_bytes >> 20);
+    return CNN_STATUS_OK;
+}
+
+/* cnnlab's Winograd on sgemm (conv_wino.c): no primitives. */
 static cnn_status wino_make(cnn_fast_conv *c, cnn_error *err)
 {
     cnn_status st = cnn_wino_conv_init(&c->wc, &c->g, omp_get_max_threads(), err);
@@ -100,39 +120,23 @@ static cnn_status wino_make(cnn_fast_conv *c, cnn_error *err)
     c->wino = 1;
     snprintf(c->impl, sizeof c->impl, "winograd:sgemm F(4x4,3x3), %d tiles a chunk",
              c->wc.chunk);
-    cnn_dnnl *ctx = c->ctx;
-    size_t bytes = cnn_wino_conv_weight_floats(&c->wc) * sizeof(float);
-    if ((st = cnn_dnnl_grow(&ctx->shared[SHARED_SCRATCH], &ctx->shared_bytes[SHARED_SCRATCH],
-                   cnn_wino_conv_scratch_floats(&c->wc, c->training) * sizeof(float), err)))
-        return st;
-    if (c->training)
-        return cnn_dnnl_grow(&ctx->shared[SHARED_WEI], &ctx->shared_bytes[SHARED_WEI], bytes, err);
-    if (!(c->u_own = cnn_alloc(bytes)))
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %zu MiB of Winograd "
-                             "weights", bytes >> 20);
-    return CNN_STATUS_OK;
+    void *own = NULL;
+    st = wino_buffers(c, cnn_wino_conv_scratch_floats(&c->wc, c->training) * sizeof(float),
+                      cnn_wino_conv_weight_floats(&c->wc) * sizeof(float), &own, err);
+    c->u_own = own;
+    return st;
 }
 
 /* cnnlab's bf16 Winograd (conv_bwino.c, CNN_RUN_OWN_WINO) in place of the
- * direct kernel's forward and backward-data: the tiles' scratch shared,
- * the transformed weights shared in training (each pass makes its own),
- * owned in inference (a frozen plan's forward reuses them). */
+ * direct kernel's forward and backward-data. */
 static cnn_status own_wino_make(cnn_fast_conv *c, cnn_error *err)
 {
-    cnn_dnnl *ctx = c->ctx;
     c->own_threads = omp_get_max_threads();
-    size_t bytes = cnn_bwino_weight_bytes(&c->g);
-    cnn_status st = cnn_dnnl_grow(&ctx->shared[SHARED_SCRATCH], &ctx->shared_bytes[SHARED_SCRATCH],
-                                  cnn_bwino_scratch_bytes(&c->g, c->own_threads, c->training),
-                                  err);
-    if (st)
-        return st;
-    if (c->training)
-        return cnn_dnnl_grow(&ctx->shared[SHARED_WEI], &ctx->shared_bytes[SHARED_WEI], bytes, err);
-    if (!(c->ub_own = cnn_alloc(bytes)))
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %zu MiB of Winograd "
-                             "weights", bytes >> 20);
-    return CNN_STATUS_OK;
+    void *own = NULL;
+    cnn_status st = wino_buffers(c, cnn_bwino_scratch_bytes(&c->g, c->own_threads, c->training),
+                                 cnn_bwino_weight_bytes(&c->g), &own, err);
+    c->ub_own = own;
+    return st;
 }
 
 /* The memory descriptors and window of a convolution's primitives: the
@@ -305,8 +309,9 @@ fail:
     return st;
 }
 
-/* Backward-weights by conv_bww.c (CNN_RUN_OWN_BWW): x and dy must reach it
- * as bf16 NHWC; its sums live in SHARED_SCRATCH. */
+/* Backward-weights by conv_bww.c (CNN_RUN_OWN_BWW) or conv_bwino.c
+ * (CNN_RUN_WINO_BWW): x and dy must reach it as bf16 NHWC; its sums live in
+ * SHARED_SCRATCH. */
 static cnn_status own_bww_make(cnn_fast_conv *c, const conv_mds *m,
                                const dnnl_memory_desc_t *src_q, const dnnl_memory_desc_t *ddst_q,
                                cnn_error *err)
@@ -317,7 +322,9 @@ static cnn_status own_bww_make(cnn_fast_conv *c, const conv_mds *m,
                              "and dy as bf16 NHWC, and the kernels chose other layouts");
     c->bww_threads = omp_get_max_threads();
     return cnn_dnnl_grow(&ctx->shared[SHARED_SCRATCH], &ctx->shared_bytes[SHARED_SCRATCH],
-                         cnn_bww_scratch_bytes(&c->g, c->bww_threads), err);
+                         c->wino_bww ? cnn_bwino_bww_scratch_bytes(&c->g, c->bww_threads)
+                                     : cnn_bww_scratch_bytes(&c->g, c->bww_threads),
+                         err);
 }
 
 /* Backward-data (with dy's and dx's sides and, where its layout differs from
@@ -388,7 +395,7 @@ static cnn_status make_backward(cnn_fast_conv *c, const conv_mds *m,
 
 weights:;
     const dnnl_memory_desc_t *src_q = dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_src_md, 0);
-    st = c->own_bww ? own_bww_make(c, m, src_q, ddst_q, err)
+    st = c->own_bww || c->wino_bww ? own_bww_make(c, m, src_q, ddst_q, err)
                     : make_backward_weights(c, m, fwd_pd, src_q, ddst_q, err);
 fail:
     if (bwd_d_pd)
@@ -403,6 +410,12 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
 {
     int bf16 = run & CNN_RUN_BF16, bwd_fwd = (run & CNN_RUN_BWD_FWD) && training;
     int own_bww = (run & CNN_RUN_OWN_BWW) && training, own_wino = run & CNN_RUN_OWN_WINO;
+    int wino_bww = (run & CNN_RUN_WINO_BWW) && training;
+    if (wino_bww && !(bf16 && algo == CNN_CONV_DIRECT && !own_bww && cnn_bwino_applies(g)))
+        return cnn_error_set(err, CNN_STATUS_BACKEND, "cnnlab's bf16 Winograd weight gradient "
+                             "is for bf16 3x3 stride-1 convolutions, ungrouped, with multiples "
+                             "of 16 input and output channels, on a build with AVX512_BF16 "
+                             "(and not with cnnlab's direct one)");
     if (own_bww && !(bf16 && algo == CNN_CONV_DIRECT && cnn_bww_applies(g)))
         return cnn_error_set(err, CNN_STATUS_BACKEND, "cnnlab's weight gradient is for bf16 "
                              "direct convolutions, ungrouped, with a multiple of 16 output "
@@ -432,6 +445,7 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
     c->run = run;
     c->own_bww = own_bww;
     c->own_wino = own_wino;
+    c->wino_bww = wino_bww;
     if (algo == CNN_CONV_DENSE || algo == CNN_CONV_WINOGRAD_SGEMM) {
         st = algo == CNN_CONV_DENSE ? dense_make(c, err) : wino_make(c, err);
     } else {
@@ -441,11 +455,12 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
         st = make_forward(c, &m, bf16, &fwd_pd, err);
         if (!st && training)
             st = make_backward(c, &m, fwd_pd, bwd_fwd, err);
-        if (!st && (c->bwd_as_fwd || c->own_bww)) {
+        if (!st && (c->bwd_as_fwd || c->own_bww || c->wino_bww)) {
             size_t n = strlen(c->impl);
-            snprintf(c->impl + n, sizeof c->impl - n, "%s%s",
+            snprintf(c->impl + n, sizeof c->impl - n, "%s%s%s",
                      c->bwd_as_fwd ? ", backward-data as a forward" : "",
-                     c->own_bww ? ", weight gradient by cnnlab's bf16 kernel" : "");
+                     c->own_bww ? ", weight gradient by cnnlab's bf16 kernel" : "",
+                     c->wino_bww ? ", weight gradient by cnnlab's bf16 Winograd" : "");
         }
         if (fwd_pd)
             dnnl_primitive_desc_destroy(fwd_pd);
@@ -610,12 +625,13 @@ void cnn_fast_conv_backward(cnn_fast_conv *c, const float *x, const float *y, fl
         cnn_dnnl_side_finish(ctx, &c->diff_src);
     }
     dnnl_memory_t src = cnn_dnnl_side_bind(ctx, &c->src, x, 1);
-    if (c->own_bww) {
+    if (c->own_bww || c->wino_bww) {
         void *xk = NULL, *dyk = NULL;
         dnnl_memory_get_data_handle(src, &xk);
         dnnl_memory_get_data_handle(diff_dst, &dyk);
-        cnn_bww_run(&c->g, xk, dyk, dw, c->has_bias ? db : NULL, ctx->shared[SHARED_SCRATCH],
-                    c->bww_threads);
+        (c->wino_bww ? cnn_bwino_backward_weights : cnn_bww_run)(
+            &c->g, xk, dyk, dw, c->has_bias ? db : NULL, ctx->shared[SHARED_SCRATCH],
+            c->bww_threads);
         return;
     }
     cnn_dnnl_set(c->diff_wei_user, dw);

@@ -38,12 +38,16 @@ enum {
     CNN_RUN_OWN_BWW = 128,
     /* bf16, 3x3 stride 1: the forward and backward-data by conv_bwino.c's
      * Winograd F(2x2, 3x3), not oneDNN's direct kernels */
-    CNN_RUN_OWN_WINO = 256
+    CNN_RUN_OWN_WINO = 256,
+    /* bf16 training, 3x3 stride 1: the weight gradient by conv_bwino.c's
+     * Winograd (not with CNN_RUN_OWN_BWW) */
+    CNN_RUN_WINO_BWW = 512
 };
 #define CNN_RUN_STORAGE (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16 | CNN_RUN_DY_BF16)
 /* The bits a timed choice carries (the disk cache's run field): a new
  * candidate's bit belongs here, or caches will never hold its choice. */
-#define CNN_RUN_CHOICE (CNN_RUN_BF16 | CNN_RUN_BWD_FWD | CNN_RUN_OWN_BWW | CNN_RUN_OWN_WINO)
+#define CNN_RUN_CHOICE \
+    (CNN_RUN_BF16 | CNN_RUN_BWD_FWD | CNN_RUN_OWN_BWW | CNN_RUN_OWN_WINO | CNN_RUN_WINO_BWW)
 
 /* Kernel-side buffers that live only within one call, shared by all
  * convolutions; SHARED_SCRATCH: cnnlab's own kernels' (conv_wino.c's and
@@ -58,7 +62,7 @@ typedef struct cnn_conv_choice {
     cnn_act act;
     cnn_conv_algo algo;
     int run; /* CNN_RUN_* of the kept kernel */
-    char why[240]; /* the timing that decided ("(cached ...": an earlier process's) */
+    char why[336]; /* the timing that decided ("(cached ...": an earlier process's) */
 } cnn_conv_choice;
 
 struct cnn_dnnl {
@@ -92,7 +96,7 @@ struct cnn_fast_conv {
     int has_bias;
     cnn_act act;
     int run;             /* CNN_RUN_* as made */
-    char impl[352];
+    char impl[512];
     const float *w_last; /* user weights of the latest forward */
     const float *b_last; /* bias of the latest forward (NULL without) */
     int training;
@@ -108,9 +112,10 @@ struct cnn_fast_conv {
      * weights (conv_dnnl.c, bwd_as_forward), kept in wflip_own as
      * (IC, OC, KH, KW) for the reorder into wei_bwd */
     int bwd_as_fwd;
-    /* bwd_weights unused: conv_bww.c on the bf16 x and dy (CNN_RUN_OWN_BWW),
-     * with SHARED_SCRATCH for up to bww_threads threads */
-    int own_bww, bww_threads;
+    /* bwd_weights unused: conv_bww.c (CNN_RUN_OWN_BWW) or conv_bwino.c
+     * (wino_bww, CNN_RUN_WINO_BWW) on the bf16 x and dy, with SHARED_SCRATCH
+     * for up to bww_threads threads */
+    int own_bww, wino_bww, bww_threads;
     /* fwd and bwd_data unused: conv_bwino.c (CNN_RUN_OWN_WINO) on the bf16 x
      * and dy, its transformed weights in ub_own (inference) or SHARED_WEI
      * (training, made again by each pass), its tiles in SHARED_SCRATCH for up
