@@ -194,7 +194,7 @@ int main(void)
             /* and so is a choice of cnnlab's Winograd (CNN_RUN_OWN_WINO) */
             gw.n = 3; /* (3x3, stride 1, 16 channels each side) */
             cnn_conv_cache_key(&gw, 0, CNN_ACT_NONE, 1, CNN_FAST_BF16, key, sizeof key);
-            check(strstr(key, " bwino=1") != NULL, "a bf16 3x3 key says bwino=1: %s", key);
+            check(strstr(key, " bwino=2") != NULL, "a bf16 3x3 key says bwino=2: %s", key);
             len = snprintf(bww_line, sizeof bww_line, "%s\tdirect\t%d\t(timed: bf16 direct 2.0 "
                            "ms, bf16 winograd+own-bww 1.0 ms)\n", key,
                            CNN_RUN_BF16 | CNN_RUN_OWN_BWW | CNN_RUN_OWN_WINO);

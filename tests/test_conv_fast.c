@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "ops/fast/bf16.h"
 #include "ops/fast/conv_dnnl.h"
 #include "ops/fast/fast.h"
 
@@ -210,6 +211,78 @@ out:
     free(xq), free(wq);
     free(x), free(w), free(b), free(y), free(yr), free(dy), free(dyr);
     free(dx), free(dxr), free(dw), free(dwr), free(db), free(dbr);
+}
+
+/* cnnlab's bf16 Winograd beyond conv_case: on bf16 storage (x and y, then
+ * dy) it computes bit for bit what it computes on floats holding the same
+ * values; an inference convolution (transformed weights kept, a forward
+ * without weights reusing them) bit for bit what training's forward gives;
+ * the run bits it cannot take are refused. */
+static void bwino_storage_case(cnn_dnnl *ctx, unsigned *seed)
+{
+    cnn_conv_geom g = {.n = 2, .ih = 9, .iw = 9, .ic = 24, .oc = 40, .kh = 3, .kw = 3,
+                       .sh = 1, .sw = 1, .ph = 1, .pw = 1};
+    cnn_conv_geom_finish(&g);
+    size_t nx = (size_t)g.n * g.ih * g.iw * g.ic, ny = (size_t)g.n * g.oh * g.ow * g.oc,
+           nw = (size_t)g.oc * g.ic * 9;
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)g.oc * 4);
+    float *y = malloc(ny * 4), *yi = malloc(ny * 4), *dy = malloc(ny * 4), *dx = malloc(nx * 4);
+    float *dx2 = malloc(nx * 4), *dw = malloc(nw * 4), *dw2 = malloc(nw * 4);
+    float *db = malloc((size_t)g.oc * 4), *db2 = malloc((size_t)g.oc * 4);
+    uint16_t *xh = malloc(nx * 2), *yh = malloc(ny * 2), *dyh = malloc(ny * 2);
+    check_fill(x, nx, seed, -1, 1);
+    check_fill(w, nw, seed, -0.5f, 0.5f);
+    check_fill(b, (size_t)g.oc, seed, -0.5f, 0.5f);
+    check_fill(dy, ny, seed, -1, 1);
+    for (size_t i = 0; i < nx; i++) /* values bf16 holds, as floats and as bf16 */
+        x[i] = bf16_round(x[i]), xh[i] = cnn_bf16_from_float(x[i]);
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = bf16_round(dy[i]), dyh[i] = cnn_bf16_from_float(dy[i]);
+    const int wino = CNN_RUN_BF16 | CNN_RUN_OWN_WINO | CNN_RUN_WINO_BWW;
+    cnn_fast_conv *fl = NULL, *st = NULL, *inf = NULL;
+    cnn_error err;
+    if (cnn_fast_conv_make(ctx, &g, 1, CNN_ACT_NONE, 1, wino, CNN_CONV_DIRECT, &fl, &err) ||
+        cnn_fast_conv_make(ctx, &g, 1, CNN_ACT_NONE, 1,
+                           wino | CNN_RUN_X_BF16 | CNN_RUN_Y_BF16 | CNN_RUN_DY_BF16,
+                           CNN_CONV_DIRECT, &st, &err) ||
+        cnn_fast_conv_make(ctx, &g, 1, CNN_ACT_NONE, 0, CNN_RUN_BF16 | CNN_RUN_OWN_WINO,
+                           CNN_CONV_DIRECT, &inf, &err)) {
+        check(0, "bf16 Winograd on storage: make: %s", err.msg);
+        goto out;
+    }
+    cnn_fast_conv_forward(fl, x, w, b, y);
+    cnn_fast_conv_forward(st, (const float *)(const void *)xh, w, b, (float *)(void *)yh);
+    int same = 1;
+    for (size_t i = 0; i < ny; i++)
+        same &= yh[i] == cnn_bf16_from_float(y[i]);
+    check(same, "bf16 Winograd: y stored as bf16 is y rounded");
+    cnn_fast_conv_backward(fl, x, y, dy, dx, dw, db);
+    cnn_fast_conv_backward(st, (const float *)(const void *)xh, (const float *)(const void *)yh,
+                           (float *)(void *)dyh, dx2, dw2, db2);
+    check(!memcmp(dx, dx2, nx * 4) && !memcmp(dw, dw2, nw * 4) && !memcmp(db, db2, (size_t)g.oc * 4),
+          "bf16 Winograd: x and dy stored as bf16 give the same dx, dw and db");
+    cnn_fast_conv_forward(inf, x, w, b, yi);
+    check(!memcmp(y, yi, ny * 4), "bf16 Winograd inference: the training forward's y");
+    memset(yi, 0, ny * 4);
+    cnn_fast_conv_forward(inf, x, NULL, NULL, yi);
+    check(!memcmp(y, yi, ny * 4), "bf16 Winograd inference: the kept weights reused");
+    /* refused: backward-data both ways, two weight gradients, the flag's algorithm */
+    static const int bad[] = {CNN_RUN_BF16 | CNN_RUN_OWN_WINO | CNN_RUN_BWD_FWD,
+                              CNN_RUN_BF16 | CNN_RUN_WINO_BWW | CNN_RUN_OWN_BWW,
+                              CNN_RUN_OWN_WINO};
+    for (int i = 0; i < 4; i++) {
+        cnn_fast_conv *r = NULL;
+        cnn_status rs = cnn_fast_conv_make(ctx, &g, 1, CNN_ACT_NONE, 1,
+                                           i < 3 ? bad[i] : CNN_RUN_BF16,
+                                           i < 3 ? CNN_CONV_DIRECT : CNN_CONV_WINOGRAD_BF16, &r,
+                                           &err);
+        check(rs == CNN_STATUS_BACKEND && !r, "bf16 Winograd: run bits case %d refused", i);
+        cnn_fast_conv_destroy(r);
+    }
+out:
+    cnn_fast_conv_destroy(fl), cnn_fast_conv_destroy(st), cnn_fast_conv_destroy(inf);
+    free(x), free(w), free(b), free(y), free(yi), free(dy), free(dx), free(dx2);
+    free(dw), free(dw2), free(db), free(db2), free(xh), free(yh), free(dyh);
 }
 
 static void conv_case(cnn_dnnl *ctx, int n, int ih, int iw, int ic, int oc, int kh, int kw,
@@ -408,7 +481,8 @@ int main(void)
     /* cnnlab's bf16 Winograd: odd maps (partial tiles), padding 0 and 2
      * (backward-data with 2 and 0), a rectangle, output channels past a block
      * of 64 (80), several chunks a thread (256 and 64 channels both ways), a
-     * 1x1 map; with oneDNN's weight gradient and with cnnlab's */
+     * 1x1 map, channel counts of 8s padded to 16s (24 in, 40 out; 8 in, 24
+     * out); with oneDNN's weight gradient and with cnnlab's */
     cnn_conv_geom wprobe = probe;
     wprobe.ic = 16;
     cnn_conv_geom_finish(&wprobe);
@@ -418,29 +492,39 @@ int main(void)
             {3, 7, 7, 16, 16, 1, 0, 0},   {2, 8, 8, 64, 80, 1, 1, 0},
             {2, 15, 15, 64, 256, 1, 0, 0}, {2, 6, 5, 32, 48, 0, 1, 1},
             {1, 4, 3, 16, 32, 2, 0, 0},   {4, 16, 16, 256, 64, 1, 1, 0},
-            {1, 1, 1, 16, 16, 1, 1, 1},   {3, 7, 7, 256, 256, 1, 0, 1}};
+            {1, 1, 1, 16, 16, 1, 1, 1},   {3, 7, 7, 256, 256, 1, 0, 1},
+            {2, 9, 9, 24, 40, 1, 1, 0},   {1, 6, 7, 8, 24, 2, 0, 1}};
+        enum { SHAPES = sizeof wino / sizeof wino[0] };
         /* each shape four ways: Winograd forward and backward-data with
          * oneDNN's weight gradient, cnnlab's direct one, the Winograd one;
          * direct with the Winograd weight gradient */
-        for (int i = 0; i < 32; i++) {
-            const int *z = wino[i % 8], way = i / 8;
+        for (int i = 0; i < 4 * SHAPES; i++) {
+            const int *z = wino[i % SHAPES], way = i / SHAPES;
             own_wino_way = way < 3;
-            own_bww_way = way == 1;
+            own_bww_way = way == 1 && z[4] % 16 == 0; /* (its output channels in 16s) */
             wino_bww_way = way >= 2;
             conv_case(ctx, z[0], z[1], z[2], z[3], z[4], 3, 3, 1, z[5], z[6],
                       z[7] ? CNN_ACT_RELU : CNN_ACT_NONE, 1, CNN_CONV_DIRECT, &seed);
         }
+        /* the weight gradient over several chunks a thread (384 tiles, 128 a chunk) */
+        own_wino_way = wino_bww_way = 1;
+        own_bww_way = 0;
+        conv_case(ctx, 6, 16, 16, 256, 256, 3, 3, 1, 1, 1, CNN_ACT_NONE, 1, CNN_CONV_DIRECT,
+                  &seed);
         own_wino_way = own_bww_way = wino_bww_way = 0;
-        printf("  8 bf16 convolution shapes with cnnlab's Winograd compared four ways (y, dx "
-               "and its dw: atol %g * max |reference|, worst %.2g, %.2g, %.2g), %d ran its "
-               "forward, %d its weight gradient\n", BWINO_ATOL, own_wino_worst[0],
+        bwino_storage_case(ctx, &seed);
+        printf("  %d bf16 convolution shapes with cnnlab's Winograd compared four ways, and "
+               "its weight gradient over several chunks a thread (y, dx and its dw: atol %g * "
+               "max |reference|, worst %.2g, %.2g, %.2g), %d ran its forward, %d its weight "
+               "gradient; bf16 storage and inference bit for bit, wrong run bits refused\n",
+               SHAPES, BWINO_ATOL, own_wino_worst[0],
                own_wino_worst[1], own_wino_worst[2], own_wino_cases, wino_bww_cases);
-        check(own_wino_cases == 24 && wino_bww_cases == 16,
-              "cnnlab's Winograd ran in %d of 24 cases, its weight gradient in %d of 16",
-              own_wino_cases, wino_bww_cases);
+        check(own_wino_cases == 3 * SHAPES + 1 && wino_bww_cases == 2 * SHAPES + 1,
+              "cnnlab's Winograd ran in %d of %d cases, its weight gradient in %d of %d",
+              own_wino_cases, 3 * SHAPES + 1, wino_bww_cases, 2 * SHAPES + 1);
         /* --conv winograd-bf16 pins it where it applies; elsewhere direct */
         cnn_conv_geom odd_ic = wprobe;
-        odd_ic.ic = 24;
+        odd_ic.ic = 12;
         cnn_conv_geom_finish(&odd_ic);
         for (int i = 0; i < 3; i++) {
             cnn_fast_conv *pinned = NULL;
@@ -452,7 +536,7 @@ int main(void)
             check(pst == CNN_STATUS_OK &&
                       (strncmp(cnn_fast_conv_impl(pinned), "winograd:bf16", 13) == 0) == (i == 0),
                   "--conv winograd-bf16 (%s) runs %s: %s",
-                  i == 0 ? "bf16" : i == 1 ? "fp32" : "24 input channels",
+                  i == 0 ? "bf16" : i == 1 ? "fp32" : "12 input channels",
                   i == 0 ? "cnnlab's Winograd" : "direct",
                   pst ? perr.msg : cnn_fast_conv_impl(pinned));
             cnn_fast_conv_destroy(pinned);

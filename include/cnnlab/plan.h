@@ -48,7 +48,7 @@ typedef enum cnn_conv_algo {
                         * maps): the whole convolution as one matrix product; fp32 */
     CNN_CONV_WINOGRAD_SGEMM, /* 3x3 stride 1, padding <= 2: cnnlab's F(4x4, 3x3), its
                               * products batched into sgemm calls; any CPU; fp32 */
-    CNN_CONV_WINOGRAD_BF16   /* bf16 plans, 3x3 stride 1, channels in 16s: cnnlab's
+    CNN_CONV_WINOGRAD_BF16   /* bf16 plans, 3x3 stride 1, channels in 8s: cnnlab's
                               * F(2x2, 3x3) on AVX512_BF16 (forward and backward-data) */
 } cnn_conv_algo;
 

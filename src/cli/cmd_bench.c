@@ -56,7 +56,7 @@ static cnn_status parse_args(int argc, char **argv, bench_args *a, int *help, cn
         {"--seconds", CLI_DOUBLE, &a->seconds, 0.01, 3600, "S", "length of one timed window (default 3)", NULL},
         {"--windows", CLI_INT, &a->windows, 1, 1000, "N", "timed windows; the median is reported (default 5)", NULL},
         {"--backend", CLI_CHOICE, &a->backend, 0, 0, "NAME", "fast (default) or reference", "fast,reference"},
-        {"--conv", CLI_CHOICE, &a->conv, 0, 0, "ALGO", "convolutions: auto (default: timed per shape), direct, winograd (3x3 stride 1: oneDNN's where the CPU has it, else cnnlab's), dense (inputs of at most kernel size, e.g. 2x2 under 3x3) winograd-sgemm (cnnlab's Winograd on sgemm, any CPU) or winograd-bf16 (bf16: cnnlab's F(2x2, 3x3) on AVX512_BF16, 3x3 stride 1, channels in 16s)", "auto,direct,winograd,dense,winograd-sgemm,winograd-bf16"},
+        {"--conv", CLI_CHOICE, &a->conv, 0, 0, "ALGO", "convolutions: auto (default: timed per shape), direct, winograd (3x3 stride 1: oneDNN's where the CPU has it, else cnnlab's), dense (inputs of at most kernel size, e.g. 2x2 under 3x3), winograd-sgemm (cnnlab's Winograd on sgemm, any CPU) or winograd-bf16 (bf16: cnnlab's F(2x2, 3x3) on AVX512_BF16, 3x3 stride 1, channels in 8s)", "auto,direct,winograd,dense,winograd-sgemm,winograd-bf16"},
         {"--verbose", CLI_BOOL, &a->verbose, 0, 0, NULL, "print the plan: each layer and the kernel that runs it", NULL},
         {"--profile", CLI_BOOL, &a->profile, 0, 0, NULL, "time each layer's forward and backward against its FLOPs", NULL},
         {"--peak", CLI_DOUBLE, &a->peak, 0, 1e6, "GFLOPS", "the machine's peak for the % of peak (default: measured at start-up)", NULL},

@@ -29,7 +29,19 @@
  * Backward-data is the same computation on dy with each kernel turned by 180
  * degrees, its channel roles swapped, and padding 2 - p (a stride-1
  * convolution's identity; conv_wino.c and conv_dnnl.c's bwd_as_forward use it
- * too). Activations are NHWC. */
+ * too). The weight gradient follows from the formula, which is exact: with
+ * dM = A dY A^T per tile (dY its 2x2 output gradient, zero past the map),
+ *
+ *   dU[xi] (IC x OC) = sum over tiles of V[xi]^T dM[xi],   dw = G^T dU G
+ *
+ * a product whose sum runs over tiles, so V and dM interleave tiles t and t+1
+ * value by value for VDPBF16PS (as conv_bww.c pairs rows), and each thread
+ * sums into its own dU, one position at a time (256 KiB at 256 x 256
+ * channels: the level-2 cache holds it while the chunk's pairs go by).
+ *
+ * Activations are NHWC. Channel counts are multiples of 8; the packed tiles
+ * and weights hold them in 16s (cp, kp), zeros past the real ones, and only
+ * the real ones are read and written. */
 #include <omp.h>
 #include <string.h>
 #ifdef __AVX512BF16__
@@ -45,15 +57,20 @@
 #define KB 64            /* output channels of one pass over a chunk: a register tile's width */
 #define CHUNK_BYTES ((size_t)768 << 10) /* a thread's V and M */
 
+/* Channels as the packed tiles and weights hold them: a whole number of
+ * 16-lane vectors, zeros past the real ones (24 channels take 32). */
+static int pad16(int c) { return (c + 15) & ~15; }
+
 /* One convolution as the kernel runs it: input map ih x iw x c, output map
- * oh x ow x k, padding pad on every side; tiles th x tw per image. */
+ * oh x ow x k, padding pad on every side; tiles th x tw per image; cp and kp
+ * the channel counts padded to 16s. */
 typedef struct wgeom {
-    int n, ih, iw, c, oh, ow, k, pad, th, tw;
+    int n, ih, iw, c, oh, ow, k, pad, th, tw, cp, kp;
 } wgeom;
 
 static wgeom wgeom_of(int n, int ih, int iw, int c, int oh, int ow, int k, int pad)
 {
-    return (wgeom){n, ih, iw, c, oh, ow, k, pad, (oh + 1) / 2, (ow + 1) / 2};
+    return (wgeom){n, ih, iw, c, oh, ow, k, pad, (oh + 1) / 2, (ow + 1) / 2, pad16(c), pad16(k)};
 }
 
 static wgeom forward_of(const cnn_conv_geom *g)
@@ -70,7 +87,7 @@ static wgeom backward_of(const cnn_conv_geom *g)
  * CHUNK_BYTES, a multiple of the register tile's 6 rows. */
 static int chunk_tiles(const wgeom *q)
 {
-    size_t t = CHUNK_BYTES / ((size_t)XI * (2 * q->c + 4 * KB));
+    size_t t = CHUNK_BYTES / ((size_t)XI * (2 * q->cp + 4 * KB));
     t -= t % BF16_TILE_MR;
     return t < BF16_TILE_MR ? BF16_TILE_MR : t > 240 ? 240 : (int)t;
 }
@@ -78,7 +95,7 @@ static int chunk_tiles(const wgeom *q)
 static size_t aligned(size_t bytes) { return (bytes + CNN_ALIGN - 1) & ~(size_t)(CNN_ALIGN - 1); }
 
 /* A thread's scratch: V at offset 0, M at m_at; bytes in all. */
-static size_t m_at(const wgeom *q) { return aligned((size_t)XI * chunk_tiles(q) * q->c * 2); }
+static size_t m_at(const wgeom *q) { return aligned((size_t)XI * chunk_tiles(q) * q->cp * 2); }
 static size_t thread_bytes(const wgeom *q)
 {
     return m_at(q) + aligned((size_t)XI * chunk_tiles(q) * KB * 4);
@@ -86,7 +103,7 @@ static size_t thread_bytes(const wgeom *q)
 
 size_t cnn_bwino_weight_bytes(const cnn_conv_geom *g)
 {
-    return (size_t)XI * g->ic * g->oc * 2;
+    return (size_t)XI * pad16(g->ic) * pad16(g->oc) * 2;
 }
 
 size_t cnn_bwino_scratch_bytes(const cnn_conv_geom *g, int threads, int training)
@@ -98,9 +115,10 @@ size_t cnn_bwino_scratch_bytes(const cnn_conv_geom *g, int threads, int training
     return each * (size_t)(threads > 0 ? threads : 1);
 }
 
-/* Backward-weights: a thread's scratch, its dU copy (16 x IC x OC floats)
- * at offset 0, then its db copy, V and D (byte offsets; bytes: the whole);
- * tiles a chunk, even. A chunk's V and D of one position near BWW_SLICE. */
+/* Backward-weights: a thread's scratch, its dU copy (16 x IC x OC floats,
+ * OC padded to 16s) at offset 0, then its db copy, V and D (byte offsets;
+ * bytes: the whole); tiles a chunk, even. A chunk's V and D of one position
+ * near BWW_SLICE. */
 #define BWW_SLICE ((size_t)128 << 10)
 typedef struct bww_layout {
     size_t db, v, d, bytes;
@@ -110,12 +128,13 @@ typedef struct bww_layout {
 static bww_layout bww_layout_of(const cnn_conv_geom *g)
 {
     bww_layout l;
-    size_t t = BWW_SLICE / ((size_t)(g->ic + g->oc) * 2);
+    const int icp = pad16(g->ic), ocp = pad16(g->oc);
+    size_t t = BWW_SLICE / ((size_t)(icp + ocp) * 2);
     l.tiles = (int)((t < 16 ? 16 : t > 512 ? 512 : t) & ~(size_t)1);
-    l.db = aligned((size_t)XI * g->ic * g->oc * 4);
-    l.v = l.db + aligned((size_t)g->oc * 4);
-    l.d = l.v + aligned((size_t)XI * l.tiles * g->ic * 2);
-    l.bytes = l.d + aligned((size_t)XI * l.tiles * g->oc * 2);
+    l.db = aligned((size_t)XI * g->ic * ocp * 4);
+    l.v = l.db + aligned((size_t)ocp * 4);
+    l.d = l.v + aligned((size_t)XI * l.tiles * icp * 2);
+    l.bytes = l.d + aligned((size_t)XI * l.tiles * ocp * 2);
     return l;
 }
 
@@ -126,8 +145,10 @@ size_t cnn_bwino_bww_scratch_bytes(const cnn_conv_geom *g, int threads)
 
 void cnn_bwino_weights(const cnn_conv_geom *g, const float *w, int flip, uint16_t *u)
 {
-    /* the convolution as run: c inputs, k outputs */
-    const int c = flip ? g->oc : g->ic, k = flip ? g->ic : g->oc;
+    /* the convolution as run: c inputs, k outputs (cp, kp padded: zeros past them) */
+    const int c = flip ? g->oc : g->ic, k = flip ? g->ic : g->oc, cp = pad16(c), kp = pad16(k);
+    if (cp != c || kp != k)
+        memset(u, 0, cnn_bwino_weight_bytes(g));
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < k; o++)
         for (int i = 0; i < c; i++) {
@@ -146,7 +167,7 @@ void cnn_bwino_weights(const cnn_conv_geom *g, const float *w, int flip, uint16_
                 const float uu[4] = {gw[y][0], 0.5f * (gw[y][0] + gw[y][1] + gw[y][2]),
                                      0.5f * (gw[y][0] - gw[y][1] + gw[y][2]), gw[y][2]};
                 for (int x = 0; x < 4; x++)
-                    u[(((size_t)(y * 4 + x) * (c / 2) + i / 2) * k + o) * 2 + (i & 1)] =
+                    u[(((size_t)(y * 4 + x) * (cp / 2) + i / 2) * kp + o) * 2 + (i & 1)] =
                         cnn_bf16_from_float(uu[x]);
             }
         }
@@ -157,7 +178,7 @@ void cnn_bwino_weights(const cnn_conv_geom *g, const float *w, int flip, uint16_
 int cnn_bwino_applies(const cnn_conv_geom *g)
 {
     return g->groups <= 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 &&
-           g->ph == g->pw && g->ph >= 0 && g->ph <= 2 && g->ic % 16 == 0 && g->oc % 16 == 0;
+           g->ph == g->pw && g->ph >= 0 && g->ph <= 2 && g->ic % 8 == 0 && g->oc % 8 == 0;
 }
 
 /* The tile's image and top-left output position. */
@@ -185,13 +206,24 @@ static void tile_sources(const wgeom *q, const uint16_t *in, size_t tile,
         }
 }
 
-/* v[xi] = (B^T d B)[xi] of channels c0 .. c0 + 15, rounded to bf16. */
-static inline void input_transform(const uint16_t *const src[4][4], int c0, __m256i v[XI])
+/* The first n of 16 channels at h as floats, zeros past them. */
+static inline __m512 load_part(const uint16_t *h, int n)
+{
+    if (n >= 16)
+        return cnn_bf16_load16(h);
+    __m256i v = _mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+}
+
+/* v[xi] = (B^T d B)[xi] of channels c0 .. c0 + 15 (the first n of them real,
+ * zeros past), rounded to bf16. */
+static inline void input_transform(const uint16_t *const src[4][4], int c0, int n,
+                                   __m256i v[XI])
 {
     __m512 d[4][4], r[4][4];
     for (int y = 0; y < 4; y++)
         for (int x = 0; x < 4; x++)
-            d[y][x] = src[y][x] ? cnn_bf16_load16(src[y][x] + c0) : _mm512_setzero_ps();
+            d[y][x] = src[y][x] ? load_part(src[y][x] + c0, n) : _mm512_setzero_ps();
     for (int x = 0; x < 4; x++) { /* B^T d */
         r[0][x] = _mm512_sub_ps(d[0][x], d[2][x]);
         r[1][x] = _mm512_add_ps(d[1][x], d[2][x]);
@@ -206,18 +238,18 @@ static inline void input_transform(const uint16_t *const src[4][4], int c0, __m2
     }
 }
 
-/* V of tiles t0 .. t0 + nt - 1: V[xi][t][c], chunk-relative t, `tiles` per xi. */
+/* V of tiles t0 .. t0 + nt - 1: V[xi][t][cp], chunk-relative t, `tiles` per xi. */
 static void transform_in(const wgeom *q, const uint16_t *in, size_t t0, int nt, int tiles,
                          uint16_t *v)
 {
-    const size_t plane = (size_t)tiles * q->c;
+    const size_t plane = (size_t)tiles * q->cp;
     for (int t = 0; t < nt; t++) {
         const uint16_t *src[4][4];
         tile_sources(q, in, t0 + t, src);
-        uint16_t *to = v + (size_t)t * q->c;
+        uint16_t *to = v + (size_t)t * q->cp;
         for (int c0 = 0; c0 < q->c; c0 += 16) {
             __m256i e[XI];
-            input_transform(src, c0, e);
+            input_transform(src, c0, q->c - c0, e);
             for (int xi = 0; xi < XI; xi++)
                 _mm256_storeu_si256((__m256i *)(void *)(to + xi * plane + c0), e[xi]);
         }
@@ -245,8 +277,9 @@ static void transform_out(const wgeom *q, const float *m, size_t t0, int nt, int
                 s[0][x] = _mm512_add_ps(_mm512_add_ps(e[0][x], e[1][x]), e[2][x]);
                 s[1][x] = _mm512_sub_ps(_mm512_sub_ps(e[1][x], e[2][x]), e[3][x]);
             }
-            const int k = k0 + v * 16;
-            const __m512 b = bias ? _mm512_loadu_ps(bias + k) : _mm512_setzero_ps();
+            const int k = k0 + v * 16; /* (k < q->k: kp pads at most 8) */
+            const __mmask16 real = q->k - k >= 16 ? 0xffff : (__mmask16)((1u << (q->k - k)) - 1);
+            const __m512 b = bias ? _mm512_maskz_loadu_ps(real, bias + k) : _mm512_setzero_ps();
             for (int y = 0; y < rows; y++) {
                 /* (A^T M) A */
                 const __m512 yv[2] = {
@@ -256,10 +289,10 @@ static void transform_out(const wgeom *q, const float *m, size_t t0, int nt, int
                     __m512 o = relu ? _mm512_max_ps(yv[x], _mm512_setzero_ps()) : yv[x];
                     size_t at = ((n * q->oh + oy + y) * q->ow + ox + x) * q->k + k;
                     if (out_bf16)
-                        _mm256_storeu_si256((__m256i *)(void *)((uint16_t *)out + at),
-                                            (__m256i)_mm512_cvtneps_pbh(o));
+                        _mm256_mask_storeu_epi16((uint16_t *)out + at, real,
+                                                 (__m256i)_mm512_cvtneps_pbh(o));
                     else
-                        _mm512_storeu_ps((float *)out + at, o);
+                        _mm512_mask_storeu_ps((float *)out + at, real, o);
                 }
             }
         }
@@ -272,8 +305,8 @@ static void run(const wgeom *q, const uint16_t *in, const uint16_t *u, const flo
     const int tiles = chunk_tiles(q);
     const size_t total = (size_t)q->n * q->th * q->tw, each = thread_bytes(q), mo = m_at(q);
     const long chunks = (long)((total + (size_t)tiles - 1) / (size_t)tiles);
-    const size_t vplane = (size_t)tiles * q->c, mplane = (size_t)tiles * KB;
-    const size_t uplane = (size_t)q->c / 2 * q->k * 2;
+    const size_t vplane = (size_t)tiles * q->cp, mplane = (size_t)tiles * KB;
+    const size_t uplane = (size_t)q->cp / 2 * q->kp * 2;
 #pragma omp parallel num_threads(threads > 0 ? threads : 1)
     {
         char *mine = scratch + each * (size_t)omp_get_thread_num();
@@ -284,13 +317,13 @@ static void run(const wgeom *q, const uint16_t *in, const uint16_t *u, const flo
             const size_t t0 = (size_t)ch * tiles;
             const int nt = total - t0 < (size_t)tiles ? (int)(total - t0) : tiles;
             transform_in(q, in, t0, nt, tiles, v);
-            for (int k0 = 0; k0 < q->k; k0 += KB) {
-                const int nv = (q->k - k0) / 16 < KB / 16 ? (q->k - k0) / 16 : KB / 16;
+            for (int k0 = 0; k0 < q->kp; k0 += KB) {
+                const int nv = (q->kp - k0) / 16 < KB / 16 ? (q->kp - k0) / 16 : KB / 16;
                 for (int xi = 0; xi < XI; xi++)
                     for (int i0 = 0; i0 < nt; i0 += BF16_TILE_MR)
-                        cnn_bf16_tile(v + xi * vplane + (size_t)i0 * q->c, (size_t)q->c, 2,
-                                      u + xi * uplane + 2 * (size_t)k0, 2 * (size_t)q->k,
-                                      q->c / 2, m + xi * mplane + (size_t)i0 * KB, KB, 0,
+                        cnn_bf16_tile(v + xi * vplane + (size_t)i0 * q->cp, (size_t)q->cp, 2,
+                                      u + xi * uplane + 2 * (size_t)k0, 2 * (size_t)q->kp,
+                                      q->cp / 2, m + xi * mplane + (size_t)i0 * KB, KB, 0,
                                       nt - i0 < BF16_TILE_MR ? nt - i0 : BF16_TILE_MR, nv);
                 transform_out(q, m, t0, nt, tiles, k0, nv, bias, relu, out, out_bf16);
             }
@@ -320,16 +353,16 @@ static void grad_sources(const wgeom *q, const uint16_t *dy, size_t tile,
                             : NULL;
 }
 
-/* m[xi] = (A dY A^T)[xi] of channels k0 .. k0 + 15, rounded to bf16; the
- * tile's dY added into db (16 floats). */
-static inline void grad_transform(const uint16_t *const src[2][2], int k0, __m256i m[XI],
+/* m[xi] = (A dY A^T)[xi] of channels k0 .. k0 + 15 (the first n of them
+ * real, zeros past), rounded to bf16; the tile's dY added into db (16 floats). */
+static inline void grad_transform(const uint16_t *const src[2][2], int k0, int n, __m256i m[XI],
                                   float *db)
 {
     const __m512 zero = _mm512_setzero_ps();
     __m512 d[2][2], r[4][2], sum = zero;
     for (int y = 0; y < 2; y++)
         for (int x = 0; x < 2; x++) {
-            d[y][x] = src[y][x] ? cnn_bf16_load16(src[y][x] + k0) : zero;
+            d[y][x] = src[y][x] ? load_part(src[y][x] + k0, n) : zero;
             sum = _mm512_add_ps(sum, d[y][x]);
         }
     _mm512_storeu_ps(db, _mm512_add_ps(_mm512_loadu_ps(db), sum));
@@ -349,22 +382,23 @@ static inline void grad_transform(const uint16_t *const src[2][2], int k0, __m25
 
 /* One thread's tiles [lo, hi) into its dU and db copies (zeroed first): per
  * chunk, V of x and D of dy with tiles t and t+1 interleaved (V[xi][t/2][c][2],
- * D[xi][t/2][k][2]; an odd last tile pairs with zeros), then per position xi
- * dU[xi] (IC x OC) += V[xi]^T D[xi], the sum running over the tile pairs. */
+ * D[xi][t/2][k][2], channels padded to 16s with zeros; an odd last tile pairs
+ * with zeros), then per position xi dU[xi] (IC x OCp) += V[xi]^T D[xi], the
+ * sum running over the tile pairs. */
 static void bww_tiles(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *dy, size_t lo,
                       size_t hi, char *mine)
 {
     const wgeom q = forward_of(g);
     const bww_layout l = bww_layout_of(g);
-    const int ic = g->ic, oc = g->oc;
+    const int ic = g->ic, oc = g->oc, icp = pad16(ic), ocp = pad16(oc);
     float *du = (float *)(void *)mine, *db = (float *)(void *)(mine + l.db);
     uint16_t *v = (uint16_t *)(void *)(mine + l.v), *d = (uint16_t *)(void *)(mine + l.d);
-    memset(du, 0, (size_t)XI * ic * oc * 4);
-    memset(db, 0, (size_t)oc * 4);
+    memset(du, 0, (size_t)XI * ic * ocp * 4);
+    memset(db, 0, (size_t)ocp * 4);
     for (size_t t0 = lo; t0 < hi; t0 += (size_t)l.tiles) {
         const int nt = hi - t0 < (size_t)l.tiles ? (int)(hi - t0) : l.tiles;
         const int pairs = (nt + 1) / 2;
-        const size_t vplane = (size_t)pairs * ic * 2, dplane = (size_t)pairs * oc * 2;
+        const size_t vplane = (size_t)pairs * icp * 2, dplane = (size_t)pairs * ocp * 2;
         for (int j = 0; j < pairs; j++) {
             const size_t ta = t0 + 2 * (size_t)j;
             const int has_b = 2 * j + 1 < nt;
@@ -377,33 +411,33 @@ static void bww_tiles(const cnn_conv_geom *g, const uint16_t *x, const uint16_t 
             }
             for (int c0 = 0; c0 < ic; c0 += 16) {
                 __m256i ea[XI], eb[XI];
-                input_transform(xa, c0, ea);
+                input_transform(xa, c0, ic - c0, ea);
                 if (has_b)
-                    input_transform(xb, c0, eb);
+                    input_transform(xb, c0, ic - c0, eb);
                 for (int xi = 0; xi < XI; xi++)
-                    _mm512_storeu_si512(v + xi * vplane + ((size_t)j * ic + c0) * 2,
+                    _mm512_storeu_si512(v + xi * vplane + ((size_t)j * icp + c0) * 2,
                                         interleave(ea[xi], has_b ? eb[xi]
                                                                  : _mm256_setzero_si256()));
             }
             for (int k0 = 0; k0 < oc; k0 += 16) {
                 __m256i ma[XI], mb[XI];
-                grad_transform(ga, k0, ma, db + k0);
+                grad_transform(ga, k0, oc - k0, ma, db + k0);
                 if (has_b)
-                    grad_transform(gb, k0, mb, db + k0);
+                    grad_transform(gb, k0, oc - k0, mb, db + k0);
                 for (int xi = 0; xi < XI; xi++)
-                    _mm512_storeu_si512(d + xi * dplane + ((size_t)j * oc + k0) * 2,
+                    _mm512_storeu_si512(d + xi * dplane + ((size_t)j * ocp + k0) * 2,
                                         interleave(ma[xi], has_b ? mb[xi]
                                                                  : _mm256_setzero_si256()));
             }
         }
         for (int xi = 0; xi < XI; xi++)
             for (int c0 = 0; c0 < ic; c0 += BF16_TILE_MR)
-                for (int k0 = 0; k0 < oc; k0 += 16 * BF16_TILE_NV) {
+                for (int k0 = 0; k0 < ocp; k0 += 16 * BF16_TILE_NV) {
                     const int m = ic - c0 < BF16_TILE_MR ? ic - c0 : BF16_TILE_MR;
-                    const int nv = (oc - k0) / 16 < BF16_TILE_NV ? (oc - k0) / 16 : BF16_TILE_NV;
-                    cnn_bf16_tile(v + xi * vplane + 2 * (size_t)c0, 2, 2 * (size_t)ic,
-                                  d + xi * dplane + 2 * (size_t)k0, 2 * (size_t)oc, pairs,
-                                  du + ((size_t)xi * ic + c0) * oc + k0, (size_t)oc, 1, m, nv);
+                    const int nv = (ocp - k0) / 16 < BF16_TILE_NV ? (ocp - k0) / 16 : BF16_TILE_NV;
+                    cnn_bf16_tile(v + xi * vplane + 2 * (size_t)c0, 2, 2 * (size_t)icp,
+                                  d + xi * dplane + 2 * (size_t)k0, 2 * (size_t)ocp, pairs,
+                                  du + ((size_t)xi * ic + c0) * ocp + k0, (size_t)ocp, 1, m, nv);
                 }
     }
 }
@@ -413,7 +447,7 @@ void cnn_bwino_backward_weights(const cnn_conv_geom *g, const uint16_t *x, const
 {
     const bww_layout l = bww_layout_of(g);
     const size_t total = (size_t)g->n * ((g->oh + 1) / 2) * ((g->ow + 1) / 2), each = l.bytes;
-    const int ic = g->ic, oc = g->oc;
+    const int ic = g->ic, oc = g->oc, ocp = pad16(oc);
     char *base = scratch;
 #pragma omp parallel num_threads(threads > 0 ? threads : 1)
     {
@@ -432,7 +466,7 @@ void cnn_bwino_backward_weights(const cnn_conv_geom *g, const uint16_t *x, const
                     float sum = 0;
                     for (int h = 0; h < nt; h++)
                         sum += ((const float *)(const void *)(base + each * (size_t)h))
-                            [((size_t)xi * ic + c) * oc + k];
+                            [((size_t)xi * ic + c) * ocp + k];
                     u[xi / 4][xi % 4] = sum;
                 }
                 for (int j = 0; j < 4; j++) { /* G^T dU */

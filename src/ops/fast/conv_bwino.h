@@ -14,7 +14,7 @@
 
 /* 1 where this build has the kernel (AVX512_BF16) and the shape suits it:
  * 3x3, stride 1, the same padding (0 to 2) on both axes, ungrouped, input and
- * output channels multiples of 16. */
+ * output channels multiples of 8 (its packed tiles take them in 16s). */
 int cnn_bwino_applies(const cnn_conv_geom *g);
 /* Bytes of one set of transformed weights (forward's or backward-data's). */
 size_t cnn_bwino_weight_bytes(const cnn_conv_geom *g);

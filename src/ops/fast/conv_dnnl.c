@@ -409,12 +409,15 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
                               cnn_error *err)
 {
     int bf16 = run & CNN_RUN_BF16, bwd_fwd = (run & CNN_RUN_BWD_FWD) && training;
+    if (algo == CNN_CONV_AUTO || algo == CNN_CONV_WINOGRAD_BF16) /* (cnn_fast_conv_create's) */
+        return cnn_error_set(err, CNN_STATUS_BACKEND, "a convolution is made with a kernel's "
+                             "algorithm and run bits, not %s", cnn_conv_algo_name(algo));
     int own_bww = (run & CNN_RUN_OWN_BWW) && training, own_wino = run & CNN_RUN_OWN_WINO;
     int wino_bww = (run & CNN_RUN_WINO_BWW) && training;
     if (wino_bww && !(bf16 && algo == CNN_CONV_DIRECT && !own_bww && cnn_bwino_applies(g)))
         return cnn_error_set(err, CNN_STATUS_BACKEND, "cnnlab's bf16 Winograd weight gradient "
                              "is for bf16 3x3 stride-1 convolutions, ungrouped, with multiples "
-                             "of 16 input and output channels, on a build with AVX512_BF16 "
+                             "of 8 input and output channels, on a build with AVX512_BF16 "
                              "(and not with cnnlab's direct one)");
     if (own_bww && !(bf16 && algo == CNN_CONV_DIRECT && cnn_bww_applies(g)))
         return cnn_error_set(err, CNN_STATUS_BACKEND, "cnnlab's weight gradient is for bf16 "
@@ -422,7 +425,7 @@ cnn_status cnn_fast_conv_make(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_bia
                              "channels, on a build with AVX512_BF16");
     if (own_wino && !(bf16 && algo == CNN_CONV_DIRECT && !bwd_fwd && cnn_bwino_applies(g)))
         return cnn_error_set(err, CNN_STATUS_BACKEND, "cnnlab's bf16 Winograd is for bf16 3x3 "
-                             "stride-1 convolutions, ungrouped, with multiples of 16 input and "
+                             "stride-1 convolutions, ungrouped, with multiples of 8 input and "
                              "output channels, on a build with AVX512_BF16 (and runs "
                              "backward-data itself)");
     if ((run & CNN_RUN_STORAGE) && !(bf16 && algo == CNN_CONV_DIRECT))
