@@ -195,6 +195,10 @@ int main(void)
             gw.n = 3; /* (3x3, stride 1, 16 channels each side) */
             cnn_conv_cache_key(&gw, 0, CNN_ACT_NONE, 1, CNN_FAST_BF16, key, sizeof key);
             check(strstr(key, " bwino=2") != NULL, "a bf16 3x3 key says bwino=2: %s", key);
+            cnn_conv_geom g24 = gw; /* auto does not offer it at 24 channels */
+            g24.ic = 24;
+            cnn_conv_cache_key(&g24, 0, CNN_ACT_NONE, 1, CNN_FAST_BF16, plain, sizeof plain);
+            check(!strstr(plain, "bwino"), "no bwino at 24 input channels: %s", plain);
             len = snprintf(bww_line, sizeof bww_line, "%s\tdirect\t%d\t(timed: bf16 direct 2.0 "
                            "ms, bf16 winograd+own-bww 1.0 ms)\n", key,
                            CNN_RUN_BF16 | CNN_RUN_OWN_BWW | CNN_RUN_OWN_WINO);

@@ -330,7 +330,7 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
      * 16x16x128 layers in inference) and slower on others (docs/performance.md) */
     int bwd_fwd_shape = training && !grouped && g->sh == 1 && g->sw == 1;
     int own_bww_shape = training && bf16 && cnn_bww_applies(g);
-    int bf16_wino_shape = bf16 && cnn_bwino_applies(g);
+    int bf16_wino_shape = bf16 && cnn_bwino_auto_applies(g);
     const int wanted[NCAND] = {1,          bwd_fwd_shape,  own_bww_shape,
                                bf16_wino_shape, training && bf16_wino_shape, bf16,
                                wino_shape, own_wino_shape, dense_shape};

@@ -83,7 +83,7 @@ static wgeom backward_of(const cnn_conv_geom *g)
     return wgeom_of(g->n, g->oh, g->ow, g->oc, g->ih, g->iw, g->ic, 2 - g->ph);
 }
 
-/* Tiles a chunk: V (16 x c bf16 a tile) and M (16 x KB floats a tile) near
+/* Tiles a chunk: V (16 x cp bf16 a tile) and M (16 x KB floats a tile) near
  * CHUNK_BYTES, a multiple of the register tile's 6 rows. */
 static int chunk_tiles(const wgeom *q)
 {
@@ -171,6 +171,11 @@ void cnn_bwino_weights(const cnn_conv_geom *g, const float *w, int flip, uint16_
                         cnn_bf16_from_float(uu[x]);
             }
         }
+}
+
+int cnn_bwino_auto_applies(const cnn_conv_geom *g)
+{
+    return cnn_bwino_applies(g) && g->ic % 16 == 0 && g->oc % 16 == 0;
 }
 
 #ifdef __AVX512BF16__

@@ -16,6 +16,13 @@
  * 3x3, stride 1, the same padding (0 to 2) on both axes, ungrouped, input and
  * output channels multiples of 8 (its packed tiles take them in 16s). */
 int cnn_bwino_applies(const cnn_conv_geom *g);
+/* 1 where CNN_CONV_AUTO offers it: where it applies, with channel counts in
+ * 16s. (At 24 input channels, airbench94's first 3x3 layer, it saved 5 % of
+ * that layer's step, and the recipe's test accuracy over three seeds came out
+ * 0.17 points lower, 90.59 against 90.76 %: inside the seeds' spread, but the
+ * wrong way for a small gain, so auto leaves such layers to the direct
+ * kernels; --conv winograd-bf16 still runs it there.) */
+int cnn_bwino_auto_applies(const cnn_conv_geom *g);
 /* Bytes of one set of transformed weights (forward's or backward-data's). */
 size_t cnn_bwino_weight_bytes(const cnn_conv_geom *g);
 /* Bytes of scratch with up to `threads` threads: forward, or (training = 1)

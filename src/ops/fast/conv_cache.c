@@ -90,7 +90,7 @@ void cnn_conv_cache_key(const cnn_conv_geom *g, int has_bias, cnn_act act, int t
         n += snprintf(key + n, size - (size_t)n, " bww=1");
     /* and on 3x3 stride-1 shapes by cnnlab's bf16 Winograd (conv_bwino.c;
      * bwino=2: with its weight gradient) */
-    if ((bf16 & CNN_FAST_BF16) && cnn_bwino_applies(g) && n > 0 && (size_t)n < size)
+    if ((bf16 & CNN_FAST_BF16) && cnn_bwino_auto_applies(g) && n > 0 && (size_t)n < size)
         snprintf(key + n, size - (size_t)n, " bwino=2");
 }
 

@@ -29,7 +29,11 @@
  * CNN_CONV_AUTO's timing says that is faster, the flipped fp32 weights).
  * In bf16 training backward-weights may instead be conv_bww.c's kernel on the
  * same bf16 x and dy (CNN_RUN_OWN_BWW, where auto's timing says it is
- * faster): no primitive then, its sums in the shared scratch buffer.
+ * faster): no primitive then, its sums in the shared scratch buffer. A bf16
+ * 3x3 stride-1 convolution may run its forward and backward-data as
+ * conv_bwino.c's Winograd (CNN_RUN_OWN_WINO: the forward's descriptor only
+ * gives the sides their layouts, bf16 NHWC; the transformed weights are made
+ * per pass) and its weight gradient so too (CNN_RUN_WINO_BWW).
  * With CNN_CONV_AUTO the algorithm of each shape is chosen by timing the
  * candidates on the plan's batch once (cached per plan, so repeated shapes are
  * timed once): direct always, Winograd for 3x3 stride 1, and the dense matrix
