@@ -5,9 +5,10 @@
  * the input has no more positions than the kernel has taps; in training plans
  * also direct with its backward-data run as a forward (stride 1, ungrouped),
  * and in bf16 training the faster of those two with cnnlab's weight gradient
- * (conv_bww.c) in place of oneDNN's; on bf16 3x3 stride-1 shapes the best of
- * those with cnnlab's Winograd (conv_bwino.c) in place of the direct
- * kernel's forward and backward-data.
+ * (conv_bww.c) in place of oneDNN's; on bf16 3x3 stride-1 shapes with
+ * channels in 16s (cnn_bwino_auto_applies) the best of those with cnnlab's
+ * Winograd (conv_bwino.c) in place of the direct kernel's forward and
+ * backward-data, then the best so far with the Winograd's weight gradient.
  * An fp32 shape with none of the other candidates runs direct untimed. Each
  * candidate is made, timed and destroyed in turn, and the fastest made again;
  * the choice is cached in the context, so repeated shapes are timed once per
