@@ -36,9 +36,9 @@
  * rounded once, 2^-9 relative to the sum, so its error against the reference
  * on the rounded inputs is that of a second rounding of every operand, summed
  * over all channels (and tiles), then mixed by the output transform: atol
- * BWINO_ATOL * max |reference| per tensor (measured worst 8.3e-3 for y,
- * 4.6e-3 for dx, 5.5e-3 for dw; a dropped or wrong term of a transform is
- * off by tenths). */
+ * BWINO_ATOL * max |reference| per tensor (measured worst 6.3e-3 for y,
+ * 5.3e-3 for dx, 5.6e-3 for dw, printed with each run; 8.3e-3 for y on an
+ * earlier draw; a dropped or wrong term of a transform is off by tenths). */
 #define BWINO_ATOL 2e-2
 
 static double max_abs(const float *a, size_t n)

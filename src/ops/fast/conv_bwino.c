@@ -194,6 +194,20 @@ static void tile_at(const wgeom *q, size_t tile, size_t *n, int *oy, int *ox)
     *n = tile / ((size_t)q->tw * q->th);
 }
 
+/* The size x size window at (y0, x0) of image n of an h x w x ch NHWC map:
+ * src[y * size + x] the channels of each position, NULL outside the map. */
+static void window(const uint16_t *t, size_t n, int h, int w, int ch, int y0, int x0, int size,
+                   const uint16_t **src)
+{
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++) {
+            int iy = y0 + y, ix = x0 + x;
+            src[y * size + x] = iy >= 0 && iy < h && ix >= 0 && ix < w
+                                    ? t + ((n * h + iy) * w + ix) * ch
+                                    : NULL;
+        }
+}
+
 /* The input tile of a tile: src[y][x] the channels of its 4x4 input
  * positions (NULL: padding). */
 static void tile_sources(const wgeom *q, const uint16_t *in, size_t tile,
@@ -202,13 +216,7 @@ static void tile_sources(const wgeom *q, const uint16_t *in, size_t tile,
     size_t n;
     int oy, ox;
     tile_at(q, tile, &n, &oy, &ox);
-    for (int y = 0; y < 4; y++)
-        for (int x = 0; x < 4; x++) {
-            int iy = oy - q->pad + y, ix = ox - q->pad + x;
-            src[y][x] = iy >= 0 && iy < q->ih && ix >= 0 && ix < q->iw
-                            ? in + ((n * q->ih + iy) * q->iw + ix) * q->c
-                            : NULL;
-        }
+    window(in, n, q->ih, q->iw, q->c, oy - q->pad, ox - q->pad, 4, &src[0][0]);
 }
 
 /* The first n of 16 channels at h as floats, zeros past them. */
@@ -351,11 +359,7 @@ static void grad_sources(const wgeom *q, const uint16_t *dy, size_t tile,
     size_t n;
     int oy, ox;
     tile_at(q, tile, &n, &oy, &ox);
-    for (int y = 0; y < 2; y++)
-        for (int x = 0; x < 2; x++)
-            src[y][x] = oy + y < q->oh && ox + x < q->ow
-                            ? dy + ((n * q->oh + oy + y) * q->ow + ox + x) * q->k
-                            : NULL;
+    window(dy, n, q->oh, q->ow, q->k, oy, ox, 2, &src[0][0]);
 }
 
 /* m[xi] = (A dY A^T)[xi] of channels k0 .. k0 + 15 (the first n of them
