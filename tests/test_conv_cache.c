@@ -194,7 +194,7 @@ int main(void)
             /* and so is a choice of cnnlab's Winograd (CNN_RUN_OWN_WINO) */
             gw.n = 3; /* (3x3, stride 1, 16 channels each side) */
             cnn_conv_cache_key(&gw, 0, CNN_ACT_NONE, 1, CNN_FAST_BF16, key, sizeof key);
-            check(strstr(key, " bwino=2") != NULL, "a bf16 3x3 key says bwino=2: %s", key);
+            check(strstr(key, " bwino=3") != NULL, "a bf16 3x3 key says bwino=3: %s", key);
             cnn_conv_geom g24 = gw; /* auto does not offer it at 24 channels */
             g24.ic = 24;
             cnn_conv_cache_key(&g24, 0, CNN_ACT_NONE, 1, CNN_FAST_BF16, plain, sizeof plain);

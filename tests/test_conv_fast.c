@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "ops/fast/bf16.h"
+#include "ops/fast/conv_bwino.h"
 #include "ops/fast/conv_dnnl.h"
 #include "ops/fast/fast.h"
 
@@ -211,6 +212,38 @@ out:
     free(xq), free(wq);
     free(x), free(w), free(b), free(y), free(yr), free(dy), free(dyr);
     free(dx), free(dxr), free(dw), free(dwr), free(db), free(dbr);
+}
+
+/* cnn_bwino_weights (16 kernels a vector) against cnn_bwino_weights_ref (one
+ * kernel at a time), bit for bit, both ways round: channel counts in 16s and
+ * in 8s (the padding zeros), a last block of 8 outputs, and weights spanning
+ * many magnitudes with signed zeros. Returns the comparisons made. */
+static int bwino_weights_case(unsigned *seed)
+{
+    static const int shapes[][2] = {{16, 16}, {24, 40}, {8, 24}, {256, 64}, {48, 8}};
+    int compared = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int flip = 0; flip < 2; flip++) {
+            cnn_conv_geom g = {.n = 1, .ih = 5, .iw = 5, .ic = shapes[s][0],
+                               .oc = shapes[s][1], .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                               .ph = 1, .pw = 1};
+            cnn_conv_geom_finish(&g);
+            const size_t nw = (size_t)g.oc * g.ic * 9, bytes = cnn_bwino_weight_bytes(&g);
+            float *w = malloc(nw * 4);
+            uint16_t *fast = malloc(bytes), *ref = malloc(bytes);
+            check_fill(w, nw, seed, -1, 1);
+            for (size_t i = 0; i < nw; i++) /* magnitudes 2^-20 .. 2^10, some -0 */
+                w[i] = i % 37 == 0 ? -0.0f : ldexpf(w[i], (int)(i % 31) - 20);
+            memset(fast, 0xab, bytes), memset(ref, 0xcd, bytes); /* (nothing left unwritten) */
+            cnn_bwino_weights(&g, w, flip, fast);
+            cnn_bwino_weights_ref(&g, w, flip, ref);
+            check(memcmp(fast, ref, bytes) == 0,
+                  "cnnlab's Winograd weights, %d in, %d out, %s: the vector transform gives "
+                  "the reference's bits", g.ic, g.oc, flip ? "backward-data" : "forward");
+            compared++;
+            free(w), free(fast), free(ref);
+        }
+    return compared;
 }
 
 /* cnnlab's bf16 Winograd beyond conv_case: on bf16 storage (x and y, then
@@ -513,12 +546,16 @@ int main(void)
                   &seed);
         own_wino_way = own_bww_way = wino_bww_way = 0;
         bwino_storage_case(ctx, &seed);
+        const int weight_shapes = bwino_weights_case(&seed);
+        check(weight_shapes == 10, "the weight transform compared %d times, 10 meant",
+              weight_shapes);
         printf("  %d bf16 convolution shapes with cnnlab's Winograd compared four ways, and "
                "its weight gradient over several chunks a thread (y, dx and its dw: atol %g * "
                "max |reference|, worst %.2g, %.2g, %.2g), %d ran its forward, %d its weight "
-               "gradient; bf16 storage and inference bit for bit, wrong run bits refused\n",
-               SHAPES, BWINO_ATOL, own_wino_worst[0],
-               own_wino_worst[1], own_wino_worst[2], own_wino_cases, wino_bww_cases);
+               "gradient; bf16 storage and inference bit for bit, wrong run bits refused; "
+               "the vector weight transform bit for bit with the reference (%d comparisons)\n",
+               SHAPES, BWINO_ATOL, own_wino_worst[0], own_wino_worst[1], own_wino_worst[2],
+               own_wino_cases, wino_bww_cases, weight_shapes);
         check(own_wino_cases == 3 * SHAPES + 1 && wino_bww_cases == 2 * SHAPES + 1,
               "cnnlab's Winograd ran in %d of %d cases, its weight gradient in %d of %d",
               own_wino_cases, 3 * SHAPES + 1, wino_bww_cases, 2 * SHAPES + 1);

@@ -38,8 +38,9 @@ static inline __m512 cnn_bf16_load16(const uint16_t *h)
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
 }
 
-/* h (16) = f rounded, as cnn_bf16_from_float. */
-static inline void cnn_bf16_store16(__m512 f, uint16_t *h)
+/* f rounded as cnn_bf16_from_float: each value's bf16 bits in the low half
+ * of its 32-bit lane, the high half zero. */
+static inline __m512i cnn_bf16_round16(__m512 f)
 {
     const __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7fff);
     const __m512i abs = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
@@ -49,8 +50,13 @@ static inline void cnn_bf16_store16(__m512 f, uint16_t *h)
     __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(hi, one)));
     r = _mm512_srli_epi32(r, 16);
     __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs), inf);
-    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, quiet));
-    _mm256_storeu_si256((__m256i *)h, _mm512_cvtepi32_epi16(r));
+    return _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, quiet));
+}
+
+/* h (16) = f rounded, as cnn_bf16_from_float. */
+static inline void cnn_bf16_store16(__m512 f, uint16_t *h)
+{
+    _mm256_storeu_si256((__m256i *)h, _mm512_cvtepi32_epi16(cnn_bf16_round16(f)));
 }
 #endif
 

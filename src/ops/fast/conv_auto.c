@@ -8,7 +8,8 @@
  * (conv_bww.c) in place of oneDNN's; on bf16 3x3 stride-1 shapes with
  * channels in 16s (cnn_bwino_auto_applies) the best of those with cnnlab's
  * Winograd (conv_bwino.c) in place of the direct kernel's forward and
- * backward-data, then the best so far with the Winograd's weight gradient.
+ * backward-data, then (training) the Winograd for all three passes, and the
+ * best direct form with only the Winograd's weight gradient.
  * An fp32 shape with none of the other candidates runs direct untimed. Each
  * candidate is made, timed and destroyed in turn, and the fastest made again;
  * the choice is cached in the context, so repeated shapes are timed once per
@@ -152,6 +153,7 @@ enum {
     DIRECT_BWW,
     BF16_WINO,
     BF16_WINO_BWW,
+    DIRECT_WINO_BWW,
     DIRECT32,
     WINO,
     WINO_SGEMM,
@@ -160,7 +162,7 @@ enum {
 };
 /* the forms of a bf16 kernel (named by their run bits, form_name), timed on
  * the plan's bf16 storage */
-#define BF16_FORM(a) ((a) <= BF16_WINO_BWW)
+#define BF16_FORM(a) ((a) <= DIRECT_WINO_BWW)
 
 /* The algorithm a candidate runs. */
 static cnn_conv_algo algo_of(int candidate)
@@ -212,7 +214,7 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
             ? cnn_fast_conv_storage(training, act) & (CNN_RUN_X_BF16 | CNN_RUN_Y_BF16)
             : 0;
     double best_t = 1e30;
-    int best = DIRECT;
+    int best = DIRECT, best_direct = DIRECT; /* the best so far; of the direct forms */
     const cnn_dnnl_sizes start = cnn_dnnl_sizes_of(ctx);
     char why[320];
     int used = snprintf(why, sizeof why, stored ? "(timed with bf16 storage:" : "(timed:");
@@ -229,8 +231,15 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
             run_of[a] = run_of[best] | CNN_RUN_OWN_BWW;
         if (a == BF16_WINO) /* the same weight gradient, the rest by cnnlab's Winograd */
             run_of[a] = (run_of[best] & ~CNN_RUN_BWD_FWD) | CNN_RUN_OWN_WINO;
-        if (a == BF16_WINO_BWW) /* the best so far with the weight gradient by Winograd */
-            run_of[a] = (run_of[best] & ~CNN_RUN_OWN_BWW) | CNN_RUN_WINO_BWW;
+        /* all three passes by Winograd; and the best direct form with only
+         * the weight gradient by Winograd (each timed whatever came before:
+         * one step's noise must not hide a pair that wins together, as when
+         * resnet18's 32x32x64 Winograd lost to direct by 1 % with oneDNN's
+         * weight gradient and so was never timed with its own) */
+        if (a == BF16_WINO_BWW)
+            run_of[a] = on_bf16 | CNN_RUN_OWN_WINO | CNN_RUN_WINO_BWW;
+        if (a == DIRECT_WINO_BWW)
+            run_of[a] = (run_of[best_direct] & ~CNN_RUN_OWN_BWW) | CNN_RUN_WINO_BWW;
         /* direct must exist; another form may not (no Winograd kernel for
          * this shape on this CPU, say) */
         const int timed_run = run_of[a] | (BF16_FORM(a) ? stored : 0);
@@ -268,6 +277,8 @@ static cnn_status time_candidates(cnn_dnnl *ctx, const cnn_conv_geom *g, int has
         if (t < best_t) {
             best_t = t;
             best = a;
+            if (a <= DIRECT_BWW)
+                best_direct = a;
         }
     }
     timing_free(&data);
@@ -345,8 +356,15 @@ cnn_status cnn_fast_conv_create(cnn_dnnl *ctx, const cnn_conv_geom *g, int has_b
     int bwd_fwd_shape = training && !grouped && g->sh == 1 && g->sw == 1;
     int own_bww_shape = training && bf16 && cnn_bww_applies(g);
     int bf16_wino_shape = bf16 && cnn_bwino_auto_applies(g);
-    const int wanted[NCAND] = {1,          bwd_fwd_shape,  own_bww_shape,
-                               bf16_wino_shape, training && bf16_wino_shape, bf16,
-                               wino_shape, own_wino_shape, dense_shape};
+    const int wanted[NCAND] = {1,
+                               bwd_fwd_shape,
+                               own_bww_shape,
+                               bf16_wino_shape,
+                               training && bf16_wino_shape,
+                               training && bf16_wino_shape,
+                               bf16,
+                               wino_shape,
+                               own_wino_shape,
+                               dense_shape};
     return time_candidates(ctx, g, has_bias, act, training, bf16, wanted, key, out, err);
 }

@@ -30,8 +30,11 @@ size_t cnn_bwino_weight_bytes(const cnn_conv_geom *g);
 size_t cnn_bwino_scratch_bytes(const cnn_conv_geom *g, int threads, int training);
 /* Bytes of scratch cnn_bwino_backward_weights needs with up to `threads`. */
 size_t cnn_bwino_bww_scratch_bytes(const cnn_conv_geom *g, int threads);
-/* w (OC,IC,3,3) -> u, for the forward (flip = 0) or backward-data (flip = 1). */
+/* w (OC,IC,3,3) -> u, for the forward (flip = 0) or backward-data (flip = 1);
+ * _ref is the plain loop over kernels, the other 16 kernels a vector with
+ * AVX-512 and the same bits. */
 void cnn_bwino_weights(const cnn_conv_geom *g, const float *w, int flip, uint16_t *u);
+void cnn_bwino_weights_ref(const cnn_conv_geom *g, const float *w, int flip, uint16_t *u);
 /* x (N,IH,IW,IC) bf16, u (flip 0), b (OC) or NULL -> y (N,OH,OW,OC), floats
  * or (y_bf16) bf16, then ReLU if relu; at most `threads` threads. */
 void cnn_bwino_forward(const cnn_conv_geom *g, const uint16_t *x, const uint16_t *u,

@@ -89,9 +89,10 @@ void cnn_conv_cache_key(const cnn_conv_geom *g, int has_bias, cnn_act act, int t
     if (training && (bf16 & CNN_FAST_BF16) && cnn_bww_applies(g) && n > 0 && (size_t)n < size)
         n += snprintf(key + n, size - (size_t)n, " bww=1");
     /* and on 3x3 stride-1 shapes by cnnlab's bf16 Winograd (conv_bwino.c;
-     * bwino=2: with its weight gradient) */
+     * bwino=3: with its weight gradient, timed both with its forward and with
+     * the best direct form) */
     if ((bf16 & CNN_FAST_BF16) && cnn_bwino_auto_applies(g) && n > 0 && (size_t)n < size)
-        snprintf(key + n, size - (size_t)n, " bwino=2");
+        snprintf(key + n, size - (size_t)n, " bwino=3");
 }
 
 /* The cache file's text (NULL: none or unreadable), NUL-terminated. */
