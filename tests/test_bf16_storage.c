@@ -136,6 +136,17 @@ static void test_batchnorm(int m, int c, cnn_act act)
     check(same_bits(dxf, dxh, n) && same_bits(dg[0], dg[1], (size_t)c) &&
               same_bits(db[0], db[1], (size_t)c),
           "batchnorm%s M%d C%d backward from bf16 x and y: dx, dgamma, dbeta bitwise", an, m, c);
+    if (act != CNN_ACT_GELU) { /* dx written as bf16: the float dx rounded */
+        cnn_bn_geom gd = gh;
+        gd.dx_bf16 = 1;
+        float *dxd = fresh((n + 1) / 2), *dxf_h = to_bf16(dxf, n);
+        memset(dxd, 0xff, (n + 1) / 2 * sizeof(float)); /* every element must be written */
+        cnn_fast_batchnorm_backward(&gd, act, xh, yh, gamma, beta, mean[1], invstd[1], dy, dxd,
+                                    dg[1], db[1], scratch);
+        check(memcmp(dxd, dxf_h, n * sizeof(uint16_t)) == 0 && same_bits(dg[0], dg[1], (size_t)c),
+              "batchnorm%s M%d C%d backward writing dx as bf16: the float dx rounded", an, m, c);
+        free(dxd), free(dxf_h);
+    }
 
     /* evaluation, x bf16 and y float (one side stored, the other not) */
     gh.y_bf16 = 0;
@@ -516,8 +527,10 @@ int main(void)
     /* the first conv feeds a GELU layer, which reads floats, the GELU writes
      * bf16; conv -> pool -> bn: all three; conv -> bn: both; conv -> bn + relu
      * -> pool: the conv, the norm and the pool; the last pool feeds flatten.
-     * One gradient is stored: the pooled conv's, which the pool writes */
-    test_plan(&airlike, 16, 8, 1);
+     * Two gradients are stored: the pooled conv's, which the pool writes, and
+     * the last conv's, which its batch norm + ReLU writes (the norms with a
+     * GELU keep dy' in their dx, as floats) */
+    test_plan(&airlike, 16, 8, 2);
     /* inference folds each batch norm after a convolution into it, and the
      * GELU after it stays a layer of its own (it reads floats): stored are
      * the first GELU's, the pooled conv's and the pool's, the norm's after the

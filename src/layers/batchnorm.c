@@ -41,12 +41,16 @@ static cnn_bn_geom geom_of(const cnn_plan_layer *pl)
                          .eps = d->eps > 0 ? d->eps : CNN_BN_EPS,
                          .momentum = d->momentum > 0 ? d->momentum : CNN_BN_MOMENTUM,
                          .sync = pl->training ? pl->bn_sync : NULL, .x_bf16 = pl->x_bf16,
-                         .y_bf16 = pl->y_bf16};
+                         .y_bf16 = pl->y_bf16, .dx_bf16 = pl->dx_bf16};
 }
 
+/* dx too (for a convolution before it that reads its dy as bf16), but with a
+ * fused GELU, whose backward keeps dy' in dx between its two passes */
 static int bn_bf16_storage(const cnn_plan_layer *pl)
 {
-    return pl->backend == CNN_BACKEND_FAST ? CNN_FAST_X_BF16 | CNN_FAST_Y_BF16 : 0;
+    if (pl->backend != CNN_BACKEND_FAST)
+        return 0;
+    return CNN_FAST_X_BF16 | CNN_FAST_Y_BF16 | (pl->fused == CNN_ACT_GELU ? 0 : CNN_FAST_DX_BF16);
 }
 
 static cnn_status bn_plan(cnn_plan_layer *pl, cnn_error *err)

@@ -81,8 +81,9 @@ typedef struct cnn_bn_geom {
     float eps;      /* 1e-5 in PyTorch */
     float momentum; /* 0.1 in PyTorch: running = (1-momentum)*running + momentum*batch */
     const cnn_bn_sync *sync; /* NULL: the statistics of these m rows alone */
-    /* the fast path only: x and y stored as bf16 (fast/bf16.h); dy, dx floats */
-    int x_bf16, y_bf16;
+    /* the fast path only: x and y stored as bf16 (fast/bf16.h), dx too with
+     * dx_bf16 (not with GELU, whose backward keeps dy' in dx); dy floats */
+    int x_bf16, y_bf16, dx_bf16;
 } cnn_bn_geom;
 
 /* With g->sync, a rank's values go to the others in v = cnn_bn_sync_values(g):

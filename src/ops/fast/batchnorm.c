@@ -35,8 +35,10 @@
  *
  * With g->x_bf16 / g->y_bf16 the tensors x / y are stored as bf16 (bf16.h):
  * each row piece is converted on the stack and the float code runs on it, so
- * the results are those of the same values stored as floats (dy and dx are
- * always floats). Rows are handled in pieces of BN_SLICE channels.
+ * the results are those of the same values stored as floats (dy is always
+ * floats). With g->dx_bf16 (not with GELU) each piece of dx is computed in
+ * floats and rounded as it is written, as the convolution before it would
+ * round its dy. Rows are handled in pieces of BN_SLICE channels.
  *
  * Scratch (cnn_fast_batchnorm_scratch_floats(c) floats, no alignment assumed;
  * its size depends on C alone, not on the thread count):
@@ -382,7 +384,7 @@ static void dx_rows(const cnn_bn_geom *g, cnn_act act, const float *x, const flo
     if (!dx)
         return;
     const int m = g->m, c = g->c, relu = act == CNN_ACT_RELU;
-    if (!g->x_bf16 && !g->y_bf16) {
+    if (!g->x_bf16 && !g->y_bf16 && !g->dx_bf16) {
 #pragma omp for schedule(static)
         for (int r = 0; r < m; r++) {
             const size_t o = (size_t)r * c;
@@ -395,10 +397,12 @@ static void dx_rows(const cnn_bn_geom *g, cnn_act act, const float *x, const flo
         for (int c0 = 0; c0 < c; c0 += BN_SLICE) {
             const int nc = c - c0 < BN_SLICE ? c - c0 : BN_SLICE;
             const size_t o = (size_t)r * c + c0;
-            float xt[BN_SLICE], yt[BN_SLICE];
+            float xt[BN_SLICE], yt[BN_SLICE], dt[BN_SLICE];
             dx_piece(nc, act, cnn_bf16_row(x, g->x_bf16, o, (size_t)nc, xt),
                      relu ? cnn_bf16_row(y, g->y_bf16, o, (size_t)nc, yt) : NULL, dy + o,
-                     save_mean + c0, ka + c0, kb + c0, kd + c0, dx + o);
+                     save_mean + c0, ka + c0, kb + c0, kd + c0, g->dx_bf16 ? dt : dx + o);
+            if (g->dx_bf16)
+                cnn_bf16_store(dt, (size_t)nc, (uint16_t *)(void *)dx + o);
         }
 }
 
@@ -413,6 +417,7 @@ void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float 
 {
     CNN_ASSERT(act_supported(act));
     CNN_ASSERT(g->m >= 1 && g->c >= 1 && scratch);
+    CNN_ASSERT(!(g->dx_bf16 && act == CNN_ACT_GELU));
     const int m = g->m, c = g->c, nb = block_count(m, c);
     float *part = scratch;
     /* dx = ka * (dy' - kd - (x - mean)*kb): the small differences first, then
