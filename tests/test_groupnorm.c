@@ -419,7 +419,7 @@ static void torch_batchnorm(const fixture_file *f)
         if (fast) {
             cnn_fast_batchnorm_forward_train(&g, CNN_ACT_NONE, x, gamma, beta, y, mean, invstd, rm,
                                              rv, scratch);
-            cnn_fast_batchnorm_backward(&g, CNN_ACT_NONE, x, y, gamma, beta, mean, invstd, r, dx,
+            cnn_fast_batchnorm_backward(&g, CNN_ACT_NONE, x, gamma, beta, mean, invstd, r, dx,
                                         dg, db, scratch);
         } else {
             cnn_ref_batchnorm_forward_train(&g, x, gamma, beta, y, mean, invstd, rm, rv);

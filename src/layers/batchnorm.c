@@ -91,7 +91,7 @@ static void bn_backward(cnn_plan_layer *pl)
     const float *gamma = pl->w, *beta = pl->w + c;
     const float *save_mean = pl->ws, *save_invstd = pl->ws + c;
     if (pl->backend == CNN_BACKEND_FAST)
-        cnn_fast_batchnorm_backward(&g, pl->fused, pl->x, pl->y, gamma, beta, save_mean,
+        cnn_fast_batchnorm_backward(&g, pl->fused, pl->x, gamma, beta, save_mean,
                                     save_invstd, pl->dy, pl->dx, pl->dw, pl->dw + c,
                                     pl->ws + 2 * c);
     else

@@ -255,8 +255,9 @@ void cnn_fast_batchnorm_forward_eval(const cnn_bn_geom *g, cnn_act act, const fl
                                      const float *gamma, const float *beta,
                                      const float *running_mean, const float *running_var,
                                      float *y);
+/* (a fused ReLU's mask is recomputed from x, as GELU's z: no y is read) */
 void cnn_fast_batchnorm_backward(const cnn_bn_geom *g, cnn_act act, const float *x,
-                                 const float *y, const float *gamma, const float *beta,
+                                 const float *gamma, const float *beta,
                                  const float *save_mean, const float *save_invstd,
                                  const float *dy, float *dx, float *dgamma, float *dbeta,
                                  float *scratch);
