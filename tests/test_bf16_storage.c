@@ -409,6 +409,12 @@ static void test_plan(const cnn_model_desc *d, int batch, int expect_stored, int
     check(n_stored == expect_stored && count_stored(pf) == 0,
           "%s: %d outputs stored bf16 (expected %d), none with fp32 activations", d->name,
           n_stored, expect_stored);
+    /* the description's length, whatever the buffer; a short buffer cut to fit */
+    char cut[64];
+    size_t need = cnn_plan_describe(ps, NULL, 0), again = cnn_plan_describe(ps, cut, sizeof cut);
+    check(need > sizeof cut && again == need && strlen(cut) == sizeof cut - 1,
+          "%s: the description takes %zu characters (%zu with a 64-byte buffer, cut to %zu)",
+          d->name, need, again, strlen(cut));
     int n_grads = count_marks(ps, "[its gradient stored bf16]");
     check(n_grads == expect_grads, "%s: %d gradients stored bf16 (expected %d)", d->name, n_grads,
           expect_grads);

@@ -135,8 +135,10 @@ void cnn_plan_set_label_smoothing(cnn_plan *p, float smoothing);
 
 /* Bytes the plan allocated (activations, gradients, workspaces, scratchpad). */
 size_t cnn_plan_bytes(const cnn_plan *p);
-/* One line per layer saying what runs it (e.g. the oneDNN kernel), for --verbose. */
-void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size);
+/* One line per layer saying what runs it (e.g. the oneDNN kernel), for --verbose,
+ * into buf (size bytes, cut to fit; buf may be NULL with size 0). Returns the
+ * characters the whole description takes, without the terminating 0. */
+size_t cnn_plan_describe(const cnn_plan *p, char *buf, size_t size);
 
 /* Per-layer timing: cnn_plan_profile(p, 1) resets and starts it; the report
  * gives each layer's forward and backward milliseconds per step, GFLOP/s and

@@ -233,10 +233,14 @@ cnn_status cnn_cmd_bench(int argc, char **argv, cnn_error *err)
     }
     if (!train)
         cnn_plan_freeze(p); /* as cnnlab test: the weights are prepared once */
-    if (a.verbose) {
-        char desc_buf[8192];
-        cnn_plan_describe(p, desc_buf, sizeof desc_buf);
-        fputs(desc_buf, stdout);
+    if (a.verbose) { /* (a fixed 8 KiB cut resnet18's at layer 49) */
+        size_t need = cnn_plan_describe(p, NULL, 0) + 1;
+        char *desc_buf = malloc(need);
+        if (desc_buf) {
+            cnn_plan_describe(p, desc_buf, need);
+            fputs(desc_buf, stdout);
+            free(desc_buf);
+        }
     }
     res.rates = malloc(sizeof(double) * (size_t)a.windows);
     time_windows(&a, desc, p, m, &opt, oc.lr, train, &res);

@@ -176,11 +176,12 @@ void cnn_plan_profile_report(const cnn_plan *p, double peak_gflops, char *buf, s
                  "backward %.3f ms\n", 1e3 * p->loss_s / nf, 1e3 * tf, 1e3 * tb);
 }
 
-void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
+size_t cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
 {
     size_t used = 0;
-    buf[0] = 0;
-    for (int i = 0; i < p->m->count && used < size; i++) {
+    if (size)
+        buf[0] = 0;
+    for (int i = 0; i < p->m->count; i++) {
         const cnn_plan_layer *pl = &p->layers[i];
         const cnn_model_layer *l = pl->ml;
         const char *impl = "";
@@ -190,7 +191,8 @@ void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
             impl = cnn_fast_conv_impl(pl->impl);
         else if (l->desc.kind == CNN_LAYER_ADD && (pl->y == pl->xs[0] || pl->y == pl->xs[1]))
             impl = "(in place, over its input's buffer)";
-        int w = snprintf(buf + used, size - used,
+        /* past the end only counted */
+        int w = snprintf(used < size ? buf + used : NULL, used < size ? size - used : 0,
                          "%3d %-9s %3dx%-3dx%4d -> %3dx%-3dx%4d %s%s%s%s%s\n", i + 1,
                          cnn_layer_class_of(l->desc.kind)->name, l->in.h, l->in.w, l->in.c,
                          l->out.h, l->out.w, l->out.c, pl->folded_bn ? "+batchnorm " : "",
@@ -200,4 +202,5 @@ void cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
             break;
         used += (size_t)w;
     }
+    return used;
 }
