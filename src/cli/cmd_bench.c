@@ -240,6 +240,9 @@ cnn_status cnn_cmd_bench(int argc, char **argv, cnn_error *err)
             cnn_plan_describe(p, desc_buf, need);
             fputs(desc_buf, stdout);
             free(desc_buf);
+        } else {
+            fprintf(stderr, "cnnlab bench: --verbose: no memory for the plan's description "
+                            "(%zu bytes); the timing goes on without it\n", need);
         }
     }
     res.rates = malloc(sizeof(double) * (size_t)a.windows);

@@ -191,6 +191,14 @@ int cnn_bwino_applies(const cnn_conv_geom *g)
            g->ph == g->pw && g->ph >= 0 && g->ph <= 2 && g->ic % 8 == 0 && g->oc % 8 == 0;
 }
 
+/* Lane l's element offset l * stride, for gathers and scatters across 16
+ * kernels stride floats apart. */
+static inline __m512i lane_offsets(int stride)
+{
+    const __m512i l = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    return _mm512_mullo_epi32(l, _mm512_set1_epi32(stride));
+}
+
 /* u[xi] = (G f G^T)[xi] of 16 kernels at once, f[t] their taps in row-major
  * order: each lane the arithmetic of cnn_bwino_weights_ref, operation for
  * operation (so the same bits). */
@@ -226,9 +234,7 @@ void cnn_bwino_weights(const cnn_conv_geom *g, const float *w, int flip, uint16_
         memset(u, 0, cnn_bwino_weight_bytes(g));
     /* kernel (o, i) at w + o * so + i * si, its taps turned with flip */
     const size_t so = flip ? 9 : (size_t)g->ic * 9, si = flip ? (size_t)g->ic * 9 : 9;
-    const __m512i lane = _mm512_mullo_epi32(
-        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-        _mm512_set1_epi32((int)so));
+    const __m512i lane = lane_offsets((int)so);
     const int blocks = (k + 15) / 16;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < blocks; b++)
@@ -538,9 +544,7 @@ void cnn_bwino_backward_weights(const cnn_conv_geom *g, const uint16_t *x, const
         /* dw = G^T dU G, dU summed over the threads' copies: 16 outputs k a
          * vector, each lane the arithmetic of one kernel as written for one */
         const __m512 half = _mm512_set1_ps(0.5f);
-        const __m512i lane = _mm512_mullo_epi32(
-            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-            _mm512_set1_epi32(ic * 9));
+        const __m512i lane = lane_offsets(ic * 9);
 #pragma omp for schedule(static)
         for (int c = 0; c < ic; c++)
             for (int k0 = 0; k0 < oc; k0 += 16) { /* (dU's rows are ocp long) */
