@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "core/core.h"
+#include "ops/fast/bf16.h"
 #include "ops/fast/fast.h"
 #include "ops/ops.h"
 
@@ -399,6 +400,71 @@ static void test_batchnorm(int m, int c, float offset, float spread)
     free(x), free(dy), free(gamma), free(beta), free(rm0), free(rv0), free(scratch);
 }
 
+/* Batch norm's per-channel results do not depend on the other channels, so
+ * c channels (c in 16s: the AVX-512 reductions, sums in registers) must give
+ * bitwise what the same channels give inside c + 1 (the plain pairsum.h path),
+ * with the same row blocks (m chosen so both widths get as many). x as floats
+ * or bf16. */
+static void test_batchnorm_widths(int m, int c, int x_bf16)
+{
+    const int w = c + 1;
+    float *xw = check_frand((size_t)m * w, &seed, -1.0f, 3.0f);
+    float *dyw = check_frand((size_t)m * w, &seed, -1.0f, 1.0f);
+    float *gamma = check_frand((size_t)w, &seed, 0.5f, 1.5f);
+    float *beta = check_frand((size_t)w, &seed, -0.5f, 0.5f);
+    uint16_t *xhw = malloc((size_t)m * w * sizeof *xhw), *xhc = malloc((size_t)m * c * sizeof *xhc);
+    float *xc = check_fresh((size_t)m * c), *dyc = check_fresh((size_t)m * c);
+    CNN_ASSERT(xhw && xhc);
+    for (int r = 0; r < m; r++)
+        for (int j = 0; j < w; j++) {
+            const size_t o = (size_t)r * w + j;
+            xhw[o] = cnn_bf16_from_float(xw[o]);
+            if (j < c) {
+                xc[(size_t)r * c + j] = xw[o];
+                dyc[(size_t)r * c + j] = dyw[o];
+                xhc[(size_t)r * c + j] = xhw[o];
+            }
+        }
+    const cnn_act acts[] = {CNN_ACT_NONE, CNN_ACT_RELU, CNN_ACT_GELU};
+    int same = 1;
+    for (int a = 0; a < 3; a++) {
+        float *out[2][7]; /* y, mean, invstd, running mean, running var, dgamma, dbeta */
+        float *dxs[2];
+        for (int k = 0; k < 2; k++) {
+            const int n = k ? w : c;
+            const cnn_bn_geom g = {.m = m, .c = n, .eps = 1e-5f, .momentum = 0.1f,
+                                   .x_bf16 = x_bf16};
+            const float *x = x_bf16 ? (const float *)(void *)(k ? xhw : xhc) : k ? xw : xc;
+            float *scratch = check_fresh(cnn_fast_batchnorm_scratch_floats(n));
+            for (int i = 0; i < 7; i++)
+                out[k][i] = check_fresh(i == 0 ? (size_t)m * n : (size_t)n);
+            for (int j = 0; j < n; j++)
+                out[k][3][j] = 0.0f, out[k][4][j] = 1.0f;
+            dxs[k] = check_fresh((size_t)m * n);
+            fast_bn(&g, acts[a], x, gamma, beta, k ? dyw : dyc, out[k][0], out[k][1], out[k][2],
+                    out[k][3], out[k][4], dxs[k], out[k][5], out[k][6], scratch);
+            free(scratch);
+        }
+        for (int r = 0; r < m; r++)
+            same &= check_bitwise_equal(out[0][0] + (size_t)r * c, out[1][0] + (size_t)r * w,
+                                        (size_t)c) &&
+                    check_bitwise_equal(dxs[0] + (size_t)r * c, dxs[1] + (size_t)r * w,
+                                        (size_t)c);
+        for (int i = 1; i < 7; i++)
+            same &= check_bitwise_equal(out[0][i], out[1][i], (size_t)c);
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < 7; i++)
+                free(out[k][i]);
+            free(dxs[k]);
+        }
+    }
+    check(same, "batchnorm M%d: C%d (vector sums) and the same channels in C%d (plain sums) "
+          "differ, x %s", m, c, w, x_bf16 ? "bf16" : "floats");
+    printf("batchnorm M%d C%d against C%d, x %s, none/relu/gelu: y, statistics, dx, dgamma, "
+           "dbeta bitwise\n", m, c, w, x_bf16 ? "bf16" : "floats");
+    free(xw), free(dyw), free(gamma), free(beta), free(xhw), free(xhc), free(xc), free(dyc);
+}
+
 /* ---------------- softmax cross-entropy ---------------- */
 
 static void test_softmax_xent(int n, int k, float spread, float smoothing)
@@ -605,6 +671,10 @@ int main(void)
     test_batchnorm(2 * 7 * 7, 300, 0.0f, 1.0f); /* more channels than one slice */
     test_batchnorm(16 * 32 * 32, 64, 2.0f, 3.0f); /* the full 64 row blocks */
     test_batchnorm(8 * 16 * 16, 16, 50.0f, 1.0f); /* mean far from 0 against the spread */
+    for (int xb = 0; xb < 2; xb++) { /* one block; then the full 64 */
+        test_batchnorm_widths(200, 48, xb);
+        test_batchnorm_widths(20000, 80, xb);
+    }
 
     const float smoothing[] = {0.0f, 0.1f, 0.5f};
     for (size_t i = 0; i < sizeof smoothing / sizeof smoothing[0]; i++) {
