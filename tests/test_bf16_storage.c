@@ -379,6 +379,24 @@ static const cnn_model_desc airlike = {"airlike", "", 12, 12, 3, 10,
                                        (int)(sizeof air_layers / sizeof air_layers[0]),
                                        air_layers, CNN_INIT_DEFAULT};
 
+/* resnet18's downsampling pattern: a residual add + ReLU read by two
+ * convolutions (3x3 stride 2, and the 1x1 stride-2 shortcut), which read bf16,
+ * so the add stores its sum as bf16; the other adds are read by an add or by
+ * flatten and stay floats. */
+static const cnn_layer_desc res_layers[] = {
+    CONV(8), BN, ACT(CNN_ACT_RELU),                                    /* 0-2 */
+    CONV(8), BN, {.kind = CNN_LAYER_ADD, .from_count = 2, .from = {4, 2}},
+    ACT(CNN_ACT_RELU),                                                 /* 3-6 */
+    {.kind = CNN_LAYER_CONV, .out = 16, .k = 3, .stride = 2, .pad = 1}, BN, /* 7-8 */
+    {.kind = CNN_LAYER_CONV, .out = 16, .k = 1, .stride = 2, .pad = 0, .from_count = 1,
+     .from = {6}},
+    BN, {.kind = CNN_LAYER_ADD, .from_count = 2, .from = {8, 10}}, ACT(CNN_ACT_RELU), /* 9-12 */
+    {.kind = CNN_LAYER_FLATTEN}, {.kind = CNN_LAYER_LINEAR, .out = 10, .bias = 1},
+};
+static const cnn_model_desc reslike = {"reslike", "", 12, 12, 3, 10,
+                                       (int)(sizeof res_layers / sizeof res_layers[0]),
+                                       res_layers, CNN_INIT_DEFAULT};
+
 static int count_marks(const cnn_plan *p, const char *mark)
 {
     char desc[8192];
@@ -536,6 +554,10 @@ int main(void)
      * the last conv's, which its batch norm + ReLU writes (the norms with a
      * GELU keep dy' in their dx, as floats) */
     test_plan(&airlike, 16, 8, 2);
+    /* the four convolutions' outputs and the first add's (read by the two
+     * strided convolutions); their four gradients, each written by its batch
+     * norm */
+    test_plan(&reslike, 16, 5, 4);
     /* inference folds each batch norm after a convolution into it, and the
      * GELU after it stays a layer of its own (it reads floats): stored are
      * the first GELU's, the pooled conv's and the pool's, the norm's after the

@@ -542,10 +542,34 @@ static void test_add(size_t count)
     cnn_ref_add_forward(count, a, b, yr);
     cnn_fast_add_forward(count, a, b, yf);
     check(check_bitwise_equal(yf, yr, count), "add %zu values: not bitwise equal", count);
+    /* y stored as bf16, with and without the ReLU: the float sum rounded; the
+     * ReLU's backward masks by that y as the float one does (no sum here lies
+     * within 2^-134 of 0) */
+    uint16_t *yh = malloc(count * sizeof *yh);
+    float *dy = check_frand(count, &seed, -1.0f, 1.0f), *dy2 = copy_of(dy, count);
+    float *d0 = check_fresh(count), *d1 = check_fresh(count);
+    float *e0 = check_fresh(count), *e1 = check_fresh(count);
+    CNN_ASSERT(yh);
+    int same = 1;
+    for (int relu = 0; relu < 2; relu++) {
+        if (relu)
+            cnn_fast_add_relu_forward(count, a, b, yf);
+        cnn_fast_add_forward_bf16(count, relu, a, b, yh);
+        for (size_t i = 0; i < count; i++)
+            same &= yh[i] == cnn_bf16_from_float(yf[i]);
+    }
+    cnn_fast_add_relu_backward(count, yf, dy, (float *const[2]){d0, d1});
+    cnn_fast_add_relu_backward_bf16(count, yh, dy2, (float *const[2]){e0, e1});
+    check(same, "add %zu values, y bf16: not the float sums rounded", count);
+    check(check_bitwise_equal(dy, dy2, count) && check_bitwise_equal(d0, e0, count) &&
+              check_bitwise_equal(d1, e1, count),
+          "add + ReLU %zu values, y bf16: backward differs from the float y's", count);
     cnn_fast_add_forward(count, a, b, a);
     check(check_bitwise_equal(a, yr, count), "add %zu values in place: differs", count);
-    printf("add %zu values: forward, in place bitwise equal\n", count);
-    free(a), free(b), free(yr), free(yf);
+    printf("add %zu values: forward, in place, y stored bf16 and its ReLU's backward bitwise "
+           "equal\n", count);
+    free(a), free(b), free(yr), free(yf), free(yh), free(dy), free(dy2), free(d0), free(d1),
+        free(e0), free(e1);
 }
 
 static void test_concat(int n, int hw, int k, const int *c)

@@ -1,5 +1,6 @@
 /* merge.c: layers with several inputs: add (a residual connection: inputs of
- * one shape, summed; the fast path may absorb the ReLU after it) and concat
+ * one shape, summed; the fast path may absorb the ReLU after it, and store
+ * the sum as bf16 for bf16 convolutions to read) and concat
  * (along channels; inputs of one height and width, as Inception's branches). */
 #include <string.h>
 
@@ -27,7 +28,10 @@ static int add_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
 
 static void add_forward(cnn_plan_layer *pl)
 {
-    if (pl->backend != CNN_BACKEND_FAST)
+    if (pl->y_bf16)
+        cnn_fast_add_forward_bf16(count_of(pl), pl->fused == CNN_ACT_RELU, pl->xs[0], pl->xs[1],
+                                  (uint16_t *)(void *)pl->y);
+    else if (pl->backend != CNN_BACKEND_FAST)
         cnn_ref_add_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
     else if (pl->fused == CNN_ACT_RELU)
         cnn_fast_add_relu_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
@@ -37,7 +41,10 @@ static void add_forward(cnn_plan_layer *pl)
 
 static void add_backward(cnn_plan_layer *pl)
 {
-    if (pl->backend == CNN_BACKEND_FAST && pl->fused == CNN_ACT_RELU) {
+    if (pl->y_bf16 && pl->fused == CNN_ACT_RELU) {
+        cnn_fast_add_relu_backward_bf16(count_of(pl), (const uint16_t *)(const void *)pl->y,
+                                        pl->dy, pl->dxs);
+    } else if (pl->backend == CNN_BACKEND_FAST && pl->fused == CNN_ACT_RELU) {
         cnn_fast_add_relu_backward(count_of(pl), pl->y, pl->dy, pl->dxs);
     } else if (pl->backend == CNN_BACKEND_FAST) {
         cnn_fast_add_backward(count_of(pl), pl->dy, pl->dxs);
@@ -46,6 +53,17 @@ static void add_backward(cnn_plan_layer *pl)
             if (pl->dxs[i] && pl->dxs[i] != pl->dy)
                 memcpy(pl->dxs[i], pl->dy, count_of(pl) * sizeof(float));
     }
+}
+
+/* The fast add writes y as bf16 where every reader reads it so (plan.c's
+ * choice: convolutions on bf16, which round it so anyway); it then writes
+ * its own buffer, not over an input's. */
+static int add_bf16_storage(const cnn_plan_layer *pl)
+{
+    return pl->backend == CNN_BACKEND_FAST && (pl->fused == CNN_ACT_NONE ||
+                                               pl->fused == CNN_ACT_RELU)
+               ? CNN_FAST_Y_BF16
+               : 0;
 }
 
 static const cnn_layer_word add_words[] = {
@@ -93,6 +111,7 @@ const cnn_layer_class cnn_layer_add = {
     .can_fuse = add_can_fuse,
     .forward = add_forward,
     .backward = add_backward,
+    .bf16_storage = add_bf16_storage,
     .onnx = add_onnx,
 };
 

@@ -146,8 +146,8 @@ static int add_in_place_over(const cnn_plan *p, int i, const int (*in)[CNN_MAX_I
                              const int *readers)
 {
     const cnn_plan_layer *pl = &p->layers[i];
-    if (pl->absorbed || pl->ml->desc.kind != CNN_LAYER_ADD)
-        return -1;
+    if (pl->absorbed || pl->ml->desc.kind != CNN_LAYER_ADD || pl->y_bf16)
+        return -1; /* (bf16 over floats: a thread's writes would reach another's inputs) */
     for (int s = 0; s < pl->n_in; s++) {
         int j = in[i][s];
         if (j < 0 || readers[j] != 1)

@@ -296,6 +296,12 @@ void cnn_fast_add_relu_forward(size_t count, const float *a, const float *b, flo
 void cnn_fast_add_relu_backward(size_t count, const float *y, float *dy, float *const dx[2]);
 /* The plain add's backward: dy to both inputs (the same skipping rules), in parallel. */
 void cnn_fast_add_backward(size_t count, const float *dy, float *const dx[2]);
+/* The add with y stored as bf16 (fast/merge.c): forward (relu: max(a + b, 0)),
+ * and the ReLU's backward masking by that y. */
+void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const float *b,
+                               uint16_t *y);
+void cnn_fast_add_relu_backward_bf16(size_t count, const uint16_t *y, float *dy,
+                                     float *const dx[2]);
 void cnn_fast_concat_forward(int n, int hw, int k, const int *c, const float *const *x, float *y);
 void cnn_fast_concat_backward(int n, int hw, int k, const int *c, const float *dy,
                               float *const *dx);

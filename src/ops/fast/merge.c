@@ -4,10 +4,16 @@
  *   add+ReLU (fused on the fast path): y = max(a + b, 0), backward dy * (y > 0) to both
  *   concat:  y[n,q,off_i + c] = x_i[n,q,c],   dx_i[n,q,c] = dy[n,q,off_i + c]
  *
+ * An add's y may be stored as bf16 (where every reader is a convolution on
+ * bf16, which would round it so anyway): the sum rounded as bf16.h rounds,
+ * and the ReLU's backward masks by the stored y (a sum within 2^-134 of 0,
+ * stored as 0, has its gradient cut where the float y would pass it).
+ *
  * All memory bound. Concat walks the N*HW positions (threaded when large); at
  * each it copies the k contiguous channel runs, vectorised, so both sides are
  * read and written in order. */
 #include "core/core.h"
+#include "ops/fast/bf16.h"
 #include "ops/ops.h"
 
 /* below this many elements one thread does the work */
@@ -44,6 +50,61 @@ void cnn_fast_add_relu_backward(size_t count, const float *y, float *dy, float *
         if (d1)
             d1[i] = g;
     }
+}
+
+/* a (count), b (count) -> y (count bf16), max(a + b, 0) with relu; y apart
+ * from a and b. 16 at a time with AVX-512 (vec of them), the rest plainly. */
+void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const float *b,
+                               uint16_t *y)
+{
+    size_t vec = 0;
+#ifdef __AVX512F__
+    vec = count / 16 * 16;
+#pragma omp parallel for schedule(static) if (count >= MERGE_PARALLEL_MIN)
+    for (size_t i = 0; i < vec; i += 16) {
+        __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        cnn_bf16_store16(relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v, y + i);
+    }
+#endif
+    for (size_t i = vec; i < count; i++) {
+        float v = a[i] + b[i];
+        y[i] = cnn_bf16_from_float(relu && v < 0.0f ? 0.0f : v);
+    }
+}
+
+/* g to dy and each dx that is not dy itself. */
+static inline void add_grad_out(size_t i, float g, float *dy, float *d0, float *d1)
+{
+    dy[i] = g;
+    if (d0)
+        d0[i] = g;
+    if (d1)
+        d1[i] = g;
+}
+
+/* cnn_fast_add_relu_backward with y stored as bf16. */
+void cnn_fast_add_relu_backward_bf16(size_t count, const uint16_t *y, float *dy,
+                                     float *const dx[2])
+{
+    float *d0 = dx[0] && dx[0] != dy ? dx[0] : NULL, *d1 = dx[1] && dx[1] != dy ? dx[1] : NULL;
+    size_t vec = 0;
+#ifdef __AVX512F__
+    vec = count / 16 * 16;
+#pragma omp parallel for schedule(static) if (count >= MERGE_PARALLEL_MIN)
+    for (size_t i = 0; i < vec; i += 16) {
+        __m512 d = _mm512_loadu_ps(dy + i);
+        __asm__("" : "+v"(d)); /* dy loaded whole, then selected (see batchnorm.c) */
+        const __m512 g = _mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask(cnn_bf16_load16(y + i), _mm512_setzero_ps(), _CMP_GT_OQ), d);
+        _mm512_storeu_ps(dy + i, g);
+        if (d0)
+            _mm512_storeu_ps(d0 + i, g);
+        if (d1)
+            _mm512_storeu_ps(d1 + i, g);
+    }
+#endif
+    for (size_t i = vec; i < count; i++)
+        add_grad_out(i, cnn_bf16_to_float(y[i]) > 0.0f ? dy[i] : 0.0f, dy, d0, d1);
 }
 
 void cnn_fast_add_backward(size_t count, const float *dy, float *const dx[2])
