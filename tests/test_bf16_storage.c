@@ -409,7 +409,8 @@ static int count_marks(const cnn_plan *p, const char *mark)
 
 static int count_stored(const cnn_plan *p) { return count_marks(p, "[out stored bf16]"); }
 
-static void test_plan(const cnn_model_desc *d, int batch, int expect_stored, int expect_grads)
+static void test_plan(const cnn_model_desc *d, int batch, int expect_stored, int expect_grads,
+                      int expect_copies)
 {
     cnn_error err;
     cnn_model *ms, *mf;
@@ -433,6 +434,10 @@ static void test_plan(const cnn_model_desc *d, int batch, int expect_stored, int
     check(need > sizeof cut && again == need && strlen(cut) == sizeof cut - 1,
           "%s: the description takes %zu characters (%zu with a 64-byte buffer, cut to %zu)",
           d->name, need, again, strlen(cut));
+    int n_copies = count_marks(ps, "[a bf16 copy for its convolutions]");
+    check(n_copies == expect_copies && count_marks(pf, "bf16 copy") == 0,
+          "%s: %d outputs copied as bf16 (expected %d), none with fp32 activations", d->name,
+          n_copies, expect_copies);
     int n_grads = count_marks(ps, "[its gradient stored bf16]");
     check(n_grads == expect_grads, "%s: %d gradients stored bf16 (expected %d)", d->name, n_grads,
           expect_grads);
@@ -459,8 +464,9 @@ static void test_plan(const cnn_model_desc *d, int batch, int expect_stored, int
         check(c >= 0.99, "%s: layer %d gradient cosine %.6f (expected >= 0.99)", d->name, i + 1,
               c);
     }
-    printf("  %s batch %d: %d outputs and %d gradients stored bf16, plan %.1f -> %.1f KiB, loss "
-           "%.6f vs %.6f, worst gradient cosine %.6f\n", d->name, batch, n_stored, n_grads,
+    printf("  %s batch %d: %d outputs and %d gradients stored bf16, %d copied, plan %.1f -> %.1f "
+           "KiB, loss %.6f vs %.6f, worst gradient cosine %.6f\n", d->name, batch, n_stored,
+           n_grads, n_copies,
            cnn_plan_bytes(pf) / 1024.0, cnn_plan_bytes(ps) / 1024.0, ls, lf, worst);
     cnn_plan_destroy(ps);
     cnn_plan_destroy(pf);
@@ -553,11 +559,12 @@ int main(void)
      * Two gradients are stored: the pooled conv's, which the pool writes, and
      * the last conv's, which its batch norm + ReLU writes (the norms with a
      * GELU keep dy' in their dx, as floats) */
-    test_plan(&airlike, 16, 8, 2);
+    test_plan(&airlike, 16, 8, 2, 0);
     /* the four convolutions' outputs and the first add's (read by the two
      * strided convolutions); their four gradients, each written by its batch
-     * norm */
-    test_plan(&reslike, 16, 5, 4);
+     * norm; and the first batch norm + ReLU, read by a convolution and by the
+     * add, keeps floats and writes a bf16 copy, which the convolution reads */
+    test_plan(&reslike, 16, 5, 4, 1);
     /* inference folds each batch norm after a convolution into it, and the
      * GELU after it stays a layer of its own (it reads floats): stored are
      * the first GELU's, the pooled conv's and the pool's, the norm's after the

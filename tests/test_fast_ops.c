@@ -443,6 +443,21 @@ static void test_batchnorm_widths(int m, int c, int x_bf16)
             dxs[k] = check_fresh((size_t)m * n);
             fast_bn(&g, acts[a], x, gamma, beta, k ? dyw : dyc, out[k][0], out[k][1], out[k][2],
                     out[k][3], out[k][4], dxs[k], out[k][5], out[k][6], scratch);
+            /* the forward with a bf16 copy of y: y again, and the copy y rounded */
+            cnn_bn_geom gc = g;
+            uint16_t *copy = malloc((size_t)m * n * sizeof *copy);
+            float *yc = check_fresh((size_t)m * n), *mc = check_fresh((size_t)n);
+            float *sc = check_fresh((size_t)n), *rc = check_fresh(2 * (size_t)n);
+            CNN_ASSERT(copy);
+            gc.y_copy = copy;
+            for (int j = 0; j < n; j++)
+                rc[j] = 0.0f, rc[n + j] = 1.0f;
+            cnn_fast_batchnorm_forward_train(&gc, acts[a], x, gamma, beta, yc, mc, sc, rc, rc + n,
+                                             scratch);
+            same &= check_bitwise_equal(yc, out[k][0], (size_t)m * n);
+            for (size_t e = 0; e < (size_t)m * n; e++)
+                same &= copy[e] == cnn_bf16_from_float(yc[e]);
+            free(copy), free(yc), free(mc), free(sc), free(rc);
             free(scratch);
         }
         for (int r = 0; r < m; r++)
@@ -461,7 +476,7 @@ static void test_batchnorm_widths(int m, int c, int x_bf16)
     check(same, "batchnorm M%d: C%d (vector sums) and the same channels in C%d (plain sums) "
           "differ, x %s", m, c, w, x_bf16 ? "bf16" : "floats");
     printf("batchnorm M%d C%d against C%d, x %s, none/relu/gelu: y, statistics, dx, dgamma, "
-           "dbeta bitwise\n", m, c, w, x_bf16 ? "bf16" : "floats");
+           "dbeta bitwise; y's bf16 copy y rounded\n", m, c, w, x_bf16 ? "bf16" : "floats");
     free(xw), free(dyw), free(gamma), free(beta), free(xhw), free(xhc), free(xc), free(dyc);
 }
 
@@ -551,23 +566,29 @@ static void test_add(size_t count)
     float *e0 = check_fresh(count), *e1 = check_fresh(count);
     CNN_ASSERT(yh);
     int same = 1;
+    uint16_t *yc = malloc(count * sizeof *yc);
+    float *yd = check_fresh(count);
+    CNN_ASSERT(yc);
     for (int relu = 0; relu < 2; relu++) {
         if (relu)
             cnn_fast_add_relu_forward(count, a, b, yf);
         cnn_fast_add_forward_bf16(count, relu, a, b, yh);
+        cnn_fast_add_forward_copy(count, relu, a, b, yd, yc); /* float y and its copy */
+        same &= check_bitwise_equal(yd, yf, count);
         for (size_t i = 0; i < count; i++)
-            same &= yh[i] == cnn_bf16_from_float(yf[i]);
+            same &= yh[i] == cnn_bf16_from_float(yf[i]) && yc[i] == yh[i];
     }
+    free(yc), free(yd);
     cnn_fast_add_relu_backward(count, yf, dy, (float *const[2]){d0, d1});
     cnn_fast_add_relu_backward_bf16(count, yh, dy2, (float *const[2]){e0, e1});
-    check(same, "add %zu values, y bf16: not the float sums rounded", count);
+    check(same, "add %zu values, y bf16 or copied as bf16: not the float sums (rounded)", count);
     check(check_bitwise_equal(dy, dy2, count) && check_bitwise_equal(d0, e0, count) &&
               check_bitwise_equal(d1, e1, count),
           "add + ReLU %zu values, y bf16: backward differs from the float y's", count);
     cnn_fast_add_forward(count, a, b, a);
     check(check_bitwise_equal(a, yr, count), "add %zu values in place: differs", count);
-    printf("add %zu values: forward, in place, y stored bf16 and its ReLU's backward bitwise "
-           "equal\n", count);
+    printf("add %zu values: forward, in place, y stored bf16 or copied so, and its ReLU's "
+           "backward bitwise equal\n", count);
     free(a), free(b), free(yr), free(yf), free(yh), free(dy), free(dy2), free(d0), free(d1),
         free(e0), free(e1);
 }

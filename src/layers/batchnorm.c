@@ -41,7 +41,8 @@ static cnn_bn_geom geom_of(const cnn_plan_layer *pl)
                          .eps = d->eps > 0 ? d->eps : CNN_BN_EPS,
                          .momentum = d->momentum > 0 ? d->momentum : CNN_BN_MOMENTUM,
                          .sync = pl->training ? pl->bn_sync : NULL, .x_bf16 = pl->x_bf16,
-                         .y_bf16 = pl->y_bf16, .dx_bf16 = pl->dx_bf16};
+                         .y_bf16 = pl->y_bf16, .dx_bf16 = pl->dx_bf16,
+                         .y_copy = pl->y_copy};
 }
 
 /* dx too (for a convolution before it that reads its dy as bf16), but with a
@@ -50,7 +51,8 @@ static int bn_bf16_storage(const cnn_plan_layer *pl)
 {
     if (pl->backend != CNN_BACKEND_FAST)
         return 0;
-    return CNN_FAST_X_BF16 | CNN_FAST_Y_BF16 | (pl->fused == CNN_ACT_GELU ? 0 : CNN_FAST_DX_BF16);
+    return CNN_FAST_X_BF16 | CNN_FAST_Y_BF16 | (pl->fused == CNN_ACT_GELU ? 0 : CNN_FAST_DX_BF16) |
+           (pl->training ? CNN_FAST_Y_COPY : 0);
 }
 
 static cnn_status bn_plan(cnn_plan_layer *pl, cnn_error *err)

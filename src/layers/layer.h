@@ -41,6 +41,12 @@ typedef struct cnn_plan_layer {
     /* training plans that store: dy arrives as bf16, in half the floats (the
      * one reader of y wrote it so); dx_bf16: this layer writes dx so */
     int dy_bf16, dx_bf16;
+    /* training plans that store: y_copied, this layer writes y_copy too, a
+     * bf16 copy of y (in half its floats) for the bf16 convolutions among its
+     * readers, which read it as their x (x_bf16 and x_copy set), while y stays
+     * floats for the others (a residual add's sum read by the next add) */
+    int y_copied, x_copy;
+    float *y_copy;
     int may_store;       /* a bf16 plan that stores where it can (decided after a first plan) */
     int absorbed;        /* does nothing: an identity, or an activation the layer before applies */
     /* fast inference plans: the batch norm folded into this convolution (its

@@ -31,6 +31,9 @@ static void add_forward(cnn_plan_layer *pl)
     if (pl->y_bf16)
         cnn_fast_add_forward_bf16(count_of(pl), pl->fused == CNN_ACT_RELU, pl->xs[0], pl->xs[1],
                                   (uint16_t *)(void *)pl->y);
+    else if (pl->y_copy)
+        cnn_fast_add_forward_copy(count_of(pl), pl->fused == CNN_ACT_RELU, pl->xs[0], pl->xs[1],
+                                  pl->y, (uint16_t *)(void *)pl->y_copy);
     else if (pl->backend != CNN_BACKEND_FAST)
         cnn_ref_add_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
     else if (pl->fused == CNN_ACT_RELU)
@@ -56,14 +59,15 @@ static void add_backward(cnn_plan_layer *pl)
 }
 
 /* The fast add writes y as bf16 where every reader reads it so (plan.c's
- * choice: convolutions on bf16, which round it so anyway); it then writes
- * its own buffer, not over an input's. */
+ * choice: convolutions on bf16, which round it so anyway; it then writes its
+ * own buffer, not over an input's), or in training a bf16 copy beside the
+ * float y for such readers where others read floats. */
 static int add_bf16_storage(const cnn_plan_layer *pl)
 {
-    return pl->backend == CNN_BACKEND_FAST && (pl->fused == CNN_ACT_NONE ||
-                                               pl->fused == CNN_ACT_RELU)
-               ? CNN_FAST_Y_BF16
-               : 0;
+    if (pl->backend != CNN_BACKEND_FAST ||
+        (pl->fused != CNN_ACT_NONE && pl->fused != CNN_ACT_RELU))
+        return 0;
+    return CNN_FAST_Y_BF16 | (pl->training ? CNN_FAST_Y_COPY : 0);
 }
 
 static const cnn_layer_word add_words[] = {

@@ -23,7 +23,9 @@
  *    (choose_bf16_storage); gradients stay fp32 but for a stored output's
  *    gradient that its layer reads as bf16 and its one reader writes so
  *    (max pooling's dx for the convolution before it), which takes half its
- *    buffer.
+ *    buffer. A training plan's output that stays floats for some readers
+ *    (a residual add's sum, read by the next add) is copied as bf16 for the
+ *    bf16 convolutions among them, which read the copy.
  */
 #include <string.h>
 
@@ -324,6 +326,8 @@ static cnn_status layout_outputs(cnn_plan *p, plan_build *b, size_t *max_out, cn
         size_t n = round16((size_t)batch * cnn_shape_size(m->layers[i].out));
         if (p->training && !p->layers[i].absorbed && b->over[i] < 0)
             act_floats += out_floats(p, i);
+        if (p->layers[i].y_copied)
+            act_floats += round16((n + 1) / 2);
         if (n > max_floats)
             max_floats = n;
     }
@@ -345,11 +349,18 @@ static cnn_status layout_outputs(cnn_plan *p, plan_build *b, size_t *max_out, cn
             pl->y = next;
             next += out_floats(p, i);
         }
+        pl->y_copy = NULL;
+        if (pl->y_copied) { /* (training plans only) */
+            pl->y_copy = next;
+            next += round16(((size_t)batch * cnn_shape_size(pl->ml->out) + 1) / 2);
+        }
     }
     for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
         for (int s = 0; s < pl->n_in; s++)
             pl->xs[s] = b->in[i][s] < 0 ? p->input : p->layers[b->in[i][s]].y;
+        if (pl->x_copy)
+            pl->xs[0] = p->layers[b->in[i][0]].y_copy;
         pl->x = pl->xs[0];
         if (pl->absorbed)
             pl->y = (float *)pl->x;
@@ -468,6 +479,14 @@ static int storage_of(const cnn_plan_layer *pl)
     return cls->bf16_storage ? cls->bf16_storage(pl) : 0;
 }
 
+/* Layer i could read a bf16 copy of its one input: a convolution on bf16. */
+static int copy_reader(const cnn_plan *p, const plan_build *b, int i)
+{
+    const cnn_plan_layer *pl = &p->layers[i];
+    return !pl->absorbed && pl->n_in == 1 && b->in[i][0] >= 0 &&
+           pl->ml->desc.kind == CNN_LAYER_CONV && (storage_of(pl) & CNN_FAST_X_BF16);
+}
+
 /* bf16 plans, after a first plan_layers: an output is stored as
  * bf16 when its layer writes bf16 as planned, it is not the logits, and every
  * reader has it as its only input and reads bf16. Sets y_bf16 and x_bf16
@@ -492,10 +511,25 @@ static int choose_bf16_storage(cnn_plan *p, const plan_build *b)
         pj->y_bf16 = ok && readers > 0;
         stored += pj->y_bf16;
     }
+    /* training: an output kept as floats is copied as bf16 too where its
+     * layer can write the copy and a bf16 convolution reads it (one input),
+     * which reads the copy: the values it would round y to itself, once per
+     * step instead of in its forward and again in its weight gradient */
+    for (int j = 0; j < count; j++) {
+        cnn_plan_layer *pj = &p->layers[j];
+        pj->y_copied = 0;
+        if (!p->training || pj->absorbed || pj->y_bf16 || j == p->last ||
+            !(storage_of(pj) & CNN_FAST_Y_COPY))
+            continue;
+        for (int i = 0; i < count; i++)
+            pj->y_copied |= copy_reader(p, b, i) && b->in[i][0] == j;
+        stored += pj->y_copied;
+    }
     for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];
-        pl->x_bf16 = !pl->absorbed && pl->n_in == 1 && b->in[i][0] >= 0 &&
-                     p->layers[b->in[i][0]].y_bf16;
+        int from = pl->absorbed || pl->n_in != 1 ? -1 : b->in[i][0];
+        pl->x_copy = from >= 0 && p->layers[from].y_copied && copy_reader(p, b, i);
+        pl->x_bf16 = from >= 0 && (p->layers[from].y_bf16 || pl->x_copy);
         pl->dx_bf16 = pl->dy_bf16 = 0;
     }
     /* training: a stored output's gradient is stored too where its layer
@@ -587,7 +621,7 @@ cnn_status cnn_plan_create(cnn_model *m, int batch, const cnn_plan_config *cfg, 
         /* a kernel refused bf16 storage after all: fp32 activations, as planned first */
         for (int i = 0; i < m->count; i++)
             p->layers[i].y_bf16 = p->layers[i].x_bf16 = p->layers[i].dy_bf16 =
-                p->layers[i].dx_bf16 = 0;
+                p->layers[i].dx_bf16 = p->layers[i].y_copied = p->layers[i].x_copy = 0;
         if ((st = replan_layers(p, err)))
             goto fail;
     }

@@ -193,10 +193,11 @@ size_t cnn_plan_describe(const cnn_plan *p, char *buf, size_t size)
             impl = "(in place, over its input's buffer)";
         /* past the end only counted */
         int w = snprintf(used < size ? buf + used : NULL, used < size ? size - used : 0,
-                         "%3d %-9s %3dx%-3dx%4d -> %3dx%-3dx%4d %s%s%s%s%s\n", i + 1,
+                         "%3d %-9s %3dx%-3dx%4d -> %3dx%-3dx%4d %s%s%s%s%s%s\n", i + 1,
                          cnn_layer_class_of(l->desc.kind)->name, l->in.h, l->in.w, l->in.c,
                          l->out.h, l->out.w, l->out.c, pl->folded_bn ? "+batchnorm " : "",
                          pl->fused ? "+act " : "", pl->y_bf16 ? "[out stored bf16] " : "",
+                         pl->y_copied ? "[a bf16 copy for its convolutions] " : "",
                          pl->dy_bf16 ? "[its gradient stored bf16] " : "", impl);
         if (w < 0)
             break;

@@ -84,6 +84,9 @@ typedef struct cnn_bn_geom {
     /* the fast path only: x and y stored as bf16 (fast/bf16.h), dx too with
      * dx_bf16 (not with GELU, whose backward keeps dy' in dx); dy floats */
     int x_bf16, y_bf16, dx_bf16;
+    /* the fast path's forward: y (floats) also written here as bf16 (for the
+     * bf16 convolutions among its readers); NULL: not */
+    void *y_copy;
 } cnn_bn_geom;
 
 /* With g->sync, a rank's values go to the others in v = cnn_bn_sync_values(g):
@@ -302,6 +305,9 @@ void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const flo
                                uint16_t *y);
 void cnn_fast_add_relu_backward_bf16(size_t count, const uint16_t *y, float *dy,
                                      float *const dx[2]);
+/* The add (relu: + ReLU) writing float y and its bf16 copy y16 together. */
+void cnn_fast_add_forward_copy(size_t count, int relu, const float *a, const float *b, float *y,
+                               uint16_t *y16);
 void cnn_fast_concat_forward(int n, int hw, int k, const int *c, const float *const *x, float *y);
 void cnn_fast_concat_backward(int n, int hw, int k, const int *c, const float *dy,
                               float *const *dx);

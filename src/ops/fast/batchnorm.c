@@ -41,7 +41,9 @@
  * the results are those of the same values stored as floats (dy is always
  * floats). With g->dx_bf16 (not with GELU) each piece of dx is computed in
  * floats and rounded as it is written, as the convolution before it would
- * round its dy. Rows are handled in pieces of BN_SLICE channels.
+ * round its dy. Rows are handled in pieces of BN_SLICE channels. With
+ * g->y_copy (y floats) the forward writes each row of y again as bf16
+ * there.
  *
  * Scratch (cnn_fast_batchnorm_scratch_floats(c) floats, no alignment assumed;
  * its size depends on C alone, not on the thread count):
@@ -385,6 +387,8 @@ static inline void normalise_piece(const cnn_bn_geom *g, cnn_act act, const floa
     float *yr = cnn_bf16_out(y, g->y_bf16, o, yt);
     normalise_row(n, act, cnn_bf16_row(x, g->x_bf16, o, (size_t)n, xt), mean, scale, beta, yr);
     cnn_bf16_out_done(y, g->y_bf16, o, (size_t)n, yt);
+    if (g->y_copy)
+        cnn_bf16_store(yr, (size_t)n, (uint16_t *)g->y_copy + o);
 }
 
 /* y (M,C) = act((x - mean) * scale + beta), rows split among the running threads
@@ -395,10 +399,15 @@ static void normalise_rows(const cnn_bn_geom *g, cnn_act act, const float *x, co
     const int m = g->m, c = g->c;
     if (!g->x_bf16 && !g->y_bf16) {
 #pragma omp for schedule(static)
-        for (int r = 0; r < m; r++)
+        for (int r = 0; r < m; r++) {
             normalise_row(c, act, x + (size_t)r * c, mean, scale, beta, y + (size_t)r * c);
+            if (g->y_copy)
+                cnn_bf16_store(y + (size_t)r * c, (size_t)c,
+                               (uint16_t *)g->y_copy + (size_t)r * c);
+        }
         return;
     }
+    CNN_ASSERT(!g->y_copy || !g->y_bf16); /* (a copy of floats) */
 #pragma omp for schedule(static)
     for (int r = 0; r < m; r++)
         for (int c0 = 0; c0 < c; c0 += BN_SLICE)

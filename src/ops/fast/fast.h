@@ -46,14 +46,17 @@ typedef struct cnn_fast_conv cnn_fast_conv;
  * In training, CNN_FAST_DY_BF16 reads dy stored as bf16 (y's reader wrote
  * its dx so, rounded as the kernel's own conversion would round it: no fused
  * ReLU, whose backward masks dy in place), and CNN_FAST_DX_BF16 (a layer
- * class's bf16_storage, never a convolution's) writes dx so. */
+ * class's bf16_storage, never a convolution's) writes dx so. CNN_FAST_Y_COPY
+ * (a layer class's, training) writes, beside its float y, a bf16 copy for the
+ * bf16 convolutions among its readers (which would round y so anyway). */
 enum {
     CNN_FAST_BF16 = 1,
     CNN_FAST_X_BF16 = 4,
     CNN_FAST_Y_BF16 = 8,
     CNN_FAST_MAY_STORE = 16,
     CNN_FAST_DY_BF16 = 32,
-    CNN_FAST_DX_BF16 = 64
+    CNN_FAST_DX_BF16 = 64,
+    CNN_FAST_Y_COPY = 128
 };
 
 /* training = 0 creates only the inference forward. act is CNN_ACT_NONE or

@@ -72,6 +72,29 @@ void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const flo
     }
 }
 
+/* cnn_fast_add_forward (relu: cnn_fast_add_relu_forward) writing y (which
+ * may alias a or b) and its bf16 copy y16 in one pass. */
+void cnn_fast_add_forward_copy(size_t count, int relu, const float *a, const float *b, float *y,
+                               uint16_t *y16)
+{
+    size_t vec = 0;
+#ifdef __AVX512F__
+    vec = count / 16 * 16;
+#pragma omp parallel for schedule(static) if (count >= MERGE_PARALLEL_MIN)
+    for (size_t i = 0; i < vec; i += 16) {
+        __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        v = relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v;
+        _mm512_storeu_ps(y + i, v);
+        cnn_bf16_store16(v, y16 + i);
+    }
+#endif
+    for (size_t i = vec; i < count; i++) {
+        float v = a[i] + b[i];
+        y[i] = relu && v < 0.0f ? 0.0f : v;
+        y16[i] = cnn_bf16_from_float(y[i]);
+    }
+}
+
 /* g to dy and each dx that is not dy itself. */
 static inline void add_grad_out(size_t i, float g, float *dy, float *d0, float *d1)
 {
