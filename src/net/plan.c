@@ -42,6 +42,13 @@ static size_t out_floats(const cnn_plan *p, int i)
     return round16(p->layers[i].y_bf16 ? (n + 1) / 2 : n);
 }
 
+/* Floats of layer i's bf16 copy of its output (y_copy), 0 without one. */
+static size_t copy_floats(const cnn_plan *p, int i)
+{
+    size_t n = (size_t)p->batch * cnn_shape_size(p->layers[i].ml->out);
+    return p->layers[i].y_copied ? round16((n + 1) / 2) : 0;
+}
+
 static cnn_status alloc_block(float **p, size_t floats, size_t *bytes, cnn_error *err)
 {
     *p = cnn_alloc(floats * sizeof(float));
@@ -326,8 +333,7 @@ static cnn_status layout_outputs(cnn_plan *p, plan_build *b, size_t *max_out, cn
         size_t n = round16((size_t)batch * cnn_shape_size(m->layers[i].out));
         if (p->training && !p->layers[i].absorbed && b->over[i] < 0)
             act_floats += out_floats(p, i);
-        if (p->layers[i].y_copied)
-            act_floats += round16((n + 1) / 2);
+        act_floats += copy_floats(p, i);
         if (n > max_floats)
             max_floats = n;
     }
@@ -349,11 +355,8 @@ static cnn_status layout_outputs(cnn_plan *p, plan_build *b, size_t *max_out, cn
             pl->y = next;
             next += out_floats(p, i);
         }
-        pl->y_copy = NULL;
-        if (pl->y_copied) { /* (training plans only) */
-            pl->y_copy = next;
-            next += round16(((size_t)batch * cnn_shape_size(pl->ml->out) + 1) / 2);
-        }
+        pl->y_copy = pl->y_copied ? next : NULL; /* (training plans only) */
+        next += copy_floats(p, i);
     }
     for (int i = 0; i < count; i++) {
         cnn_plan_layer *pl = &p->layers[i];

@@ -133,8 +133,9 @@ static inline __m512 x_vector(const float *x, int xb, size_t off)
 static inline void join_double(double *t, const __m512 *a, int nv)
 {
     for (int v = 0; v < nv; v++) {
-        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a[v]));
-        __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[v]), 1)));
+        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a[v]));
+        const __m512d hi = _mm512_cvtps_pd(
+            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[v]), 1)));
         _mm512_storeu_pd(t + 16 * v, _mm512_add_pd(_mm512_loadu_pd(t + 16 * v), lo));
         _mm512_storeu_pd(t + 16 * v + 8, _mm512_add_pd(_mm512_loadu_pd(t + 16 * v + 8), hi));
     }

@@ -53,7 +53,8 @@ void cnn_fast_add_relu_backward(size_t count, const float *y, float *dy, float *
 }
 
 /* a (count), b (count) -> y (count bf16), max(a + b, 0) with relu; y apart
- * from a and b. 16 at a time with AVX-512 (vec of them), the rest plainly. */
+ * from a and b. 16 at a time with AVX-512 (vec of them), the rest plainly;
+ * VMAXPS with 0 first is `v < 0 ? 0 : v` exactly (-0 and NaN pass as v). */
 void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const float *b,
                                uint16_t *y)
 {
@@ -63,7 +64,7 @@ void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const flo
 #pragma omp parallel for schedule(static) if (count >= MERGE_PARALLEL_MIN)
     for (size_t i = 0; i < vec; i += 16) {
         __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-        cnn_bf16_store16(relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v, y + i);
+        cnn_bf16_store16(relu ? _mm512_max_ps(_mm512_setzero_ps(), v) : v, y + i);
     }
 #endif
     for (size_t i = vec; i < count; i++) {
@@ -83,7 +84,7 @@ void cnn_fast_add_forward_copy(size_t count, int relu, const float *a, const flo
 #pragma omp parallel for schedule(static) if (count >= MERGE_PARALLEL_MIN)
     for (size_t i = 0; i < vec; i += 16) {
         __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-        v = relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v;
+        v = relu ? _mm512_max_ps(_mm512_setzero_ps(), v) : v;
         _mm512_storeu_ps(y + i, v);
         cnn_bf16_store16(v, y16 + i);
     }
