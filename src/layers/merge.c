@@ -28,12 +28,10 @@ static int add_can_fuse(cnn_act act) { return act == CNN_ACT_RELU; }
 
 static void add_forward(cnn_plan_layer *pl)
 {
-    if (pl->y_bf16)
+    if (pl->y_bf16 || pl->y_copy) /* y itself as bf16, or floats and a bf16 copy */
         cnn_fast_add_forward_bf16(count_of(pl), pl->fused == CNN_ACT_RELU, pl->xs[0], pl->xs[1],
-                                  (uint16_t *)(void *)pl->y);
-    else if (pl->y_copy)
-        cnn_fast_add_forward_copy(count_of(pl), pl->fused == CNN_ACT_RELU, pl->xs[0], pl->xs[1],
-                                  pl->y, (uint16_t *)(void *)pl->y_copy);
+                                  pl->y_bf16 ? NULL : pl->y,
+                                  (uint16_t *)(void *)(pl->y_bf16 ? pl->y : pl->y_copy));
     else if (pl->backend != CNN_BACKEND_FAST)
         cnn_ref_add_forward(count_of(pl), pl->xs[0], pl->xs[1], pl->y);
     else if (pl->fused == CNN_ACT_RELU)

@@ -299,15 +299,13 @@ void cnn_fast_add_relu_forward(size_t count, const float *a, const float *b, flo
 void cnn_fast_add_relu_backward(size_t count, const float *y, float *dy, float *const dx[2]);
 /* The plain add's backward: dy to both inputs (the same skipping rules), in parallel. */
 void cnn_fast_add_backward(size_t count, const float *dy, float *const dx[2]);
-/* The add with y stored as bf16 (fast/merge.c): forward (relu: max(a + b, 0)),
- * and the ReLU's backward masking by that y. */
-void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const float *b,
-                               uint16_t *y);
+/* The add with its sum (relu: max(a + b, 0)) as bf16 in y16, and as floats in
+ * y too unless y is NULL (fast/merge.c); and the ReLU's backward masking by a
+ * y stored as bf16. */
+void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const float *b, float *y,
+                               uint16_t *y16);
 void cnn_fast_add_relu_backward_bf16(size_t count, const uint16_t *y, float *dy,
                                      float *const dx[2]);
-/* The add (relu: + ReLU) writing float y and its bf16 copy y16 together. */
-void cnn_fast_add_forward_copy(size_t count, int relu, const float *a, const float *b, float *y,
-                               uint16_t *y16);
 void cnn_fast_concat_forward(int n, int hw, int k, const int *c, const float *const *x, float *y);
 void cnn_fast_concat_backward(int n, int hw, int k, const int *c, const float *dy,
                               float *const *dx);

@@ -141,6 +141,26 @@ static inline void join_double(double *t, const __m512 *a, int nv)
     }
 }
 
+/* s1, s2 (16 * nv floats) = the double sums t1, t2 rounded. */
+static inline void sums_out(const double *t1, const double *t2, int nv, float *s1, float *s2)
+{
+    for (int j = 0; j < 16 * nv; j++) {
+        s1[j] = (float)t1[j];
+        s2[j] = (float)t2[j];
+    }
+}
+
+/* dy where z is above live, else 0. In plain C (`z > live ? dy : 0`) gcc
+ * loads dy masked by the comparison, and each load then waits for it: the
+ * backward ran 3x slower with ReLU than without. So dy comes loaded whole
+ * (the empty asm keeps gcc from folding the load into the masked move) and
+ * is selected after. */
+static inline __m512 relu_select(__m512 dy, __m512 z, __m512 live)
+{
+    __asm__("" : "+v"(dy));
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, live, _CMP_GT_OQ), dy);
+}
+
 /* s1 += x - k, s2 += (x - k)^2 over rows [r0, r1), channels c0 .. c0 + 16 nv. */
 static inline __attribute__((always_inline)) void moments_pass(const float *x, int xb, int c,
                                                                int r0, int r1, int c0, int nv,
@@ -166,10 +186,7 @@ static inline __attribute__((always_inline)) void moments_pass(const float *x, i
         join_double(t1, a1, nv);
         join_double(t2, a2, nv);
     }
-    for (int j = 0; j < 16 * nv; j++) {
-        s1[c0 + j] = (float)t1[j];
-        s2[c0 + j] = (float)t2[j];
-    }
+    sums_out(t1, t2, nv, s1 + c0, s2 + c0);
 }
 
 static void moments_vec(const float *x, int xb, int c, int r0, int r1, const float *k,
@@ -207,21 +224,15 @@ static inline __attribute__((always_inline)) void grad_pass(
                 const size_t o = (size_t)r * c + c0 + 16 * v;
                 const __m512 xm = _mm512_sub_ps(x_vector(x, xb, o), mv[v]);
                 __m512 d = _mm512_loadu_ps(dy + o);
-                if (relu) {
-                    __asm__("" : "+v"(d)); /* loaded whole, then selected: see relu_grad */
-                    const __m512 z = _mm512_add_ps(_mm512_mul_ps(xm, kv[v]), bv[v]);
-                    d = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, lv, _CMP_GT_OQ), d);
-                }
+                if (relu)
+                    d = relu_select(d, _mm512_add_ps(_mm512_mul_ps(xm, kv[v]), bv[v]), lv);
                 a1[v] = _mm512_add_ps(a1[v], d);
                 a2[v] = _mm512_add_ps(a2[v], _mm512_mul_ps(d, xm));
             }
         join_double(t1, a1, nv);
         join_double(t2, a2, nv);
     }
-    for (int j = 0; j < 16 * nv; j++) {
-        s1[c0 + j] = (float)t1[j];
-        s2[c0 + j] = (float)t2[j];
-    }
+    sums_out(t1, t2, nv, s1 + c0, s2 + c0);
 }
 
 static void grad_sums_vec(const cnn_bn_geom *g, const float *x, const float *dy, int relu,
@@ -276,11 +287,8 @@ static void blocks_moments(const cnn_bn_geom *g, const float *x, int nb, const f
                       part + (size_t)2 * b * c, part + (size_t)2 * b * c + c);
 }
 
-/* d (n) = dy where z = (x - mean) * scale + beta is above live, else 0. In
- * plain C (`z > live ? dy[j] : 0`) gcc loads dy masked by the comparison, and
- * each load then waits for it: the backward ran 3x slower with ReLU than
- * without. With AVX-512 dy is loaded whole (the empty asm keeps gcc from
- * folding the load into the masked move) and selected after. */
+/* d (n) = dy where z = (x - mean) * scale + beta is above live, else 0
+ * (with AVX-512 by relu_select, the plain loop's comparison being slow). */
 static inline void relu_grad(int n, float live, const float *x, const float *mean,
                              const float *scale, const float *beta, const float *dy, float *d)
 {
@@ -288,13 +296,11 @@ static inline void relu_grad(int n, float live, const float *x, const float *mea
 #ifdef __AVX512F__
     const __m512 lv = _mm512_set1_ps(live);
     for (; j + 16 <= n; j += 16) {
-        __m512 v = _mm512_loadu_ps(dy + j);
-        __asm__("" : "+v"(v));
         const __m512 z = _mm512_add_ps(
             _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(mean + j)),
                           _mm512_loadu_ps(scale + j)),
             _mm512_loadu_ps(beta + j));
-        _mm512_storeu_ps(d + j, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, lv, _CMP_GT_OQ), v));
+        _mm512_storeu_ps(d + j, relu_select(_mm512_loadu_ps(dy + j), z, lv));
     }
 #endif
     for (; j < n; j++)

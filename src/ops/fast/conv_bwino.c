@@ -222,6 +222,17 @@ static inline void weight_transform(const __m512 f[9], __m512 u[XI])
     }
 }
 
+/* G^T applied to one column of four (a row of G^T dU, or a column turned
+ * back into 3 taps): a0 + (a1 + a2)/2, (a1 - a2)/2, (a1 + a2)/2 + a3 for 16
+ * kernels, the scalar loop's operations in its order. */
+static inline void gt_column(__m512 a0, __m512 a1, __m512 a2, __m512 a3, __m512 half,
+                             __m512 *o0, __m512 *o1, __m512 *o2)
+{
+    *o0 = _mm512_add_ps(a0, _mm512_mul_ps(half, _mm512_add_ps(a1, a2)));
+    *o1 = _mm512_mul_ps(half, _mm512_sub_ps(a1, a2));
+    *o2 = _mm512_add_ps(_mm512_mul_ps(half, _mm512_add_ps(a1, a2)), a3);
+}
+
 /* cnn_bwino_weights_ref's result, 16 outputs o by an input pair (i, i + 1)
  * at a time: the taps gathered across the 16 kernels, the pair's two
  * transforms rounded and interleaved into one 64-byte row of U per position.
@@ -562,22 +573,12 @@ void cnn_bwino_backward_weights(const cnn_conv_geom *g, const uint16_t *x, const
                         sum = _mm512_add_ps(sum, _mm512_loadu_ps(base + each * (size_t)h + at));
                     u[xi / 4][xi % 4] = sum;
                 }
-#define ADD _mm512_add_ps
-#define SUB _mm512_sub_ps
-#define HALF(v) _mm512_mul_ps(half, (v))
-                for (int j = 0; j < 4; j++) { /* G^T dU */
-                    r[0][j] = ADD(u[0][j], HALF(ADD(u[1][j], u[2][j])));
-                    r[1][j] = HALF(SUB(u[1][j], u[2][j]));
-                    r[2][j] = ADD(HALF(ADD(u[1][j], u[2][j])), u[3][j]);
-                }
-                for (int y = 0; y < 3; y++) { /* (G^T dU) G */
-                    o[y * 3 + 0] = ADD(r[y][0], HALF(ADD(r[y][1], r[y][2])));
-                    o[y * 3 + 1] = HALF(SUB(r[y][1], r[y][2]));
-                    o[y * 3 + 2] = ADD(HALF(ADD(r[y][1], r[y][2])), r[y][3]);
-                }
-#undef ADD
-#undef SUB
-#undef HALF
+                for (int j = 0; j < 4; j++) /* G^T dU */
+                    gt_column(u[0][j], u[1][j], u[2][j], u[3][j], half, &r[0][j], &r[1][j],
+                              &r[2][j]);
+                for (int y = 0; y < 3; y++) /* (G^T dU) G */
+                    gt_column(r[y][0], r[y][1], r[y][2], r[y][3], half, &o[y * 3],
+                              &o[y * 3 + 1], &o[y * 3 + 2]);
                 float *to = dw + ((size_t)k0 * ic + c) * 9; /* kernel k at to + (k - k0) ic 9 */
                 for (int j = 0; j < 9; j++)
                     _mm512_mask_i32scatter_ps(to + j, real, lane, o[j], 4);

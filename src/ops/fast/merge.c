@@ -52,30 +52,12 @@ void cnn_fast_add_relu_backward(size_t count, const float *y, float *dy, float *
     }
 }
 
-/* a (count), b (count) -> y (count bf16), max(a + b, 0) with relu; y apart
- * from a and b. 16 at a time with AVX-512 (vec of them), the rest plainly;
- * VMAXPS with 0 first is `v < 0 ? 0 : v` exactly (-0 and NaN pass as v). */
-void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const float *b,
-                               uint16_t *y)
-{
-    size_t vec = 0;
-#ifdef __AVX512F__
-    vec = count / 16 * 16;
-#pragma omp parallel for schedule(static) if (count >= MERGE_PARALLEL_MIN)
-    for (size_t i = 0; i < vec; i += 16) {
-        __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-        cnn_bf16_store16(relu ? _mm512_max_ps(_mm512_setzero_ps(), v) : v, y + i);
-    }
-#endif
-    for (size_t i = vec; i < count; i++) {
-        float v = a[i] + b[i];
-        y[i] = cnn_bf16_from_float(relu && v < 0.0f ? 0.0f : v);
-    }
-}
-
-/* cnn_fast_add_forward (relu: cnn_fast_add_relu_forward) writing y (which
- * may alias a or b) and its bf16 copy y16 in one pass. */
-void cnn_fast_add_forward_copy(size_t count, int relu, const float *a, const float *b, float *y,
+/* a (count), b (count) -> y16 (count bf16), max(a + b, 0) with relu, and the
+ * float sum into y as well unless y is NULL (a bf16 copy beside a float y);
+ * y may alias a or b, y16 neither. 16 at a time with AVX-512 (vec of them),
+ * the rest plainly; VMAXPS with 0 first is `v < 0 ? 0 : v` exactly (-0 and
+ * NaN pass as v). */
+void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const float *b, float *y,
                                uint16_t *y16)
 {
     size_t vec = 0;
@@ -85,14 +67,17 @@ void cnn_fast_add_forward_copy(size_t count, int relu, const float *a, const flo
     for (size_t i = 0; i < vec; i += 16) {
         __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
         v = relu ? _mm512_max_ps(_mm512_setzero_ps(), v) : v;
-        _mm512_storeu_ps(y + i, v);
+        if (y)
+            _mm512_storeu_ps(y + i, v);
         cnn_bf16_store16(v, y16 + i);
     }
 #endif
     for (size_t i = vec; i < count; i++) {
         float v = a[i] + b[i];
-        y[i] = relu && v < 0.0f ? 0.0f : v;
-        y16[i] = cnn_bf16_from_float(y[i]);
+        v = relu && v < 0.0f ? 0.0f : v;
+        if (y)
+            y[i] = v;
+        y16[i] = cnn_bf16_from_float(v);
     }
 }
 
