@@ -9,8 +9,11 @@
  * L = (19595 R + 38470 G + 7471 B + 2^15) >> 16, PIL's convert("L") in
  * integers; an image of another size is resized with stb_image_resize
  * (Debian's libstb: stbir_resize_uint8, its default filters), one of the
- * right size is copied as it is. Invariant: on failure nothing is written to
- * out and the message names the file and what was wrong. */
+ * right size is copied as it is. An image over MAX_PIXELS is refused from its
+ * header, before any decoding: a few kilobytes of PNG can claim a gigapixel
+ * (a 1-bit image compresses 1000:1), which would take seconds and gigabytes
+ * to decode only to be shrunk to 32x32. Invariant: on failure nothing is
+ * written to out and the message names the file and what was wrong. */
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +26,23 @@
 #include "cnnlab/data.h"
 #include "core/core.h"
 
-#define MAX_SIDE 32768 /* larger images are refused, not decoded */
+#define MAX_SIDE 32768          /* larger images are refused, not decoded, */
+#define MAX_PIXELS (8192 * 8192) /* and so are those of more pixels */
+
+/* Refuses a kind ("PNG", "JPEG") of image whose header says w x h when a
+ * side is 0 or over MAX_SIDE, or there are over MAX_PIXELS pixels. */
+static cnn_status check_size(const char *path, const char *kind, unsigned w, unsigned h,
+                             cnn_error *err)
+{
+    if (w < 1 || h < 1 || w > MAX_SIDE || h > MAX_SIDE)
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: %s of %ux%u pixels; expected sides of "
+                             "1 to %d", path, kind, w, h, MAX_SIDE);
+    if ((unsigned long long)w * h > MAX_PIXELS)
+        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: %s of %ux%u pixels (%.1f megapixels); "
+                             "expected at most %.1f megapixels (resize it first)", path, kind,
+                             w, h, (double)w * h / 1e6, MAX_PIXELS / 1e6);
+    return CNN_STATUS_OK;
+}
 
 /* A decoded image: w x h pixels of ch interleaved bytes (3 or 4). */
 typedef struct decoded {
@@ -40,10 +59,10 @@ static cnn_status decode_png(const char *path, const uint8_t *data, size_t size,
     if (!png_image_begin_read_from_memory(&img, data, size))
         return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: not a readable PNG image (%s)", path,
                              img.message);
-    if (img.width < 1 || img.height < 1 || img.width > MAX_SIDE || img.height > MAX_SIDE) {
+    cnn_status st = check_size(path, "PNG", img.width, img.height, err);
+    if (st) {
         png_image_free(&img);
-        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: PNG of %ux%u pixels; expected sides of "
-                             "1 to %d", path, img.width, img.height, MAX_SIDE);
+        return st;
     }
     img.format = PNG_FORMAT_RGBA;
     out->px = malloc(PNG_IMAGE_SIZE(img));
@@ -103,11 +122,10 @@ static cnn_status decode_jpeg(const char *path, const uint8_t *data, size_t size
         return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: a CMYK JPEG; expected grayscale or "
                              "color (YCbCr, RGB)", path);
     }
-    if (d.image_width < 1 || d.image_height < 1 || d.image_width > MAX_SIDE ||
-        d.image_height > MAX_SIDE) {
+    cnn_status st = check_size(path, "JPEG", d.image_width, d.image_height, err);
+    if (st) {
         jpeg_destroy_decompress(&d);
-        return cnn_error_set(err, CNN_STATUS_FORMAT, "%s: JPEG of %ux%u pixels; expected sides "
-                             "of 1 to %d", path, d.image_width, d.image_height, MAX_SIDE);
+        return st;
     }
     d.out_color_space = JCS_RGB;
     jpeg_start_decompress(&d);
@@ -151,27 +169,24 @@ cnn_status cnn_image_decode(const char *path, const uint8_t *data, size_t size, 
                            size > 2 ? data[2] : 0, size > 3 ? data[3] : 0);
     if (st)
         return st;
-    /* the channels wanted, still interleaved: RGB (alpha dropped) or luma */
+    /* the channels wanted, still interleaved: RGB (alpha dropped) or luma,
+     * in place (pixel k moves down from k * im.ch to k * c, c <= im.ch) */
     size_t n = (size_t)im.w * (size_t)im.h;
-    uint8_t *conv = malloc(n * (size_t)c), *sized = NULL;
-    if (!conv) {
-        free(im.px);
-        return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: no memory", path);
-    }
-    for (size_t k = 0; k < n; k++) {
-        const uint8_t *p = im.px + k * (size_t)im.ch;
+    uint8_t *px = im.px, *sized = NULL;
+    for (size_t k = 0; c != im.ch && k < n; k++) {
+        const uint8_t *p = px + k * (size_t)im.ch;
         if (c == 3) {
-            conv[3 * k] = p[0], conv[3 * k + 1] = p[1], conv[3 * k + 2] = p[2];
+            uint8_t r = p[0], g = p[1], b = p[2];
+            px[3 * k] = r, px[3 * k + 1] = g, px[3 * k + 2] = b;
         } else {
-            conv[k] = (uint8_t)((19595u * p[0] + 38470u * p[1] + 7471u * p[2] + 0x8000u) >> 16);
+            px[k] = (uint8_t)((19595u * p[0] + 38470u * p[1] + 7471u * p[2] + 0x8000u) >> 16);
         }
     }
-    free(im.px);
-    const uint8_t *src = conv;
+    const uint8_t *src = px;
     if (im.w != w || im.h != h) {
         sized = malloc((size_t)w * (size_t)h * (size_t)c);
-        if (!sized || !stbir_resize_uint8(conv, im.w, im.h, 0, sized, w, h, 0, c)) {
-            free(conv);
+        if (!sized || !stbir_resize_uint8(px, im.w, im.h, 0, sized, w, h, 0, c)) {
+            free(px);
             free(sized);
             return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "%s: resizing %dx%d to %dx%d failed "
                                  "(no memory)", path, im.w, im.h, w, h);
@@ -183,7 +198,7 @@ cnn_status cnn_image_decode(const char *path, const uint8_t *data, size_t size, 
     for (int ch = 0; ch < c; ch++)
         for (size_t k = 0; k < plane; k++)
             out[(size_t)ch * plane + k] = src[k * (size_t)c + (size_t)ch];
-    free(conv);
+    free(px);
     free(sized);
     return CNN_STATUS_OK;
 }
