@@ -172,6 +172,56 @@ expect 2 "data_batch_2.bin.*label 12" -- "$CNNLAB" train --data "$bad" --out "$t
 expect 3 "NaN|infinite" -- "$CNNLAB" train --model lenet5 --epochs 1 --subset 512 --lr 900 \
     --momentum 0.99 --data "$data" --out "$tmp/run6"
 
+# Gradient clipping counts only what is trained (PyTorch: a frozen parameter
+# has no gradient): one SGD step (no momentum, no decay) with the clip under
+# the gradient's norm moves the trainable parameters by exactly lr * MAX. The
+# model's first convolution is frozen (freeze=weight): its weight gradient,
+# computed beside the others', must not count. Runs from the same seed with
+# lr 0 give the starting weights.
+cat >"$tmp/frozen.cnn" <<'EOF'
+name  frozen_clip
+input 32 32 3
+conv 16 k=3 pad=1 freeze=weight
+relu
+conv 8 k=3 pad=1
+relu
+gap
+linear 10
+EOF
+clip_run() { # OUT LR [flags]
+    local out=$1 lr=$2
+    shift 2
+    "$CNNLAB" train --model "$tmp/frozen.cnn" --epochs 1 --subset 64 --batch-size 64 \
+        --val-fraction 0 --lr "$lr" --momentum 0 --weight-decay 0 --threads 2 --seed 5 \
+        --data "$data" --out "$tmp/$out" "$@" >"$tmp/$out.log" 2>&1 &&
+        "$CNNLAB" export "$tmp/$out" --format safetensors >/dev/null 2>>"$tmp/$out.log"
+}
+if [ ! -x /usr/bin/python3 ]; then
+    echo "note /usr/bin/python3 missing: the clipping check skipped"
+elif clip_run clip0 0 && clip_run clip1 5 --clip-grad-norm 0.001; then
+    moved=$(/usr/bin/python3 - "$tmp/clip0/model.safetensors" "$tmp/clip1/model.safetensors" <<'EOF'
+import json, math, struct, sys
+def tensors(path):
+    b = open(path, 'rb').read()
+    n = struct.unpack('<Q', b[:8])[0]
+    head = json.loads(b[8:8 + n])
+    out = {}
+    for k, v in head.items():
+        if k != '__metadata__' and v['dtype'] == 'F32':
+            s, e = v['data_offsets']
+            out[k] = struct.unpack('<%df' % ((e - s) // 4), b[8 + n + s:8 + n + e])
+    return out
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+print('%.6g' % math.sqrt(sum((p - q) ** 2 for k in a for p, q in zip(a[k], b[k]))))
+EOF
+)
+    awk -v m="$moved" 'BEGIN { exit !(m > 0.005 * 0.9999 && m < 0.005 * 1.0001) }' &&
+        pass "clip-grad-norm 0.001, lr 5, a frozen first convolution: the step moved the weights by $moved (lr * MAX = 0.005)" ||
+        fail "clip-grad-norm with a frozen layer: the step moved the weights by $moved, expected lr * MAX = 0.005 (the frozen layer's gradient counted?)"
+else
+    fail "clip-grad-norm with a frozen layer: $(cat "$tmp"/clip*.log)"
+fi
+
 "$CNNLAB" --version | grep -qE '^cnnlab [0-9]+\.[0-9]+' && pass "--version" || fail "--version"
 for c in train test bench plot; do
     "$CNNLAB" $c --help | grep -q "usage: cnnlab $c" && pass "$c --help" || fail "$c --help"

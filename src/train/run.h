@@ -27,6 +27,8 @@ typedef struct run {
     cnn_sched sched;
     cnn_range weights[MAX_WEIGHT_RANGES];
     int n_weights;
+    cnn_range *untrained;  /* parameters frozen this epoch (set_groups): their gradients */
+    int n_untrained;       /* are zeroed before clipping, as PyTorch's are None */
     cnn_text csv;          /* metrics.csv as written so far */
     int lock;              /* the run folder's lock (cnn_dir_lock), or -1 */
     /* data-parallel training (shard.c): this rank of ranks; plan, tail and

@@ -46,6 +46,7 @@ static void run_free(run *r)
     free(r->val_idx);
     cnn_text_free(&r->csv);
     free(r->bn_sync.buf);
+    free(r->untrained);
     cnn_dir_unlock(r->lock);
 }
 
@@ -93,12 +94,17 @@ static cnn_status set_groups(run *r, int epoch, cnn_error *err)
     }
     cnn_model_param_ranges(r->model, ranges, n);
     unsigned char *want = calloc((size_t)r->model->count, 1);
-    if (!want) {
+    cnn_range *untrained = realloc(r->untrained, (size_t)n * sizeof *untrained);
+    if (untrained)
+        r->untrained = untrained;
+    if (!want || !untrained) {
+        free(want);
         free(ranges);
         free(groups);
         return cnn_error_set(err, CNN_STATUS_NO_MEMORY, "no memory for %d layers", r->model->count);
     }
     int any = 0;
+    r->n_untrained = 0;
     for (int i = 0; i < n; i++) {
         float mult = c->lr_mult[ranges[i].role];
         const cnn_layer_desc *d = &r->model->layers[ranges[i].layer].desc;
@@ -111,6 +117,10 @@ static cnn_status set_groups(run *r, int epoch, cnn_error *err)
                                       mult > 0 ? 1.0f / mult : 0.0f};
         any |= muon || mult != 1.0f;
         want[ranges[i].layer] |= muon || mult > 0;
+        /* frozen as by PyTorch's requires_grad=False (an --lr-mult of 0 is
+         * not: its gradient counts in the clipping there) */
+        if (ranges[i].frozen || bias_done)
+            r->untrained[r->n_untrained++] = (cnn_range){ranges[i].offset, ranges[i].count};
     }
     cnn_status st = cnn_optim_set_groups(&r->opt, groups, any ? n : 0, err);
     /* layers nobody trains (nor anything before them) skip their backward */
@@ -436,6 +446,12 @@ static cnn_status train_steps(run *r, int epoch, progress *g, uint8_t *labels, e
         if (c->l2 > 0)
             e->l2 += cnn_l2_penalty(c->l2, r->weights, r->n_weights, r->model->params,
                                     r->model->grads) * rows;
+        /* frozen parameters (a model file's freeze=weight, a whitened bias
+         * after its epochs): their gradients, computed beside the others',
+         * must not count in the clipping's norm or be clipped */
+        for (int i = 0; i < r->n_untrained; i++)
+            memset(r->model->grads + r->untrained[i].offset, 0,
+                   r->untrained[i].count * sizeof(float));
         if (c->clip_grad_norm > 0)
             cnn_clip_grad_norm(r->model->grads, r->model->param_count, c->clip_grad_norm);
         if (c->clip_grad_value > 0)
