@@ -94,7 +94,7 @@ static cnn_status set_groups(run *r, int epoch, cnn_error *err)
     }
     cnn_model_param_ranges(r->model, ranges, n);
     unsigned char *want = calloc((size_t)r->model->count, 1);
-    cnn_range *untrained = realloc(r->untrained, (size_t)n * sizeof *untrained);
+    cnn_range *untrained = realloc(r->untrained, ((size_t)n + 1) * sizeof *untrained);
     if (untrained)
         r->untrained = untrained;
     if (!want || !untrained) {
