@@ -161,58 +161,23 @@ static inline __m512 relu_select(__m512 dy, __m512 z, __m512 live)
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, live, _CMP_GT_OQ), dy);
 }
 
-/* s1 += x - k, s2 += (x - k)^2 over rows [r0, r1), channels c0 .. c0 + 16 nv. */
-static inline __attribute__((always_inline)) void moments_pass(const float *x, int xb, int c,
-                                                               int r0, int r1, int c0, int nv,
-                                                               const float *k, float *s1,
-                                                               float *s2)
+/* Over rows [r0, r1), channels c0 .. c0 + 16 nv, with xm = x - k: the
+ * statistics (grad 0; dy, scale, beta unread) s1 += xm, s2 += xm^2; the
+ * backward's sums (grad 1) s1 += d, s2 += d * xm, where d = dy, or with ReLU
+ * dy where z = xm * scale + beta is above live, else 0 (k is then the mean).
+ * grad is a constant at each call, so each copy has no test of it. */
+static inline __attribute__((always_inline)) void sums_pass(
+    const float *x, int xb, int grad, const float *dy, int relu, float live, int c, int r0,
+    int r1, int c0, int nv, const float *k, const float *scale, const float *beta, float *s1,
+    float *s2)
 {
     double t1[16 * BN_NV] = {0}, t2[16 * BN_NV] = {0};
-    __m512 kv[BN_NV];
-    for (int v = 0; v < nv; v++)
-        kv[v] = _mm512_loadu_ps(k + c0 + 16 * v);
-    for (int rr = r0; rr < r1; rr += PAIRSUM_CHUNK) {
-        const int re = r1 - rr < PAIRSUM_CHUNK ? r1 : rr + PAIRSUM_CHUNK;
-        __m512 a1[BN_NV], a2[BN_NV];
-        for (int v = 0; v < nv; v++)
-            a1[v] = a2[v] = _mm512_setzero_ps();
-        for (int r = rr; r < re; r++)
-            for (int v = 0; v < nv; v++) {
-                const __m512 d =
-                    _mm512_sub_ps(x_vector(x, xb, (size_t)r * c + c0 + 16 * v), kv[v]);
-                a1[v] = _mm512_add_ps(a1[v], d);
-                a2[v] = _mm512_add_ps(a2[v], _mm512_mul_ps(d, d));
-            }
-        join_double(t1, a1, nv);
-        join_double(t2, a2, nv);
-    }
-    sums_out(t1, t2, nv, s1 + c0, s2 + c0);
-}
-
-static void moments_vec(const float *x, int xb, int c, int r0, int r1, const float *k,
-                        float *s1, float *s2)
-{
-    int c0 = 0;
-    for (; c0 + 16 * BN_NV <= c; c0 += 16 * BN_NV)
-        moments_pass(x, xb, c, r0, r1, c0, BN_NV, k, s1, s2);
-    for (; c0 < c; c0 += 16)
-        moments_pass(x, xb, c, r0, r1, c0, 1, k, s1, s2);
-}
-
-/* dy' = dy, or with ReLU dy where z = (x - mean) * scale + beta > live, else
- * 0; s1 += dy', s2 += dy' * (x - mean) over rows [r0, r1), channels c0 ..
- * c0 + 16 nv. */
-static inline __attribute__((always_inline)) void grad_pass(
-    const float *x, int xb, const float *dy, int relu, float live, int c, int r0, int r1, int c0,
-    int nv, const float *mean, const float *scale, const float *beta, float *s1, float *s2)
-{
-    double t1[16 * BN_NV] = {0}, t2[16 * BN_NV] = {0};
-    __m512 mv[BN_NV], kv[BN_NV], bv[BN_NV];
+    __m512 kv[BN_NV], sv[BN_NV], bv[BN_NV];
     const __m512 lv = _mm512_set1_ps(live);
     for (int v = 0; v < nv; v++) {
-        mv[v] = _mm512_loadu_ps(mean + c0 + 16 * v);
-        kv[v] = _mm512_loadu_ps(scale + c0 + 16 * v);
-        bv[v] = _mm512_loadu_ps(beta + c0 + 16 * v);
+        kv[v] = _mm512_loadu_ps(k + c0 + 16 * v);
+        sv[v] = relu ? _mm512_loadu_ps(scale + c0 + 16 * v) : _mm512_setzero_ps();
+        bv[v] = relu ? _mm512_loadu_ps(beta + c0 + 16 * v) : _mm512_setzero_ps();
     }
     for (int rr = r0; rr < r1; rr += PAIRSUM_CHUNK) {
         const int re = r1 - rr < PAIRSUM_CHUNK ? r1 : rr + PAIRSUM_CHUNK;
@@ -222,10 +187,13 @@ static inline __attribute__((always_inline)) void grad_pass(
         for (int r = rr; r < re; r++)
             for (int v = 0; v < nv; v++) {
                 const size_t o = (size_t)r * c + c0 + 16 * v;
-                const __m512 xm = _mm512_sub_ps(x_vector(x, xb, o), mv[v]);
-                __m512 d = _mm512_loadu_ps(dy + o);
-                if (relu)
-                    d = relu_select(d, _mm512_add_ps(_mm512_mul_ps(xm, kv[v]), bv[v]), lv);
+                const __m512 xm = _mm512_sub_ps(x_vector(x, xb, o), kv[v]);
+                __m512 d = xm;
+                if (grad) {
+                    d = _mm512_loadu_ps(dy + o);
+                    if (relu)
+                        d = relu_select(d, _mm512_add_ps(_mm512_mul_ps(xm, sv[v]), bv[v]), lv);
+                }
                 a1[v] = _mm512_add_ps(a1[v], d);
                 a2[v] = _mm512_add_ps(a2[v], _mm512_mul_ps(d, xm));
             }
@@ -235,17 +203,17 @@ static inline __attribute__((always_inline)) void grad_pass(
     sums_out(t1, t2, nv, s1 + c0, s2 + c0);
 }
 
-static void grad_sums_vec(const cnn_bn_geom *g, const float *x, const float *dy, int relu,
-                          int r0, int r1, const float *mean, const float *scale,
-                          const float *beta, float *s1, float *s2)
+/* sums_pass over all c channels (c in 16s), BN_NV vectors a pass, then one;
+ * inlined into each caller with its constant grad. */
+static inline __attribute__((always_inline)) void sums_vec(
+    const float *x, int xb, int grad, const float *dy, int relu, float live, int c, int r0,
+    int r1, const float *k, const float *scale, const float *beta, float *s1, float *s2)
 {
-    const int c = g->c, xb = g->x_bf16;
-    const float live = relu_live(g);
     int c0 = 0;
     for (; c0 + 16 * BN_NV <= c; c0 += 16 * BN_NV)
-        grad_pass(x, xb, dy, relu, live, c, r0, r1, c0, BN_NV, mean, scale, beta, s1, s2);
+        sums_pass(x, xb, grad, dy, relu, live, c, r0, r1, c0, BN_NV, k, scale, beta, s1, s2);
     for (; c0 < c; c0 += 16)
-        grad_pass(x, xb, dy, relu, live, c, r0, r1, c0, 1, mean, scale, beta, s1, s2);
+        sums_pass(x, xb, grad, dy, relu, live, c, r0, r1, c0, 1, k, scale, beta, s1, s2);
 }
 #endif
 
@@ -255,7 +223,7 @@ static void block_moments(const float *x, int xb, int c, int r0, int r1, const f
 {
 #ifdef __AVX512F__
     if (c % 16 == 0) {
-        moments_vec(x, xb, c, r0, r1, k, s1, s2);
+        sums_vec(x, xb, 0, NULL, 0, 0.0f, c, r0, r1, k, NULL, NULL, s1, s2);
         return;
     }
 #endif
@@ -317,7 +285,8 @@ static void block_grad_sums(const cnn_bn_geom *g, const float *x, const float *d
     const int c = g->c;
 #ifdef __AVX512F__
     if (act != CNN_ACT_GELU && c % 16 == 0) {
-        grad_sums_vec(g, x, dy, act == CNN_ACT_RELU, r0, r1, mean, scale, beta, s1, s2);
+        sums_vec(x, g->x_bf16, 1, dy, act == CNN_ACT_RELU, relu_live(g), c, r0, r1, mean,
+                 scale, beta, s1, s2);
         return;
     }
 #endif
