@@ -312,6 +312,67 @@ static int max_error(const uint8_t *out, int c, int h, int w, int gray_src)
     return worst;
 }
 
+/* Images of too many pixels are refused from the header: a real 9000x8000
+ * 1-bit PNG (9 MB of zero rows, ~9 KB compressed), and a JPEG whose frame
+ * header is patched to say 9000x9000. */
+static void test_too_many_pixels(void)
+{
+    uint8_t out[3 * 4 * 5], buf[4096];
+    size_t n;
+    cnn_error err;
+    cnn_status st;
+    const unsigned pw = 9000, ph = 8000;
+    uLong raw_n = (uLong)ph * (1 + (pw + 7) / 8), z_n = compressBound(raw_n);
+    uint8_t *raw = calloc(raw_n, 1), *z = malloc(z_n);
+    CNN_ASSERT(raw && z);
+    compress2(z, &z_n, raw, raw_n, 9);
+    uint8_t ihdr[17] = {'I', 'H', 'D', 'R', pw >> 24, pw >> 16 & 255, pw >> 8 & 255,
+                        pw & 255, ph >> 24, ph >> 16 & 255, ph >> 8 & 255, ph & 255, 1, 0};
+    FILE *g = fopen(in_tmp("bomb.png"), "wb");
+    const struct {
+        const uint8_t *type_data;
+        size_t n;
+    } chunk[] = {{ihdr, 13}, {NULL, z_n}, {(const uint8_t *)"IEND", 0}};
+    fwrite("\x89PNG\r\n\x1a\n", 1, 8, g);
+    for (int i = 0; i < 3; i++) {
+        uint8_t *body = malloc(4 + chunk[i].n);
+        memcpy(body, i == 1 ? (const uint8_t *)"IDAT" : chunk[i].type_data, 4);
+        if (chunk[i].n)
+            memcpy(body + 4, i == 1 ? z : chunk[i].type_data + 4, chunk[i].n);
+        uLong crc = crc32(0, body, (uInt)(4 + chunk[i].n));
+        uint8_t len[4] = {chunk[i].n >> 24, chunk[i].n >> 16 & 255, chunk[i].n >> 8 & 255,
+                          chunk[i].n & 255};
+        uint8_t tail[4] = {crc >> 24, crc >> 16 & 255, crc >> 8 & 255, crc & 255};
+        fwrite(len, 1, 4, g);
+        fwrite(body, 1, 4 + chunk[i].n, g);
+        fwrite(tail, 1, 4, g);
+        free(body);
+    }
+    fclose(g);
+    free(raw);
+    free(z);
+    write_jpeg(in_tmp("bomb.jpg"), 16, 16, 0, 0);
+    g = fopen(in_tmp("bomb.jpg"), "r+b");
+    n = fread(buf, 1, sizeof buf, g);
+    for (size_t k = 0; k + 8 < n; k++)
+        if (buf[k] == 0xff && buf[k + 1] == 0xc0) { /* SOF0: length, precision, h, w */
+            buf[k + 5] = buf[k + 7] = 9000 >> 8, buf[k + 6] = buf[k + 8] = 9000 & 255;
+            break;
+        }
+    rewind(g);
+    fwrite(buf, 1, n, g);
+    fclose(g);
+    const char *bombs[] = {"bomb.png", "bomb.jpg"};
+    for (int i = 0; i < 2; i++) {
+        memset(out, 0xab, sizeof out);
+        st = cnn_image_read(in_tmp(bombs[i]), 3, 4, 5, out, &err);
+        check(st == CNN_STATUS_FORMAT && strstr(err.msg, bombs[i]) &&
+                  strstr(err.msg, "megapixels") && out[0] == 0xab,
+              "%s (%s): refused before decoding, naming it (%s)", bombs[i],
+              i ? "9000x9000" : "9000x8000", err.msg);
+    }
+}
+
 static void test_images(void)
 {
     cnn_error err;
@@ -385,60 +446,6 @@ static void test_images(void)
         check(st == CNN_STATUS_FORMAT && strstr(err.msg, bad[i].file) &&
                   strstr(err.msg, bad[i].says),
               "%s: refused, naming it (%s)", bad[i].file, err.msg);
-    }
-    /* too many pixels: refused from the header. A real 9000x8000 1-bit PNG
-     * (9 MB of zero rows, ~9 KB compressed), and a JPEG whose frame header is
-     * patched to say 9000x9000. */
-    {
-        const unsigned pw = 9000, ph = 8000;
-        uLong raw_n = (uLong)ph * (1 + (pw + 7) / 8), z_n = compressBound(raw_n);
-        uint8_t *raw = calloc(raw_n, 1), *z = malloc(z_n);
-        compress2(z, &z_n, raw, raw_n, 9);
-        uint8_t ihdr[17] = {'I', 'H', 'D', 'R', pw >> 24, pw >> 16 & 255, pw >> 8 & 255,
-                            pw & 255, ph >> 24, ph >> 16 & 255, ph >> 8 & 255, ph & 255, 1, 0};
-        FILE *g = fopen(in_tmp("bomb.png"), "wb");
-        const struct {
-            const uint8_t *type_data;
-            size_t n;
-        } chunk[] = {{ihdr, 13}, {NULL, z_n}, {(const uint8_t *)"IEND", 0}};
-        fwrite("\x89PNG\r\n\x1a\n", 1, 8, g);
-        for (int i = 0; i < 3; i++) {
-            uint8_t *body = malloc(4 + chunk[i].n);
-            memcpy(body, i == 1 ? (const uint8_t *)"IDAT" : chunk[i].type_data, 4);
-            if (chunk[i].n)
-                memcpy(body + 4, i == 1 ? z : chunk[i].type_data + 4, chunk[i].n);
-            uLong crc = crc32(0, body, (uInt)(4 + chunk[i].n));
-            uint8_t len[4] = {chunk[i].n >> 24, chunk[i].n >> 16 & 255, chunk[i].n >> 8 & 255,
-                              chunk[i].n & 255};
-            uint8_t tail[4] = {crc >> 24, crc >> 16 & 255, crc >> 8 & 255, crc & 255};
-            fwrite(len, 1, 4, g);
-            fwrite(body, 1, 4 + chunk[i].n, g);
-            fwrite(tail, 1, 4, g);
-            free(body);
-        }
-        fclose(g);
-        free(raw);
-        free(z);
-        write_jpeg(in_tmp("bomb.jpg"), 16, 16, 0, 0);
-        g = fopen(in_tmp("bomb.jpg"), "r+b");
-        n = fread(buf, 1, sizeof buf, g);
-        for (size_t k = 0; k + 8 < n; k++)
-            if (buf[k] == 0xff && buf[k + 1] == 0xc0) { /* SOF0: length, precision, h, w */
-                buf[k + 5] = buf[k + 7] = 9000 >> 8, buf[k + 6] = buf[k + 8] = 9000 & 255;
-                break;
-            }
-        rewind(g);
-        fwrite(buf, 1, n, g);
-        fclose(g);
-        const char *bombs[] = {"bomb.png", "bomb.jpg"};
-        for (int i = 0; i < 2; i++) {
-            memset(out, 0xab, sizeof out);
-            st = cnn_image_read(in_tmp(bombs[i]), 3, 4, 5, out, &err);
-            check(st == CNN_STATUS_FORMAT && strstr(err.msg, bombs[i]) &&
-                      strstr(err.msg, "megapixels") && out[0] == 0xab,
-                  "%s (%s): refused before decoding, naming it (%s)", bombs[i],
-                  i ? "9000x9000" : "9000x8000", err.msg);
-        }
     }
     st = cnn_image_read(in_tmp("nothere.png"), 3, 4, 5, out, &err);
     check(st != CNN_STATUS_OK && strstr(err.msg, "nothere.png"), "a missing file: refused: %s",
@@ -634,6 +641,7 @@ int main(void)
     test_idx_source();
     test_cifar100();
     test_images();
+    test_too_many_pixels();
     test_folder();
     test_model_shape();
     char cmd[600];

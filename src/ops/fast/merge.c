@@ -36,20 +36,24 @@ void cnn_fast_add_relu_forward(size_t count, const float *a, const float *b, flo
     }
 }
 
+/* g to dy and each dx that is not dy itself. */
+static inline void add_grad_out(size_t i, float g, float *dy, float *d0, float *d1)
+{
+    dy[i] = g;
+    if (d0)
+        d0[i] = g;
+    if (d1)
+        d1[i] = g;
+}
+
 /* g = dy where y > 0, else 0, written to each dx that is not dy itself (and to
  * dy when one of them is): one pass over the three or four arrays. */
 void cnn_fast_add_relu_backward(size_t count, const float *y, float *dy, float *const dx[2])
 {
     float *d0 = dx[0] && dx[0] != dy ? dx[0] : NULL, *d1 = dx[1] && dx[1] != dy ? dx[1] : NULL;
 #pragma omp parallel for simd schedule(static) if (count >= MERGE_PARALLEL_MIN)
-    for (size_t i = 0; i < count; i++) {
-        float g = y[i] > 0.0f ? dy[i] : 0.0f;
-        dy[i] = g;
-        if (d0)
-            d0[i] = g;
-        if (d1)
-            d1[i] = g;
-    }
+    for (size_t i = 0; i < count; i++)
+        add_grad_out(i, y[i] > 0.0f ? dy[i] : 0.0f, dy, d0, d1);
 }
 
 /* a (count), b (count) -> y16 (count bf16), max(a + b, 0) with relu, and the
@@ -79,16 +83,6 @@ void cnn_fast_add_forward_bf16(size_t count, int relu, const float *a, const flo
             y[i] = v;
         y16[i] = cnn_bf16_from_float(v);
     }
-}
-
-/* g to dy and each dx that is not dy itself. */
-static inline void add_grad_out(size_t i, float g, float *dy, float *d0, float *d1)
-{
-    dy[i] = g;
-    if (d0)
-        d0[i] = g;
-    if (d1)
-        d1[i] = g;
 }
 
 /* cnn_fast_add_relu_backward with y stored as bf16. */
